@@ -1,0 +1,144 @@
+/// `{"height", "prevHash", "txRoot", "txCount", "time"}` (SPEC §4).
+public struct BlockHeader: Sendable, Equatable {
+    public var height: Int64
+    public var prevHash: String
+    public var txRoot: String
+    public var txCount: Int64
+    public var time: Int64
+
+    public static let genesisPrevHash = String(repeating: "0", count: 64)
+
+    public init(height: Int64, prevHash: String, txRoot: String, txCount: Int64, time: Int64) {
+        self.height = height
+        self.prevHash = prevHash
+        self.txRoot = txRoot
+        self.txCount = txCount
+        self.time = time
+    }
+
+    public var json: JSON {
+        .object(["height": .int(height), "prevHash": .string(prevHash), "txRoot": .string(txRoot),
+                 "txCount": .int(txCount), "time": .int(time)])
+    }
+
+    public init(json: JSON?) throws(LedgerError) {
+        var r = try FieldReader(json, path: "header")
+        height = try r.requiredInt("height")
+        prevHash = try r.format("prevHash", { Hex.isLowercaseHex($0, length: 64) }, "64 lowercase hex characters")!
+        txRoot = try r.format("txRoot", { Hex.isLowercaseHex($0, length: 64) }, "64 lowercase hex characters")!
+        txCount = try r.requiredInt("txCount")
+        time = try r.requiredInt("time")
+        try r.finish()
+    }
+
+    public var canonicalBytes: [UInt8] { json.canonicalBytes }
+    public var hash: String { Hashing.sha256Hex(canonicalBytes) }
+}
+
+/// `{"header", "hash", "signature", "transactions"}`: hash = SHA-256(JCS(header)), signature =
+/// Ed25519 over JCS(header) by the operator key in force at the end of the previous block.
+public struct Block: Sendable, Equatable {
+    public var header: BlockHeader
+    public var hash: String
+    public var signature: [UInt8]
+    public var transactions: [Transaction]
+
+    public init(header: BlockHeader, hash: String, signature: [UInt8], transactions: [Transaction]) {
+        self.header = header
+        self.hash = hash
+        self.signature = signature
+        self.transactions = transactions
+    }
+
+    public static func txRoot(of transactions: [Transaction]) -> String {
+        Hex.encode(Merkle.root(leaves: transactions.map { Hex.decode($0.id) ?? [] }))
+    }
+
+    /// Seals transactions that were applied in this order into the block after `previous`.
+    public static func seal(_ transactions: [Transaction], height: Int64, prevHash: String, time: Int64,
+                            sealer: any TransactionSigner) throws -> Block {
+        let header = BlockHeader(height: height, prevHash: prevHash, txRoot: txRoot(of: transactions),
+                                 txCount: Int64(transactions.count), time: time)
+        let bytes = header.canonicalBytes
+        return Block(header: header, hash: Hashing.sha256Hex(bytes), signature: try sealer.sign(bytes), transactions: transactions)
+    }
+
+    public var json: JSON {
+        .object(["header": header.json, "hash": .string(hash), "signature": .string(Base64.encode(signature)),
+                 "transactions": .array(transactions.map(\.json))])
+    }
+
+    /// One line of a chain export: the block's canonical JSON.
+    public var exportLine: [UInt8] { json.canonicalBytes }
+
+    /// The RFC 6962 audit path of one of this block's transactions.
+    public func inclusionProof(transactionId: String) -> InclusionProof? {
+        guard let index = transactions.firstIndex(where: { $0.id == transactionId }) else { return nil }
+        let leaves = transactions.map { Hex.decode($0.id) ?? [] }
+        return InclusionProof(transactionId: transactionId, blockHeight: header.height, leafIndex: index,
+                              auditPath: Merkle.auditPath(index: index, leaves: leaves).map { Hex.encode($0) },
+                              header: header, hash: hash, signature: Base64.encode(signature))
+    }
+}
+
+/// A receipt anyone can check with the block header and the sealer's public key alone.
+public struct InclusionProof: Sendable, Equatable {
+    public var transactionId: String
+    public var blockHeight: Int64
+    public var leafIndex: Int
+    public var auditPath: [String]
+    public var header: BlockHeader
+    public var hash: String
+    public var signature: String
+
+    public init(transactionId: String, blockHeight: Int64, leafIndex: Int, auditPath: [String], header: BlockHeader, hash: String, signature: String) {
+        self.transactionId = transactionId
+        self.blockHeight = blockHeight
+        self.leafIndex = leafIndex
+        self.auditPath = auditPath
+        self.header = header
+        self.hash = hash
+        self.signature = signature
+    }
+
+    /// Why the proof does not hold, or nil when it does: the path leads from the transaction id to
+    /// the header's txRoot, the hash is the header's, and the sealer signed that header.
+    public func problem(sealerPublicKey: [UInt8]) -> String? {
+        guard let leaf = Hex.decode(transactionId), leaf.count == 32 else { return "transaction id is not 64 hex characters" }
+        let path = auditPath.compactMap(Hex.decode)
+        guard path.count == auditPath.count, let root = Hex.decode(header.txRoot) else { return "audit path is not hex" }
+        guard header.height == blockHeight else { return "block height \(blockHeight) differs from the header's \(header.height)" }
+        guard Merkle.verifyInclusion(leaf: leaf, index: leafIndex, treeSize: Int(clamping: header.txCount), path: path, root: root) else {
+            return "the audit path does not lead to the block's txRoot"
+        }
+        guard header.hash == hash else { return "hash is not SHA-256(JCS(header))" }
+        guard let sig = Base64.decode(signature),
+            SignatureCheck.ed25519(publicKey: sealerPublicKey, signature: sig, message: header.canonicalBytes)
+        else { return "the block header's signature does not verify with the sealer's key" }
+        return nil
+    }
+
+    public var json: JSON {
+        .object(["transactionId": .string(transactionId), "blockHeight": .int(blockHeight), "leafIndex": .int(Int64(leafIndex)),
+                 "auditPath": .array(auditPath.map(JSON.string)), "header": header.json, "hash": .string(hash),
+                 "signature": .string(signature)])
+    }
+
+    public init(json: JSON) throws(LedgerError) {
+        var r = try FieldReader(json, path: "")
+        transactionId = try r.txRef("transactionId")
+        blockHeight = try r.requiredInt("blockHeight")
+        leafIndex = Int(try r.requiredInt("leafIndex"))
+        auditPath = []
+        for (i, item) in try r.array("auditPath", count: 0...64).enumerated() {
+            guard case .string(let s) = item, Hex.isLowercaseHex(s, length: 64) else {
+                throw LedgerError.invalid("auditPath[\(i)]", "must be 64 lowercase hex characters")
+            }
+            auditPath.append(s)
+        }
+        header = try BlockHeader(json: r.value("header"))
+        hash = try r.required("hash", maxLength: 64)
+        signature = try r.required("signature", maxLength: 128)
+        try r.finish()
+    }
+}

@@ -1,0 +1,320 @@
+import Crypto
+import Dispatch
+
+/// The first thing wrong with a chain: the block (by its position in the export and, when it
+/// could be read, its height) or transaction at fault, and why.
+public struct ChainFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var blockIndex: Int
+    public var transactionId: String?
+    public var transactionType: TxType?
+    public var reason: String
+    public var code: ErrorCode?
+
+    public var description: String {
+        if let transactionId {
+            return "tx \(transactionId)\(transactionType.map { " (\($0.rawValue))" } ?? ""): \(reason)"
+        }
+        return "block \(blockIndex): \(reason)"
+    }
+}
+
+/// A block read from its export line: ids and hashes computed, nothing yet checked against the
+/// chain. Parsing is independent per block, so it runs on every core.
+public struct ParsedBlock: Sendable {
+    public var block: Block
+    /// The first transaction that could not be read (index and reason): the chain stops there.
+    public var badTransaction: (index: Int, reason: String, id: String?)?
+    var headerProblem: String?
+
+    public init(line: some Collection<UInt8>, index: Int) throws(ChainFailure) {
+        let json: JSON
+        do throws(JSONParseError) {
+            json = try JSON.parse(line)
+        } catch {
+            throw ChainFailure(blockIndex: index, reason: error.description)
+        }
+        do throws(LedgerError) {
+            var r = try FieldReader(json, path: "")
+            let header = try BlockHeader(json: r.value("header"))
+            let hash = try r.required("hash", maxLength: 64)
+            let signatureText = try r.required("signature", maxLength: 128)
+            let items = try r.array("transactions", count: 0...Limits.maxTransactionsPerBlock)
+            try r.finish()
+            guard let signature = Base64.decode(signatureText), signature.count == 64 else {
+                throw LedgerError.invalid("signature", "must be a 64-byte Ed25519 signature in base64")
+            }
+            var transactions: [Transaction] = []
+            transactions.reserveCapacity(items.count)
+            for (i, item) in items.enumerated() {
+                do throws(LedgerError) {
+                    transactions.append(try Transaction(json: item))
+                } catch {
+                    // Keep the claimed id (it still counts in the Merkle root) and stop reading.
+                    badTransaction = (i, error.fields.first?.field == "id" ? "id is not SHA-256(JCS(body))" : error.message, item["id"]?.stringValue)
+                    break
+                }
+            }
+            block = Block(header: header, hash: hash, signature: signature, transactions: transactions)
+            headerProblem = Self.headerProblem(block, claimedIds: items.map { $0["id"]?.stringValue ?? "" })
+        } catch {
+            throw ChainFailure(blockIndex: index, reason: error.message)
+        }
+    }
+
+    init(block: Block) {
+        self.block = block
+        headerProblem = Self.headerProblem(block, claimedIds: block.transactions.map(\.id))
+    }
+
+    /// The checks that need nothing but the block itself.
+    static func headerProblem(_ block: Block, claimedIds: [String]) -> String? {
+        let h = block.header
+        guard h.txCount == Int64(claimedIds.count) else { return "txCount \(h.txCount) != \(claimedIds.count)" }
+        guard h.txCount > 0 else { return "a block holds at least one transaction" }
+        guard h.hash == block.hash else { return "hash is not SHA-256(JCS(header))" }
+        let leaves = claimedIds.map { Hex.decode($0) ?? [] }
+        guard leaves.allSatisfy({ $0.count == 32 }) else { return "a transaction id is not 64 hex characters" }
+        guard Hex.encode(Merkle.root(leaves: leaves)) == h.txRoot else { return "txRoot is not the Merkle root of its transactions" }
+        return nil
+    }
+}
+
+/// One Ed25519 check the replay needs, placed in the chain's order so that the earliest failure
+/// can be reported whichever core found it.
+struct SignatureJob: Sendable {
+    var position: Position
+    var key: Int
+    var blockIndex: Int
+    /// -1 for the block header.
+    var txIndex: Int
+}
+
+/// Where a check sits in the chain: block, then slot (0 header, 1 block signature, 2+2i the
+/// signature of transaction i, 3+2i its id and rules).
+struct Position: Comparable, Sendable {
+    var block: Int
+    var slot: Int
+    static func < (a: Position, b: Position) -> Bool { (a.block, a.slot) < (b.block, b.slot) }
+}
+
+/// Replays a chain from genesis, checking every hash, signature, Merkle root and rule, and
+/// rebuilding the state. Used by `cascade verify`, the server's start-up and observer nodes.
+public struct ChainReplayer: Sendable {
+    public private(set) var state = LedgerState()
+    public private(set) var height: Int64 = -1
+    public private(set) var lastHash = BlockHeader.genesisPrevHash
+    public private(set) var lastTime: Int64 = 0
+    public private(set) var blockCount = 0
+
+    /// Public keys seen so far, each parsed once.
+    var keys: [[UInt8]] = []
+    var keyIndex: [[UInt8]: Int] = [:]
+
+    public init() {}
+
+    mutating func keyNumber(_ key: [UInt8]) -> Int {
+        if let k = keyIndex[key] { return k }
+        keys.append(key)
+        keyIndex[key] = keys.count - 1
+        return keys.count - 1
+    }
+
+    /// The sequential part of checking one block: linkage, rules, and which key must have signed
+    /// what. Signature checks are handed back as jobs.
+    mutating func sequence(_ parsed: ParsedBlock, index: Int, jobs: inout [SignatureJob]) throws(ChainFailure) {
+        let block = parsed.block
+        let h = block.header
+        func fail(_ reason: String, _ code: ErrorCode? = nil) -> ChainFailure {
+            ChainFailure(blockIndex: index, reason: reason, code: code)
+        }
+        guard h.height == height + 1 else { throw fail("height \(h.height)") }
+        guard h.prevHash == lastHash else { throw fail("prevHash is not the hash of block \(height)") }
+        if let problem = parsed.headerProblem { throw fail(problem) }
+        guard h.time >= lastTime else { throw fail("time \(h.time) is before the previous block's \(lastTime)") }
+        if let late = block.transactions.first(where: { $0.body.time > h.time }) {
+            throw fail("transaction \(late.id) is later than its block")
+        }
+
+        var sealerKey: Int? = nil
+        if let key = state.operatorKey { sealerKey = keyNumber(key) }
+        if let sealerKey { jobs.append(SignatureJob(position: Position(block: index, slot: 1), key: sealerKey, blockIndex: index, txIndex: -1)) }
+        for (i, tx) in block.transactions.enumerated() {
+            if let signingKey = state.signingKey(for: tx.body) {
+                jobs.append(SignatureJob(position: Position(block: index, slot: 2 + 2 * i), key: keyNumber(signingKey), blockIndex: index, txIndex: i))
+            }
+            switch state.apply(tx) {
+            case .success: break
+            case .failure(let error):
+                throw ChainFailure(blockIndex: index, transactionId: tx.id, transactionType: tx.body.type, reason: error.message, code: error.code)
+            }
+            if sealerKey == nil, let key = state.operatorKey {
+                // Block 0 is sealed with the key its genesis transaction registers.
+                sealerKey = keyNumber(key)
+                jobs.append(SignatureJob(position: Position(block: index, slot: 1), key: sealerKey!, blockIndex: index, txIndex: -1))
+            }
+        }
+        if let bad = parsed.badTransaction {
+            throw ChainFailure(blockIndex: index, transactionId: bad.id, reason: bad.reason, code: .validationFailed)
+        }
+        guard sealerKey != nil else { throw fail("no operator key to check the block signature with") }
+        height = h.height
+        lastHash = block.hash
+        lastTime = h.time
+        blockCount += 1
+    }
+
+    static func check(_ job: SignatureJob, keys ring: KeyRing, blocks: [ParsedBlock]) -> ChainFailure? {
+        let keys = ring.keys
+        let block = blocks[job.blockIndex].block
+        if job.txIndex < 0 {
+            return keys[job.key].isValidSignature(block.signature, for: block.header.canonicalBytes)
+                ? nil : ChainFailure(blockIndex: job.blockIndex, reason: "sealer signature invalid", code: .unauthorized)
+        }
+        let tx = block.transactions[job.txIndex]
+        return keys[job.key].isValidSignature(tx.signature, for: tx.canonicalBody)
+            ? nil : ChainFailure(blockIndex: job.blockIndex, transactionId: tx.id, transactionType: tx.body.type, reason: "signature invalid", code: .unauthorized)
+    }
+
+    func publicKeys() -> KeyRing? {
+        var out: [Curve25519.Signing.PublicKey] = []
+        for key in keys {
+            guard let k = try? Curve25519.Signing.PublicKey(rawRepresentation: key) else { return nil }
+            out.append(k)
+        }
+        return KeyRing(out)
+    }
+
+    /// Checks and applies blocks that follow what has been replayed so far. On failure the
+    /// replayer must be discarded: its state may hold part of the failing block.
+    public mutating func append(_ blocks: [ParsedBlock], firstIndex: Int = 0, parallelism: Int = 1) throws(ChainFailure) {
+        var jobs: [SignatureJob] = []
+        var ruleFailure: ChainFailure?
+        var failedAt = Position(block: Int.max, slot: 0)
+        for (offset, parsed) in blocks.enumerated() {
+            do throws(ChainFailure) {
+                try sequence(parsed, index: firstIndex + offset, jobs: &jobs)
+            } catch {
+                ruleFailure = error
+                let slot: Int
+                if let id = error.transactionId, let i = parsed.block.transactions.firstIndex(where: { $0.id == id }) {
+                    slot = 3 + 2 * i
+                } else if let bad = parsed.badTransaction, error.transactionId == bad.id {
+                    slot = 2 + 2 * bad.index
+                } else {
+                    slot = 0
+                }
+                failedAt = Position(block: firstIndex + offset, slot: slot)
+                break
+            }
+        }
+        jobs.removeAll { $0.position >= failedAt }
+        guard let publicKeys = publicKeys() else {
+            throw ChainFailure(blockIndex: firstIndex, reason: "a registered public key is not a valid Ed25519 point")
+        }
+        let local = blocks
+        let firstBad = Self.firstFailure(jobs, parallelism: parallelism) { job in
+            var shifted = job
+            shifted.blockIndex -= firstIndex
+            return Self.check(shifted, keys: publicKeys, blocks: local).map { failure in
+                var f = failure
+                f.blockIndex = job.blockIndex
+                return (job.position, f)
+            }
+        }
+        if let firstBad { throw firstBad }
+        if let ruleFailure { throw ruleFailure }
+    }
+
+    /// Runs `check` over every job on `parallelism` threads and returns the failure that comes
+    /// first in chain order.
+    static func firstFailure(_ jobs: [SignatureJob], parallelism: Int, _ check: @Sendable (SignatureJob) -> (Position, ChainFailure)?) -> ChainFailure? {
+        let workers = max(1, min(parallelism, jobs.count))
+        let results = Slots<(Position, ChainFailure)?>(count: workers, initial: nil)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var best: (Position, ChainFailure)?
+            var i = w
+            while i < jobs.count {
+                // A failure later than one already found cannot be the first.
+                if let b = best, jobs[i].position > b.0 { break }
+                if let f = check(jobs[i]), best == nil || f.0 < best!.0 { best = f }
+                i += workers
+            }
+            results[w] = best
+        }
+        return results.values.compactMap { $0 }.min { $0.0 < $1.0 }?.1
+    }
+
+    /// Verifies a whole chain export (JSON Lines, one block per line): parses on every core,
+    /// applies the rules in order, then checks every signature on every core.
+    public static func verify(export bytes: [UInt8], parallelism: Int) -> Result<ChainReplayer, ChainFailure> {
+        let lines = splitLines(bytes)
+        let parsed = Slots<Result<ParsedBlock, ChainFailure>?>(count: lines.count, initial: nil)
+        let workers = max(1, min(parallelism, lines.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var i = w
+            while i < lines.count {
+                do throws(ChainFailure) {
+                    parsed[i] = .success(try ParsedBlock(line: bytes[lines[i]], index: i))
+                } catch {
+                    parsed[i] = .failure(error)
+                }
+                i += workers
+            }
+        }
+        var blocks: [ParsedBlock] = []
+        blocks.reserveCapacity(lines.count)
+        var readFailure: ChainFailure?
+        for result in parsed.values {
+            switch result! {
+            case .success(let b): blocks.append(b)
+            case .failure(let f): readFailure = f
+            }
+            if readFailure != nil { break }
+        }
+        var replayer = ChainReplayer()
+        do throws(ChainFailure) {
+            try replayer.append(blocks, parallelism: parallelism)
+        } catch {
+            return .failure(error)
+        }
+        if let readFailure { return .failure(readFailure) }
+        guard replayer.blockCount > 0 else { return .failure(ChainFailure(blockIndex: 0, reason: "the chain is empty")) }
+        return .success(replayer)
+    }
+
+    static func splitLines(_ bytes: [UInt8]) -> [Range<Int>] {
+        var lines: [Range<Int>] = []
+        var start = 0
+        for (i, b) in bytes.enumerated() where b == 0x0A {
+            if i > start { lines.append(start..<i) }
+            start = i + 1
+        }
+        if start < bytes.count { lines.append(start..<bytes.count) }
+        // Blank lines (a trailing \r or spaces) are not blocks.
+        return lines.filter { r in bytes[r].contains { !($0 == 0x20 || $0 == 0x0D || $0 == 0x09) } }
+    }
+}
+
+/// Fixed slots written by concurrent workers, each slot by exactly one of them.
+final class Slots<T>: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<T>
+    init(count: Int, initial: T) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: initial)
+    }
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
+    subscript(i: Int) -> T {
+        get { storage[i] }
+        set { storage[i] = newValue }
+    }
+    var values: [T] { Array(storage) }
+}
+
+/// Parsed public keys; read-only once built, so shared by the verifying threads.
+final class KeyRing: @unchecked Sendable {
+    let keys: [Curve25519.Signing.PublicKey]
+    init(_ keys: [Curve25519.Signing.PublicKey]) { self.keys = keys }
+}

@@ -1,0 +1,70 @@
+import Crypto
+import Foundation
+
+public enum Hex {
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Lowercase hex only: the ledger's ids have exactly one spelling.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let u = Array(text.utf8)
+        guard u.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count / 2)
+        var k = 0
+        while k < u.count {
+            guard let hi = nibble(u[k]), let lo = nibble(u[k + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            k += 2
+        }
+        return out
+    }
+
+    public static func isLowercaseHex(_ text: String, length: Int) -> Bool {
+        text.utf8.count == length && decode(text) != nil
+    }
+}
+
+public enum Hashing {
+    public static func sha256(_ bytes: some DataProtocol) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+
+    public static func sha256Hex(_ bytes: some DataProtocol) -> String { Hex.encode(SHA256.hash(data: bytes)) }
+
+    /// SPEC §4: the k-th token created by a transaction has id = first 32 hex chars of
+    /// SHA-256(utf8(txId + "/" + k)).
+    public static func tokenId(transactionId: String, index: Int) -> String {
+        let digest = SHA256.hash(data: Array("\(transactionId)/\(index)".utf8))
+        return String(Hex.encode(digest).prefix(32))
+    }
+
+    /// SPEC §4: keyId = first 16 hex chars of SHA-256 of the raw 32-byte public key.
+    public static func keyId(publicKey: [UInt8]) -> String {
+        String(sha256Hex(publicKey).prefix(16))
+    }
+}
+
+public enum Base64 {
+    /// Standard, padded base64 only; anything else is refused so that one value has one spelling.
+    public static func decode(_ text: String) -> [UInt8]? {
+        guard let data = Data(base64Encoded: text), data.base64EncodedString() == text else { return nil }
+        return Array(data)
+    }
+
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String { Data(bytes).base64EncodedString() }
+}

@@ -1,0 +1,339 @@
+import Foundation
+
+/// A JSON value as the ledger uses it: objects, arrays, strings, integers, booleans and null.
+/// Floats do not exist on the chain (SPEC §4), so the parser refuses them, and every integer
+/// lies within ±(2^53 − 1) as RFC 8785 requires.
+public enum JSON: Sendable, Equatable {
+    case object([String: JSON])
+    case array([JSON])
+    case string(String)
+    case int(Int64)
+    case bool(Bool)
+    case null
+
+    public static let maxSafeInteger: Int64 = 9_007_199_254_740_991
+
+    public subscript(key: String) -> JSON? {
+        if case .object(let fields) = self { return fields[key] }
+        return nil
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var intValue: Int64? {
+        if case .int(let n) = self { return n }
+        return nil
+    }
+}
+
+extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSON)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+// MARK: - RFC 8785 canonical serialization
+
+extension JSON {
+    /// The RFC 8785 (JCS) bytes of this value: object members sorted by their keys' UTF-16 code
+    /// units, no whitespace, strings escaped as ECMAScript's JSON.stringify does, integers in
+    /// plain decimal.
+    public var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        writeCanonical(into: &out)
+        return out
+    }
+
+    public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
+
+    public func writeCanonical(into out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+        case .int(let n): out.append(contentsOf: String(n).utf8)
+        case .string(let s): JSON.writeCanonicalString(s, into: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                item.writeCanonical(into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let fields):
+            out.append(UInt8(ascii: "{"))
+            for (i, key) in JSON.sortedKeys(fields.keys).enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSON.writeCanonicalString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                fields[key]!.writeCanonical(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// RFC 8785 §3.2.3: keys sort by their UTF-16 code units, not by scalars or UTF-8 bytes.
+    static func sortedKeys(_ keys: Dictionary<String, JSON>.Keys) -> [String] {
+        if keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
+            // ASCII: UTF-8 byte order equals UTF-16 order and String's `<` compares them fast.
+            return keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
+        return keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// RFC 8785 §3.2.2.2: only `"`, `\` and the C0 controls are escaped; \b \t \n \f \r have
+    /// short forms, the other controls are \u00xx in lowercase hex; everything else is literal UTF-8.
+    static func writeCanonicalString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x00..<0x20:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30])
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+// MARK: - Parsing
+
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var offset: Int
+    public var reason: String
+    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+}
+
+extension JSON {
+    /// Parses one JSON text. Refuses floats, exponents, integers beyond ±(2^53 − 1), duplicate
+    /// object keys, lone surrogates, invalid UTF-8 and trailing garbage.
+    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSON {
+        var parser = Parser(bytes: Array(bytes))
+        return try parser.parseDocument()
+    }
+
+    public static func parse(_ text: String) throws(JSONParseError) -> JSON {
+        try parse(Array(text.utf8))
+    }
+
+    struct Parser {
+        let bytes: [UInt8]
+        var i = 0
+        var depth = 0
+        static let maxDepth = 64
+
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
+
+        mutating func parseDocument() throws(JSONParseError) -> JSON {
+            let value = try parseValue()
+            skipWhitespace()
+            guard i == bytes.count else { throw fail("unexpected data after the value") }
+            return value
+        }
+
+        mutating func skipWhitespace() {
+            while i < bytes.count {
+                switch bytes[i] {
+                case 0x20, 0x09, 0x0A, 0x0D: i += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func parseValue() throws(JSONParseError) -> JSON {
+            skipWhitespace()
+            guard i < bytes.count else { throw fail("unexpected end of input") }
+            switch bytes[i] {
+            case UInt8(ascii: "{"): return try parseObject()
+            case UInt8(ascii: "["): return try parseArray()
+            case UInt8(ascii: "\""): return .string(try parseString())
+            case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+            case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+            case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .int(try parseInteger())
+            default: throw fail("unexpected character")
+            }
+        }
+
+        mutating func expectLiteral(_ word: StaticString) throws(JSONParseError) {
+            let count = word.utf8CodeUnitCount
+            guard i + count <= bytes.count else { throw fail("unexpected end of input") }
+            let ptr = word.utf8Start
+            for k in 0..<count where bytes[i + k] != ptr[k] { throw fail("invalid literal") }
+            i += count
+        }
+
+        mutating func enter() throws(JSONParseError) {
+            depth += 1
+            guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
+        }
+
+        mutating func parseObject() throws(JSONParseError) -> JSON {
+            try enter()
+            defer { depth -= 1 }
+            i += 1
+            var fields: [String: JSON] = [:]
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
+            while true {
+                skipWhitespace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key") }
+                let key = try parseString()
+                skipWhitespace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                i += 1
+                let value = try parseValue()
+                guard fields.updateValue(value, forKey: key) == nil else { throw fail("duplicate key \"\(key)\"") }
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unexpected end of input") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
+                throw fail("expected ',' or '}'")
+            }
+        }
+
+        mutating func parseArray() throws(JSONParseError) -> JSON {
+            try enter()
+            defer { depth -= 1 }
+            i += 1
+            var items: [JSON] = []
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            while true {
+                items.append(try parseValue())
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unexpected end of input") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                throw fail("expected ',' or ']'")
+            }
+        }
+
+        mutating func parseInteger() throws(JSONParseError) -> Int64 {
+            let start = i
+            var negative = false
+            if bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+            guard i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else {
+                throw fail("expected a digit")
+            }
+            if bytes[i] == UInt8(ascii: "0"), i + 1 < bytes.count,
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i + 1])
+            {
+                throw fail("leading zero")
+            }
+            var value: Int64 = 0
+            while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+                value = value * 10 + Int64(bytes[i] - UInt8(ascii: "0"))
+                guard value <= JSON.maxSafeInteger else {
+                    i = start
+                    throw fail("integer outside ±(2^53 − 1)")
+                }
+                i += 1
+            }
+            if i < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[i]) {
+                i = start
+                throw fail("numbers must be integers")
+            }
+            return negative ? -value : value
+        }
+
+        mutating func parseHex4() throws(JSONParseError) -> UInt32 {
+            guard i + 4 <= bytes.count else { throw fail("truncated \\u escape") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let c = bytes[i]
+                let d: UInt32
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+                default: throw fail("bad \\u escape")
+                }
+                v = v << 4 | d
+                i += 1
+            }
+            return v
+        }
+
+        mutating func parseString() throws(JSONParseError) -> String {
+            i += 1
+            let start = i
+            // Fast path: no escapes.
+            while i < bytes.count {
+                let c = bytes[i]
+                if c == UInt8(ascii: "\"") {
+                    let slice = bytes[start..<i]
+                    i += 1
+                    guard let s = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8") }
+                    return s
+                }
+                if c == UInt8(ascii: "\\") { break }
+                guard c >= 0x20 else { throw fail("control character in string") }
+                i += 1
+            }
+            var out: [UInt8] = Array(bytes[start..<i])
+            while i < bytes.count {
+                let c = bytes[i]
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8") }
+                    return s
+                }
+                guard c >= 0x20 else { throw fail("control character in string") }
+                if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+                i += 1
+                guard i < bytes.count else { break }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try parseHex4()
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        guard i + 2 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u")
+                        else { throw fail("lone surrogate") }
+                        i += 2
+                        let low = try parseHex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw fail("lone surrogate") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(scalar) {
+                        throw fail("lone surrogate")
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default: throw fail("bad escape")
+                }
+            }
+            throw fail("unterminated string")
+        }
+    }
+}

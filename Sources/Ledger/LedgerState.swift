@@ -1,0 +1,100 @@
+/// What one applied transaction did: the tokens it created (in output order), the tokens whose
+/// status it changed, and the other objects it touched. The server turns this into projection rows
+/// and API answers; the replayer ignores it.
+public struct TxEffects: Sendable, Equatable {
+    public var transactionId: String
+    public var createdTokens: [String] = []
+    public var changedTokens: [String] = []
+    public var receivableId: String?
+    public var financingIds: [String] = []
+    public var creditLineId: String?
+    public var orgId: String?
+    public var policyChanged = false
+
+    public var tokens: [String] { createdTokens + changedTokens }
+}
+
+/// The whole ledger state, rebuilt by replaying the chain from genesis. A value type: copying it
+/// is how a caller keeps a state to fall back to.
+public struct LedgerState: Sendable {
+    public internal(set) var orgs: [String: Org] = [:]
+    public internal(set) var policy = Policy()
+    public internal(set) var creditLines: [String: CreditLine] = [:]
+    public internal(set) var receivables: [String: Receivable] = [:]
+    public internal(set) var tokens: [String: Token] = [:]
+    public internal(set) var financings: [String: Financing] = [:]
+    public internal(set) var operatorId: String?
+    /// Every transaction id on the chain: a repeat is refused.
+    public internal(set) var transactionIds: Set<String> = []
+    /// Credit lines by bank and core, in the order they were granted ("earliest-granted" wins).
+    var linesByBankAndCore: [String: [String]] = [:]
+    /// Invoice numbers of receivables that are pending, active or overdue.
+    public internal(set) var openInvoices: [String: String] = [:]
+    public internal(set) var transactionCount = 0
+    /// The financing request that holds each locked token.
+    public internal(set) var openFinancingByToken: [String: String] = [:]
+
+    public init() {}
+
+    public var operatorKey: [UInt8]? { operatorId.flatMap { orgs[$0]?.publicKey } }
+
+    /// The public key that must have signed `body`: the signer's current key, or for the genesis
+    /// registration the key it registers. Nil when the signer is unknown.
+    public func signingKey(for body: TransactionBody) -> [UInt8]? {
+        if operatorId == nil, case .registerOrg(let p) = body.payload, p.orgId == body.orgId {
+            return p.publicKey
+        }
+        return orgs[body.orgId]?.publicKey
+    }
+
+    static func lineKey(bank: String, core: String) -> String { bank + "/" + core }
+
+    /// The lines of `bank` for `core`, earliest granted first.
+    public func creditLines(bank: String, core: String) -> [CreditLine] {
+        (linesByBankAndCore[Self.lineKey(bank: bank, core: core)] ?? []).compactMap { creditLines[$0] }
+    }
+
+    /// The line a financing of `core`'s paper at `bank` uses on `date`: the earliest granted that
+    /// is usable. `no_credit_line` when the bank has none for this core, `credit_line_unusable`
+    /// when none of them is usable.
+    public func financingLine(bank: String, core: String, on date: BusinessDate) -> Result<CreditLine, LedgerError> {
+        let lines = creditLines(bank: bank, core: core)
+        guard !lines.isEmpty else {
+            return .failure(LedgerError(.noCreditLine, "bank \(bank) has no credit line for core enterprise \(core)"))
+        }
+        guard let line = lines.first(where: { $0.isUsable(on: date) }) else {
+            return .failure(LedgerError(.creditLineUnusable, "every credit line of bank \(bank) for core enterprise \(core) is frozen or expired on \(date)"))
+        }
+        return .success(line)
+    }
+
+    /// A financing quote for `token` at `bank` on `date`, as `requestFinancing` would fix it.
+    public func quote(tokenId: String, bank: String, on date: BusinessDate) -> Result<FinancingQuote, LedgerError> {
+        guard let token = tokens[tokenId], let receivable = receivables[token.receivableId] else {
+            return .failure(LedgerError(.notFound, "token \(tokenId) does not exist"))
+        }
+        return financingLine(bank: bank, core: receivable.issuerId, on: date).map { line in
+            FinancingQuote(token: token, line: line, dueDate: receivable.dueDate, on: date)
+        }
+    }
+}
+
+public struct FinancingQuote: Sendable, Equatable {
+    public var bankId: String
+    public var creditLineId: String
+    public var rateBps: Int64
+    public var days: Int64
+    public var amountFen: Int64
+    public var interestFen: Int64
+    public var payoutFen: Int64
+
+    init(token: Token, line: CreditLine, dueDate: BusinessDate, on date: BusinessDate) {
+        bankId = line.bankId
+        creditLineId = line.id
+        rateBps = line.rateBps
+        days = date.days(until: dueDate)
+        amountFen = token.amountFen
+        interestFen = Money.discountInterestFen(amountFen: token.amountFen, rateBps: line.rateBps, days: max(0, days))
+        payoutFen = amountFen - interestFen
+    }
+}

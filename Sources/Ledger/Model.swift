@@ -1,0 +1,122 @@
+/// The objects of SPEC §3, as the ledger state holds them.
+
+public enum OrgRole: String, Sendable, Codable, CaseIterable {
+    case `operator`, core, supplier, bank, regulator
+}
+
+public enum OrgStatus: String, Sendable, Codable, CaseIterable {
+    case active, suspended
+}
+
+public struct Org: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var role: OrgRole
+    public var creditCode: String
+    public var publicKey: [UInt8]
+    public var keyId: String
+    public var status: OrgStatus
+    public var registeredTx: String
+}
+
+public enum CreditLineStatus: String, Sendable, Codable, CaseIterable {
+    case active, frozen
+}
+
+public struct CreditLine: Sendable, Equatable {
+    public var id: String
+    public var bankId: String
+    public var coreId: String
+    public var limitFen: Int64
+    public var usedFen: Int64
+    public var rateBps: Int64
+    public var expiresOn: BusinessDate
+    public var status: CreditLineStatus
+    public var createdTx: String
+
+    /// SPEC §3: usable while `active` and through its `expiresOn` date, inclusive.
+    public func isUsable(on date: BusinessDate) -> Bool { status == .active && date <= expiresOn }
+
+    public var availableFen: Int64 { max(0, limitFen - usedFen) }
+}
+
+public enum ReceivableStatus: String, Sendable, Codable, CaseIterable {
+    case pending, active, settled, rejected, overdue
+}
+
+public enum DocumentKind: String, Sendable, Codable, CaseIterable {
+    case contract, invoice, delivery, other
+}
+
+public struct Document: Sendable, Equatable, Codable {
+    public var kind: DocumentKind
+    public var sha256: String
+    public var number: String?
+    public var fileName: String?
+
+    public init(kind: DocumentKind, sha256: String, number: String? = nil, fileName: String? = nil) {
+        self.kind = kind
+        self.sha256 = sha256
+        self.number = number
+        self.fileName = fileName
+    }
+}
+
+public struct Receivable: Sendable, Equatable {
+    public var id: String
+    public var number: String
+    public var issuerId: String
+    public var firstHolderId: String
+    public var creditLineId: String
+    public var faceFen: Int64
+    public var paidFen: Int64
+    public var issueDate: BusinessDate
+    public var dueDate: BusinessDate
+    public var documents: [Document]
+    public var memo: String?
+    public var status: ReceivableStatus
+    public var firstTokenId: String
+}
+
+public enum TokenStatus: String, Sendable, Codable, CaseIterable {
+    case pending, active, locked, spent, settled, expired
+}
+
+public struct Token: Sendable, Equatable {
+    public var id: String
+    public var receivableId: String
+    public var parentId: String?
+    public var holderId: String
+    public var amountFen: Int64
+    public var tier: Int64
+    public var status: TokenStatus
+    public var createdTx: String
+    public var spentTx: String?
+    /// The business date the token was created: for a `pending` offer, the day it was made.
+    public var createdOn: BusinessDate
+    /// For a transfer offer, the org that made it (value returns there if the offer fails).
+    public var offeredBy: String?
+}
+
+public enum FinancingStatus: String, Sendable, Codable, CaseIterable {
+    case requested, approved, paid, rejected, cancelled
+}
+
+public struct Financing: Sendable, Equatable {
+    public var id: String
+    public var tokenId: String
+    public var receivableId: String
+    public var supplierId: String
+    public var bankId: String
+    public var creditLineId: String
+    public var amountFen: Int64
+    public var rateBps: Int64
+    public var days: Int64
+    public var interestFen: Int64
+    public var payoutFen: Int64
+    public var status: FinancingStatus
+    public var requestedOn: BusinessDate
+    /// The token the bank holds once the financing is approved.
+    public var bankTokenId: String?
+    public var payoutReference: String?
+}

@@ -1,0 +1,46 @@
+/// Operator-configurable limits, enforced by the ledger itself (SPEC §2).
+public struct Policy: Sendable, Equatable, Codable {
+    public var maxTermDays: Int64 = 365
+    public var minTermDays: Int64 = 1
+    public var minPieceFen: Int64 = 1
+    public var maxFaceFen: Int64 = 100_000_000_000
+    public var maxTier: Int64 = 10
+    public var acceptanceWindowDays: Int64 = 3
+    public var financingCutoffDays: Int64 = 3
+    public var graceDays: Int64 = 0
+
+    public init() {}
+
+    public static let fieldNames = [
+        "maxTermDays", "minTermDays", "minPieceFen", "maxFaceFen", "maxTier",
+        "acceptanceWindowDays", "financingCutoffDays", "graceDays",
+    ]
+
+    public var json: JSON {
+        .object([
+            "maxTermDays": .int(maxTermDays), "minTermDays": .int(minTermDays),
+            "minPieceFen": .int(minPieceFen), "maxFaceFen": .int(maxFaceFen), "maxTier": .int(maxTier),
+            "acceptanceWindowDays": .int(acceptanceWindowDays),
+            "financingCutoffDays": .int(financingCutoffDays), "graceDays": .int(graceDays),
+        ])
+    }
+
+    /// Largest values a policy may take; they keep every date and amount computation in range.
+    public static let maxDays: Int64 = 36_500
+    public static let maxTierLimit: Int64 = 1_000
+
+    /// The first problem with these values, as a field error, or nil.
+    public func problem() -> FieldError? {
+        func check(_ name: String, _ value: Int64, _ range: ClosedRange<Int64>) -> FieldError? {
+            range.contains(value) ? nil : FieldError(field: "policy.\(name)", message: "must be between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return check("maxTermDays", maxTermDays, 0...Self.maxDays)
+            ?? check("minTermDays", minTermDays, 0...maxTermDays)
+            ?? check("minPieceFen", minPieceFen, 1...Limits.maxAmountFen)
+            ?? check("maxFaceFen", maxFaceFen, minPieceFen...Limits.maxAmountFen)
+            ?? check("maxTier", maxTier, 1...Self.maxTierLimit)
+            ?? check("acceptanceWindowDays", acceptanceWindowDays, 0...Self.maxDays)
+            ?? check("financingCutoffDays", financingCutoffDays, 0...Self.maxDays)
+            ?? check("graceDays", graceDays, 0...Self.maxDays)
+    }
+}

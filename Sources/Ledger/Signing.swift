@@ -1,0 +1,47 @@
+import Crypto
+import Foundation
+
+/// The one thing the ledger needs from a key holder: sign bytes, and say which public key
+/// verifies them. Ed25519 today; a national-cryptography (SM2) profile or a hardware module
+/// plugs in behind the same interface.
+public protocol TransactionSigner: Sendable {
+    var publicKey: [UInt8] { get }
+    func sign(_ message: [UInt8]) throws -> [UInt8]
+}
+
+extension TransactionSigner {
+    public var keyId: String { Hashing.keyId(publicKey: publicKey) }
+    public var publicKeyBase64: String { Base64.encode(publicKey) }
+}
+
+public struct Ed25519Signer: TransactionSigner {
+    // An immutable key; BoringSSL signing with it is thread-safe.
+    nonisolated(unsafe) let key: Curve25519.Signing.PrivateKey
+    public let publicKey: [UInt8]
+
+    public init(seed: [UInt8]) throws {
+        key = try Curve25519.Signing.PrivateKey(rawRepresentation: seed)
+        publicKey = Array(key.publicKey.rawRepresentation)
+    }
+
+    public static func generate() -> Ed25519Signer {
+        let key = Curve25519.Signing.PrivateKey()
+        return try! Ed25519Signer(seed: Array(key.rawRepresentation))  // a fresh key's seed is always 32 bytes
+    }
+
+    public var seed: [UInt8] { Array(key.rawRepresentation) }
+
+    public func sign(_ message: [UInt8]) throws -> [UInt8] {
+        Array(try key.signature(for: message))
+    }
+}
+
+public enum SignatureCheck {
+    /// Ed25519 verification of `signature` over `message` by the raw 32-byte `publicKey`.
+    public static func ed25519(publicKey: [UInt8], signature: [UInt8], message: [UInt8]) -> Bool {
+        guard signature.count == 64, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else {
+            return false
+        }
+        return key.isValidSignature(signature, for: message)
+    }
+}

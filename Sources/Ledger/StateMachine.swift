@@ -1,0 +1,503 @@
+/// The state machine: one transaction in, its effects or one precise error out.
+///
+/// Each operation is a flat run of guard clauses in a fixed order of precedence (the order the
+/// tests' tables follow), then the mutations. No guard comes after a mutation, so a refused
+/// transaction leaves the state exactly as it was.
+extension LedgerState {
+    public mutating func apply(_ tx: Transaction) -> Result<TxEffects, LedgerError> {
+        do throws(LedgerError) {
+            return .success(try applyOrThrow(tx))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    public mutating func applyOrThrow(_ tx: Transaction) throws(LedgerError) -> TxEffects {
+        let body = tx.body
+        // Precedence 1–5, common to every operation: uniqueness, genesis, signer, key, status, role.
+        guard !transactionIds.contains(tx.id) else {
+            throw LedgerError.invalid("id", "repeated transaction id \(tx.id)")
+        }
+        if operatorId == nil {
+            guard case .registerOrg(let p) = body.payload, p.orgId == body.orgId, p.role == .operator else {
+                throw LedgerError(.forbidden, "the ledger starts with the operator registering itself")
+            }
+            guard body.keyId == Hashing.keyId(publicKey: p.publicKey) else {
+                throw LedgerError(.unauthorized, "keyId \(body.keyId) is not the key the operator registers")
+            }
+        } else {
+            guard let signer = orgs[body.orgId] else {
+                throw LedgerError(.unauthorized, "signing org \(body.orgId) is not registered")
+            }
+            guard body.keyId == signer.keyId else {
+                throw LedgerError(.unauthorized, "keyId \(body.keyId) is not the current key of org \(signer.id)")
+            }
+            guard signer.status == .active else {
+                throw LedgerError(.orgSuspended, "org \(signer.id) is suspended")
+            }
+            guard signer.role == body.type.signerRole else {
+                throw LedgerError(.forbidden, "a \(signer.role.rawValue) may not \(body.type.rawValue); only a \(body.type.signerRole.rawValue) may")
+            }
+        }
+
+        var effects = TxEffects(transactionId: tx.id)
+        let ctx = Context(tx: tx, date: body.businessDate)
+        switch body.payload {
+        case .registerOrg(let p): try registerOrg(p, ctx, &effects)
+        case .rotateKey(let orgId, let key): try rotateKey(orgId: orgId, key: key, &effects)
+        case .setOrgStatus(let orgId, let status): try setOrgStatus(orgId: orgId, status: status, ctx, &effects)
+        case .setPolicy(let policy): try setPolicy(policy, &effects)
+        case .grantCredit(let coreId, let limitFen, let rateBps, let expiresOn):
+            try grantCredit(coreId: coreId, limitFen: limitFen, rateBps: rateBps, expiresOn: expiresOn, ctx, &effects)
+        case .updateCredit(let p): try updateCredit(p, ctx, &effects)
+        case .issue(let p): try issue(p, ctx, &effects)
+        case .accept(let tokenId): try accept(tokenId: tokenId, ctx, &effects)
+        case .reject(let tokenId): try returnOffer(tokenId: tokenId, expiring: false, ctx, &effects)
+        case .expireOffer(let tokenId): try returnOffer(tokenId: tokenId, expiring: true, ctx, &effects)
+        case .transfer(let tokenId, let toOrgId, let amountFen, _):
+            try transfer(tokenId: tokenId, to: toOrgId, amountFen: amountFen, ctx, &effects)
+        case .split(let tokenId, let amounts): try split(tokenId: tokenId, amounts: amounts, ctx, &effects)
+        case .requestFinancing(let tokenId, let bankId): try requestFinancing(tokenId: tokenId, bankId: bankId, ctx, &effects)
+        case .approveFinancing(let id): try approveFinancing(id, ctx, &effects)
+        case .rejectFinancing(let id): try closeFinancing(id, as: .rejected, ctx, &effects)
+        case .cancelFinancing(let id): try closeFinancing(id, as: .cancelled, ctx, &effects)
+        case .confirmPayout(let id, let reference): try confirmPayout(id, reference: reference, ctx, &effects)
+        case .settle(let receivableId, let tokenIds, _): try settle(receivableId: receivableId, tokenIds: tokenIds, ctx, &effects)
+        case .markOverdue(let receivableId): try markOverdue(receivableId: receivableId, ctx, &effects)
+        }
+        transactionIds.insert(tx.id)
+        transactionCount += 1
+        return effects
+    }
+
+    struct Context {
+        let tx: Transaction
+        let date: BusinessDate
+        var signerId: String { tx.body.orgId }
+        func outputId(_ k: Int) -> String { Hashing.tokenId(transactionId: tx.id, index: k) }
+    }
+
+    // MARK: - Shared guards
+
+    func existingOrg(_ id: String, _ what: String) throws(LedgerError) -> Org {
+        guard let org = orgs[id] else { throw LedgerError(.notFound, "\(what) \(id) is not a registered org") }
+        return org
+    }
+
+    /// A counterparty must exist, have `role`, not be the signer, and be active — in that order.
+    func counterparty(_ id: String, role: OrgRole, what: String, _ ctx: Context) throws(LedgerError) -> Org {
+        let org = try existingOrg(id, what)
+        guard org.role == role else {
+            throw LedgerError(.invalidCounterparty, "\(what) \(id) is a \(org.role.rawValue), not a \(role.rawValue)")
+        }
+        guard org.id != ctx.signerId else { throw LedgerError(.invalidCounterparty, "\(what) cannot be yourself") }
+        guard org.status == .active else { throw LedgerError(.orgSuspended, "\(what) \(id) is suspended") }
+        return org
+    }
+
+    /// A token the signer holds, in `status`.
+    func heldToken(_ id: String, status: TokenStatus, _ ctx: Context) throws(LedgerError) -> Token {
+        guard let token = tokens[id] else { throw LedgerError(.notFound, "token \(id) does not exist") }
+        guard token.holderId == ctx.signerId else {
+            throw LedgerError(.notHolder, "token \(id) is held by another org")
+        }
+        guard token.status == status else {
+            throw LedgerError(.tokenNotActive, "token \(id) is \(token.status.rawValue), not \(status.rawValue)")
+        }
+        return token
+    }
+
+    /// Transfers and splits stop on the due date.
+    func beforeDue(_ token: Token, _ ctx: Context) throws(LedgerError) -> Receivable {
+        let receivable = receivables[token.receivableId]!
+        guard ctx.date < receivable.dueDate else {
+            throw LedgerError(.pastDue, "receivable \(receivable.number) fell due on \(receivable.dueDate); its tokens no longer move")
+        }
+        return receivable
+    }
+
+    func piece(_ amountFen: Int64, _ what: String) throws(LedgerError) {
+        guard amountFen > 0 else { throw LedgerError(.amountOutOfRange, "\(what) \(amountFen) fen must be positive") }
+        guard amountFen >= policy.minPieceFen else {
+            throw LedgerError(.amountOutOfRange, "\(what) \(Money.format(amountFen)) is below the minimum piece \(Money.format(policy.minPieceFen))")
+        }
+    }
+
+    func financing(_ id: String, of party: KeyPath<Financing, String>, _ ctx: Context) throws(LedgerError) -> Financing {
+        guard let f = financings[id] else { throw LedgerError(.notFound, "financing \(id) does not exist") }
+        guard f[keyPath: party] == ctx.signerId else {
+            throw LedgerError(.notHolder, "financing \(id) belongs to other parties")
+        }
+        return f
+    }
+
+    func requireStatus(_ f: Financing, _ status: FinancingStatus) throws(LedgerError) {
+        guard f.status == status else {
+            throw LedgerError(.financingNotOpen, "financing \(f.id) is \(f.status.rawValue), not \(status.rawValue)")
+        }
+    }
+
+    // MARK: - Mutations shared by several operations
+
+    mutating func create(_ ctx: Context, _ k: Int, from parent: Token?, receivableId: String, holder: String, amountFen: Int64,
+                         tier: Int64, status: TokenStatus, offeredBy: String? = nil, _ effects: inout TxEffects) {
+        let id = ctx.outputId(k)
+        tokens[id] = Token(id: id, receivableId: receivableId, parentId: parent?.id, holderId: holder, amountFen: amountFen,
+                           tier: tier, status: status, createdTx: ctx.tx.id, spentTx: nil, createdOn: ctx.date, offeredBy: offeredBy)
+        effects.createdTokens.append(id)
+    }
+
+    mutating func setStatus(_ tokenId: String, _ status: TokenStatus, _ ctx: Context, _ effects: inout TxEffects) {
+        tokens[tokenId]!.status = status
+        if status == .spent || status == .settled || status == .expired { tokens[tokenId]!.spentTx = ctx.tx.id }
+        effects.changedTokens.append(tokenId)
+    }
+
+    /// A receivable leaves the open set: its invoice numbers may be used again.
+    mutating func releaseInvoices(_ receivable: Receivable) {
+        for number in receivable.documents.compactMap(\.number) where openInvoices[number] == receivable.id {
+            openInvoices[number] = nil
+        }
+    }
+
+    mutating func restoreCredit(_ lineId: String, _ amountFen: Int64) {
+        let used = creditLines[lineId]!.usedFen - amountFen
+        assert(used >= 0, "credit line use never goes below zero")
+        creditLines[lineId]!.usedFen = max(0, used)
+    }
+
+    // MARK: - Operator
+
+    mutating func registerOrg(_ p: RegisterOrgPayload, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        guard orgs[p.orgId] == nil else { throw LedgerError.invalid("payload.orgId", "org \(p.orgId) is already registered") }
+        if let problem = CreditCode.problem(p.creditCode) {
+            throw LedgerError.invalid("payload.creditCode", "\(p.creditCode) is not a valid unified social credit code: \(problem)")
+        }
+        guard !orgs.values.contains(where: { $0.creditCode == p.creditCode }) else {
+            throw LedgerError.invalid("payload.creditCode", "credit code \(p.creditCode) is already registered")
+        }
+        guard operatorId == nil || p.role != .operator else {
+            throw LedgerError.invalid("payload.role", "the platform has one operator")
+        }
+        orgs[p.orgId] = Org(id: p.orgId, name: p.name, role: p.role, creditCode: p.creditCode, publicKey: p.publicKey,
+                            keyId: Hashing.keyId(publicKey: p.publicKey), status: .active, registeredTx: ctx.tx.id)
+        if operatorId == nil { operatorId = p.orgId }
+        effects.orgId = p.orgId
+    }
+
+    mutating func rotateKey(orgId: String, key: [UInt8], _ effects: inout TxEffects) throws(LedgerError) {
+        _ = try existingOrg(orgId, "org")
+        orgs[orgId]!.publicKey = key
+        orgs[orgId]!.keyId = Hashing.keyId(publicKey: key)
+        effects.orgId = orgId
+    }
+
+    mutating func setOrgStatus(orgId: String, status: OrgStatus, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        _ = try existingOrg(orgId, "org")
+        guard orgId != ctx.signerId else { throw LedgerError(.invalidCounterparty, "the operator cannot change its own status") }
+        orgs[orgId]!.status = status
+        effects.orgId = orgId
+    }
+
+    mutating func setPolicy(_ newPolicy: Policy, _ effects: inout TxEffects) throws(LedgerError) {
+        if let problem = newPolicy.problem() {
+            throw LedgerError(.validationFailed, "\(problem.field) \(problem.message)", fields: [problem])
+        }
+        policy = newPolicy
+        effects.policyChanged = true
+    }
+
+    // MARK: - Bank: credit lines
+
+    func checkCreditTerms(limitFen: Int64?, rateBps: Int64?) throws(LedgerError) {
+        if let limitFen, !(1...Limits.maxAmountFen).contains(limitFen) {
+            throw LedgerError(.amountOutOfRange, "limit \(limitFen) fen must be between 1 and \(Limits.maxAmountFen)")
+        }
+        if let rateBps, !(0...Limits.maxRateBps).contains(rateBps) {
+            throw LedgerError.invalid("payload.rateBps", "must be between 0 and \(Limits.maxRateBps) basis points")
+        }
+    }
+
+    mutating func grantCredit(coreId: String, limitFen: Int64, rateBps: Int64, expiresOn: BusinessDate, _ ctx: Context,
+                              _ effects: inout TxEffects) throws(LedgerError) {
+        _ = try counterparty(coreId, role: .core, what: "core enterprise", ctx)
+        try checkCreditTerms(limitFen: limitFen, rateBps: rateBps)
+        guard expiresOn >= ctx.date else { throw LedgerError.invalid("payload.expiresOn", "\(expiresOn) is already past") }
+        let id = ctx.tx.id
+        creditLines[id] = CreditLine(id: id, bankId: ctx.signerId, coreId: coreId, limitFen: limitFen, usedFen: 0,
+                                     rateBps: rateBps, expiresOn: expiresOn, status: .active, createdTx: id)
+        linesByBankAndCore[Self.lineKey(bank: ctx.signerId, core: coreId), default: []].append(id)
+        effects.creditLineId = id
+    }
+
+    mutating func updateCredit(_ p: UpdateCreditPayload, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        guard let line = creditLines[p.creditLineId] else {
+            throw LedgerError(.notFound, "credit line \(p.creditLineId) does not exist")
+        }
+        guard line.bankId == ctx.signerId else { throw LedgerError(.notHolder, "credit line \(line.id) was granted by another bank") }
+        guard p.limitFen != nil || p.rateBps != nil || p.expiresOn != nil || p.status != nil else {
+            throw LedgerError.invalid("payload", "names nothing to change")
+        }
+        try checkCreditTerms(limitFen: p.limitFen, rateBps: p.rateBps)
+        if let expiresOn = p.expiresOn, expiresOn < ctx.date {
+            throw LedgerError.invalid("payload.expiresOn", "\(expiresOn) is already past")
+        }
+        if let v = p.limitFen { creditLines[line.id]!.limitFen = v }
+        if let v = p.rateBps { creditLines[line.id]!.rateBps = v }
+        if let v = p.expiresOn { creditLines[line.id]!.expiresOn = v }
+        if let v = p.status { creditLines[line.id]!.status = v }
+        effects.creditLineId = line.id
+    }
+
+    // MARK: - Core: issue and settle
+
+    mutating func issue(_ p: IssuePayload, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        _ = try counterparty(p.supplierId, role: .supplier, what: "supplier", ctx)
+        guard let line = creditLines[p.creditLineId], line.coreId == ctx.signerId else {
+            throw LedgerError(.notFound, "credit line \(p.creditLineId) is not one of yours")
+        }
+        guard p.issueDate == ctx.date else {
+            throw LedgerError.invalid("payload.issueDate", "must be the business date of the transaction, \(ctx.date)")
+        }
+        try piece(p.faceFen, "face value")
+        guard p.faceFen <= policy.maxFaceFen else {
+            throw LedgerError(.amountOutOfRange, "face value \(Money.format(p.faceFen)) is above the maximum \(Money.format(policy.maxFaceFen))")
+        }
+        let term = p.issueDate.days(until: p.dueDate)
+        guard term >= policy.minTermDays, term <= policy.maxTermDays else {
+            throw LedgerError(.termOutOfRange, "due date \(p.dueDate) is \(term) days after issue; it must be \(policy.minTermDays) to \(policy.maxTermDays) days")
+        }
+        var numbers: Set<String> = []
+        for number in p.documents.filter({ $0.kind == .invoice }).compactMap(\.number) {
+            guard numbers.insert(number).inserted else {
+                throw LedgerError(.duplicateInvoice, "invoice \(number) is listed twice")
+            }
+            if let other = openInvoices[number] {
+                throw LedgerError(.duplicateInvoice, "invoice \(number) already backs receivable \(receivables[other]?.number ?? other)")
+            }
+        }
+        guard line.isUsable(on: ctx.date) else {
+            throw LedgerError(.creditLineUnusable, "credit line \(line.id) is \(line.status == .frozen ? "frozen" : "expired since \(line.expiresOn)")")
+        }
+        guard let used = Money.add(line.usedFen, p.faceFen), used <= line.limitFen else {
+            throw LedgerError(.insufficientCredit, "credit line \(line.id) has \(Money.format(line.availableFen)) left, less than \(Money.format(p.faceFen))")
+        }
+
+        let id = ctx.tx.id
+        let year = p.issueDate.components.year
+        let sequence = String(receivables.count + 1)
+        let number = "CAS-\(year)-" + String(repeating: "0", count: max(0, 6 - sequence.count)) + sequence
+        receivables[id] = Receivable(id: id, number: number, issuerId: ctx.signerId, firstHolderId: p.supplierId,
+                                     creditLineId: line.id, faceFen: p.faceFen, paidFen: 0, issueDate: p.issueDate,
+                                     dueDate: p.dueDate, documents: p.documents, memo: p.memo, status: .pending,
+                                     firstTokenId: ctx.outputId(0))
+        for number in numbers { openInvoices[number] = id }
+        creditLines[line.id]!.usedFen = used
+        create(ctx, 0, from: nil, receivableId: id, holder: p.supplierId, amountFen: p.faceFen, tier: 1, status: .pending, &effects)
+        effects.receivableId = id
+        effects.creditLineId = line.id
+    }
+
+    mutating func settle(receivableId: String, tokenIds: [String], _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        guard let receivable = receivables[receivableId] else {
+            throw LedgerError(.notFound, "receivable \(receivableId) does not exist")
+        }
+        guard receivable.issuerId == ctx.signerId else {
+            throw LedgerError(.notHolder, "receivable \(receivable.number) was issued by another core enterprise")
+        }
+        guard ctx.date >= receivable.dueDate else {
+            throw LedgerError(.notYetDue, "receivable \(receivable.number) falls due on \(receivable.dueDate); settlement starts then")
+        }
+        var total: Int64 = 0
+        for tokenId in tokenIds {
+            guard let token = tokens[tokenId], token.receivableId == receivableId else {
+                throw LedgerError(.notFound, "token \(tokenId) is not a piece of receivable \(receivable.number)")
+            }
+            guard token.status == .active || token.status == .locked else {
+                throw LedgerError(.tokenNotActive, "token \(tokenId) is \(token.status.rawValue); only active or locked tokens are paid")
+            }
+            total += token.amountFen  // bounded by the face value: the pieces of one receivable sum to it
+        }
+
+        for tokenId in tokenIds {
+            if let open = openFinancingByToken.removeValue(forKey: tokenId) {
+                financings[open]!.status = .cancelled
+                effects.financingIds.append(open)
+            }
+            setStatus(tokenId, .settled, ctx, &effects)
+        }
+        receivables[receivableId]!.paidFen += total
+        assert(receivables[receivableId]!.paidFen <= receivable.faceFen, "never pay more than the face value")
+        if receivables[receivableId]!.paidFen == receivable.faceFen {
+            receivables[receivableId]!.status = .settled
+            releaseInvoices(receivable)
+        }
+        restoreCredit(receivable.creditLineId, total)
+        effects.receivableId = receivableId
+        effects.creditLineId = receivable.creditLineId
+    }
+
+    // MARK: - Supplier: offers, transfers, splits
+
+    mutating func accept(tokenId: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let token = try heldToken(tokenId, status: .pending, ctx)
+        setStatus(token.id, .active, ctx, &effects)
+        if receivables[token.receivableId]!.status == .pending {
+            receivables[token.receivableId]!.status = .active
+        }
+        effects.receivableId = token.receivableId
+    }
+
+    /// `reject` (by the recipient) and `expireOffer` (by the expiry job): the offer is spent (or
+    /// expired) and its value goes back — to the credit line for a first offer, which also rejects
+    /// the receivable; to the sender as a new active token for a transfer offer.
+    mutating func returnOffer(tokenId: String, expiring: Bool, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let token: Token
+        if expiring {
+            guard let t = tokens[tokenId] else { throw LedgerError(.notFound, "token \(tokenId) does not exist") }
+            guard t.status == .pending else {
+                throw LedgerError(.tokenNotActive, "token \(tokenId) is \(t.status.rawValue), not a pending offer")
+            }
+            let age = t.createdOn.days(until: ctx.date)
+            guard age > policy.acceptanceWindowDays else {
+                throw LedgerError(.notYetDue, "the offer of \(t.createdOn) is \(age) days old; it may expire after \(policy.acceptanceWindowDays) days")
+            }
+            token = t
+        } else {
+            token = try heldToken(tokenId, status: .pending, ctx)
+        }
+        let receivable = receivables[token.receivableId]!
+
+        setStatus(token.id, expiring ? .expired : .spent, ctx, &effects)
+        if token.parentId == nil {
+            receivables[receivable.id]!.status = .rejected
+            releaseInvoices(receivable)
+            restoreCredit(receivable.creditLineId, token.amountFen)
+            effects.creditLineId = receivable.creditLineId
+        } else {
+            let sender = token.offeredBy ?? tokens[token.parentId!]!.holderId
+            create(ctx, 0, from: token, receivableId: receivable.id, holder: sender, amountFen: token.amountFen,
+                   tier: token.tier - 1, status: .active, &effects)
+        }
+        effects.receivableId = receivable.id
+    }
+
+    mutating func transfer(tokenId: String, to recipientId: String, amountFen: Int64, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let token = try heldToken(tokenId, status: .active, ctx)
+        _ = try beforeDue(token, ctx)
+        _ = try counterparty(recipientId, role: .supplier, what: "recipient", ctx)
+        try piece(amountFen, "amount")
+        guard amountFen <= token.amountFen else {
+            throw LedgerError(.amountOutOfRange, "amount \(Money.format(amountFen)) is more than the token holds, \(Money.format(token.amountFen))")
+        }
+        let change = token.amountFen - amountFen
+        guard change == 0 || change >= policy.minPieceFen else {
+            throw LedgerError(.amountOutOfRange, "change of \(Money.format(change)) would be below the minimum piece \(Money.format(policy.minPieceFen))")
+        }
+        guard token.tier + 1 <= policy.maxTier else {
+            throw LedgerError(.tierLimitExceeded, "a transfer would create a tier-\(token.tier + 1) piece; the limit is tier \(policy.maxTier)")
+        }
+
+        setStatus(token.id, .spent, ctx, &effects)
+        create(ctx, 0, from: token, receivableId: token.receivableId, holder: recipientId, amountFen: amountFen,
+               tier: token.tier + 1, status: .pending, offeredBy: ctx.signerId, &effects)
+        if change > 0 {
+            create(ctx, 1, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: change,
+                   tier: token.tier, status: .active, &effects)
+        }
+        effects.receivableId = token.receivableId
+    }
+
+    mutating func split(tokenId: String, amounts: [Int64], _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let token = try heldToken(tokenId, status: .active, ctx)
+        _ = try beforeDue(token, ctx)
+        for amount in amounts { try piece(amount, "piece") }
+        guard Money.sum(amounts) == token.amountFen else {
+            throw LedgerError(.splitSumMismatch, "pieces sum to \(Money.sum(amounts).map(Money.format) ?? "more than can be held"), the token holds \(Money.format(token.amountFen))")
+        }
+
+        setStatus(token.id, .spent, ctx, &effects)
+        for (k, amount) in amounts.enumerated() {
+            create(ctx, k, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: amount,
+                   tier: token.tier, status: .active, &effects)
+        }
+        effects.receivableId = token.receivableId
+    }
+
+    // MARK: - Financing
+
+    mutating func requestFinancing(tokenId: String, bankId: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let token = try heldToken(tokenId, status: .active, ctx)
+        _ = try counterparty(bankId, role: .bank, what: "bank", ctx)
+        let receivable = try beforeDue(token, ctx)
+        let days = ctx.date.days(until: receivable.dueDate)
+        guard days > policy.financingCutoffDays else {
+            throw LedgerError(.financingCutoff, "receivable \(receivable.number) is due in \(days) days; financing closes \(policy.financingCutoffDays) days before the due date")
+        }
+        let line = try financingLine(bank: bankId, core: receivable.issuerId, on: ctx.date).get()
+
+        let quote = FinancingQuote(token: token, line: line, dueDate: receivable.dueDate, on: ctx.date)
+        let id = ctx.tx.id
+        financings[id] = Financing(id: id, tokenId: token.id, receivableId: token.receivableId, supplierId: ctx.signerId,
+                                   bankId: bankId, creditLineId: line.id, amountFen: quote.amountFen, rateBps: quote.rateBps,
+                                   days: quote.days, interestFen: quote.interestFen, payoutFen: quote.payoutFen,
+                                   status: .requested, requestedOn: ctx.date, bankTokenId: nil, payoutReference: nil)
+        setStatus(token.id, .locked, ctx, &effects)
+        openFinancingByToken[token.id] = id
+        effects.financingIds = [id]
+        effects.receivableId = token.receivableId
+    }
+
+    mutating func approveFinancing(_ id: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let f = try financing(id, of: \.bankId, ctx)
+        try requireStatus(f, .requested)
+        let token = tokens[f.tokenId]!
+        assert(token.status == .locked, "an open financing holds its token locked")
+
+        setStatus(token.id, .spent, ctx, &effects)
+        create(ctx, 0, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: token.amountFen,
+               tier: token.tier, status: .active, &effects)
+        financings[id]!.status = .approved
+        openFinancingByToken[token.id] = nil
+        financings[id]!.bankTokenId = ctx.outputId(0)
+        effects.financingIds = [id]
+        effects.receivableId = token.receivableId
+    }
+
+    /// `rejectFinancing` (by the bank) and `cancelFinancing` (by the supplier) unlock the token.
+    mutating func closeFinancing(_ id: String, as status: FinancingStatus, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let f = try financing(id, of: status == .rejected ? \.bankId : \.supplierId, ctx)
+        try requireStatus(f, .requested)
+        setStatus(f.tokenId, .active, ctx, &effects)
+        openFinancingByToken[f.tokenId] = nil
+        financings[id]!.status = status
+        effects.financingIds = [id]
+        effects.receivableId = f.receivableId
+    }
+
+    mutating func confirmPayout(_ id: String, reference: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let f = try financing(id, of: \.bankId, ctx)
+        try requireStatus(f, .approved)
+        financings[id]!.status = .paid
+        financings[id]!.payoutReference = reference
+        effects.financingIds = [id]
+        effects.receivableId = f.receivableId
+    }
+
+    // MARK: - System jobs
+
+    mutating func markOverdue(receivableId: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        guard let receivable = receivables[receivableId] else {
+            throw LedgerError(.notFound, "receivable \(receivableId) does not exist")
+        }
+        guard receivable.status == .active else {
+            throw LedgerError.invalid("payload.receivableId", "receivable \(receivable.number) is \(receivable.status.rawValue), not active")
+        }
+        let late = receivable.dueDate.days(until: ctx.date)
+        guard late > policy.graceDays else {
+            throw LedgerError(.notYetDue, "receivable \(receivable.number) is \(max(0, late)) days past due; it becomes overdue after \(policy.graceDays)")
+        }
+        receivables[receivableId]!.status = .overdue
+        effects.receivableId = receivableId
+    }
+}

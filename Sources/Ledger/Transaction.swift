@@ -1,0 +1,478 @@
+/// The 19 ledger operations of SPEC §3–4.
+public enum TxType: String, Sendable, Codable, CaseIterable {
+    case registerOrg, rotateKey, setOrgStatus, setPolicy
+    case grantCredit, updateCredit
+    case issue, accept, reject, transfer, split
+    case requestFinancing, approveFinancing, rejectFinancing, cancelFinancing, confirmPayout
+    case settle, expireOffer, markOverdue
+
+    /// The one org role that may sign this operation.
+    public var signerRole: OrgRole {
+        switch self {
+        case .registerOrg, .rotateKey, .setOrgStatus, .setPolicy, .expireOffer, .markOverdue: .operator
+        case .grantCredit, .updateCredit, .approveFinancing, .rejectFinancing, .confirmPayout: .bank
+        case .issue, .settle: .core
+        case .accept, .reject, .transfer, .split, .requestFinancing, .cancelFinancing: .supplier
+        }
+    }
+}
+
+public struct RegisterOrgPayload: Sendable, Equatable {
+    public var orgId: String
+    public var name: String
+    public var role: OrgRole
+    public var creditCode: String
+    public var publicKey: [UInt8]
+    public init(orgId: String, name: String, role: OrgRole, creditCode: String, publicKey: [UInt8]) {
+        self.orgId = orgId
+        self.name = name
+        self.role = role
+        self.creditCode = creditCode
+        self.publicKey = publicKey
+    }
+}
+
+public struct UpdateCreditPayload: Sendable, Equatable {
+    public var creditLineId: String
+    public var limitFen: Int64?
+    public var rateBps: Int64?
+    public var expiresOn: BusinessDate?
+    public var status: CreditLineStatus?
+    public init(creditLineId: String, limitFen: Int64? = nil, rateBps: Int64? = nil, expiresOn: BusinessDate? = nil, status: CreditLineStatus? = nil) {
+        self.creditLineId = creditLineId
+        self.limitFen = limitFen
+        self.rateBps = rateBps
+        self.expiresOn = expiresOn
+        self.status = status
+    }
+}
+
+public struct IssuePayload: Sendable, Equatable {
+    public var supplierId: String
+    public var creditLineId: String
+    public var faceFen: Int64
+    public var issueDate: BusinessDate
+    public var dueDate: BusinessDate
+    public var documents: [Document]
+    public var memo: String?
+    public init(supplierId: String, creditLineId: String, faceFen: Int64, issueDate: BusinessDate, dueDate: BusinessDate, documents: [Document], memo: String? = nil) {
+        self.supplierId = supplierId
+        self.creditLineId = creditLineId
+        self.faceFen = faceFen
+        self.issueDate = issueDate
+        self.dueDate = dueDate
+        self.documents = documents
+        self.memo = memo
+    }
+}
+
+/// A typed payload; `json` is its on-chain form and `Payload(type:json:)` reads it back strictly.
+public enum Payload: Sendable, Equatable {
+    case registerOrg(RegisterOrgPayload)
+    case rotateKey(orgId: String, publicKey: [UInt8])
+    case setOrgStatus(orgId: String, status: OrgStatus)
+    case setPolicy(Policy)
+    case grantCredit(coreId: String, limitFen: Int64, rateBps: Int64, expiresOn: BusinessDate)
+    case updateCredit(UpdateCreditPayload)
+    case issue(IssuePayload)
+    case accept(tokenId: String)
+    case reject(tokenId: String)
+    case transfer(tokenId: String, toOrgId: String, amountFen: Int64, memo: String?)
+    case split(tokenId: String, amountsFen: [Int64])
+    case requestFinancing(tokenId: String, bankId: String)
+    case approveFinancing(financingId: String)
+    case rejectFinancing(financingId: String)
+    case cancelFinancing(financingId: String)
+    case confirmPayout(financingId: String, reference: String)
+    case settle(receivableId: String, tokenIds: [String], reference: String)
+    case expireOffer(tokenId: String)
+    case markOverdue(receivableId: String)
+
+    public var type: TxType {
+        switch self {
+        case .registerOrg: .registerOrg
+        case .rotateKey: .rotateKey
+        case .setOrgStatus: .setOrgStatus
+        case .setPolicy: .setPolicy
+        case .grantCredit: .grantCredit
+        case .updateCredit: .updateCredit
+        case .issue: .issue
+        case .accept: .accept
+        case .reject: .reject
+        case .transfer: .transfer
+        case .split: .split
+        case .requestFinancing: .requestFinancing
+        case .approveFinancing: .approveFinancing
+        case .rejectFinancing: .rejectFinancing
+        case .cancelFinancing: .cancelFinancing
+        case .confirmPayout: .confirmPayout
+        case .settle: .settle
+        case .expireOffer: .expireOffer
+        case .markOverdue: .markOverdue
+        }
+    }
+
+    public var json: JSON {
+        func obj(_ pairs: [(String, JSON?)]) -> JSON {
+            var fields: [String: JSON] = [:]
+            for (k, v) in pairs { if let v { fields[k] = v } }
+            return .object(fields)
+        }
+        func str(_ s: String?) -> JSON? { s.map(JSON.string) }
+        switch self {
+        case .registerOrg(let p):
+            return obj([("orgId", .string(p.orgId)), ("name", .string(p.name)), ("role", .string(p.role.rawValue)),
+                        ("creditCode", .string(p.creditCode)), ("publicKey", .string(Base64.encode(p.publicKey)))])
+        case .rotateKey(let orgId, let key):
+            return obj([("orgId", .string(orgId)), ("publicKey", .string(Base64.encode(key)))])
+        case .setOrgStatus(let orgId, let status):
+            return obj([("orgId", .string(orgId)), ("status", .string(status.rawValue))])
+        case .setPolicy(let policy):
+            return obj([("policy", policy.json)])
+        case .grantCredit(let coreId, let limitFen, let rateBps, let expiresOn):
+            return obj([("coreId", .string(coreId)), ("limitFen", .int(limitFen)), ("rateBps", .int(rateBps)),
+                        ("expiresOn", .string(expiresOn.description))])
+        case .updateCredit(let p):
+            return obj([("creditLineId", .string(p.creditLineId)), ("limitFen", p.limitFen.map(JSON.int)),
+                        ("rateBps", p.rateBps.map(JSON.int)), ("expiresOn", str(p.expiresOn?.description)),
+                        ("status", str(p.status?.rawValue))])
+        case .issue(let p):
+            let docs = p.documents.map { d in
+                obj([("kind", .string(d.kind.rawValue)), ("sha256", .string(d.sha256)), ("number", str(d.number)),
+                     ("fileName", str(d.fileName))])
+            }
+            return obj([("supplierId", .string(p.supplierId)), ("creditLineId", .string(p.creditLineId)),
+                        ("faceFen", .int(p.faceFen)), ("issueDate", .string(p.issueDate.description)),
+                        ("dueDate", .string(p.dueDate.description)), ("documents", .array(docs)), ("memo", str(p.memo))])
+        case .accept(let tokenId), .reject(let tokenId), .expireOffer(let tokenId):
+            return obj([("tokenId", .string(tokenId))])
+        case .transfer(let tokenId, let toOrgId, let amountFen, let memo):
+            return obj([("tokenId", .string(tokenId)), ("toOrgId", .string(toOrgId)), ("amountFen", .int(amountFen)),
+                        ("memo", str(memo))])
+        case .split(let tokenId, let amounts):
+            return obj([("tokenId", .string(tokenId)), ("amountsFen", .array(amounts.map(JSON.int)))])
+        case .requestFinancing(let tokenId, let bankId):
+            return obj([("tokenId", .string(tokenId)), ("bankId", .string(bankId))])
+        case .approveFinancing(let id), .rejectFinancing(let id), .cancelFinancing(let id):
+            return obj([("financingId", .string(id))])
+        case .confirmPayout(let id, let reference):
+            return obj([("financingId", .string(id)), ("reference", .string(reference))])
+        case .settle(let receivableId, let tokenIds, let reference):
+            return obj([("receivableId", .string(receivableId)), ("tokenIds", .array(tokenIds.map(JSON.string))),
+                        ("reference", .string(reference))])
+        case .markOverdue(let receivableId):
+            return obj([("receivableId", .string(receivableId))])
+        }
+    }
+}
+
+// MARK: - Strict decoding
+
+/// Reads one JSON object field by field, refusing wrong types, bad formats and unknown fields.
+struct FieldReader {
+    let fields: [String: JSON]
+    let path: String
+    private var seen: Set<String> = []
+
+    init(_ json: JSON?, path: String) throws(LedgerError) {
+        guard case .object(let f)? = json else { throw LedgerError.invalid(path.isEmpty ? "body" : path, "must be an object") }
+        fields = f
+        self.path = path
+    }
+
+    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    mutating func value(_ key: String) -> JSON? {
+        seen.insert(key)
+        return fields[key]
+    }
+
+    mutating func string(_ key: String, maxLength: Int = 256, optional: Bool = false) throws(LedgerError) -> String? {
+        guard let v = value(key) else {
+            if optional { return nil }
+            throw LedgerError.invalid(name(key), "is required")
+        }
+        guard case .string(let s) = v else { throw LedgerError.invalid(name(key), "must be a string") }
+        guard !s.isEmpty, s.count <= maxLength else {
+            throw LedgerError.invalid(name(key), "must be 1 to \(maxLength) characters")
+        }
+        return s
+    }
+
+    mutating func required(_ key: String, maxLength: Int = 256) throws(LedgerError) -> String {
+        try string(key, maxLength: maxLength)!
+    }
+
+    mutating func int(_ key: String, optional: Bool = false) throws(LedgerError) -> Int64? {
+        guard let v = value(key) else {
+            if optional { return nil }
+            throw LedgerError.invalid(name(key), "is required")
+        }
+        guard case .int(let n) = v else { throw LedgerError.invalid(name(key), "must be an integer") }
+        return n
+    }
+
+    mutating func requiredInt(_ key: String) throws(LedgerError) -> Int64 { try int(key)! }
+
+    mutating func format(_ key: String, optional: Bool = false, _ check: (String) -> Bool, _ expected: String) throws(LedgerError) -> String? {
+        guard let s = try string(key, optional: optional) else { return nil }
+        guard check(s) else { throw LedgerError.invalid(name(key), "must be \(expected)") }
+        return s
+    }
+
+    mutating func orgId(_ key: String) throws(LedgerError) -> String {
+        try format(key, Ids.isOrgId, "a lowercase UUID")!
+    }
+
+    mutating func txRef(_ key: String) throws(LedgerError) -> String {
+        try format(key, Ids.isTransactionId, "64 lowercase hex characters")!
+    }
+
+    mutating func tokenRef(_ key: String) throws(LedgerError) -> String {
+        try format(key, Ids.isTokenId, "32 lowercase hex characters")!
+    }
+
+    mutating func date(_ key: String, optional: Bool = false) throws(LedgerError) -> BusinessDate? {
+        guard let s = try string(key, maxLength: 10, optional: optional) else { return nil }
+        guard let d = BusinessDate(s) else { throw LedgerError.invalid(name(key), "must be a date YYYY-MM-DD") }
+        return d
+    }
+
+    mutating func enumValue<E: RawRepresentable & CaseIterable>(_ key: String, optional: Bool = false, _: E.Type) throws(LedgerError) -> E? where E.RawValue == String {
+        guard let s = try string(key, optional: optional) else { return nil }
+        guard let e = E(rawValue: s) else {
+            throw LedgerError.invalid(name(key), "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return e
+    }
+
+    mutating func publicKey(_ key: String) throws(LedgerError) -> [UInt8] {
+        let s = try required(key)
+        guard let raw = Base64.decode(s), raw.count == 32 else {
+            throw LedgerError.invalid(name(key), "must be a raw 32-byte Ed25519 public key in base64")
+        }
+        return raw
+    }
+
+    mutating func array(_ key: String, count: ClosedRange<Int>) throws(LedgerError) -> [JSON] {
+        guard let v = value(key) else { throw LedgerError.invalid(name(key), "is required") }
+        guard case .array(let items) = v else { throw LedgerError.invalid(name(key), "must be an array") }
+        guard count.contains(items.count) else {
+            throw LedgerError.invalid(name(key), "must have \(count.lowerBound) to \(count.upperBound) items")
+        }
+        return items
+    }
+
+    func finish() throws(LedgerError) {
+        if let unknown = fields.keys.sorted().first(where: { !seen.contains($0) }) {
+            throw LedgerError.invalid(name(unknown), "is not a known field")
+        }
+    }
+}
+
+public enum Ids {
+    /// Org ids are lowercase UUIDs: 8-4-4-4-12 hex digits.
+    public static func isOrgId(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard u.count == 36 else { return false }
+        for (i, c) in u.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                guard c == UInt8(ascii: "-") else { return false }
+            } else {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)
+                else { return false }
+            }
+        }
+        return true
+    }
+
+    public static func isTransactionId(_ s: String) -> Bool { Hex.isLowercaseHex(s, length: 64) }
+    public static func isTokenId(_ s: String) -> Bool { Hex.isLowercaseHex(s, length: 32) }
+}
+
+extension Payload {
+    /// Reads the payload of a `type` transaction, strictly: every required field present with
+    /// its type and format, nothing unknown.
+    public init(type: TxType, json: JSON?) throws(LedgerError) {
+        var r = try FieldReader(json, path: "payload")
+        switch type {
+        case .registerOrg:
+            self = .registerOrg(RegisterOrgPayload(
+                orgId: try r.orgId("orgId"),
+                name: try r.required("name", maxLength: Limits.maxNameLength),
+                role: try r.enumValue("role", OrgRole.self)!,
+                creditCode: try r.required("creditCode", maxLength: 18),
+                publicKey: try r.publicKey("publicKey")))
+        case .rotateKey:
+            self = .rotateKey(orgId: try r.orgId("orgId"), publicKey: try r.publicKey("publicKey"))
+        case .setOrgStatus:
+            self = .setOrgStatus(orgId: try r.orgId("orgId"), status: try r.enumValue("status", OrgStatus.self)!)
+        case .setPolicy:
+            var p = try FieldReader(r.value("policy"), path: "payload.policy")
+            var policy = Policy()
+            policy.maxTermDays = try p.requiredInt("maxTermDays")
+            policy.minTermDays = try p.requiredInt("minTermDays")
+            policy.minPieceFen = try p.requiredInt("minPieceFen")
+            policy.maxFaceFen = try p.requiredInt("maxFaceFen")
+            policy.maxTier = try p.requiredInt("maxTier")
+            policy.acceptanceWindowDays = try p.requiredInt("acceptanceWindowDays")
+            policy.financingCutoffDays = try p.requiredInt("financingCutoffDays")
+            policy.graceDays = try p.requiredInt("graceDays")
+            try p.finish()
+            self = .setPolicy(policy)
+        case .grantCredit:
+            self = .grantCredit(coreId: try r.orgId("coreId"), limitFen: try r.requiredInt("limitFen"),
+                                rateBps: try r.requiredInt("rateBps"), expiresOn: try r.date("expiresOn")!)
+        case .updateCredit:
+            self = .updateCredit(UpdateCreditPayload(
+                creditLineId: try r.txRef("creditLineId"), limitFen: try r.int("limitFen", optional: true),
+                rateBps: try r.int("rateBps", optional: true), expiresOn: try r.date("expiresOn", optional: true),
+                status: try r.enumValue("status", optional: true, CreditLineStatus.self)))
+        case .issue:
+            let supplierId = try r.orgId("supplierId")
+            let creditLineId = try r.txRef("creditLineId")
+            let faceFen = try r.requiredInt("faceFen")
+            let issueDate = try r.date("issueDate")!
+            let dueDate = try r.date("dueDate")!
+            var documents: [Document] = []
+            for (i, item) in try r.array("documents", count: 0...Limits.maxDocuments).enumerated() {
+                var d = try FieldReader(item, path: "payload.documents[\(i)]")
+                documents.append(Document(
+                    kind: try d.enumValue("kind", DocumentKind.self)!,
+                    sha256: try d.format("sha256", { Hex.isLowercaseHex($0, length: 64) }, "64 lowercase hex characters")!,
+                    number: try d.string("number", maxLength: Limits.maxDocumentNumberLength, optional: true),
+                    fileName: try d.string("fileName", maxLength: Limits.maxFileNameLength, optional: true)))
+                try d.finish()
+            }
+            let memo = try r.string("memo", maxLength: Limits.maxMemoLength, optional: true)
+            self = .issue(IssuePayload(supplierId: supplierId, creditLineId: creditLineId, faceFen: faceFen,
+                                       issueDate: issueDate, dueDate: dueDate, documents: documents, memo: memo))
+        case .accept: self = .accept(tokenId: try r.tokenRef("tokenId"))
+        case .reject: self = .reject(tokenId: try r.tokenRef("tokenId"))
+        case .expireOffer: self = .expireOffer(tokenId: try r.tokenRef("tokenId"))
+        case .transfer:
+            self = .transfer(tokenId: try r.tokenRef("tokenId"), toOrgId: try r.orgId("toOrgId"),
+                             amountFen: try r.requiredInt("amountFen"),
+                             memo: try r.string("memo", maxLength: Limits.maxMemoLength, optional: true))
+        case .split:
+            let tokenId = try r.tokenRef("tokenId")
+            var amounts: [Int64] = []
+            for (i, item) in try r.array("amountsFen", count: Limits.minSplitPieces...Limits.maxSplitPieces).enumerated() {
+                guard case .int(let n) = item else { throw LedgerError.invalid("payload.amountsFen[\(i)]", "must be an integer") }
+                amounts.append(n)
+            }
+            self = .split(tokenId: tokenId, amountsFen: amounts)
+        case .requestFinancing:
+            self = .requestFinancing(tokenId: try r.tokenRef("tokenId"), bankId: try r.orgId("bankId"))
+        case .approveFinancing: self = .approveFinancing(financingId: try r.txRef("financingId"))
+        case .rejectFinancing: self = .rejectFinancing(financingId: try r.txRef("financingId"))
+        case .cancelFinancing: self = .cancelFinancing(financingId: try r.txRef("financingId"))
+        case .confirmPayout:
+            self = .confirmPayout(financingId: try r.txRef("financingId"),
+                                  reference: try r.required("reference", maxLength: Limits.maxReferenceLength))
+        case .settle:
+            let receivableId = try r.txRef("receivableId")
+            var tokenIds: [String] = []
+            for (i, item) in try r.array("tokenIds", count: 1...Limits.maxSettleTokens).enumerated() {
+                guard case .string(let s) = item, Ids.isTokenId(s) else {
+                    throw LedgerError.invalid("payload.tokenIds[\(i)]", "must be a token id (32 lowercase hex characters)")
+                }
+                tokenIds.append(s)
+            }
+            guard Set(tokenIds).count == tokenIds.count else { throw LedgerError.invalid("payload.tokenIds", "must not repeat a token") }
+            self = .settle(receivableId: receivableId, tokenIds: tokenIds,
+                           reference: try r.required("reference", maxLength: Limits.maxReferenceLength))
+        case .markOverdue: self = .markOverdue(receivableId: try r.txRef("receivableId"))
+        }
+        try r.finish()
+    }
+}
+
+/// `{"type", "orgId", "keyId", "time", "nonce", "payload"}` (SPEC §4).
+public struct TransactionBody: Sendable, Equatable {
+    public var orgId: String
+    public var keyId: String
+    public var time: Int64
+    public var nonce: String
+    public var payload: Payload
+
+    public var type: TxType { payload.type }
+    public var businessDate: BusinessDate { BusinessDate(epochMs: time) }
+
+    public init(orgId: String, keyId: String, time: Int64, nonce: String, payload: Payload) {
+        self.orgId = orgId
+        self.keyId = keyId
+        self.time = time
+        self.nonce = nonce
+        self.payload = payload
+    }
+
+    public var json: JSON {
+        .object(["type": .string(type.rawValue), "orgId": .string(orgId), "keyId": .string(keyId),
+                 "time": .int(time), "nonce": .string(nonce), "payload": payload.json])
+    }
+
+    public init(json: JSON) throws(LedgerError) {
+        var r = try FieldReader(json, path: "")
+        let type = try r.enumValue("type", TxType.self)!
+        orgId = try r.orgId("orgId")
+        keyId = try r.format("keyId", { Hex.isLowercaseHex($0, length: 16) }, "16 lowercase hex characters")!
+        time = try r.requiredInt("time")
+        guard time >= 0 else { throw LedgerError.invalid("time", "must be milliseconds since the epoch") }
+        nonce = try r.required("nonce", maxLength: Limits.maxNonceLength)
+        payload = try Payload(type: type, json: r.value("payload"))
+        try r.finish()
+    }
+}
+
+/// `{"id", "body", "signature"}`: id = hex SHA-256 of JCS(body); signature = Ed25519 over JCS(body).
+public struct Transaction: Sendable, Equatable {
+    public var id: String
+    public var body: TransactionBody
+    public var signature: [UInt8]
+    /// JCS(body), the signed bytes.
+    public var canonicalBody: [UInt8]
+
+    public init(id: String, body: TransactionBody, signature: [UInt8], canonicalBody: [UInt8]) {
+        self.id = id
+        self.body = body
+        self.signature = signature
+        self.canonicalBody = canonicalBody
+    }
+
+    /// Signs a body: the id and signature are both over its canonical bytes.
+    public static func sign(_ body: TransactionBody, with signer: any TransactionSigner) throws -> Transaction {
+        let bytes = body.json.canonicalBytes
+        return Transaction(id: Hashing.sha256Hex(bytes), body: body, signature: try signer.sign(bytes), canonicalBody: bytes)
+    }
+
+    /// A transaction whose id is computed but which is not yet signed (signatures can be added
+    /// later, in parallel: they do not affect the id).
+    public static func unsigned(_ body: TransactionBody) -> Transaction {
+        let bytes = body.json.canonicalBytes
+        return Transaction(id: Hashing.sha256Hex(bytes), body: body, signature: [], canonicalBody: bytes)
+    }
+
+    public var json: JSON {
+        .object(["id": .string(id), "body": body.json, "signature": .string(Base64.encode(signature))])
+    }
+
+    /// Reads `{id, body, signature}` and checks that the id is the hash of the body's canonical
+    /// bytes. The signature is checked by whoever knows the signer's key at this point of the chain.
+    public init(json: JSON) throws(LedgerError) {
+        var r = try FieldReader(json, path: "")
+        let claimedId = try r.required("id", maxLength: 64)
+        let bodyJSON = r.value("body")
+        let sig = try r.required("signature", maxLength: 128)
+        try r.finish()
+        guard let sigBytes = Base64.decode(sig), sigBytes.count == 64 else {
+            throw LedgerError.invalid("signature", "must be a 64-byte Ed25519 signature in base64")
+        }
+        body = try TransactionBody(json: bodyJSON ?? .null)
+        // JCS of the body as received, so the id covers exactly what was signed.
+        canonicalBody = (bodyJSON ?? .null).canonicalBytes
+        id = Hashing.sha256Hex(canonicalBody)
+        guard id == claimedId else { throw LedgerError.invalid("id", "id is not SHA-256(JCS(body))") }
+        signature = sigBytes
+    }
+}
