@@ -1,4 +1,3 @@
-import Crypto
 import Dispatch
 
 /// The first thing wrong with a chain: the block (by its position in the export and, when it
@@ -163,25 +162,24 @@ public struct ChainReplayer: Sendable {
         blockCount += 1
     }
 
-    static func check(_ job: SignatureJob, keys ring: KeyRing, blocks: [ParsedBlock]) -> ChainFailure? {
-        let keys = ring.keys
+    static func check(_ job: SignatureJob, keys: [Ed25519Verifier], blocks: [ParsedBlock]) -> ChainFailure? {
         let block = blocks[job.blockIndex].block
         if job.txIndex < 0 {
-            return keys[job.key].isValidSignature(block.signature, for: block.header.canonicalBytes)
+            return keys[job.key].verify(block.signature, block.header.canonicalBytes)
                 ? nil : ChainFailure(blockIndex: job.blockIndex, reason: "sealer signature invalid", code: .unauthorized)
         }
         let tx = block.transactions[job.txIndex]
-        return keys[job.key].isValidSignature(tx.signature, for: tx.canonicalBody)
+        return keys[job.key].verify(tx.signature, tx.canonicalBody)
             ? nil : ChainFailure(blockIndex: job.blockIndex, transactionId: tx.id, transactionType: tx.body.type, reason: "signature invalid", code: .unauthorized)
     }
 
-    func publicKeys() -> KeyRing? {
-        var out: [Curve25519.Signing.PublicKey] = []
+    func publicKeys() -> [Ed25519Verifier]? {
+        var out: [Ed25519Verifier] = []
         for key in keys {
-            guard let k = try? Curve25519.Signing.PublicKey(rawRepresentation: key) else { return nil }
+            guard let k = try? Ed25519Verifier(key) else { return nil }
             out.append(k)
         }
-        return KeyRing(out)
+        return out
     }
 
     /// Checks and applies blocks that follow what has been replayed so far. On failure the
@@ -229,7 +227,7 @@ public struct ChainReplayer: Sendable {
     /// first in chain order.
     static func firstFailure(_ jobs: [SignatureJob], parallelism: Int, _ check: @Sendable (SignatureJob) -> (Position, ChainFailure)?) -> ChainFailure? {
         let workers = max(1, min(parallelism, jobs.count))
-        let results = Slots<(Position, ChainFailure)?>(count: workers, initial: nil)
+        let results = ParallelSlots<(Position, ChainFailure)?>(count: workers, initial: nil)
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var best: (Position, ChainFailure)?
             var i = w
@@ -248,7 +246,7 @@ public struct ChainReplayer: Sendable {
     /// applies the rules in order, then checks every signature on every core.
     public static func verify(export bytes: [UInt8], parallelism: Int) -> Result<ChainReplayer, ChainFailure> {
         let lines = splitLines(bytes)
-        let parsed = Slots<Result<ParsedBlock, ChainFailure>?>(count: lines.count, initial: nil)
+        let parsed = ParallelSlots<Result<ParsedBlock, ChainFailure>?>(count: lines.count, initial: nil)
         let workers = max(1, min(parallelism, lines.count))
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var i = w
@@ -295,26 +293,28 @@ public struct ChainReplayer: Sendable {
     }
 }
 
-/// Fixed slots written by concurrent workers, each slot by exactly one of them.
-final class Slots<T>: @unchecked Sendable {
+/// Fixed slots written by concurrent workers, each slot by exactly one of them, and read only
+/// once they have all finished.
+public final class ParallelSlots<T>: @unchecked Sendable {
     private let storage: UnsafeMutableBufferPointer<T>
-    init(count: Int, initial: T) {
+    public init(count: Int, initial: T) {
         storage = .allocate(capacity: count)
         storage.initialize(repeating: initial)
     }
+    public init(_ items: [T]) {
+        storage = .allocate(capacity: items.count)
+        _ = storage.initialize(from: items)
+    }
+    public var count: Int { storage.count }
     deinit {
         storage.deinitialize()
         storage.deallocate()
     }
-    subscript(i: Int) -> T {
+    public subscript(i: Int) -> T {
         get { storage[i] }
         set { storage[i] = newValue }
     }
-    var values: [T] { Array(storage) }
+    public var values: [T] { Array(storage) }
 }
 
-/// Parsed public keys; read-only once built, so shared by the verifying threads.
-final class KeyRing: @unchecked Sendable {
-    let keys: [Curve25519.Signing.PublicKey]
-    init(_ keys: [Curve25519.Signing.PublicKey]) { self.keys = keys }
-}
+

@@ -12,6 +12,8 @@ public struct TxEffects: Sendable, Equatable {
     public var policyChanged = false
 
     public var tokens: [String] { createdTokens + changedTokens }
+
+    public init(transactionId: String) { self.transactionId = transactionId }
 }
 
 /// The whole ledger state, rebuilt by replaying the chain from genesis. A value type: copying it

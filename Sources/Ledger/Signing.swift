@@ -45,3 +45,16 @@ public enum SignatureCheck {
         return key.isValidSignature(signature, for: message)
     }
 }
+
+/// A public key parsed once, for checking many signatures (from any thread: it is immutable).
+public struct Ed25519Verifier: @unchecked Sendable {
+    let key: Curve25519.Signing.PublicKey
+
+    public init(_ rawPublicKey: [UInt8]) throws {
+        key = try Curve25519.Signing.PublicKey(rawRepresentation: rawPublicKey)
+    }
+
+    public func verify(_ signature: [UInt8], _ message: [UInt8]) -> Bool {
+        key.isValidSignature(signature, for: message)
+    }
+}
