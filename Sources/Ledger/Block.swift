@@ -51,7 +51,7 @@ public struct Block: Sendable, Equatable {
     }
 
     public static func txRoot(of transactions: [Transaction]) -> String {
-        Hex.encode(Merkle.root(leaves: transactions.map { Hex.decode($0.id) ?? [] }))
+        Hex.encode(Merkle.root(leaves: transactions.map(\.id.bytes)))
     }
 
     /// Seals transactions that were applied in this order into the block after `previous`.
@@ -72,10 +72,10 @@ public struct Block: Sendable, Equatable {
     public var exportLine: [UInt8] { json.canonicalBytes }
 
     /// The RFC 6962 audit path of one of this block's transactions.
-    public func inclusionProof(transactionId: String) -> InclusionProof? {
+    public func inclusionProof(transactionId: TxID) -> InclusionProof? {
         guard let index = transactions.firstIndex(where: { $0.id == transactionId }) else { return nil }
-        let leaves = transactions.map { Hex.decode($0.id) ?? [] }
-        return InclusionProof(transactionId: transactionId, blockHeight: header.height, leafIndex: index,
+        let leaves = transactions.map(\.id.bytes)
+        return InclusionProof(transactionId: transactionId.description, blockHeight: header.height, leafIndex: index,
                               auditPath: Merkle.auditPath(index: index, leaves: leaves).map { Hex.encode($0) },
                               header: header, hash: hash, signature: Base64.encode(signature))
     }
@@ -126,7 +126,7 @@ public struct InclusionProof: Sendable, Equatable {
 
     public init(json: JSON) throws(LedgerError) {
         var r = try FieldReader(json, path: "")
-        transactionId = try r.txRef("transactionId")
+        transactionId = try r.txRef("transactionId").description
         blockHeight = try r.requiredInt("blockHeight")
         leafIndex = Int(try r.requiredInt("leafIndex"))
         auditPath = []

@@ -62,7 +62,7 @@ public struct ParsedBlock: Sendable {
 
     init(block: Block) {
         self.block = block
-        headerProblem = Self.headerProblem(block, claimedIds: block.transactions.map(\.id))
+        headerProblem = Self.headerProblem(block, claimedIds: block.transactions.map(\.id.description))
     }
 
     /// The checks that need nothing but the block itself.
@@ -99,7 +99,7 @@ struct Position: Comparable, Sendable {
 /// Replays a chain from genesis, checking every hash, signature, Merkle root and rule, and
 /// rebuilding the state. Used by `cascade verify`, the server's start-up and observer nodes.
 public struct ChainReplayer: Sendable {
-    public private(set) var state = LedgerState()
+    public internal(set) var state = LedgerState()
     public private(set) var height: Int64 = -1
     public private(set) var lastHash = BlockHeader.genesisPrevHash
     public private(set) var lastTime: Int64 = 0
@@ -144,7 +144,7 @@ public struct ChainReplayer: Sendable {
             switch state.apply(tx) {
             case .success: break
             case .failure(let error):
-                throw ChainFailure(blockIndex: index, transactionId: tx.id, transactionType: tx.body.type, reason: error.message, code: error.code)
+                throw ChainFailure(blockIndex: index, transactionId: tx.id.description, transactionType: tx.body.type, reason: error.message, code: error.code)
             }
             if sealerKey == nil, let key = state.operatorKey {
                 // Block 0 is sealed with the key its genesis transaction registers.
@@ -170,7 +170,7 @@ public struct ChainReplayer: Sendable {
         }
         let tx = block.transactions[job.txIndex]
         return keys[job.key].verify(tx.signature, tx.canonicalBody)
-            ? nil : ChainFailure(blockIndex: job.blockIndex, transactionId: tx.id, transactionType: tx.body.type, reason: "signature invalid", code: .unauthorized)
+            ? nil : ChainFailure(blockIndex: job.blockIndex, transactionId: tx.id.description, transactionType: tx.body.type, reason: "signature invalid", code: .unauthorized)
     }
 
     func publicKeys() -> [Ed25519Verifier]? {
@@ -194,7 +194,7 @@ public struct ChainReplayer: Sendable {
             } catch {
                 ruleFailure = error
                 let slot: Int
-                if let id = error.transactionId, let i = parsed.block.transactions.firstIndex(where: { $0.id == id }) {
+                if let id = error.transactionId, let i = parsed.block.transactions.firstIndex(where: { $0.id.description == id }) {
                     slot = 3 + 2 * i
                 } else if let bad = parsed.badTransaction, error.transactionId == bad.id {
                     slot = 2 + 2 * bad.index
@@ -270,6 +270,7 @@ public struct ChainReplayer: Sendable {
             if readFailure != nil { break }
         }
         var replayer = ChainReplayer()
+        replayer.state.reserveCapacity(transactions: blocks.reduce(0) { $0 + $1.block.transactions.count })
         do throws(ChainFailure) {
             try replayer.append(blocks, parallelism: parallelism)
         } catch {

@@ -48,9 +48,30 @@ public enum Hashing {
 
     /// SPEC §4: the k-th token created by a transaction has id = first 32 hex chars of
     /// SHA-256(utf8(txId + "/" + k)).
-    public static func tokenId(transactionId: String, index: Int) -> String {
-        let digest = SHA256.hash(data: Array("\(transactionId)/\(index)".utf8))
-        return String(Hex.encode(digest).prefix(32))
+    public static func tokenId(transactionId: TxID, index: Int) -> TokenID {
+        precondition(index >= 0 && index < 1_000, "a transaction creates at most a few hundred tokens")
+        // Hot path of every transfer and split: build "<64 hex>/<k>" on the stack, no allocation.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 68) { text in
+            var n = 0
+            for w in [transactionId.w0, transactionId.w1, transactionId.w2, transactionId.w3] {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    let d = UInt8((w >> UInt64(shift)) & 0xF)
+                    text[n] = d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "a") + d - 10
+                    n += 1
+                }
+            }
+            text[n] = UInt8(ascii: "/")
+            n += 1
+            if index >= 100 { text[n] = UInt8(ascii: "0") + UInt8(index / 100); n += 1 }
+            if index >= 10 { text[n] = UInt8(ascii: "0") + UInt8(index / 10 % 10); n += 1 }
+            text[n] = UInt8(ascii: "0") + UInt8(index % 10)
+            n += 1
+            let digest = SHA256.hash(data: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[0..<n])))
+            return digest.withUnsafeBytes { raw in
+                TokenID(hi: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                        lo: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
+        }
     }
 
     /// SPEC §4: keyId = first 16 hex chars of SHA-256 of the raw 32-byte public key.

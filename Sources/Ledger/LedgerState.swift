@@ -2,41 +2,48 @@
 /// status it changed, and the other objects it touched. The server turns this into projection rows
 /// and API answers; the replayer ignores it.
 public struct TxEffects: Sendable, Equatable {
-    public var transactionId: String
-    public var createdTokens: [String] = []
-    public var changedTokens: [String] = []
-    public var receivableId: String?
-    public var financingIds: [String] = []
-    public var creditLineId: String?
-    public var orgId: String?
+    public var transactionId: TxID
+    public var createdTokens: [TokenID] = []
+    public var changedTokens: [TokenID] = []
+    public var receivableId: TxID?
+    public var financingIds: [TxID] = []
+    public var creditLineId: TxID?
+    public var orgId: OrgID?
     public var policyChanged = false
 
-    public var tokens: [String] { createdTokens + changedTokens }
+    public var tokens: [TokenID] { createdTokens + changedTokens }
 
-    public init(transactionId: String) { self.transactionId = transactionId }
+    public init(transactionId: TxID) { self.transactionId = transactionId }
 }
 
 /// The whole ledger state, rebuilt by replaying the chain from genesis. A value type: copying it
 /// is how a caller keeps a state to fall back to.
 public struct LedgerState: Sendable {
-    public internal(set) var orgs: [String: Org] = [:]
+    public internal(set) var orgs: [OrgID: Org] = [:]
     public internal(set) var policy = Policy()
-    public internal(set) var creditLines: [String: CreditLine] = [:]
-    public internal(set) var receivables: [String: Receivable] = [:]
-    public internal(set) var tokens: [String: Token] = [:]
-    public internal(set) var financings: [String: Financing] = [:]
-    public internal(set) var operatorId: String?
+    public internal(set) var creditLines: [TxID: CreditLine] = [:]
+    public internal(set) var receivables: [TxID: Receivable] = [:]
+    public internal(set) var tokens: [TokenID: Token] = [:]
+    public internal(set) var financings: [TxID: Financing] = [:]
+    public internal(set) var operatorId: OrgID?
     /// Every transaction id on the chain: a repeat is refused.
-    public internal(set) var transactionIds: Set<String> = []
+    public internal(set) var transactionIds: Set<TxID> = []
     /// Credit lines by bank and core, in the order they were granted ("earliest-granted" wins).
-    var linesByBankAndCore: [String: [String]] = [:]
+    var linesByBankAndCore: [BankAndCore: [TxID]] = [:]
     /// Invoice numbers of receivables that are pending, active or overdue.
-    public internal(set) var openInvoices: [String: String] = [:]
+    public internal(set) var openInvoices: [String: TxID] = [:]
     public internal(set) var transactionCount = 0
     /// The financing request that holds each locked token.
-    public internal(set) var openFinancingByToken: [String: String] = [:]
+    public internal(set) var openFinancingByToken: [TokenID: TxID] = [:]
 
     public init() {}
+
+    /// Makes room for a chain of about `transactions` transactions, so that replaying it does not
+    /// rehash the maps as they grow.
+    public mutating func reserveCapacity(transactions: Int) {
+        transactionIds.reserveCapacity(transactions)
+        tokens.reserveCapacity(transactions * 2)
+    }
 
     public var operatorKey: [UInt8]? { operatorId.flatMap { orgs[$0]?.publicKey } }
 
@@ -49,17 +56,20 @@ public struct LedgerState: Sendable {
         return orgs[body.orgId]?.publicKey
     }
 
-    static func lineKey(bank: String, core: String) -> String { bank + "/" + core }
+    struct BankAndCore: Hashable {
+        var bank: OrgID
+        var core: OrgID
+    }
 
     /// The lines of `bank` for `core`, earliest granted first.
-    public func creditLines(bank: String, core: String) -> [CreditLine] {
-        (linesByBankAndCore[Self.lineKey(bank: bank, core: core)] ?? []).compactMap { creditLines[$0] }
+    public func creditLines(bank: OrgID, core: OrgID) -> [CreditLine] {
+        (linesByBankAndCore[BankAndCore(bank: bank, core: core)] ?? []).compactMap { creditLines[$0] }
     }
 
     /// The line a financing of `core`'s paper at `bank` uses on `date`: the earliest granted that
     /// is usable. `no_credit_line` when the bank has none for this core, `credit_line_unusable`
     /// when none of them is usable.
-    public func financingLine(bank: String, core: String, on date: BusinessDate) -> Result<CreditLine, LedgerError> {
+    public func financingLine(bank: OrgID, core: OrgID, on date: BusinessDate) -> Result<CreditLine, LedgerError> {
         let lines = creditLines(bank: bank, core: core)
         guard !lines.isEmpty else {
             return .failure(LedgerError(.noCreditLine, "bank \(bank) has no credit line for core enterprise \(core)"))
@@ -71,7 +81,7 @@ public struct LedgerState: Sendable {
     }
 
     /// A financing quote for `token` at `bank` on `date`, as `requestFinancing` would fix it.
-    public func quote(tokenId: String, bank: String, on date: BusinessDate) -> Result<FinancingQuote, LedgerError> {
+    public func quote(tokenId: TokenID, bank: OrgID, on date: BusinessDate) -> Result<FinancingQuote, LedgerError> {
         guard let token = tokens[tokenId], let receivable = receivables[token.receivableId] else {
             return .failure(LedgerError(.notFound, "token \(tokenId) does not exist"))
         }
@@ -82,8 +92,8 @@ public struct LedgerState: Sendable {
 }
 
 public struct FinancingQuote: Sendable, Equatable {
-    public var bankId: String
-    public var creditLineId: String
+    public var bankId: OrgID
+    public var creditLineId: TxID
     public var rateBps: Int64
     public var days: Int64
     public var amountFen: Int64

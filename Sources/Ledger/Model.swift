@@ -9,14 +9,14 @@ public enum OrgStatus: String, Sendable, Codable, CaseIterable {
 }
 
 public struct Org: Sendable, Equatable {
-    public var id: String
+    public var id: OrgID
     public var name: String
     public var role: OrgRole
     public var creditCode: String
     public var publicKey: [UInt8]
     public var keyId: String
     public var status: OrgStatus
-    public var registeredTx: String
+    public var registeredTx: TxID
 }
 
 public enum CreditLineStatus: String, Sendable, Codable, CaseIterable {
@@ -24,15 +24,15 @@ public enum CreditLineStatus: String, Sendable, Codable, CaseIterable {
 }
 
 public struct CreditLine: Sendable, Equatable {
-    public var id: String
-    public var bankId: String
-    public var coreId: String
+    public var id: TxID
+    public var bankId: OrgID
+    public var coreId: OrgID
     public var limitFen: Int64
     public var usedFen: Int64
     public var rateBps: Int64
     public var expiresOn: BusinessDate
     public var status: CreditLineStatus
-    public var createdTx: String
+    public var createdTx: TxID
 
     /// SPEC §3: usable while `active` and through its `expiresOn` date, inclusive.
     public func isUsable(on date: BusinessDate) -> Bool { status == .active && date <= expiresOn }
@@ -63,11 +63,11 @@ public struct Document: Sendable, Equatable, Codable {
 }
 
 public struct Receivable: Sendable, Equatable {
-    public var id: String
+    public var id: TxID
     public var number: String
-    public var issuerId: String
-    public var firstHolderId: String
-    public var creditLineId: String
+    public var issuerId: OrgID
+    public var firstHolderId: OrgID
+    public var creditLineId: TxID
     public var faceFen: Int64
     public var paidFen: Int64
     public var issueDate: BusinessDate
@@ -75,7 +75,7 @@ public struct Receivable: Sendable, Equatable {
     public var documents: [Document]
     public var memo: String?
     public var status: ReceivableStatus
-    public var firstTokenId: String
+    public var firstTokenId: TokenID
 }
 
 public enum TokenStatus: String, Sendable, Codable, CaseIterable {
@@ -83,19 +83,19 @@ public enum TokenStatus: String, Sendable, Codable, CaseIterable {
 }
 
 public struct Token: Sendable, Equatable {
-    public var id: String
-    public var receivableId: String
-    public var parentId: String?
-    public var holderId: String
+    public var id: TokenID
+    public var receivableId: TxID
+    public var parentId: TokenID?
+    public var holderId: OrgID
     public var amountFen: Int64
     public var tier: Int64
     public var status: TokenStatus
-    public var createdTx: String
-    public var spentTx: String?
+    public var createdTx: TxID
+    public var spentTx: TxID?
     /// The business date the token was created: for a `pending` offer, the day it was made.
     public var createdOn: BusinessDate
     /// For a transfer offer, the org that made it (value returns there if the offer fails).
-    public var offeredBy: String?
+    public var offeredBy: OrgID?
 }
 
 public enum FinancingStatus: String, Sendable, Codable, CaseIterable {
@@ -103,12 +103,12 @@ public enum FinancingStatus: String, Sendable, Codable, CaseIterable {
 }
 
 public struct Financing: Sendable, Equatable {
-    public var id: String
-    public var tokenId: String
-    public var receivableId: String
-    public var supplierId: String
-    public var bankId: String
-    public var creditLineId: String
+    public var id: TxID
+    public var tokenId: TokenID
+    public var receivableId: TxID
+    public var supplierId: OrgID
+    public var bankId: OrgID
+    public var creditLineId: TxID
     public var amountFen: Int64
     public var rateBps: Int64
     public var days: Int64
@@ -117,6 +117,6 @@ public struct Financing: Sendable, Equatable {
     public var status: FinancingStatus
     public var requestedOn: BusinessDate
     /// The token the bank holds once the financing is approved.
-    public var bankTokenId: String?
+    public var bankTokenId: TokenID?
     public var payoutReference: String?
 }

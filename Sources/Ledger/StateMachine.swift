@@ -13,11 +13,21 @@ extension LedgerState {
     }
 
     public mutating func applyOrThrow(_ tx: Transaction) throws(LedgerError) -> TxEffects {
-        let body = tx.body
         // Precedence 1–5, common to every operation: uniqueness, genesis, signer, key, status, role.
-        guard !transactionIds.contains(tx.id) else {
+        // Inserted now (one hash, one probe) and taken out again if the transaction is refused.
+        guard transactionIds.insert(tx.id).inserted else {
             throw LedgerError.invalid("id", "repeated transaction id \(tx.id)")
         }
+        do throws(LedgerError) {
+            return try applyChecked(tx)
+        } catch {
+            transactionIds.remove(tx.id)
+            throw error
+        }
+    }
+
+    mutating func applyChecked(_ tx: Transaction) throws(LedgerError) -> TxEffects {
+        let body = tx.body
         if operatorId == nil {
             guard case .registerOrg(let p) = body.payload, p.orgId == body.orgId, p.role == .operator else {
                 throw LedgerError(.forbidden, "the ledger starts with the operator registering itself")
@@ -65,7 +75,6 @@ extension LedgerState {
         case .settle(let receivableId, let tokenIds, _): try settle(receivableId: receivableId, tokenIds: tokenIds, ctx, &effects)
         case .markOverdue(let receivableId): try markOverdue(receivableId: receivableId, ctx, &effects)
         }
-        transactionIds.insert(tx.id)
         transactionCount += 1
         return effects
     }
@@ -73,19 +82,19 @@ extension LedgerState {
     struct Context {
         let tx: Transaction
         let date: BusinessDate
-        var signerId: String { tx.body.orgId }
-        func outputId(_ k: Int) -> String { Hashing.tokenId(transactionId: tx.id, index: k) }
+        var signerId: OrgID { tx.body.orgId }
+        func outputId(_ k: Int) -> TokenID { Hashing.tokenId(transactionId: tx.id, index: k) }
     }
 
     // MARK: - Shared guards
 
-    func existingOrg(_ id: String, _ what: String) throws(LedgerError) -> Org {
+    func existingOrg(_ id: OrgID, _ what: String) throws(LedgerError) -> Org {
         guard let org = orgs[id] else { throw LedgerError(.notFound, "\(what) \(id) is not a registered org") }
         return org
     }
 
     /// A counterparty must exist, have `role`, not be the signer, and be active — in that order.
-    func counterparty(_ id: String, role: OrgRole, what: String, _ ctx: Context) throws(LedgerError) -> Org {
+    func counterparty(_ id: OrgID, role: OrgRole, what: String, _ ctx: Context) throws(LedgerError) -> Org {
         let org = try existingOrg(id, what)
         guard org.role == role else {
             throw LedgerError(.invalidCounterparty, "\(what) \(id) is a \(org.role.rawValue), not a \(role.rawValue)")
@@ -96,7 +105,7 @@ extension LedgerState {
     }
 
     /// A token the signer holds, in `status`.
-    func heldToken(_ id: String, status: TokenStatus, _ ctx: Context) throws(LedgerError) -> Token {
+    func heldToken(_ id: TokenID, status: TokenStatus, _ ctx: Context) throws(LedgerError) -> Token {
         guard let token = tokens[id] else { throw LedgerError(.notFound, "token \(id) does not exist") }
         guard token.holderId == ctx.signerId else {
             throw LedgerError(.notHolder, "token \(id) is held by another org")
@@ -123,7 +132,7 @@ extension LedgerState {
         }
     }
 
-    func financing(_ id: String, of party: KeyPath<Financing, String>, _ ctx: Context) throws(LedgerError) -> Financing {
+    func financing(_ id: TxID, of party: KeyPath<Financing, OrgID>, _ ctx: Context) throws(LedgerError) -> Financing {
         guard let f = financings[id] else { throw LedgerError(.notFound, "financing \(id) does not exist") }
         guard f[keyPath: party] == ctx.signerId else {
             throw LedgerError(.notHolder, "financing \(id) belongs to other parties")
@@ -139,15 +148,15 @@ extension LedgerState {
 
     // MARK: - Mutations shared by several operations
 
-    mutating func create(_ ctx: Context, _ k: Int, from parent: Token?, receivableId: String, holder: String, amountFen: Int64,
-                         tier: Int64, status: TokenStatus, offeredBy: String? = nil, _ effects: inout TxEffects) {
+    mutating func create(_ ctx: Context, _ k: Int, from parent: Token?, receivableId: TxID, holder: OrgID, amountFen: Int64,
+                         tier: Int64, status: TokenStatus, offeredBy: OrgID? = nil, _ effects: inout TxEffects) {
         let id = ctx.outputId(k)
         tokens[id] = Token(id: id, receivableId: receivableId, parentId: parent?.id, holderId: holder, amountFen: amountFen,
                            tier: tier, status: status, createdTx: ctx.tx.id, spentTx: nil, createdOn: ctx.date, offeredBy: offeredBy)
         effects.createdTokens.append(id)
     }
 
-    mutating func setStatus(_ tokenId: String, _ status: TokenStatus, _ ctx: Context, _ effects: inout TxEffects) {
+    mutating func setStatus(_ tokenId: TokenID, _ status: TokenStatus, _ ctx: Context, _ effects: inout TxEffects) {
         tokens[tokenId]!.status = status
         if status == .spent || status == .settled || status == .expired { tokens[tokenId]!.spentTx = ctx.tx.id }
         effects.changedTokens.append(tokenId)
@@ -160,7 +169,7 @@ extension LedgerState {
         }
     }
 
-    mutating func restoreCredit(_ lineId: String, _ amountFen: Int64) {
+    mutating func restoreCredit(_ lineId: TxID, _ amountFen: Int64) {
         let used = creditLines[lineId]!.usedFen - amountFen
         assert(used >= 0, "credit line use never goes below zero")
         creditLines[lineId]!.usedFen = max(0, used)
@@ -185,14 +194,14 @@ extension LedgerState {
         effects.orgId = p.orgId
     }
 
-    mutating func rotateKey(orgId: String, key: [UInt8], _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func rotateKey(orgId: OrgID, key: [UInt8], _ effects: inout TxEffects) throws(LedgerError) {
         _ = try existingOrg(orgId, "org")
         orgs[orgId]!.publicKey = key
         orgs[orgId]!.keyId = Hashing.keyId(publicKey: key)
         effects.orgId = orgId
     }
 
-    mutating func setOrgStatus(orgId: String, status: OrgStatus, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func setOrgStatus(orgId: OrgID, status: OrgStatus, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         _ = try existingOrg(orgId, "org")
         guard orgId != ctx.signerId else { throw LedgerError(.invalidCounterparty, "the operator cannot change its own status") }
         orgs[orgId]!.status = status
@@ -218,7 +227,7 @@ extension LedgerState {
         }
     }
 
-    mutating func grantCredit(coreId: String, limitFen: Int64, rateBps: Int64, expiresOn: BusinessDate, _ ctx: Context,
+    mutating func grantCredit(coreId: OrgID, limitFen: Int64, rateBps: Int64, expiresOn: BusinessDate, _ ctx: Context,
                               _ effects: inout TxEffects) throws(LedgerError) {
         _ = try counterparty(coreId, role: .core, what: "core enterprise", ctx)
         try checkCreditTerms(limitFen: limitFen, rateBps: rateBps)
@@ -226,7 +235,7 @@ extension LedgerState {
         let id = ctx.tx.id
         creditLines[id] = CreditLine(id: id, bankId: ctx.signerId, coreId: coreId, limitFen: limitFen, usedFen: 0,
                                      rateBps: rateBps, expiresOn: expiresOn, status: .active, createdTx: id)
-        linesByBankAndCore[Self.lineKey(bank: ctx.signerId, core: coreId), default: []].append(id)
+        linesByBankAndCore[BankAndCore(bank: ctx.signerId, core: coreId), default: []].append(id)
         effects.creditLineId = id
     }
 
@@ -273,7 +282,7 @@ extension LedgerState {
                 throw LedgerError(.duplicateInvoice, "invoice \(number) is listed twice")
             }
             if let other = openInvoices[number] {
-                throw LedgerError(.duplicateInvoice, "invoice \(number) already backs receivable \(receivables[other]?.number ?? other)")
+                throw LedgerError(.duplicateInvoice, "invoice \(number) already backs receivable \(receivables[other]?.number ?? other.description)")
             }
         }
         guard line.isUsable(on: ctx.date) else {
@@ -298,7 +307,7 @@ extension LedgerState {
         effects.creditLineId = line.id
     }
 
-    mutating func settle(receivableId: String, tokenIds: [String], _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func settle(receivableId: TxID, tokenIds: [TokenID], _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         guard let receivable = receivables[receivableId] else {
             throw LedgerError(.notFound, "receivable \(receivableId) does not exist")
         }
@@ -339,7 +348,7 @@ extension LedgerState {
 
     // MARK: - Supplier: offers, transfers, splits
 
-    mutating func accept(tokenId: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func accept(tokenId: TokenID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .pending, ctx)
         setStatus(token.id, .active, ctx, &effects)
         if receivables[token.receivableId]!.status == .pending {
@@ -351,7 +360,7 @@ extension LedgerState {
     /// `reject` (by the recipient) and `expireOffer` (by the expiry job): the offer is spent (or
     /// expired) and its value goes back — to the credit line for a first offer, which also rejects
     /// the receivable; to the sender as a new active token for a transfer offer.
-    mutating func returnOffer(tokenId: String, expiring: Bool, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func returnOffer(tokenId: TokenID, expiring: Bool, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token: Token
         if expiring {
             guard let t = tokens[tokenId] else { throw LedgerError(.notFound, "token \(tokenId) does not exist") }
@@ -382,7 +391,7 @@ extension LedgerState {
         effects.receivableId = receivable.id
     }
 
-    mutating func transfer(tokenId: String, to recipientId: String, amountFen: Int64, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func transfer(tokenId: TokenID, to recipientId: OrgID, amountFen: Int64, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
         _ = try beforeDue(token, ctx)
         _ = try counterparty(recipientId, role: .supplier, what: "recipient", ctx)
@@ -408,7 +417,7 @@ extension LedgerState {
         effects.receivableId = token.receivableId
     }
 
-    mutating func split(tokenId: String, amounts: [Int64], _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func split(tokenId: TokenID, amounts: [Int64], _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
         _ = try beforeDue(token, ctx)
         for amount in amounts { try piece(amount, "piece") }
@@ -426,7 +435,7 @@ extension LedgerState {
 
     // MARK: - Financing
 
-    mutating func requestFinancing(tokenId: String, bankId: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func requestFinancing(tokenId: TokenID, bankId: OrgID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
         _ = try counterparty(bankId, role: .bank, what: "bank", ctx)
         let receivable = try beforeDue(token, ctx)
@@ -448,7 +457,7 @@ extension LedgerState {
         effects.receivableId = token.receivableId
     }
 
-    mutating func approveFinancing(_ id: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func approveFinancing(_ id: TxID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let f = try financing(id, of: \.bankId, ctx)
         try requireStatus(f, .requested)
         let token = tokens[f.tokenId]!
@@ -465,7 +474,7 @@ extension LedgerState {
     }
 
     /// `rejectFinancing` (by the bank) and `cancelFinancing` (by the supplier) unlock the token.
-    mutating func closeFinancing(_ id: String, as status: FinancingStatus, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func closeFinancing(_ id: TxID, as status: FinancingStatus, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let f = try financing(id, of: status == .rejected ? \.bankId : \.supplierId, ctx)
         try requireStatus(f, .requested)
         setStatus(f.tokenId, .active, ctx, &effects)
@@ -475,7 +484,7 @@ extension LedgerState {
         effects.receivableId = f.receivableId
     }
 
-    mutating func confirmPayout(_ id: String, reference: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func confirmPayout(_ id: TxID, reference: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let f = try financing(id, of: \.bankId, ctx)
         try requireStatus(f, .approved)
         financings[id]!.status = .paid
@@ -486,7 +495,7 @@ extension LedgerState {
 
     // MARK: - System jobs
 
-    mutating func markOverdue(receivableId: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func markOverdue(receivableId: TxID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         guard let receivable = receivables[receivableId] else {
             throw LedgerError(.notFound, "receivable \(receivableId) does not exist")
         }

@@ -18,12 +18,12 @@ public enum TxType: String, Sendable, Codable, CaseIterable {
 }
 
 public struct RegisterOrgPayload: Sendable, Equatable {
-    public var orgId: String
+    public var orgId: OrgID
     public var name: String
     public var role: OrgRole
     public var creditCode: String
     public var publicKey: [UInt8]
-    public init(orgId: String, name: String, role: OrgRole, creditCode: String, publicKey: [UInt8]) {
+    public init(orgId: OrgID, name: String, role: OrgRole, creditCode: String, publicKey: [UInt8]) {
         self.orgId = orgId
         self.name = name
         self.role = role
@@ -33,12 +33,12 @@ public struct RegisterOrgPayload: Sendable, Equatable {
 }
 
 public struct UpdateCreditPayload: Sendable, Equatable {
-    public var creditLineId: String
+    public var creditLineId: TxID
     public var limitFen: Int64?
     public var rateBps: Int64?
     public var expiresOn: BusinessDate?
     public var status: CreditLineStatus?
-    public init(creditLineId: String, limitFen: Int64? = nil, rateBps: Int64? = nil, expiresOn: BusinessDate? = nil, status: CreditLineStatus? = nil) {
+    public init(creditLineId: TxID, limitFen: Int64? = nil, rateBps: Int64? = nil, expiresOn: BusinessDate? = nil, status: CreditLineStatus? = nil) {
         self.creditLineId = creditLineId
         self.limitFen = limitFen
         self.rateBps = rateBps
@@ -48,14 +48,14 @@ public struct UpdateCreditPayload: Sendable, Equatable {
 }
 
 public struct IssuePayload: Sendable, Equatable {
-    public var supplierId: String
-    public var creditLineId: String
+    public var supplierId: OrgID
+    public var creditLineId: TxID
     public var faceFen: Int64
     public var issueDate: BusinessDate
     public var dueDate: BusinessDate
     public var documents: [Document]
     public var memo: String?
-    public init(supplierId: String, creditLineId: String, faceFen: Int64, issueDate: BusinessDate, dueDate: BusinessDate, documents: [Document], memo: String? = nil) {
+    public init(supplierId: OrgID, creditLineId: TxID, faceFen: Int64, issueDate: BusinessDate, dueDate: BusinessDate, documents: [Document], memo: String? = nil) {
         self.supplierId = supplierId
         self.creditLineId = creditLineId
         self.faceFen = faceFen
@@ -69,24 +69,24 @@ public struct IssuePayload: Sendable, Equatable {
 /// A typed payload; `json` is its on-chain form and `Payload(type:json:)` reads it back strictly.
 public enum Payload: Sendable, Equatable {
     case registerOrg(RegisterOrgPayload)
-    case rotateKey(orgId: String, publicKey: [UInt8])
-    case setOrgStatus(orgId: String, status: OrgStatus)
+    case rotateKey(orgId: OrgID, publicKey: [UInt8])
+    case setOrgStatus(orgId: OrgID, status: OrgStatus)
     case setPolicy(Policy)
-    case grantCredit(coreId: String, limitFen: Int64, rateBps: Int64, expiresOn: BusinessDate)
+    case grantCredit(coreId: OrgID, limitFen: Int64, rateBps: Int64, expiresOn: BusinessDate)
     case updateCredit(UpdateCreditPayload)
     case issue(IssuePayload)
-    case accept(tokenId: String)
-    case reject(tokenId: String)
-    case transfer(tokenId: String, toOrgId: String, amountFen: Int64, memo: String?)
-    case split(tokenId: String, amountsFen: [Int64])
-    case requestFinancing(tokenId: String, bankId: String)
-    case approveFinancing(financingId: String)
-    case rejectFinancing(financingId: String)
-    case cancelFinancing(financingId: String)
-    case confirmPayout(financingId: String, reference: String)
-    case settle(receivableId: String, tokenIds: [String], reference: String)
-    case expireOffer(tokenId: String)
-    case markOverdue(receivableId: String)
+    case accept(tokenId: TokenID)
+    case reject(tokenId: TokenID)
+    case transfer(tokenId: TokenID, toOrgId: OrgID, amountFen: Int64, memo: String?)
+    case split(tokenId: TokenID, amountsFen: [Int64])
+    case requestFinancing(tokenId: TokenID, bankId: OrgID)
+    case approveFinancing(financingId: TxID)
+    case rejectFinancing(financingId: TxID)
+    case cancelFinancing(financingId: TxID)
+    case confirmPayout(financingId: TxID, reference: String)
+    case settle(receivableId: TxID, tokenIds: [TokenID], reference: String)
+    case expireOffer(tokenId: TokenID)
+    case markOverdue(receivableId: TxID)
 
     public var type: TxType {
         switch self {
@@ -119,21 +119,22 @@ public enum Payload: Sendable, Equatable {
             return .object(fields)
         }
         func str(_ s: String?) -> JSON? { s.map(JSON.string) }
+        func id(_ v: some CustomStringConvertible) -> JSON { .string(v.description) }
         switch self {
         case .registerOrg(let p):
-            return obj([("orgId", .string(p.orgId)), ("name", .string(p.name)), ("role", .string(p.role.rawValue)),
+            return obj([("orgId", id(p.orgId)), ("name", .string(p.name)), ("role", .string(p.role.rawValue)),
                         ("creditCode", .string(p.creditCode)), ("publicKey", .string(Base64.encode(p.publicKey)))])
         case .rotateKey(let orgId, let key):
-            return obj([("orgId", .string(orgId)), ("publicKey", .string(Base64.encode(key)))])
+            return obj([("orgId", id(orgId)), ("publicKey", .string(Base64.encode(key)))])
         case .setOrgStatus(let orgId, let status):
-            return obj([("orgId", .string(orgId)), ("status", .string(status.rawValue))])
+            return obj([("orgId", id(orgId)), ("status", .string(status.rawValue))])
         case .setPolicy(let policy):
             return obj([("policy", policy.json)])
         case .grantCredit(let coreId, let limitFen, let rateBps, let expiresOn):
-            return obj([("coreId", .string(coreId)), ("limitFen", .int(limitFen)), ("rateBps", .int(rateBps)),
+            return obj([("coreId", id(coreId)), ("limitFen", .int(limitFen)), ("rateBps", .int(rateBps)),
                         ("expiresOn", .string(expiresOn.description))])
         case .updateCredit(let p):
-            return obj([("creditLineId", .string(p.creditLineId)), ("limitFen", p.limitFen.map(JSON.int)),
+            return obj([("creditLineId", id(p.creditLineId)), ("limitFen", p.limitFen.map(JSON.int)),
                         ("rateBps", p.rateBps.map(JSON.int)), ("expiresOn", str(p.expiresOn?.description)),
                         ("status", str(p.status?.rawValue))])
         case .issue(let p):
@@ -141,27 +142,27 @@ public enum Payload: Sendable, Equatable {
                 obj([("kind", .string(d.kind.rawValue)), ("sha256", .string(d.sha256)), ("number", str(d.number)),
                      ("fileName", str(d.fileName))])
             }
-            return obj([("supplierId", .string(p.supplierId)), ("creditLineId", .string(p.creditLineId)),
+            return obj([("supplierId", id(p.supplierId)), ("creditLineId", id(p.creditLineId)),
                         ("faceFen", .int(p.faceFen)), ("issueDate", .string(p.issueDate.description)),
                         ("dueDate", .string(p.dueDate.description)), ("documents", .array(docs)), ("memo", str(p.memo))])
         case .accept(let tokenId), .reject(let tokenId), .expireOffer(let tokenId):
-            return obj([("tokenId", .string(tokenId))])
+            return obj([("tokenId", id(tokenId))])
         case .transfer(let tokenId, let toOrgId, let amountFen, let memo):
-            return obj([("tokenId", .string(tokenId)), ("toOrgId", .string(toOrgId)), ("amountFen", .int(amountFen)),
+            return obj([("tokenId", id(tokenId)), ("toOrgId", id(toOrgId)), ("amountFen", .int(amountFen)),
                         ("memo", str(memo))])
         case .split(let tokenId, let amounts):
-            return obj([("tokenId", .string(tokenId)), ("amountsFen", .array(amounts.map(JSON.int)))])
+            return obj([("tokenId", id(tokenId)), ("amountsFen", .array(amounts.map(JSON.int)))])
         case .requestFinancing(let tokenId, let bankId):
-            return obj([("tokenId", .string(tokenId)), ("bankId", .string(bankId))])
-        case .approveFinancing(let id), .rejectFinancing(let id), .cancelFinancing(let id):
-            return obj([("financingId", .string(id))])
-        case .confirmPayout(let id, let reference):
-            return obj([("financingId", .string(id)), ("reference", .string(reference))])
+            return obj([("tokenId", id(tokenId)), ("bankId", id(bankId))])
+        case .approveFinancing(let financingId), .rejectFinancing(let financingId), .cancelFinancing(let financingId):
+            return obj([("financingId", id(financingId))])
+        case .confirmPayout(let financingId, let reference):
+            return obj([("financingId", id(financingId)), ("reference", .string(reference))])
         case .settle(let receivableId, let tokenIds, let reference):
-            return obj([("receivableId", .string(receivableId)), ("tokenIds", .array(tokenIds.map(JSON.string))),
+            return obj([("receivableId", id(receivableId)), ("tokenIds", .array(tokenIds.map { id($0) })),
                         ("reference", .string(reference))])
         case .markOverdue(let receivableId):
-            return obj([("receivableId", .string(receivableId))])
+            return obj([("receivableId", id(receivableId))])
         }
     }
 }
@@ -220,17 +221,15 @@ struct FieldReader {
         return s
     }
 
-    mutating func orgId(_ key: String) throws(LedgerError) -> String {
-        try format(key, Ids.isOrgId, "a lowercase UUID")!
+    mutating func typedId<I>(_ key: String, _ parse: (String) -> I?, _ expected: String) throws(LedgerError) -> I {
+        let s = try required(key, maxLength: 64)
+        guard let v = parse(s) else { throw LedgerError.invalid(name(key), "must be \(expected)") }
+        return v
     }
 
-    mutating func txRef(_ key: String) throws(LedgerError) -> String {
-        try format(key, Ids.isTransactionId, "64 lowercase hex characters")!
-    }
-
-    mutating func tokenRef(_ key: String) throws(LedgerError) -> String {
-        try format(key, Ids.isTokenId, "32 lowercase hex characters")!
-    }
+    mutating func orgId(_ key: String) throws(LedgerError) -> OrgID { try typedId(key, OrgID.init, "a lowercase UUID") }
+    mutating func txRef(_ key: String) throws(LedgerError) -> TxID { try typedId(key, TxID.init, "64 lowercase hex characters") }
+    mutating func tokenRef(_ key: String) throws(LedgerError) -> TokenID { try typedId(key, TokenID.init, "32 lowercase hex characters") }
 
     mutating func date(_ key: String, optional: Bool = false) throws(LedgerError) -> BusinessDate? {
         guard let s = try string(key, maxLength: 10, optional: optional) else { return nil }
@@ -268,26 +267,6 @@ struct FieldReader {
             throw LedgerError.invalid(name(unknown), "is not a known field")
         }
     }
-}
-
-public enum Ids {
-    /// Org ids are lowercase UUIDs: 8-4-4-4-12 hex digits.
-    public static func isOrgId(_ s: String) -> Bool {
-        let u = Array(s.utf8)
-        guard u.count == 36 else { return false }
-        for (i, c) in u.enumerated() {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                guard c == UInt8(ascii: "-") else { return false }
-            } else {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)
-                else { return false }
-            }
-        }
-        return true
-    }
-
-    public static func isTransactionId(_ s: String) -> Bool { Hex.isLowercaseHex(s, length: 64) }
-    public static func isTokenId(_ s: String) -> Bool { Hex.isLowercaseHex(s, length: 32) }
 }
 
 extension Payload {
@@ -372,9 +351,9 @@ extension Payload {
                                   reference: try r.required("reference", maxLength: Limits.maxReferenceLength))
         case .settle:
             let receivableId = try r.txRef("receivableId")
-            var tokenIds: [String] = []
+            var tokenIds: [TokenID] = []
             for (i, item) in try r.array("tokenIds", count: 1...Limits.maxSettleTokens).enumerated() {
-                guard case .string(let s) = item, Ids.isTokenId(s) else {
+                guard case .string(let text) = item, let s = TokenID(text) else {
                     throw LedgerError.invalid("payload.tokenIds[\(i)]", "must be a token id (32 lowercase hex characters)")
                 }
                 tokenIds.append(s)
@@ -390,7 +369,7 @@ extension Payload {
 
 /// `{"type", "orgId", "keyId", "time", "nonce", "payload"}` (SPEC §4).
 public struct TransactionBody: Sendable, Equatable {
-    public var orgId: String
+    public var orgId: OrgID
     public var keyId: String
     public var time: Int64
     public var nonce: String
@@ -399,7 +378,7 @@ public struct TransactionBody: Sendable, Equatable {
     public var type: TxType { payload.type }
     public var businessDate: BusinessDate { BusinessDate(epochMs: time) }
 
-    public init(orgId: String, keyId: String, time: Int64, nonce: String, payload: Payload) {
+    public init(orgId: OrgID, keyId: String, time: Int64, nonce: String, payload: Payload) {
         self.orgId = orgId
         self.keyId = keyId
         self.time = time
@@ -408,7 +387,7 @@ public struct TransactionBody: Sendable, Equatable {
     }
 
     public var json: JSON {
-        .object(["type": .string(type.rawValue), "orgId": .string(orgId), "keyId": .string(keyId),
+        .object(["type": .string(type.rawValue), "orgId": .string(orgId.description), "keyId": .string(keyId),
                  "time": .int(time), "nonce": .string(nonce), "payload": payload.json])
     }
 
@@ -427,13 +406,13 @@ public struct TransactionBody: Sendable, Equatable {
 
 /// `{"id", "body", "signature"}`: id = hex SHA-256 of JCS(body); signature = Ed25519 over JCS(body).
 public struct Transaction: Sendable, Equatable {
-    public var id: String
+    public var id: TxID
     public var body: TransactionBody
     public var signature: [UInt8]
     /// JCS(body), the signed bytes.
     public var canonicalBody: [UInt8]
 
-    public init(id: String, body: TransactionBody, signature: [UInt8], canonicalBody: [UInt8]) {
+    public init(id: TxID, body: TransactionBody, signature: [UInt8], canonicalBody: [UInt8]) {
         self.id = id
         self.body = body
         self.signature = signature
@@ -443,18 +422,18 @@ public struct Transaction: Sendable, Equatable {
     /// Signs a body: the id and signature are both over its canonical bytes.
     public static func sign(_ body: TransactionBody, with signer: any TransactionSigner) throws -> Transaction {
         let bytes = body.json.canonicalBytes
-        return Transaction(id: Hashing.sha256Hex(bytes), body: body, signature: try signer.sign(bytes), canonicalBody: bytes)
+        return Transaction(id: TxID(digest: Hashing.sha256(bytes)), body: body, signature: try signer.sign(bytes), canonicalBody: bytes)
     }
 
     /// A transaction whose id is computed but which is not yet signed (signatures can be added
     /// later, in parallel: they do not affect the id).
     public static func unsigned(_ body: TransactionBody) -> Transaction {
         let bytes = body.json.canonicalBytes
-        return Transaction(id: Hashing.sha256Hex(bytes), body: body, signature: [], canonicalBody: bytes)
+        return Transaction(id: TxID(digest: Hashing.sha256(bytes)), body: body, signature: [], canonicalBody: bytes)
     }
 
     public var json: JSON {
-        .object(["id": .string(id), "body": body.json, "signature": .string(Base64.encode(signature))])
+        .object(["id": .string(id.description), "body": body.json, "signature": .string(Base64.encode(signature))])
     }
 
     /// Reads `{id, body, signature}` and checks that the id is the hash of the body's canonical
@@ -471,8 +450,8 @@ public struct Transaction: Sendable, Equatable {
         body = try TransactionBody(json: bodyJSON ?? .null)
         // JCS of the body as received, so the id covers exactly what was signed.
         canonicalBody = (bodyJSON ?? .null).canonicalBytes
-        id = Hashing.sha256Hex(canonicalBody)
-        guard id == claimedId else { throw LedgerError.invalid("id", "id is not SHA-256(JCS(body))") }
+        id = TxID(digest: Hashing.sha256(canonicalBody))
+        guard id.description == claimedId else { throw LedgerError.invalid("id", "id is not SHA-256(JCS(body))") }
         signature = sigBytes
     }
 }

@@ -1,11 +1,15 @@
 import Ledger
 
+let unknownOrg = OrgID("11111111-1111-4111-8111-111111111111")!
+let unknownToken = TokenID(String(repeating: "0", count: 32))!
+func unknownTx(_ c: Character = "9") -> TxID { TxID(String(repeating: c, count: 64))! }
+
 /// A small consortium on a fresh ledger, with a clock: an operator, two core enterprises, three
 /// suppliers, two banks and a regulator, every org with its own key.
 struct Fixture {
     var state = LedgerState()
-    var signers: [String: Ed25519Signer] = [:]
-    var ids: [String: String] = [:]
+    var signers: [OrgID: Ed25519Signer] = [:]
+    var ids: [String: OrgID] = [:]
     var today = BusinessDate("2026-09-01")!
     var nonce = 0
     var applied: [Transaction] = []
@@ -20,7 +24,7 @@ struct Fixture {
         for (i, name) in Self.names.enumerated() {
             let seed = [UInt8](repeating: UInt8(i + 1), count: 32)
             let signer = try! Ed25519Signer(seed: seed)
-            let id = "00000000-0000-4000-8000-" + String(repeating: "0", count: 11) + String(i)
+            let id = OrgID("00000000-0000-4000-8000-" + String(repeating: "0", count: 11) + String(i))!
             ids[name] = id
             signers[id] = signer
         }
@@ -32,13 +36,19 @@ struct Fixture {
         }
     }
 
-    func id(_ name: String) -> String { ids[name] ?? name }
+    /// A fixture org's id by name, or any org id written out.
+    func id(_ name: String) -> OrgID { ids[name] ?? OrgID(name)! }
 
     /// Signs and applies one transaction by `org` (a fixture name or an org id) on `today`.
     @discardableResult
     mutating func submit(_ org: String, _ payload: Payload, keyId: String? = nil) -> Result<TxEffects, LedgerError> {
+        submit(id(org), payload, keyId: keyId)
+    }
+
+    /// Signs with the org's own key, or with the operator's for an org the fixture does not know.
+    @discardableResult
+    mutating func submit(_ orgId: OrgID, _ payload: Payload, keyId: String? = nil) -> Result<TxEffects, LedgerError> {
         nonce += 1
-        let orgId = id(org)
         let signer = signers[orgId] ?? signers[ids["op"]!]!
         let body = TransactionBody(orgId: orgId, keyId: keyId ?? signer.keyId, time: today.startEpochMs + 36_000_000 + Int64(nonce),
                                    nonce: "n\(nonce)", payload: payload)
@@ -55,16 +65,16 @@ struct Fixture {
         case .success(let e): return e
         case .failure(let e):
             Issue.record("\(payload.type.rawValue) by \(org) refused: \(e)", sourceLocation: sourceLocation)
-            return TxEffects(transactionId: "")
+            return TxEffects(transactionId: TxID(digest: [UInt8](repeating: 0, count: 32)))
         }
     }
 
     mutating func grant(_ bank: String = "bank", core: String = "core", limitFen: Int64 = 1_000_000_00, rateBps: Int64 = 365,
-                        expiresOn: String = "2028-12-31") -> String {
+                        expiresOn: String = "2028-12-31") -> TxID {
         ok(bank, .grantCredit(coreId: id(core), limitFen: limitFen, rateBps: rateBps, expiresOn: BusinessDate(expiresOn)!)).creditLineId!
     }
 
-    func issuePayload(line: String, to supplier: String = "s1", faceFen: Int64 = 1_000_000, dueIn days: Int64 = 90,
+    func issuePayload(line: TxID, to supplier: String = "s1", faceFen: Int64 = 1_000_000, dueIn days: Int64 = 90,
                       invoice: String? = nil) -> Payload {
         let docs = invoice.map { [Document(kind: .invoice, sha256: String(repeating: "a", count: 64), number: $0)] } ?? []
         return .issue(IssuePayload(supplierId: id(supplier), creditLineId: line, faceFen: faceFen, issueDate: today,
@@ -72,14 +82,14 @@ struct Fixture {
     }
 
     /// Issues a receivable to `supplier` and has it accepted; returns (receivable id, token id).
-    mutating func activeReceivable(line: String, to supplier: String = "s1", faceFen: Int64 = 1_000_000, dueIn days: Int64 = 90) -> (String, String) {
+    mutating func activeReceivable(line: TxID, to supplier: String = "s1", faceFen: Int64 = 1_000_000, dueIn days: Int64 = 90) -> (TxID, TokenID) {
         let e = ok("core", issuePayload(line: line, to: supplier, faceFen: faceFen, dueIn: days))
         ok(supplier, .accept(tokenId: e.createdTokens[0]))
         return (e.receivableId!, e.createdTokens[0])
     }
 
     /// Transfers from `from` to `to` and has it accepted; returns (received token, change token?).
-    mutating func pay(_ token: String, from: String, to: String, amountFen: Int64) -> (String, String?) {
+    mutating func pay(_ token: TokenID, from: String, to: String, amountFen: Int64) -> (TokenID, TokenID?) {
         let e = ok(from, .transfer(tokenId: token, toOrgId: id(to), amountFen: amountFen, memo: nil))
         ok(to, .accept(tokenId: e.createdTokens[0]))
         return (e.createdTokens[0], e.createdTokens.count > 1 ? e.createdTokens[1] : nil)

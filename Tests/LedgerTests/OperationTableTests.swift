@@ -45,7 +45,7 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         var suspended = fx
         suspended.ok("op", .setOrgStatus(orgId: fx.id("core"), status: .suspended))
         runTable(fx, [
-            Row("unknown signer", .unauthorized) { fx in fx.submit("11111111-1111-4111-8111-111111111111", issue) },
+            Row("unknown signer", .unauthorized) { fx in fx.submit(unknownOrg, issue) },
             Row("keyId not the signer's current key", .unauthorized) { fx in fx.submit("core", issue, keyId: "0123456789abcdef") },
             Row("role may never do this (regulator issues)", .forbidden) { fx in fx.submit("reg", issue) },
             Row("role may never do this (supplier issues)", .forbidden) { fx in fx.submit("s1", issue) },
@@ -61,8 +61,8 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
     @Test func genesisMustBeTheOperatorRegisteringItself() {
         var state = LedgerState()
         let op = try! Ed25519Signer(seed: [UInt8](repeating: 9, count: 32))
-        let opId = "00000000-0000-4000-8000-000000000009"
-        let bank = RegisterOrgPayload(orgId: "00000000-0000-4000-8000-000000000010", name: "bank", role: .bank,
+        let opId = OrgID("00000000-0000-4000-8000-000000000009")!
+        let bank = RegisterOrgPayload(orgId: OrgID("00000000-0000-4000-8000-000000000010")!, name: "bank", role: .bank,
                                       creditCode: CreditCode.complete("91310000000000010")!, publicKey: op.publicKey)
         let first = Transaction.unsigned(TransactionBody(orgId: opId, keyId: op.keyId, time: 1, nonce: "a", payload: .registerOrg(bank)))
         #expect(state.apply(first).failureCode == .forbidden)
@@ -75,7 +75,7 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
     @Test func registerOrg() {
         let fx = Fixture()
         let key = [UInt8](repeating: 7, count: 32)
-        func payload(_ id: String = "00000000-0000-4000-8000-0000000000aa", role: OrgRole = .supplier, code: String? = nil) -> Payload {
+        func payload(_ id: OrgID = OrgID("00000000-0000-4000-8000-0000000000aa")!, role: OrgRole = .supplier, code: String? = nil) -> Payload {
             .registerOrg(RegisterOrgPayload(orgId: id, name: "新供应商", role: role,
                                             creditCode: code ?? CreditCode.complete("91320000000000099")!, publicKey: key))
         }
@@ -94,9 +94,9 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         let fx = Fixture()
         let newKey = try! Ed25519Signer(seed: [UInt8](repeating: 42, count: 32))
         runTable(fx, [
-            Row("rotate: unknown org", .notFound) { fx in fx.submit("op", .rotateKey(orgId: "11111111-1111-4111-8111-111111111111", publicKey: newKey.publicKey)) },
+            Row("rotate: unknown org", .notFound) { fx in fx.submit("op", .rotateKey(orgId: unknownOrg, publicKey: newKey.publicKey)) },
             Row("rotate: success", nil) { fx in fx.submit("op", .rotateKey(orgId: fx.id("s1"), publicKey: newKey.publicKey)) },
-            Row("status: unknown org", .notFound) { fx in fx.submit("op", .setOrgStatus(orgId: "11111111-1111-4111-8111-111111111111", status: .suspended)) },
+            Row("status: unknown org", .notFound) { fx in fx.submit("op", .setOrgStatus(orgId: unknownOrg, status: .suspended)) },
             Row("status: the operator itself", .invalidCounterparty) { fx in fx.submit("op", .setOrgStatus(orgId: fx.id("op"), status: .suspended)) },
             Row("status: success", nil) { fx in fx.submit("op", .setOrgStatus(orgId: fx.id("s1"), status: .suspended)) },
         ])
@@ -129,7 +129,7 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         let fx = Fixture()
         let d = BusinessDate("2028-01-01")!
         runTable(fx, [
-            Row("core unknown", .notFound) { fx in fx.submit("bank", .grantCredit(coreId: "11111111-1111-4111-8111-111111111111", limitFen: 1, rateBps: 1, expiresOn: d)) },
+            Row("core unknown", .notFound) { fx in fx.submit("bank", .grantCredit(coreId: unknownOrg, limitFen: 1, rateBps: 1, expiresOn: d)) },
             Row("counterparty not a core", .invalidCounterparty) { fx in fx.submit("bank", .grantCredit(coreId: fx.id("s1"), limitFen: 1, rateBps: 1, expiresOn: d)) },
             Row("limit zero", .amountOutOfRange) { fx in fx.submit("bank", .grantCredit(coreId: fx.id("core"), limitFen: 0, rateBps: 1, expiresOn: d)) },
             Row("limit above 10^15", .amountOutOfRange) { fx in fx.submit("bank", .grantCredit(coreId: fx.id("core"), limitFen: Limits.maxAmountFen + 1, rateBps: 1, expiresOn: d)) },
@@ -145,7 +145,7 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
     @Test func updateCredit() {
         var fx = Fixture()
         let line = fx.grant()
-        let unknown = String(repeating: "b", count: 64)
+        let unknown = unknownTx("b")
         runTable(fx, [
             Row("line unknown", .notFound) { fx in fx.submit("bank", .updateCredit(UpdateCreditPayload(creditLineId: unknown, rateBps: 1))) },
             Row("another bank's line", .notHolder) { fx in fx.submit("bank2", .updateCredit(UpdateCreditPayload(creditLineId: line, rateBps: 1))) },
@@ -181,9 +181,9 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         let twoInvoices = [Document(kind: .invoice, sha256: String(repeating: "c", count: 64), number: "INV-9"),
                            Document(kind: .invoice, sha256: String(repeating: "d", count: 64), number: "INV-9")]
         runTable(fx, [
-            Row("supplier unknown", .notFound, with { $0.supplierId = "11111111-1111-4111-8111-111111111111" }),
+            Row("supplier unknown", .notFound, with { $0.supplierId = unknownOrg }),
             Row("supplier is a bank", .invalidCounterparty, with { $0.supplierId = fx.id("bank") }),
-            Row("credit line unknown", .notFound, with { $0.creditLineId = String(repeating: "e", count: 64) }),
+            Row("credit line unknown", .notFound, with { $0.creditLineId = unknownTx("e") }),
             Row("another core's credit line", .notFound, with { $0.creditLineId = otherLine }),
             Row("issue date not the business date", .validationFailed, with { $0.issueDate = fx.today.adding(days: -1) }),
             Row("face value zero", .amountOutOfRange, with { $0.faceFen = 0 }),
@@ -217,9 +217,9 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         var accepted = fx
         accepted.ok("s1", .accept(tokenId: first))
         for op in [Payload.accept(tokenId: first), .reject(tokenId: first)] {
-            let make: (String) -> Payload = { id in op.type == .accept ? .accept(tokenId: id) : .reject(tokenId: id) }
+            let make: (TokenID) -> Payload = { id in op.type == .accept ? .accept(tokenId: id) : .reject(tokenId: id) }
             runTable(fx, [
-                Row("\(op.type): token unknown", .notFound) { fx in fx.submit("s1", make(String(repeating: "0", count: 32))) },
+                Row("\(op.type): token unknown", .notFound) { fx in fx.submit("s1", make(unknownToken)) },
                 Row("\(op.type): not the recipient", .notHolder) { fx in fx.submit("s2", make(first)) },
                 Row("\(op.type): success", nil) { fx in fx.submit("s1", make(first)) },
             ])
@@ -261,13 +261,13 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         policy.maxTier = 1
         shallow.ok("op", .setPolicy(policy))
 
-        func t(_ from: String = "s1", _ tokenId: String = token, to: String = "s2", amount: Int64 = 300_000) -> (inout Fixture) -> Result<TxEffects, LedgerError> {
+        func t(_ from: String = "s1", _ tokenId: TokenID = token, to: String = "s2", amount: Int64 = 300_000) -> (inout Fixture) -> Result<TxEffects, LedgerError> {
             { fx in fx.submit(from, .transfer(tokenId: tokenId, toOrgId: fx.id(to), amountFen: amount, memo: nil)) }
         }
         runTable(fx, [
-            Row("token unknown", .notFound, t("s1", String(repeating: "0", count: 32))),
+            Row("token unknown", .notFound, t("s1", unknownToken)),
             Row("not the holder", .notHolder, t("s2")),
-            Row("recipient unknown", .notFound, t(to: "11111111-1111-4111-8111-111111111111")),
+            Row("recipient unknown", .notFound, t(to: unknownOrg.description)),
             Row("recipient is a bank", .invalidCounterparty, t(to: "bank")),
             Row("recipient is the regulator", .invalidCounterparty, t(to: "reg")),
             Row("recipient is oneself", .invalidCounterparty, t(to: "s1")),
@@ -304,11 +304,11 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         let (_, token) = fx.activeReceivable(line: line, faceFen: 1_000, dueIn: 30)
         var dueDay = fx
         dueDay.today = fx.today.adding(days: 30)
-        func s(_ from: String = "s1", _ tokenId: String = token, amounts: [Int64]) -> (inout Fixture) -> Result<TxEffects, LedgerError> {
+        func s(_ from: String = "s1", _ tokenId: TokenID = token, amounts: [Int64]) -> (inout Fixture) -> Result<TxEffects, LedgerError> {
             { fx in fx.submit(from, .split(tokenId: tokenId, amountsFen: amounts)) }
         }
         runTable(fx, [
-            Row("token unknown", .notFound, s("s1", String(repeating: "0", count: 32), amounts: [500, 500])),
+            Row("token unknown", .notFound, s("s1", unknownToken, amounts: [500, 500])),
             Row("not the holder", .notHolder, s("s2", token, amounts: [500, 500])),
             Row("a zero piece", .amountOutOfRange, s(amounts: [1_000, 0])),
             Row("a negative piece", .amountOutOfRange, s(amounts: [1_100, -100])),
@@ -336,13 +336,13 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         frozen.ok("bank", .updateCredit(UpdateCreditPayload(creditLineId: line, status: .frozen)))
         var suspendedBank = fx
         suspendedBank.ok("op", .setOrgStatus(orgId: fx.id("bank"), status: .suspended))
-        func r(_ from: String = "s1", _ tokenId: String = token, bank: String = "bank") -> (inout Fixture) -> Result<TxEffects, LedgerError> {
+        func r(_ from: String = "s1", _ tokenId: TokenID = token, bank: String = "bank") -> (inout Fixture) -> Result<TxEffects, LedgerError> {
             { fx in fx.submit(from, .requestFinancing(tokenId: tokenId, bankId: fx.id(bank))) }
         }
         runTable(fx, [
-            Row("token unknown", .notFound, r("s1", String(repeating: "0", count: 32))),
+            Row("token unknown", .notFound, r("s1", unknownToken)),
             Row("not the holder", .notHolder, r("s2")),
-            Row("bank unknown", .notFound, r(bank: "11111111-1111-4111-8111-111111111111")),
+            Row("bank unknown", .notFound, r(bank: unknownOrg.description)),
             Row("bank is a supplier", .invalidCounterparty, r(bank: "s2")),
             Row("bank has no line for this core", .noCreditLine, r(bank: "bank2")),
             Row("success", nil, r()),
@@ -381,7 +381,7 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         let fin = fx.ok("s1", .requestFinancing(tokenId: token, bankId: fx.id("bank"))).financingIds[0]
         var approved = fx
         approved.ok("bank", .approveFinancing(financingId: fin))
-        let unknown = String(repeating: "f", count: 64)
+        let unknown = unknownTx("f")
         runTable(fx, [
             Row("approve: unknown", .notFound) { fx in fx.submit("bank", .approveFinancing(financingId: unknown)) },
             Row("approve: another bank", .notHolder) { fx in fx.submit("bank2", .approveFinancing(financingId: fin)) },
@@ -423,12 +423,12 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         let change = fx.applied.last.map { Hashing.tokenId(transactionId: $0.id, index: 1) }!
         var due = fx
         due.today = fx.today.adding(days: 30)
-        func st(_ org: String = "core", _ r: String = receivable, tokens: [String]) -> (inout Fixture) -> Result<TxEffects, LedgerError> {
+        func st(_ org: String = "core", _ r: TxID = receivable, tokens: [TokenID]) -> (inout Fixture) -> Result<TxEffects, LedgerError> {
             { fx in fx.submit(org, .settle(receivableId: r, tokenIds: tokens, reference: "ECNY-CLR")) }
         }
         runTable(fx, [Row("before the due date", .notYetDue, st(tokens: [pieces[1]]))])
         runTable(due, [
-            Row("receivable unknown", .notFound, st("core", String(repeating: "9", count: 64), tokens: [pieces[1]])),
+            Row("receivable unknown", .notFound, st("core", unknownTx("9"), tokens: [pieces[1]])),
             Row("another core's receivable", .notHolder, st("core2", receivable, tokens: [pieces[1]])),
             Row("token of another receivable", .notFound, st("core", other, tokens: [pieces[1]])),
             Row("a spent token", .tokenNotActive, st(tokens: [token])),
@@ -457,7 +457,7 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         var day4 = fx
         day4.today = fx.today.adding(days: 4)
         runTable(day4, [
-            Row("token unknown", .notFound) { fx in fx.submit("op", .expireOffer(tokenId: String(repeating: "0", count: 32))) },
+            Row("token unknown", .notFound) { fx in fx.submit("op", .expireOffer(tokenId: unknownToken)) },
             Row("not signed by the operator", .forbidden) { fx in fx.submit("s1", .expireOffer(tokenId: first)) },
             Row("success after the window", nil) { fx in fx.submit("op", .expireOffer(tokenId: first)) },
         ])
@@ -482,12 +482,12 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         dueDay.today = fx.today.adding(days: 10)
         var after = fx
         after.today = fx.today.adding(days: 11)
-        func m(_ r: String = receivable) -> (inout Fixture) -> Result<TxEffects, LedgerError> {
+        func m(_ r: TxID = receivable) -> (inout Fixture) -> Result<TxEffects, LedgerError> {
             { fx in fx.submit("op", .markOverdue(receivableId: r)) }
         }
         runTable(dueDay, [Row("on the due date (grace 0)", .notYetDue, m())])
         runTable(after, [
-            Row("receivable unknown", .notFound, m(String(repeating: "9", count: 64))),
+            Row("receivable unknown", .notFound, m(unknownTx("9"))),
             Row("success the day after", nil, m()),
         ])
         after.ok("op", .markOverdue(receivableId: receivable))

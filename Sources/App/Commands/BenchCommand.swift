@@ -58,6 +58,7 @@ struct LedgerBench {
 
         // Rules only: one core, the pure state machine.
         var state = LedgerState()
+        state.reserveCapacity(transactions: unsigned.count)
         t = clock.now
         for tx in unsigned {
             if case .failure(let e) = state.apply(tx) { throw CommandFailure("replay refused \(tx.id): \(e)") }

@@ -20,14 +20,14 @@ struct SplitMix64: RandomNumberGenerator {
 /// not change the ids.
 struct LedgerWorkload {
     struct Party {
-        let id: String
+        let id: OrgID
         let signer: Ed25519Signer
     }
 
     var rng: SplitMix64
     var state = LedgerState()
     var transactions: [Transaction] = []
-    var signers: [String: Ed25519Signer] = [:]
+    var signers: [OrgID: Ed25519Signer] = [:]
     var time: Int64
     var nonce: UInt64 = 0
     var movesDone = 0
@@ -41,9 +41,7 @@ struct LedgerWorkload {
         var bytes: [UInt8] = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
         bytes[6] = bytes[6] & 0x0F | 0x40
         bytes[8] = bytes[8] & 0x3F | 0x80
-        let hex = Hex.encode(bytes)
-        let u = Array(hex)
-        let id = String(u[0..<8]) + "-" + String(u[8..<12]) + "-" + String(u[12..<16]) + "-" + String(u[16..<20]) + "-" + String(u[20..<32])
+        let id = OrgID(hi: bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, lo: bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
         let seed = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let signer = try! Ed25519Signer(seed: seed)  // any 32 bytes are a valid Ed25519 seed
         signers[id] = signer
@@ -52,7 +50,7 @@ struct LedgerWorkload {
 
     /// Builds, applies and records one transaction; the workload only produces valid ones.
     @discardableResult
-    mutating func submit(_ orgId: String, _ payload: Payload) -> TxEffects {
+    mutating func submit(_ orgId: OrgID, _ payload: Payload) -> TxEffects {
         nonce += 1
         time += 1
         let body = TransactionBody(orgId: orgId, keyId: signers[orgId]!.keyId, time: time, nonce: String(nonce, radix: 16), payload: payload)
@@ -78,7 +76,7 @@ struct LedgerWorkload {
         submit(op.id, .registerOrg(RegisterOrgPayload(orgId: op.id, name: "Cascade 平台运营", role: .operator,
                                                       creditCode: Self.creditCode(0), publicKey: op.signer.publicKey)))
         var codeNumber = 0
-        func register(_ role: OrgRole, _ count: Int) -> [String] {
+        func register(_ role: OrgRole, _ count: Int) -> [OrgID] {
             (0..<count).map { i in
                 let p = newParty()
                 codeNumber += 1
@@ -91,7 +89,7 @@ struct LedgerWorkload {
         let supplierIds = register(.supplier, suppliers)
         let bankIds = register(.bank, banks)
         let expires = BusinessDate(epochMs: time).adding(days: 720)
-        var lineOfCore: [String: String] = [:]
+        var lineOfCore: [OrgID: TxID] = [:]
         for bank in bankIds {
             for core in coreIds {
                 let e = submit(bank, .grantCredit(coreId: core, limitFen: Limits.maxAmountFen, rateBps: Int64.random(in: 200...600, using: &rng), expiresOn: expires))
@@ -99,7 +97,7 @@ struct LedgerWorkload {
             }
         }
 
-        var pool: [String] = []  // active tokens held by suppliers
+        var pool: [TokenID] = []  // active tokens held by suppliers
         let today = BusinessDate(epochMs: time)
         for _ in 0..<receivables {
             let core = coreIds.randomElement(using: &rng)!

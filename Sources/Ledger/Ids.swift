@@ -1,0 +1,150 @@
+/// Fixed-size ids. The ledger holds millions of them in its maps: as plain words they hash and
+/// compare without touching the heap, and copying a token copies no strings.
+
+@inline(__always)
+func hexNibble(_ c: UInt8) -> UInt64? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt64(c - UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt64(c - UInt8(ascii: "a") + 10)
+    default: nil
+    }
+}
+
+/// Reads 16 lowercase hex characters starting at `start` as one big-endian word.
+@inline(__always)
+func hexWord(_ u: UnsafeBufferPointer<UInt8>, _ start: Int) -> UInt64? {
+    var v: UInt64 = 0
+    for k in start..<start + 16 {
+        guard let n = hexNibble(u[k]) else { return nil }
+        v = v << 4 | n
+    }
+    return v
+}
+
+@inline(__always)
+func appendHex(_ word: UInt64, to out: inout [UInt8]) {
+    let digits: StaticString = "0123456789abcdef"
+    digits.withUTF8Buffer { d in
+        for shift in stride(from: 60, through: 0, by: -4) {
+            out.append(d[Int((word >> UInt64(shift)) & 0xF)])
+        }
+    }
+}
+
+/// A SHA-256 sized id: a transaction's id, and so a receivable's, a credit line's or a
+/// financing's (each is the id of the transaction that created it). Written as 64 lowercase hex.
+public struct TxID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var w0, w1, w2, w3: UInt64
+
+    public init(digest: [UInt8]) {
+        precondition(digest.count == 32, "a SHA-256 digest")
+        (w0, w1, w2, w3) = digest.withUnsafeBytes { raw in
+            (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+             UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+             UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+             UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+        }
+    }
+
+    public init?(_ text: String) {
+        var t = text
+        guard let parsed = t.withUTF8({ u -> TxID? in
+            guard u.count == 64, let a = hexWord(u, 0), let b = hexWord(u, 16), let c = hexWord(u, 32), let d = hexWord(u, 48)
+            else { return nil }
+            return TxID(a, b, c, d)
+        }) else { return nil }
+        self = parsed
+    }
+
+    init(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64) { (w0, w1, w2, w3) = (a, b, c, d) }
+
+    public var description: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for w in [w0, w1, w2, w3] { appendHex(w, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for w in [w0, w1, w2, w3] { for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: w >> UInt64(s))) } }
+        return out
+    }
+
+    // Ids are SHA-256 output: any one word is already uniformly spread.
+    public func hash(into hasher: inout Hasher) { hasher.combine(w0 ^ w2) }
+
+    public static func < (a: TxID, b: TxID) -> Bool { (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3) }
+}
+
+/// A token's id: the first 128 bits of SHA-256(txId + "/" + k). Written as 32 lowercase hex.
+public struct TokenID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var hi, lo: UInt64
+
+    public init(hi: UInt64, lo: UInt64) { (self.hi, self.lo) = (hi, lo) }
+
+    public init?(_ text: String) {
+        var t = text
+        guard let parsed = t.withUTF8({ u -> TokenID? in
+            guard u.count == 32, let a = hexWord(u, 0), let b = hexWord(u, 16) else { return nil }
+            return TokenID(hi: a, lo: b)
+        }) else { return nil }
+        self = parsed
+    }
+
+    public var description: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        appendHex(hi, to: &out)
+        appendHex(lo, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(hi) }
+
+    public static func < (a: TokenID, b: TokenID) -> Bool { (a.hi, a.lo) < (b.hi, b.lo) }
+}
+
+/// An org's id: a UUID, written in lowercase 8-4-4-4-12 form.
+public struct OrgID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var hi, lo: UInt64
+
+    public init(hi: UInt64, lo: UInt64) { (self.hi, self.lo) = (hi, lo) }
+
+    public init?(_ text: String) {
+        var t = text
+        guard let parsed = t.withUTF8({ u -> OrgID? in
+            guard u.count == 36, u[8] == UInt8(ascii: "-"), u[13] == UInt8(ascii: "-"), u[18] == UInt8(ascii: "-"),
+                u[23] == UInt8(ascii: "-")
+            else { return nil }
+            var packed = [UInt8](repeating: 0, count: 32)
+            var k = 0
+            for (i, c) in u.enumerated() where ![8, 13, 18, 23].contains(i) {
+                packed[k] = c
+                k += 1
+            }
+            return packed.withUnsafeBufferPointer { p in
+                guard let a = hexWord(p, 0), let b = hexWord(p, 16) else { return nil }
+                return OrgID(hi: a, lo: b)
+            }
+        }) else { return nil }
+        self = parsed
+    }
+
+    public var description: String {
+        var hex: [UInt8] = []
+        hex.reserveCapacity(32)
+        appendHex(hi, to: &hex)
+        appendHex(lo, to: &hex)
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        for (i, c) in hex.enumerated() {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
+            out.append(c)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func < (a: OrgID, b: OrgID) -> Bool { (a.hi, a.lo) < (b.hi, b.lo) }
+}

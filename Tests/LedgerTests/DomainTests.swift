@@ -1,0 +1,88 @@
+import Ledger
+import Testing
+
+@Suite struct DomainTests {
+    @Test(arguments: [
+        // amount, rate, days, interest: round_half_up(a × r × d / 3,600,000)
+        (Int64(1_000_000), Int64(365), Int64(90), Int64(9_125)),
+        (258_839, 298, 178, 3_814),  // from the conformance vectors
+        (136_415, 365, 177, 2_448),
+        (1, 10_000, 180, 1),  // 0.5 rounds up
+        (1, 10_000, 179, 0),  // 0.497… rounds down
+        (0, 500, 100, 0),
+        (Limits.maxAmountFen, 10_000, 36_500, 101_388_888_888_888_889),  // no overflow at the extremes
+    ])
+    func discountInterest(amount: Int64, rate: Int64, days: Int64, interest: Int64) {
+        #expect(Money.discountInterestFen(amountFen: amount, rateBps: rate, days: days) == interest)
+    }
+
+    @Test func checkedArithmetic() {
+        #expect(Money.add(Int64.max, 1) == nil)
+        #expect(Money.subtract(Int64.min, 1) == nil)
+        #expect(Money.sum([Int64.max, 1]) == nil)
+        #expect(Money.sum([1, 2, 3]) == 6)
+    }
+
+    @Test func formatsYuan() {
+        #expect(Money.format(1_234_567) == "¥12,345.67")
+        #expect(Money.format(5) == "¥0.05")
+        #expect(Money.format(100_000_000_000) == "¥1,000,000,000.00")
+        #expect(Money.format(-150) == "-¥1.50")
+    }
+
+    @Test func businessDatesAreShanghaiCalendarDays() {
+        // 2026-09-21 00:00 in Shanghai is 2026-09-20 16:00 UTC.
+        let midnight = BusinessDate("2026-09-21")!.startEpochMs
+        #expect(midnight == 1_789_920_000_000)
+        #expect(BusinessDate(epochMs: midnight).description == "2026-09-21")
+        #expect(BusinessDate(epochMs: midnight - 1).description == "2026-09-20")
+        #expect(BusinessDate("2024-02-29") != nil && BusinessDate("2026-02-29") == nil)
+        #expect(BusinessDate("2026-13-01") == nil && BusinessDate("2026-1-01") == nil && BusinessDate("2026-01-32") == nil)
+        #expect(BusinessDate("2026-12-20")!.days(until: BusinessDate("2027-03-20")!) == 90)
+        for text in ["1970-01-01", "2000-02-29", "2026-12-31", "2099-03-01"] {
+            #expect(BusinessDate(text)!.description == text)
+        }
+    }
+
+    @Test func creditCodes() {
+        for code in ["91317742MAB5YLU1GA", "91313643MARLRE7TWT", "91312626MAT1C1R4Y3", "91311593MA039R5QY0"] {
+            #expect(CreditCode.problem(code) == nil, "\(code)")
+        }
+        #expect(CreditCode.problem("91317742MAB5YLU1GB") != nil)  // wrong check character
+        #expect(CreditCode.problem("91317742MAB5YLU1G") != nil)  // 17 characters
+        #expect(CreditCode.problem("91317742MAB5YLUIGA") != nil)  // I is not in the alphabet
+        #expect(CreditCode.problem("9131A742MAB5YLU1GA") != nil)  // division code not digits
+        #expect(CreditCode.complete("91317742MAB5YLU1G") == "91317742MAB5YLU1GA")
+    }
+
+    @Test func tokenIdsAreDerived() {
+        // SPEC §4: first 32 hex chars of SHA-256(utf8(txId + "/" + k)), for every k a transaction can reach.
+        let tx = TxID(String(repeating: "ab", count: 32))!
+        for k in [0, 1, 9, 10, 99, 100, 250] {
+            #expect(Hashing.tokenId(transactionId: tx, index: k).description
+                == String(Hashing.sha256Hex(Array("\(tx.description)/\(k)".utf8)).prefix(32)))
+        }
+    }
+
+    @Test func idsReadAndWriteTheirOneSpelling() {
+        let tx = String(repeating: "0123456789abcdef", count: 4)
+        #expect(TxID(tx)?.description == tx)
+        #expect(TxID(tx.uppercased()) == nil && TxID(String(tx.dropLast())) == nil)
+        #expect(TokenID("00112233445566778899aabbccddeeff")?.description == "00112233445566778899aabbccddeeff")
+        let org = "bd1c4d13-1d2b-4947-8ca1-48fabc11837a"
+        #expect(OrgID(org)?.description == org)
+        #expect(OrgID(org.uppercased()) == nil && OrgID(org.replacingOccurrences(of: "-", with: "")) == nil)
+        #expect(OrgID("bd1c4d13-1d2b-4947-8ca1-48fabc11837g") == nil)
+    }
+
+    @Test func policyDefaultsAreTheSpec() {
+        let p = Policy()
+        #expect([p.maxTermDays, p.minTermDays, p.minPieceFen, p.maxFaceFen, p.maxTier, p.acceptanceWindowDays, p.financingCutoffDays, p.graceDays]
+            == [365, 1, 1, 100_000_000_000, 10, 3, 3, 0])
+    }
+
+    @Test func everyOperationHasOneSignerRole() {
+        #expect(TxType.allCases.count == 19)
+        #expect(TxType.allCases.filter { $0.signerRole == .regulator }.isEmpty)
+    }
+}
