@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// The first thing wrong with a chain: the block (by its position in the export and, when it
 /// could be read, its height) or transaction at fault, and why.
@@ -105,9 +106,11 @@ public struct ChainReplayer: Sendable {
     public private(set) var lastTime: Int64 = 0
     public private(set) var blockCount = 0
 
-    /// Public keys seen so far, each parsed once.
+    /// Public keys seen so far, each parsed once, and which one each org signs with now.
     var keys: [[UInt8]] = []
     var keyIndex: [[UInt8]: Int] = [:]
+    var currentKey: [OrgID: Int] = [:]
+    var scheduledOperator: OrgID?
 
     public init() {}
 
@@ -118,9 +121,43 @@ public struct ChainReplayer: Sendable {
         return keys.count - 1
     }
 
-    /// The sequential part of checking one block: linkage, rules, and which key must have signed
-    /// what. Signature checks are handed back as jobs.
-    mutating func sequence(_ parsed: ParsedBlock, index: Int, jobs: inout [SignatureJob]) throws(ChainFailure) {
+    /// Which key must have signed each transaction and block. It follows only `registerOrg` and
+    /// `rotateKey`, so it runs ahead of the rules and lets the signatures be checked while the
+    /// rules are applied. Where a key change is itself refused by the rules, the chain fails there,
+    /// before any signature the schedule placed after it could matter.
+    mutating func scheduleSignatures(_ blocks: [ParsedBlock], firstIndex: Int) -> [SignatureJob] {
+        var jobs: [SignatureJob] = []
+        jobs.reserveCapacity(blocks.reduce(0) { $0 + $1.block.transactions.count + 1 })
+        for (offset, parsed) in blocks.enumerated() {
+            let b = firstIndex + offset
+            // The operator key in force at the end of the previous block seals this one.
+            var sealer = scheduledOperator.flatMap { currentKey[$0] }
+            for (i, tx) in parsed.block.transactions.enumerated() {
+                let body = tx.body
+                let position = Position(block: b, slot: 2 + 2 * i)
+                if scheduledOperator == nil, case .registerOrg(let p) = body.payload, p.orgId == body.orgId {
+                    jobs.append(SignatureJob(position: position, key: keyNumber(p.publicKey), blockIndex: b, txIndex: i))
+                } else if let key = currentKey[body.orgId] {
+                    jobs.append(SignatureJob(position: position, key: key, blockIndex: b, txIndex: i))
+                }
+                switch body.payload {
+                case .registerOrg(let p) where currentKey[p.orgId] == nil:
+                    currentKey[p.orgId] = keyNumber(p.publicKey)
+                    if scheduledOperator == nil {
+                        scheduledOperator = p.orgId
+                        sealer = sealer ?? currentKey[p.orgId]  // block 0: the key genesis registers
+                    }
+                case .rotateKey(let orgId, let key): currentKey[orgId] = keyNumber(key)
+                default: break
+                }
+            }
+            if let sealer { jobs.append(SignatureJob(position: Position(block: b, slot: 1), key: sealer, blockIndex: b, txIndex: -1)) }
+        }
+        return jobs
+    }
+
+    /// The sequential part of checking one block: linkage, header, and every rule.
+    mutating func sequence(_ parsed: ParsedBlock, index: Int) throws(ChainFailure) {
         let block = parsed.block
         let h = block.header
         func fail(_ reason: String, _ code: ErrorCode? = nil) -> ChainFailure {
@@ -133,37 +170,24 @@ public struct ChainReplayer: Sendable {
         if let late = block.transactions.first(where: { $0.body.time > h.time }) {
             throw fail("transaction \(late.id) is later than its block")
         }
-
-        var sealerKey: Int? = nil
-        if let key = state.operatorKey { sealerKey = keyNumber(key) }
-        if let sealerKey { jobs.append(SignatureJob(position: Position(block: index, slot: 1), key: sealerKey, blockIndex: index, txIndex: -1)) }
-        for (i, tx) in block.transactions.enumerated() {
-            if let signingKey = state.signingKey(for: tx.body) {
-                jobs.append(SignatureJob(position: Position(block: index, slot: 2 + 2 * i), key: keyNumber(signingKey), blockIndex: index, txIndex: i))
-            }
+        for tx in block.transactions {
             switch state.apply(tx) {
             case .success: break
             case .failure(let error):
                 throw ChainFailure(blockIndex: index, transactionId: tx.id.description, transactionType: tx.body.type, reason: error.message, code: error.code)
             }
-            if sealerKey == nil, let key = state.operatorKey {
-                // Block 0 is sealed with the key its genesis transaction registers.
-                sealerKey = keyNumber(key)
-                jobs.append(SignatureJob(position: Position(block: index, slot: 1), key: sealerKey!, blockIndex: index, txIndex: -1))
-            }
         }
         if let bad = parsed.badTransaction {
             throw ChainFailure(blockIndex: index, transactionId: bad.id, reason: bad.reason, code: .validationFailed)
         }
-        guard sealerKey != nil else { throw fail("no operator key to check the block signature with") }
+        guard state.operatorId != nil else { throw fail("no operator key to check the block signature with") }
         height = h.height
         lastHash = block.hash
         lastTime = h.time
         blockCount += 1
     }
 
-    static func check(_ job: SignatureJob, keys: [Ed25519Verifier], blocks: [ParsedBlock]) -> ChainFailure? {
-        let block = blocks[job.blockIndex].block
+    static func check(_ job: SignatureJob, keys: [Ed25519Verifier], block: Block) -> ChainFailure? {
         if job.txIndex < 0 {
             return keys[job.key].verify(block.signature, block.header.canonicalBytes)
                 ? nil : ChainFailure(blockIndex: job.blockIndex, reason: "sealer signature invalid", code: .unauthorized)
@@ -182,64 +206,40 @@ public struct ChainReplayer: Sendable {
         return out
     }
 
-    /// Checks and applies blocks that follow what has been replayed so far. On failure the
-    /// replayer must be discarded: its state may hold part of the failing block.
+    /// Checks and applies blocks that follow what has been replayed so far: this thread applies
+    /// the rules while `parallelism − 1` others check signatures, and joins them when it is done.
+    /// The failure reported is the first in chain order. On failure the replayer must be
+    /// discarded: its state may hold part of the failing block.
     public mutating func append(_ blocks: [ParsedBlock], firstIndex: Int = 0, parallelism: Int = 1) throws(ChainFailure) {
-        var jobs: [SignatureJob] = []
+        let jobs = scheduleSignatures(blocks, firstIndex: firstIndex)
+        guard let verifiers = publicKeys() else {
+            throw ChainFailure(blockIndex: firstIndex, reason: "a registered public key is not a valid Ed25519 point")
+        }
+        let work = SignatureWork(jobs: jobs, keys: verifiers, blocks: blocks.map(\.block), firstIndex: firstIndex)
+        let group = DispatchGroup()
+        for _ in 0..<max(0, parallelism - 1) {
+            DispatchQueue.global().async(group: group) { work.run() }
+        }
         var ruleFailure: ChainFailure?
-        var failedAt = Position(block: Int.max, slot: 0)
         for (offset, parsed) in blocks.enumerated() {
             do throws(ChainFailure) {
-                try sequence(parsed, index: firstIndex + offset, jobs: &jobs)
+                try sequence(parsed, index: firstIndex + offset)
             } catch {
                 ruleFailure = error
-                let slot: Int
+                var slot = 0
                 if let id = error.transactionId, let i = parsed.block.transactions.firstIndex(where: { $0.id.description == id }) {
                     slot = 3 + 2 * i
                 } else if let bad = parsed.badTransaction, error.transactionId == bad.id {
                     slot = 2 + 2 * bad.index
-                } else {
-                    slot = 0
                 }
-                failedAt = Position(block: firstIndex + offset, slot: slot)
+                work.stop(at: Position(block: firstIndex + offset, slot: slot))
                 break
             }
         }
-        jobs.removeAll { $0.position >= failedAt }
-        guard let publicKeys = publicKeys() else {
-            throw ChainFailure(blockIndex: firstIndex, reason: "a registered public key is not a valid Ed25519 point")
-        }
-        let local = blocks
-        let firstBad = Self.firstFailure(jobs, parallelism: parallelism) { job in
-            var shifted = job
-            shifted.blockIndex -= firstIndex
-            return Self.check(shifted, keys: publicKeys, blocks: local).map { failure in
-                var f = failure
-                f.blockIndex = job.blockIndex
-                return (job.position, f)
-            }
-        }
-        if let firstBad { throw firstBad }
+        work.run()
+        group.wait()
+        if let first = work.firstFailure() { throw first }
         if let ruleFailure { throw ruleFailure }
-    }
-
-    /// Runs `check` over every job on `parallelism` threads and returns the failure that comes
-    /// first in chain order.
-    static func firstFailure(_ jobs: [SignatureJob], parallelism: Int, _ check: @Sendable (SignatureJob) -> (Position, ChainFailure)?) -> ChainFailure? {
-        let workers = max(1, min(parallelism, jobs.count))
-        let results = ParallelSlots<(Position, ChainFailure)?>(count: workers, initial: nil)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var best: (Position, ChainFailure)?
-            var i = w
-            while i < jobs.count {
-                // A failure later than one already found cannot be the first.
-                if let b = best, jobs[i].position > b.0 { break }
-                if let f = check(jobs[i]), best == nil || f.0 < best!.0 { best = f }
-                i += workers
-            }
-            results[w] = best
-        }
-        return results.values.compactMap { $0 }.min { $0.0 < $1.0 }?.1
     }
 
     /// Verifies a whole chain export (JSON Lines, one block per line): parses on every core,
@@ -319,3 +319,54 @@ public final class ParallelSlots<T>: @unchecked Sendable {
 }
 
 
+
+/// Signature checks shared out between threads in chunks. Once the rules fail at some position,
+/// checks after it are skipped: they cannot be the first failure.
+final class SignatureWork: @unchecked Sendable {
+    let jobs: [SignatureJob]
+    let keys: [Ed25519Verifier]
+    let blocks: [Block]
+    let firstIndex: Int
+    private let lock = NSLock()
+    private var next = 0
+    private var limit = Position(block: Int.max, slot: 0)
+    private var failures: [(Position, ChainFailure)] = []
+    static let chunk = 64
+
+    init(jobs: [SignatureJob], keys: [Ed25519Verifier], blocks: [Block], firstIndex: Int) {
+        self.jobs = jobs
+        self.keys = keys
+        self.blocks = blocks
+        self.firstIndex = firstIndex
+    }
+
+    func stop(at position: Position) {
+        lock.lock()
+        limit = min(limit, position)
+        lock.unlock()
+    }
+
+    func run() {
+        while true {
+            lock.lock()
+            let start = next
+            next += Self.chunk
+            let bound = limit
+            lock.unlock()
+            guard start < jobs.count else { return }
+            for job in jobs[start..<min(start + Self.chunk, jobs.count)] where job.position < bound {
+                if let failure = ChainReplayer.check(job, keys: keys, block: blocks[job.blockIndex - firstIndex]) {
+                    lock.lock()
+                    failures.append((job.position, failure))
+                    lock.unlock()
+                }
+            }
+        }
+    }
+
+    func firstFailure() -> ChainFailure? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failures.filter { $0.0 < limit }.min { $0.0 < $1.0 }?.1
+    }
+}

@@ -94,8 +94,6 @@ public struct Token: Sendable, Equatable {
     public var spentTx: TxID?
     /// The business date the token was created: for a `pending` offer, the day it was made.
     public var createdOn: BusinessDate
-    /// For a transfer offer, the org that made it (value returns there if the offer fails).
-    public var offeredBy: OrgID?
 }
 
 public enum FinancingStatus: String, Sendable, Codable, CaseIterable {

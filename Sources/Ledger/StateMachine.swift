@@ -149,16 +149,19 @@ extension LedgerState {
     // MARK: - Mutations shared by several operations
 
     mutating func create(_ ctx: Context, _ k: Int, from parent: Token?, receivableId: TxID, holder: OrgID, amountFen: Int64,
-                         tier: Int64, status: TokenStatus, offeredBy: OrgID? = nil, _ effects: inout TxEffects) {
+                         tier: Int64, status: TokenStatus, _ effects: inout TxEffects) {
         let id = ctx.outputId(k)
         tokens[id] = Token(id: id, receivableId: receivableId, parentId: parent?.id, holderId: holder, amountFen: amountFen,
-                           tier: tier, status: status, createdTx: ctx.tx.id, spentTx: nil, createdOn: ctx.date, offeredBy: offeredBy)
+                           tier: tier, status: status, createdTx: ctx.tx.id, spentTx: nil, createdOn: ctx.date)
         effects.createdTokens.append(id)
     }
 
     mutating func setStatus(_ tokenId: TokenID, _ status: TokenStatus, _ ctx: Context, _ effects: inout TxEffects) {
-        tokens[tokenId]!.status = status
-        if status == .spent || status == .settled || status == .expired { tokens[tokenId]!.spentTx = ctx.tx.id }
+        func update(_ token: inout Token) {  // one lookup for both fields
+            token.status = status
+            if status == .spent || status == .settled || status == .expired { token.spentTx = ctx.tx.id }
+        }
+        update(&tokens[tokenId]!)
         effects.changedTokens.append(tokenId)
     }
 
@@ -384,7 +387,8 @@ extension LedgerState {
             restoreCredit(receivable.creditLineId, token.amountFen)
             effects.creditLineId = receivable.creditLineId
         } else {
-            let sender = token.offeredBy ?? tokens[token.parentId!]!.holderId
+            // A transfer offer's parent is the token its sender spent to make it.
+            let sender = tokens[token.parentId!]!.holderId
             create(ctx, 0, from: token, receivableId: receivable.id, holder: sender, amountFen: token.amountFen,
                    tier: token.tier - 1, status: .active, &effects)
         }
@@ -409,7 +413,7 @@ extension LedgerState {
 
         setStatus(token.id, .spent, ctx, &effects)
         create(ctx, 0, from: token, receivableId: token.receivableId, holder: recipientId, amountFen: amountFen,
-               tier: token.tier + 1, status: .pending, offeredBy: ctx.signerId, &effects)
+               tier: token.tier + 1, status: .pending, &effects)
         if change > 0 {
             create(ctx, 1, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: change,
                    tier: token.tier, status: .active, &effects)

@@ -173,7 +173,8 @@ public enum Payload: Sendable, Equatable {
 struct FieldReader {
     let fields: [String: JSON]
     let path: String
-    private var seen: Set<String> = []
+    /// The fields read so far (a short list: cheaper than a set for objects of a few fields).
+    private var read: [String] = []
 
     init(_ json: JSON?, path: String) throws(LedgerError) {
         guard case .object(let f)? = json else { throw LedgerError.invalid(path.isEmpty ? "body" : path, "must be an object") }
@@ -184,7 +185,7 @@ struct FieldReader {
     func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     mutating func value(_ key: String) -> JSON? {
-        seen.insert(key)
+        read.append(key)
         return fields[key]
     }
 
@@ -263,9 +264,9 @@ struct FieldReader {
     }
 
     func finish() throws(LedgerError) {
-        if let unknown = fields.keys.sorted().first(where: { !seen.contains($0) }) {
-            throw LedgerError.invalid(name(unknown), "is not a known field")
-        }
+        guard fields.keys.contains(where: { !read.contains($0) }) else { return }
+        let unknown = fields.keys.filter { !read.contains($0) }.min()!
+        throw LedgerError.invalid(name(unknown), "is not a known field")
     }
 }
 
