@@ -25,18 +25,21 @@ public enum Merkle {
     public static func root(leaves: [[UInt8]]) -> Hash {
         if leaves.isEmpty { return Array(SHA256.hash(data: [UInt8]())) }
         var level = leaves.map(leafHash)
-        while level.count > 1 {
-            var next: [Hash] = []
-            next.reserveCapacity((level.count + 1) / 2)
-            var i = 0
-            while i + 1 < level.count {
-                next.append(nodeHash(level[i], level[i + 1]))
-                i += 2
-            }
-            if i < level.count { next.append(level[i]) }
-            level = next
-        }
+        while level.count > 1 { level = parents(of: level) }
         return level[0]
+    }
+
+    /// One level up: pairs hashed together, an odd last node carried up unchanged.
+    static func parents(of level: [Hash]) -> [Hash] {
+        var next: [Hash] = []
+        next.reserveCapacity((level.count + 1) / 2)
+        var i = 0
+        while i + 1 < level.count {
+            next.append(nodeHash(level[i], level[i + 1]))
+            i += 2
+        }
+        if i < level.count { next.append(level[i]) }
+        return next
     }
 
     /// PATH(m, D[n]) of RFC 6962 §2.1.1: the audit path of leaf `index`, nearest sibling first.
@@ -48,14 +51,7 @@ public enum Merkle {
         while level.count > 1 {
             let sibling = m ^ 1
             if sibling < level.count { path.append(level[sibling]) }
-            var next: [Hash] = []
-            var i = 0
-            while i + 1 < level.count {
-                next.append(nodeHash(level[i], level[i + 1]))
-                i += 2
-            }
-            if i < level.count { next.append(level[i]) }
-            level = next
+            level = parents(of: level)
             m /= 2
         }
         return path

@@ -1,2 +1,47 @@
+import Foundation
 import Testing
+import Vapor
+
 @testable import App
+
+/// The `cascade` commands, run the way the executable runs them.
+@Suite struct CommandTests {
+    static let vectors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/vectors")
+
+    func run(_ arguments: [String]) async throws {
+        let app = try await Application.make(Environment(name: "testing", arguments: ["cascade"] + arguments))
+        do {
+            try await configure(app)
+            try await app.execute()
+        } catch {
+            try await app.asyncShutdown()
+            throw error
+        }
+        try await app.asyncShutdown()
+    }
+
+    @Test func verifyAcceptsTheValidChainAndWritesTheExpectedState() async throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID()).json")
+        defer { try? FileManager.default.removeItem(at: out) }
+        try await run(["verify", "--file", Self.vectors.appendingPathComponent("chain-valid.jsonl").path, "--state-out", out.path])
+        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? NSDictionary
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.vectors.appendingPathComponent("expected-state.json"))) as? NSDictionary
+        #expect(written != nil && written == expected)
+    }
+
+    @Test func verifyFailsOnATamperedChain() async throws {
+        await #expect(throws: CommandFailure.self) {
+            try await run(["verify", "--file", Self.vectors.appendingPathComponent("tampered/double-spend.jsonl").path])
+        }
+    }
+
+    @Test func verifyFailsOnAMissingFile() async throws {
+        await #expect(throws: CommandFailure.self) { try await run(["verify", "--file", "/nonexistent/chain.jsonl"]) }
+    }
+
+    @Test func benchRunsASmallLedgerWorkload() async throws {
+        // A smoke run only: the figures belong to `swift run -c release cascade bench ledger`.
+        try await run(["bench", "ledger", "--receivables", "20", "--moves", "200", "--block-size", "50"])
+    }
+}
