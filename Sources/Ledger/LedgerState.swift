@@ -23,7 +23,7 @@ public struct LedgerState: Sendable {
     public internal(set) var policy = Policy()
     public internal(set) var creditLines: [TxID: CreditLine] = [:]
     public internal(set) var receivables: [TxID: Receivable] = [:]
-    public internal(set) var tokens: [TokenID: Token] = [:]
+    public internal(set) var tokens = TokenStore()
     public internal(set) var financings: [TxID: Financing] = [:]
     public internal(set) var operatorId: OrgID?
     /// Every transaction id on the chain: a repeat is refused.
@@ -42,7 +42,7 @@ public struct LedgerState: Sendable {
     /// rehash the maps as they grow.
     public mutating func reserveCapacity(transactions: Int) {
         transactionIds.reserveCapacity(transactions)
-        tokens.reserveCapacity(transactions * 2)
+        tokens.reserveCapacity(transactions * 3 / 2)
     }
 
     public var operatorKey: [UInt8]? { operatorId.flatMap { orgs[$0]?.publicKey } }
@@ -108,5 +108,38 @@ public struct FinancingQuote: Sendable, Equatable {
         amountFen = token.amountFen
         interestFen = Money.discountInterestFen(amountFen: token.amountFen, rateBps: line.rateBps, days: max(0, days))
         payoutFen = amountFen - interestFen
+    }
+}
+
+/// Every token ever created, in creation order, with an index by id. Tokens are never removed
+/// (a spent token stays, as history), so they live in one growing array: appends touch memory in
+/// order, and the index holds only a small position per id.
+public struct TokenStore: Sendable {
+    public private(set) var values: [Token] = []
+    private var position: [TokenID: Int32] = [:]
+
+    public init() {}
+
+    public var count: Int { values.count }
+
+    public subscript(id: TokenID) -> Token? {
+        guard let p = position[id] else { return nil }
+        return values[Int(p)]
+    }
+
+    mutating func insert(_ token: Token) {
+        let p = Int32(values.count)
+        let previous = position.updateValue(p, forKey: token.id)
+        assert(previous == nil, "derived token ids are unique")
+        values.append(token)
+    }
+
+    mutating func update(_ id: TokenID, _ change: (inout Token) -> Void) {
+        change(&values[Int(position[id]!)])
+    }
+
+    mutating func reserveCapacity(_ n: Int) {
+        values.reserveCapacity(n)
+        position.reserveCapacity(n)
     }
 }

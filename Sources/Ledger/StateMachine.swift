@@ -151,17 +151,16 @@ extension LedgerState {
     mutating func create(_ ctx: Context, _ k: Int, from parent: Token?, receivableId: TxID, holder: OrgID, amountFen: Int64,
                          tier: Int64, status: TokenStatus, _ effects: inout TxEffects) {
         let id = ctx.outputId(k)
-        tokens[id] = Token(id: id, receivableId: receivableId, parentId: parent?.id, holderId: holder, amountFen: amountFen,
-                           tier: tier, status: status, createdTx: ctx.tx.id, spentTx: nil, createdOn: ctx.date)
+        tokens.insert(Token(id: id, receivableId: receivableId, parentId: parent?.id, holderId: holder, amountFen: amountFen,
+                            tier: tier, status: status, createdTx: ctx.tx.id, spentTx: nil, createdOn: ctx.date))
         effects.createdTokens.append(id)
     }
 
     mutating func setStatus(_ tokenId: TokenID, _ status: TokenStatus, _ ctx: Context, _ effects: inout TxEffects) {
-        func update(_ token: inout Token) {  // one lookup for both fields
+        tokens.update(tokenId) { token in
             token.status = status
             if status == .spent || status == .settled || status == .expired { token.spentTx = ctx.tx.id }
         }
-        update(&tokens[tokenId]!)
         effects.changedTokens.append(tokenId)
     }
 

@@ -20,7 +20,7 @@ extension LedgerState {
                 ["dueDate": .string(r.dueDate.description), "faceFen": .int(r.faceFen), "issuerId": id(r.issuerId),
                  "paidFen": .int(r.paidFen), "status": .string(r.status.rawValue)]
             },
-            "tokens": map(tokens) { t in
+            "tokens": map(Dictionary(uniqueKeysWithValues: tokens.values.map { ($0.id, $0) })) { t in
                 ["amountFen": .int(t.amountFen), "holderId": id(t.holderId), "parentId": t.parentId.map { id($0) } ?? .null,
                  "receivableId": id(t.receivableId), "status": .string(t.status.rawValue), "tier": .int(t.tier)]
             },
