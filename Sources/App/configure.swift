@@ -3,8 +3,23 @@ import Vapor
 /// Builds the application: commands now; the database, the sequencer and the routes as the
 /// server arrives.
 public func configure(_ app: Application) async throws {
+    if app.environment != .testing || Environment.get("DATABASE_URL") != nil {
+        try app.useDatabase(DatabaseLocation(url: try databaseURL(app.environment)))
+    }
+    app.asyncCommands.use(MigrateCommand(), as: "migrate")
+    app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(VerifyCommand(), as: "verify")
     app.asyncCommands.use(BenchCommand(), as: "bench")
+}
+
+/// `DATABASE_URL`, or outside production the embedded demo database. Production names its
+/// database explicitly or does not start.
+func databaseURL(_ environment: Environment) throws -> String {
+    if let url = Environment.get("DATABASE_URL"), !url.isEmpty { return url }
+    guard environment != .production else {
+        throw ConfigurationError("DATABASE_URL is not set: production needs sqlite:///path or postgres://… named explicitly")
+    }
+    return "sqlite://./cascade-demo.sqlite"
 }
 
 /// A command that finished its work but must end the process with a failure status, having

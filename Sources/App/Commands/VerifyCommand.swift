@@ -2,9 +2,10 @@ import Foundation
 import Ledger
 import Vapor
 
-/// `cascade verify --file chain.jsonl [--state-out state.json]`: replays a chain export from
-/// genesis, checking every hash, signature, Merkle root and rule. Exit status 0 only when all of
-/// it checks out; otherwise it names the first block or transaction at fault.
+/// `cascade verify [--file chain.jsonl] [--state-out state.json]`: replays a chain — an export, or
+/// the one in the database — from genesis, checking every hash, signature, Merkle root and rule;
+/// for the database it also compares every projection table with the replayed state. Exit status
+/// 0 only when all of it checks out; otherwise it names the first block, transaction or row at fault.
 struct VerifyCommand: AsyncCommand {
     struct Signature: CommandSignature {
         @Option(name: "file", help: "A chain export (JSON Lines, one block per line).")
@@ -19,16 +20,28 @@ struct VerifyCommand: AsyncCommand {
     var help: String { "Replays and checks a chain: hashes, signatures, Merkle roots and every rule." }
 
     func run(using context: CommandContext, signature: Signature) async throws {
-        guard let file = signature.file else {
-            context.console.error("verify: pass --file chain.jsonl (a chain export)")
-            throw CommandFailure(exitCode: 2, "no --file")
-        }
         let bytes: [UInt8]
-        do {
-            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
-        } catch {
-            context.console.error("verify: cannot read \(file): \(error.localizedDescription)")
-            throw CommandFailure(exitCode: 2, "unreadable file")
+        let store: LedgerStore?
+        if let file = signature.file {
+            store = nil
+            do {
+                bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+            } catch {
+                context.console.error("verify: cannot read \(file): \(error.localizedDescription)")
+                throw CommandFailure(exitCode: 2, "unreadable file")
+            }
+        } else {
+            store = LedgerStore(db: context.application.db)
+            bytes = try await store!.exportAll()
+        }
+        if store != nil && bytes.isEmpty {
+            let problems = try await store!.projectionProblems(against: LedgerState())
+            guard problems.isEmpty else {
+                context.console.error("FAILED the database holds no blocks but \(problems.count) projection rows; first: \(problems[0])")
+                throw CommandFailure("projections without a chain")
+            }
+            context.console.print("OK 0 blocks: the database holds no chain yet")
+            return
         }
         let clock = ContinuousClock()
         let start = clock.now
@@ -39,6 +52,13 @@ struct VerifyCommand: AsyncCommand {
             context.console.error("FAILED \(failure)")
             throw CommandFailure("chain does not verify")
         case .success(let replayer):
+            if let store {
+                let problems = try await store.projectionProblems(against: replayer.state)
+                if !problems.isEmpty {
+                    context.console.error("FAILED the projection tables differ from the chain in \(problems.count) rows; first: \(problems[0])")
+                    throw CommandFailure("projections differ")
+                }
+            }
             if let out = signature.stateOut {
                 var text = replayer.state.snapshotJSON.canonicalBytes
                 text.append(0x0A)
