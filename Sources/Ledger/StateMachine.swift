@@ -192,7 +192,10 @@ extension LedgerState {
         }
         orgs[p.orgId] = Org(id: p.orgId, name: p.name, role: p.role, creditCode: p.creditCode, publicKey: p.publicKey,
                             keyId: Hashing.keyId(publicKey: p.publicKey), status: .active, registeredTx: ctx.tx.id)
-        if operatorId == nil { operatorId = p.orgId }
+        if operatorId == nil {
+            operatorId = p.orgId
+            effects.policyChanged = true  // the default policy comes into force at genesis
+        }
         effects.orgId = p.orgId
     }
 

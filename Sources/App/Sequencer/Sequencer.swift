@@ -1,0 +1,158 @@
+import Foundation
+import Ledger
+
+/// What a caller gets back once its transaction's block is committed: the effects, and every
+/// object the transaction touched as it stood right after it.
+public struct Outcome: Sendable {
+    public var effects: TxEffects
+    public var blockHeight: Int64
+    public var tokens: [Token]
+    public var receivable: Receivable?
+    public var financings: [Financing]
+    public var creditLine: CreditLine?
+}
+
+/// A time source the sequencer and the jobs read; tests move it by hand.
+public protocol LedgerClock: Sendable {
+    func nowMs() -> Int64
+}
+
+public struct SystemClock: LedgerClock {
+    public init() {}
+    public func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+/// The single writer. It owns the in-memory ledger state, applies each transaction with the
+/// pure state machine, and commits the transactions it accepted as one block in one database
+/// transaction. Callers are answered only after their block commits.
+///
+/// Group commit: while one block is being written, new transactions queue; when the write
+/// finishes they form the next block (up to `maxBlockTx`). One fsync carries many transactions.
+///
+/// If a commit fails, every caller in that block gets the error and the state is rebuilt from
+/// the database, so nothing of the failed block remains in memory either.
+public actor Sequencer {
+    struct Waiter {
+        let tx: Transaction
+        let continuation: CheckedContinuation<Outcome, any Error>
+    }
+
+    public private(set) var state: LedgerState
+    public private(set) var height: Int64
+    private var lastHash: String
+    private var lastTime: Int64
+    private let store: LedgerStore
+    private let sealer: @Sendable () -> (any TransactionSigner)?
+    private let clock: any LedgerClock
+    private let maxBlockTx: Int
+    private var queue: [Waiter] = []
+    private var writing = false
+    /// Set when the database could not be read back after a failed commit: nothing is accepted
+    /// until the process restarts from what the database holds.
+    private var broken: String?
+
+    /// Failure injection for tests: called after a block is sealed and before it is written.
+    var beforeCommit: (@Sendable (Block) async throws -> Void)?
+
+    init(replayed: ChainReplayer, store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?,
+         clock: any LedgerClock, maxBlockTx: Int = 1_000) {
+        state = replayed.state
+        height = replayed.height
+        lastHash = replayed.lastHash
+        lastTime = replayed.lastTime
+        self.store = store
+        self.sealer = sealer
+        self.clock = clock
+        self.maxBlockTx = maxBlockTx
+    }
+
+    /// Rebuilds the state by replaying the stored chain, checking it on the way.
+    static func load(store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?, clock: any LedgerClock,
+                     maxBlockTx: Int = 1_000) async throws -> Sequencer {
+        Sequencer(replayed: try await replay(store), store: store, sealer: sealer, clock: clock, maxBlockTx: maxBlockTx)
+    }
+
+    static func replay(_ store: LedgerStore) async throws -> ChainReplayer {
+        let export = try await store.exportAll()
+        if export.isEmpty { return ChainReplayer() }
+        return try ChainReplayer.verify(export: export, parallelism: ProcessInfo.processInfo.activeProcessorCount).get()
+    }
+
+    func setBeforeCommit(_ hook: (@Sendable (Block) async throws -> Void)?) { beforeCommit = hook }
+
+    /// Applies `tx` in its turn and returns once the block holding it is committed. A refused
+    /// transaction fails at once with its ledger error and changes nothing.
+    public func submit(_ tx: Transaction) async throws -> Outcome {
+        if let broken { throw ConfigurationError("the ledger stopped accepting transactions: \(broken)") }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.append(Waiter(tx: tx, continuation: continuation))
+            if !writing {
+                writing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !queue.isEmpty {
+            let batch = Array(queue.prefix(maxBlockTx))
+            queue.removeFirst(batch.count)
+            await commit(batch)
+        }
+        writing = false
+    }
+
+    private func commit(_ batch: [Waiter]) async {
+        var accepted: [(Waiter, Outcome)] = []
+        for waiter in batch {
+            switch state.apply(waiter.tx) {
+            case .failure(let error):
+                waiter.continuation.resume(throwing: error)
+            case .success(let effects):
+                accepted.append((waiter, outcome(effects)))
+            }
+        }
+        guard !accepted.isEmpty else { return }
+        let transactions = accepted.map(\.0.tx)
+        let time = max(clock.nowMs(), lastTime, transactions.map(\.body.time).max()!)
+        do {
+            guard let sealer = sealer() else { throw ConfigurationError("no operator key to seal blocks with") }
+            let block = try Block.seal(transactions, height: height + 1, prevHash: lastHash, time: time, sealer: sealer)
+            try await beforeCommit?(block)
+            try await store.append(block, effects: accepted.map(\.1.effects), state: state)
+            height = block.header.height
+            lastHash = block.hash
+            lastTime = time
+            for (waiter, var result) in accepted {
+                result.blockHeight = block.header.height
+                waiter.continuation.resume(returning: result)
+            }
+        } catch {
+            // Back to what the database holds before anyone hears of the failure.
+            await restore()
+            for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
+        }
+    }
+
+    /// After a failed commit: the state is what the database holds, nothing more.
+    private func restore() async {
+        do {
+            let replayed = try await Self.replay(store)
+            state = replayed.state
+            height = replayed.height
+            lastHash = replayed.lastHash
+            lastTime = replayed.lastTime
+        } catch {
+            broken = "after a failed commit the stored chain could not be read back (\(error))"
+            for waiter in queue { waiter.continuation.resume(throwing: ConfigurationError(broken!)) }
+            queue.removeAll()
+        }
+    }
+
+    private func outcome(_ effects: TxEffects) -> Outcome {
+        Outcome(effects: effects, blockHeight: -1, tokens: effects.tokens.compactMap { state.tokens[$0] },
+                receivable: effects.receivableId.flatMap { state.receivables[$0] },
+                financings: effects.financingIds.compactMap { state.financings[$0] },
+                creditLine: effects.creditLineId.flatMap { state.creditLines[$0] })
+    }
+}
