@@ -136,3 +136,20 @@ struct Consortium {
         }
     }
 }
+
+@Suite struct WriterLockTests {
+    @Test func aSecondWriterOnTheSameDatabaseRefusesToStart() async throws {
+        let location: DatabaseLocation
+        if let url = TestDatabase.postgresURL {
+            location = .postgres(url: url, schema: nil)
+        } else {
+            location = .sqlite(path: FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID()).sqlite").path)
+        }
+        let logger = Logger(label: "test")
+        let first = try await WriterLock.acquire(location, logger: logger)
+        await #expect(throws: WriterLock.Taken.self) { _ = try await WriterLock.acquire(location, logger: logger) }
+        await first.release()
+        let again = try await WriterLock.acquire(location, logger: logger)
+        await again.release()
+    }
+}
