@@ -1,0 +1,60 @@
+import Crypto
+import FluentKit
+import Foundation
+import Ledger
+import SQLKit
+
+/// Seals and opens org signing keys with AES-256-GCM under the master key. A sealed key is
+/// base64(nonce ‖ ciphertext ‖ tag), bound to its org id (as authenticated data), so a sealed
+/// key copied to another org's row does not open.
+struct KeyVault: Sendable {
+    // Immutable once made; reading key bytes from several threads is safe.
+    nonisolated(unsafe) let masterKey: SymmetricKey
+
+    struct Problem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// `CASCADE_MASTER_KEY`: 32 bytes, base64. Outside production a missing key is generated
+    /// for this run (and the caller says so); production refuses to start without one.
+    static func fromEnvironment(_ value: String?, production: Bool) throws -> (vault: KeyVault, generated: Bool) {
+        guard let value, !value.isEmpty else {
+            if production { throw ConfigurationError("CASCADE_MASTER_KEY is not set: production needs 32 random bytes, base64, to seal org keys") }
+            return (KeyVault(masterKey: SymmetricKey(size: .bits256)), true)
+        }
+        guard let raw = Data(base64Encoded: value), raw.count == 32 else {
+            throw ConfigurationError("CASCADE_MASTER_KEY must be 32 bytes in base64 (44 characters); it is not")
+        }
+        return (KeyVault(masterKey: SymmetricKey(data: raw)), false)
+    }
+
+    func seal(seed: [UInt8], for org: OrgID) throws -> String {
+        let box = try AES.GCM.seal(seed, using: masterKey, authenticating: Array(org.description.utf8))
+        return box.combined!.base64EncodedString()  // a 12-byte nonce always gives a combined form
+    }
+
+    func open(_ sealed: String, for org: OrgID) throws -> [UInt8] {
+        guard let data = Data(base64Encoded: sealed) else { throw Problem(description: "sealed key of \(org) is not base64") }
+        do {
+            let box = try AES.GCM.SealedBox(combined: data)
+            return Array(try AES.GCM.open(box, using: masterKey, authenticating: Array(org.description.utf8)))
+        } catch {
+            throw Problem(description: "the key of org \(org) does not open with this master key")
+        }
+    }
+
+    /// Makes a new key for `org`, stores it sealed, and returns its signer.
+    func createKey(for org: OrgID, on sql: any SQLDatabase, nowMs: Int64) async throws -> Ed25519Signer {
+        let signer = Ed25519Signer.generate()
+        try await sql.insert(into: "org_keys").columns("org_id", "key_id", "sealed_seed", "created_ms")
+            .values(SQLBind(org.description), SQLBind(signer.keyId), SQLBind(try seal(seed: signer.seed, for: org)), SQLBind(nowMs))
+            .run()
+        return signer
+    }
+
+    /// The custodial signer of `org`, or nil when the org keeps its own key.
+    func signer(for org: OrgID, on sql: any SQLDatabase) async throws -> Ed25519Signer? {
+        guard let row = try await sql.raw("SELECT sealed_seed FROM org_keys WHERE org_id = \(bind: org.description)").first() else { return nil }
+        return try Ed25519Signer(seed: try open(try row.decode(column: "sealed_seed", as: String.self), for: org))
+    }
+}
