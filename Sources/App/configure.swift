@@ -6,6 +6,10 @@ public func configure(_ app: Application) async throws {
     if app.environment != .testing || Environment.get("DATABASE_URL") != nil {
         try app.useDatabase(DatabaseLocation(url: try databaseURL(app.environment)))
     }
+    app.middleware = Middlewares()
+    app.middleware.use(ProblemMiddleware())
+    app.routes.defaultMaxBodySize = "64kb"
+    try routes(app)
     app.asyncCommands.use(MigrateCommand(), as: "migrate")
     app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(VerifyCommand(), as: "verify")

@@ -1,0 +1,85 @@
+import Foundation
+import Ledger
+import Vapor
+
+/// RFC 9457 problem details with the stable codes of SPEC §5:
+/// `{"type", "title", "status", "detail", "code", "errors"?}` as `application/problem+json`.
+struct Problem: Error, Content {
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    var code: String
+    var errors: [FieldError]?
+
+    init(_ code: ErrorCode, _ detail: String, errors: [FieldError]? = nil) {
+        type = "https://cascade.example/problems/\(code.rawValue)"
+        title = code.rawValue.replacingOccurrences(of: "_", with: " ").capitalized
+        status = code.httpStatus
+        self.detail = detail
+        self.code = code.rawValue
+        self.errors = errors
+    }
+
+    /// Anything thrown while handling a request, as the problem the caller sees. Errors from
+    /// outside the ledger's vocabulary are never shown as they are: no internals leak.
+    static func from(_ error: any Error) -> (problem: Problem, unexpected: Bool) {
+        switch error {
+        case let p as Problem: return (p, false)
+        case let e as LedgerError: return (Problem(e.code, e.message, errors: e.fields.isEmpty ? nil : e.fields), false)
+        case let e as DecodingError: return (Problem(.validationFailed, "the request body does not have the expected shape", errors: [fieldError(e)]), false)
+        case let abort as any AbortError:
+            switch abort.status {
+            case .notFound: return (Problem(.notFound, "no such resource"), false)
+            case .unauthorized: return (Problem(.unauthorized, abort.reason), false)
+            case .forbidden: return (Problem(.forbidden, abort.reason), false)
+            case .payloadTooLarge: return (Problem(.payloadTooLarge, "the request body is larger than allowed"), false)
+            case .tooManyRequests: return (Problem(.rateLimited, abort.reason), false)
+            case .unsupportedMediaType, .badRequest: return (Problem(.malformedJSON, "the request body is not valid JSON"), false)
+            case .methodNotAllowed: return (Problem(.notFound, "no such resource for this method"), false)
+            default:
+                if abort.status.code < 500 { return (Problem(.validationFailed, abort.reason), false) }
+                return (internalProblem, true)
+            }
+        default: return (internalProblem, true)
+        }
+    }
+
+    static var internalProblem: Problem {
+        var p = Problem(.validationFailed, "an unexpected error happened; it has been logged")
+        p.status = 500
+        p.code = "internal_error"
+        p.title = "Internal Error"
+        p.type = "https://cascade.example/problems/internal_error"
+        return p
+    }
+
+    static func fieldError(_ error: DecodingError) -> FieldError {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .typeMismatch(let type, let c): return FieldError(field: path(c), message: "must be \(type)")
+        case .valueNotFound(_, let c): return FieldError(field: path(c), message: "is required")
+        case .keyNotFound(let key, let c): return FieldError(field: (path(c).isEmpty ? "" : path(c) + ".") + key.stringValue, message: "is required")
+        case .dataCorrupted(let c): return FieldError(field: path(c), message: c.debugDescription)
+        @unknown default: return FieldError(field: "", message: "is not valid")
+        }
+    }
+}
+
+/// Turns every error into problem+json; logs the unexpected ones once, with the request.
+struct ProblemMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        do {
+            return try await next.respond(to: request)
+        } catch {
+            let (problem, unexpected) = Problem.from(error)
+            if unexpected { request.logger.report(error: error) }
+            var headers = HTTPHeaders()
+            headers.contentType = HTTPMediaType(type: "application", subType: "problem+json", parameters: ["charset": "utf-8"])
+            return Response(status: HTTPResponseStatus(statusCode: problem.status), headers: headers,
+                            body: .init(data: try JSONEncoder().encode(problem)))
+        }
+    }
+}
