@@ -10,6 +10,10 @@ func routes(_ app: Application) throws {
     do {  // anyone
         api.get("node", "status", use: NodeController.status)
     }
+
+    do {  // any org with its own registered key: the signature is the credential
+        api.on(.POST, "transactions", body: .collect(maxSize: "64kb"), use: TransactionController.submit)
+    }
 }
 
 enum NodeController {
