@@ -21,6 +21,15 @@ func hexWord(_ u: UnsafeBufferPointer<UInt8>, _ start: Int) -> UInt64? {
     return v
 }
 
+/// 32 lowercase hex characters of a 128-bit id.
+func hex128(_ hi: UInt64, _ lo: UInt64) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(32)
+    appendHex(hi, to: &out)
+    appendHex(lo, to: &out)
+    return out
+}
+
 @inline(__always)
 func appendHex(_ word: UInt64, to out: inout [UInt8]) {
     let digits: StaticString = "0123456789abcdef"
@@ -93,13 +102,7 @@ public struct TokenID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self = parsed
     }
 
-    public var description: String {
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        appendHex(hi, to: &out)
-        appendHex(lo, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var description: String { String(decoding: hex128(hi, lo), as: UTF8.self) }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(hi) }
 
@@ -133,10 +136,7 @@ public struct OrgID: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var hex: [UInt8] = []
-        hex.reserveCapacity(32)
-        appendHex(hi, to: &hex)
-        appendHex(lo, to: &hex)
+        let hex = hex128(hi, lo)
         var out: [UInt8] = []
         out.reserveCapacity(36)
         for (i, c) in hex.enumerated() {

@@ -138,10 +138,7 @@ public enum Payload: Sendable, Equatable {
                         ("rateBps", p.rateBps.map(JSON.int)), ("expiresOn", str(p.expiresOn?.description)),
                         ("status", str(p.status?.rawValue))])
         case .issue(let p):
-            let docs = p.documents.map { d in
-                obj([("kind", .string(d.kind.rawValue)), ("sha256", .string(d.sha256)), ("number", str(d.number)),
-                     ("fileName", str(d.fileName))])
-            }
+            let docs = p.documents.map(\.json)
             return obj([("supplierId", id(p.supplierId)), ("creditLineId", id(p.creditLineId)),
                         ("faceFen", .int(p.faceFen)), ("issueDate", .string(p.issueDate.description)),
                         ("dueDate", .string(p.dueDate.description)), ("documents", .array(docs)), ("memo", str(p.memo))])

@@ -59,16 +59,23 @@ import VaporTesting
         return JSON.object(["body": body.json, "signature": .string(Base64.encode(tx.signature))]).canonicalString
     }
 
-    func code(_ res: TestingHTTPResponse) -> String? {
-        (try? JSONSerialization.jsonObject(with: Data(buffer: res.body)) as? [String: Any])?["code"] as? String
-    }
-
-    @Test func aSelfSignedTransferIsCommittedAndAnswered() async throws {
+    /// A configured server whose writer is a fresh consortium's sequencer, on its clock.
+    static func withServer(_ body: (Application, Consortium) async throws -> Void) async throws {
         try await TestDatabase.with { app in
             try await configure(app)
             let c = try await Consortium.make(app)
             app.sequencer = c.sequencer
             app.ledgerClock = c.clock
+            try await body(app, c)
+        }
+    }
+
+    func code(_ res: TestingHTTPResponse) -> String? {
+        (try? JSONSerialization.jsonObject(with: Data(buffer: res.body)) as? [String: Any])?["code"] as? String
+    }
+
+    @Test func aSelfSignedTransferIsCommittedAndAnswered() async throws {
+        try await Self.withServer { app, c in
             let token = try await c.activeToken(faceFen: 1_000_000)
             try await post(app, try signed(c, "s1", .transfer(tokenId: token, toOrgId: c.ids["s2"]!, amountFen: 300_000, memo: "货款 \"加急\""))) { res in
                 #expect(res.status == .created)
@@ -86,11 +93,7 @@ import VaporTesting
     }
 
     @Test func badInputIsRefusedPreciselyAndChangesNothing() async throws {
-        try await TestDatabase.with { app in
-            try await configure(app)
-            let c = try await Consortium.make(app)
-            app.sequencer = c.sequencer
-            app.ledgerClock = c.clock
+        try await Self.withServer { app, c in
             let token = try await c.activeToken()
             let height = await c.sequencer.height
             let transfer = Payload.transfer(tokenId: token, toOrgId: c.ids["s2"]!, amountFen: 1, memo: nil)

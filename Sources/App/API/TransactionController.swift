@@ -16,12 +16,7 @@ enum DTO {
          "firstHolderId": .string(r.firstHolderId.description), "creditLineId": .string(r.creditLineId.description),
          "faceFen": .int(r.faceFen), "paidFen": .int(r.paidFen), "issueDate": .string(r.issueDate.description),
          "dueDate": .string(r.dueDate.description), "status": .string(r.status.rawValue), "memo": r.memo.map(JSON.string) ?? .null,
-         "documents": .array(r.documents.map { d in
-             var fields: [String: JSON] = ["kind": .string(d.kind.rawValue), "sha256": .string(d.sha256)]
-             if let n = d.number { fields["number"] = .string(n) }
-             if let f = d.fileName { fields["fileName"] = .string(f) }
-             return .object(fields)
-         })]
+         "documents": .array(r.documents.map(\.json))]
     }
 
     static func financing(_ f: Financing) -> JSON {

@@ -52,12 +52,7 @@ enum Projection {
     }
 
     static func row(_ r: Receivable) -> [Cell] {
-        let documents = JSON.array(r.documents.map { d in
-            var fields: [String: JSON] = ["kind": .string(d.kind.rawValue), "sha256": .string(d.sha256)]
-            if let n = d.number { fields["number"] = .string(n) }
-            if let f = d.fileName { fields["fileName"] = .string(f) }
-            return .object(fields)
-        })
+        let documents = JSON.array(r.documents.map(\.json))
         return [id(r.id), .text(r.number), id(r.issuerId), id(r.firstHolderId), id(r.creditLineId), .int(r.faceFen), .int(r.paidFen),
                 id(r.issueDate), id(r.dueDate), .text(documents.canonicalString), r.memo.map(Cell.text) ?? .null, .text(r.status.rawValue),
                 id(r.firstTokenId)]
