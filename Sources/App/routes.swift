@@ -11,6 +11,13 @@ func routes(_ app: Application) throws {
         api.get("node", "status", use: NodeController.status)
     }
 
+    do {  // sessions for scripts
+        api.post("auth", "login", use: AuthController.login)
+        let signedIn = api.grouped(BearerAuthenticator(), RequireCaller())
+        signedIn.post("auth", "logout", use: AuthController.logout)
+        signedIn.get("me", use: AuthController.me)
+    }
+
     do {  // any org with its own registered key: the signature is the credential
         api.on(.POST, "transactions", body: .collect(maxSize: "64kb"), use: TransactionController.submit)
     }

@@ -1,0 +1,157 @@
+import Crypto
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// Who is calling: a user of an org, through a login token or an API key.
+struct Caller: Authenticatable, Sendable {
+    var userId: String
+    var orgId: OrgID
+    var email: String
+    var name: String
+    var isAdmin: Bool
+    var viaAPIKey: Bool
+}
+
+/// Users, login tokens and API keys in SQL. Secrets are random, shown once, stored hashed.
+struct Accounts: Sendable {
+    let sql: any SQLDatabase
+    static let loginTokenLifetimeMs: Int64 = 12 * 3_600_000
+
+    static func secretHash(_ secret: String) -> String { Hashing.sha256Hex(Array(secret.utf8)) }
+
+    static func newSecret(prefix: String) -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        return prefix + Hex.encode(bytes)
+    }
+
+    /// Adds a user; the password is stored as a bcrypt hash.
+    @discardableResult
+    func createUser(org: OrgID, email: String, name: String, admin: Bool, password: String, nowMs: Int64) async throws -> String {
+        let id = UUID().uuidString.lowercased()
+        try await sql.insert(into: "users").columns("id", "org_id", "email", "name", "role", "password_hash", "created_ms")
+            .values(SQLBind(id), SQLBind(org.description), SQLBind(email.lowercased()), SQLBind(name), SQLBind(admin ? "admin" : "member"),
+                    SQLBind(try Bcrypt.hash(password)), SQLBind(nowMs))
+            .run()
+        return id
+    }
+
+    /// A login token for the right email and password; nil otherwise (which, is not said).
+    func login(email: String, password: String, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller)? {
+        guard let row = try await sql.raw("SELECT id, org_id, email, name, role, password_hash FROM users WHERE email = \(bind: email.lowercased())").first()
+        else {
+            _ = try? Bcrypt.verify(password, created: Self.dummyHash)  // same work whether or not the email exists
+            return nil
+        }
+        guard try Bcrypt.verify(password, created: try row.decode(column: "password_hash", as: String.self)) else { return nil }
+        let caller = try Self.caller(row, viaAPIKey: false)
+        let token = Self.newSecret(prefix: "cas_l_")
+        let expires = nowMs + Self.loginTokenLifetimeMs
+        try await sql.insert(into: "login_tokens").columns("token_hash", "user_id", "expires_ms", "created_ms")
+            .values(SQLBind(Self.secretHash(token)), SQLBind(caller.userId), SQLBind(expires), SQLBind(nowMs)).run()
+        return (token, expires, caller)
+    }
+
+    static let dummyHash = (try? Bcrypt.hash("cascade-timing-equaliser")) ?? ""
+
+    func logout(token: String) async throws {
+        try await sql.delete(from: "login_tokens").where("token_hash", .equal, SQLBind(Self.secretHash(token))).run()
+    }
+
+    /// The caller a bearer secret stands for: a live login token, or an API key not revoked.
+    func caller(bearer: String, nowMs: Int64) async throws -> Caller? {
+        let hash = Self.secretHash(bearer)
+        if bearer.hasPrefix("cas_l_") {
+            guard let row = try await sql.raw("""
+                SELECT u.id, u.org_id, u.email, u.name, u.role FROM login_tokens t JOIN users u ON u.id = t.user_id
+                WHERE t.token_hash = \(bind: hash) AND t.expires_ms > \(bind: nowMs)
+                """).first() else { return nil }
+            return try Self.caller(row, viaAPIKey: false)
+        }
+        guard let row = try await sql.raw("""
+            SELECT u.id, u.org_id, u.email, u.name, u.role FROM api_keys k JOIN users u ON u.id = k.user_id
+            WHERE k.key_hash = \(bind: hash) AND k.revoked_ms IS NULL
+            """).first() else { return nil }
+        return try Self.caller(row, viaAPIKey: true)
+    }
+
+    /// Creates an API key for a user; the secret is returned once and stored only as a hash.
+    func createAPIKey(for caller: Caller, name: String, nowMs: Int64) async throws -> (id: String, secret: String) {
+        let id = UUID().uuidString.lowercased()
+        let secret = Self.newSecret(prefix: "cas_k_")
+        try await sql.insert(into: "api_keys").columns("id", "org_id", "user_id", "name", "key_hash", "prefix", "created_ms")
+            .values(SQLBind(id), SQLBind(caller.orgId.description), SQLBind(caller.userId), SQLBind(name), SQLBind(Self.secretHash(secret)),
+                    SQLBind(String(secret.prefix(12))), SQLBind(nowMs)).run()
+        return (id, secret)
+    }
+
+    static func caller(_ row: any SQLRow, viaAPIKey: Bool) throws -> Caller {
+        guard let org = OrgID(try row.decode(column: "org_id", as: String.self)) else { throw Problem(.unauthorized, "the user's org id is malformed") }
+        return Caller(userId: try row.decode(column: "id", as: String.self), orgId: org, email: try row.decode(column: "email", as: String.self),
+                      name: try row.decode(column: "name", as: String.self), isAdmin: try row.decode(column: "role", as: String.self) == "admin",
+                      viaAPIKey: viaAPIKey)
+    }
+}
+
+/// `Authorization: Bearer <login token or API key>`.
+struct BearerAuthenticator: AsyncBearerAuthenticator {
+    func authenticate(bearer: BearerAuthorization, for request: Request) async throws {
+        if let caller = try await Accounts(sql: request.application.sql).caller(bearer: bearer.token, nowMs: request.application.ledgerClock.nowMs()) {
+            request.auth.login(caller)
+        }
+    }
+}
+
+enum AuthController {
+    struct Login: Content {
+        var email: String
+        var password: String
+    }
+
+    @Sendable static func login(req: Request) async throws -> Response {
+        let body = try req.content.decode(Login.self)
+        guard body.email.count <= 254, body.password.count <= 200 else { throw LedgerError.invalid("email", "is too long") }
+        let now = req.application.ledgerClock.nowMs()
+        guard let session = try await Accounts(sql: req.application.sql).login(email: body.email, password: body.password, nowMs: now) else {
+            throw Problem(.unauthorized, "the email or the password is wrong")
+        }
+        guard case .object(var fields) = try await me(session.caller, sql: req.application.sql) else { return Response(status: .ok) }
+        fields["token"] = .string(session.token)
+        fields["expiresAt"] = .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(session.expiresMs) / 1000)))
+        return JSON.object(fields).response()
+    }
+
+    @Sendable static func logout(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        if !caller.viaAPIKey, let bearer = req.headers.bearerAuthorization {
+            try await Accounts(sql: req.application.sql).logout(token: bearer.token)
+        }
+        return Response(status: .noContent)
+    }
+
+    @Sendable static func me(req: Request) async throws -> Response {
+        try await me(try req.auth.require(Caller.self), sql: req.application.sql).response()
+    }
+
+    /// `{user, org}`: the org as the chain registered it.
+    static func me(_ c: Caller, sql: any SQLDatabase) async throws -> JSON {
+        var org: JSON = ["id": .string(c.orgId.description)]
+        if let row = try await sql.raw("SELECT name, role, status FROM orgs WHERE id = \(bind: c.orgId.description)").first() {
+            org = ["id": .string(c.orgId.description), "name": .string(try row.decode(column: "name", as: String.self)),
+                   "role": .string(try row.decode(column: "role", as: String.self)), "status": .string(try row.decode(column: "status", as: String.self))]
+        }
+        return ["user": ["id": .string(c.userId), "email": .string(c.email), "name": .string(c.name), "role": .string(c.isAdmin ? "admin" : "member")],
+                "org": org]
+    }
+}
+
+/// Requests without a valid bearer credential stop here with 401 problem+json.
+struct RequireCaller: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        guard request.auth.has(Caller.self) else { throw Problem(.unauthorized, "sign in, or send an API key as Authorization: Bearer …") }
+        return try await next.respond(to: request)
+    }
+}
