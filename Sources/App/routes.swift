@@ -18,6 +18,12 @@ func routes(_ app: Application) throws {
         signedIn.get("me", use: AuthController.me)
     }
 
+    do {  // tokens: holder, issuer, regulator, operator
+        let signedIn = api.grouped(BearerAuthenticator(), RequireCaller())
+        signedIn.get("tokens", ":id", use: TokenController.show)
+        signedIn.get("tokens", ":id", "ancestry", use: TokenController.ancestry)
+    }
+
     do {  // any org with its own registered key: the signature is the credential
         api.on(.POST, "transactions", body: .collect(maxSize: "64kb"), use: TransactionController.submit)
     }
