@@ -22,6 +22,10 @@ func routes(_ app: Application) throws {
         let signedIn = api.grouped(BearerAuthenticator(), RequireCaller())
         signedIn.get("tokens", ":id", use: TokenController.show)
         signedIn.get("tokens", ":id", "ancestry", use: TokenController.ancestry)
+        signedIn.post("tokens", ":id", "accept", use: TokenActionController.accept)
+        signedIn.post("tokens", ":id", "reject", use: TokenActionController.reject)
+        signedIn.post("tokens", ":id", "transfer", use: TokenActionController.transfer)
+        signedIn.post("tokens", ":id", "split", use: TokenActionController.split)
     }
 
     do {  // any org with its own registered key: the signature is the credential
