@@ -28,6 +28,12 @@ func routes(_ app: Application) throws {
         signedIn.post("tokens", ":id", "split", use: TokenActionController.split)
     }
 
+    do {  // the chain: export for the regulator and operator, proofs for a transaction's parties
+        let signedIn = api.grouped(BearerAuthenticator(), RequireCaller())
+        signedIn.get("chain", "export", use: ChainController.export)
+        signedIn.get("transactions", ":id", "proof", use: ChainController.proof)
+    }
+
     do {  // any org with its own registered key: the signature is the credential
         api.on(.POST, "transactions", body: .collect(maxSize: "64kb"), use: TransactionController.submit)
     }
