@@ -8,7 +8,7 @@ import Vapor
 enum ChainController {
     static func requireRole(_ req: Request, _ roles: Set<OrgRole>) async throws -> (Caller, OrgRole) {
         let caller = try req.auth.require(Caller.self)
-        guard let role = try await TokenController.role(of: caller.orgId, on: req.application.sql), roles.contains(role) else {
+        guard let role = try await Accounts.role(of: caller.orgId, on: req.application.sql), roles.contains(role) else {
             throw Problem(.forbidden, "only \(roles.map(\.rawValue).sorted().joined(separator: " or ")) may read this")
         }
         return (caller, role)
@@ -39,7 +39,7 @@ enum ChainController {
         guard let row = try await sql.raw("SELECT block_height, body FROM transactions WHERE id = \(bind: id.description)").first() else {
             throw Problem(.notFound, "no such transaction")
         }
-        let role = try await TokenController.role(of: caller.orgId, on: sql)
+        let role = try await Accounts.role(of: caller.orgId, on: sql)
         if role != .regulator && role != .operator {
             let body = try TransactionBody(json: try JSON.parse(try row.decode(column: "body", as: String.self)))
             let holders = try await sql.raw("SELECT holder_id FROM tokens WHERE created_tx = \(bind: id.description)").all()

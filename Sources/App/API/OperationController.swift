@@ -9,7 +9,7 @@ import Vapor
 enum LedgerService {
     static func submit(_ payload: Payload, by caller: Caller, app: Application) async throws -> Outcome {
         let sequencer = try app.requireSequencer()
-        guard let role = try await TokenController.role(of: caller.orgId, on: app.sql), role == payload.type.signerRole else {
+        guard let role = try await Accounts.role(of: caller.orgId, on: app.sql), role == payload.type.signerRole else {
             throw Problem(.forbidden, "your organisation may not \(payload.type.rawValue); only a \(payload.type.signerRole.rawValue) may")
         }
         guard let vault = app.keyVault, let signer = try await vault.signer(for: caller.orgId, on: app.sql) else {
@@ -73,13 +73,6 @@ struct StrictBody {
 
 /// `POST /tokens/{id}/accept|reject|transfer|split`.
 enum TokenActionController {
-    static func token(_ req: Request) throws -> TokenID {
-        guard let text = req.parameters.get("id"), let id = TokenID(text) else {
-            throw LedgerError.invalid("id", "must be a token id (32 lowercase hex characters)")
-        }
-        return id
-    }
-
     static func run(_ req: Request, _ payload: Payload, status: HTTPResponseStatus = .ok) async throws -> Response {
         let caller = try req.auth.require(Caller.self)
         return DTO.outcome(try await LedgerService.submit(payload, by: caller, app: req.application)).response(status: status)
@@ -87,23 +80,23 @@ enum TokenActionController {
 
     @Sendable static func accept(req: Request) async throws -> Response {
         _ = try StrictBody(req, allowed: [])
-        return try await run(req, .accept(tokenId: try token(req)))
+        return try await run(req, .accept(tokenId: try req.tokenIdParameter()))
     }
 
     @Sendable static func reject(req: Request) async throws -> Response {
         _ = try StrictBody(req, allowed: [])
-        return try await run(req, .reject(tokenId: try token(req)))
+        return try await run(req, .reject(tokenId: try req.tokenIdParameter()))
     }
 
     @Sendable static func transfer(req: Request) async throws -> Response {
         let body = try StrictBody(req, allowed: ["toOrgId", "amountFen", "memo"])
-        return try await run(req, .transfer(tokenId: try token(req), toOrgId: try body.orgId("toOrgId"), amountFen: try body.int("amountFen"),
+        return try await run(req, .transfer(tokenId: try req.tokenIdParameter(), toOrgId: try body.orgId("toOrgId"), amountFen: try body.int("amountFen"),
                                             memo: try body.string("memo", maxLength: Limits.maxMemoLength, optional: true)), status: .created)
     }
 
     @Sendable static func split(req: Request) async throws -> Response {
         let body = try StrictBody(req, allowed: ["amountsFen"])
-        return try await run(req, .split(tokenId: try token(req), amountsFen: try body.amounts("amountsFen")), status: .created)
+        return try await run(req, .split(tokenId: try req.tokenIdParameter(), amountsFen: try body.amounts("amountsFen")), status: .created)
     }
 }
 

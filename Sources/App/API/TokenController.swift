@@ -31,26 +31,15 @@ enum TokenController {
                    issuerId: try row.decode(column: "issuer_id", as: String.self), parentId: try text("parent_id").stringValue)
     }
 
-    static func role(of org: OrgID, on sql: any SQLDatabase) async throws -> OrgRole? {
-        try await sql.raw("SELECT role FROM orgs WHERE id = \(bind: org.description)").first()
-            .flatMap { OrgRole(rawValue: try $0.decode(column: "role", as: String.self)) }
-    }
-
     static func canSee(_ row: Row, caller: Caller, role: OrgRole?) -> Bool {
         role == .regulator || role == .operator || row.holderId == caller.orgId.description || row.issuerId == caller.orgId.description
-    }
-
-    static func tokenId(_ req: Request) throws -> String {
-        guard let text = req.parameters.get("id"), TokenID(text) != nil else {
-            throw LedgerError.invalid("id", "must be a token id (32 lowercase hex characters)")
-        }
-        return text
     }
 
     @Sendable static func show(req: Request) async throws -> Response {
         let caller = try req.auth.require(Caller.self)
         let sql = req.application.sql
-        guard let row = try await fetch(try tokenId(req), on: sql), canSee(row, caller: caller, role: try await role(of: caller.orgId, on: sql))
+        guard let row = try await fetch(try req.tokenIdParameter().description, on: sql),
+            canSee(row, caller: caller, role: try await Accounts.role(of: caller.orgId, on: sql))
         else { throw Problem(.notFound, "no such token") }
         return row.json.response()
     }
@@ -59,7 +48,8 @@ enum TokenController {
     @Sendable static func ancestry(req: Request) async throws -> Response {
         let caller = try req.auth.require(Caller.self)
         let sql = req.application.sql
-        guard let row = try await fetch(try tokenId(req), on: sql), canSee(row, caller: caller, role: try await role(of: caller.orgId, on: sql))
+        guard let row = try await fetch(try req.tokenIdParameter().description, on: sql),
+            canSee(row, caller: caller, role: try await Accounts.role(of: caller.orgId, on: sql))
         else { throw Problem(.notFound, "no such token") }
         var items = [row.json]
         var parent = row.parentId
@@ -69,5 +59,15 @@ enum TokenController {
             parent = next.parentId
         }
         return JSON.object(["items": .array(items)]).response()
+    }
+}
+
+extension Request {
+    /// The `:id` path parameter as a token id, or 422 naming the field.
+    func tokenIdParameter() throws -> TokenID {
+        guard let text = parameters.get("id"), let id = TokenID(text) else {
+            throw LedgerError.invalid("id", "must be a token id (32 lowercase hex characters)")
+        }
+        return id
     }
 }

@@ -19,6 +19,12 @@ struct Accounts: Sendable {
     let sql: any SQLDatabase
     static let loginTokenLifetimeMs: Int64 = 12 * 3_600_000
 
+    /// The role of an org as the chain registered it (nil for an org the chain does not know).
+    static func role(of org: OrgID, on sql: any SQLDatabase) async throws -> OrgRole? {
+        try await sql.raw("SELECT role FROM orgs WHERE id = \(bind: org.description)").first()
+            .flatMap { OrgRole(rawValue: try $0.decode(column: "role", as: String.self)) }
+    }
+
     static func secretHash(_ secret: String) -> String { Hashing.sha256Hex(Array(secret.utf8)) }
 
     static func newSecret(prefix: String) -> String {
