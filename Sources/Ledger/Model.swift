@@ -102,6 +102,20 @@ public struct Token: Sendable, Equatable {
     public var spentTx: TxID?
     /// The business date the token was created: for a `pending` offer, the day it was made.
     public var createdOn: BusinessDate
+
+    public init(id: TokenID, receivableId: TxID, parentId: TokenID?, holderId: OrgID, amountFen: Int64, tier: Int64,
+                status: TokenStatus, createdTx: TxID, spentTx: TxID?, createdOn: BusinessDate) {
+        self.id = id
+        self.receivableId = receivableId
+        self.parentId = parentId
+        self.holderId = holderId
+        self.amountFen = amountFen
+        self.tier = tier
+        self.status = status
+        self.createdTx = createdTx
+        self.spentTx = spentTx
+        self.createdOn = createdOn
+    }
 }
 
 public enum FinancingStatus: String, Sendable, Codable, CaseIterable {

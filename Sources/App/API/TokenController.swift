@@ -7,55 +7,51 @@ import Vapor
 /// Visible to the holder, the issuer of its receivable, the regulator and the operator; to
 /// anyone else it does not exist (404). The holder of a token also sees its ancestry.
 enum TokenController {
-    static let columns = "t.id, t.receivable_id, t.parent_id, t.holder_id, t.amount_fen, t.tier, t.status, t.created_tx, t.spent_tx, r.issuer_id"
+    static let columns = "t.id, t.receivable_id, t.parent_id, t.holder_id, t.amount_fen, t.tier, t.status, t.created_tx, t.spent_tx, t.created_on, r.issuer_id"
 
-    struct Row {
-        let json: JSON
-        let holderId: String
-        let issuerId: String
-        let parentId: String?
-    }
-
-    static func fetch(_ id: String, on sql: any SQLDatabase) async throws -> Row? {
+    /// A token as its projection row holds it, and the core enterprise that issued it.
+    static func fetch(_ id: TokenID, on sql: any SQLDatabase) async throws -> (token: Token, issuerId: OrgID)? {
         guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: columns) FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.id = \(bind: id)
+            SELECT \(unsafeRaw: columns) FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.id = \(bind: id.description)
             """).first() else { return nil }
-        func text(_ c: String) throws -> JSON { try row.decodeNil(column: c) ? .null : .string(try row.decode(column: c, as: String.self)) }
-        let json: JSON = [
-            "id": try text("id"), "receivableId": try text("receivable_id"), "parentId": try text("parent_id"),
-            "holderId": try text("holder_id"), "amountFen": .int(try row.decode(column: "amount_fen", as: Int64.self)),
-            "tier": .int(try row.decode(column: "tier", as: Int64.self)), "status": try text("status"),
-            "createdTx": try text("created_tx"), "spentTx": try text("spent_tx"),
-        ]
-        return Row(json: json, holderId: try row.decode(column: "holder_id", as: String.self),
-                   issuerId: try row.decode(column: "issuer_id", as: String.self), parentId: try text("parent_id").stringValue)
+        func text(_ c: String) throws -> String? { try row.decodeNil(column: c) ? nil : try row.decode(column: c, as: String.self) }
+        func parsed<T>(_ c: String, _ parse: (String) -> T?) throws -> T {
+            guard let v = try text(c).flatMap(parse) else { throw Problem(.notFound, "token \(id) has an unreadable \(c)") }
+            return v
+        }
+        let token = Token(
+            id: id, receivableId: try parsed("receivable_id", TxID.init), parentId: try text("parent_id").flatMap(TokenID.init),
+            holderId: try parsed("holder_id", OrgID.init), amountFen: try row.decode(column: "amount_fen", as: Int64.self),
+            tier: try row.decode(column: "tier", as: Int64.self), status: try parsed("status", TokenStatus.init(rawValue:)),
+            createdTx: try parsed("created_tx", TxID.init), spentTx: try text("spent_tx").flatMap(TxID.init),
+            createdOn: try parsed("created_on", BusinessDate.init))
+        return (token, try parsed("issuer_id", OrgID.init))
     }
 
-    static func canSee(_ row: Row, caller: Caller, role: OrgRole?) -> Bool {
-        role == .regulator || role == .operator || row.holderId == caller.orgId.description || row.issuerId == caller.orgId.description
+    /// The token named in the path, if the caller may see it; otherwise it does not exist.
+    static func visibleToken(_ req: Request) async throws -> Token {
+        let caller = try req.auth.require(Caller.self)
+        let sql = req.application.sql
+        guard let (token, issuer) = try await fetch(try req.tokenIdParameter(), on: sql) else { throw Problem(.notFound, "no such token") }
+        let role = try await Accounts.role(of: caller.orgId, on: sql)
+        guard role == .regulator || role == .operator || token.holderId == caller.orgId || issuer == caller.orgId else {
+            throw Problem(.notFound, "no such token")
+        }
+        return token
     }
 
     @Sendable static func show(req: Request) async throws -> Response {
-        let caller = try req.auth.require(Caller.self)
-        let sql = req.application.sql
-        guard let row = try await fetch(try req.tokenIdParameter().description, on: sql),
-            canSee(row, caller: caller, role: try await Accounts.role(of: caller.orgId, on: sql))
-        else { throw Problem(.notFound, "no such token") }
-        return row.json.response()
+        DTO.token(try await visibleToken(req)).response()
     }
 
     /// `{items: [the token, its parent, …, the first token]}`.
     @Sendable static func ancestry(req: Request) async throws -> Response {
-        let caller = try req.auth.require(Caller.self)
-        let sql = req.application.sql
-        guard let row = try await fetch(try req.tokenIdParameter().description, on: sql),
-            canSee(row, caller: caller, role: try await Accounts.role(of: caller.orgId, on: sql))
-        else { throw Problem(.notFound, "no such token") }
-        var items = [row.json]
-        var parent = row.parentId
+        let token = try await visibleToken(req)
+        var items = [DTO.token(token)]
+        var parent = token.parentId
         // Each step is one tier or one return up the tree; the bound only guards against a cycle.
-        while let id = parent, items.count < 100_000, let next = try await fetch(id, on: sql) {
-            items.append(next.json)
+        while let id = parent, items.count < 100_000, let (next, _) = try await fetch(id, on: req.application.sql) {
+            items.append(DTO.token(next))
             parent = next.parentId
         }
         return JSON.object(["items": .array(items)]).response()
