@@ -11,11 +11,6 @@ public struct Policy: Sendable, Equatable, Codable {
 
     public init() {}
 
-    public static let fieldNames = [
-        "maxTermDays", "minTermDays", "minPieceFen", "maxFaceFen", "maxTier",
-        "acceptanceWindowDays", "financingCutoffDays", "graceDays",
-    ]
-
     public var json: JSON {
         .object([
             "maxTermDays": .int(maxTermDays), "minTermDays": .int(minTermDays),
