@@ -1,7 +1,7 @@
 import Vapor
 
-/// Builds the application: commands now; the database, the sequencer and the routes as the
-/// server arrives.
+/// Builds the application: the database, the middleware, the routes and the commands. The
+/// writer itself (lock, keys, sequencer) starts in `serve` and `demo`.
 public func configure(_ app: Application) async throws {
     if app.environment != .testing || Environment.get("DATABASE_URL") != nil {
         try app.useDatabase(DatabaseLocation(url: try databaseURL(app.environment)))
@@ -10,6 +10,8 @@ public func configure(_ app: Application) async throws {
     app.middleware.use(ProblemMiddleware())
     app.routes.defaultMaxBodySize = "64kb"
     try routes(app)
+    app.asyncCommands.use(WriterServeCommand(), as: "serve", isDefault: true)
+    app.asyncCommands.use(DemoCommand(), as: "demo")
     app.asyncCommands.use(MigrateCommand(), as: "migrate")
     app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(VerifyCommand(), as: "verify")

@@ -3,39 +3,94 @@ import Ledger
 import SQLKit
 import Vapor
 
-/// Every route, in one place.
+/// Every route, in one place. Every route but login, the node status, the OpenAPI document
+/// and self-signed transactions needs a bearer credential; every POST takes `Idempotency-Key`.
 func routes(_ app: Application) throws {
     let api = app.grouped("api", "v1")
 
     do {  // anyone
         api.get("node", "status", use: NodeController.status)
+        api.get("openapi.yaml", use: NodeController.openAPI)
+        api.post("auth", "login", use: AuthController.login)
+        // Any org with its own registered key: the signature is the credential.
+        api.on(.POST, "transactions", body: .collect(maxSize: "64kb"), use: TransactionController.submit)
     }
 
+    let signedIn = api.grouped(BearerAuthenticator(), RequireCaller(), IdempotencyMiddleware(maxBodyBytes: TransactionController.maxBodyBytes))
+
     do {  // sessions for scripts
-        api.post("auth", "login", use: AuthController.login)
-        let signedIn = api.grouped(BearerAuthenticator(), RequireCaller())
         signedIn.post("auth", "logout", use: AuthController.logout)
         signedIn.get("me", use: AuthController.me)
     }
 
+    do {  // onboarding: orgs, people, keys, policy
+        signedIn.get("orgs", use: OrgController.list)
+        signedIn.post("orgs", use: OrgController.create)
+        signedIn.get("orgs", ":id", use: OrgController.show)
+        signedIn.post("orgs", ":id", "suspend", use: OrgController.suspend)
+        signedIn.post("orgs", ":id", "activate", use: OrgController.activate)
+        signedIn.get("orgs", ":id", "users", use: UserController.list)
+        signedIn.post("orgs", ":id", "users", use: UserController.create)
+        signedIn.get("api-keys", use: UserController.listKeys)
+        signedIn.post("api-keys", use: UserController.createKey)
+        signedIn.delete("api-keys", ":id", use: UserController.revokeKey)
+        signedIn.get("policy", use: OrgController.policy)
+        signedIn.put("policy", use: OrgController.setPolicy)
+    }
+
+    do {  // credit lines, receivables, documents
+        signedIn.get("credit-lines", use: CreditController.list)
+        signedIn.post("credit-lines", use: CreditController.create)
+        signedIn.get("credit-lines", ":id", use: CreditController.show)
+        signedIn.patch("credit-lines", ":id", use: CreditController.update)
+        signedIn.get("receivables", use: ReceivableController.list)
+        signedIn.post("receivables", use: ReceivableController.create)
+        signedIn.get("receivables", ":id", use: ReceivableController.show)
+        signedIn.get("receivables", ":id", "tree", use: ReceivableController.tree)
+        signedIn.get("receivables", ":id", "clearing", use: ReceivableController.clearing)
+        signedIn.post("receivables", ":id", "settle", use: ReceivableController.settle)
+        let uploads = api.grouped(BearerAuthenticator(), RequireCaller(), IdempotencyMiddleware(maxBodyBytes: DocumentController.maxBytes + 64 * 1024))
+        uploads.on(.POST, "documents", body: .collect(maxSize: ByteCount(value: DocumentController.maxBytes + 64 * 1024)), use: DocumentController.upload)
+        signedIn.get("documents", ":sha256", use: DocumentController.download)
+    }
+
     do {  // tokens: holder, issuer, regulator, operator
-        let signedIn = api.grouped(BearerAuthenticator(), RequireCaller())
+        signedIn.get("tokens", use: TokenController.list)
         signedIn.get("tokens", ":id", use: TokenController.show)
         signedIn.get("tokens", ":id", "ancestry", use: TokenController.ancestry)
+        signedIn.get("tokens", ":id", "quotes", use: FinancingController.quotes)
         signedIn.post("tokens", ":id", "accept", use: TokenActionController.accept)
         signedIn.post("tokens", ":id", "reject", use: TokenActionController.reject)
         signedIn.post("tokens", ":id", "transfer", use: TokenActionController.transfer)
         signedIn.post("tokens", ":id", "split", use: TokenActionController.split)
     }
 
-    do {  // the chain: export for the regulator and operator, proofs for a transaction's parties
-        let signedIn = api.grouped(BearerAuthenticator(), RequireCaller())
-        signedIn.get("chain", "export", use: ChainController.export)
-        signedIn.get("transactions", ":id", "proof", use: ChainController.proof)
+    do {  // financing
+        signedIn.get("financings", use: FinancingController.list)
+        signedIn.post("financings", use: FinancingController.create)
+        signedIn.get("financings", ":id", use: FinancingController.show)
+        signedIn.post("financings", ":id", "approve", use: FinancingController.approve)
+        signedIn.post("financings", ":id", "reject", use: FinancingController.reject)
+        signedIn.post("financings", ":id", "cancel", use: FinancingController.cancel)
+        signedIn.post("financings", ":id", "confirm-payout", use: FinancingController.confirmPayout)
     }
 
-    do {  // any org with its own registered key: the signature is the credential
-        api.on(.POST, "transactions", body: .collect(maxSize: "64kb"), use: TransactionController.submit)
+    do {  // the chain
+        signedIn.get("blocks", use: ChainController.blocks)
+        signedIn.get("blocks", ":height", use: ChainController.block)
+        signedIn.get("transactions", ":id", use: ChainController.transaction)
+        signedIn.get("transactions", ":id", "proof", use: ChainController.proof)
+        signedIn.get("chain", "verify", use: ChainController.verify)
+        signedIn.get("chain", "export", use: ChainController.export)
+    }
+
+    do {  // the feed and the totals
+        signedIn.get("events", use: FeedController.events)
+        signedIn.get("stats", use: FeedController.stats)
+    }
+
+    if app.environment == .development || app.environment == .testing {
+        signedIn.post("admin", "clock", use: FeedController.moveClock)
     }
 }
 
@@ -51,6 +106,15 @@ enum NodeController {
         let row = try await sql.raw("SELECT MAX(height) AS height FROM blocks").first()
         let height = try row.flatMap { try $0.decodeNil(column: "height") ? nil : try $0.decode(column: "height", as: Int64.self) } ?? -1
         return Status(role: "writer", height: height, businessDate: BusinessDate(epochMs: nowMs).description)
+    }
+
+    /// `Public/openapi.yaml`, the description of every route.
+    @Sendable static func openAPI(req: Request) async throws -> Response {
+        let path = req.application.directory.publicDirectory + "openapi.yaml"
+        guard let data = FileManager.default.contents(atPath: path) else { throw Problem(.notFound, "the OpenAPI document is not installed") }
+        var headers = HTTPHeaders()
+        headers.replaceOrAdd(name: .contentType, value: "application/yaml; charset=utf-8")
+        return Response(status: .ok, headers: headers, body: .init(data: data))
     }
 
     @Sendable static func status(req: Request) async throws -> Status {

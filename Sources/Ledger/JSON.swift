@@ -27,6 +27,11 @@ public enum JSON: Sendable, Equatable {
         if case .int(let n) = self { return n }
         return nil
     }
+
+    public var objectValue: [String: JSON]? {
+        if case .object(let fields) = self { return fields }
+        return nil
+    }
 }
 
 extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,

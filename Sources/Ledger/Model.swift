@@ -38,6 +38,18 @@ public struct CreditLine: Sendable, Equatable {
     public func isUsable(on date: BusinessDate) -> Bool { status == .active && date <= expiresOn }
 
     public var availableFen: Int64 { max(0, limitFen - usedFen) }
+
+    public init(id: TxID, bankId: OrgID, coreId: OrgID, limitFen: Int64, usedFen: Int64, rateBps: Int64, expiresOn: BusinessDate, status: CreditLineStatus, createdTx: TxID) {
+        self.id = id
+        self.bankId = bankId
+        self.coreId = coreId
+        self.limitFen = limitFen
+        self.usedFen = usedFen
+        self.rateBps = rateBps
+        self.expiresOn = expiresOn
+        self.status = status
+        self.createdTx = createdTx
+    }
 }
 
 public enum ReceivableStatus: String, Sendable, Codable, CaseIterable {
@@ -84,6 +96,22 @@ public struct Receivable: Sendable, Equatable {
     public var memo: String?
     public var status: ReceivableStatus
     public var firstTokenId: TokenID
+
+    public init(id: TxID, number: String, issuerId: OrgID, firstHolderId: OrgID, creditLineId: TxID, faceFen: Int64, paidFen: Int64, issueDate: BusinessDate, dueDate: BusinessDate, documents: [Document], memo: String?, status: ReceivableStatus, firstTokenId: TokenID) {
+        self.id = id
+        self.number = number
+        self.issuerId = issuerId
+        self.firstHolderId = firstHolderId
+        self.creditLineId = creditLineId
+        self.faceFen = faceFen
+        self.paidFen = paidFen
+        self.issueDate = issueDate
+        self.dueDate = dueDate
+        self.documents = documents
+        self.memo = memo
+        self.status = status
+        self.firstTokenId = firstTokenId
+    }
 }
 
 public enum TokenStatus: String, Sendable, Codable, CaseIterable {
@@ -139,4 +167,22 @@ public struct Financing: Sendable, Equatable {
     /// The token the bank holds once the financing is approved.
     public var bankTokenId: TokenID?
     public var payoutReference: String?
+
+    public init(id: TxID, tokenId: TokenID, receivableId: TxID, supplierId: OrgID, bankId: OrgID, creditLineId: TxID, amountFen: Int64, rateBps: Int64, days: Int64, interestFen: Int64, payoutFen: Int64, status: FinancingStatus, requestedOn: BusinessDate, bankTokenId: TokenID? = nil, payoutReference: String? = nil) {
+        self.id = id
+        self.tokenId = tokenId
+        self.receivableId = receivableId
+        self.supplierId = supplierId
+        self.bankId = bankId
+        self.creditLineId = creditLineId
+        self.amountFen = amountFen
+        self.rateBps = rateBps
+        self.days = days
+        self.interestFen = interestFen
+        self.payoutFen = payoutFen
+        self.status = status
+        self.requestedOn = requestedOn
+        self.bankTokenId = bankTokenId
+        self.payoutReference = payoutReference
+    }
 }

@@ -29,25 +29,40 @@ enum ChainController {
         }, count: -1))
     }
 
-    /// `GET /transactions/{id}/proof`: the RFC 6962 audit path and the signed block header.
-    @Sendable static func proof(req: Request) async throws -> Response {
-        let caller = try req.auth.require(Caller.self)
-        guard let text = req.parameters.get("id"), let id = TxID(text) else {
-            throw LedgerError.invalid("id", "must be a transaction id (64 lowercase hex characters)")
-        }
+    /// The transaction named in the path, if the caller is one of its parties (or sees
+    /// everything); otherwise it does not exist.
+    static func visibleTransaction(_ req: Request) async throws -> (id: TxID, row: any SQLRow) {
+        let viewer = try await req.viewer()
+        let id = try req.txIdParameter()
         let sql = req.application.sql
-        guard let row = try await sql.raw("SELECT block_height, body FROM transactions WHERE id = \(bind: id.description)").first() else {
+        guard let row = try await sql.raw("SELECT id, block_height, position, type, org_id, time_ms, body, signature FROM transactions WHERE id = \(bind: id.description)").first() else {
             throw Problem(.notFound, "no such transaction")
         }
-        let role = try await Accounts.role(of: caller.orgId, on: sql)
-        if role != .regulator && role != .operator {
+        if !viewer.seesAll {
             let body = try TransactionBody(json: try JSON.parse(try row.decode(column: "body", as: String.self)))
             let holders = try await sql.raw("SELECT holder_id FROM tokens WHERE created_tx = \(bind: id.description)").all()
                 .map { try $0.decode(column: "holder_id", as: String.self) }
-            guard parties(of: body).contains(caller.orgId) || holders.contains(caller.orgId.description) else {
+            guard parties(of: body).contains(viewer.orgId) || holders.contains(viewer.orgId.description) else {
                 throw Problem(.notFound, "no such transaction")
             }
         }
+        return (id, row)
+    }
+
+    /// `GET /transactions/{id}`: `{id, blockHeight, position, type, orgId, time, body, signature}`.
+    @Sendable static func transaction(req: Request) async throws -> Response {
+        let (id, row) = try await visibleTransaction(req)
+        return JSON.object([
+            "id": .string(id.description), "blockHeight": .int(try row.decode(column: "block_height", as: Int64.self)),
+            "position": .int(try row.decode(column: "position", as: Int64.self)), "type": .string(try row.decode(column: "type", as: String.self)),
+            "orgId": .string(try row.decode(column: "org_id", as: String.self)), "time": .string(Time.rfc3339(try row.decode(column: "time_ms", as: Int64.self))),
+            "body": try JSON.parse(try row.decode(column: "body", as: String.self)), "signature": .string(try row.decode(column: "signature", as: String.self)),
+        ]).response()
+    }
+
+    /// `GET /transactions/{id}/proof`: the RFC 6962 audit path and the signed block header.
+    @Sendable static func proof(req: Request) async throws -> Response {
+        let (id, row) = try await visibleTransaction(req)
         let height = try row.decode(column: "block_height", as: Int64.self)
         var block: Block?
         try await LedgerStore(db: req.application.db).exportLines(fromHeight: height, pageSize: 1) { line in
@@ -55,6 +70,63 @@ enum ChainController {
         }
         guard let proof = block?.inclusionProof(transactionId: id) else { throw Problem(.notFound, "no such transaction") }
         return proof.json.response()
+    }
+
+    static func blockJSON(_ row: any SQLRow) throws -> JSON {
+        ["height": .int(try row.decode(column: "height", as: Int64.self)), "hash": .string(try row.decode(column: "hash", as: String.self)),
+         "prevHash": .string(try row.decode(column: "prev_hash", as: String.self)), "txRoot": .string(try row.decode(column: "tx_root", as: String.self)),
+         "txCount": .int(try row.decode(column: "tx_count", as: Int64.self)), "time": .string(Time.rfc3339(try row.decode(column: "time_ms", as: Int64.self))),
+         "signature": .string(try row.decode(column: "signature", as: String.self))]
+    }
+
+    static let blockColumns = "height, hash, prev_hash, tx_root, tx_count, time_ms, signature"
+
+    /// `GET /blocks?from=&limit=`: block headers in height order (`from` or `cursor` to go on).
+    @Sendable static func blocks(req: Request) async throws -> Response {
+        _ = try await requireRole(req, [.regulator, .operator])
+        var page = try Page(req, keyCount: 1)
+        if page.after == nil, let from = try req.queryText("from", maxLength: 19) {
+            guard let n = Int64(from), n >= 0 else { throw LedgerError.invalid("from", "must be a block height, 0 or more") }
+            page.after = [.int(n - 1)]
+        }
+        return try await page.run("SELECT \(unsafeRaw: blockColumns) FROM blocks WHERE 1 = 1", keys: ["height"], on: req.application.sql) { row in
+            let json = try blockJSON(row)
+            return (json, [json["height"]!])
+        }.response()
+    }
+
+    /// `GET /blocks/{height}`: the header and its transactions' ids and types.
+    @Sendable static func block(req: Request) async throws -> Response {
+        _ = try await requireRole(req, [.regulator, .operator])
+        guard let text = req.parameters.get("height"), let height = Int64(text), height >= 0 else {
+            throw LedgerError.invalid("height", "must be a block height, 0 or more")
+        }
+        let sql = req.application.sql
+        guard let row = try await sql.raw("SELECT \(unsafeRaw: blockColumns) FROM blocks WHERE height = \(bind: height)").first(),
+              case .object(var fields) = try blockJSON(row) else { throw Problem(.notFound, "no block at height \(height)") }
+        fields["transactions"] = .array(try await sql.raw("SELECT id, type, org_id FROM transactions WHERE block_height = \(bind: height) ORDER BY position").all().map {
+            ["id": .string(try $0.decode(column: "id", as: String.self)), "type": .string(try $0.decode(column: "type", as: String.self)),
+             "orgId": .string(try $0.decode(column: "org_id", as: String.self))]
+        })
+        return JSON.object(fields).response()
+    }
+
+    /// `GET /chain/verify`: replays the stored chain — every hash, signature, Merkle root and
+    /// rule — and compares the result with every projection table: `{ok, height, txCount, problems}`.
+    @Sendable static func verify(req: Request) async throws -> Response {
+        _ = try await requireRole(req, [.regulator, .operator])
+        let store = LedgerStore(db: req.application.db)
+        let export = try await store.exportAll()
+        let started = Date()
+        switch ChainReplayer.verify(export: export, parallelism: ProcessInfo.processInfo.activeProcessorCount) {
+        case .failure(let failure):
+            return JSON.object(["ok": false, "height": .int(-1), "txCount": 0, "problems": .array([.string(failure.description)])]).response()
+        case .success(let replayed):
+            let problems = try await store.projectionProblems(against: replayed.state)
+            return JSON.object(["ok": .bool(problems.isEmpty), "height": .int(replayed.height), "txCount": .int(Int64(replayed.state.transactionCount)),
+                                "problems": .array(problems.prefix(100).map(JSON.string)),
+                                "seconds": .string(String(format: "%.3f", Date().timeIntervalSince(started)))]).response()
+        }
     }
 
     /// The signer and every org the payload names.

@@ -7,7 +7,7 @@ import Vapor
 /// org, signed with the org's custodial key (opened in memory only), and submits it. No business
 /// rule lives here: the ledger decides, and its error is the answer.
 enum LedgerService {
-    static func submit(_ payload: Payload, by caller: Caller, app: Application) async throws -> Outcome {
+    static func submit(_ payload: Payload, by caller: Caller, app: Application, time: Int64? = nil) async throws -> Outcome {
         let sequencer = try app.requireSequencer()
         guard let role = try await Accounts.role(of: caller.orgId, on: app.sql), role == payload.type.signerRole else {
             throw Problem(.forbidden, "your organisation may not \(payload.type.rawValue); only a \(payload.type.signerRole.rawValue) may")
@@ -17,7 +17,7 @@ enum LedgerService {
         }
         var nonce = [UInt8](repeating: 0, count: 16)
         for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
-        let body = TransactionBody(orgId: caller.orgId, keyId: signer.keyId, time: app.ledgerClock.nowMs(), nonce: Hex.encode(nonce), payload: payload)
+        let body = TransactionBody(orgId: caller.orgId, keyId: signer.keyId, time: time ?? app.ledgerClock.nowMs(), nonce: Hex.encode(nonce), payload: payload)
         return try await sequencer.submit(try Transaction.sign(body, with: signer))
     }
 }
@@ -25,38 +25,69 @@ enum LedgerService {
 /// A JSON request body read strictly: only the named fields, each of its type.
 struct StrictBody {
     var fields: [String: JSON]
+    /// Where this object sits in the request (`""` for the body itself): errors name `path.field`.
+    var path = ""
 
     init(_ req: Request, allowed: Set<String>) throws {
         guard let buffer = req.body.data, buffer.readableBytes > 0 else {
-            fields = [:]
+            try self.init(fields: [:], path: "", allowed: allowed)
             return
         }
         guard buffer.readableBytes <= TransactionController.maxBodyBytes else { throw Problem(.payloadTooLarge, "the body is too large") }
         let json: JSON
         do { json = try JSON.parse(Array(buffer.readableBytesView)) } catch { throw Problem(.malformedJSON, error.description) }
         guard case .object(let f) = json else { throw LedgerError.invalid("body", "must be a JSON object") }
-        if let unknown = f.keys.sorted().first(where: { !allowed.contains($0) }) { throw LedgerError.invalid(unknown, "is not a known field") }
-        fields = f
+        try self.init(fields: f, path: "", allowed: allowed)
     }
 
+    init(fields: [String: JSON], path: String, allowed: Set<String>) throws {
+        self.fields = fields
+        self.path = path
+        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) { throw LedgerError.invalid(name(unknown), "is not a known field") }
+    }
+
+    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
     func int(_ key: String) throws -> Int64 {
-        guard let v = fields[key] else { throw LedgerError.invalid(key, "is required") }
-        guard case .int(let n) = v else { throw LedgerError.invalid(key, "must be an integer number of fen") }
+        guard let v = fields[key] else { throw LedgerError.invalid(name(key), "is required") }
+        guard case .int(let n) = v else { throw LedgerError.invalid(name(key), "must be an integer number of fen") }
         return n
     }
 
     func string(_ key: String, maxLength: Int, optional: Bool = false) throws -> String? {
-        guard let v = fields[key] else {
+        guard let v = fields[key], v != .null || !optional else {
             if optional { return nil }
-            throw LedgerError.invalid(key, "is required")
+            throw LedgerError.invalid(name(key), "is required")
         }
-        guard case .string(let s) = v, !s.isEmpty, s.count <= maxLength else { throw LedgerError.invalid(key, "must be a string of 1 to \(maxLength) characters") }
+        guard case .string(let s) = v, !s.isEmpty, s.count <= maxLength else { throw LedgerError.invalid(name(key), "must be a string of 1 to \(maxLength) characters") }
         return s
     }
 
+    func object(_ key: String, optional: Bool = false) throws -> [String: JSON]? {
+        guard let v = fields[key], v != .null || !optional else {
+            if optional { return nil }
+            throw LedgerError.invalid(name(key), "is required")
+        }
+        guard case .object(let o) = v else { throw LedgerError.invalid(name(key), "must be an object") }
+        return o
+    }
+
     func orgId(_ key: String) throws -> OrgID {
-        guard let id = OrgID(try string(key, maxLength: 36)!) else { throw LedgerError.invalid(key, "must be an org id (a lowercase UUID)") }
+        guard let id = OrgID(try string(key, maxLength: 36)!) else { throw LedgerError.invalid(name(key), "must be an org id (a lowercase UUID)") }
         return id
+    }
+
+    /// The body's fields, with what the server fills in (`extra`), read as a `type` payload by
+    /// the ledger's own strict reader; errors name the request's fields.
+    func payload(_ type: TxType, adding extra: [String: JSON] = [:]) throws -> Payload {
+        var merged = fields
+        for (k, v) in extra { merged[k] = v }
+        do {
+            return try Payload(type: type, json: .object(merged))
+        } catch {
+            func strip(_ s: String) -> String { s.hasPrefix("payload.") ? String(s.dropFirst("payload.".count)) : s }
+            throw LedgerError(error.code, strip(error.message), fields: error.fields.map { FieldError(field: strip($0.field), message: $0.message) })
+        }
     }
 
     func amounts(_ key: String) throws -> [Int64] {

@@ -74,12 +74,16 @@ struct ProblemMiddleware: AsyncMiddleware {
         do {
             return try await next.respond(to: request)
         } catch {
-            let (problem, unexpected) = Problem.from(error)
-            if unexpected { request.logger.report(error: error) }
-            var headers = HTTPHeaders()
-            headers.contentType = HTTPMediaType(type: "application", subType: "problem+json", parameters: ["charset": "utf-8"])
-            return Response(status: HTTPResponseStatus(statusCode: problem.status), headers: headers,
-                            body: .init(data: try JSONEncoder().encode(problem)))
+            return Self.response(for: error, request: request)
         }
+    }
+
+    static func response(for error: any Error, request: Request) -> Response {
+        let (problem, unexpected) = Problem.from(error)
+        if unexpected { request.logger.report(error: error) }
+        var headers = HTTPHeaders()
+        headers.contentType = HTTPMediaType(type: "application", subType: "problem+json", parameters: ["charset": "utf-8"])
+        let body = (try? JSONEncoder().encode(problem)) ?? Data(#"{"code":"internal_error","status":500}"#.utf8)
+        return Response(status: HTTPResponseStatus(statusCode: problem.status), headers: headers, body: .init(data: body))
     }
 }

@@ -36,6 +36,7 @@ struct LedgerStore: Sendable {
                     try await Self.upsert(table, chunk, on: db)
                 }
             }
+            try await Feed.write(block, effects: effects, state: state, on: db)
         }
     }
 

@@ -1,0 +1,135 @@
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// 授信: banks grant and change credit lines; a core enterprise sees the lines granted to it.
+enum CreditController {
+    /// Which lines the viewer may see, as a WHERE condition on `credit_lines`.
+    static func visible(_ v: Viewer) throws -> SQLQueryString {
+        switch v.role {
+        case .regulator, .operator: return "1 = 1"
+        case .bank: return "bank_id = \(bind: v.orgId.description)"
+        case .core: return "core_id = \(bind: v.orgId.description)"
+        case .supplier: throw Problem(.forbidden, "credit lines are between banks and core enterprises")
+        }
+    }
+
+    @Sendable static func list(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let page = try Page(req, keyCount: 1)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE "
+        query += try visible(viewer)
+        if let status = try req.queryEnum("status", CreditLineStatus.self) { query += " AND status = \(bind: status.rawValue)" }
+        if let core = try req.queryText("coreId") { query += " AND core_id = \(bind: core)" }
+        if let bank = try req.queryText("bankId") { query += " AND bank_id = \(bind: bank)" }
+        return try await page.run(query, keys: ["id"], on: req.application.sql) { row in
+            let line = try RowReader(row, "credit_lines").creditLine
+            return (DTO.creditLine(line), [.string(line.id.description)])
+        }.response()
+    }
+
+    static func find(_ req: Request, _ viewer: Viewer) async throws -> CreditLine {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE id = \(bind: try req.txIdParameter().description) AND "
+        query += try visible(viewer)
+        guard let row = try await req.application.sql.raw(query).first() else { throw Problem(.notFound, "no such credit line") }
+        return try RowReader(row, "credit_lines").creditLine
+    }
+
+    @Sendable static func show(req: Request) async throws -> Response {
+        DTO.creditLine(try await find(req, try await req.viewer())).response()
+    }
+
+    /// `POST /credit-lines {coreId, limitFen, rateBps, expiresOn}`.
+    @Sendable static func create(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let payload = try StrictBody(req, allowed: ["coreId", "limitFen", "rateBps", "expiresOn"]).payload(.grantCredit)
+        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response(status: .created)
+    }
+
+    /// `PATCH /credit-lines/{id} {limitFen?, rateBps?, expiresOn?, status?}`.
+    @Sendable static func update(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let id = try req.txIdParameter()
+        let body = try StrictBody(req, allowed: ["limitFen", "rateBps", "expiresOn", "status"])
+        guard !body.fields.isEmpty else { throw LedgerError.invalid("body", "must change at least one of limitFen, rateBps, expiresOn, status") }
+        let payload = try body.payload(.updateCredit, adding: ["creditLineId": .string(id.description)])
+        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response()
+    }
+}
+
+/// Financing: quotes, requests, and the bank's decisions.
+enum FinancingController {
+    static let columns = Projection.financings.columns.map { "f." + $0 }.joined(separator: ", ")
+
+    static func visible(_ v: Viewer) -> SQLQueryString {
+        switch v.role {
+        case .regulator, .operator: return "1 = 1"
+        case .bank: return "f.bank_id = \(bind: v.orgId.description)"
+        case .supplier: return "f.supplier_id = \(bind: v.orgId.description)"
+        case .core: return "EXISTS (SELECT 1 FROM receivables r WHERE r.id = f.receivable_id AND r.issuer_id = \(bind: v.orgId.description))"
+        }
+    }
+
+    @Sendable static func list(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let page = try Page(req, keyCount: 2)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM financings f WHERE "
+        query += visible(viewer)
+        if let status = try req.queryEnum("status", FinancingStatus.self) { query += " AND f.status = \(bind: status.rawValue)" }
+        return try await page.run(query, keys: ["f.requested_on", "f.id"], descending: true, on: req.application.sql) { row in
+            let f = try RowReader(row, "financings").financing
+            return (DTO.financing(f), [.string(f.requestedOn.description), .string(f.id.description)])
+        }.response()
+    }
+
+    static func find(_ id: TxID, _ viewer: Viewer, on sql: any SQLDatabase) async throws -> Financing {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM financings f WHERE f.id = \(bind: id.description) AND "
+        query += visible(viewer)
+        guard let row = try await sql.raw(query).first() else { throw Problem(.notFound, "no such financing") }
+        return try RowReader(row, "financings").financing
+    }
+
+    @Sendable static func show(req: Request) async throws -> Response {
+        DTO.financing(try await find(try req.txIdParameter(), try await req.viewer(), on: req.application.sql)).response()
+    }
+
+    /// `POST /financings {tokenId, bankId}`: rate, days, interest and payout are fixed now.
+    @Sendable static func create(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let payload = try StrictBody(req, allowed: ["tokenId", "bankId"]).payload(.requestFinancing)
+        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response(status: .created)
+    }
+
+    static func decide(_ req: Request, _ type: TxType, allowed: Set<String> = []) async throws -> Response {
+        let viewer = try await req.viewer()
+        let id = try req.txIdParameter()
+        let payload = try StrictBody(req, allowed: allowed).payload(type, adding: ["financingId": .string(id.description)])
+        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response()
+    }
+
+    @Sendable static func approve(req: Request) async throws -> Response { try await decide(req, .approveFinancing) }
+    @Sendable static func reject(req: Request) async throws -> Response { try await decide(req, .rejectFinancing) }
+    @Sendable static func cancel(req: Request) async throws -> Response { try await decide(req, .cancelFinancing) }
+    @Sendable static func confirmPayout(req: Request) async throws -> Response { try await decide(req, .confirmPayout, allowed: ["reference"]) }
+
+    /// `GET /tokens/{id}/quotes`: each bank's offer for this token today, from the lines it
+    /// granted the token's issuer — the numbers a request would fix.
+    @Sendable static func quotes(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let token = try await TokenController.visibleToken(req)
+        guard token.holderId == viewer.orgId else { throw Problem(.notHolder, "only the holder of a token asks for quotes on it") }
+        let state = await try req.application.requireSequencer().state
+        let today = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
+        guard let issuer = state.receivables[token.receivableId]?.issuerId else { throw Problem(.notFound, "no such token") }
+        let banks = Set(state.creditLines.values.filter { $0.coreId == issuer }.map(\.bankId)).sorted()
+        var items: [JSON] = []
+        for bank in banks {
+            guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { continue }
+            items.append(["bankId": .string(bank.description), "bankName": .string(state.orgs[bank]?.name ?? ""), "creditLineId": .string(q.creditLineId.description),
+                          "rateBps": .int(q.rateBps), "days": .int(q.days), "amountFen": .int(q.amountFen), "interestFen": .int(q.interestFen),
+                          "payoutFen": .int(q.payoutFen)])
+        }
+        return JSON.object(["items": .array(items)]).response()
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// Onboarding: orgs (the operator registers and suspends them), their people and API keys,
+/// and the policy.
+enum OrgController {
+    static let orgColumns = "id, name, role, credit_code, status"
+
+    /// `GET /orgs?role=`: every signed-in org may know the others' names and roles.
+    @Sendable static func list(req: Request) async throws -> Response {
+        _ = try await req.viewer()
+        let page = try Page(req, keyCount: 2)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: orgColumns) FROM orgs WHERE 1 = 1"
+        if let role = try req.queryEnum("role", OrgRole.self) { query += " AND role = \(bind: role.rawValue)" }
+        return try await page.run(query, keys: ["name", "id"], on: req.application.sql) { row in
+            let org = try RowReader(row, "orgs").org
+            return (org, [org["name"]!, org["id"]!])
+        }.response()
+    }
+
+    static func find(_ id: OrgID, on sql: any SQLDatabase) async throws -> JSON {
+        guard let row = try await sql.raw("SELECT \(unsafeRaw: orgColumns) FROM orgs WHERE id = \(bind: id.description)").first() else {
+            throw Problem(.notFound, "no such organisation")
+        }
+        return try RowReader(row, "orgs").org
+    }
+
+    @Sendable static func show(req: Request) async throws -> Response {
+        _ = try await req.viewer()
+        return try await find(try req.orgIdParameter(), on: req.application.sql).response()
+    }
+
+    /// `POST /orgs {name, role, creditCode, admin?: {email, name, password}}`: the operator
+    /// registers an org. The platform makes its signing key and keeps it sealed; the first
+    /// admin user is created with it when given.
+    @Sendable static func create(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        guard viewer.role == .operator else { throw Problem(.forbidden, "only the platform operator registers organisations") }
+        let body = try StrictBody(req, allowed: ["name", "role", "creditCode", "admin"])
+        let admin = try body.object("admin", optional: true).map { try NewUser(StrictBody(fields: $0, path: "admin", allowed: ["email", "name", "password"])) }
+        let app = req.application
+        guard let vault = app.keyVault else { throw Problem(.forbidden, "this node holds no keys; register organisations on the writer") }
+        let orgId = OrgID(UUID().uuidString.lowercased())!
+        let signer = Ed25519Signer.generate()
+        let payload = try body.payload(.registerOrg, adding: ["orgId": .string(orgId.description), "publicKey": .string(Base64.encode(signer.publicKey))])
+        if let admin { try await admin.checkEmailFree(on: app.sql) }
+        // The sealed key is stored first; if the ledger refuses the org, it is removed again.
+        try await app.sql.insert(into: "org_keys").columns("org_id", "key_id", "sealed_seed", "created_ms")
+            .values(SQLBind(orgId.description), SQLBind(signer.keyId), SQLBind(try vault.seal(seed: signer.seed, for: orgId)), SQLBind(app.ledgerClock.nowMs()))
+            .run()
+        let outcome: Outcome
+        do {
+            outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
+        } catch {
+            try? await app.sql.delete(from: "org_keys").where("org_id", .equal, SQLBind(orgId.description)).run()
+            throw error
+        }
+        var result: [String: JSON] = ["transactionId": .string(outcome.effects.transactionId.description), "org": try await find(orgId, on: app.sql)]
+        if let admin {
+            result["user"] = try await admin.create(in: orgId, by: viewer, req: req)
+        }
+        try await audit(req, viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")")
+        return JSON.object(result).response(status: .created)
+    }
+
+    /// `POST /orgs/{id}/suspend` and `/activate`.
+    static func setStatus(_ status: OrgStatus, _ req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let orgId = try req.orgIdParameter()
+        _ = try StrictBody(req, allowed: [])
+        let outcome = try await LedgerService.submit(.setOrgStatus(orgId: orgId, status: status), by: viewer.caller, app: req.application)
+        try await audit(req, viewer, status == .suspended ? "org.suspend" : "org.activate", orgId, "status set to \(status.rawValue)")
+        return JSON.object(["transactionId": .string(outcome.effects.transactionId.description),
+                            "org": try await find(orgId, on: req.application.sql)]).response()
+    }
+
+    @Sendable static func suspend(req: Request) async throws -> Response { try await setStatus(.suspended, req) }
+    @Sendable static func activate(req: Request) async throws -> Response { try await setStatus(.active, req) }
+
+    static func audit(_ req: Request, _ viewer: Viewer, _ action: String, _ org: OrgID?, _ detail: String) async throws {
+        try await AuditLog.record(AuditLog.Entry(action: action, orgId: org, userId: viewer.caller.userId, email: viewer.caller.email,
+                                                 address: req.remoteAddress?.ipAddress, detail: detail),
+                                  nowMs: req.application.ledgerClock.nowMs(), on: req.application.sql)
+    }
+
+    // MARK: - Policy
+
+    @Sendable static func policy(req: Request) async throws -> Response {
+        _ = try await req.viewer()
+        guard let row = try await req.application.sql.raw("SELECT body FROM policy WHERE id = 1").first() else {
+            return Policy().json.response()
+        }
+        return try JSON.parse(try row.decode(column: "body", as: String.self)).response()
+    }
+
+    /// `PUT /policy`: the whole policy, every field of SPEC §2.
+    @Sendable static func setPolicy(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let body = try StrictBody(req, allowed: Set(Policy().json.objectValue?.keys.map { $0 } ?? []))
+        let payload = try StrictBody(fields: ["policy": .object(body.fields)], path: "", allowed: ["policy"]).payload(.setPolicy)
+        let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: req.application)
+        try await audit(req, viewer, "policy.set", nil, JSON.object(body.fields).canonicalString)
+        guard case .setPolicy(let policy) = payload else { return Response(status: .ok) }
+        return JSON.object(["transactionId": .string(outcome.effects.transactionId.description), "policy": policy.json]).response()
+    }
+}
+
+/// A user to add: `{email, name, password, role?}`.
+struct NewUser {
+    var email: String
+    var name: String
+    var password: String
+    var admin: Bool
+
+    init(_ body: StrictBody) throws {
+        email = try body.string("email", maxLength: 254)!.lowercased()
+        guard email.contains("@"), !email.contains(" "), email.count >= 3 else { throw LedgerError.invalid(body.name("email"), "must be an email address") }
+        name = try body.string("name", maxLength: Limits.maxNameLength)!
+        password = try body.string("password", maxLength: 200)!
+        guard password.count >= 10 else { throw LedgerError.invalid(body.name("password"), "must be at least 10 characters") }
+        let role = try body.string("role", maxLength: 10, optional: true) ?? "member"
+        guard role == "admin" || role == "member" else { throw LedgerError.invalid(body.name("role"), "must be admin or member") }
+        admin = role == "admin" || body.path == "admin"
+    }
+
+    func checkEmailFree(on sql: any SQLDatabase) async throws {
+        if try await sql.raw("SELECT id FROM users WHERE email = \(bind: email)").first() != nil {
+            throw LedgerError.invalid("email", "is already in use")
+        }
+    }
+
+    func create(in org: OrgID, by viewer: Viewer, req: Request) async throws -> JSON {
+        let sql = req.application.sql
+        try await checkEmailFree(on: sql)
+        let now = req.application.ledgerClock.nowMs()
+        let id = try await Accounts(sql: sql).createUser(org: org, email: email, name: name, admin: admin, password: password, nowMs: now)
+        try await OrgController.audit(req, viewer, "user.create", org, "added \(email) as \(admin ? "admin" : "member")")
+        return UserController.json(id: id, email: email, name: name, admin: admin, createdMs: now)
+    }
+}
+
+/// `GET/POST /orgs/{id}/users`, `POST/GET /api-keys`, `DELETE /api-keys/{id}`: an org's admins
+/// manage its people and keys; the operator manages anyone's people.
+enum UserController {
+    static func json(id: String, email: String, name: String, admin: Bool, createdMs: Int64) -> JSON {
+        ["id": .string(id), "email": .string(email), "name": .string(name), "role": .string(admin ? "admin" : "member"), "createdAt": .string(Time.rfc3339(createdMs))]
+    }
+
+    static func requireAdmin(of org: OrgID, _ viewer: Viewer) throws {
+        guard viewer.role == .operator || (viewer.orgId == org && viewer.caller.isAdmin) else {
+            throw Problem(.forbidden, "only an admin of the organisation, or the operator, manages its users")
+        }
+    }
+
+    @Sendable static func list(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let org = try req.orgIdParameter()
+        try requireAdmin(of: org, viewer)
+        _ = try await OrgController.find(org, on: req.application.sql)
+        let page = try Page(req, keyCount: 1)
+        return try await page.run("SELECT id, email, name, role, created_ms FROM users WHERE org_id = \(bind: org.description)", keys: ["email"],
+                                  on: req.application.sql) { row in
+            let email = try row.decode(column: "email", as: String.self)
+            return (json(id: try row.decode(column: "id", as: String.self), email: email, name: try row.decode(column: "name", as: String.self),
+                         admin: try row.decode(column: "role", as: String.self) == "admin", createdMs: try row.decode(column: "created_ms", as: Int64.self)),
+                    [.string(email)])
+        }.response()
+    }
+
+    @Sendable static func create(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let org = try req.orgIdParameter()
+        try requireAdmin(of: org, viewer)
+        _ = try await OrgController.find(org, on: req.application.sql)
+        let user = try NewUser(StrictBody(req, allowed: ["email", "name", "password", "role"]))
+        return try await user.create(in: org, by: viewer, req: req).response(status: .created)
+    }
+
+    static func keyJSON(_ row: any SQLRow) throws -> JSON {
+        let revoked = try row.decodeNil(column: "revoked_ms") ? nil : try row.decode(column: "revoked_ms", as: Int64.self)
+        return ["id": .string(try row.decode(column: "id", as: String.self)), "name": .string(try row.decode(column: "name", as: String.self)),
+                "prefix": .string(try row.decode(column: "prefix", as: String.self)), "userId": .string(try row.decode(column: "user_id", as: String.self)),
+                "createdAt": .string(Time.rfc3339(try row.decode(column: "created_ms", as: Int64.self))),
+                "revokedAt": revoked.map { .string(Time.rfc3339($0)) } ?? .null]
+    }
+
+    /// `POST /api-keys {name}`: a key for the calling admin; the secret is shown this once.
+    @Sendable static func createKey(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        try requireAdmin(of: viewer.orgId, viewer)
+        let name = try StrictBody(req, allowed: ["name"]).string("name", maxLength: 100)!
+        let (id, secret) = try await Accounts(sql: req.application.sql).createAPIKey(for: viewer.caller, name: name, nowMs: req.application.ledgerClock.nowMs())
+        try await OrgController.audit(req, viewer, "apikey.create", viewer.orgId, "key \(id) \"\(name)\"")
+        guard let row = try await req.application.sql.raw("SELECT * FROM api_keys WHERE id = \(bind: id)").first(), case .object(var fields) = try keyJSON(row) else {
+            throw StoreDamage("api key \(id) vanished")
+        }
+        fields["secret"] = .string(secret)
+        return JSON.object(fields).response(status: .created)
+    }
+
+    @Sendable static func listKeys(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        try requireAdmin(of: viewer.orgId, viewer)
+        let page = try Page(req, keyCount: 1)
+        return try await page.run("SELECT * FROM api_keys WHERE org_id = \(bind: viewer.orgId.description)", keys: ["id"], on: req.application.sql) { row in
+            (try keyJSON(row), [.string(try row.decode(column: "id", as: String.self))])
+        }.response()
+    }
+
+    @Sendable static func revokeKey(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        try requireAdmin(of: viewer.orgId, viewer)
+        guard let id = req.parameters.get("id"), UUID(uuidString: id) != nil else { throw LedgerError.invalid("id", "must be an API key id (a UUID)") }
+        let sql = req.application.sql
+        guard try await sql.raw("SELECT id FROM api_keys WHERE id = \(bind: id) AND org_id = \(bind: viewer.orgId.description)").first() != nil else {
+            throw Problem(.notFound, "no such API key")
+        }
+        try await sql.raw("UPDATE api_keys SET revoked_ms = \(bind: req.application.ledgerClock.nowMs()) WHERE id = \(bind: id) AND revoked_ms IS NULL").run()
+        try await OrgController.audit(req, viewer, "apikey.revoke", viewer.orgId, "key \(id)")
+        return Response(status: .noContent)
+    }
+}
+
+enum Time {
+    static func rfc3339(_ ms: Int64) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+}

@@ -1,0 +1,216 @@
+import Crypto
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// Receivables: issue, lists and detail by visibility, the token tree, the clearing list and
+/// settlement at maturity.
+enum ReceivableController {
+    static let columns = Projection.receivables.columns.map { "r." + $0 }.joined(separator: ", ")
+
+    /// The issuer sees its receivables; a holder (supplier or bank) those it holds or held a
+    /// piece of; the regulator and the operator all.
+    static func visible(_ v: Viewer) -> SQLQueryString {
+        switch v.role {
+        case .regulator, .operator: return "1 = 1"
+        case .core: return "r.issuer_id = \(bind: v.orgId.description)"
+        case .supplier, .bank: return "EXISTS (SELECT 1 FROM tokens t WHERE t.receivable_id = r.id AND t.holder_id = \(bind: v.orgId.description))"
+        }
+    }
+
+    @Sendable static func list(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let page = try Page(req, keyCount: 2)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM receivables r WHERE "
+        query += visible(viewer)
+        if let status = try req.queryEnum("status", ReceivableStatus.self) { query += " AND r.status = \(bind: status.rawValue)" }
+        if let issuer = try req.queryText("issuerId") { query += " AND r.issuer_id = \(bind: issuer)" }
+        if let due = try req.queryText("dueBefore", maxLength: 10) {
+            guard BusinessDate(due) != nil else { throw LedgerError.invalid("dueBefore", "must be a date YYYY-MM-DD") }
+            query += " AND r.due_date <= \(bind: due)"
+        }
+        return try await page.run(query, keys: ["r.due_date", "r.id"], on: req.application.sql) { row in
+            let r = try RowReader(row, "receivables").receivable
+            return (DTO.receivable(r), [.string(r.dueDate.description), .string(r.id.description)])
+        }.response()
+    }
+
+    static func find(_ req: Request, _ viewer: Viewer) async throws -> Receivable {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM receivables r WHERE r.id = \(bind: try req.txIdParameter().description) AND "
+        query += visible(viewer)
+        guard let row = try await req.application.sql.raw(query).first() else { throw Problem(.notFound, "no such receivable") }
+        return try RowReader(row, "receivables").receivable
+    }
+
+    @Sendable static func show(req: Request) async throws -> Response {
+        DTO.receivable(try await find(req, try await req.viewer())).response()
+    }
+
+    static func tokens(of r: TxID, holder: OrgID? = nil, statuses: [TokenStatus]? = nil, on sql: any SQLDatabase) async throws -> [Token] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.columns.joined(separator: ", ")) FROM tokens WHERE receivable_id = \(bind: r.description)"
+        if let holder { query += " AND holder_id = \(bind: holder.description)" }
+        if let statuses { query += " AND status IN (\(binds: statuses.map(\.rawValue)))" }
+        query += " ORDER BY tier, created_on, id"
+        return try await sql.raw(query).all().map { try RowReader($0, "tokens").token }
+    }
+
+    /// `GET /receivables/{id}/tree`: every token descended from the receivable, spent ones
+    /// included, with the holders' names: `{receivable, items: [token + holderName]}`.
+    @Sendable static func tree(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let r = try await find(req, viewer)
+        guard viewer.seesAll || r.issuerId == viewer.orgId else {
+            throw Problem(.forbidden, "the whole tree is shown to the issuer, the regulator and the operator; a holder sees its own pieces and their ancestry")
+        }
+        let names = try await orgNames(on: req.application.sql)
+        let items = try await tokens(of: r.id, on: req.application.sql).map { t -> JSON in
+            guard case .object(var fields) = DTO.token(t) else { return .null }
+            fields["holderName"] = .string(names[t.holderId.description] ?? "")
+            return .object(fields)
+        }
+        return JSON.object(["receivable": DTO.receivable(r), "items": .array(items)]).response()
+    }
+
+    static func orgNames(on sql: any SQLDatabase) async throws -> [String: String] {
+        var names: [String: String] = [:]
+        for row in try await sql.raw("SELECT id, name FROM orgs").all() {
+            names[try row.decode(column: "id", as: String.self)] = try row.decode(column: "name", as: String.self)
+        }
+        return names
+    }
+
+    /// `GET /receivables/{id}/clearing`: who is to be paid how much at maturity — the pieces
+    /// that are live (pending, active, locked) or already settled. A holder sees its own rows.
+    @Sendable static func clearing(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let r = try await find(req, viewer)
+        let holder: OrgID? = viewer.seesAll || r.issuerId == viewer.orgId ? nil : viewer.orgId
+        let rows = try await tokens(of: r.id, holder: holder, statuses: [.pending, .active, .locked, .settled], on: req.application.sql)
+        let items: [JSON] = rows.map {
+            ["tokenId": .string($0.id.description), "holderId": .string($0.holderId.description), "amountFen": .int($0.amountFen),
+             "tier": .int($0.tier), "status": .string($0.status.rawValue)]
+        }
+        return JSON.object(["receivableId": .string(r.id.description), "dueDate": .string(r.dueDate.description), "faceFen": .int(r.faceFen),
+                            "paidFen": .int(r.paidFen), "items": .array(items)]).response()
+    }
+
+    /// `POST /receivables {supplierId, creditLineId, faceFen, dueDate, documents?, memo?}`:
+    /// the issue date is the business date of the transaction.
+    @Sendable static func create(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let now = req.application.ledgerClock.nowMs()
+        var body = try StrictBody(req, allowed: ["supplierId", "creditLineId", "faceFen", "dueDate", "documents", "memo"])
+        if body.fields["documents"] == nil { body.fields["documents"] = .array([]) }
+        if body.fields["memo"] == .null { body.fields["memo"] = nil }
+        let payload = try body.payload(.issue, adding: ["issueDate": .string(BusinessDate(epochMs: now).description)])
+        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application, time: now)).response(status: .created)
+    }
+
+    /// `POST /receivables/{id}/settle {tokenIds?, reference}`: by default every piece that is
+    /// active or locked.
+    @Sendable static func settle(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let r = try await find(req, viewer)
+        var body = try StrictBody(req, allowed: ["tokenIds", "reference"])
+        if body.fields["tokenIds"] == nil || body.fields["tokenIds"] == .null {
+            let payable = try await tokens(of: r.id, statuses: [.active, .locked], on: req.application.sql)
+            guard !payable.isEmpty else { throw Problem(.tokenNotActive, "receivable \(r.number) has no active or locked piece to pay") }
+            body.fields["tokenIds"] = .array(payable.map { .string($0.id.description) })
+        }
+        let payload = try body.payload(.settle, adding: ["receivableId": .string(r.id.description)])
+        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response()
+    }
+}
+
+/// Tokens: holdings lists.
+extension TokenController {
+    /// `GET /tokens?status=&receivableId=`: a holder's own tokens (live ones unless a status is
+    /// asked for); the regulator and the operator see every token, spent ones included.
+    @Sendable static func list(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let page = try Page(req, keyCount: 2)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.columns.joined(separator: ", ")) FROM tokens WHERE "
+        let status = try req.queryEnum("status", TokenStatus.self)
+        if viewer.seesAll {
+            query += "1 = 1"
+        } else {
+            query += "holder_id = \(bind: viewer.orgId.description)"
+            if status == nil { query += " AND status IN ('pending', 'active', 'locked')" }
+        }
+        if let status { query += " AND status = \(bind: status.rawValue)" }
+        if let r = try req.queryText("receivableId") { query += " AND receivable_id = \(bind: r)" }
+        return try await page.run(query, keys: ["created_on", "id"], descending: true, on: req.application.sql) { row in
+            let t = try RowReader(row, "tokens").token
+            return (DTO.token(t), [.string(t.createdOn.description), .string(t.id.description)])
+        }.response()
+    }
+}
+
+/// 存证: the files behind receivables, stored by SHA-256.
+enum DocumentController {
+    static let maxBytes = 10 * 1024 * 1024
+
+    struct Upload: Content {
+        var file: File
+        var kind: String
+        var number: String?
+    }
+
+    static func json(sha: String, size: Int64, kind: String, number: String?, fileName: String?) -> JSON {
+        ["sha256": .string(sha), "size": .int(size), "kind": .string(kind), "number": number.map(JSON.string) ?? .null,
+         "fileName": fileName.map(JSON.string) ?? .null]
+    }
+
+    /// `POST /documents` (multipart: `file`, `kind`, `number?`) → `{sha256, size, kind, number, fileName}`.
+    @Sendable static func upload(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        guard req.headers.contentType?.type == "multipart" else { throw LedgerError.invalid("file", "send multipart/form-data with a file, a kind and optionally a number") }
+        let upload: Upload
+        do { upload = try req.content.decode(Upload.self) } catch { throw LedgerError.invalid("file", "send multipart/form-data with a file, a kind and optionally a number") }
+        guard DocumentKind(rawValue: upload.kind) != nil else {
+            throw LedgerError.invalid("kind", "must be one of \(DocumentKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let n = upload.number, n.isEmpty || n.count > Limits.maxDocumentNumberLength {
+            throw LedgerError.invalid("number", "must be 1 to \(Limits.maxDocumentNumberLength) characters")
+        }
+        let bytes = Data(upload.file.data.readableBytesView)
+        guard !bytes.isEmpty else { throw LedgerError.invalid("file", "is empty") }
+        guard bytes.count <= maxBytes else { throw Problem(.payloadTooLarge, "a document may be at most 10 MB") }
+        let sha = Hex.encode(Array(SHA256.hash(data: bytes)))
+        let fileName = String(upload.file.filename.prefix(Limits.maxFileNameLength))
+        let sql = req.application.sql
+        if try await sql.raw("SELECT sha256 FROM documents WHERE sha256 = \(bind: sha)").first() == nil {
+            try await sql.insert(into: "documents").columns("sha256", "size", "kind", "number", "file_name", "content_type", "content", "uploaded_by", "created_ms")
+                .values(SQLBind(sha), SQLBind(Int64(bytes.count)), SQLBind(upload.kind), SQLBind(upload.number), SQLBind(fileName),
+                        SQLBind(upload.file.contentType?.serialize() ?? "application/octet-stream"), SQLBind(bytes), SQLBind(viewer.orgId.description),
+                        SQLBind(req.application.ledgerClock.nowMs()))
+                .ignoringConflicts(with: "sha256")
+                .run()
+        }
+        return json(sha: sha, size: Int64(bytes.count), kind: upload.kind, number: upload.number, fileName: fileName).response(status: .created)
+    }
+
+    /// `GET /documents/{sha256}`: the file, to the org that uploaded it, the regulator and the
+    /// operator, and anyone who sees a receivable naming it.
+    @Sendable static func download(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        guard let sha = req.parameters.get("sha256"), Hex.isLowercaseHex(sha, length: 64) else {
+            throw LedgerError.invalid("sha256", "must be 64 lowercase hex characters")
+        }
+        let sql = req.application.sql
+        guard let row = try await sql.raw("SELECT content, content_type, file_name, uploaded_by FROM documents WHERE sha256 = \(bind: sha)").first() else {
+            throw Problem(.notFound, "no document with this SHA-256 was uploaded")
+        }
+        if !viewer.seesAll, try row.decode(column: "uploaded_by", as: String.self) != viewer.orgId.description {
+            var query: SQLQueryString = "SELECT r.id FROM receivables r WHERE r.documents LIKE \(bind: "%\"" + sha + "\"%") AND "
+            query += ReceivableController.visible(viewer)
+            guard try await sql.raw(query).first() != nil else { throw Problem(.notFound, "no document with this SHA-256 was uploaded") }
+        }
+        var headers = HTTPHeaders()
+        headers.replaceOrAdd(name: .contentType, value: try row.decode(column: "content_type", as: String.self))
+        let name = (try? row.decode(column: "file_name", as: String.self)) ?? sha
+        headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename*=UTF-8''\(name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sha)")
+        return Response(status: .ok, headers: headers, body: .init(data: try row.decode(column: "content", as: Data.self)))
+    }
+}

@@ -1,0 +1,125 @@
+import Fluent
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// Starting the writer: migrations, the writer lock, the master key, the clock, the sequencer
+/// rebuilt from the stored chain, and the jobs. `serve` and `demo` both come through here.
+enum Platform {
+    /// The operator's signer, read once the operator exists; the sequencer seals with it.
+    final class SealerBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var signer: (any TransactionSigner)?
+        func get() -> (any TransactionSigner)? { lock.withLock { signer } }
+        func set(_ s: any TransactionSigner) { lock.withLock { signer = s } }
+    }
+
+    private struct LockKey: StorageKey { typealias Value = WriterLock }
+
+    struct ReleaseLock: LifecycleHandler {
+        func shutdownAsync(_ app: Application) async {
+            await app.storage[LockKey.self]?.release()
+        }
+    }
+
+    /// Makes this process the writer of its database. `masterKeyFile`: where a generated
+    /// master key is kept between runs (the demo's SQLite file has one beside it).
+    static func startWriter(_ app: Application, masterKeyFile: String? = nil) async throws -> SealerBox {
+        let location = try DatabaseLocation(url: try databaseURL(app.environment))
+        try await app.autoMigrate()
+        app.storage[LockKey.self] = try await WriterLock.acquire(location, logger: app.logger)
+        app.lifecycle.use(ReleaseLock())
+
+        var keyText = Environment.get("CASCADE_MASTER_KEY")
+        if keyText?.isEmpty ?? true, let masterKeyFile, let saved = FileManager.default.contents(atPath: masterKeyFile) {
+            keyText = String(decoding: saved, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let (vault, generated) = try KeyVault.fromEnvironment(keyText, production: app.environment == .production)
+        if generated {
+            let encoded = vault.masterKey.withUnsafeBytes { Data($0).base64EncodedString() }
+            if let masterKeyFile {
+                FileManager.default.createFile(atPath: masterKeyFile, contents: Data(encoded.utf8), attributes: [.posixPermissions: 0o600])
+                app.logger.warning("CASCADE_MASTER_KEY is not set: generated one for this demo and kept it in \(masterKeyFile)")
+            } else {
+                app.logger.warning("CASCADE_MASTER_KEY is not set: generated one for this run only; org keys made now will not open after a restart")
+            }
+        }
+        app.keyVault = vault
+
+        let clock: any LedgerClock = app.environment == .production ? SystemClock() : AdjustableClock()
+        app.ledgerClock = clock
+        let sealer = SealerBox()
+        let sequencer = try await Sequencer.load(store: LedgerStore(db: app.db), sealer: { sealer.get() }, clock: clock)
+        if let op = await sequencer.state.operatorId {
+            guard let signer = try await vault.signer(for: op, on: app.sql) else {
+                throw ConfigurationError("the operator's key is not held by this platform: blocks cannot be sealed")
+            }
+            sealer.set(signer)
+        }
+        app.sequencer = sequencer
+        return sealer
+    }
+
+    /// Genesis: the operator registers itself with a new key, and its first admin is created.
+    static func genesis(_ app: Application, sealer: SealerBox, name: String, creditCode: String, email: String, password: String) async throws -> OrgID {
+        guard let vault = app.keyVault, let sequencer = app.sequencer else { throw ConfigurationError("the writer is not started") }
+        let orgId = OrgID(UUID().uuidString.lowercased())!
+        let now = app.ledgerClock.nowMs()
+        let signer = try await vault.createKey(for: orgId, on: app.sql, nowMs: now)
+        sealer.set(signer)
+        let body = TransactionBody(orgId: orgId, keyId: signer.keyId, time: now, nonce: UUID().uuidString.lowercased(),
+                                   payload: .registerOrg(RegisterOrgPayload(orgId: orgId, name: name, role: .operator, creditCode: creditCode, publicKey: signer.publicKey)))
+        _ = try await sequencer.submit(try Transaction.sign(body, with: signer))
+        try await Accounts(sql: app.sql).createUser(org: orgId, email: email, name: name, admin: true, password: password, nowMs: now)
+        return orgId
+    }
+}
+
+/// `cascade serve [--hostname H] [--port P]`: the writer against `DATABASE_URL`. On an empty
+/// database it creates the genesis from `CASCADE_OPERATOR_NAME`, `CASCADE_OPERATOR_CREDIT_CODE`,
+/// `CASCADE_OPERATOR_EMAIL` and `CASCADE_OPERATOR_PASSWORD`.
+struct WriterServeCommand: AsyncCommand {
+    typealias Signature = ServeCommand.Signature
+    var help: String { "Serves the API and the console as the writer of DATABASE_URL." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let app = context.application
+        let sealer = try await Platform.startWriter(app)
+        if await app.sequencer?.state.operatorId == nil {
+            let env = ["CASCADE_OPERATOR_NAME", "CASCADE_OPERATOR_CREDIT_CODE", "CASCADE_OPERATOR_EMAIL", "CASCADE_OPERATOR_PASSWORD"].map { Environment.get($0) ?? "" }
+            guard !env.contains(where: \.isEmpty) else {
+                context.console.error("serve: the database has no chain yet. Set CASCADE_OPERATOR_NAME, CASCADE_OPERATOR_CREDIT_CODE, CASCADE_OPERATOR_EMAIL and CASCADE_OPERATOR_PASSWORD to create the genesis, or run `cascade demo`.")
+                throw CommandFailure(exitCode: 2, "no genesis")
+            }
+            _ = try await Platform.genesis(app, sealer: sealer, name: env[0], creditCode: env[1], email: env[2], password: env[3])
+            context.console.print("genesis: \(env[0]) registered as the operator; sign in as \(env[2])")
+        }
+        Jobs.schedule(app)
+        try await app.servers.asyncCommand.run(using: context, signature: signature)
+    }
+}
+
+/// `cascade demo`: migrates (by default an SQLite file), seeds the demo consortium into an
+/// empty database, prints the logins and serves on port 8080.
+struct DemoCommand: AsyncCommand {
+    typealias Signature = ServeCommand.Signature
+    var help: String { "Seeds the demo consortium into an empty database and serves it on http://localhost:8080." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let app = context.application
+        let location = try DatabaseLocation(url: try databaseURL(app.environment))
+        var keyFile: String?
+        if case .sqlite(let path) = location { keyFile = path + ".master-key" }
+        let sealer = try await Platform.startWriter(app, masterKeyFile: keyFile)
+        if await app.sequencer?.state.operatorId == nil {
+            try await DemoSeed.seed(app, sealer: sealer)
+            context.console.print("seeded the demo consortium")
+        } else {
+            context.console.print("the database already holds a chain; not seeding")
+        }
+        context.console.print(DemoSeed.loginTable(url: "the address below"))
+        Jobs.schedule(app)
+        try await app.servers.asyncCommand.run(using: context, signature: signature)
+    }
+}
