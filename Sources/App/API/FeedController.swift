@@ -46,19 +46,19 @@ enum FeedController {
             return try row.decode(column: "total", as: Int64.self)
         }
         let live = "('pending', 'active', 'locked')"
-        var issued: SQLQueryString = "SELECT SUM(r.face_fen) AS total FROM receivables r WHERE r.status <> 'rejected' AND "
+        var issued: SQLQueryString = "SELECT CAST(SUM(r.face_fen) AS BIGINT) AS total FROM receivables r WHERE r.status <> 'rejected' AND "
         issued += receivableScope
         var count: SQLQueryString = "SELECT COUNT(*) AS total FROM receivables r WHERE "
         count += receivableScope
-        var outstanding: SQLQueryString = "SELECT SUM(t.amount_fen) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND "
+        var outstanding: SQLQueryString = "SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND "
         outstanding += tokenScope
-        var settled: SQLQueryString = "SELECT SUM(t.amount_fen) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status = 'settled' AND "
+        var settled: SQLQueryString = "SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status = 'settled' AND "
         settled += tokenScope
-        var overdue: SQLQueryString = "SELECT SUM(t.amount_fen) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND r.status = 'overdue' AND "
+        var overdue: SQLQueryString = "SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND r.status = 'overdue' AND "
         overdue += tokenScope
-        var financed: SQLQueryString = "SELECT SUM(f.amount_fen) AS total FROM financings f WHERE f.status IN ('approved', 'paid') AND "
+        var financed: SQLQueryString = "SELECT CAST(SUM(f.amount_fen) AS BIGINT) AS total FROM financings f WHERE f.status IN ('approved', 'paid') AND "
         financed += FinancingController.visible(viewer)
-        var tiers: SQLQueryString = "SELECT t.tier AS tier, SUM(t.amount_fen) AS total, COUNT(*) AS n FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND "
+        var tiers: SQLQueryString = "SELECT t.tier AS tier, CAST(SUM(t.amount_fen) AS BIGINT) AS total, COUNT(*) AS n FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND "
         tiers += tokenScope
         tiers += " GROUP BY t.tier ORDER BY t.tier"
         let byTier: [JSON] = try await sql.raw(tiers).all().map {

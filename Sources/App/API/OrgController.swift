@@ -38,8 +38,9 @@ enum OrgController {
     @Sendable static func create(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         guard viewer.role == .operator else { throw Problem(.forbidden, "only the platform operator registers organisations") }
-        let body = try StrictBody(req, allowed: ["name", "role", "creditCode", "admin"])
+        var body = try StrictBody(req, allowed: ["name", "role", "creditCode", "admin"])
         let admin = try body.object("admin", optional: true).map { try NewUser(StrictBody(fields: $0, path: "admin", allowed: ["email", "name", "password"])) }
+        body.fields["admin"] = nil
         let app = req.application
         guard let vault = app.keyVault else { throw Problem(.forbidden, "this node holds no keys; register organisations on the writer") }
         let orgId = OrgID(UUID().uuidString.lowercased())!
@@ -58,10 +59,10 @@ enum OrgController {
             throw error
         }
         var result: [String: JSON] = ["transactionId": .string(outcome.effects.transactionId.description), "org": try await find(orgId, on: app.sql)]
+        try await audit(req, viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")")
         if let admin {
             result["user"] = try await admin.create(in: orgId, by: viewer, req: req)
         }
-        try await audit(req, viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")")
         return JSON.object(result).response(status: .created)
     }
 

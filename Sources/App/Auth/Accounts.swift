@@ -121,9 +121,14 @@ enum AuthController {
         let body = try req.content.decode(Login.self)
         guard body.email.count <= 254, body.password.count <= 200 else { throw LedgerError.invalid("email", "is too long") }
         let now = req.application.ledgerClock.nowMs()
+        let address = req.remoteAddress?.ipAddress
         guard let session = try await Accounts(sql: req.application.sql).login(email: body.email, password: body.password, nowMs: now) else {
+            try await AuditLog.record(AuditLog.Entry(action: "login.failed", email: body.email.lowercased(), address: address, detail: "wrong email or password"),
+                                      nowMs: now, on: req.application.sql)
             throw Problem(.unauthorized, "the email or the password is wrong")
         }
+        try await AuditLog.record(AuditLog.Entry(action: "login", orgId: session.caller.orgId, userId: session.caller.userId, email: session.caller.email,
+                                                 address: address, detail: "signed in"), nowMs: now, on: req.application.sql)
         guard case .object(var fields) = try await me(session.caller, sql: req.application.sql) else { return Response(status: .ok) }
         fields["token"] = .string(session.token)
         fields["expiresAt"] = .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(session.expiresMs) / 1000)))

@@ -126,10 +126,10 @@ enum Feed {
 enum AuditLog {
     struct Entry {
         var action: String
-        var orgId: OrgID?
-        var userId: String?
-        var email: String?
-        var address: String?
+        var orgId: OrgID? = nil
+        var userId: String? = nil
+        var email: String? = nil
+        var address: String? = nil
         var detail: String
     }
 

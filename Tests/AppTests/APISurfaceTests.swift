@@ -1,0 +1,200 @@
+import Foundation
+import Ledger
+import SQLKit
+import Testing
+import VaporTesting
+
+@testable import App
+
+/// The API's surface: the OpenAPI document against the routes, pages, idempotency, onboarding,
+/// keys, documents, and bad input everywhere.
+@Suite struct APISurfaceTests {
+    /// `METHOD /path/{param}` for every route the application serves under /api/v1.
+    static func servedRoutes(_ app: Application) -> Set<String> {
+        Set(app.routes.all.compactMap { route -> String? in
+            let parts = route.path.map { component -> String in
+                if case .parameter(let name) = component { return "{\(name)}" }
+                return component.description
+            }
+            guard parts.starts(with: ["api", "v1"]) else { return nil }
+            return "\(route.method.rawValue) /" + parts.dropFirst(2).joined(separator: "/")
+        })
+    }
+
+    /// `METHOD /path` for every operation `Public/openapi.yaml` describes.
+    static func documentedRoutes() throws -> Set<String> {
+        let text = try String(contentsOf: TestDatabase.packageRoot.appendingPathComponent("Public/openapi.yaml"), encoding: .utf8)
+        var routes = Set<String>(), path: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  /") && line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()); continue }
+            if !line.hasPrefix("  ") { path = nil; continue }
+            if let path, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
+                let method = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
+                if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(method) { routes.insert("\(method) \(path)") }
+            }
+        }
+        return routes
+    }
+
+    @Test func theOpenAPIDocumentDescribesEveryRouteAndNoOther() async throws {
+        let app = try await Application.make(.testing)
+        try routes(app)
+        let served = Self.servedRoutes(app)
+        try await app.asyncShutdown()
+        let documented = try Self.documentedRoutes()
+        #expect(served.count > 50)
+        #expect(served.subtracting(documented).sorted() == [], "served but not documented")
+        #expect(documented.subtracting(served).sorted() == [], "documented but not served")
+    }
+
+    @Test func theDocumentIsServed() async throws {
+        try await DemoPlatform.with { d in
+            try await d.app.testing().test(.GET, "/api/v1/openapi.yaml") { res in
+                #expect(res.status == .ok && String(buffer: res.body).hasPrefix("openapi: 3.1.0"))
+            }
+        }
+    }
+
+    @Test func listsPageWithCursorsAndRefuseBadLimits() async throws {
+        try await DemoPlatform.with { d in
+            var seen: [String] = [], cursor: String?
+            repeat {
+                let page = try await d.call("tier1", .GET, "/api/v1/orgs?limit=3" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                #expect(page.status == .ok && page.items.count <= 3)
+                seen += page.items.compactMap { $0["id"]?.stringValue }
+                cursor = page["nextCursor"]?.stringValue
+            } while cursor != nil && seen.count < 100
+            #expect(seen.count == 8 && Set(seen).count == 8)
+            for bad in ["limit=0", "limit=201", "limit=abc", "cursor=zzz", "cursor=WyJhIl0", "status=lost"] {
+                let answer = try await d.call("regulator", .GET, "/api/v1/tokens?\(bad)")
+                #expect(answer.status == .unprocessableEntity && answer.code == "validation_failed", "\(bad)")
+            }
+            // Tokens newest first, over two pages, no repeats.
+            let first = try await d.call("regulator", .GET, "/api/v1/tokens?limit=5")
+            let second = try await d.call("regulator", .GET, "/api/v1/tokens?limit=5&cursor=\(first["nextCursor"]!.stringValue!)")
+            let ids = (first.items + second.items).compactMap { $0["id"]?.stringValue }
+            #expect(ids.count == 10 && Set(ids).count == 10)
+        }
+    }
+
+    @Test func anIdempotencyKeyReplaysTheFirstAnswerAndRefusesAnotherBody() async throws {
+        try await DemoPlatform.with { d in
+            let token = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
+            let tier3 = d.orgs["tier3"]!.description
+            let body = #"{"toOrgId":"\#(tier3)","amountFen":1000}"#
+            let first = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", body, headers: ["Idempotency-Key": "pay-1"])
+            let height = await d.height
+            let replay = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", body, headers: ["Idempotency-Key": "pay-1"])
+            #expect(first.status == .created && replay.status == .created && replay.json == first.json)
+            #expect(replay.headers.first(name: "Idempotent-Replayed") == "true")
+            #expect(await d.height == height)
+            let other = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(tier3)","amountFen":2000}"#, headers: ["Idempotency-Key": "pay-1"])
+            #expect(other.status == .conflict && other.code == "idempotency_conflict")
+            // A refusal is an answer too: replayed, not retried.
+            let refused = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", body, headers: ["Idempotency-Key": "pay-2"])
+            #expect(refused.code == "token_not_active")
+            #expect(try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", body, headers: ["Idempotency-Key": "pay-2"]).code == "token_not_active")
+            // Another user's key space is its own.
+            #expect(try await d.call("tier2", .POST, "/api/v1/tokens/\(token)/transfer", body, headers: ["Idempotency-Key": "pay-1"]).code == "not_holder")
+            #expect(await d.height == height)
+        }
+    }
+
+    @Test func theOperatorOnboardsAnOrgWhoseAdminManagesKeysAndUsers() async throws {
+        try await DemoPlatform.with { d in
+            let code = CreditCode.complete("91320500MA1K00099")!
+            let created = try await d.call("operator", .POST, "/api/v1/orgs", #"""
+                {"name":"昆山紧固件","role":"supplier","creditCode":"\#(code)","admin":{"email":"Admin@KS.example","name":"王会计","password":"a-long-password"}}
+                """#)
+            #expect(created.status == .created && created["org"]?["role"] == .string("supplier") && created["user"]?["role"] == .string("admin"), "\(created.json)")
+            let org = try #require(created["org"]?["id"]?.stringValue)
+            #expect(try await d.call("operator", .POST, "/api/v1/orgs", #"{"name":"x","role":"supplier","creditCode":"91320500MA1K00090"}"#).code == "validation_failed")
+            #expect(try await d.call("tier1", .POST, "/api/v1/orgs", #"{"name":"x","role":"supplier","creditCode":"\#(code)"}"#).code == "forbidden")
+            // Its admin signs in, makes an API key, and uses it.
+            var token = ""
+            try await d.app.testing().test(.POST, "/api/v1/auth/login", headers: ["Content-Type": "application/json"],
+                                           body: ByteBuffer(string: #"{"email":"admin@ks.example","password":"a-long-password"}"#)) { res in
+                #expect(res.status == .ok)
+                token = (try? JSON.parse(Array(res.body.readableBytesView)))?["token"]?.stringValue ?? ""
+            }
+            let headers: HTTPHeaders = ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]
+            var key = "", keyId = ""
+            try await d.app.testing().test(.POST, "/api/v1/api-keys", headers: headers, body: ByteBuffer(string: #"{"name":"ERP"}"#)) { res in
+                let json = (try? JSON.parse(Array(res.body.readableBytesView))) ?? .null
+                #expect(res.status == .created)
+                key = json["secret"]?.stringValue ?? ""
+                keyId = json["id"]?.stringValue ?? ""
+            }
+            try await d.app.testing().test(.GET, "/api/v1/me", headers: ["Authorization": "Bearer \(key)"]) { res in
+                #expect(res.status == .ok && String(buffer: res.body).contains(org))
+            }
+            try await d.app.testing().test(.POST, "/api/v1/orgs/\(org)/users", headers: headers,
+                                           body: ByteBuffer(string: #"{"email":"clerk@ks.example","name":"李出纳","password":"0123456789"}"#)) { res in
+                #expect(res.status == .created)
+            }
+            // Another org's admin may not add people here.
+            #expect(try await d.call("tier1", .POST, "/api/v1/orgs/\(org)/users", #"{"email":"a@b.c","name":"x","password":"0123456789"}"#).code == "forbidden")
+            try await d.app.testing().test(.DELETE, "/api/v1/api-keys/\(keyId)", headers: headers) { res in #expect(res.status == .noContent) }
+            try await d.app.testing().test(.GET, "/api/v1/me", headers: ["Authorization": "Bearer \(key)"]) { res in #expect(res.status == .unauthorized) }
+            // Suspended, it can receive nothing.
+            #expect(try await d.call("operator", .POST, "/api/v1/orgs/\(org)/suspend")["org"]?["status"] == .string("suspended"))
+            let token1 = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items[0]["id"]!.stringValue!
+            #expect(try await d.call("tier1", .POST, "/api/v1/tokens/\(token1)/transfer", #"{"toOrgId":"\#(org)","amountFen":100}"#).code == "org_suspended")
+            let audit = try await d.app.sql.raw("SELECT action FROM audit_log ORDER BY seq").all().map { try $0.decode(column: "action", as: String.self) }
+            #expect(audit == ["org.register", "user.create", "login", "apikey.create", "user.create", "apikey.revoke", "org.suspend"])
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    @Test func aDocumentIsStoredByItsHashAndShownOnlyToThoseWhoMaySeeIt() async throws {
+        try await DemoPlatform.with { d in
+            let content = "购销合同 No. HT-2026-77\n"
+            let sha = Hashing.sha256Hex(Array(content.utf8))
+            let boundary = "cascade-boundary"
+            let body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ncontract\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"number\"\r\n\r\nHT-2026-77\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"contract.txt\"\r\nContent-Type: text/plain\r\n\r\n\(content)\r\n--\(boundary)--\r\n"
+            try await d.app.testing().test(.POST, "/api/v1/documents", headers: ["Authorization": "Bearer \(d.keys["core"]!)", "Content-Type": "multipart/form-data; boundary=\(boundary)"],
+                                           body: ByteBuffer(string: body)) { res in
+                let json = (try? JSON.parse(Array(res.body.readableBytesView))) ?? .null
+                #expect(res.status == .created && json["sha256"] == .string(sha) && json["size"] == .int(Int64(content.utf8.count)))
+            }
+            try await d.app.testing().test(.GET, "/api/v1/documents/\(sha)", headers: ["Authorization": "Bearer \(d.keys["core"]!)"]) { res in
+                #expect(res.status == .ok && String(buffer: res.body) == content)
+            }
+            #expect(try await d.call("tier3", .GET, "/api/v1/documents/\(sha)").status == .notFound)
+            #expect(try await d.call("regulator", .GET, "/api/v1/documents/\(sha)").status == .ok)
+            #expect(try await d.call("core", .POST, "/api/v1/documents", #"{"kind":"contract"}"#).code == "validation_failed")
+        }
+    }
+
+    /// Every route, with malformed ids, wrong types, huge numbers and junk bodies: a precise
+    /// problem, never a 500, and the chain does not move.
+    @Test func noInputProducesAServerError() async throws {
+        try await DemoPlatform.with { d in
+            let height = await d.height
+            let ids = ["x", "00", String(repeating: "f", count: 32), String(repeating: "f", count: 64), "00000000-0000-4000-8000-000000000000", "-1", "9223372036854775808"]
+            let bodies = [nil, "{", "[]", "null", #"{"amountFen":1e400}"#, #"{"amountFen":9007199254740993}"#, #"{"faceFen":-5,"supplierId":7}"#,
+                          #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":-1}"#, #"{"amountsFen":[1]}"#, "{\"memo\":\"" + String(repeating: "长", count: 70_000) + "\"}",
+                          #"{"limitFen":1000000000000000001,"rateBps":10001,"coreId":"x","expiresOn":"2026-02-30"}"#, #"{"unknown":true}"#]
+            let routes = Self.servedRoutes(d.app).sorted()
+            var tried = 0
+            for route in routes {
+                let parts = route.split(separator: " ", maxSplits: 1)
+                let method = HTTPMethod(rawValue: String(parts[0]))
+                for id in ids {
+                    let path = "/api/v1" + parts[1].replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{sha256}", with: id)
+                        .replacingOccurrences(of: "{height}", with: id)
+                    for body in (method == .GET ? [nil] : bodies) {
+                        for who in ["tier1", "regulator"] {
+                            let answer = try await d.call(who, method, path, body)
+                            tried += 1
+                            #expect(answer.status.code < 500, "\(who) \(method) \(path) \(body?.prefix(60) ?? "")")
+                            if answer.status.code >= 400 { #expect(answer.code != nil, "\(method) \(path): no problem code") }
+                        }
+                    }
+                }
+            }
+            #expect(tried > 2_000)
+            #expect(await d.height == height)
+        }
+    }
+}
