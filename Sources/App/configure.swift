@@ -6,6 +6,7 @@ public func configure(_ app: Application) async throws {
     if app.environment != .testing || Environment.get("DATABASE_URL") != nil {
         try app.useDatabase(DatabaseLocation(url: try databaseURL(app.environment)))
     }
+    app.loginThrottle = LoginThrottle()
     app.middleware = Middlewares()
     app.middleware.use(ProblemMiddleware())
     app.routes.defaultMaxBodySize = "64kb"

@@ -122,11 +122,19 @@ enum AuthController {
         guard body.email.count <= 254, body.password.count <= 200 else { throw LedgerError.invalid("email", "is too long") }
         let now = req.application.ledgerClock.nowMs()
         let address = req.remoteAddress?.ipAddress
+        let throttle = req.application.loginThrottle, keys = LoginThrottle.keys(email: body.email, address: address)
+        if let wait = await throttle.retryAfter(keys, nowMs: now) {
+            try await AuditLog.record(AuditLog.Entry(action: "login.throttled", email: body.email.lowercased(), address: address, detail: "too many failed sign-ins"),
+                                      nowMs: now, on: req.application.sql)
+            throw Problem(.rateLimited, "too many failed sign-ins; try again in \(wait) seconds")
+        }
         guard let session = try await Accounts(sql: req.application.sql).login(email: body.email, password: body.password, nowMs: now) else {
+            await throttle.failed(keys, nowMs: now)
             try await AuditLog.record(AuditLog.Entry(action: "login.failed", email: body.email.lowercased(), address: address, detail: "wrong email or password"),
                                       nowMs: now, on: req.application.sql)
             throw Problem(.unauthorized, "the email or the password is wrong")
         }
+        await throttle.succeeded(keys)
         try await AuditLog.record(AuditLog.Entry(action: "login", orgId: session.caller.orgId, userId: session.caller.userId, email: session.caller.email,
                                                  address: address, detail: "signed in"), nowMs: now, on: req.application.sql)
         guard case .object(var fields) = try await me(session.caller, sql: req.application.sql) else { return Response(status: .ok) }

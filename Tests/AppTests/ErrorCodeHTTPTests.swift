@@ -1,0 +1,111 @@
+import Foundation
+import Ledger
+import SQLKit
+import Testing
+import VaporTesting
+
+@testable import App
+
+/// Every stable code of SPEC §5 through HTTP, with its status, each provoked the way a client
+/// would; and 64 clients racing to spend one token.
+@Suite struct ErrorCodeHTTPTests {
+    @Test func everyCodeComesWithItsStatus() async throws {
+        try await DemoPlatform.with { d in
+            var seen: [String: UInt] = [:]
+            func expect(_ code: String, _ status: HTTPResponseStatus, _ answer: DemoPlatform.Answer, sourceLocation: SourceLocation = #_sourceLocation) {
+                #expect(answer.code == code && answer.status == status, "\(answer.status) \(answer.json)", sourceLocation: sourceLocation)
+                seen[code] = answer.status.code
+            }
+            let tier2 = d.orgs["tier2"]!.description, tier3 = d.orgs["tier3"]!.description, bank = d.orgs["bank"]!.description
+            let big = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
+            let tier2Token = try await d.call("tier2", .GET, "/api/v1/tokens?status=active").items.first { $0["tier"] == .int(2) }!["id"]!.stringValue!
+            let lines = try await d.call("core", .GET, "/api/v1/credit-lines").items
+            let line = lines.first { $0["rateBps"] == .int(350) }!["id"]!.stringValue!
+            func issue(_ faceFen: Int64, due: String) async throws -> DemoPlatform.Answer {
+                try await d.call("core", .POST, "/api/v1/receivables", #"{"supplierId":"\#(d.orgs["tier1"]!)","creditLineId":"\#(line)","faceFen":\#(faceFen),"dueDate":"\#(due)"}"#)
+            }
+
+            expect("malformed_json", .badRequest, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", "{"))
+            expect("unauthorized", .unauthorized, try await d.call(nil, .GET, "/api/v1/tokens"))
+            expect("forbidden", .forbidden, try await d.call("tier1", .POST, "/api/v1/credit-lines", #"{"coreId":"\#(d.orgs["core"]!)","limitFen":1,"rateBps":1,"expiresOn":"2027-01-01"}"#))
+            expect("not_holder", .forbidden, try await d.call("tier2", .POST, "/api/v1/tokens/\(big)/split", #"{"amountsFen":[1,59999999]}"#))
+            expect("not_found", .notFound, try await d.call("tier1", .GET, "/api/v1/receivables/\(String(repeating: "0", count: 64))"))
+            expect("payload_too_large", .payloadTooLarge, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", "{\"memo\":\"" + String(repeating: "x", count: 70_000) + "\"}"))
+            expect("validation_failed", .unprocessableEntity, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":"5"}"#))
+            expect("amount_out_of_range", .unprocessableEntity, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":-5}"#))
+            expect("split_sum_mismatch", .unprocessableEntity, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/split", #"{"amountsFen":[1,2]}"#))
+            expect("invalid_counterparty", .unprocessableEntity, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", #"{"toOrgId":"\#(bank)","amountFen":5}"#))
+            let sha = String(repeating: "c", count: 64)
+            expect("duplicate_invoice", .conflict, try await d.call("core", .POST, "/api/v1/receivables", #"""
+                {"supplierId":"\#(d.orgs["tier1"]!)","creditLineId":"\#(line)","faceFen":100,"dueDate":"2026-12-01","documents":[{"kind":"invoice","sha256":"\#(sha)","number":"INV-2026-0001"}]}
+                """#))
+            expect("term_out_of_range", .unprocessableEntity, try await issue(100, due: "2027-12-01"))
+            expect("insufficient_credit", .conflict, try await issue(10_000_000_000, due: "2026-12-01"))
+            #expect(try await d.call("bank", .PATCH, "/api/v1/credit-lines/\(line)", #"{"status":"frozen"}"#).status == .ok)
+            expect("credit_line_unusable", .conflict, try await issue(100, due: "2026-12-01"))
+            #expect(try await d.call("bank", .PATCH, "/api/v1/credit-lines/\(line)", #"{"status":"active"}"#).status == .ok)
+            let paid = try await d.call("bank", .GET, "/api/v1/financings?status=paid").items[0]["id"]!.stringValue!
+            expect("financing_not_open", .conflict, try await d.call("bank", .POST, "/api/v1/financings/\(paid)/approve"))
+            let bank3 = try await d.call("operator", .POST, "/api/v1/orgs", #"{"name":"新设银行","role":"bank","creditCode":"\#(CreditCode.complete("91320000MA1K00077")!)"}"#)
+            let bank3Id = try #require(bank3["org"]?["id"]?.stringValue)
+            expect("no_credit_line", .conflict, try await d.call("tier1", .POST, "/api/v1/financings", #"{"tokenId":"\#(big)","bankId":"\#(bank3Id)"}"#))
+            _ = try await d.call("operator", .POST, "/api/v1/orgs/\(tier3)/suspend")
+            expect("org_suspended", .conflict, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", #"{"toOrgId":"\#(tier3)","amountFen":5}"#))
+            _ = try await d.call("operator", .POST, "/api/v1/orgs/\(tier3)/activate")
+            var policy = try await d.call("tier1", .GET, "/api/v1/policy").json.objectValue!
+            policy["maxTier"] = 2
+            #expect(try await d.call("operator", .PUT, "/api/v1/policy", JSON.object(policy).canonicalString).status == .ok)
+            expect("tier_limit_exceeded", .conflict, try await d.call("tier2", .POST, "/api/v1/tokens/\(tier2Token)/transfer", #"{"toOrgId":"\#(tier3)","amountFen":5}"#))
+            let replay = try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":5}"#, headers: ["Idempotency-Key": "k"])
+            #expect(replay.status == .created)
+            expect("token_not_active", .conflict, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":5}"#))
+            expect("idempotency_conflict", .conflict, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":6}"#, headers: ["Idempotency-Key": "k"]))
+            let change = replay["tokens"]!.arrayValue![1]["id"]!.stringValue!
+            expect("not_yet_due", .conflict, try await d.call("core", .POST, "/api/v1/receivables/\(replay["tokens"]!.arrayValue![0]["receivableId"]!.stringValue!)/settle", #"{"reference":"x"}"#))
+            // The first receivable is due 2026-11-30: within three days no financing, on the day no transfer.
+            _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-27"}"#)
+            expect("financing_cutoff", .conflict, try await d.call("tier1", .POST, "/api/v1/financings", #"{"tokenId":"\#(change)","bankId":"\#(bank)"}"#))
+            _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-30"}"#)
+            expect("past_due", .conflict, try await d.call("tier1", .POST, "/api/v1/tokens/\(change)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":5}"#))
+            // Five wrong passwords, then even the right one waits.
+            for _ in 0..<5 {
+                #expect(try await login(d, "tier1@cascade.demo", "wrong-password").status == .unauthorized)
+            }
+            expect("rate_limited", .tooManyRequests, try await login(d, "tier1@cascade.demo", DemoSeed.password))
+            d.clock.advance(days: 1)
+            #expect(try await login(d, "tier1@cascade.demo", DemoSeed.password).status == .ok)
+
+            // Every code of the spec except the console's csrf_failed was seen, with its status.
+            let all = ErrorCode.allCases.map(\.rawValue).filter { $0 != "csrf_failed" }
+            #expect(Set(seen.keys) == Set(all), "not provoked: \(Set(all).subtracting(seen.keys).sorted())")
+            for (code, status) in seen { #expect(ErrorCode(rawValue: code)?.httpStatus == Int(status)) }
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    func login(_ d: DemoPlatform, _ email: String, _ password: String) async throws -> DemoPlatform.Answer {
+        try await d.call(nil, .POST, "/api/v1/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)
+    }
+
+    @Test func sixtyFourClientsSpendOneTokenAndOneWins() async throws {
+        try await DemoPlatform.with { d in
+            let token = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
+            let tier2 = d.orgs["tier2"]!.description
+            let answers = try await withThrowingTaskGroup(of: DemoPlatform.Answer.self) { group in
+                for i in 0..<64 {
+                    group.addTask {
+                        try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":\#(1000 + i)}"#)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.filter { $0.status == .created }.count == 1)
+            #expect(answers.filter { $0.code == "token_not_active" }.count == 63)
+            // Value conserved: the receivable's live pieces still sum to its face.
+            let receivable = try await d.call("tier1", .GET, "/api/v1/tokens/\(token)")["receivableId"]!.stringValue!
+            let clearing = try await d.call("core", .GET, "/api/v1/receivables/\(receivable)/clearing")
+            #expect(clearing.items.compactMap { $0["amountFen"]?.intValue }.reduce(0, +) == 1_000_000_00)
+            #expect(try await d.chainAgrees())
+        }
+    }
+}
