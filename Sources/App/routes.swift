@@ -132,4 +132,15 @@ extension Application {
         get { storage[ClockKey.self] ?? SystemClock() }
         set { storage[ClockKey.self] = newValue }
     }
+
+    private struct WallClockKey: StorageKey {
+        typealias Value = any LedgerClock
+    }
+
+    /// Real time, for what the business date must not move: sessions, sign-in throttling, the
+    /// audit log, upload times. Tests set their own.
+    var wallClock: any LedgerClock {
+        get { storage[WallClockKey.self] ?? SystemClock() }
+        set { storage[WallClockKey.self] = newValue }
+    }
 }

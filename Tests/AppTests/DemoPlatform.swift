@@ -20,6 +20,7 @@ struct DemoPlatform {
             try await configure(app)
             let clock = FakeClock("2026-09-01")
             app.ledgerClock = AdjustableClock(base: clock)
+            app.wallClock = clock
             app.keyVault = KeyVault(masterKey: SymmetricKey(size: .bits256))
             let sealer = Platform.SealerBox()
             app.sequencer = try await Sequencer.load(store: LedgerStore(db: app.db), sealer: { sealer.get() }, clock: app.ledgerClock)

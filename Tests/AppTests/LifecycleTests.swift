@@ -130,6 +130,7 @@ import VaporTesting
         try await DemoPlatform.with { d in
             // The demo leaves a new receivable pending in the first supplier's inbox (due in
             // 120 days) and a payment pending for the second tier.
+            let session = try await d.call(nil, .POST, "/api/v1/auth/login", #"{"email":"regulator@cascade.demo","password":"demo-password"}"#)["token"]!.stringValue!
             let pending = try await d.call("regulator", .GET, "/api/v1/tokens?status=pending").items
             #expect(pending.count == 2)
             // Three days later the offers still stand; on the fourth they lapse.
@@ -146,6 +147,8 @@ import VaporTesting
             let overdue = try await d.call("regulator", .GET, "/api/v1/receivables?status=overdue").items
             #expect(overdue.count == 1 && overdue[0]["dueDate"] == .string("2026-10-31"))
             #expect(try await d.call("regulator", .GET, "/api/v1/stats")["overdueFen"] == .int(500_000_00))
+            // Sessions live on real time: two months of business dates later, still signed in.
+            #expect(try await d.call(nil, .GET, "/api/v1/me", headers: ["Authorization": "Bearer \(session)"]).status == .ok)
             #expect(try await d.chainAgrees())
         }
     }

@@ -28,7 +28,7 @@ struct IdempotencyMiddleware: AsyncMiddleware {
         let scope = caller.userId
         do {
             try await sql.insert(into: "idempotency_keys").columns("scope", "key", "request_hash", "status", "content_type", "body", "created_ms")
-                .values(SQLBind(scope), SQLBind(key), SQLBind(requestHash), SQLBind(0), SQLBind(""), SQLBind(""), SQLBind(req.application.ledgerClock.nowMs()))
+                .values(SQLBind(scope), SQLBind(key), SQLBind(requestHash), SQLBind(0), SQLBind(""), SQLBind(""), SQLBind(req.application.wallClock.nowMs()))
                 .run()
         } catch {
             guard let row = try await sql.raw("SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE scope = \(bind: scope) AND key = \(bind: key)").first() else {

@@ -83,7 +83,7 @@ enum OrgController {
     static func audit(_ req: Request, _ viewer: Viewer, _ action: String, _ org: OrgID?, _ detail: String) async throws {
         try await AuditLog.record(AuditLog.Entry(action: action, orgId: org, userId: viewer.caller.userId, email: viewer.caller.email,
                                                  address: req.remoteAddress?.ipAddress, detail: detail),
-                                  nowMs: req.application.ledgerClock.nowMs(), on: req.application.sql)
+                                  nowMs: req.application.wallClock.nowMs(), on: req.application.sql)
     }
 
     // MARK: - Policy
@@ -135,7 +135,7 @@ struct NewUser {
     func create(in org: OrgID, by viewer: Viewer, req: Request) async throws -> JSON {
         let sql = req.application.sql
         try await checkEmailFree(on: sql)
-        let now = req.application.ledgerClock.nowMs()
+        let now = req.application.wallClock.nowMs()
         let id = try await Accounts(sql: sql).createUser(org: org, email: email, name: name, admin: admin, password: password, nowMs: now)
         try await OrgController.audit(req, viewer, "user.create", org, "added \(email) as \(admin ? "admin" : "member")")
         return UserController.json(id: id, email: email, name: name, admin: admin, createdMs: now)
@@ -192,7 +192,7 @@ enum UserController {
         let viewer = try await req.viewer()
         try requireAdmin(of: viewer.orgId, viewer)
         let name = try StrictBody(req, allowed: ["name"]).string("name", maxLength: 100)!
-        let (id, secret) = try await Accounts(sql: req.application.sql).createAPIKey(for: viewer.caller, name: name, nowMs: req.application.ledgerClock.nowMs())
+        let (id, secret) = try await Accounts(sql: req.application.sql).createAPIKey(for: viewer.caller, name: name, nowMs: req.application.wallClock.nowMs())
         try await OrgController.audit(req, viewer, "apikey.create", viewer.orgId, "key \(id) \"\(name)\"")
         guard let row = try await req.application.sql.raw("SELECT * FROM api_keys WHERE id = \(bind: id)").first(), case .object(var fields) = try keyJSON(row) else {
             throw StoreDamage("api key \(id) vanished")
@@ -218,7 +218,7 @@ enum UserController {
         guard try await sql.raw("SELECT id FROM api_keys WHERE id = \(bind: id) AND org_id = \(bind: viewer.orgId.description)").first() != nil else {
             throw Problem(.notFound, "no such API key")
         }
-        try await sql.raw("UPDATE api_keys SET revoked_ms = \(bind: req.application.ledgerClock.nowMs()) WHERE id = \(bind: id) AND revoked_ms IS NULL").run()
+        try await sql.raw("UPDATE api_keys SET revoked_ms = \(bind: req.application.wallClock.nowMs()) WHERE id = \(bind: id) AND revoked_ms IS NULL").run()
         try await OrgController.audit(req, viewer, "apikey.revoke", viewer.orgId, "key \(id)")
         return Response(status: .noContent)
     }

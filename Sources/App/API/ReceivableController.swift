@@ -184,7 +184,7 @@ enum DocumentController {
             try await sql.insert(into: "documents").columns("sha256", "size", "kind", "number", "file_name", "content_type", "content", "uploaded_by", "created_ms")
                 .values(SQLBind(sha), SQLBind(Int64(bytes.count)), SQLBind(upload.kind), SQLBind(upload.number), SQLBind(fileName),
                         SQLBind(upload.file.contentType?.serialize() ?? "application/octet-stream"), SQLBind(bytes), SQLBind(viewer.orgId.description),
-                        SQLBind(req.application.ledgerClock.nowMs()))
+                        SQLBind(req.application.wallClock.nowMs()))
                 .ignoringConflicts(with: "sha256")
                 .run()
         }

@@ -105,7 +105,7 @@ struct Accounts: Sendable {
 /// `Authorization: Bearer <login token or API key>`.
 struct BearerAuthenticator: AsyncBearerAuthenticator {
     func authenticate(bearer: BearerAuthorization, for request: Request) async throws {
-        if let caller = try await Accounts(sql: request.application.sql).caller(bearer: bearer.token, nowMs: request.application.ledgerClock.nowMs()) {
+        if let caller = try await Accounts(sql: request.application.sql).caller(bearer: bearer.token, nowMs: request.application.wallClock.nowMs()) {
             request.auth.login(caller)
         }
     }
@@ -120,7 +120,7 @@ enum AuthController {
     @Sendable static func login(req: Request) async throws -> Response {
         let body = try req.content.decode(Login.self)
         guard body.email.count <= 254, body.password.count <= 200 else { throw LedgerError.invalid("email", "is too long") }
-        let now = req.application.ledgerClock.nowMs()
+        let now = req.application.wallClock.nowMs()
         let address = req.remoteAddress?.ipAddress
         let throttle = req.application.loginThrottle, keys = LoginThrottle.keys(email: body.email, address: address)
         if let wait = await throttle.retryAfter(keys, nowMs: now) {
