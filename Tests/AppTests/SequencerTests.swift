@@ -77,7 +77,7 @@ struct Consortium {
             #expect(results.filter { if case .success = $0 { true } else { false } }.count == 1)
             let codes = results.compactMap { r -> ErrorCode? in if case .failure(let e as LedgerError) = r { e.code } else { nil } }
             #expect(codes.count == 63 && codes.allSatisfy { $0 == .tokenNotActive })
-            let state = await c.sequencer.state
+            let state = await c.sequencer.read { $0 }
             let live = state.tokens.values.filter { [.pending, .active, .locked].contains($0.status) }.reduce(0) { $0 + $1.amountFen }
             #expect(live == 1_000_000)
             let store = LedgerStore(db: app.db)
@@ -107,7 +107,7 @@ struct Consortium {
             // setup
             let c = try await Consortium.make(app)
             let token = try await c.activeToken()
-            let before = await c.sequencer.state.snapshotJSON
+            let before = await c.sequencer.read(\.snapshotJSON)
             let heightBefore = await c.sequencer.height
             // act: the database write fails after sequencing
             await c.sequencer.setBeforeCommit { _ in throw ConfigurationError("simulated crash between sequencing and commit") }
@@ -115,10 +115,10 @@ struct Consortium {
                 _ = try await c.submit("s1", .split(tokenId: token, amountsFen: [1, 999_999]))
             }
             // check: memory and disk as before; a restart from disk agrees; the same spend now succeeds
-            #expect(await c.sequencer.state.snapshotJSON == before)
+            #expect(await c.sequencer.read(\.snapshotJSON) == before)
             #expect(await c.sequencer.height == heightBefore)
             let restarted = try await Sequencer.load(store: LedgerStore(db: app.db), sealer: { c.signers["op"]! }, clock: c.clock)
-            #expect(await restarted.state.snapshotJSON == before)
+            #expect(await restarted.read(\.snapshotJSON) == before)
             await c.sequencer.setBeforeCommit(nil)
             _ = try await c.submit("s1", .split(tokenId: token, amountsFen: [1, 999_999]))
         }

@@ -119,16 +119,16 @@ enum FinancingController {
         let viewer = try await req.viewer()
         let token = try await TokenController.visibleToken(req)
         guard token.holderId == viewer.orgId else { throw Problem(.notHolder, "only the holder of a token asks for quotes on it") }
-        let state = await try req.application.requireSequencer().state
         let today = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
-        guard let issuer = state.receivables[token.receivableId]?.issuerId else { throw Problem(.notFound, "no such token") }
-        let banks = Set(state.creditLines.values.filter { $0.coreId == issuer }.map(\.bankId)).sorted()
-        var items: [JSON] = []
-        for bank in banks {
-            guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { continue }
-            items.append(["bankId": .string(bank.description), "bankName": .string(state.orgs[bank]?.name ?? ""), "creditLineId": .string(q.creditLineId.description),
-                          "rateBps": .int(q.rateBps), "days": .int(q.days), "amountFen": .int(q.amountFen), "interestFen": .int(q.interestFen),
-                          "payoutFen": .int(q.payoutFen)])
+        let items = try await req.application.requireSequencer().read { state -> [JSON] in
+            guard let issuer = state.receivables[token.receivableId]?.issuerId else { return [] }
+            let banks = Set(state.creditLines.values.filter { $0.coreId == issuer }.map(\.bankId)).sorted()
+            return banks.compactMap { bank -> JSON? in
+                guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { return nil }
+                return ["bankId": .string(bank.description), "bankName": .string(state.orgs[bank]?.name ?? ""), "creditLineId": .string(q.creditLineId.description),
+                        "rateBps": .int(q.rateBps), "days": .int(q.days), "amountFen": .int(q.amountFen), "interestFen": .int(q.interestFen),
+                        "payoutFen": .int(q.payoutFen)]
+            }
         }
         return JSON.object(["items": .array(items)]).response()
     }

@@ -89,7 +89,7 @@ enum TransactionController {
         }
         let tx = try decode(Array(buffer.readableBytesView), nowMs: req.application.ledgerClock.nowMs())
         let sequencer = try req.application.requireSequencer()
-        guard let key = await sequencer.state.signingKey(for: tx.body) else {
+        guard let key = await sequencer.read({ $0.signingKey(for: tx.body) }) else {
             throw Problem(.unauthorized, "org \(tx.body.orgId) is not registered")
         }
         guard SignatureCheck.ed25519(publicKey: key, signature: tx.signature, message: tx.canonicalBody) else {

@@ -6,8 +6,14 @@ import Vapor
 /// random workload. Figures, not pass/fail: the last line is one JSON object.
 struct BenchCommand: AsyncCommand {
     struct Signature: CommandSignature {
-        @Argument(name: "suite", help: "ledger")
+        @Argument(name: "suite", help: "ledger or api")
         var suite: String
+
+        @Option(name: "clients", help: "bench api: concurrent HTTP clients (default 64).")
+        var clients: Int?
+
+        @Option(name: "seconds", help: "bench api: how long the clients run (default 20).")
+        var seconds: Int?
 
         @Option(name: "receivables", help: "Receivables to issue (default 10000).")
         var receivables: Int?
@@ -21,15 +27,18 @@ struct BenchCommand: AsyncCommand {
         init() {}
     }
 
-    var help: String { "Benchmarks: `bench ledger` (rules, sealing and full verification)." }
+    var help: String { "Benchmarks: `bench ledger` (rules, sealing and full verification); `bench api` (signed operations over HTTP on PostgreSQL, against pgbench)." }
 
     func run(using context: CommandContext, signature: Signature) async throws {
         switch signature.suite {
         case "ledger":
             try LedgerBench(receivables: signature.receivables ?? 10_000, moves: signature.moves ?? 1_000_000,
                             blockSize: signature.blockSize ?? 1_000, console: context.console).run()
+        case "api":
+            try await APIBench(clients: signature.clients ?? 64, seconds: signature.seconds ?? 20, pgbenchClients: 8, console: context.console)
+                .run(context.application)
         default:
-            context.console.error("bench: unknown suite \(signature.suite); try `bench ledger`")
+            context.console.error("bench: unknown suite \(signature.suite); try `bench ledger` or `bench api`")
             throw CommandFailure(exitCode: 2, "unknown suite")
         }
     }

@@ -51,7 +51,7 @@ enum Platform {
         app.ledgerClock = clock
         let sealer = SealerBox()
         let sequencer = try await Sequencer.load(store: LedgerStore(db: app.db), sealer: { sealer.get() }, clock: clock)
-        if let op = await sequencer.state.operatorId {
+        if let op = await sequencer.read(\.operatorId) {
             guard let signer = try await vault.signer(for: op, on: app.sql) else {
                 throw ConfigurationError("the operator's key is not held by this platform: blocks cannot be sealed")
             }
@@ -86,7 +86,7 @@ struct WriterServeCommand: AsyncCommand {
     func run(using context: CommandContext, signature: Signature) async throws {
         let app = context.application
         let sealer = try await Platform.startWriter(app)
-        if await app.sequencer?.state.operatorId == nil {
+        if await app.sequencer?.read(\.operatorId) == nil {
             let env = ["CASCADE_OPERATOR_NAME", "CASCADE_OPERATOR_CREDIT_CODE", "CASCADE_OPERATOR_EMAIL", "CASCADE_OPERATOR_PASSWORD"].map { Environment.get($0) ?? "" }
             guard !env.contains(where: \.isEmpty) else {
                 context.console.error("serve: the database has no chain yet. Set CASCADE_OPERATOR_NAME, CASCADE_OPERATOR_CREDIT_CODE, CASCADE_OPERATOR_EMAIL and CASCADE_OPERATOR_PASSWORD to create the genesis, or run `cascade demo`.")
@@ -112,7 +112,7 @@ struct DemoCommand: AsyncCommand {
         var keyFile: String?
         if case .sqlite(let path) = location { keyFile = path + ".master-key" }
         let sealer = try await Platform.startWriter(app, masterKeyFile: keyFile)
-        if await app.sequencer?.state.operatorId == nil {
+        if await app.sequencer?.read(\.operatorId) == nil {
             try await DemoSeed.seed(app, sealer: sealer)
             context.console.print("seeded the demo consortium")
         } else {

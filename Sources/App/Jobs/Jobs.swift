@@ -47,11 +47,11 @@ enum Jobs {
     @discardableResult
     static func run(_ app: Application) async throws -> Int {
         guard let sequencer = app.sequencer, let vault = app.keyVault else { return 0 }
-        let state = await sequencer.state
-        guard let op = state.operatorId, let signer = try await vault.signer(for: op, on: app.sql) else { return 0 }
         let now = app.ledgerClock.nowMs()
+        let (operatorId, payloads) = await sequencer.read { ($0.operatorId, due(in: $0, on: BusinessDate(epochMs: now))) }
+        guard let op = operatorId, let signer = try await vault.signer(for: op, on: app.sql) else { return 0 }
         var done = 0
-        for payload in due(in: state, on: BusinessDate(epochMs: now)) {
+        for payload in payloads {
             let body = TransactionBody(orgId: op, keyId: signer.keyId, time: now, nonce: UUID().uuidString.lowercased(), payload: payload)
             do {
                 _ = try await sequencer.submit(try Transaction.sign(body, with: signer))

@@ -37,7 +37,7 @@ public actor Sequencer {
         let continuation: CheckedContinuation<Outcome, any Error>
     }
 
-    public private(set) var state: LedgerState
+    private var state: LedgerState
     public private(set) var height: Int64
     private var lastHash: String
     private var lastTime: Int64
@@ -50,6 +50,14 @@ public actor Sequencer {
     /// Set when the database could not be read back after a failed commit: nothing is accepted
     /// until the process restarts from what the database holds.
     private var broken: String?
+
+    /// Blocks and transactions committed by this process, and the time spent writing them.
+    public struct CommitStats: Sendable {
+        public var blocks = 0
+        public var transactions = 0
+        public var writeSeconds = 0.0
+    }
+    public private(set) var commitStats = CommitStats()
 
     /// Failure injection for tests: called after a block is sealed and before it is written.
     var beforeCommit: (@Sendable (Block) async throws -> Void)?
@@ -76,6 +84,12 @@ public actor Sequencer {
         let export = try await store.exportAll()
         if export.isEmpty { return ChainReplayer() }
         return try ChainReplayer.verify(export: export, parallelism: ProcessInfo.processInfo.activeProcessorCount).get()
+    }
+
+    /// Reads the current state on the writer. Reach the state only through here: a copy taken
+    /// out of the actor would make the next transaction copy every table it touches.
+    public func read<T: Sendable>(_ body: (LedgerState) throws -> T) rethrows -> T {
+        try body(state)
     }
 
     func setBeforeCommit(_ hook: (@Sendable (Block) async throws -> Void)?) { beforeCommit = hook }
@@ -119,7 +133,12 @@ public actor Sequencer {
             guard let sealer = sealer() else { throw ConfigurationError("no operator key to seal blocks with") }
             let block = try Block.seal(transactions, height: height + 1, prevHash: lastHash, time: time, sealer: sealer)
             try await beforeCommit?(block)
+            let started = ContinuousClock.now
             try await store.append(block, effects: accepted.map(\.1.effects), state: state)
+            let elapsed = ContinuousClock.now - started
+            commitStats.blocks += 1
+            commitStats.transactions += transactions.count
+            commitStats.writeSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             height = block.header.height
             lastHash = block.hash
             lastTime = time
