@@ -1,3 +1,5 @@
+import Leaf
+import LeafKit
 import Vapor
 
 /// Builds the application: the database, the middleware, the routes and the commands. The
@@ -8,7 +10,14 @@ public func configure(_ app: Application) async throws {
     }
     app.loginThrottle = LoginThrottle()
     app.middleware = Middlewares()
+    app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())
+    app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory))
+    let templates = app.directory.workingDirectory + "Templates/"
+    app.views.use(.leaf)
+    app.leaf.configuration = LeafConfiguration(rootDirectory: templates)
+    app.leaf.cache.isEnabled = app.environment.isRelease
+    app.translations = try Translations.load(from: templates)
     app.routes.defaultMaxBodySize = "64kb"
     try routes(app)
     app.asyncCommands.use(WriterServeCommand(), as: "serve", isDefault: true)

@@ -92,6 +92,57 @@ func routes(_ app: Application) throws {
     if app.environment == .development || app.environment == .testing {
         signedIn.post("admin", "clock", use: FeedController.moveClock)
     }
+
+    consoleRoutes(app)
+}
+
+/// The console's pages and forms: session cookie, CSRF on every post, error pages.
+func consoleRoutes(_ app: Application) {
+    let web = app.grouped(ConsolePages.ErrorPages(), ConsoleAuthenticator(), CSRFMiddleware())
+    web.get(use: ConsolePages.home)
+    web.get("login", use: ConsolePages.loginForm)
+    web.post("login", use: ConsolePages.login)
+    web.get("lang", ":lang", use: ConsolePages.language)
+    let signedIn = web.grouped(ConsoleSignInRedirect())
+    signedIn.post("logout", use: ConsolePages.logout)
+    signedIn.get("dashboard", use: ConsolePages.dashboard)
+    signedIn.get("events", use: ConsolePages.events)
+    signedIn.get("inbox", use: ConsolePages.inbox)
+    signedIn.get("holdings", use: ConsolePages.holdings)
+    signedIn.get("tokens", ":id", use: ConsolePages.token)
+    signedIn.post("tokens", ":id", "accept", use: ConsolePages.accept)
+    signedIn.post("tokens", ":id", "reject", use: ConsolePages.reject)
+    signedIn.post("tokens", ":id", "transfer", use: ConsolePages.transfer)
+    signedIn.post("tokens", ":id", "split", use: ConsolePages.split)
+    signedIn.post("tokens", ":id", "finance", use: ConsolePages.finance)
+    signedIn.get("financings", use: ConsolePages.financings)
+    signedIn.post("financings", ":id", "approve", use: ConsolePages.approve)
+    signedIn.post("financings", ":id", "reject", use: ConsolePages.decline)
+    signedIn.post("financings", ":id", "cancel", use: ConsolePages.cancel)
+    signedIn.post("financings", ":id", "confirm-payout", use: ConsolePages.confirmPayout)
+    signedIn.get("receivables", use: ConsolePages.receivables)
+    signedIn.get("receivables", "new", use: ConsolePages.issueForm)
+    signedIn.post("receivables", use: ConsolePages.issue)
+    signedIn.get("receivables", ":id", use: ConsolePages.receivable)
+    signedIn.post("receivables", ":id", "settle", use: ConsolePages.settle)
+    signedIn.get("credit-lines", use: ConsolePages.creditLines)
+    signedIn.post("credit-lines", use: ConsolePages.grant)
+    signedIn.get("chain", use: ConsolePages.chain)
+    signedIn.post("chain", "verify", use: ConsolePages.verifyChain)
+    signedIn.get("orgs", use: ConsolePages.orgs)
+    signedIn.post("orgs", ":id", "suspend", use: ConsolePages.setOrgStatus)
+    signedIn.post("orgs", ":id", "activate", use: ConsolePages.setOrgStatus)
+}
+
+/// Pages behind sign-in send a visitor without a session to the login page.
+struct ConsoleSignInRedirect: AsyncMiddleware {
+    func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        guard req.auth.has(Caller.self) else {
+            if req.method == .GET { return Response(status: .seeOther, headers: ["Location": "/login"]) }
+            throw Problem(.unauthorized, "sign in first")
+        }
+        return try await next.respond(to: req)
+    }
 }
 
 enum NodeController {

@@ -23,13 +23,21 @@ enum FeedController {
         }.response()
     }
 
-    /// `GET /stats`: totals over what the caller may see — every receivable for the regulator
-    /// and the operator, its own receivables for a core enterprise, its own holdings and
-    /// financings for a supplier or a bank. `{issuedFen, outstandingFen, financedFen, settledFen,
-    /// overdueFen, receivables, byTier: [{tier, outstandingFen, tokens}]}`.
-    @Sendable static func stats(req: Request) async throws -> Response {
-        let viewer = try await req.viewer()
-        let sql = req.application.sql
+    struct Totals {
+        var issuedFen: Int64 = 0
+        var receivables: Int64 = 0
+        var outstandingFen: Int64 = 0
+        var financedFen: Int64 = 0
+        var settledFen: Int64 = 0
+        var overdueFen: Int64 = 0
+        var byTier: [(tier: Int64, outstandingFen: Int64, tokens: Int64)] = []
+        var byMonth: [(month: String, outstandingFen: Int64)] = []
+    }
+
+    /// Totals over what `viewer` may see — every receivable for the regulator and the operator,
+    /// its own receivables for a core enterprise, its own holdings and financings for a
+    /// supplier or a bank.
+    static func totals(_ viewer: Viewer, on sql: any SQLDatabase) async throws -> Totals {
         let me = viewer.orgId.description
         var receivableScope: SQLQueryString = "1 = 1", tokenScope: SQLQueryString = "1 = 1"
         switch viewer.role {
@@ -46,29 +54,34 @@ enum FeedController {
             return try row.decode(column: "total", as: Int64.self)
         }
         let live = "('pending', 'active', 'locked')"
-        var issued: SQLQueryString = "SELECT CAST(SUM(r.face_fen) AS BIGINT) AS total FROM receivables r WHERE r.status <> 'rejected' AND "
-        issued += receivableScope
-        var count: SQLQueryString = "SELECT COUNT(*) AS total FROM receivables r WHERE "
-        count += receivableScope
-        var outstanding: SQLQueryString = "SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND "
-        outstanding += tokenScope
-        var settled: SQLQueryString = "SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status = 'settled' AND "
-        settled += tokenScope
-        var overdue: SQLQueryString = "SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND r.status = 'overdue' AND "
-        overdue += tokenScope
-        var financed: SQLQueryString = "SELECT CAST(SUM(f.amount_fen) AS BIGINT) AS total FROM financings f WHERE f.status IN ('approved', 'paid') AND "
-        financed += FinancingController.visible(viewer)
-        var tiers: SQLQueryString = "SELECT t.tier AS tier, CAST(SUM(t.amount_fen) AS BIGINT) AS total, COUNT(*) AS n FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.status IN \(unsafeRaw: live) AND "
-        tiers += tokenScope
-        tiers += " GROUP BY t.tier ORDER BY t.tier"
-        let byTier: [JSON] = try await sql.raw(tiers).all().map {
-            ["tier": .int(try $0.decode(column: "tier", as: Int64.self)), "outstandingFen": .int(try $0.decode(column: "total", as: Int64.self)),
-             "tokens": .int(try $0.decode(column: "n", as: Int64.self))]
+        let tokens: SQLQueryString = "FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE "
+        var t = Totals()
+        t.issuedFen = try await sum("SELECT CAST(SUM(r.face_fen) AS BIGINT) AS total FROM receivables r WHERE r.status <> 'rejected' AND " + receivableScope)
+        t.receivables = try await sum("SELECT COUNT(*) AS total FROM receivables r WHERE " + receivableScope)
+        t.outstandingFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND " + tokenScope)
+        t.settledFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status = 'settled' AND " + tokenScope)
+        t.overdueFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND r.status = 'overdue' AND " + tokenScope)
+        t.financedFen = try await sum("SELECT CAST(SUM(f.amount_fen) AS BIGINT) AS total FROM financings f WHERE f.status IN ('approved', 'paid') AND " + FinancingController.visible(viewer))
+        t.byTier = try await sql.raw("SELECT t.tier AS tier, CAST(SUM(t.amount_fen) AS BIGINT) AS total, COUNT(*) AS n " + tokens + "t.status IN \(unsafeRaw: live) AND "
+                                     + tokenScope + " GROUP BY t.tier ORDER BY t.tier").all().map {
+            (try $0.decode(column: "tier", as: Int64.self), try $0.decode(column: "total", as: Int64.self), try $0.decode(column: "n", as: Int64.self))
         }
+        t.byMonth = try await sql.raw("SELECT SUBSTR(r.due_date, 1, 7) AS month, CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND "
+                                      + tokenScope + " GROUP BY SUBSTR(r.due_date, 1, 7) ORDER BY month").all().map {
+            (try $0.decode(column: "month", as: String.self), try $0.decode(column: "total", as: Int64.self))
+        }
+        return t
+    }
+
+    /// `GET /stats`: `{issuedFen, receivables, outstandingFen, financedFen, settledFen, overdueFen,
+    /// byTier: [{tier, outstandingFen, tokens}], byMonth: [{month, outstandingFen}]}`.
+    @Sendable static func stats(req: Request) async throws -> Response {
+        let t = try await totals(try await req.viewer(), on: req.application.sql)
         return JSON.object([
-            "issuedFen": .int(try await sum(issued)), "receivables": .int(try await sum(count)), "outstandingFen": .int(try await sum(outstanding)),
-            "financedFen": .int(try await sum(financed)), "settledFen": .int(try await sum(settled)), "overdueFen": .int(try await sum(overdue)),
-            "byTier": .array(byTier),
+            "issuedFen": .int(t.issuedFen), "receivables": .int(t.receivables), "outstandingFen": .int(t.outstandingFen),
+            "financedFen": .int(t.financedFen), "settledFen": .int(t.settledFen), "overdueFen": .int(t.overdueFen),
+            "byTier": .array(t.byTier.map { ["tier": .int($0.tier), "outstandingFen": .int($0.outstandingFen), "tokens": .int($0.tokens)] }),
+            "byMonth": .array(t.byMonth.map { ["month": .string($0.month), "outstandingFen": .int($0.outstandingFen)] }),
         ]).response()
     }
 

@@ -10,6 +10,7 @@ enum Feed {
         var type: TxType
         var transactionId: TxID
         var summary: String
+        var summaryZh: String
     }
 
     /// The orgs a transaction concerns: its parties (the signer, every org its payload names,
@@ -38,40 +39,48 @@ enum Feed {
 
     static func events(_ tx: Transaction, _ effects: TxEffects, in state: LedgerState) -> [Event] {
         let summary = summary(tx, effects, in: state)
-        return concerned(tx, effects, in: state).map { Event(orgId: $0, type: tx.body.type, transactionId: tx.id, summary: summary) }
+        let summaryZh = Self.summary(tx, effects, in: state, zh: true)
+        return concerned(tx, effects, in: state).map { Event(orgId: $0, type: tx.body.type, transactionId: tx.id, summary: summary, summaryZh: summaryZh) }
     }
 
-    /// One line a clerk understands, in the platform's language of record.
-    static func summary(_ tx: Transaction, _ effects: TxEffects, in state: LedgerState) -> String {
+    /// One line a clerk understands, in English (`zh` false) or Chinese.
+    static func summary(_ tx: Transaction, _ effects: TxEffects, in state: LedgerState, zh: Bool = false) -> String {
         func name(_ id: OrgID) -> String { state.orgs[id]?.name ?? id.description }
         func amount(_ id: TokenID) -> String { state.tokens[id].map { Money.format($0.amountFen) } ?? "?" }
+        func financed(_ id: TxID, payout: Bool = false) -> String { state.financings[id].map { Money.format(payout ? $0.payoutFen : $0.amountFen) } ?? "?" }
+        func number(_ id: TxID?) -> String { id.flatMap { state.receivables[$0]?.number } ?? "?" }
         let signer = name(tx.body.orgId)
         switch tx.body.payload {
-        case .registerOrg(let p): return "\(p.name) registered as \(p.role.rawValue)"
-        case .rotateKey(let o, _): return "signing key of \(name(o)) replaced"
-        case .setOrgStatus(let o, let status): return "\(name(o)) is now \(status.rawValue)"
-        case .setPolicy: return "policy changed"
+        case .registerOrg(let p): return zh ? "\(p.name) 注册为\(p.role.rawValue)" : "\(p.name) registered as \(p.role.rawValue)"
+        case .rotateKey(let o, _): return zh ? "\(name(o)) 更换了签名密钥" : "signing key of \(name(o)) replaced"
+        case .setOrgStatus(let o, let status):
+            return zh ? "\(name(o)) \(status == .suspended ? "已暂停" : "已恢复")" : "\(name(o)) is now \(status.rawValue)"
+        case .setPolicy: return zh ? "平台规则已调整" : "policy changed"
         case .grantCredit(let core, let limit, let rate, let expires):
-            return "\(signer) granted \(name(core)) a credit line of \(Money.format(limit)) at \(rate) bps until \(expires)"
-        case .updateCredit: return "\(signer) changed a credit line"
+            return zh ? "\(signer) 向 \(name(core)) 授信 \(Money.format(limit))，年化 \(rate) bp，至 \(expires)"
+                : "\(signer) granted \(name(core)) a credit line of \(Money.format(limit)) at \(rate) bps until \(expires)"
+        case .updateCredit: return zh ? "\(signer) 调整了授信额度" : "\(signer) changed a credit line"
         case .issue(let p):
-            let number = effects.receivableId.flatMap { state.receivables[$0]?.number } ?? ""
-            return "\(signer) issued receivable \(number) of \(Money.format(p.faceFen)) to \(name(p.supplierId)), due \(p.dueDate)"
-        case .accept(let t): return "\(signer) accepted \(amount(t))"
-        case .reject(let t): return "\(signer) refused \(amount(t))"
-        case .transfer(_, let to, let amountFen, _): return "\(signer) paid \(Money.format(amountFen)) to \(name(to))"
-        case .split(let t, let amounts): return "\(signer) split \(amount(t)) into \(amounts.count) pieces"
-        case .requestFinancing(let t, let bank): return "\(signer) asked \(name(bank)) to finance \(amount(t))"
-        case .approveFinancing(let f): return "\(signer) approved financing of \(state.financings[f].map { Money.format($0.amountFen) } ?? "?")"
-        case .rejectFinancing(let f): return "\(signer) declined financing of \(state.financings[f].map { Money.format($0.amountFen) } ?? "?")"
-        case .cancelFinancing(let f): return "\(signer) withdrew its financing request of \(state.financings[f].map { Money.format($0.amountFen) } ?? "?")"
+            return zh ? "\(signer) 向 \(name(p.supplierId)) 开立凭证 \(number(effects.receivableId))，金额 \(Money.format(p.faceFen))，\(p.dueDate) 到期"
+                : "\(signer) issued receivable \(number(effects.receivableId)) of \(Money.format(p.faceFen)) to \(name(p.supplierId)), due \(p.dueDate)"
+        case .accept(let t): return zh ? "\(signer) 签收 \(amount(t))" : "\(signer) accepted \(amount(t))"
+        case .reject(let t): return zh ? "\(signer) 拒收 \(amount(t))" : "\(signer) refused \(amount(t))"
+        case .transfer(_, let to, let amountFen, _):
+            return zh ? "\(signer) 向 \(name(to)) 转让支付 \(Money.format(amountFen))" : "\(signer) paid \(Money.format(amountFen)) to \(name(to))"
+        case .split(let t, let amounts):
+            return zh ? "\(signer) 将 \(amount(t)) 拆分为 \(amounts.count) 份" : "\(signer) split \(amount(t)) into \(amounts.count) pieces"
+        case .requestFinancing(let t, let bank):
+            return zh ? "\(signer) 向 \(name(bank)) 申请融资 \(amount(t))" : "\(signer) asked \(name(bank)) to finance \(amount(t))"
+        case .approveFinancing(let f): return zh ? "\(signer) 批准融资 \(financed(f))" : "\(signer) approved financing of \(financed(f))"
+        case .rejectFinancing(let f): return zh ? "\(signer) 拒绝融资 \(financed(f))" : "\(signer) declined financing of \(financed(f))"
+        case .cancelFinancing(let f): return zh ? "\(signer) 撤回融资申请 \(financed(f))" : "\(signer) withdrew its financing request of \(financed(f))"
         case .confirmPayout(let f, let reference):
-            return "\(signer) paid out \(state.financings[f].map { Money.format($0.payoutFen) } ?? "?") (reference \(reference))"
+            return zh ? "\(signer) 已放款 \(financed(f, payout: true))（流水号 \(reference)）" : "\(signer) paid out \(financed(f, payout: true)) (reference \(reference))"
         case .settle(let r, let tokens, let reference):
-            let paid = Money.sum(tokens.compactMap { state.tokens[$0]?.amountFen }) ?? 0
-            return "\(signer) paid \(Money.format(paid)) on receivable \(state.receivables[r]?.number ?? "?") (reference \(reference))"
-        case .expireOffer(let t): return "offer of \(amount(t)) expired"
-        case .markOverdue(let r): return "receivable \(state.receivables[r]?.number ?? "?") is overdue"
+            let paid = Money.format(Money.sum(tokens.compactMap { state.tokens[$0]?.amountFen }) ?? 0)
+            return zh ? "\(signer) 兑付凭证 \(number(r)) \(paid)（流水号 \(reference)）" : "\(signer) paid \(paid) on receivable \(number(r)) (reference \(reference))"
+        case .expireOffer(let t): return zh ? "\(amount(t)) 的待签收凭证已过期退回" : "offer of \(amount(t)) expired"
+        case .markOverdue(let r): return zh ? "凭证 \(number(r)) 已逾期" : "receivable \(number(r)) is overdue"
         }
     }
 
@@ -104,12 +113,12 @@ enum Feed {
             for event in events(tx, e, in: state) {
                 seq += 1
                 eventRows.append([.int(seq), .text(event.orgId.description), .int(block.header.time), .text(event.type.rawValue),
-                                  .text(event.transactionId.description), .text(event.summary)])
+                                  .text(event.transactionId.description), .text(event.summary), .text(event.summaryZh)])
             }
             paymentRows += payments(tx, time: block.header.time, in: state)
         }
         for chunk in eventRows.chunked(200) {
-            let insert = db.insert(into: "events").columns("seq", "org_id", "time_ms", "type", "transaction_id", "summary")
+            let insert = db.insert(into: "events").columns("seq", "org_id", "time_ms", "type", "transaction_id", "summary", "summary_zh")
             for row in chunk { insert.values(row.map(\.expression)) }
             try await insert.run()
         }

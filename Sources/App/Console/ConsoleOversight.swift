@@ -1,0 +1,282 @@
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// The core enterprise's receivables (issue, clearing, settle), the banks' credit lines, the
+/// regulator's and operator's views of the chain and the orgs.
+extension ConsolePages {
+    // MARK: - Receivables
+
+    struct ReceivablesPage: Encodable {
+        var receivables: [ReceivableView]
+        var isCore: Bool
+    }
+
+    @Sendable static func receivables(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let p = try await Presenter.make(req)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableController.columns) FROM receivables r WHERE "
+        query += ReceivableController.visible(viewer)
+        query += " ORDER BY r.due_date, r.id LIMIT 500"
+        let rows = try await req.application.sql.raw(query).all().map { p.receivable(try RowReader($0, "receivables").receivable) }
+        return try await render(req, "core/receivables", title: "nav_receivables", page: ReceivablesPage(receivables: rows, isCore: viewer.role == .core), notice: notice(req))
+    }
+
+    struct LineOption: Encodable {
+        var id: String
+        var label: String
+    }
+
+    struct IssuePage: Encodable {
+        var suppliers: [OrgOption]
+        var lines: [LineOption]
+        var earliest: String
+        var latest: String
+        var maxTermDays: Int64
+        var form: FormState
+    }
+
+    @Sendable static func issueForm(req: Request) async throws -> Response {
+        try await issuePage(req, form: FormState(), error: nil)
+    }
+
+    static func issuePage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        guard viewer.role == .core else { throw Problem(.forbidden, "only a core enterprise issues receivables") }
+        let sql = req.application.sql
+        let p = try await Presenter.make(req)
+        let suppliers = try await sql.raw("SELECT id, name FROM orgs WHERE role = 'supplier' AND status = 'active' ORDER BY name").all()
+            .map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
+        let lines = try await sql.raw("SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE core_id = \(bind: viewer.orgId.description) AND status = 'active' ORDER BY id").all()
+            .map { try RowReader($0, "credit_lines").creditLine }
+            .map { LineOption(id: $0.id.description, label: "\(p.name($0.bankId)) · \(Presenter.rate($0.rateBps)) · \(req.tr("available")) \(Money.format($0.availableFen)) · \(req.tr("expires")) \($0.expiresOn)") }
+        let (policy, today) = try await req.application.requireSequencer().read { ($0.policy, BusinessDate(epochMs: req.application.ledgerClock.nowMs())) }
+        return try await render(req, "core/issue", title: "nav_issue", page: IssuePage(
+            suppliers: suppliers, lines: lines, earliest: today.adding(days: policy.minTermDays).description, latest: today.adding(days: policy.maxTermDays).description,
+            maxTermDays: policy.maxTermDays, form: form), status: error == nil ? .ok : .unprocessableEntity, error: error)
+    }
+
+    @Sendable static func issue(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let values = form(req)
+        let now = req.application.ledgerClock.nowMs()
+        do {
+            guard let supplier = values["supplierId"].flatMap(OrgID.init) else { throw LedgerError.invalid("supplierId", "choose a supplier") }
+            guard let line = values["creditLineId"].flatMap(TxID.init) else { throw LedgerError.invalid("creditLineId", "choose a credit line") }
+            guard let due = values["dueDate"].flatMap(BusinessDate.init) else { throw LedgerError.invalid("dueDate", "must be a date YYYY-MM-DD") }
+            var documents: [Document] = []
+            if let sha = values["documentSha256"], !sha.isEmpty {
+                guard Hex.isLowercaseHex(sha, length: 64) else { throw LedgerError.invalid("documentSha256", "must be 64 lowercase hex characters") }
+                let number = values["invoiceNumber"].flatMap { $0.isEmpty ? nil : String($0.prefix(Limits.maxDocumentNumberLength)) }
+                documents.append(Document(kind: number == nil ? .contract : .invoice, sha256: sha, number: number, fileName: values["fileName"].flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }))
+            }
+            let memo = values["memo"].flatMap { $0.isEmpty ? nil : String($0.prefix(Limits.maxMemoLength)) }
+            let payload = Payload.issue(IssuePayload(supplierId: supplier, creditLineId: line, faceFen: try fen(values, "face"), issueDate: BusinessDate(epochMs: now),
+                                                     dueDate: due, documents: documents, memo: memo))
+            let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: req.application, time: now)
+            return redirect("/receivables/\(outcome.effects.receivableId?.description ?? "")", notice: "issued")
+        } catch {
+            let fieldFor: [String: String] = ["payload.faceFen": "face", "faceFen": "face", "payload.dueDate": "dueDate", "payload.documents[0].number": "invoiceNumber"]
+            var (message, state) = try formError(req, error, values: values, fieldNames: fieldFor)
+            if let code = (error as? LedgerError)?.code {
+                switch code {
+                case .termOutOfRange: state.errors["dueDate"] = req.tr("error_term_out_of_range")
+                case .amountOutOfRange: state.errors["face"] = req.tr("error_amount_out_of_range")
+                case .insufficientCredit, .creditLineUnusable: state.errors["creditLineId"] = req.tr("error_\(code.rawValue)")
+                case .duplicateInvoice: state.errors["invoiceNumber"] = req.tr("error_duplicate_invoice")
+                case .invalidCounterparty, .orgSuspended: state.errors["supplierId"] = req.tr("error_\(code.rawValue)")
+                default: break
+                }
+            }
+            return try await issuePage(req, form: state, error: message)
+        }
+    }
+
+    struct ClearingRow: Encodable {
+        var tokenId: String
+        var holderName: String
+        var amount: String
+        var tier: Int64
+        var status: String
+        var statusLabel: String
+    }
+
+    struct ReceivablePage: Encodable {
+        var receivable: ReceivableView
+        var clearing: [ClearingRow]
+        var tree: String
+        var canSettle: Bool
+        var payable: String
+        var form: FormState
+    }
+
+    @Sendable static func receivable(req: Request) async throws -> Response {
+        try await receivablePage(req, form: FormState(), error: nil)
+    }
+
+    static func receivablePage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        let r = try await ReceivableController.find(req, viewer)
+        let p = try await Presenter.make(req)
+        let sql = req.application.sql
+        let issuerView = viewer.seesAll || r.issuerId == viewer.orgId
+        let all = try await ReceivableController.tokens(of: r.id, on: sql)
+        let clearing = all.filter { [.pending, .active, .locked, .settled].contains($0.status) && (issuerView || $0.holderId == viewer.orgId) }.map {
+            ClearingRow(tokenId: $0.id.description, holderName: p.name($0.holderId), amount: Money.format($0.amountFen), tier: $0.tier, status: $0.status.rawValue,
+                        statusLabel: p.status($0.status.rawValue))
+        }
+        let tree = issuerView ? Charts.tree(all, names: p.names, label: { p.status($0) }) : ""
+        let payable = all.filter { $0.status == .active || $0.status == .locked }.reduce(0) { $0 + $1.amountFen }
+        let page = ReceivablePage(receivable: p.receivable(r), clearing: clearing, tree: tree, canSettle: viewer.role == .core && r.issuerId == viewer.orgId && payable > 0,
+                                  payable: Money.format(payable), form: form)
+        return try await render(req, "core/receivable", title: "receivable_title", page: page, status: error == nil ? .ok : .unprocessableEntity,
+                                notice: notice(req), error: error)
+    }
+
+    @Sendable static func settle(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let r = try await ReceivableController.find(req, viewer)
+        let tokens = try await ReceivableController.tokens(of: r.id, statuses: [.active, .locked], on: req.application.sql).map(\.id)
+        return try await act(req, action: "settle", next: "/receivables/\(r.id)", done: "settled", fieldNames: ["reference": "reference"],
+                             page: { try await receivablePage(req, form: $0, error: $1) }) { v in
+            guard !tokens.isEmpty else { throw LedgerError(.tokenNotActive, "nothing to pay") }
+            guard let reference = v["reference"], !reference.isEmpty, reference.count <= Limits.maxReferenceLength else {
+                throw LedgerError.invalid("reference", "give the payment's reference")
+            }
+            return .settle(receivableId: r.id, tokenIds: tokens, reference: reference)
+        }
+    }
+
+    // MARK: - Credit lines
+
+    struct CreditLinesPage: Encodable {
+        var lines: [CreditLineView]
+        var isBank: Bool
+        var cores: [OrgOption]
+        var form: FormState
+    }
+
+    @Sendable static func creditLines(req: Request) async throws -> Response {
+        try await creditLinesPage(req, form: FormState(), error: nil)
+    }
+
+    static func creditLinesPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        let p = try await Presenter.make(req)
+        let sql = req.application.sql
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE "
+        query += try CreditController.visible(viewer)
+        query += " ORDER BY id LIMIT 500"
+        let lines = try await sql.raw(query).all().map { p.creditLine(try RowReader($0, "credit_lines").creditLine) }
+        let cores = viewer.role == .bank ? try await sql.raw("SELECT id, name FROM orgs WHERE role = 'core' ORDER BY name").all()
+            .map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) } : []
+        return try await render(req, "bank/credit-lines", title: "nav_credit_lines", page: CreditLinesPage(lines: lines, isBank: viewer.role == .bank, cores: cores, form: form),
+                                status: error == nil ? .ok : .unprocessableEntity, notice: notice(req), error: error)
+    }
+
+    @Sendable static func grant(req: Request) async throws -> Response {
+        try await act(req, action: "grant", next: "/credit-lines", done: "granted", fieldNames: ["payload.expiresOn": "expiresOn"],
+                      page: { try await creditLinesPage(req, form: $0, error: $1) }) { v in
+            guard let core = v["coreId"].flatMap(OrgID.init) else { throw LedgerError.invalid("coreId", "choose a core enterprise") }
+            guard let rate = v["rate"].flatMap({ Decimal(string: $0) }), rate >= 0, rate <= 100 else { throw LedgerError.invalid("rate", "must be a yearly rate in percent, e.g. 3.50") }
+            guard let expires = v["expiresOn"].flatMap(BusinessDate.init) else { throw LedgerError.invalid("expiresOn", "must be a date YYYY-MM-DD") }
+            let bps = NSDecimalNumber(decimal: rate * 100).int64Value
+            return .grantCredit(coreId: core, limitFen: try fen(v, "limit"), rateBps: bps, expiresOn: expires)
+        }
+    }
+
+    // MARK: - The chain: the regulator's and operator's explorer and one-click verification
+
+    struct BlockView: Encodable {
+        var height: Int64
+        var hash: String
+        var txCount: Int64
+        var time: String
+    }
+
+    struct ChainPage: Encodable {
+        var blocks: [BlockView]
+        var verified: Bool
+        var ok: Bool
+        var height: Int64
+        var txCount: Int64
+        var problems: [String]
+        var seconds: String
+    }
+
+    static func chainPage(_ req: Request, result: (ok: Bool, height: Int64, txCount: Int64, problems: [String], seconds: String)?) async throws -> Response {
+        let viewer = try await viewer(req)
+        guard viewer.seesAll else { throw Problem(.forbidden, "the chain explorer is for the regulator and the operator") }
+        let blocks = try await req.application.sql.raw("SELECT height, hash, tx_count, time_ms FROM blocks ORDER BY height DESC LIMIT 30").all().map {
+            BlockView(height: try $0.decode(column: "height", as: Int64.self), hash: String(try $0.decode(column: "hash", as: String.self).prefix(16)),
+                      txCount: try $0.decode(column: "tx_count", as: Int64.self),
+                      time: Time.local(try $0.decode(column: "time_ms", as: Int64.self)))
+        }
+        return try await render(req, "regulator/chain", title: "nav_chain", page: ChainPage(
+            blocks: blocks, verified: result != nil, ok: result?.ok ?? false, height: result?.height ?? 0, txCount: result?.txCount ?? 0,
+            problems: result?.problems ?? [], seconds: result?.seconds ?? ""))
+    }
+
+    @Sendable static func chain(req: Request) async throws -> Response { try await chainPage(req, result: nil) }
+
+    /// The regulator's one button: replay and check everything, show what was found.
+    @Sendable static func verifyChain(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        guard viewer.seesAll else { throw Problem(.forbidden, "verification is for the regulator and the operator") }
+        let store = LedgerStore(db: req.application.db)
+        let started = Date()
+        switch ChainReplayer.verify(export: try await store.exportAll(), parallelism: ProcessInfo.processInfo.activeProcessorCount) {
+        case .failure(let failure):
+            return try await chainPage(req, result: (false, -1, 0, [failure.description], String(format: "%.2f", Date().timeIntervalSince(started))))
+        case .success(let replayed):
+            let problems = try await store.projectionProblems(against: replayed.state)
+            return try await chainPage(req, result: (problems.isEmpty, replayed.height, Int64(replayed.state.transactionCount), Array(problems.prefix(20)),
+                                                     String(format: "%.2f", Date().timeIntervalSince(started))))
+        }
+    }
+
+    // MARK: - Organisations (operator)
+
+    struct OrgView: Encodable {
+        var id: String
+        var name: String
+        var role: String
+        var roleLabel: String
+        var creditCode: String
+        var status: String
+        var statusLabel: String
+    }
+
+    struct OrgsPage: Encodable {
+        var orgs: [OrgView]
+        var isOperator: Bool
+        var form: FormState
+    }
+
+    @Sendable static func orgs(req: Request) async throws -> Response { try await orgsPage(req, form: FormState(), error: nil) }
+
+    static func orgsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        let orgs = try await req.application.sql.raw("SELECT \(unsafeRaw: OrgController.orgColumns) FROM orgs ORDER BY role, name").all().map { row -> OrgView in
+            let o = try RowReader(row, "orgs").org
+            let role = o["role"]?.stringValue ?? "", status = o["status"]?.stringValue ?? ""
+            return OrgView(id: o["id"]?.stringValue ?? "", name: o["name"]?.stringValue ?? "", role: role, roleLabel: req.tr("role_\(role)"),
+                           creditCode: o["creditCode"]?.stringValue ?? "", status: status, statusLabel: req.tr("status_\(status)"))
+        }
+        return try await render(req, "operator/orgs", title: "nav_orgs", page: OrgsPage(orgs: orgs, isOperator: viewer.role == .operator, form: form),
+                                status: error == nil ? .ok : .unprocessableEntity, notice: notice(req), error: error)
+    }
+
+    @Sendable static func setOrgStatus(req: Request) async throws -> Response {
+        let id = try req.orgIdParameter()
+        let status: OrgStatus = req.url.path.hasSuffix("/suspend") ? .suspended : .active
+        let viewer = try await viewer(req)
+        let response = try await act(req, action: "status", next: "/orgs", done: status == .suspended ? "suspended" : "activated",
+                                     page: { try await orgsPage(req, form: $0, error: $1) }) { _ in .setOrgStatus(orgId: id, status: status) }
+        if response.status == .seeOther {
+            try await OrgController.audit(req, viewer, status == .suspended ? "org.suspend" : "org.activate", id, "status set to \(status.rawValue) (console)")
+        }
+        return response
+    }
+}

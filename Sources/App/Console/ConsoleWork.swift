@@ -1,0 +1,235 @@
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// The pages where each role does its work, and their forms. Every form posts through
+/// `LedgerService`, as the API does; a refused form comes back with what was typed and the
+/// error next to its field.
+extension ConsolePages {
+    static func tokens(_ where: SQLQueryString, on sql: any SQLDatabase, limit: Int = 200) async throws -> [(Token, Receivable)] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.select("t")), \(unsafeRaw: Projection.receivables.columns.map { "r.\($0) AS r_\($0)" }.joined(separator: ", ")) FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE "
+        query += `where`
+        query += " ORDER BY r.due_date, t.created_on DESC, t.id LIMIT \(literal: limit)"
+        return try await sql.raw(query).all().map { row in
+            (try RowReader(row, "tokens").token, try RowReader(PrefixedRow(row: row, prefix: "r_"), "receivables").receivable)
+        }
+    }
+
+    // MARK: - Supplier: inbox, holdings, a token and what to do with it
+
+    struct TokenListPage: Encodable {
+        var tokens: [TokenView]
+        var total: String
+        var inbox: Bool
+    }
+
+    @Sendable static func inbox(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let p = try await Presenter.make(req)
+        let rows = try await tokens("t.holder_id = \(bind: viewer.orgId.description) AND t.status = 'pending'", on: req.application.sql)
+        return try await render(req, "supplier/tokens", title: "nav_inbox", page: TokenListPage(
+            tokens: rows.map { p.token($0.0, receivable: $0.1) }, total: Money.format(rows.reduce(0) { $0 + $1.0.amountFen }), inbox: true), notice: notice(req))
+    }
+
+    @Sendable static func holdings(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let p = try await Presenter.make(req)
+        let rows = try await tokens("t.holder_id = \(bind: viewer.orgId.description) AND t.status IN ('active', 'locked')", on: req.application.sql)
+        return try await render(req, "supplier/tokens", title: viewer.role == .bank ? "nav_portfolio" : "nav_holdings", page: TokenListPage(
+            tokens: rows.map { p.token($0.0, receivable: $0.1) }, total: Money.format(rows.reduce(0) { $0 + $1.0.amountFen }), inbox: false), notice: notice(req))
+    }
+
+    struct QuoteView: Encodable {
+        var bankId: String
+        var bankName: String
+        var rate: String
+        var days: Int64
+        var interest: String
+        var payout: String
+    }
+
+    struct OrgOption: Encodable {
+        var id: String
+        var name: String
+    }
+
+    struct TokenPage: Encodable {
+        var token: TokenView
+        var ancestry: [TokenView]
+        var receivable: ReceivableView
+        var canAct: Bool
+        var canAnswer: Bool
+        var canMove: Bool
+        var suppliers: [OrgOption]
+        var quotes: [QuoteView]
+        var nextTier: Int64
+        var form: FormState
+        var action: String
+    }
+
+    @Sendable static func token(req: Request) async throws -> Response {
+        try await tokenPage(req, form: FormState(), action: "", error: nil)
+    }
+
+    static func tokenPage(_ req: Request, form: FormState, action: String, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        let token = try await TokenController.visibleToken(req)
+        let sql = req.application.sql
+        let p = try await Presenter.make(req)
+        guard let receivableRow = try await sql.raw("SELECT \(unsafeRaw: Projection.receivables.columns.joined(separator: ", ")) FROM receivables WHERE id = \(bind: token.receivableId.description)").first() else {
+            throw Problem(.notFound, "no such token")
+        }
+        let receivable = try RowReader(receivableRow, "receivables").receivable
+        var ancestry: [TokenView] = []
+        var parent = token.parentId
+        while let id = parent, ancestry.count < 1_000, let (next, _) = try await TokenController.fetch(id, on: sql) {
+            ancestry.append(p.token(next, receivable: receivable))
+            parent = next.parentId
+        }
+        let holder = token.holderId == viewer.orgId
+        let canMove = holder && viewer.role == .supplier && token.status == .active
+        var suppliers: [OrgOption] = []
+        var quotes: [QuoteView] = []
+        if canMove {
+            suppliers = try await sql.raw("SELECT id, name FROM orgs WHERE role = 'supplier' AND status = 'active' AND id <> \(bind: viewer.orgId.description) ORDER BY name").all()
+                .map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
+            let today = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
+            quotes = try await req.application.requireSequencer().read { state in
+                let banks = Set(state.creditLines.values.filter { $0.coreId == receivable.issuerId }.map(\.bankId)).sorted()
+                return banks.compactMap { bank -> QuoteView? in
+                    guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { return nil }
+                    return QuoteView(bankId: bank.description, bankName: state.orgs[bank]?.name ?? "", rate: Presenter.rate(q.rateBps), days: q.days,
+                                     interest: Money.format(q.interestFen), payout: Money.format(q.payoutFen))
+                }
+            }
+        }
+        let page = TokenPage(token: p.token(token, receivable: receivable), ancestry: ancestry, receivable: p.receivable(receivable), canAct: holder,
+                             canAnswer: holder && token.status == .pending, canMove: canMove, suppliers: suppliers, quotes: quotes, nextTier: token.tier + 1,
+                             form: form, action: action)
+        return try await render(req, "supplier/token", title: "token_title", page: page, status: error == nil ? .ok : .unprocessableEntity,
+                                notice: notice(req), error: error)
+    }
+
+    /// Runs a form's operation; on success back to `next`, on refusal the page again with the error.
+    static func act(_ req: Request, action: String, next: String, done: String, fieldNames: [String: String] = [:],
+                    page: (FormState, String) async throws -> Response, _ payload: ([String: String]) throws -> Payload) async throws -> Response {
+        let viewer = try await viewer(req)
+        let values = form(req)
+        do {
+            _ = try await LedgerService.submit(try payload(values), by: viewer.caller, app: req.application)
+            return redirect(next, notice: done)
+        } catch {
+            let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames)
+            return try await page(state, message)
+        }
+    }
+
+    static func fen(_ values: [String: String], _ field: String) throws -> Int64 {
+        guard let text = values[field], let fen = YuanInput.fen(text) else { throw LedgerError.invalid(field, "must be an amount in yuan, e.g. 12,345.67") }
+        return fen
+    }
+
+    @Sendable static func accept(req: Request) async throws -> Response {
+        let id = try req.tokenIdParameter()
+        return try await act(req, action: "answer", next: "/inbox", done: "accepted", page: { try await tokenPage(req, form: $0, action: "answer", error: $1) }) { _ in
+            .accept(tokenId: id)
+        }
+    }
+
+    @Sendable static func reject(req: Request) async throws -> Response {
+        let id = try req.tokenIdParameter()
+        return try await act(req, action: "answer", next: "/inbox", done: "rejected", page: { try await tokenPage(req, form: $0, action: "answer", error: $1) }) { _ in
+            .reject(tokenId: id)
+        }
+    }
+
+    @Sendable static func transfer(req: Request) async throws -> Response {
+        let id = try req.tokenIdParameter()
+        return try await act(req, action: "transfer", next: "/holdings", done: "transferred", fieldNames: ["toOrgId": "toOrgId", "amountFen": "amount"],
+                             page: { try await tokenPage(req, form: $0, action: "transfer", error: $1) }) { v in
+            guard let to = v["toOrgId"].flatMap(OrgID.init) else { throw LedgerError.invalid("toOrgId", "choose a supplier") }
+            let memo = v["memo"].flatMap { $0.isEmpty ? nil : String($0.prefix(Limits.maxMemoLength)) }
+            return .transfer(tokenId: id, toOrgId: to, amountFen: try fen(v, "amount"), memo: memo)
+        }
+    }
+
+    @Sendable static func split(req: Request) async throws -> Response {
+        let id = try req.tokenIdParameter()
+        return try await act(req, action: "split", next: "/holdings", done: "split", fieldNames: ["amountsFen": "amounts"],
+                             page: { try await tokenPage(req, form: $0, action: "split", error: $1) }) { v in
+            let separators = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: ";；"))
+            let parts = (v["amounts"] ?? "").components(separatedBy: separators).filter { !$0.isEmpty }
+            guard (Limits.minSplitPieces...Limits.maxSplitPieces).contains(parts.count) else {
+                throw LedgerError.invalid("amounts", "give 2 to 100 amounts, one per line")
+            }
+            return .split(tokenId: id, amountsFen: try parts.map { p in
+                guard let f = YuanInput.fen(p) else { throw LedgerError.invalid("amounts", "\(p) is not an amount in yuan") }
+                return f
+            })
+        }
+    }
+
+    @Sendable static func finance(req: Request) async throws -> Response {
+        let id = try req.tokenIdParameter()
+        return try await act(req, action: "finance", next: "/financings", done: "requested", fieldNames: ["bankId": "bankId"],
+                             page: { try await tokenPage(req, form: $0, action: "finance", error: $1) }) { v in
+            guard let bank = v["bankId"].flatMap(OrgID.init) else { throw LedgerError.invalid("bankId", "choose a bank's quote") }
+            return .requestFinancing(tokenId: id, bankId: bank)
+        }
+    }
+
+    // MARK: - Financings: the supplier's status, the bank's queue
+
+    struct FinancingsPage: Encodable {
+        var open: [FinancingView]
+        var done: [FinancingView]
+        var isBank: Bool
+        var form: FormState
+    }
+
+    @Sendable static func financings(req: Request) async throws -> Response {
+        try await financingsPage(req, form: FormState(), error: nil)
+    }
+
+    static func financingsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        let p = try await Presenter.make(req)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingController.columns) FROM financings f WHERE "
+        query += FinancingController.visible(viewer)
+        query += " ORDER BY f.requested_on DESC, f.id LIMIT 500"
+        let all = try await req.application.sql.raw(query).all().map { p.financing(try RowReader($0, "financings").financing) }
+        return try await render(req, "bank/financings", title: viewer.role == .bank ? "nav_financing_queue" : "nav_financings",
+                                page: FinancingsPage(open: all.filter { $0.status == "requested" || $0.status == "approved" },
+                                                     done: all.filter { $0.status != "requested" && $0.status != "approved" }, isBank: viewer.role == .bank, form: form),
+                                status: error == nil ? .ok : .unprocessableEntity, notice: notice(req), error: error)
+    }
+
+    static func decide(_ req: Request, done: String, _ make: @escaping (TxID, [String: String]) throws -> Payload) async throws -> Response {
+        let id = try req.txIdParameter()
+        return try await act(req, action: "decide", next: "/financings", done: done, fieldNames: ["reference": "reference"],
+                             page: { try await financingsPage(req, form: $0, error: $1) }) { try make(id, $0) }
+    }
+
+    @Sendable static func approve(req: Request) async throws -> Response { try await decide(req, done: "approved") { id, _ in .approveFinancing(financingId: id) } }
+    @Sendable static func decline(req: Request) async throws -> Response { try await decide(req, done: "declined") { id, _ in .rejectFinancing(financingId: id) } }
+    @Sendable static func cancel(req: Request) async throws -> Response { try await decide(req, done: "cancelled") { id, _ in .cancelFinancing(financingId: id) } }
+    @Sendable static func confirmPayout(req: Request) async throws -> Response {
+        try await decide(req, done: "paid_out") { id, v in
+            guard let reference = v["reference"], !reference.isEmpty, reference.count <= Limits.maxReferenceLength else {
+                throw LedgerError.invalid("reference", "give the payment's reference")
+            }
+            return .confirmPayout(financingId: id, reference: reference)
+        }
+    }
+}
+
+/// A row whose columns carry a prefix (`r_id`), read as if they did not.
+struct PrefixedRow: SQLRow {
+    let row: any SQLRow
+    let prefix: String
+    var allColumns: [String] { row.allColumns.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) } }
+    func contains(column: String) -> Bool { row.contains(column: prefix + column) }
+    func decodeNil(column: String) throws -> Bool { try row.decodeNil(column: prefix + column) }
+    func decode<D: Decodable>(column: String, as: D.Type) throws -> D { try row.decode(column: prefix + column, as: D.self) }
+}

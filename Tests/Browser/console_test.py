@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Walks the console in headless Chromium as each demo user would, against a running
+`cascade demo` (CASCADE_URL, default http://127.0.0.1:18081). Saves a screenshot of each main
+page in SCREENSHOTS (default ./screenshots). Ends with "N passed, N failed"."""
+import datetime
+import json
+import os
+import sys
+import traceback
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+BASE = os.environ.get("CASCADE_URL", "http://127.0.0.1:18081")
+SHOTS = os.environ.get("SCREENSHOTS", "screenshots")
+os.makedirs(SHOTS, exist_ok=True)
+results = []
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000", "--lang=zh-CN"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
+    return webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+
+
+def step(name):
+    def wrap(fn):
+        def run(*args):
+            try:
+                fn(*args)
+                results.append((name, True))
+                print(f"ok   {name}")
+            except Exception:
+                results.append((name, False))
+                print(f"FAIL {name}")
+                traceback.print_exc()
+        return run
+    return wrap
+
+
+class User:
+    def __init__(self, who):
+        self.who = who
+        self.d = browser()
+        self.d.get(BASE + "/login")
+        self.d.find_element(By.ID, "email").send_keys(f"{who}@cascade.demo")
+        self.d.find_element(By.ID, "password").send_keys("demo-password")
+        self.d.find_element(By.ID, "login").click()
+        assert self.d.current_url.endswith("/dashboard"), self.d.current_url
+
+    def go(self, path):
+        self.d.get(BASE + path)
+        return self
+
+    def shot(self, name):
+        self.d.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+    def text(self, css):
+        return self.d.find_element(By.CSS_SELECTOR, css).text
+
+    def close(self):
+        self.d.quit()
+
+
+def api(method, path, token=None, body=None):
+    req = urllib.request.Request(BASE + "/api/v1" + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req) as res:
+        return json.loads(res.read() or b"{}")
+
+
+state = {}
+due = (datetime.date.today() + datetime.timedelta(days=40)).isoformat()
+
+
+@step("login page refuses a wrong password and keeps the email")
+def wrong_password():
+    d = browser()
+    try:
+        d.get(BASE + "/login")
+        d.find_element(By.ID, "email").send_keys("core@cascade.demo")
+        d.find_element(By.ID, "password").send_keys("not-the-password")
+        d.find_element(By.ID, "login").click()
+        assert "/login" in d.current_url
+        assert d.find_element(By.ID, "form-error").text
+        assert d.find_element(By.ID, "email").get_attribute("value") == "core@cascade.demo"
+        d.save_screenshot(os.path.join(SHOTS, "login.png"))
+    finally:
+        d.quit()
+
+
+@step("core enterprise issues a receivable with a document hashed in the browser")
+def core_issues():
+    u = User("core")
+    try:
+        u.shot("core-dashboard")
+        u.go("/receivables/new")
+        # A refused form keeps what was typed and says why next to the field.
+        Select(u.d.find_element(By.ID, "supplierId")).select_by_visible_text("苏州精密部件")
+        u.d.find_element(By.ID, "face").send_keys("12,345.678")
+        u.d.execute_script(f"document.getElementById('dueDate').value = '{due}'")
+        u.d.find_element(By.ID, "issue").click()
+        assert u.d.find_element(By.ID, "face-error").text, "no error next to the face value"
+        assert u.d.find_element(By.ID, "face").get_attribute("value") == "12,345.678"
+        u.d.find_element(By.ID, "face").clear()
+        u.d.find_element(By.ID, "face").send_keys("12,345.67")
+        path = os.path.abspath(os.path.join(SHOTS, "invoice-UI-0001.txt"))
+        with open(path, "w") as f:
+            f.write("增值税专用发票 UI-0001\n")
+        u.d.find_element(By.ID, "document-file").send_keys(path)
+        u.d.find_element(By.ID, "invoiceNumber").send_keys("UI-0001")
+        for _ in range(50):
+            if len(u.d.find_element(By.ID, "documentSha256").get_attribute("value")) == 64:
+                break
+            u.d.implicitly_wait(0.1)
+        import hashlib
+        expected = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        assert u.d.find_element(By.ID, "document-hash-shown").text == expected, "hash not shown before submit"
+        u.shot("core-issue")
+        u.d.find_element(By.ID, "issue").click()
+        assert "/receivables/" in u.d.current_url, u.d.current_url
+        assert u.text("#receivable-status") == "待签收"
+        state["receivable"] = u.d.current_url.split("/receivables/")[1].split("?")[0]
+        state["number"] = u.text("#receivable-number")
+        u.shot("core-receivable")
+    finally:
+        u.close()
+
+
+@step("tier-1 supplier accepts from its inbox and pays tier 2")
+def tier1_accepts_and_pays():
+    u = User("tier1")
+    try:
+        u.go("/inbox")
+        u.shot("supplier-inbox")
+        row = u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]")
+        row.find_element(By.CSS_SELECTOR, "button.accept").click()
+        assert "done=accepted" in u.d.current_url
+        u.go("/holdings")
+        u.shot("supplier-holdings")
+        u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//a").click()
+        Select(u.d.find_element(By.ID, "toOrgId")).select_by_visible_text("无锡铸造厂")
+        u.d.find_element(By.ID, "transfer-amount").send_keys("2,345.67")
+        assert "10,000.00" in u.text("#remaining"), u.text("#remaining")
+        u.shot("supplier-token")
+        u.d.find_element(By.ID, "transfer").click()
+        assert "done=transferred" in u.d.current_url, u.d.current_url
+    finally:
+        u.close()
+
+
+@step("tier-2 supplier accepts, splits and compares the banks' quotes")
+def tier2_splits_and_finances():
+    u = User("tier2")
+    try:
+        u.go("/inbox")
+        u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//button[contains(@class,'accept')]").click()
+        u.go("/holdings")
+        u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//a").click()
+        u.d.find_element(By.ID, "split-amounts").send_keys("1000\n1345.67")
+        u.d.find_element(By.ID, "split").click()
+        assert "done=split" in u.d.current_url, u.d.current_url
+        u.go("/holdings")
+        links = u.d.find_elements(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//a")
+        assert len(links) >= 2
+        links[0].click()
+        quotes = u.d.find_elements(By.CSS_SELECTOR, "#quotes tbody tr")
+        assert len(quotes) == 2, "both banks quote side by side"
+        u.shot("supplier-financing-quotes")
+        quotes[0].find_element(By.CSS_SELECTOR, "input[type=radio]").click()
+        u.d.find_element(By.ID, "finance").click()
+        assert "done=requested" in u.d.current_url, u.d.current_url
+        u.shot("supplier-financings")
+    finally:
+        u.close()
+
+
+@step("bank approves the financing and confirms the payout")
+def bank_approves():
+    for who in ("bank", "bank2"):
+        u = User(who)
+        try:
+            u.go("/financings")
+            buttons = u.d.find_elements(By.CSS_SELECTOR, "#open-financings button.approve")
+            if not buttons:
+                continue
+            u.shot("bank-queue")
+            buttons[0].click()
+            assert "done=approved" in u.d.current_url
+            form = u.d.find_element(By.CSS_SELECTOR, "#open-financings form.payout")
+            form.find_element(By.CSS_SELECTOR, "input.reference").send_keys("CNAPS-UI-0001")
+            form.find_element(By.CSS_SELECTOR, "button.confirm").click()
+            assert "done=paid_out" in u.d.current_url
+            u.go("/credit-lines")
+            u.shot("bank-credit-lines")
+            return
+        finally:
+            u.close()
+    raise AssertionError("no bank had a financing to approve")
+
+
+@step("core enterprise pays every holder at maturity")
+def core_settles():
+    op = api("POST", "/auth/login", body={"email": "operator@cascade.demo", "password": "demo-password"})["token"]
+    api("POST", "/admin/clock", op, {"today": due})
+    u = User("core")
+    try:
+        u.go("/receivables/" + state["receivable"])
+        u.d.find_element(By.ID, "reference").send_keys("CNAPS-SETTLE-UI-1")
+        u.d.find_element(By.ID, "settle").click()
+        assert "done=settled" in u.d.current_url, u.d.current_url
+        assert u.text("#receivable-status") == "已兑付"
+        assert u.text("#receivable-paid") == "¥12,345.67"
+        u.go("/receivables")
+        u.shot("core-receivables")
+    finally:
+        u.close()
+
+
+@step("regulator opens the token tree and verifies the chain")
+def regulator_traces():
+    u = User("regulator")
+    try:
+        u.shot("regulator-dashboard")
+        u.go("/receivables/" + state["receivable"])
+        nodes = u.d.find_elements(By.CSS_SELECTOR, "#token-tree svg g[data-token-id]")
+        assert len(nodes) >= 5, f"{len(nodes)} nodes in the tree"
+        assert not u.d.find_elements(By.ID, "settle-form"), "the regulator is offered no form that changes anything"
+        u.shot("regulator-tree")
+        u.go("/chain")
+        u.d.find_element(By.ID, "verify").click()
+        assert "全链验证通过" in u.text("#verify-result"), u.text("#verify-result")
+        u.shot("regulator-chain")
+    finally:
+        u.close()
+
+
+@step("operator sees the organisations; the language switches to English")
+def operator_and_language():
+    u = User("operator")
+    try:
+        u.go("/orgs")
+        assert len(u.d.find_elements(By.CSS_SELECTOR, "#orgs tbody tr")) == 8
+        u.shot("operator-orgs")
+        u.d.find_element(By.ID, "lang-switch").click()
+        u.go("/orgs")
+        assert u.d.find_element(By.TAG_NAME, "h1").text == "Organisations"
+        u.shot("operator-orgs-en")
+    finally:
+        u.close()
+
+
+@step("a form posted without its CSRF token is refused")
+def csrf_refused():
+    u = User("tier1")
+    try:
+        u.go("/holdings")
+        token = u.d.find_element(By.CSS_SELECTOR, "#tokens tbody tr").get_attribute("data-token-id")
+        u.d.execute_script("document.querySelectorAll('input[name=_csrf]').forEach(function (e) { e.remove(); });")
+        u.go("/inbox")
+        u.d.execute_script(
+            "var f = document.createElement('form'); f.method = 'post'; f.action = '/tokens/" + token + "/split';"
+            "var a = document.createElement('input'); a.name = 'amounts'; a.value = '1\\n1'; f.appendChild(a); document.body.appendChild(f); f.submit();")
+        assert "403" in u.d.page_source and "表单已失效" in u.d.page_source
+        u.shot("csrf-refused")
+    finally:
+        u.close()
+
+
+for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_approves, core_settles, regulator_traces,
+             operator_and_language, csrf_refused):
+    test()
+passed = sum(1 for _, ok in results if ok)
+print(f"{passed} passed, {len(results) - passed} failed")
+sys.exit(0 if passed == len(results) else 1)
