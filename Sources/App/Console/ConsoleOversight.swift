@@ -54,7 +54,7 @@ extension ConsolePages {
         let (policy, today) = try await req.application.requireSequencer().read { ($0.policy, BusinessDate(epochMs: req.application.ledgerClock.nowMs())) }
         return try await render(req, "core/issue", title: "nav_issue", page: IssuePage(
             suppliers: suppliers, lines: lines, earliest: today.adding(days: policy.minTermDays).description, latest: today.adding(days: policy.maxTermDays).description,
-            maxTermDays: policy.maxTermDays, form: form), status: error == nil ? .ok : .unprocessableEntity, error: error)
+            maxTermDays: policy.maxTermDays, form: form), status: error == nil ? .ok : form.httpStatus, error: error)
     }
 
     @Sendable static func issue(req: Request) async throws -> Response {
@@ -130,7 +130,7 @@ extension ConsolePages {
         let payable = all.filter { $0.status == .active || $0.status == .locked }.reduce(0) { $0 + $1.amountFen }
         let page = ReceivablePage(receivable: p.receivable(r), clearing: clearing, tree: tree, canSettle: viewer.role == .core && r.issuerId == viewer.orgId && payable > 0,
                                   payable: Money.format(payable), form: form)
-        return try await render(req, "core/receivable", title: "receivable_title", page: page, status: error == nil ? .ok : .unprocessableEntity,
+        return try await render(req, "core/receivable", title: "receivable_title", page: page, status: error == nil ? .ok : form.httpStatus,
                                 notice: notice(req), error: error)
     }
 
@@ -172,7 +172,7 @@ extension ConsolePages {
         let cores = viewer.role == .bank ? try await sql.raw("SELECT id, name FROM orgs WHERE role = 'core' ORDER BY name").all()
             .map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) } : []
         return try await render(req, "bank/credit-lines", title: "nav_credit_lines", page: CreditLinesPage(lines: lines, isBank: viewer.role == .bank, cores: cores, form: form),
-                                status: error == nil ? .ok : .unprocessableEntity, notice: notice(req), error: error)
+                                status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
     @Sendable static func grant(req: Request) async throws -> Response {
@@ -265,7 +265,7 @@ extension ConsolePages {
                            creditCode: o["creditCode"]?.stringValue ?? "", status: status, statusLabel: req.tr("status_\(status)"))
         }
         return try await render(req, "operator/orgs", title: "nav_orgs", page: OrgsPage(orgs: orgs, isOperator: viewer.role == .operator, form: form),
-                                status: error == nil ? .ok : .unprocessableEntity, notice: notice(req), error: error)
+                                status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
     @Sendable static func setOrgStatus(req: Request) async throws -> Response {

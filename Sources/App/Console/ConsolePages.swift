@@ -86,7 +86,7 @@ enum ConsolePages {
     static func formError(_ req: Request, _ error: any Error, values: [String: String], fieldNames: [String: String] = [:]) throws -> (String, FormState) {
         let (problem, unexpected) = Problem.from(error)
         if unexpected { throw error }
-        var state = FormState(values: values)
+        var state = FormState(values: values, status: UInt(problem.status))
         for f in problem.errors ?? [] {
             let name = fieldNames[f.field] ?? f.field
             state.errors[name] = f.message

@@ -38,6 +38,10 @@ struct Empty: Encodable {}
 struct FormState: Encodable {
     var values: [String: String] = [:]
     var errors: [String: String] = [:]
+    /// The refusal's HTTP status (403 for a role that may never, 409 for a rule, 422 for input).
+    var status: UInt = 200
+
+    var httpStatus: HTTPResponseStatus { HTTPResponseStatus(statusCode: Int(status)) }
 }
 
 struct TokenView: Encodable {

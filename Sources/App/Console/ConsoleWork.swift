@@ -107,7 +107,7 @@ extension ConsolePages {
         let page = TokenPage(token: p.token(token, receivable: receivable), ancestry: ancestry, receivable: p.receivable(receivable), canAct: holder,
                              canAnswer: holder && token.status == .pending, canMove: canMove, suppliers: suppliers, quotes: quotes, nextTier: token.tier + 1,
                              form: form, action: action)
-        return try await render(req, "supplier/token", title: "token_title", page: page, status: error == nil ? .ok : .unprocessableEntity,
+        return try await render(req, "supplier/token", title: "token_title", page: page, status: error == nil ? .ok : form.httpStatus,
                                 notice: notice(req), error: error)
     }
 
@@ -202,7 +202,7 @@ extension ConsolePages {
         return try await render(req, "bank/financings", title: viewer.role == .bank ? "nav_financing_queue" : "nav_financings",
                                 page: FinancingsPage(open: all.filter { $0.status == "requested" || $0.status == "approved" },
                                                      done: all.filter { $0.status != "requested" && $0.status != "approved" }, isBank: viewer.role == .bank, form: form),
-                                status: error == nil ? .ok : .unprocessableEntity, notice: notice(req), error: error)
+                                status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
     static func decide(_ req: Request, done: String, _ make: @escaping (TxID, [String: String]) throws -> Payload) async throws -> Response {
