@@ -12,7 +12,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE = os.environ.get("CASCADE_URL", "http://127.0.0.1:18081")
 SHOTS = os.environ.get("SCREENSHOTS", "screenshots")
@@ -40,19 +40,33 @@ def step(name):
                 results.append((name, False))
                 print(f"FAIL {name}")
                 traceback.print_exc()
+                for u in list(open_users):
+                    try:
+                        u.shot("FAIL-" + fn.__name__)
+                        print("   page:", u.d.current_url, "|", u.d.find_element(By.TAG_NAME, "main").text[:400].replace("\n", " / "))
+                    except Exception:
+                        pass
+            finally:
+                for u in open_users:
+                    u.d.quit()
+                open_users.clear()
         return run
     return wrap
+
+
+open_users = []
 
 
 class User:
     def __init__(self, who):
         self.who = who
         self.d = browser()
+        open_users.append(self)
         self.d.get(BASE + "/login")
         self.d.find_element(By.ID, "email").send_keys(f"{who}@cascade.demo")
         self.d.find_element(By.ID, "password").send_keys("demo-password")
         self.d.find_element(By.ID, "login").click()
-        assert self.d.current_url.endswith("/dashboard"), self.d.current_url
+        self.wait_url("/dashboard")
 
     def go(self, path):
         self.d.get(BASE + path)
@@ -61,11 +75,26 @@ class User:
     def shot(self, name):
         self.d.save_screenshot(os.path.join(SHOTS, name + ".png"))
 
+    def wait_url(self, fragment):
+        """Waits for the page a form or link led to; fails naming where the browser is."""
+        try:
+            WebDriverWait(self.d, 15).until(lambda d: fragment in d.current_url)
+        except Exception:
+            raise AssertionError(f"expected a page with {fragment!r}, at {self.d.current_url}")
+
+    def wait_for(self, css):
+        try:
+            WebDriverWait(self.d, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
+        except Exception:
+            raise AssertionError(f"expected {css} on the page, at {self.d.current_url}")
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
     def text(self, css):
         return self.d.find_element(By.CSS_SELECTOR, css).text
 
     def close(self):
-        self.d.quit()
+        # Browsers are closed by the step once it has reported (a failing page is shot first).
+        pass
 
 
 def api(method, path, token=None, body=None):
@@ -89,7 +118,7 @@ def wrong_password():
         d.find_element(By.ID, "email").send_keys("core@cascade.demo")
         d.find_element(By.ID, "password").send_keys("not-the-password")
         d.find_element(By.ID, "login").click()
-        assert "/login" in d.current_url
+        WebDriverWait(d, 15).until(lambda d: d.find_elements(By.ID, "form-error"))
         assert d.find_element(By.ID, "form-error").text
         assert d.find_element(By.ID, "email").get_attribute("value") == "core@cascade.demo"
         d.save_screenshot(os.path.join(SHOTS, "login.png"))
@@ -108,7 +137,7 @@ def core_issues():
         u.d.find_element(By.ID, "face").send_keys("12,345.678")
         u.d.execute_script(f"document.getElementById('dueDate').value = '{due}'")
         u.d.find_element(By.ID, "issue").click()
-        assert u.d.find_element(By.ID, "face-error").text, "no error next to the face value"
+        assert u.wait_for("#face-error").text, "no error next to the face value"
         assert u.d.find_element(By.ID, "face").get_attribute("value") == "12,345.678"
         u.d.find_element(By.ID, "face").clear()
         u.d.find_element(By.ID, "face").send_keys("12,345.67")
@@ -126,7 +155,7 @@ def core_issues():
         assert u.d.find_element(By.ID, "document-hash-shown").text == expected, "hash not shown before submit"
         u.shot("core-issue")
         u.d.find_element(By.ID, "issue").click()
-        assert "/receivables/" in u.d.current_url, u.d.current_url
+        u.wait_url("done=issued")
         assert u.text("#receivable-status") == "待签收"
         state["receivable"] = u.d.current_url.split("/receivables/")[1].split("?")[0]
         state["number"] = u.text("#receivable-number")
@@ -143,16 +172,17 @@ def tier1_accepts_and_pays():
         u.shot("supplier-inbox")
         row = u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]")
         row.find_element(By.CSS_SELECTOR, "button.accept").click()
-        assert "done=accepted" in u.d.current_url
+        u.wait_url("done=accepted")
         u.go("/holdings")
         u.shot("supplier-holdings")
         u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//a").click()
+        u.wait_url("/tokens/")
         Select(u.d.find_element(By.ID, "toOrgId")).select_by_visible_text("无锡铸造厂")
         u.d.find_element(By.ID, "transfer-amount").send_keys("2,345.67")
         assert "10,000.00" in u.text("#remaining"), u.text("#remaining")
         u.shot("supplier-token")
         u.d.find_element(By.ID, "transfer").click()
-        assert "done=transferred" in u.d.current_url, u.d.current_url
+        u.wait_url("done=transferred")
     finally:
         u.close()
 
@@ -165,19 +195,21 @@ def tier2_splits_and_finances():
         u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//button[contains(@class,'accept')]").click()
         u.go("/holdings")
         u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//a").click()
+        u.wait_url("/tokens/")
         u.d.find_element(By.ID, "split-amounts").send_keys("1000\n1345.67")
         u.d.find_element(By.ID, "split").click()
-        assert "done=split" in u.d.current_url, u.d.current_url
+        u.wait_url("done=split")
         u.go("/holdings")
         links = u.d.find_elements(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//a")
         assert len(links) >= 2
         links[0].click()
+        u.wait_url("/tokens/")
         quotes = u.d.find_elements(By.CSS_SELECTOR, "#quotes tbody tr")
         assert len(quotes) == 2, "both banks quote side by side"
         u.shot("supplier-financing-quotes")
         quotes[0].find_element(By.CSS_SELECTOR, "input[type=radio]").click()
         u.d.find_element(By.ID, "finance").click()
-        assert "done=requested" in u.d.current_url, u.d.current_url
+        u.wait_url("done=requested")
         u.shot("supplier-financings")
     finally:
         u.close()
@@ -194,11 +226,11 @@ def bank_approves():
                 continue
             u.shot("bank-queue")
             buttons[0].click()
-            assert "done=approved" in u.d.current_url
+            u.wait_url("done=approved")
             form = u.d.find_element(By.CSS_SELECTOR, "#open-financings form.payout")
             form.find_element(By.CSS_SELECTOR, "input.reference").send_keys("CNAPS-UI-0001")
             form.find_element(By.CSS_SELECTOR, "button.confirm").click()
-            assert "done=paid_out" in u.d.current_url
+            u.wait_url("done=paid_out")
             u.go("/credit-lines")
             u.shot("bank-credit-lines")
             return
@@ -216,9 +248,9 @@ def core_settles():
         u.go("/receivables/" + state["receivable"])
         u.d.find_element(By.ID, "reference").send_keys("CNAPS-SETTLE-UI-1")
         u.d.find_element(By.ID, "settle").click()
-        assert "done=settled" in u.d.current_url, u.d.current_url
-        assert u.text("#receivable-status") == "已兑付"
-        assert u.text("#receivable-paid") == "¥12,345.67"
+        u.wait_url("done=settled")
+        assert u.text("#receivable-status") == "已兑付", u.text("#receivable-status")
+        assert u.text("#receivable-paid") == "¥12,345.67", u.text("#receivable-paid")
         u.go("/receivables")
         u.shot("core-receivables")
     finally:
@@ -237,6 +269,7 @@ def regulator_traces():
         u.shot("regulator-tree")
         u.go("/chain")
         u.d.find_element(By.ID, "verify").click()
+        u.wait_for("#verify-result")
         assert "全链验证通过" in u.text("#verify-result"), u.text("#verify-result")
         u.shot("regulator-chain")
     finally:
@@ -251,6 +284,7 @@ def operator_and_language():
         assert len(u.d.find_elements(By.CSS_SELECTOR, "#orgs tbody tr")) == 8
         u.shot("operator-orgs")
         u.d.find_element(By.ID, "lang-switch").click()
+        u.wait_url("/dashboard")
         u.go("/orgs")
         assert u.d.find_element(By.TAG_NAME, "h1").text == "Organisations"
         u.shot("operator-orgs-en")
@@ -269,6 +303,7 @@ def csrf_refused():
         u.d.execute_script(
             "var f = document.createElement('form'); f.method = 'post'; f.action = '/tokens/" + token + "/split';"
             "var a = document.createElement('input'); a.name = 'amounts'; a.value = '1\\n1'; f.appendChild(a); document.body.appendChild(f); f.submit();")
+        u.wait_url("/split")
         assert "403" in u.d.page_source and "表单已失效" in u.d.page_source
         u.shot("csrf-refused")
     finally:
