@@ -26,7 +26,7 @@
       if (!m) { remaining.textContent = ""; return; }
       var fen = parseInt(m[1].replace(/,/g, ""), 10) * 100 + (m[2] ? parseInt((m[2] + "0").slice(0, 2), 10) : 0);
       var left = max - fen;
-      remaining.textContent = left >= 0 ? "→ ¥" + (left / 100).toLocaleString("en-US", { minimumFractionDigits: 2 }) : "";
+      remaining.textContent = left >= 0 ? "¥" + (left / 100).toLocaleString("en-US", { minimumFractionDigits: 2 }) : "";
     };
     amount.addEventListener("input", update);
   }

@@ -165,8 +165,9 @@ import VaporTesting
             #expect(page.status == .unprocessableEntity)
             #expect(page.html.contains("value=\"600,000.01\"") && page.html.contains("value=\"模具费\""))
             #expect(page.html.contains("The amount is out of range"))
+            #expect(page.html.contains("<p class=\"field-error\" id=\"transfer-amount-error\">The amount is out of range</p>"))
             let typo = try await Self.post(d, s, "/tokens/\(token)/transfer", ["toOrgId": d.orgs["tier2"]!.description, "amount": "12.345"])
-            #expect(typo.html.contains("id=\"transfer-amount-error\""))
+            #expect(typo.html.contains("id=\"transfer-amount-error\">Enter an amount in yuan with at most two decimals"))
         }
     }
 

@@ -83,13 +83,18 @@ enum ConsolePages {
     }
 
     /// A refused form: the user's language for the code, each field's message by its field.
-    static func formError(_ req: Request, _ error: any Error, values: [String: String], fieldNames: [String: String] = [:]) throws -> (String, FormState) {
+    static func formError(_ req: Request, _ error: any Error, values: [String: String], fieldNames: [String: String] = [:],
+                          codeFields: [ErrorCode: String] = [:]) throws -> (String, FormState) {
         let (problem, unexpected) = Problem.from(error)
         if unexpected { throw error }
         var state = FormState(values: values, status: UInt(problem.status))
+        let words = req.application.translations.table(req.language)
         for f in problem.errors ?? [] {
             let name = fieldNames[f.field] ?? f.field
-            state.errors[name] = f.message
+            state.errors[name] = words["invalid_\(name)"] ?? f.message
+        }
+        if let code = ErrorCode(rawValue: problem.code), let field = codeFields[code], state.errors[field] == nil {
+            state.errors[field] = req.tr("error_\(problem.code)")
         }
         var message = req.tr("error_\(problem.code)")
         if problem.errors == nil || problem.errors!.isEmpty { message += " — " + problem.detail }

@@ -112,7 +112,7 @@ extension ConsolePages {
     }
 
     /// Runs a form's operation; on success back to `next`, on refusal the page again with the error.
-    static func act(_ req: Request, action: String, next: String, done: String, fieldNames: [String: String] = [:],
+    static func act(_ req: Request, action: String, next: String, done: String, fieldNames: [String: String] = [:], codeFields: [ErrorCode: String] = [:],
                     page: (FormState, String) async throws -> Response, _ payload: ([String: String]) throws -> Payload) async throws -> Response {
         let viewer = try await viewer(req)
         let values = form(req)
@@ -120,7 +120,7 @@ extension ConsolePages {
             _ = try await LedgerService.submit(try payload(values), by: viewer.caller, app: req.application)
             return redirect(next, notice: done)
         } catch {
-            let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames)
+            let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames, codeFields: codeFields)
             return try await page(state, message)
         }
     }
@@ -147,6 +147,7 @@ extension ConsolePages {
     @Sendable static func transfer(req: Request) async throws -> Response {
         let id = try req.tokenIdParameter()
         return try await act(req, action: "transfer", next: "/holdings", done: "transferred", fieldNames: ["toOrgId": "toOrgId", "amountFen": "amount"],
+                             codeFields: [.amountOutOfRange: "amount", .invalidCounterparty: "toOrgId", .orgSuspended: "toOrgId", .tierLimitExceeded: "toOrgId"],
                              page: { try await tokenPage(req, form: $0, action: "transfer", error: $1) }) { v in
             guard let to = v["toOrgId"].flatMap(OrgID.init) else { throw LedgerError.invalid("toOrgId", "choose a supplier") }
             let memo = v["memo"].flatMap { $0.isEmpty ? nil : String($0.prefix(Limits.maxMemoLength)) }
@@ -157,6 +158,7 @@ extension ConsolePages {
     @Sendable static func split(req: Request) async throws -> Response {
         let id = try req.tokenIdParameter()
         return try await act(req, action: "split", next: "/holdings", done: "split", fieldNames: ["amountsFen": "amounts"],
+                             codeFields: [.splitSumMismatch: "amounts", .amountOutOfRange: "amounts"],
                              page: { try await tokenPage(req, form: $0, action: "split", error: $1) }) { v in
             let separators = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: ";；"))
             let parts = (v["amounts"] ?? "").components(separatedBy: separators).filter { !$0.isEmpty }
@@ -173,6 +175,7 @@ extension ConsolePages {
     @Sendable static func finance(req: Request) async throws -> Response {
         let id = try req.tokenIdParameter()
         return try await act(req, action: "finance", next: "/financings", done: "requested", fieldNames: ["bankId": "bankId"],
+                             codeFields: [.noCreditLine: "bankId", .creditLineUnusable: "bankId", .financingCutoff: "bankId"],
                              page: { try await tokenPage(req, form: $0, action: "finance", error: $1) }) { v in
             guard let bank = v["bankId"].flatMap(OrgID.init) else { throw LedgerError.invalid("bankId", "choose a bank's quote") }
             return .requestFinancing(tokenId: id, bankId: bank)
