@@ -132,6 +132,13 @@ func consoleRoutes(_ app: Application) {
     signedIn.get("orgs", use: ConsolePages.orgs)
     signedIn.post("orgs", ":id", "suspend", use: ConsolePages.setOrgStatus)
     signedIn.post("orgs", ":id", "activate", use: ConsolePages.setOrgStatus)
+    signedIn.post("orgs", use: ConsolePages.registerOrg)
+    signedIn.get("orgs", ":id", "users", use: ConsolePages.users)
+    signedIn.post("orgs", ":id", "users", use: ConsolePages.addUser)
+    signedIn.get("policy", use: ConsolePages.policy)
+    signedIn.post("policy", use: ConsolePages.setPolicy)
+    signedIn.get("audit", use: ConsolePages.audit)
+    signedIn.get("overview", use: ConsolePages.overview)
 }
 
 /// Pages behind sign-in send a visitor without a session to the login page.

@@ -63,6 +63,10 @@ import VaporTesting
             ("/receivables/\(receivable)/settle", ["reference": "X"]),
             ("/credit-lines", ["coreId": d.orgs["core"]!.description, "limit": "1", "rate": "1", "expiresOn": "2027-01-01"]),
             ("/orgs/\(tier2)/suspend", [:]), ("/orgs/\(tier2)/activate", [:]),
+            ("/orgs", ["name": "新机构", "role": "supplier", "creditCode": CreditCode.complete("91320500MA1K00055")!]),
+            ("/orgs/\(tier2)/users", ["email": "new@cascade.demo", "name": "新人", "password": "0123456789"]),
+            ("/policy", ["maxTermDays": "300", "minTermDays": "1", "minPieceFen": "1", "maxFaceFen": "100000000000", "maxTier": "10",
+                         "acceptanceWindowDays": "3", "financingCutoffDays": "3", "graceDays": "0"]),
         ]
     }
 
@@ -99,7 +103,7 @@ import VaporTesting
             let verified = try await Self.post(d, s, "/chain/verify", [:])
             #expect(verified.status == .ok && verified.html.contains("The chain verifies"))
             // Its pages offer no form that changes anything but its session, language or a verification.
-            for path in ["/dashboard", "/receivables", "/chain", "/events", "/receivables/\(try await d.call("regulator", .GET, "/api/v1/receivables").items[0]["id"]!.stringValue!)"] {
+            for path in ["/dashboard", "/overview", "/audit", "/policy", "/receivables", "/chain", "/events", "/receivables/\(try await d.call("regulator", .GET, "/api/v1/receivables").items[0]["id"]!.stringValue!)"] {
                 let html = try await Self.get(d, s, path).html
                 let actions = html.components(separatedBy: "<form method=\"post\" action=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
                 #expect(actions.allSatisfy { $0 == "/logout" || $0 == "/chain/verify" }, "\(path): \(actions)")
@@ -113,8 +117,8 @@ import VaporTesting
                 "tier1": ["/dashboard", "/inbox", "/holdings", "/financings", "/events"],
                 "core": ["/dashboard", "/receivables", "/receivables/new", "/credit-lines"],
                 "bank": ["/dashboard", "/financings", "/credit-lines", "/holdings"],
-                "regulator": ["/dashboard", "/receivables", "/chain"],
-                "operator": ["/dashboard", "/orgs", "/chain"],
+                "regulator": ["/dashboard", "/overview", "/receivables", "/chain", "/audit", "/policy"],
+                "operator": ["/dashboard", "/orgs", "/chain", "/policy", "/audit", "/orgs/\(d.orgs["tier1"]!)/users"],
             ]
             for (who, paths) in pages {
                 let s = try await Self.session(d, who)
@@ -168,6 +172,29 @@ import VaporTesting
             #expect(page.html.contains("<p class=\"field-error\" id=\"transfer-amount-error\">The amount is out of range</p>"))
             let typo = try await Self.post(d, s, "/tokens/\(token)/transfer", ["toOrgId": d.orgs["tier2"]!.description, "amount": "12.345"])
             #expect(typo.html.contains("id=\"transfer-amount-error\">Enter an amount in yuan with at most two decimals"))
+        }
+    }
+
+    @Test func theOperatorRegistersAnOrgAndSetsThePolicyThroughTheForms() async throws {
+        try await DemoPlatform.with { d in
+            let op = try await Self.session(d, "operator")
+            let bad = try await Self.post(d, op, "/orgs", ["name": "坏代码", "role": "supplier", "creditCode": "91320500MA1K00050"])
+            #expect(bad.status == .unprocessableEntity && bad.html.contains("id=\"credit-code-error\"") && bad.html.contains("value=\"坏代码\""))
+            let code = CreditCode.complete("91320500MA1K00056")!
+            let ok = try await Self.post(d, op, "/orgs", ["name": "昆山紧固件", "role": "supplier", "creditCode": code, "adminEmail": "boss@ks.example",
+                                                          "adminName": "王", "adminPassword": "a-long-password"])
+            #expect(ok.status == .seeOther)
+            #expect(try await Self.get(d, op, "/orgs").html.contains("昆山紧固件"))
+            #expect(try await Accounts(sql: d.app.sql).login(email: "boss@ks.example", password: "a-long-password", nowMs: d.clock.nowMs()) != nil)
+            var policy = ["maxTermDays": "180", "minTermDays": "1", "minPieceFen": "100", "maxFaceFen": "100000000000", "maxTier": "5",
+                          "acceptanceWindowDays": "3", "financingCutoffDays": "3", "graceDays": "2"]
+            #expect(try await Self.post(d, op, "/policy", policy).status == .seeOther)
+            #expect(await d.app.sequencer!.read(\.policy).maxTier == 5)
+            policy["maxTier"] = "x"
+            let refused = try await Self.post(d, op, "/policy", policy)
+            #expect(refused.status == .unprocessableEntity && refused.html.contains("value=\"x\""))
+            let audit = try await Self.get(d, op, "/audit").html
+            #expect(audit.contains("org.register") && audit.contains("policy.set"))
         }
     }
 

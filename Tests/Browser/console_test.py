@@ -262,6 +262,12 @@ def regulator_traces():
     u = User("regulator")
     try:
         u.shot("regulator-dashboard")
+        u.go("/overview")
+        assert u.d.find_elements(By.CSS_SELECTOR, "#by-bank tbody tr"), "financing by bank"
+        u.shot("regulator-overview")
+        u.go("/audit")
+        assert u.d.find_elements(By.XPATH, "//table[@id='audit']//td[text()='login']")
+        u.shot("regulator-audit")
         u.go("/receivables/" + state["receivable"])
         nodes = u.d.find_elements(By.CSS_SELECTOR, "#token-tree svg g[data-token-id]")
         assert len(nodes) >= 5, f"{len(nodes)} nodes in the tree"
@@ -283,6 +289,9 @@ def operator_and_language():
         u.go("/orgs")
         assert len(u.d.find_elements(By.CSS_SELECTOR, "#orgs tbody tr")) == 8
         u.shot("operator-orgs")
+        u.go("/policy")
+        assert u.d.find_element(By.ID, "policy-maxTier").get_attribute("value") == "10"
+        u.shot("operator-policy")
         u.d.find_element(By.ID, "lang-switch").click()
         u.wait_url("/dashboard")
         u.go("/orgs")

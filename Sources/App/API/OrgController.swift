@@ -37,10 +37,19 @@ enum OrgController {
     /// admin user is created with it when given.
     @Sendable static func create(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        guard viewer.role == .operator else { throw Problem(.forbidden, "only the platform operator registers organisations") }
         var body = try StrictBody(req, allowed: ["name", "role", "creditCode", "admin"])
         let admin = try body.object("admin", optional: true).map { try NewUser(StrictBody(fields: $0, path: "admin", allowed: ["email", "name", "password"])) }
         body.fields["admin"] = nil
+        let (tx, orgId, user) = try await register(body, admin: admin, by: viewer, req: req)
+        var result: [String: JSON] = ["transactionId": .string(tx.description), "org": try await find(orgId, on: req.application.sql)]
+        if let user { result["user"] = user }
+        return JSON.object(result).response(status: .created)
+    }
+
+    /// The one way an org is registered, from the API and the console: a new key sealed for
+    /// it, the `registerOrg` transaction, the audit entry, and its first admin when given.
+    static func register(_ body: StrictBody, admin: NewUser?, by viewer: Viewer, req: Request) async throws -> (TxID, OrgID, JSON?) {
+        guard viewer.role == .operator else { throw Problem(.forbidden, "only the platform operator registers organisations") }
         let app = req.application
         guard let vault = app.keyVault else { throw Problem(.forbidden, "this node holds no keys; register organisations on the writer") }
         let orgId = OrgID(UUID().uuidString.lowercased())!
@@ -49,7 +58,7 @@ enum OrgController {
         if let admin { try await admin.checkEmailFree(on: app.sql) }
         // The sealed key is stored first; if the ledger refuses the org, it is removed again.
         try await app.sql.insert(into: "org_keys").columns("org_id", "key_id", "sealed_seed", "created_ms")
-            .values(SQLBind(orgId.description), SQLBind(signer.keyId), SQLBind(try vault.seal(seed: signer.seed, for: orgId)), SQLBind(app.ledgerClock.nowMs()))
+            .values(SQLBind(orgId.description), SQLBind(signer.keyId), SQLBind(try vault.seal(seed: signer.seed, for: orgId)), SQLBind(app.wallClock.nowMs()))
             .run()
         let outcome: Outcome
         do {
@@ -58,12 +67,9 @@ enum OrgController {
             try? await app.sql.delete(from: "org_keys").where("org_id", .equal, SQLBind(orgId.description)).run()
             throw error
         }
-        var result: [String: JSON] = ["transactionId": .string(outcome.effects.transactionId.description), "org": try await find(orgId, on: app.sql)]
         try await audit(req, viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")")
-        if let admin {
-            result["user"] = try await admin.create(in: orgId, by: viewer, req: req)
-        }
-        return JSON.object(result).response(status: .created)
+        let user = try await admin?.create(in: orgId, by: viewer, req: req)
+        return (outcome.effects.transactionId, orgId, user)
     }
 
     /// `POST /orgs/{id}/suspend` and `/activate`.
@@ -100,11 +106,16 @@ enum OrgController {
     @Sendable static func setPolicy(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let body = try StrictBody(req, allowed: Set(Policy().json.objectValue?.keys.map { $0 } ?? []))
-        let payload = try StrictBody(fields: ["policy": .object(body.fields)], path: "", allowed: ["policy"]).payload(.setPolicy)
+        let (tx, policy) = try await setPolicy(body.fields, by: viewer, req: req)
+        return JSON.object(["transactionId": .string(tx.description), "policy": policy.json]).response()
+    }
+
+    static func setPolicy(_ fields: [String: JSON], by viewer: Viewer, req: Request) async throws -> (TxID, Policy) {
+        let payload = try StrictBody(fields: ["policy": .object(fields)], path: "", allowed: ["policy"]).payload(.setPolicy)
         let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: req.application)
-        try await audit(req, viewer, "policy.set", nil, JSON.object(body.fields).canonicalString)
-        guard case .setPolicy(let policy) = payload else { return Response(status: .ok) }
-        return JSON.object(["transactionId": .string(outcome.effects.transactionId.description), "policy": policy.json]).response()
+        try await audit(req, viewer, "policy.set", nil, JSON.object(fields).canonicalString)
+        guard case .setPolicy(let policy) = payload else { throw StoreDamage("setPolicy payload") }
+        return (outcome.effects.transactionId, policy)
     }
 }
 
