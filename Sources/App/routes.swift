@@ -84,9 +84,10 @@ func routes(_ app: Application) throws {
         signedIn.get("chain", "export", use: ChainController.export)
     }
 
-    do {  // the feed and the totals
+    do {  // the feed, the totals and the exports
         signedIn.get("events", use: FeedController.events)
         signedIn.get("stats", use: FeedController.stats)
+        exportRoutes(signedIn)
     }
 
     if app.environment == .development || app.environment == .testing {
@@ -139,6 +140,17 @@ func consoleRoutes(_ app: Application) {
     signedIn.post("policy", use: ConsolePages.setPolicy)
     signedIn.get("audit", use: ConsolePages.audit)
     signedIn.get("overview", use: ConsolePages.overview)
+    exportRoutes(signedIn)
+}
+
+/// CSV downloads: the same handlers under the API (bearer) and the console (session cookie).
+func exportRoutes(_ routes: any RoutesBuilder) {
+    routes.get("exports", "receivables.csv", use: ExportController.receivables)
+    routes.get("exports", "tokens.csv", use: ExportController.tokens)
+    routes.get("exports", "financings.csv", use: ExportController.financings)
+    routes.get("exports", "registry-filing.csv", use: ExportController.registry)
+    routes.get("exports", "audit-log.csv", use: ExportController.audit)
+    routes.get("receivables", ":id", "clearing.csv", use: ExportController.clearing)
 }
 
 /// Pages behind sign-in send a visitor without a session to the login page.

@@ -28,6 +28,11 @@ public enum JSON: Sendable, Equatable {
         return nil
     }
 
+    public var arrayValue: [JSON]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     public var objectValue: [String: JSON]? {
         if case .object(let fields) = self { return fields }
         return nil

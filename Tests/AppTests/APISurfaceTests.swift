@@ -198,3 +198,49 @@ import VaporTesting
         }
     }
 }
+
+/// CSV exports: UTF-8 with a BOM, a header, what the caller may see.
+@Suite struct ExportTests {
+    static func csv(_ d: DemoPlatform, _ who: String, _ path: String) async throws -> (HTTPResponseStatus, [String]) {
+        var result: (HTTPResponseStatus, [String]) = (.ok, [])
+        try await d.app.testing().test(.GET, path, headers: ["Authorization": "Bearer \(d.keys[who]!)"]) { res in
+            let bytes = Array(res.body.readableBytesView)
+            if res.status == .ok {
+                #expect(bytes.starts(with: [0xEF, 0xBB, 0xBF]), "BOM")
+                #expect(res.headers.contentType?.description.hasPrefix("text/csv") == true)
+            }
+            result = (res.status, String(decoding: bytes.dropFirst(3), as: UTF8.self).split(separator: "\r\n").map(String.init))
+        }
+        return result
+    }
+
+    @Test func exportsShowWhatTheCallerMaySee() async throws {
+        try await DemoPlatform.with { d in
+            let (_, all) = try await Self.csv(d, "regulator", "/api/v1/exports/receivables.csv")
+            #expect(all.count == 4 && all[0].hasPrefix("\"编号 number\"") && all[1].contains("华东重工集团"))
+            let (_, tier3) = try await Self.csv(d, "tier3", "/api/v1/exports/receivables.csv")
+            #expect(tier3.count == 2)
+            let (_, tokens) = try await Self.csv(d, "tier1", "/api/v1/exports/tokens.csv")
+            let live = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.count + (try await d.call("tier1", .GET, "/api/v1/tokens?status=pending").items.count)
+                + (try await d.call("tier1", .GET, "/api/v1/tokens?status=spent").items.count) + (try await d.call("tier1", .GET, "/api/v1/tokens?status=locked").items.count)
+            #expect(tokens.count == live + 1)
+            let (_, registry) = try await Self.csv(d, "regulator", "/api/v1/exports/registry-filing.csv")
+            #expect(registry.count == 2 && registry[1].contains(DemoSeed.members[2].creditCode) && registry[1].contains(DemoSeed.members[5].creditCode)
+                    && registry[1].contains("应收账款转让") && registry[1].contains("\"200000.00\""))
+            #expect(try await Self.csv(d, "tier1", "/api/v1/exports/registry-filing.csv").0 == .forbidden)
+            #expect(try await Self.csv(d, "tier1", "/api/v1/exports/audit-log.csv").0 == .forbidden)
+            let (_, audit) = try await Self.csv(d, "operator", "/api/v1/exports/audit-log.csv")
+            #expect(audit.count >= 1)
+            let r = try await d.call("core", .GET, "/api/v1/receivables").items.first { $0["number"] == .string("CAS-2026-000001") }!["id"]!.stringValue!
+            let (_, clearing) = try await Self.csv(d, "core", "/api/v1/receivables/\(r)/clearing.csv")
+            #expect(clearing.count == 4)  // header, tier 1 change, tier 2 change, tier 3
+            let (_, mine) = try await Self.csv(d, "tier3", "/api/v1/receivables/\(r)/clearing.csv")
+            #expect(mine.count == 2 && mine[1].contains("常州五金加工"))
+        }
+    }
+
+    @Test func aCellThatLooksLikeAFormulaIsDefused() {
+        #expect(ExportController.cell("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
+        #expect(ExportController.cell("-12") == "\"-12\"")
+    }
+}

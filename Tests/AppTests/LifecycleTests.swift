@@ -160,10 +160,3 @@ import VaporTesting
         try await app.asyncShutdown()
     }
 }
-
-extension JSON {
-    var arrayValue: [JSON]? {
-        if case .array(let items) = self { return items }
-        return nil
-    }
-}

@@ -265,6 +265,11 @@ def regulator_traces():
         u.go("/overview")
         assert u.d.find_elements(By.CSS_SELECTOR, "#by-bank tbody tr"), "financing by bank"
         u.shot("regulator-overview")
+        csv = urllib.request.Request(BASE + "/exports/registry-filing.csv")
+        csv.add_header("Cookie", "cascade_session=" + u.d.get_cookie("cascade_session")["value"])
+        body = urllib.request.urlopen(csv).read()
+        assert body.startswith(b"\xef\xbb\xbf") and "应收账款转让" in body.decode("utf-8"), "registry filing CSV"
+        assert u.d.find_element(By.CSS_SELECTOR, "#exports a[href='/exports/registry-filing.csv']")
         u.go("/audit")
         assert u.d.find_elements(By.XPATH, "//table[@id='audit']//td[text()='login']")
         u.shot("regulator-audit")
