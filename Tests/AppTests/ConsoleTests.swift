@@ -198,6 +198,21 @@ import VaporTesting
         }
     }
 
+    @Test func longTablesPage() async throws {
+        try await DemoPlatform.with { d in
+            for i in 0..<110 {
+                try await AuditLog.record(AuditLog.Entry(action: "test.entry", detail: "entry \(i)"), nowMs: Int64(i), on: d.app.sql)
+            }
+            let op = try await Self.session(d, "operator")
+            func rows(_ html: String) -> Int { html.components(separatedBy: "<tr><td>").count - 1 }
+            let first = try await Self.get(d, op, "/audit?action=test.entry")
+            #expect(rows(first.html) == 50 && first.html.contains("href=\"/audit?action=test.entry&amp;page=2\"") && !first.html.contains("rel=\"prev\""))
+            let third = try await Self.get(d, op, "/audit?action=test.entry&page=3")
+            #expect(rows(third.html) == 10 && third.html.contains("rel=\"prev\"") && !third.html.contains("rel=\"next\""))
+            #expect(third.html.contains("entry 0<") && !first.html.contains("entry 0<"))
+        }
+    }
+
     @Test func signInIsThrottledAfterRepeatedFailures() async throws {
         try await DemoPlatform.with { d in
             var pre = ""

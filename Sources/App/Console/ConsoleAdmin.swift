@@ -136,6 +136,7 @@ extension ConsolePages {
         var rows: [AuditRow]
         var action: String
         var actions: [String]
+        var pager: Pager
     }
 
     @Sendable static func audit(req: Request) async throws -> Response {
@@ -144,14 +145,16 @@ extension ConsolePages {
         let action = try req.queryText("action", maxLength: 40) ?? ""
         var query: SQLQueryString = "SELECT time_ms, action, email, address, detail FROM audit_log"
         if !action.isEmpty { query += " WHERE action = \(bind: action)" }
-        query += " ORDER BY seq DESC LIMIT 500"
+        let number = Pager.number(req)
+        query += " ORDER BY seq DESC"
+        query += Pager.sql(number)
         func text(_ row: any SQLRow, _ c: String) throws -> String { try row.decodeNil(column: c) ? "" : try row.decode(column: c, as: String.self) }
-        let rows = try await req.application.sql.raw(query).all().map {
+        let (rows, pager) = Pager.make(req, number, rows: try await req.application.sql.raw(query).all().map {
             AuditRow(time: Time.local(try $0.decode(column: "time_ms", as: Int64.self)), action: try text($0, "action"), email: try text($0, "email"),
                      address: try text($0, "address"), detail: try text($0, "detail"))
-        }
+        })
         let actions = try await req.application.sql.raw("SELECT DISTINCT action FROM audit_log ORDER BY action").all().map { try $0.decode(column: "action", as: String.self) }
-        return try await render(req, "operator/audit", title: "audit_title", page: AuditPage(rows: rows, action: action, actions: actions))
+        return try await render(req, "operator/audit", title: "audit_title", page: AuditPage(rows: rows, action: action, actions: actions, pager: pager))
     }
 
     // MARK: - The regulator's overview

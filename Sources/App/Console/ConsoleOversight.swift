@@ -11,6 +11,7 @@ extension ConsolePages {
     struct ReceivablesPage: Encodable {
         var receivables: [ReceivableView]
         var isCore: Bool
+        var pager: Pager
     }
 
     @Sendable static func receivables(req: Request) async throws -> Response {
@@ -18,9 +19,12 @@ extension ConsolePages {
         let p = try await Presenter.make(req)
         var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableController.columns) FROM receivables r WHERE "
         query += ReceivableController.visible(viewer)
-        query += " ORDER BY r.due_date, r.id LIMIT 500"
-        let rows = try await req.application.sql.raw(query).all().map { p.receivable(try RowReader($0, "receivables").receivable) }
-        return try await render(req, "core/receivables", title: "nav_receivables", page: ReceivablesPage(receivables: rows, isCore: viewer.role == .core), notice: notice(req))
+        let number = Pager.number(req)
+        query += " ORDER BY r.due_date, r.id"
+        query += Pager.sql(number)
+        let (rows, pager) = Pager.make(req, number, rows: try await req.application.sql.raw(query).all().map { p.receivable(try RowReader($0, "receivables").receivable) })
+        return try await render(req, "core/receivables", title: "nav_receivables", page: ReceivablesPage(receivables: rows, isCore: viewer.role == .core, pager: pager),
+                                notice: notice(req))
     }
 
     struct LineOption: Encodable {

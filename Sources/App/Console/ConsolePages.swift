@@ -217,8 +217,8 @@ enum ConsolePages {
                                 page: DashboardPage(stats: cards, byTierChart: tiers, byMonthChart: months, events: events, upcoming: upcoming))
     }
 
-    static func recentEvents(_ viewer: Viewer, limit: Int, zh: Bool, on sql: any SQLDatabase) async throws -> [EventView] {
-        try await sql.raw("SELECT seq, time_ms, type, summary, summary_zh FROM events WHERE org_id = \(bind: viewer.orgId.description) ORDER BY seq DESC LIMIT \(literal: limit)")
+    static func recentEvents(_ viewer: Viewer, limit: Int, offset: Int = 0, zh: Bool, on sql: any SQLDatabase) async throws -> [EventView] {
+        try await sql.raw("SELECT seq, time_ms, type, summary, summary_zh FROM events WHERE org_id = \(bind: viewer.orgId.description) ORDER BY seq DESC LIMIT \(literal: limit) OFFSET \(literal: offset)")
             .all().map { row in
                 let chinese = try row.decodeNil(column: "summary_zh") ? nil : try row.decode(column: "summary_zh", as: String.self)
                 let english = try row.decode(column: "summary", as: String.self)
@@ -229,10 +229,14 @@ enum ConsolePages {
 
     struct EventsPage: Encodable {
         var events: [EventView]
+        var pager: Pager
     }
 
     @Sendable static func events(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
-        return try await render(req, "common/events", title: "nav_events", page: EventsPage(events: try await recentEvents(viewer, limit: 200, zh: req.language == "zh", on: req.application.sql)))
+        let number = Pager.number(req)
+        let (events, pager) = Pager.make(req, number, rows: try await recentEvents(viewer, limit: Pager.size + 1, offset: (number - 1) * Pager.size,
+                                                                                   zh: req.language == "zh", on: req.application.sql))
+        return try await render(req, "common/events", title: "nav_events", page: EventsPage(events: events, pager: pager))
     }
 }

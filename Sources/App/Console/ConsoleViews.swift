@@ -34,6 +34,36 @@ struct NavItem: Encodable {
 
 struct Empty: Encodable {}
 
+/// A table's page: `?page=N`, 50 rows a page; links to the neighbours keep the other query
+/// parameters.
+struct Pager: Encodable {
+    static let size = 50
+    var page: Int
+    var prev: String?
+    var next: String?
+
+    /// The page asked for (1 to 10,000).
+    static func number(_ req: Request) -> Int {
+        guard let n = req.query[Int.self, at: "page"], (1...10_000).contains(n) else { return 1 }
+        return n
+    }
+
+    static func sql(_ page: Int) -> SQLQueryString { " LIMIT \(literal: size + 1) OFFSET \(literal: (page - 1) * size)" }
+
+    /// Cuts the extra row fetched to know whether there is a next page.
+    static func make<T>(_ req: Request, _ page: Int, rows: [T]) -> ([T], Pager) {
+        func link(_ n: Int) -> String {
+            var items = (URLComponents(string: req.url.string)?.queryItems ?? []).filter { $0.name != "page" && $0.name != "done" }
+            items.append(URLQueryItem(name: "page", value: String(n)))
+            var c = URLComponents()
+            c.path = req.url.path
+            c.queryItems = items
+            return c.string ?? req.url.path
+        }
+        return (Array(rows.prefix(size)), Pager(page: page, prev: page > 1 ? link(page - 1) : nil, next: rows.count > size ? link(page + 1) : nil))
+    }
+}
+
 /// A form's state after a refused post: what was typed, and each field's error.
 struct FormState: Encodable {
     var values: [String: String] = [:]

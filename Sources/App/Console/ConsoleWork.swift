@@ -7,10 +7,11 @@ import Vapor
 /// `LedgerService`, as the API does; a refused form comes back with what was typed and the
 /// error next to its field.
 extension ConsolePages {
-    static func tokens(_ where: SQLQueryString, on sql: any SQLDatabase, limit: Int = 200) async throws -> [(Token, Receivable)] {
+    static func tokens(_ where: SQLQueryString, on sql: any SQLDatabase, page: Int) async throws -> [(Token, Receivable)] {
         var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.select("t")), \(unsafeRaw: Projection.receivables.columns.map { "r.\($0) AS r_\($0)" }.joined(separator: ", ")) FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE "
         query += `where`
-        query += " ORDER BY r.due_date, t.created_on DESC, t.id LIMIT \(literal: limit)"
+        query += " ORDER BY r.due_date, t.created_on DESC, t.id"
+        query += Pager.sql(page)
         return try await sql.raw(query).all().map { row in
             (try RowReader(row, "tokens").token, try RowReader(PrefixedRow(row: row, prefix: "r_"), "receivables").receivable)
         }
@@ -22,22 +23,29 @@ extension ConsolePages {
         var tokens: [TokenView]
         var total: String
         var inbox: Bool
+        var pager: Pager
+    }
+
+    /// The caller's tokens in `statuses`, a page of them, and the total of all of them.
+    static func tokenList(_ req: Request, statuses: [TokenStatus], inbox: Bool, title: String) async throws -> Response {
+        let viewer = try await viewer(req)
+        let p = try await Presenter.make(req)
+        let sql = req.application.sql
+        let scope: SQLQueryString = "t.holder_id = \(bind: viewer.orgId.description) AND t.status IN (\(binds: statuses.map(\.rawValue)))"
+        let number = Pager.number(req)
+        let (rows, pager) = Pager.make(req, number, rows: try await tokens(scope, on: sql, page: number))
+        let total = try await sql.raw("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t WHERE " + scope).first()
+        let totalFen = try total.flatMap { try $0.decodeNil(column: "total") ? nil : try $0.decode(column: "total", as: Int64.self) } ?? 0
+        return try await render(req, "supplier/tokens", title: title, page: TokenListPage(
+            tokens: rows.map { p.token($0.0, receivable: $0.1) }, total: Money.format(totalFen), inbox: inbox, pager: pager), notice: notice(req))
     }
 
     @Sendable static func inbox(req: Request) async throws -> Response {
-        let viewer = try await viewer(req)
-        let p = try await Presenter.make(req)
-        let rows = try await tokens("t.holder_id = \(bind: viewer.orgId.description) AND t.status = 'pending'", on: req.application.sql)
-        return try await render(req, "supplier/tokens", title: "nav_inbox", page: TokenListPage(
-            tokens: rows.map { p.token($0.0, receivable: $0.1) }, total: Money.format(rows.reduce(0) { $0 + $1.0.amountFen }), inbox: true), notice: notice(req))
+        try await tokenList(req, statuses: [.pending], inbox: true, title: "nav_inbox")
     }
 
     @Sendable static func holdings(req: Request) async throws -> Response {
-        let viewer = try await viewer(req)
-        let p = try await Presenter.make(req)
-        let rows = try await tokens("t.holder_id = \(bind: viewer.orgId.description) AND t.status IN ('active', 'locked')", on: req.application.sql)
-        return try await render(req, "supplier/tokens", title: viewer.role == .bank ? "nav_portfolio" : "nav_holdings", page: TokenListPage(
-            tokens: rows.map { p.token($0.0, receivable: $0.1) }, total: Money.format(rows.reduce(0) { $0 + $1.0.amountFen }), inbox: false), notice: notice(req))
+        try await tokenList(req, statuses: [.active, .locked], inbox: false, title: try await viewer(req).role == .bank ? "nav_portfolio" : "nav_holdings")
     }
 
     struct QuoteView: Encodable {
