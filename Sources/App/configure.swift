@@ -12,6 +12,7 @@ public func configure(_ app: Application) async throws {
     app.middleware = Middlewares()
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())
+    app.middleware.use(ReadOnlyNode())
     app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory))
     let templates = app.directory.workingDirectory + "Templates/"
     app.views.use(.leaf)
@@ -22,6 +23,7 @@ public func configure(_ app: Application) async throws {
     try routes(app)
     app.asyncCommands.use(WriterServeCommand(), as: "serve", isDefault: true)
     app.asyncCommands.use(DemoCommand(), as: "demo")
+    app.asyncCommands.use(FollowCommand(), as: "follow")
     app.asyncCommands.use(MigrateCommand(), as: "migrate")
     app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(VerifyCommand(), as: "verify")

@@ -169,13 +169,16 @@ enum NodeController {
         var role: String
         var height: Int64
         var businessDate: String
+        var upstream: String?
+        var state: String?
+        var problem: String?
     }
 
     /// `{role, height, businessDate}`: height is the last stored block (genesis is 0; -1 before it).
     static func query(on sql: any SQLDatabase, nowMs: Int64) async throws -> Status {
         let row = try await sql.raw("SELECT MAX(height) AS height FROM blocks").first()
         let height = try row.flatMap { try $0.decodeNil(column: "height") ? nil : try $0.decode(column: "height", as: Int64.self) } ?? -1
-        return Status(role: "writer", height: height, businessDate: BusinessDate(epochMs: nowMs).description)
+        return Status(role: "writer", height: height, businessDate: BusinessDate(epochMs: nowMs).description, state: "writing")
     }
 
     /// `Public/openapi.yaml`, the description of every route.
@@ -187,8 +190,14 @@ enum NodeController {
         return Response(status: .ok, headers: headers, body: .init(data: data))
     }
 
+    /// `{role, height, businessDate, state}`; an observer adds `upstream` and, once halted, `problem`.
     @Sendable static func status(req: Request) async throws -> Status {
-        try await query(on: req.application.sql, nowMs: req.application.ledgerClock.nowMs())
+        if let follower = req.application.follower {
+            let s = await follower.status
+            return Status(role: "observer", height: s.height, businessDate: BusinessDate(epochMs: req.application.ledgerClock.nowMs()).description,
+                          upstream: s.upstream, state: s.state.rawValue, problem: s.problem)
+        }
+        return try await query(on: req.application.sql, nowMs: req.application.ledgerClock.nowMs())
     }
 }
 

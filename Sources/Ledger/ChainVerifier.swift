@@ -105,6 +105,10 @@ public struct ChainReplayer: Sendable {
     public private(set) var lastHash = BlockHeader.genesisPrevHash
     public private(set) var lastTime: Int64 = 0
     public private(set) var blockCount = 0
+    /// When set, the effects of every transaction applied are kept in `effects`, in chain
+    /// order, for a store that writes projections (an observer node).
+    public var collectsEffects = false
+    public var effects: [TxEffects] = []
 
     /// Public keys seen so far, each parsed once, and which one each org signs with now.
     var keys: [[UInt8]] = []
@@ -172,7 +176,7 @@ public struct ChainReplayer: Sendable {
         }
         for tx in block.transactions {
             switch state.apply(tx) {
-            case .success: break
+            case .success(let e): if collectsEffects { effects.append(e) }
             case .failure(let error):
                 throw ChainFailure(blockIndex: index, transactionId: tx.id.description, transactionType: tx.body.type, reason: error.message, code: error.code)
             }

@@ -1,0 +1,105 @@
+import Foundation
+import Ledger
+import SQLKit
+import Testing
+import VaporTesting
+
+@testable import App
+
+/// Two nodes on loopback: the demo writer, and an observer with its own database following it
+/// over HTTP. They converge; then the writer serves a forged block, or a rewritten one, and the
+/// observer catches it and keeps its verified copy.
+@Suite struct ObserverTests {
+    static func twoNodes(_ body: (DemoPlatform, Application, Follower) async throws -> Void) async throws {
+        try await DemoPlatform.with { d in
+            let port = 21_000 + Int.random(in: 0..<4_000)
+            try await d.app.server.start(address: .hostname("127.0.0.1", port: port))
+            do {
+                try await TestDatabase.with { observer in
+                    try await configure(observer)
+                    let follower = try await Follower.load(app: observer, upstream: "http://127.0.0.1:\(port)", token: d.keys["regulator"]!)
+                    observer.follower = follower
+                    try await body(d, observer, follower)
+                }
+            } catch {
+                await d.app.server.shutdown()
+                throw error
+            }
+            await d.app.server.shutdown()
+        }
+    }
+
+    static func status(_ app: Application) async throws -> JSON {
+        var json: JSON = .null
+        try await app.testing().test(.GET, "/api/v1/node/status") { res in json = (try? JSON.parse(Array(res.body.readableBytesView))) ?? .null }
+        return json
+    }
+
+    /// The observer's tables hold exactly what a replay of its own stored chain implies.
+    static func agrees(_ app: Application) async throws -> (height: Int64, problems: [String]) {
+        let store = LedgerStore(db: app.db)
+        let replayed = try ChainReplayer.verify(export: try await store.exportAll(), parallelism: 2).get()
+        return (replayed.height, try await store.projectionProblems(against: replayed.state))
+    }
+
+    @Test func anObserverConvergesAndRefusesEveryWrite() async throws {
+        try await Self.twoNodes { d, observer, follower in
+            let upstreamHeight = await d.height
+            #expect(try await follower.poll() == Int(upstreamHeight) + 1)
+            #expect(try await Self.agrees(observer) == (upstreamHeight, []))
+            let status = try await Self.status(observer)
+            #expect(status["role"] == .string("observer") && status["height"] == .int(upstreamHeight) && status["state"] == .string("following"))
+            #expect(try await Self.status(d.app)["role"] == .string("writer"))
+            // The writer moves on; the observer follows.
+            let token = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
+            #expect(try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":100}"#).status == .created)
+            #expect(try await follower.poll() == 1)
+            #expect(try await follower.poll() == 0)
+            #expect(try await Self.agrees(observer).height == upstreamHeight + 1)
+            // Its read API answers from its own copy; every write is refused.
+            let regulator = try #require(try await observer.sql.raw("SELECT id FROM orgs WHERE role = 'regulator'").first()?.decode(column: "id", as: String.self))
+            let user = try await Accounts(sql: observer.sql).createUser(org: OrgID(regulator)!, email: "watch@observer.example", name: "watch", admin: true, password: "x", nowMs: 0)
+            let key = try await Accounts(sql: observer.sql).createAPIKey(for: Caller(userId: user, orgId: OrgID(regulator)!, email: "watch@observer.example", name: "w", isAdmin: true, viaAPIKey: false),
+                                                                          name: "t", nowMs: 0).secret
+            try await observer.testing().test(.GET, "/api/v1/tokens/\(token)", headers: ["Authorization": "Bearer \(key)"]) { res in
+                #expect(res.status == .ok && String(buffer: res.body).contains("\"status\":\"spent\""))
+            }
+            for (method, path) in [(HTTPMethod.POST, "/api/v1/tokens/\(token)/accept"), (.POST, "/api/v1/transactions"), (.PUT, "/api/v1/policy"), (.POST, "/api/v1/api-keys")] {
+                try await observer.testing().test(method, path, headers: ["Authorization": "Bearer \(key)", "Content-Type": "application/json"], body: ByteBuffer(string: "{}")) { res in
+                    #expect(res.status == .forbidden, "\(method) \(path)")
+                }
+            }
+        }
+    }
+
+    @Test func aForgedBlockHaltsTheObserverWhichKeepsItsVerifiedCopy() async throws {
+        try await Self.twoNodes { d, observer, follower in
+            _ = try await follower.poll()
+            let verified = await d.height
+            // A new block on the writer, then forged where it is stored: the amount of its transfer changed.
+            let token = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
+            #expect(try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":100}"#).status == .created)
+            try await d.app.sql.raw("UPDATE transactions SET body = REPLACE(body, '\"amountFen\":100,', '\"amountFen\":100000,') WHERE block_height = \(bind: verified + 1)").run()
+            #expect(try await follower.poll() == 0)
+            let status = try await Self.status(observer)
+            #expect(status["state"] == .string("halted") && status["height"] == .int(verified))
+            #expect(status["problem"]?.stringValue?.contains("does not verify") == true, "\(status)")
+            #expect(try await Self.agrees(observer) == (verified, []))
+            // Halted, it stays halted: nothing more is taken from that upstream.
+            #expect(try await follower.poll() == 0)
+        }
+    }
+
+    @Test func aRewrittenHistoryHaltsTheObserver() async throws {
+        try await Self.twoNodes { d, observer, follower in
+            _ = try await follower.poll()
+            let verified = await d.height
+            // The operator re-seals its last block differently: same height, another hash.
+            try await d.app.sql.raw("UPDATE blocks SET hash = \(bind: String(repeating: "e", count: 64)) WHERE height = \(bind: verified)").run()
+            #expect(try await follower.poll() == 0)
+            let status = try await Self.status(observer)
+            #expect(status["state"] == .string("halted") && status["problem"]?.stringValue?.contains("rewritten history") == true, "\(status)")
+            #expect(try await Self.agrees(observer) == (verified, []))
+        }
+    }
+}
