@@ -104,6 +104,8 @@ func consoleRoutes(_ app: Application) {
     web.get("login", use: ConsolePages.loginForm)
     web.post("login", use: ConsolePages.login)
     web.get("lang", ":lang", use: ConsolePages.language)
+    web.get("receipt", use: ConsolePages.receiptForm)
+    web.post("receipt", use: ConsolePages.checkReceipt)
     let signedIn = web.grouped(ConsoleSignInRedirect())
     signedIn.post("logout", use: ConsolePages.logout)
     signedIn.get("dashboard", use: ConsolePages.dashboard)

@@ -103,3 +103,30 @@ import VaporTesting
         }
     }
 }
+
+/// "Verify my receipt": a supplier's proof, checked by anyone without trusting the database.
+@Suite struct ReceiptTests {
+    @Test func aPastedProofIsCheckedAndATamperedOneIsNot() async throws {
+        try await DemoPlatform.with { d in
+            let token = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
+            let paid = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":100}"#)
+            let proof = try await d.call("tier1", .GET, "/api/v1/transactions/\(paid["transactionId"]!.stringValue!)/proof").json
+            var pre = ""
+            try await d.app.testing().test(.GET, "/receipt") { res in pre = res.headers.setCookie?[ConsoleSession.preCookie]?.string ?? "" }
+            func check(_ text: String) async throws -> String {
+                var html = ""
+                let body = "_csrf=\(pre)&proof=\(text.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+                try await d.app.testing().test(.POST, "/receipt", headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": "\(ConsoleSession.preCookie)=\(pre); lang=en"],
+                                               body: ByteBuffer(string: body)) { res in html = String(buffer: res.body) }
+                return html
+            }
+            let good = try await check(proof.canonicalString)
+            #expect(good.contains("The proof holds") && good.contains("<p class=\"notice\" id=\"receipt-chain\">"))
+            guard case .object(var fields) = proof else { Issue.record("no proof"); return }
+            fields["transactionId"] = .string(String(repeating: "0", count: 64))
+            let forged = try await check(JSON.object(fields).canonicalString)
+            #expect(forged.contains("does not lead to the block") && forged.contains("The proof does not hold"))
+            #expect(try await check("not json").contains("The proof cannot be read"))
+        }
+    }
+}

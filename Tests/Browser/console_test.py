@@ -324,8 +324,26 @@ def csrf_refused():
         u.close()
 
 
+@step("anyone checks a supplier's receipt without signing in")
+def receipt():
+    t1 = api("POST", "/auth/login", body={"email": "tier1@cascade.demo", "password": "demo-password"})["token"]
+    events = api("GET", "/events", t1)["items"]
+    tx = [e for e in events if e["type"] == "transfer"][-1]["transactionId"]
+    proof = api("GET", f"/transactions/{tx}/proof", t1)
+    d = browser()
+    try:
+        d.get(BASE + "/receipt")
+        d.find_element(By.ID, "proof").send_keys(json.dumps(proof))
+        d.find_element(By.ID, "check-receipt").click()
+        WebDriverWait(d, 15).until(lambda d: d.find_elements(By.ID, "receipt-result"))
+        assert "证明成立" in d.find_element(By.ID, "receipt-result").text, d.find_element(By.ID, "receipt-result").text
+        d.save_screenshot(os.path.join(SHOTS, "receipt.png"))
+    finally:
+        d.quit()
+
+
 for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_approves, core_settles, regulator_traces,
-             operator_and_language, csrf_refused):
+             operator_and_language, csrf_refused, receipt):
     test()
 passed = sum(1 for _, ok in results if ok)
 print(f"{passed} passed, {len(results) - passed} failed")
