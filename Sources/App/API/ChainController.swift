@@ -115,17 +115,32 @@ enum ChainController {
     /// rule — and compares the result with every projection table: `{ok, height, txCount, problems}`.
     @Sendable static func verify(req: Request) async throws -> Response {
         _ = try await requireRole(req, [.regulator, .operator])
-        let store = LedgerStore(db: req.application.db)
-        let export = try await store.exportAll()
+        let v = try await verification(req.application)
+        return JSON.object(["ok": .bool(v.ok), "height": .int(v.height), "txCount": .int(v.txCount), "problems": .array(v.problems.map(JSON.string)),
+                            "seconds": .string(v.seconds)]).response()
+    }
+
+    struct Verification {
+        var ok: Bool
+        var height: Int64
+        var txCount: Int64
+        var problems: [String]
+        var seconds: String
+    }
+
+    /// The stored chain replayed and checked, and every projection table compared with it: the
+    /// first problem of the chain, or up to 100 differing rows.
+    static func verification(_ app: Application) async throws -> Verification {
+        let store = LedgerStore(db: app.db)
         let started = Date()
-        switch ChainReplayer.verify(export: export, parallelism: ProcessInfo.processInfo.activeProcessorCount) {
+        func seconds() -> String { String(format: "%.3f", Date().timeIntervalSince(started)) }
+        switch ChainReplayer.verify(export: try await store.exportAll(), parallelism: ProcessInfo.processInfo.activeProcessorCount) {
         case .failure(let failure):
-            return JSON.object(["ok": false, "height": .int(-1), "txCount": 0, "problems": .array([.string(failure.description)])]).response()
+            return Verification(ok: false, height: -1, txCount: 0, problems: [failure.description], seconds: seconds())
         case .success(let replayed):
             let problems = try await store.projectionProblems(against: replayed.state)
-            return JSON.object(["ok": .bool(problems.isEmpty), "height": .int(replayed.height), "txCount": .int(Int64(replayed.state.transactionCount)),
-                                "problems": .array(problems.prefix(100).map(JSON.string)),
-                                "seconds": .string(String(format: "%.3f", Date().timeIntervalSince(started)))]).response()
+            return Verification(ok: problems.isEmpty, height: replayed.height, txCount: Int64(replayed.state.transactionCount), problems: Array(problems.prefix(100)),
+                                seconds: seconds())
         }
     }
 

@@ -228,16 +228,8 @@ extension ConsolePages {
     @Sendable static func verifyChain(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         guard viewer.seesAll else { throw Problem(.forbidden, "verification is for the regulator and the operator") }
-        let store = LedgerStore(db: req.application.db)
-        let started = Date()
-        switch ChainReplayer.verify(export: try await store.exportAll(), parallelism: ProcessInfo.processInfo.activeProcessorCount) {
-        case .failure(let failure):
-            return try await chainPage(req, result: (false, -1, 0, [failure.description], String(format: "%.2f", Date().timeIntervalSince(started))))
-        case .success(let replayed):
-            let problems = try await store.projectionProblems(against: replayed.state)
-            return try await chainPage(req, result: (problems.isEmpty, replayed.height, Int64(replayed.state.transactionCount), Array(problems.prefix(20)),
-                                                     String(format: "%.2f", Date().timeIntervalSince(started))))
-        }
+        let v = try await ChainController.verification(req.application)
+        return try await chainPage(req, result: (v.ok, v.height, v.txCount, v.problems, v.seconds))
     }
 
     // MARK: - Organisations (operator)
