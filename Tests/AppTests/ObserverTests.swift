@@ -130,3 +130,16 @@ import VaporTesting
         }
     }
 }
+
+extension ObserverTests {
+    @Test func aTransactionEditedUnderAnUnchangedHeaderIsARewrite() async throws {
+        try await Self.twoNodes { d, observer, follower in
+            _ = try await follower.poll()
+            let verified = await d.height
+            try await d.app.sql.raw("UPDATE transactions SET signature = \(bind: Base64.encode([UInt8](repeating: 7, count: 64))) WHERE block_height = \(bind: verified)").run()
+            #expect(try await follower.poll() == 0)
+            let status = try await Self.status(observer)
+            #expect(status["state"] == .string("halted") && status["problem"]?.stringValue?.contains("different contents") == true, "\(status)")
+        }
+    }
+}

@@ -68,6 +68,12 @@ actor Follower {
                 return halt("rewritten history: upstream now serves block \(parsed.block.header.height) with hash \(parsed.block.hash); "
                             + "the verified block \(replayer.height) has hash \(replayer.lastHash)")
             }
+            // Byte for byte: a transaction edited under an unchanged header is a rewrite too.
+            var kept: [UInt8]?
+            try await LedgerStore(db: app.db).exportLines(fromHeight: replayer.height, pageSize: 1) { line in if kept == nil { kept = line } }
+            guard let kept, kept.elementsEqual(first) else {
+                return halt("rewritten history: upstream now serves block \(replayer.height) with different contents under the same header (\(parsed.badTransaction?.reason ?? "transactions changed"))")
+            }
             lines.removeFirst()
         }
         guard !lines.isEmpty else { return 0 }
@@ -183,8 +189,11 @@ struct FollowCommand: AsyncCommand {
             }
         }
         app.lifecycle.use(StopPolling(task: poller))
-        try await app.server.start(address: .hostname(signature.hostname ?? "127.0.0.1", port: signature.port ?? 8080))
-        try await app.running?.onStop.get()
+        // Vapor's own serve command listens, and stops cleanly on SIGINT or SIGTERM.
+        var serve = CommandContext(console: context.console,
+                                   input: CommandInput(arguments: ["cascade", "--hostname", signature.hostname ?? "127.0.0.1", "--port", String(signature.port ?? 8080)]))
+        serve.application = app
+        try await app.servers.asyncCommand.run(using: &serve)
     }
 
     struct StopPolling: LifecycleHandler {
