@@ -9,6 +9,7 @@ public func configure(_ app: Application) async throws {
         try app.useDatabase(DatabaseLocation(url: try databaseURL(app.environment)))
     }
     app.loginThrottle = LoginThrottle()
+    app.chainVerification = ChainVerification()
     app.middleware = Middlewares()
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())

@@ -143,3 +143,28 @@ extension ObserverTests {
         }
     }
 }
+
+/// The regulator's verification runs in the background, shows how far it got, and names the
+/// first problem.
+@Suite struct BackgroundVerificationTests {
+    @Test func aLongVerificationReportsProgressAndTheFirstProblem() async throws {
+        try await DemoPlatform.with { d in
+            let verification = d.app.chainVerification
+            try await verification.start(d.app, by: "test")
+            await verification.wait()
+            var p = await verification.current
+            let height = await d.height
+            #expect(!p.running && p.result?.ok == true && p.blocksDone == p.blocksTotal && p.blocksTotal == height + 1)
+            // A transaction edited where it is stored: the run names it.
+            let tx = try await d.app.sql.raw("SELECT id FROM transactions WHERE block_height = 5").first()!.decode(column: "id", as: String.self)
+            try await d.app.sql.raw("UPDATE transactions SET body = REPLACE(body, '\"nonce\":\"', '\"nonce\":\"x') WHERE id = \(bind: tx)").run()
+            try await verification.start(d.app, by: "test")
+            await verification.wait()
+            p = await verification.current
+            #expect(p.result?.ok == false && p.result?.problems.first?.contains(String(tx.prefix(8))) == true, "\(String(describing: p.result))")
+            let s = try await ConsoleTests.session(d, "regulator")
+            let page = try await ConsoleTests.get(d, s, "/chain")
+            #expect(page.html.contains("id=\"verify-result\"") && page.html.contains(String(tx.prefix(8))))
+        }
+    }
+}

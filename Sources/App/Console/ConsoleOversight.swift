@@ -201,6 +201,10 @@ extension ConsolePages {
 
     struct ChainPage: Encodable {
         var blocks: [BlockView]
+        var running: Bool
+        var percent: Int64
+        var blocksDone: Int64
+        var blocksTotal: Int64
         var verified: Bool
         var ok: Bool
         var height: Int64
@@ -209,27 +213,27 @@ extension ConsolePages {
         var seconds: String
     }
 
-    static func chainPage(_ req: Request, result: (ok: Bool, height: Int64, txCount: Int64, problems: [String], seconds: String)?) async throws -> Response {
+    @Sendable static func chain(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         guard viewer.seesAll else { throw Problem(.forbidden, "the chain explorer is for the regulator and the operator") }
         let blocks = try await req.application.sql.raw("SELECT height, hash, tx_count, time_ms FROM blocks ORDER BY height DESC LIMIT 30").all().map {
             BlockView(height: try $0.decode(column: "height", as: Int64.self), hash: String(try $0.decode(column: "hash", as: String.self).prefix(16)),
-                      txCount: try $0.decode(column: "tx_count", as: Int64.self),
-                      time: Time.local(try $0.decode(column: "time_ms", as: Int64.self)))
+                      txCount: try $0.decode(column: "tx_count", as: Int64.self), time: Time.local(try $0.decode(column: "time_ms", as: Int64.self)))
         }
+        let p = await req.application.chainVerification.current
+        let r = p.result
         return try await render(req, "regulator/chain", title: "nav_chain", page: ChainPage(
-            blocks: blocks, verified: result != nil, ok: result?.ok ?? false, height: result?.height ?? 0, txCount: result?.txCount ?? 0,
-            problems: result?.problems ?? [], seconds: result?.seconds ?? ""))
+            blocks: blocks, running: p.running, percent: p.blocksTotal > 0 ? min(100, p.blocksDone * 100 / p.blocksTotal) : 0, blocksDone: p.blocksDone,
+            blocksTotal: p.blocksTotal, verified: r != nil && !p.running, ok: r?.ok ?? false, height: r?.height ?? 0, txCount: r?.txCount ?? 0,
+            problems: r?.problems ?? [], seconds: r?.seconds ?? ""), refresh: p.running)
     }
 
-    @Sendable static func chain(req: Request) async throws -> Response { try await chainPage(req, result: nil) }
-
-    /// The regulator's one button: replay and check everything, show what was found.
+    /// The regulator's one button: starts a verification in the background and shows its progress.
     @Sendable static func verifyChain(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         guard viewer.seesAll else { throw Problem(.forbidden, "verification is for the regulator and the operator") }
-        let v = try await ChainController.verification(req.application)
-        return try await chainPage(req, result: (v.ok, v.height, v.txCount, v.problems, v.seconds))
+        try await req.application.chainVerification.start(req.application, by: viewer.caller.email)
+        return redirect("/chain")
     }
 
     // MARK: - Organisations (operator)

@@ -10,7 +10,7 @@ enum ConsolePages {
     // MARK: - Rendering
 
     static func render<P: Encodable>(_ req: Request, _ template: String, title: String, page: P, status: HTTPResponseStatus = .ok,
-                                      notice: String? = nil, error: String? = nil) async throws -> Response {
+                                      notice: String? = nil, error: String? = nil, refresh: Bool = false) async throws -> Response {
         let lang = req.language
         var user: UserView?
         var role: OrgRole?
@@ -22,7 +22,7 @@ enum ConsolePages {
         }
         let csrf = req.storage[SessionTokenKey.self].map(ConsoleSession.csrf(for:)) ?? req.cookies[ConsoleSession.preCookie]?.string ?? ""
         let view = PageView(t: req.application.translations.table(lang), lang: lang, otherLang: lang == "zh" ? "en" : "zh", title: req.tr(title),
-                            user: user, nav: nav(req, role), csrf: csrf, notice: notice.map(req.tr), error: error, page: page)
+                            user: user, nav: nav(req, role), csrf: csrf, notice: notice.map(req.tr), error: error, refresh: refresh, page: page)
         let response = try await req.view.render(template, view).encodeResponse(for: req)
         response.status = status
         response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")

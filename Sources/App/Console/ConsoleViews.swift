@@ -15,6 +15,8 @@ struct PageView<P: Encodable>: Encodable {
     var csrf: String
     var notice: String?
     var error: String?
+    /// While something runs in the background the page reloads itself (no script needed).
+    var refresh: Bool
     var page: P
 }
 
