@@ -27,6 +27,7 @@ func routes(_ app: Application) throws {
         signedIn.get("orgs", use: OrgController.list)
         signedIn.post("orgs", use: OrgController.create)
         signedIn.get("orgs", ":id", use: OrgController.show)
+        signedIn.get("orgs", ":id", "exposure", use: ExposureController.show)
         signedIn.post("orgs", ":id", "suspend", use: OrgController.suspend)
         signedIn.post("orgs", ":id", "activate", use: OrgController.activate)
         signedIn.get("orgs", ":id", "users", use: UserController.list)
@@ -142,6 +143,7 @@ func consoleRoutes(_ app: Application) {
     signedIn.post("policy", use: ConsolePages.setPolicy)
     signedIn.get("audit", use: ConsolePages.audit)
     signedIn.get("overview", use: ConsolePages.overview)
+    signedIn.get("orgs", ":id", "exposure", use: ConsolePages.exposure)
     exportRoutes(signedIn)
 }
 

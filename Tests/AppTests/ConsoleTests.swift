@@ -105,7 +105,7 @@ import VaporTesting
             let verified = try await Self.get(d, s, "/chain")
             #expect(verified.status == .ok && verified.html.contains("The chain verifies") && !verified.html.contains("http-equiv=\"refresh\""))
             // Its pages offer no form that changes anything but its session, language or a verification.
-            for path in ["/dashboard", "/overview", "/audit", "/policy", "/receivables", "/chain", "/events", "/receivables/\(try await d.call("regulator", .GET, "/api/v1/receivables").items[0]["id"]!.stringValue!)"] {
+            for path in ["/dashboard", "/overview", "/orgs", "/orgs/\(d.orgs["bank"]!)/exposure", "/audit", "/policy", "/receivables", "/chain", "/events", "/receivables/\(try await d.call("regulator", .GET, "/api/v1/receivables").items[0]["id"]!.stringValue!)"] {
                 let html = try await Self.get(d, s, path).html
                 let actions = html.components(separatedBy: "<form method=\"post\" action=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
                 #expect(actions.allSatisfy { $0 == "/logout" || $0 == "/chain/verify" }, "\(path): \(actions)")
@@ -119,7 +119,7 @@ import VaporTesting
                 "tier1": ["/dashboard", "/inbox", "/holdings", "/financings", "/events"],
                 "core": ["/dashboard", "/receivables", "/receivables/new", "/credit-lines"],
                 "bank": ["/dashboard", "/financings", "/credit-lines", "/holdings"],
-                "regulator": ["/dashboard", "/overview", "/receivables", "/chain", "/audit", "/policy"],
+                "regulator": ["/dashboard", "/overview", "/orgs", "/orgs/\(d.orgs["tier1"]!)/exposure", "/receivables", "/chain", "/audit", "/policy"],
                 "operator": ["/dashboard", "/orgs", "/chain", "/policy", "/audit", "/orgs/\(d.orgs["tier1"]!)/users"],
             ]
             for (who, paths) in pages {

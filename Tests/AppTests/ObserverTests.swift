@@ -168,3 +168,22 @@ extension ObserverTests {
         }
     }
 }
+
+@Suite struct ExposureTests {
+    @Test func anOrgsExposureByCoreAndBank() async throws {
+        try await DemoPlatform.with { d in
+            let tier1 = d.orgs["tier1"]!.description, core = d.orgs["core"]!.description, bank = d.orgs["bank"]!.description
+            let e = try await d.call("regulator", .GET, "/api/v1/orgs/\(tier1)/exposure")
+            // The demo: tier 1 keeps ¥600,000 of the first receivable and ¥220,000 of the second, and has the
+            // third, ¥250,000, offered to it: all owed by the one core enterprise.
+            let holdings = e["holdings"]!.arrayValue!
+            #expect(holdings.count == 1 && holdings[0]["coreId"] == .string(core) && holdings[0]["outstandingFen"] == .int(1_070_000_00))
+            let financed = e["financedAsSupplier"]!.arrayValue!
+            #expect(financed.count == 1 && financed[0]["bankId"] == .string(bank) && financed[0]["amountFen"] == .int(200_000_00))
+            #expect(try await d.call("regulator", .GET, "/api/v1/orgs/\(bank)/exposure")["financedAsBank"]!.arrayValue![0]["supplierId"] == .string(tier1))
+            #expect(try await d.call("regulator", .GET, "/api/v1/orgs/\(core)/exposure")["issuedOutstandingFen"] == .int(1_750_000_00))
+            #expect(try await d.call("tier1", .GET, "/api/v1/orgs/\(tier1)/exposure").status == .ok)
+            #expect(try await d.call("tier2", .GET, "/api/v1/orgs/\(tier1)/exposure").code == "forbidden")
+        }
+    }
+}

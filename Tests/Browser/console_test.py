@@ -270,6 +270,11 @@ def regulator_traces():
         body = urllib.request.urlopen(csv).read()
         assert body.startswith(b"\xef\xbb\xbf") and "应收账款转让" in body.decode("utf-8"), "registry filing CSV"
         assert u.d.find_element(By.CSS_SELECTOR, "#exports a[href='/exports/registry-filing.csv']")
+        u.go("/orgs")
+        u.d.find_element(By.XPATH, "//tr[td[text()='苏州精密部件']]//a[contains(@href,'/exposure')]").click()
+        u.wait_url("/exposure")
+        assert u.d.find_elements(By.CSS_SELECTOR, "#exposure-holdings tbody tr"), "holdings by core enterprise"
+        u.shot("regulator-exposure")
         u.go("/audit")
         assert u.d.find_elements(By.XPATH, "//table[@id='audit']//td[text()='login']")
         u.shot("regulator-audit")

@@ -98,3 +98,54 @@ enum FeedController {
         return JSON.object(["businessDate": .string(BusinessDate(epochMs: clock.nowMs()).description), "jobsRun": .int(Int64(jobs))]).response()
     }
 }
+
+/// 穿透式监管: what an org holds, who owes it (by core enterprise), what it financed and with whom.
+enum ExposureController {
+    struct Exposure {
+        var org: JSON
+        var holdings: [(coreId: String, outstandingFen: Int64, tokens: Int64)] = []
+        var financedAsSupplier: [(bankId: String, amountFen: Int64, payoutFen: Int64, count: Int64)] = []
+        var financedAsBank: [(supplierId: String, amountFen: Int64, payoutFen: Int64, count: Int64)] = []
+        var issuedOutstandingFen: Int64 = 0
+    }
+
+    static func exposure(of org: OrgID, on sql: any SQLDatabase) async throws -> Exposure {
+        let id = org.description
+        var e = Exposure(org: try await OrgController.find(org, on: sql))
+        e.holdings = try await sql.raw("""
+            SELECT r.issuer_id AS core, CAST(SUM(t.amount_fen) AS BIGINT) AS total, COUNT(*) AS n FROM tokens t JOIN receivables r ON r.id = t.receivable_id
+            WHERE t.holder_id = \(bind: id) AND t.status IN ('pending', 'active', 'locked') GROUP BY r.issuer_id ORDER BY r.issuer_id
+            """).all().map { (try $0.decode(column: "core", as: String.self), try $0.decode(column: "total", as: Int64.self), try $0.decode(column: "n", as: Int64.self)) }
+        func financed(_ column: String, _ other: String) async throws -> [(String, Int64, Int64, Int64)] {
+            try await sql.raw("""
+                SELECT \(ident: other) AS other, CAST(SUM(amount_fen) AS BIGINT) AS total, CAST(SUM(payout_fen) AS BIGINT) AS payout, COUNT(*) AS n FROM financings
+                WHERE \(ident: column) = \(bind: id) AND status IN ('approved', 'paid') GROUP BY \(ident: other) ORDER BY \(ident: other)
+                """).all().map {
+                (try $0.decode(column: "other", as: String.self), try $0.decode(column: "total", as: Int64.self), try $0.decode(column: "payout", as: Int64.self),
+                 try $0.decode(column: "n", as: Int64.self))
+            }
+        }
+        e.financedAsSupplier = try await financed("supplier_id", "bank_id")
+        e.financedAsBank = try await financed("bank_id", "supplier_id")
+        let issued = try await sql.raw("""
+            SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id
+            WHERE r.issuer_id = \(bind: id) AND t.status IN ('pending', 'active', 'locked')
+            """).first()
+        e.issuedOutstandingFen = try issued.flatMap { try $0.decodeNil(column: "total") ? nil : try $0.decode(column: "total", as: Int64.self) } ?? 0
+        return e
+    }
+
+    /// `GET /orgs/{id}/exposure`: the regulator and the operator see any org's; an org its own.
+    @Sendable static func show(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let org = try req.orgIdParameter()
+        guard viewer.seesAll || viewer.orgId == org else { throw Problem(.forbidden, "an org's exposure is shown to itself, the regulator and the operator") }
+        let e = try await exposure(of: org, on: req.application.sql)
+        return JSON.object([
+            "org": e.org, "issuedOutstandingFen": .int(e.issuedOutstandingFen),
+            "holdings": .array(e.holdings.map { ["coreId": .string($0.coreId), "outstandingFen": .int($0.outstandingFen), "tokens": .int($0.tokens)] }),
+            "financedAsSupplier": .array(e.financedAsSupplier.map { ["bankId": .string($0.bankId), "amountFen": .int($0.amountFen), "payoutFen": .int($0.payoutFen), "count": .int($0.count)] }),
+            "financedAsBank": .array(e.financedAsBank.map { ["supplierId": .string($0.supplierId), "amountFen": .int($0.amountFen), "payoutFen": .int($0.payoutFen), "count": .int($0.count)] }),
+        ]).response()
+    }
+}

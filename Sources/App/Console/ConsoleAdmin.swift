@@ -248,3 +248,36 @@ extension ConsolePages {
         return try await receiptPage(req, page)
     }
 }
+
+extension ConsolePages {
+    struct ExposureLine: Encodable {
+        var name: String
+        var amount: String
+        var payout: String
+        var count: Int64
+    }
+
+    struct ExposurePage: Encodable {
+        var name: String
+        var roleLabel: String
+        var holdings: [ExposureLine]
+        var financed: [ExposureLine]
+        var issuedOutstanding: String
+    }
+
+    /// An org's exposure, for the regulator, the operator and the org itself.
+    @Sendable static func exposure(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let org = try req.orgIdParameter()
+        guard viewer.seesAll || viewer.orgId == org else { throw Problem(.forbidden, "an org's exposure is shown to itself, the regulator and the operator") }
+        let e = try await ExposureController.exposure(of: org, on: req.application.sql)
+        let names = try await ReceivableController.orgNames(on: req.application.sql)
+        let page = ExposurePage(
+            name: e.org["name"]?.stringValue ?? "", roleLabel: req.tr("role_\(e.org["role"]?.stringValue ?? "")"),
+            holdings: e.holdings.map { ExposureLine(name: names[$0.coreId] ?? $0.coreId, amount: Money.format($0.outstandingFen), payout: "", count: $0.tokens) },
+            financed: e.financedAsSupplier.map { ExposureLine(name: names[$0.bankId] ?? $0.bankId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) }
+                + e.financedAsBank.map { ExposureLine(name: names[$0.supplierId] ?? $0.supplierId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) },
+            issuedOutstanding: Money.format(e.issuedOutstandingFen))
+        return try await render(req, "regulator/exposure", title: "exposure_title", page: page)
+    }
+}

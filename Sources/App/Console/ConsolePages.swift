@@ -36,7 +36,7 @@ enum ConsolePages {
         case .supplier: items += [("/inbox", "nav_inbox"), ("/holdings", "nav_holdings"), ("/financings", "nav_financings")]
         case .core: items += [("/receivables/new", "nav_issue"), ("/receivables", "nav_receivables"), ("/credit-lines", "nav_credit_lines")]
         case .bank: items += [("/financings", "nav_financing_queue"), ("/credit-lines", "nav_credit_lines"), ("/holdings", "nav_portfolio")]
-        case .regulator: items += [("/overview", "nav_overview"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
+        case .regulator: items += [("/overview", "nav_overview"), ("/orgs", "nav_orgs"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
         case .operator: items += [("/orgs", "nav_orgs"), ("/policy", "nav_policy"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
         }
         items.append(("/events", "nav_events"))
