@@ -184,6 +184,11 @@ extension ObserverTests {
             #expect(try await d.call("regulator", .GET, "/api/v1/orgs/\(core)/exposure")["issuedOutstandingFen"] == .int(1_750_000_00))
             #expect(try await d.call("tier1", .GET, "/api/v1/orgs/\(tier1)/exposure").status == .ok)
             #expect(try await d.call("tier2", .GET, "/api/v1/orgs/\(tier1)/exposure").code == "forbidden")
+            // Totals by core enterprise, and financing cost by bank and tier.
+            let stats = try await d.call("regulator", .GET, "/api/v1/stats")
+            #expect(stats["byCore"]?.arrayValue?.first?["coreId"] == .string(core) && stats["byCore"]?.arrayValue?.first?["outstandingFen"] == .int(1_750_000_00))
+            let cost = try #require(stats["financingCost"]?.arrayValue)
+            #expect(cost.count == 1 && cost[0]["bankId"] == .string(bank) && cost[0]["tier"] == .int(1) && cost[0]["averageRateBps"] == .int(350))
         }
     }
 }

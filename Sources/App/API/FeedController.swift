@@ -32,6 +32,10 @@ enum FeedController {
         var overdueFen: Int64 = 0
         var byTier: [(tier: Int64, outstandingFen: Int64, tokens: Int64)] = []
         var byMonth: [(month: String, outstandingFen: Int64)] = []
+        var byCore: [(coreId: String, issuedFen: Int64, outstandingFen: Int64)] = []
+        /// Approved financings by bank and by the tier of the financed piece: amount and the
+        /// amount-weighted average rate.
+        var financingCost: [(bankId: String, tier: Int64, amountFen: Int64, averageRateBps: Int64)] = []
     }
 
     /// Totals over what `viewer` may see — every receivable for the regulator and the operator,
@@ -70,6 +74,18 @@ enum FeedController {
                                       + tokenScope + " GROUP BY SUBSTR(r.due_date, 1, 7) ORDER BY month").all().map {
             (try $0.decode(column: "month", as: String.self), try $0.decode(column: "total", as: Int64.self))
         }
+        t.byCore = try await sql.raw("SELECT r.issuer_id AS core, CAST(SUM(CASE WHEN r.status <> 'rejected' THEN r.face_fen ELSE 0 END) AS BIGINT) AS issued, "
+                                     + "CAST(SUM(r.face_fen - r.paid_fen) AS BIGINT) AS open FROM receivables r WHERE r.status IN ('pending', 'active', 'overdue', 'settled') AND "
+                                     + receivableScope + " GROUP BY r.issuer_id ORDER BY r.issuer_id").all().map {
+            (try $0.decode(column: "core", as: String.self), try $0.decode(column: "issued", as: Int64.self), try $0.decode(column: "open", as: Int64.self))
+        }
+        t.financingCost = try await sql.raw("SELECT f.bank_id AS bank, t.tier AS tier, CAST(SUM(f.amount_fen) AS BIGINT) AS total, CAST(SUM(f.amount_fen * f.rate_bps) AS BIGINT) AS weighted "
+                                            + "FROM financings f JOIN tokens t ON t.id = f.token_id WHERE f.status IN ('approved', 'paid') AND " + FinancingController.visible(viewer)
+                                            + " GROUP BY f.bank_id, t.tier ORDER BY f.bank_id, t.tier").all().map {
+            let total = try $0.decode(column: "total", as: Int64.self)
+            return (try $0.decode(column: "bank", as: String.self), try $0.decode(column: "tier", as: Int64.self), total,
+                    total > 0 ? try $0.decode(column: "weighted", as: Int64.self) / total : 0)
+        }
         return t
     }
 
@@ -82,6 +98,10 @@ enum FeedController {
             "financedFen": .int(t.financedFen), "settledFen": .int(t.settledFen), "overdueFen": .int(t.overdueFen),
             "byTier": .array(t.byTier.map { ["tier": .int($0.tier), "outstandingFen": .int($0.outstandingFen), "tokens": .int($0.tokens)] }),
             "byMonth": .array(t.byMonth.map { ["month": .string($0.month), "outstandingFen": .int($0.outstandingFen)] }),
+            "byCore": .array(t.byCore.map { ["coreId": .string($0.coreId), "issuedFen": .int($0.issuedFen), "outstandingFen": .int($0.outstandingFen)] }),
+            "financingCost": .array(t.financingCost.map {
+                ["bankId": .string($0.bankId), "tier": .int($0.tier), "amountFen": .int($0.amountFen), "averageRateBps": .int($0.averageRateBps)]
+            }),
         ]).response()
     }
 
