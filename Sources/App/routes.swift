@@ -126,7 +126,7 @@ func consoleRoutes(_ app: Application) {
     signedIn.post("financings", ":id", "confirm-payout", use: ConsolePages.confirmPayout)
     signedIn.get("receivables", use: ConsolePages.receivables)
     signedIn.get("receivables", "new", use: ConsolePages.issueForm)
-    signedIn.post("receivables", use: ConsolePages.issue)
+    signedIn.on(.POST, "receivables", body: .collect(maxSize: ByteCount(value: DocumentController.maxBytes + 64 * 1024)), use: ConsolePages.issue)
     signedIn.get("receivables", ":id", use: ConsolePages.receivable)
     signedIn.post("receivables", ":id", "settle", use: ConsolePages.settle)
     signedIn.get("credit-lines", use: ConsolePages.creditLines)

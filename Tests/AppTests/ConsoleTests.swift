@@ -261,3 +261,33 @@ import VaporTesting
         for bad in ["", "1.234", "-1", "abc", "1e3", "1..2", "92233720368547758.08", "1.", ".5x"] { #expect(YuanInput.fen(bad) == nil, "\(bad)") }
     }
 }
+
+extension ConsoleTests {
+    @Test func theIssueFormCarriesItsDocument() async throws {
+        try await DemoPlatform.with { d in
+            let s = try await Self.session(d, "core")
+            let line = try await d.call("core", .GET, "/api/v1/credit-lines").items[0]["id"]!.stringValue!
+            let content = "购销合同 HT-CONSOLE-1"
+            let sha = Hashing.sha256Hex(Array(content.utf8))
+            let b = "cascade-form"
+            var body = ""
+            for (k, v) in ["_csrf": s.csrf, "supplierId": d.orgs["tier1"]!.description, "creditLineId": line, "face": "1,000.00", "dueDate": "2026-10-15",
+                           "invoiceNumber": "INV-CONSOLE-1", "documentSha256": ""] {
+                body += "--\(b)\r\nContent-Disposition: form-data; name=\"\(k)\"\r\n\r\n\(v)\r\n"
+            }
+            body += "--\(b)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ht.txt\"\r\nContent-Type: text/plain\r\n\r\n\(content)\r\n--\(b)--\r\n"
+            var location = ""
+            try await d.app.testing().test(.POST, "/receivables", headers: ["Cookie": s.cookie, "Content-Type": "multipart/form-data; boundary=\(b)"],
+                                           body: ByteBuffer(string: body)) { res in
+                #expect(res.status == .seeOther, "\(String(buffer: res.body).prefix(300))")
+                location = res.headers.first(name: .location) ?? ""
+            }
+            #expect(location.hasPrefix("/receivables/"))
+            let page = try await Self.get(d, s, String(location.prefix { $0 != "?" }))
+            #expect(page.html.contains(sha))
+            try await d.app.testing().test(.GET, "/api/v1/documents/\(sha)", headers: ["Authorization": "Bearer \(d.keys["tier1"]!)"]) { res in
+                #expect(res.status == .ok && String(buffer: res.body) == content)
+            }
+        }
+    }
+}

@@ -157,6 +157,7 @@ def core_issues():
         u.d.find_element(By.ID, "issue").click()
         u.wait_url("done=issued")
         assert u.text("#receivable-status") == "待签收"
+        assert expected in u.d.page_source, "the document's hash is on the receivable"
         state["receivable"] = u.d.current_url.split("/receivables/")[1].split("?")[0]
         state["number"] = u.text("#receivable-number")
         u.shot("core-receivable")

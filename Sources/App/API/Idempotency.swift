@@ -20,7 +20,7 @@ struct IdempotencyMiddleware: AsyncMiddleware {
             throw LedgerError.invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
         }
         let caller = try req.auth.require(Caller.self)
-        let body: ByteBuffer? = try await req.body.collect(upTo: maxBodyBytes)
+        let body = try await req.body.collect(max: maxBodyBytes).get()
         var material = Array("\(req.method.rawValue) \(req.url.path)\n".utf8)
         if let body { material += body.readableBytesView }
         let requestHash = Hashing.sha256Hex(material)

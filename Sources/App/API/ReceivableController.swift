@@ -177,18 +177,21 @@ enum DocumentController {
         let bytes = Data(upload.file.data.readableBytesView)
         guard !bytes.isEmpty else { throw LedgerError.invalid("file", "is empty") }
         guard bytes.count <= maxBytes else { throw Problem(.payloadTooLarge, "a document may be at most 10 MB") }
-        let sha = Hex.encode(Array(SHA256.hash(data: bytes)))
         let fileName = String(upload.file.filename.prefix(Limits.maxFileNameLength))
-        let sql = req.application.sql
-        if try await sql.raw("SELECT sha256 FROM documents WHERE sha256 = \(bind: sha)").first() == nil {
-            try await sql.insert(into: "documents").columns("sha256", "size", "kind", "number", "file_name", "content_type", "content", "uploaded_by", "created_ms")
-                .values(SQLBind(sha), SQLBind(Int64(bytes.count)), SQLBind(upload.kind), SQLBind(upload.number), SQLBind(fileName),
-                        SQLBind(upload.file.contentType?.serialize() ?? "application/octet-stream"), SQLBind(bytes), SQLBind(viewer.orgId.description),
-                        SQLBind(req.application.wallClock.nowMs()))
-                .ignoringConflicts(with: "sha256")
-                .run()
-        }
+        let sha = try await store(bytes, kind: upload.kind, number: upload.number, fileName: fileName,
+                                  contentType: upload.file.contentType?.serialize() ?? "application/octet-stream", by: viewer.orgId, app: req.application)
         return json(sha: sha, size: Int64(bytes.count), kind: upload.kind, number: upload.number, fileName: fileName).response(status: .created)
+    }
+
+    /// Keeps a file by its SHA-256 (once: the same bytes uploaded again are the same document).
+    static func store(_ bytes: Data, kind: String, number: String?, fileName: String, contentType: String, by org: OrgID, app: Application) async throws -> String {
+        let sha = Hex.encode(Array(SHA256.hash(data: bytes)))
+        try await app.sql.insert(into: "documents").columns("sha256", "size", "kind", "number", "file_name", "content_type", "content", "uploaded_by", "created_ms")
+            .values(SQLBind(sha), SQLBind(Int64(bytes.count)), SQLBind(kind), SQLBind(number), SQLBind(fileName), SQLBind(contentType), SQLBind(bytes),
+                    SQLBind(org.description), SQLBind(app.wallClock.nowMs()))
+            .ignoringConflicts(with: "sha256")
+            .run()
+        return sha
     }
 
     /// `GET /documents/{sha256}`: the file, to the org that uploaded it, the regulator and the

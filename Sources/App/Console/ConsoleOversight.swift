@@ -61,11 +61,42 @@ extension ConsolePages {
             maxTermDays: policy.maxTermDays, form: form), status: error == nil ? .ok : form.httpStatus, error: error)
     }
 
+    /// The issue form, posted as multipart so the document travels with it.
+    struct IssueForm: Content {
+        var supplierId: String?
+        var creditLineId: String?
+        var face: String?
+        var dueDate: String?
+        var documentSha256: String?
+        var invoiceNumber: String?
+        var fileName: String?
+        var memo: String?
+        var file: File?
+    }
+
     @Sendable static func issue(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
-        let values = form(req)
+        let posted = (try? req.content.decode(IssueForm.self)) ?? IssueForm()
+        var values: [String: String] = [:]
+        for (key, value) in [("supplierId", posted.supplierId), ("creditLineId", posted.creditLineId), ("face", posted.face), ("dueDate", posted.dueDate),
+                             ("documentSha256", posted.documentSha256), ("invoiceNumber", posted.invoiceNumber), ("fileName", posted.fileName), ("memo", posted.memo)] {
+            if let value { values[key] = String(value.prefix(2_000)) }
+        }
         let now = req.application.ledgerClock.nowMs()
         do {
+            // The file, if one came, is kept by its hash; the hash is what goes on the chain.
+            if viewer.role == .core, let file = posted.file, file.data.readableBytes > 0 {
+                guard file.data.readableBytes <= DocumentController.maxBytes else { throw LedgerError.invalid("documentSha256", "a document may be at most 10 MB") }
+                let name = String(file.filename.prefix(Limits.maxFileNameLength))
+                let kind = (values["invoiceNumber"] ?? "").isEmpty ? "contract" : "invoice"
+                let sha = try await DocumentController.store(Data(file.data.readableBytesView), kind: kind, number: values["invoiceNumber"].flatMap { $0.isEmpty ? nil : $0 },
+                                                             fileName: name, contentType: file.contentType?.serialize() ?? "application/octet-stream", by: viewer.orgId, app: req.application)
+                if let typed = values["documentSha256"], !typed.isEmpty, typed != sha {
+                    throw LedgerError.invalid("documentSha256", "the file's SHA-256 is \(sha), not the one given")
+                }
+                values["documentSha256"] = sha
+                values["fileName"] = name
+            }
             guard let supplier = values["supplierId"].flatMap(OrgID.init) else { throw LedgerError.invalid("supplierId", "choose a supplier") }
             guard let line = values["creditLineId"].flatMap(TxID.init) else { throw LedgerError.invalid("creditLineId", "choose a credit line") }
             guard let due = values["dueDate"].flatMap(BusinessDate.init) else { throw LedgerError.invalid("dueDate", "must be a date YYYY-MM-DD") }

@@ -81,6 +81,10 @@ struct SessionTokenKey: StorageKey { typealias Value = String }
 struct CSRFMiddleware: AsyncMiddleware {
     func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard req.method == .POST else { return try await next.respond(to: req) }
+        // The body is read here, bounded, so the token can be found in it; only the issue form
+        // carries a document.
+        let limit = req.url.path == "/receivables" ? DocumentController.maxBytes + 64 * 1024 : TransactionController.maxBodyBytes
+        _ = try await req.body.collect(max: limit).get()
         let sent = (try? req.content.get(String.self, at: "_csrf")) ?? ""
         let expected: String?
         if let session = req.storage[SessionTokenKey.self] {
