@@ -119,17 +119,24 @@ enum FinancingController {
         let viewer = try await req.viewer()
         let token = try await TokenController.visibleToken(req)
         guard token.holderId == viewer.orgId else { throw Problem(.notHolder, "only the holder of a token asks for quotes on it") }
-        let today = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
-        let items = try await req.application.requireSequencer().read { state -> [JSON] in
-            guard let issuer = state.receivables[token.receivableId]?.issuerId else { return [] }
-            let banks = Set(state.creditLines.values.filter { $0.coreId == issuer }.map(\.bankId)).sorted()
-            return banks.compactMap { bank -> JSON? in
-                guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { return nil }
-                return ["bankId": .string(bank.description), "bankName": .string(state.orgs[bank]?.name ?? ""), "creditLineId": .string(q.creditLineId.description),
-                        "rateBps": .int(q.rateBps), "days": .int(q.days), "amountFen": .int(q.amountFen), "interestFen": .int(q.interestFen),
-                        "payoutFen": .int(q.payoutFen)]
-            }
+        let items: [JSON] = try await quotes(for: token, app: req.application).map { q, name in
+            ["bankId": .string(q.bankId.description), "bankName": .string(name), "creditLineId": .string(q.creditLineId.description),
+             "rateBps": .int(q.rateBps), "days": .int(q.days), "amountFen": .int(q.amountFen), "interestFen": .int(q.interestFen), "payoutFen": .int(q.payoutFen)]
         }
         return JSON.object(["items": .array(items)]).response()
+    }
+
+    /// Every bank's offer for `token` today — from the lines it granted the token's issuer, the
+    /// numbers a request would fix — with the bank's name. Banks that cannot finance it today are left out.
+    static func quotes(for token: Token, app: Application) async throws -> [(FinancingQuote, String)] {
+        let today = BusinessDate(epochMs: app.ledgerClock.nowMs())
+        return try await app.requireSequencer().read { state in
+            guard let issuer = state.receivables[token.receivableId]?.issuerId else { return [] }
+            let banks = Set(state.creditLines.values.filter { $0.coreId == issuer }.map(\.bankId)).sorted()
+            return banks.compactMap { bank in
+                guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { return nil }
+                return (q, state.orgs[bank]?.name ?? "")
+            }
+        }
     }
 }

@@ -14,18 +14,20 @@ enum TokenController {
         guard let row = try await sql.raw("""
             SELECT \(unsafeRaw: columns) FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE t.id = \(bind: id.description)
             """).first() else { return nil }
-        func text(_ c: String) throws -> String? { try row.decodeNil(column: c) ? nil : try row.decode(column: c, as: String.self) }
-        func parsed<T>(_ c: String, _ parse: (String) -> T?) throws -> T {
-            guard let v = try text(c).flatMap(parse) else { throw Problem(.notFound, "token \(id) has an unreadable \(c)") }
-            return v
+        let reader = RowReader(row, "tokens")
+        return (try reader.token, try reader.parsed("issuer_id", OrgID.init))
+    }
+
+    /// The path back to issuance: the token's parent, its parent, …, the first token. Each step is
+    /// one tier or one return up the tree; the bound only guards against a damaged table.
+    static func ancestors(of token: Token, on sql: any SQLDatabase) async throws -> [Token] {
+        var path: [Token] = []
+        var parent = token.parentId
+        while let id = parent, path.count < 100_000, let (next, _) = try await fetch(id, on: sql) {
+            path.append(next)
+            parent = next.parentId
         }
-        let token = Token(
-            id: id, receivableId: try parsed("receivable_id", TxID.init), parentId: try text("parent_id").flatMap(TokenID.init),
-            holderId: try parsed("holder_id", OrgID.init), amountFen: try row.decode(column: "amount_fen", as: Int64.self),
-            tier: try row.decode(column: "tier", as: Int64.self), status: try parsed("status", TokenStatus.init(rawValue:)),
-            createdTx: try parsed("created_tx", TxID.init), spentTx: try text("spent_tx").flatMap(TxID.init),
-            createdOn: try parsed("created_on", BusinessDate.init))
-        return (token, try parsed("issuer_id", OrgID.init))
+        return path
     }
 
     /// The token named in the path, if the caller may see it; otherwise it does not exist.
@@ -47,14 +49,8 @@ enum TokenController {
     /// `{items: [the token, its parent, …, the first token]}`.
     @Sendable static func ancestry(req: Request) async throws -> Response {
         let token = try await visibleToken(req)
-        var items = [DTO.token(token)]
-        var parent = token.parentId
-        // Each step is one tier or one return up the tree; the bound only guards against a cycle.
-        while let id = parent, items.count < 100_000, let (next, _) = try await fetch(id, on: req.application.sql) {
-            items.append(DTO.token(next))
-            parent = next.parentId
-        }
-        return JSON.object(["items": .array(items)]).response()
+        let path = try await ancestors(of: token, on: req.application.sql)
+        return JSON.object(["items": .array(([token] + path).map(DTO.token))]).response()
     }
 }
 

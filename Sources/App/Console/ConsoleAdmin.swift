@@ -213,11 +213,7 @@ extension ConsolePages {
     }
 
     static func receiptPage(_ req: Request, _ page: ReceiptPage, status: HTTPResponseStatus = .ok) async throws -> Response {
-        let pre = req.cookies[ConsoleSession.preCookie]?.string ?? Accounts.newSecret(prefix: "pre_")
-        if req.storage[SessionTokenKey.self] == nil { req.cookies[ConsoleSession.preCookie] = HTTPCookies.Value(string: pre) }
-        let response = try await render(req, "common/receipt", title: "receipt_title", page: page, status: status)
-        if req.storage[SessionTokenKey.self] == nil { ConsoleSession.setCookie(ConsoleSession.preCookie, pre, on: response, req: req) }
-        return response
+        try await withPreSession(req) { try await render(req, "common/receipt", title: "receipt_title", page: page, status: status) }
     }
 
     @Sendable static func checkReceipt(req: Request) async throws -> Response {

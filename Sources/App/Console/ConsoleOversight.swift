@@ -50,8 +50,7 @@ extension ConsolePages {
         guard viewer.role == .core else { throw Problem(.forbidden, "only a core enterprise issues receivables") }
         let sql = req.application.sql
         let p = try await Presenter.make(req)
-        let suppliers = try await sql.raw("SELECT id, name FROM orgs WHERE role = 'supplier' AND status = 'active' ORDER BY name").all()
-            .map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
+        let suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql)
         let lines = try await sql.raw("SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE core_id = \(bind: viewer.orgId.description) AND status = 'active' ORDER BY id").all()
             .map { try RowReader($0, "credit_lines").creditLine }
             .map { LineOption(id: $0.id.description, label: "\(p.name($0.bankId)) · \(Presenter.rate($0.rateBps)) · \(req.tr("available")) \(Money.format($0.availableFen)) · \(req.tr("expires")) \($0.expiresOn)") }
@@ -204,8 +203,7 @@ extension ConsolePages {
         query += try CreditController.visible(viewer)
         query += " ORDER BY id LIMIT 500"
         let lines = try await sql.raw(query).all().map { p.creditLine(try RowReader($0, "credit_lines").creditLine) }
-        let cores = viewer.role == .bank ? try await sql.raw("SELECT id, name FROM orgs WHERE role = 'core' ORDER BY name").all()
-            .map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) } : []
+        let cores = viewer.role == .bank ? try await orgOptions(.core, activeOnly: false, on: sql) : []
         return try await render(req, "bank/credit-lines", title: "nav_credit_lines", page: CreditLinesPage(lines: lines, isBank: viewer.role == .bank, cores: cores, form: form),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }

@@ -125,9 +125,18 @@ enum ConsolePages {
     }
 
     static func loginPage(_ req: Request, email: String, error: String?, status: HTTPResponseStatus) async throws -> Response {
+        try await withPreSession(req) {
+            try await render(req, "common/login", title: "login_title", page: LoginPage(email: email), status: status, error: error)
+        }
+    }
+
+    /// A page with a form for visitors not signed in: its CSRF token is a random value kept in a
+    /// cookie too (double submit), made on the first visit.
+    static func withPreSession(_ req: Request, _ page: () async throws -> Response) async throws -> Response {
+        guard req.storage[SessionTokenKey.self] == nil else { return try await page() }
         let pre = req.cookies[ConsoleSession.preCookie]?.string ?? Accounts.newSecret(prefix: "pre_")
         req.cookies[ConsoleSession.preCookie] = HTTPCookies.Value(string: pre)
-        let response = try await render(req, "common/login", title: "login_title", page: LoginPage(email: email), status: status, error: error)
+        let response = try await page()
         ConsoleSession.setCookie(ConsoleSession.preCookie, pre, on: response, req: req)
         return response
     }

@@ -62,6 +62,14 @@ extension ConsolePages {
         var name: String
     }
 
+    /// The orgs of a role a form may name, by name.
+    static func orgOptions(_ role: OrgRole, activeOnly: Bool, on sql: any SQLDatabase) async throws -> [OrgOption] {
+        var query: SQLQueryString = "SELECT id, name FROM orgs WHERE role = \(bind: role.rawValue)"
+        if activeOnly { query += " AND status = 'active'" }
+        query += " ORDER BY name"
+        return try await sql.raw(query).all().map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
+    }
+
     struct TokenPage: Encodable {
         var token: TokenView
         var ancestry: [TokenView]
@@ -89,27 +97,16 @@ extension ConsolePages {
             throw Problem(.notFound, "no such token")
         }
         let receivable = try RowReader(receivableRow, "receivables").receivable
-        var ancestry: [TokenView] = []
-        var parent = token.parentId
-        while let id = parent, ancestry.count < 1_000, let (next, _) = try await TokenController.fetch(id, on: sql) {
-            ancestry.append(p.token(next, receivable: receivable))
-            parent = next.parentId
-        }
+        let ancestry = try await TokenController.ancestors(of: token, on: sql).map { p.token($0, receivable: receivable) }
         let holder = token.holderId == viewer.orgId
         let canMove = holder && viewer.role == .supplier && token.status == .active
         var suppliers: [OrgOption] = []
         var quotes: [QuoteView] = []
         if canMove {
-            suppliers = try await sql.raw("SELECT id, name FROM orgs WHERE role = 'supplier' AND status = 'active' AND id <> \(bind: viewer.orgId.description) ORDER BY name").all()
-                .map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
-            let today = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
-            quotes = try await req.application.requireSequencer().read { state in
-                let banks = Set(state.creditLines.values.filter { $0.coreId == receivable.issuerId }.map(\.bankId)).sorted()
-                return banks.compactMap { bank -> QuoteView? in
-                    guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { return nil }
-                    return QuoteView(bankId: bank.description, bankName: state.orgs[bank]?.name ?? "", rate: Presenter.rate(q.rateBps), days: q.days,
-                                     interest: Money.format(q.interestFen), payout: Money.format(q.payoutFen))
-                }
+            suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql).filter { $0.id != viewer.orgId.description }
+            quotes = try await FinancingController.quotes(for: token, app: req.application).map { q, name in
+                QuoteView(bankId: q.bankId.description, bankName: name, rate: Presenter.rate(q.rateBps), days: q.days,
+                          interest: Money.format(q.interestFen), payout: Money.format(q.payoutFen))
             }
         }
         let page = TokenPage(token: p.token(token, receivable: receivable), ancestry: ancestry, receivable: p.receivable(receivable), canAct: holder,
