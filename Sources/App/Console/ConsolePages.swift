@@ -15,9 +15,10 @@ enum ConsolePages {
         var user: UserView?
         var role: OrgRole?
         if let caller = req.auth.get(Caller.self) {
-            role = try await Accounts.role(of: caller.orgId, on: req.application.sql)
-            let names = try await ReceivableController.orgNames(on: req.application.sql)
-            user = UserView(name: caller.name, email: caller.email, orgName: names[caller.orgId.description] ?? "", role: role?.rawValue ?? "",
+            // The caller's own org, one row: its role for the navigation, its name for the header.
+            let org = try await req.application.sql.raw("SELECT name, role FROM orgs WHERE id = \(bind: caller.orgId.description)").first()
+            role = try org.flatMap { OrgRole(rawValue: try $0.decode(column: "role", as: String.self)) }
+            user = UserView(name: caller.name, email: caller.email, orgName: try org?.decode(column: "name", as: String.self) ?? "", role: role?.rawValue ?? "",
                             roleLabel: req.tr("role_\(role?.rawValue ?? "")"))
         }
         let csrf = req.storage[SessionTokenKey.self].map(ConsoleSession.csrf(for:)) ?? req.cookies[ConsoleSession.preCookie]?.string ?? ""
