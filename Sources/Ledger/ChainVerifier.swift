@@ -174,12 +174,12 @@ public struct ChainReplayer: Sendable {
         if let late = block.transactions.first(where: { $0.body.time > h.time }) {
             throw fail("transaction \(late.id) is later than its block")
         }
-        for tx in block.transactions {
-            switch state.apply(tx) {
-            case .success(let e): if collectsEffects { effects.append(e) }
-            case .failure(let error):
-                throw ChainFailure(blockIndex: index, transactionId: tx.id.description, transactionType: tx.body.type, reason: error.message, code: error.code)
-            }
+        var collected: [TxEffects] = []
+        let refused = state.apply(contentsOf: block.transactions, onEffects: collectsEffects ? { collected.append($0) } : nil)
+        effects += collected
+        if let (i, error) = refused {
+            let tx = block.transactions[i]
+            throw ChainFailure(blockIndex: index, transactionId: tx.id.description, transactionType: tx.body.type, reason: error.message, code: error.code)
         }
         if let bad = parsed.badTransaction {
             throw ChainFailure(blockIndex: index, transactionId: bad.id, reason: bad.reason, code: .validationFailed)

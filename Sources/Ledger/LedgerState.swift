@@ -20,6 +20,9 @@ public struct TxEffects: Sendable, Equatable {
 /// is how a caller keeps a state to fall back to.
 public struct LedgerState: Sendable {
     public internal(set) var orgs: [OrgID: Org] = [:]
+    /// What every transaction checks of its signer and counterparties, without copying the
+    /// org's names and keys: kept beside `orgs` by `put`.
+    var orgFacts: [OrgID: OrgFacts] = [:]
     public internal(set) var policy = Policy()
     public internal(set) var creditLines: [TxID: CreditLine] = [:]
     public internal(set) var receivables: [TxID: Receivable] = [:]
@@ -27,7 +30,7 @@ public struct LedgerState: Sendable {
     public internal(set) var financings: [TxID: Financing] = [:]
     public internal(set) var operatorId: OrgID?
     /// Every transaction id on the chain: a repeat is refused.
-    public internal(set) var transactionIds: Set<TxID> = []
+    var transactionIds = TxIDSet()
     /// Credit lines by bank and core, in the order they were granted ("earliest-granted" wins).
     var linesByBankAndCore: [BankAndCore: [TxID]] = [:]
     /// Invoice numbers of receivables that are pending, active or overdue.
@@ -42,7 +45,7 @@ public struct LedgerState: Sendable {
     /// rehash the maps as they grow.
     public mutating func reserveCapacity(transactions: Int) {
         transactionIds.reserveCapacity(transactions)
-        tokens.reserveCapacity(transactions * 3 / 2)
+        tokens.reserveCapacity(transactions * 3 / 2, touching: true)
     }
 
     public var operatorKey: [UInt8]? { operatorId.flatMap { orgs[$0]?.publicKey } }
@@ -54,6 +57,19 @@ public struct LedgerState: Sendable {
             return p.publicKey
         }
         return orgs[body.orgId]?.publicKey
+    }
+
+    struct OrgFacts {
+        var role: OrgRole
+        var status: OrgStatus
+        /// The key id's 16 hex digits as one word; nil for a key id of any other shape.
+        var keyBits: UInt64?
+
+        static func keyBits(_ keyId: String) -> UInt64? {
+            if let bits = keyId.utf8.withContiguousStorageIfAvailable({ u in u.count == 16 ? hexWord(u, 0) : nil }) { return bits }
+            var copy = keyId
+            return copy.withUTF8 { u in u.count == 16 ? hexWord(u, 0) : nil }
+        }
     }
 
     struct BankAndCore: Hashable {
@@ -112,34 +128,62 @@ public struct FinancingQuote: Sendable, Equatable {
 }
 
 /// Every token ever created, in creation order, with an index by id. Tokens are never removed
-/// (a spent token stays, as history), so they live in one growing array: appends touch memory in
-/// order, and the index holds only a small position per id.
+/// (a spent token stays, as history), so they live in one growing flat list: appends touch
+/// memory in order, and the index holds only a small position per id.
 public struct TokenStore: Sendable {
-    public private(set) var values: [Token] = []
-    private var position: [TokenID: Int32] = [:]
+    private var list = FlatMemory<Token>(capacity: 64)
+    public private(set) var count = 0
+    private var index = TokenIndex()
 
     public init() {}
 
-    public var count: Int { values.count }
+    /// Every token, in creation order.
+    public var values: TokenList { TokenList(memory: list, count: count) }
 
     public subscript(id: TokenID) -> Token? {
-        guard let p = position[id] else { return nil }
-        return values[Int(p)]
+        guard let p = index.position(of: id) else { return nil }
+        return list.base[p]
     }
 
     mutating func insert(_ token: Token) {
-        let p = Int32(values.count)
-        let previous = position.updateValue(p, forKey: token.id)
-        assert(previous == nil, "derived token ids are unique")
-        values.append(token)
+        let inserted = index.insert(token.id, at: count)
+        assert(inserted, "derived token ids are unique")
+        reserveCapacity(count + 1)
+        makeUnique()
+        (list.base + count).initialize(to: token)
+        count += 1
     }
 
     mutating func update(_ id: TokenID, _ change: (inout Token) -> Void) {
-        change(&values[Int(position[id]!)])
+        let p = index.position(of: id)!
+        makeUnique()
+        change(&list.base[p])
     }
 
-    mutating func reserveCapacity(_ n: Int) {
-        values.reserveCapacity(n)
-        position.reserveCapacity(n)
+    /// Room for `n` tokens. `touching` also has the memory mapped now (the tables are written
+    /// as they are made), so that a replay of known size does not stop on page faults.
+    mutating func reserveCapacity(_ n: Int, touching: Bool = false) {
+        index.reserveCapacity(n)
+        if n > list.capacity {
+            list = list.copy(count: count, capacity: Swift.max(n, list.capacity * 2))
+            if touching { UnsafeMutableRawPointer(list.base + count).initializeMemory(as: UInt8.self, repeating: 0, count: (list.capacity - count) * MemoryLayout<Token>.stride) }
+        }
+    }
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&list) { list = list.copy(count: count, capacity: list.capacity) }
+    }
+}
+
+/// The tokens of a `TokenStore`, in creation order, as they stood when the list was taken.
+public struct TokenList: RandomAccessCollection, Sendable {
+    let memory: FlatMemory<Token>
+    public let count: Int
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+    public subscript(position: Int) -> Token {
+        precondition(position >= 0 && position < count, "token list index out of range")
+        return memory.base[position]
     }
 }

@@ -12,22 +12,40 @@ extension LedgerState {
         }
     }
 
+    /// Applies `transactions` in order and stops at the first one refused: its position and
+    /// error, or nil when all were applied. `onEffects` sees each applied one's effects.
+    public mutating func apply(contentsOf transactions: [Transaction], onEffects: ((TxEffects) -> Void)? = nil) -> (index: Int, error: LedgerError)? {
+        // By index: each transaction is borrowed from the array, not copied out of it.
+        for i in transactions.indices {
+            do throws(LedgerError) {
+                let effects = try applyOrThrow(transactions[i].body, id: transactions[i].id)
+                onEffects?(effects)
+            } catch {
+                return (i, error)
+            }
+        }
+        return nil
+    }
+
     public mutating func applyOrThrow(_ tx: Transaction) throws(LedgerError) -> TxEffects {
+        try applyOrThrow(tx.body, id: tx.id)
+    }
+
+    mutating func applyOrThrow(_ body: borrowing TransactionBody, id: TxID) throws(LedgerError) -> TxEffects {
         // Precedence 1–5, common to every operation: uniqueness, genesis, signer, key, status, role.
         // Inserted now (one hash, one probe) and taken out again if the transaction is refused.
-        guard transactionIds.insert(tx.id).inserted else {
-            throw LedgerError.invalid("id", "repeated transaction id \(tx.id)")
+        guard transactionIds.insert(id) else {
+            throw LedgerError.invalid("id", "repeated transaction id \(id)")
         }
         do throws(LedgerError) {
-            return try applyChecked(tx)
+            return try applyChecked(body, id: id)
         } catch {
-            transactionIds.remove(tx.id)
+            transactionIds.remove(id)
             throw error
         }
     }
 
-    mutating func applyChecked(_ tx: Transaction) throws(LedgerError) -> TxEffects {
-        let body = tx.body
+    private mutating func applyChecked(_ body: borrowing TransactionBody, id: TxID) throws(LedgerError) -> TxEffects {
         if operatorId == nil {
             guard case .registerOrg(let p) = body.payload, p.orgId == body.orgId, p.role == .operator else {
                 throw LedgerError(.forbidden, "the ledger starts with the operator registering itself")
@@ -36,22 +54,22 @@ extension LedgerState {
                 throw LedgerError(.unauthorized, "keyId \(body.keyId) is not the key the operator registers")
             }
         } else {
-            guard let signer = orgs[body.orgId] else {
+            guard let signer = orgFacts[body.orgId] else {
                 throw LedgerError(.unauthorized, "signing org \(body.orgId) is not registered")
             }
-            guard body.keyId == signer.keyId else {
-                throw LedgerError(.unauthorized, "keyId \(body.keyId) is not the current key of org \(signer.id)")
+            guard OrgFacts.keyBits(body.keyId) == signer.keyBits else {
+                throw LedgerError(.unauthorized, "keyId \(body.keyId) is not the current key of org \(body.orgId)")
             }
             guard signer.status == .active else {
-                throw LedgerError(.orgSuspended, "org \(signer.id) is suspended")
+                throw LedgerError(.orgSuspended, "org \(body.orgId) is suspended")
             }
             guard signer.role == body.type.signerRole else {
                 throw LedgerError(.forbidden, "a \(signer.role.rawValue) may not \(body.type.rawValue); only a \(body.type.signerRole.rawValue) may")
             }
         }
 
-        var effects = TxEffects(transactionId: tx.id)
-        let ctx = Context(tx: tx, date: body.businessDate)
+        var effects = TxEffects(transactionId: id)
+        let ctx = Context(txId: id, signerId: body.orgId, date: body.businessDate)
         switch body.payload {
         case .registerOrg(let p): try registerOrg(p, ctx, &effects)
         case .rotateKey(let orgId, let key): try rotateKey(orgId: orgId, key: key, &effects)
@@ -80,28 +98,27 @@ extension LedgerState {
     }
 
     struct Context {
-        let tx: Transaction
+        let txId: TxID
+        let signerId: OrgID
         let date: BusinessDate
-        var signerId: OrgID { tx.body.orgId }
-        func outputId(_ k: Int) -> TokenID { Hashing.tokenId(transactionId: tx.id, index: k) }
+        func outputId(_ k: Int) -> TokenID { Hashing.tokenId(transactionId: txId, index: k) }
     }
 
     // MARK: - Shared guards
 
-    func existingOrg(_ id: OrgID, _ what: String) throws(LedgerError) -> Org {
-        guard let org = orgs[id] else { throw LedgerError(.notFound, "\(what) \(id) is not a registered org") }
+    func existingOrg(_ id: OrgID, _ what: String) throws(LedgerError) -> OrgFacts {
+        guard let org = orgFacts[id] else { throw LedgerError(.notFound, "\(what) \(id) is not a registered org") }
         return org
     }
 
     /// A counterparty must exist, have `role`, not be the signer, and be active — in that order.
-    func counterparty(_ id: OrgID, role: OrgRole, what: String, _ ctx: Context) throws(LedgerError) -> Org {
+    func counterparty(_ id: OrgID, role: OrgRole, what: String, _ ctx: Context) throws(LedgerError) {
         let org = try existingOrg(id, what)
         guard org.role == role else {
             throw LedgerError(.invalidCounterparty, "\(what) \(id) is a \(org.role.rawValue), not a \(role.rawValue)")
         }
-        guard org.id != ctx.signerId else { throw LedgerError(.invalidCounterparty, "\(what) cannot be yourself") }
+        guard id != ctx.signerId else { throw LedgerError(.invalidCounterparty, "\(what) cannot be yourself") }
         guard org.status == .active else { throw LedgerError(.orgSuspended, "\(what) \(id) is suspended") }
-        return org
     }
 
     /// A token the signer holds, in `status`.
@@ -148,18 +165,24 @@ extension LedgerState {
 
     // MARK: - Mutations shared by several operations
 
+    /// Registers or updates an org, with the facts the rules check on every transaction.
+    mutating func put(_ org: Org) {
+        orgs[org.id] = org
+        orgFacts[org.id] = OrgFacts(role: org.role, status: org.status, keyBits: OrgFacts.keyBits(org.keyId))
+    }
+
     mutating func create(_ ctx: Context, _ k: Int, from parent: Token?, receivableId: TxID, holder: OrgID, amountFen: Int64,
                          tier: Int64, status: TokenStatus, _ effects: inout TxEffects) {
         let id = ctx.outputId(k)
         tokens.insert(Token(id: id, receivableId: receivableId, parentId: parent?.id, holderId: holder, amountFen: amountFen,
-                            tier: tier, status: status, createdTx: ctx.tx.id, spentTx: nil, createdOn: ctx.date))
+                            tier: tier, status: status, createdTx: ctx.txId, spentTx: nil, createdOn: ctx.date))
         effects.createdTokens.append(id)
     }
 
     mutating func setStatus(_ tokenId: TokenID, _ status: TokenStatus, _ ctx: Context, _ effects: inout TxEffects) {
         tokens.update(tokenId) { token in
             token.status = status
-            if status == .spent || status == .settled || status == .expired { token.spentTx = ctx.tx.id }
+            if status == .spent || status == .settled || status == .expired { token.spentTx = ctx.txId }
         }
         effects.changedTokens.append(tokenId)
     }
@@ -190,8 +213,8 @@ extension LedgerState {
         guard operatorId == nil || p.role != .operator else {
             throw LedgerError.invalid("payload.role", "the platform has one operator")
         }
-        orgs[p.orgId] = Org(id: p.orgId, name: p.name, role: p.role, creditCode: p.creditCode, publicKey: p.publicKey,
-                            keyId: Hashing.keyId(publicKey: p.publicKey), status: .active, registeredTx: ctx.tx.id)
+        put(Org(id: p.orgId, name: p.name, role: p.role, creditCode: p.creditCode, publicKey: p.publicKey,
+                keyId: Hashing.keyId(publicKey: p.publicKey), status: .active, registeredTx: ctx.txId))
         if operatorId == nil {
             operatorId = p.orgId
             effects.policyChanged = true  // the default policy comes into force at genesis
@@ -201,15 +224,19 @@ extension LedgerState {
 
     mutating func rotateKey(orgId: OrgID, key: [UInt8], _ effects: inout TxEffects) throws(LedgerError) {
         _ = try existingOrg(orgId, "org")
-        orgs[orgId]!.publicKey = key
-        orgs[orgId]!.keyId = Hashing.keyId(publicKey: key)
+        var org = orgs[orgId]!
+        org.publicKey = key
+        org.keyId = Hashing.keyId(publicKey: key)
+        put(org)
         effects.orgId = orgId
     }
 
     mutating func setOrgStatus(orgId: OrgID, status: OrgStatus, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         _ = try existingOrg(orgId, "org")
         guard orgId != ctx.signerId else { throw LedgerError(.invalidCounterparty, "the operator cannot change its own status") }
-        orgs[orgId]!.status = status
+        var org = orgs[orgId]!
+        org.status = status
+        put(org)
         effects.orgId = orgId
     }
 
@@ -234,10 +261,10 @@ extension LedgerState {
 
     mutating func grantCredit(coreId: OrgID, limitFen: Int64, rateBps: Int64, expiresOn: BusinessDate, _ ctx: Context,
                               _ effects: inout TxEffects) throws(LedgerError) {
-        _ = try counterparty(coreId, role: .core, what: "core enterprise", ctx)
+        try counterparty(coreId, role: .core, what: "core enterprise", ctx)
         try checkCreditTerms(limitFen: limitFen, rateBps: rateBps)
         guard expiresOn >= ctx.date else { throw LedgerError.invalid("payload.expiresOn", "\(expiresOn) is already past") }
-        let id = ctx.tx.id
+        let id = ctx.txId
         creditLines[id] = CreditLine(id: id, bankId: ctx.signerId, coreId: coreId, limitFen: limitFen, usedFen: 0,
                                      rateBps: rateBps, expiresOn: expiresOn, status: .active, createdTx: id)
         linesByBankAndCore[BankAndCore(bank: ctx.signerId, core: coreId), default: []].append(id)
@@ -266,7 +293,7 @@ extension LedgerState {
     // MARK: - Core: issue and settle
 
     mutating func issue(_ p: IssuePayload, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
-        _ = try counterparty(p.supplierId, role: .supplier, what: "supplier", ctx)
+        try counterparty(p.supplierId, role: .supplier, what: "supplier", ctx)
         guard let line = creditLines[p.creditLineId], line.coreId == ctx.signerId else {
             throw LedgerError(.notFound, "credit line \(p.creditLineId) is not one of yours")
         }
@@ -297,7 +324,7 @@ extension LedgerState {
             throw LedgerError(.insufficientCredit, "credit line \(line.id) has \(Money.format(line.availableFen)) left, less than \(Money.format(p.faceFen))")
         }
 
-        let id = ctx.tx.id
+        let id = ctx.txId
         let year = p.issueDate.components.year
         let sequence = String(receivables.count + 1)
         let number = "CAS-\(year)-" + String(repeating: "0", count: max(0, 6 - sequence.count)) + sequence
@@ -400,7 +427,7 @@ extension LedgerState {
     mutating func transfer(tokenId: TokenID, to recipientId: OrgID, amountFen: Int64, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
         _ = try beforeDue(token, ctx)
-        _ = try counterparty(recipientId, role: .supplier, what: "recipient", ctx)
+        try counterparty(recipientId, role: .supplier, what: "recipient", ctx)
         try piece(amountFen, "amount")
         guard amountFen <= token.amountFen else {
             throw LedgerError(.amountOutOfRange, "amount \(Money.format(amountFen)) is more than the token holds, \(Money.format(token.amountFen))")
@@ -443,7 +470,7 @@ extension LedgerState {
 
     mutating func requestFinancing(tokenId: TokenID, bankId: OrgID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
-        _ = try counterparty(bankId, role: .bank, what: "bank", ctx)
+        try counterparty(bankId, role: .bank, what: "bank", ctx)
         let receivable = try beforeDue(token, ctx)
         let days = ctx.date.days(until: receivable.dueDate)
         guard days > policy.financingCutoffDays else {
@@ -452,7 +479,7 @@ extension LedgerState {
         let line = try financingLine(bank: bankId, core: receivable.issuerId, on: ctx.date).get()
 
         let quote = FinancingQuote(token: token, line: line, dueDate: receivable.dueDate, on: ctx.date)
-        let id = ctx.tx.id
+        let id = ctx.txId
         financings[id] = Financing(id: id, tokenId: token.id, receivableId: token.receivableId, supplierId: ctx.signerId,
                                    bankId: bankId, creditLineId: line.id, amountFen: quote.amountFen, rateBps: quote.rateBps,
                                    days: quote.days, interestFen: quote.interestFen, payoutFen: quote.payoutFen,

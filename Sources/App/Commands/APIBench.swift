@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import NIOCore
+import NIOPosix
 import SQLKit
 import Vapor
 
@@ -52,10 +53,10 @@ struct APIBench {
         let port = 18_000 + Int.random(in: 0..<2_000)
         try await app.server.start(address: .hostname("127.0.0.1", port: port))
         defer { Task { await app.server.shutdown() } }
-        let endpoint = "http://127.0.0.1:\(port)/api/v1/transactions"
-        let client = HTTPClientPool(app: app, connections: clients)
+        var connections: [BenchConnection] = []
+        for _ in 0..<clients { connections.append(try await BenchConnection.connect(host: "127.0.0.1", port: port, group: app.eventLoopGroup)) }
 
-        let line = try await client.submit(endpoint, bank, .grantCredit(coreId: core.id, limitFen: Limits.maxAmountFen, rateBps: 380, expiresOn: today.adding(days: 730)))
+        let line = try await connections[0].submit(bank, .grantCredit(coreId: core.id, limitFen: Limits.maxAmountFen, rateBps: 380, expiresOn: today.adding(days: 730)))
         let lineId = line.id
         let before = await app.sequencer!.commitStats
         say("bench api: \(clients) clients for \(seconds) s against http://127.0.0.1:\(port), each doing issue → accept → transfer → accept → split → finance → approve")
@@ -64,7 +65,7 @@ struct APIBench {
         let started = ContinuousClock.now
         let results = try await withThrowingTaskGroup(of: [Double].self) { group in
             for i in 0..<clients {
-                let me = suppliers[i], next = suppliers[(i + 1) % clients]
+                let me = suppliers[i], next = suppliers[(i + 1) % clients], connection = connections[i]
                 group.addTask {
                     var latencies: [Double] = []
                     var round = 0
@@ -72,7 +73,7 @@ struct APIBench {
                         round += 1
                         func step(_ org: Org, _ payload: Payload) async throws -> TxID {
                             let t0 = ContinuousClock.now
-                            let tx = try await client.submit(endpoint, org, payload)
+                            let tx = try await connection.submit(org, payload)
                             latencies.append((ContinuousClock.now - t0).milliseconds)
                             return tx.id
                         }
@@ -107,6 +108,7 @@ struct APIBench {
         say("chain: height \(replayed.height), \(replayed.state.transactionCount) transactions, verified; projections \(problems.isEmpty ? "match" : "DIFFER: \(problems.prefix(3))")")
         let ratio = pgbenchTps > 0 ? opsPerSec / pgbenchTps : 0
         say(#"{"blocks":\#(blocks),"maxMs":\#(fmt(sorted.last ?? 0)),"meanBlockTx":\#(fmt(meanBlock)),"meanCommitMs":\#(fmt(meanCommitMs)),"opsPerSec":\#(Int(opsPerSec)),"p50Ms":\#(fmt(pct(0.5))),"p99Ms":\#(fmt(pct(0.99))),"pgbenchTps":\#(Int(pgbenchTps)),"ratio":\#(fmt(ratio))}"#)
+        for connection in connections { await connection.close() }
         await app.server.shutdown()
     }
 
@@ -170,32 +172,123 @@ struct APIBench {
     }
 }
 
-/// Signs and posts transactions for the bench's clients.
-struct HTTPClientPool: Sendable {
-    let client: any Client
+/// One bench client's connection: signs each transaction and posts it over its own keep-alive
+/// HTTP/1.1 connection, one request at a time. A load generator as lean as pgbench's, so that
+/// on one machine the figures measure the server rather than an HTTP client library.
+final class BenchConnection: Sendable {
+    let channel: any Channel
+    let collector: ResponseCollector
+    let head: String
 
-    init(app: Application, connections: Int) {
-        app.http.client.configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        client = app.client
+    init(channel: any Channel, collector: ResponseCollector, host: String, port: Int) {
+        self.channel = channel
+        self.collector = collector
+        head = "POST /api/v1/transactions HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: application/json\r\n"
+    }
+
+    static func connect(host: String, port: Int, group: any EventLoopGroup) async throws -> BenchConnection {
+        let collector = ResponseCollector()
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
+            .connect(host: host, port: port).get()
+        return BenchConnection(channel: channel, collector: collector, host: host, port: port)
     }
 
     struct Refused: Error, CustomStringConvertible {
         var description: String
     }
 
-    func submit(_ endpoint: String, _ org: APIBench.Org, _ payload: Payload) async throws -> Transaction {
+    func submit(_ org: APIBench.Org, _ payload: Payload) async throws -> Transaction {
         let body = TransactionBody(orgId: org.id, keyId: org.signer.keyId, time: Int64(Date().timeIntervalSince1970 * 1000),
                                    nonce: UUID().uuidString.lowercased(), payload: payload)
         let tx = try Transaction.sign(body, with: org.signer)
         let json: JSON = ["body": body.json, "signature": .string(Base64.encode(tx.signature))]
-        let response = try await client.post(URI(string: endpoint)) { req in
-            req.headers.contentType = .json
-            req.body = ByteBuffer(bytes: json.canonicalBytes)
+        let bytes = json.canonicalBytes
+        var request = channel.allocator.buffer(capacity: head.utf8.count + bytes.count + 32)
+        request.writeString(head)
+        request.writeString("Content-Length: \(bytes.count)\r\n\r\n")
+        request.writeBytes(bytes)
+        let promise = channel.eventLoop.makePromise(of: ResponseCollector.Response.self)
+        let (channel, collector) = (self.channel, self.collector)
+        channel.eventLoop.execute {
+            collector.expect(promise)
+            channel.writeAndFlush(request, promise: nil)
         }
-        guard response.status == .created else {
-            throw Refused(description: "\(payload.type.rawValue): \(response.status.code) \(response.body.map { String(buffer: $0) } ?? "")")
+        let response = try await promise.futureResult.get()
+        guard response.status == 201 else {
+            throw Refused(description: "\(payload.type.rawValue): \(response.status) \(String(decoding: response.body, as: UTF8.self))")
         }
         return tx
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Reads HTTP/1.1 responses with a `Content-Length` off one connection, in order. Touched only
+/// on its channel's event loop.
+final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+
+    struct Response: Sendable {
+        var status: Int
+        var body: [UInt8]
+    }
+
+    private var buffer = ByteBuffer()
+    private var waiting: [EventLoopPromise<Response>] = []
+
+    func expect(_ promise: EventLoopPromise<Response>) { waiting.append(promise) }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        while let response = nextResponse() {
+            guard !waiting.isEmpty else { return }
+            waiting.removeFirst().succeed(response)
+        }
+    }
+
+    /// One whole response off the front of the buffer, or nil while it is still arriving.
+    private func nextResponse() -> Response? {
+        let view = buffer.readableBytesView
+        guard let end = view.firstRange(of: [13, 10, 13, 10]) else { return nil }
+        let head = String(decoding: view[view.startIndex..<end.lowerBound], as: UTF8.self)
+        let lines = head.split(separator: "\r\n")
+        guard let statusLine = lines.first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") else {
+            fail(Refused(description: "not an HTTP response: \(head.prefix(80))"))
+            return nil
+        }
+        let length = lines.dropFirst().lazy.compactMap { line -> Int? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+            return Int(parts[1].trimmingCharacters(in: .whitespaces))
+        }.first ?? 0
+        let headLength = end.upperBound - view.startIndex
+        guard buffer.readableBytes >= headLength + length else { return nil }
+        buffer.moveReaderIndex(forwardBy: headLength)
+        let body = buffer.readBytes(length: length) ?? []
+        buffer.discardReadBytes()
+        return Response(status: status, body: body)
+    }
+
+    private typealias Refused = BenchConnection.Refused
+
+    private func fail(_ error: any Error) {
+        buffer.clear()
+        for promise in waiting { promise.fail(error) }
+        waiting.removeAll()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(Refused(description: "the server closed the connection"))
     }
 }
 

@@ -69,9 +69,7 @@ struct LedgerBench {
         var state = LedgerState()
         state.reserveCapacity(transactions: unsigned.count)
         t = clock.now
-        for tx in unsigned {
-            if case .failure(let e) = state.apply(tx) { throw CommandFailure("replay refused \(tx.id): \(e)") }
-        }
+        if let (i, e) = state.apply(contentsOf: unsigned) { throw CommandFailure("replay refused \(unsigned[i].id): \(e)") }
         let rulesSeconds = (clock.now - t).seconds
         let rulesRate = Double(unsigned.count) / rulesSeconds
         say("rules: \(unsigned.count) transactions in \(fmt(rulesSeconds)) s = \(Int(rulesRate)) tx/s (one core)")

@@ -104,29 +104,19 @@ enum Feed {
 
     static let paymentColumns = ["id", "kind", "transaction_id", "payer_id", "payee_id", "amount_fen", "reference", "receivable_id", "time_ms"]
 
-    /// Writes a block's events and payments inside the block's database transaction.
-    static func write(_ block: Block, effects: [TxEffects], state: LedgerState, on db: any SQLDatabase) async throws {
-        let last = try await db.raw("SELECT MAX(seq) AS seq FROM events").first()
-        var seq = try last.flatMap { try $0.decodeNil(column: "seq") ? nil : try $0.decode(column: "seq", as: Int64.self) } ?? 0
+    static let eventColumns = ["seq", "org_id", "time_ms", "type", "transaction_id", "summary", "summary_zh"]
+
+    /// A block's event rows (`seq` numbering them within the block, from 1) and payment rows.
+    static func rows(_ block: Block, effects: [TxEffects], state: LedgerState) -> (events: [[Cell]], payments: [[Cell]]) {
         var eventRows: [[Cell]] = [], paymentRows: [[Cell]] = []
         for (tx, e) in zip(block.transactions, effects) {
             for event in events(tx, e, in: state) {
-                seq += 1
-                eventRows.append([.int(seq), .text(event.orgId.description), .int(block.header.time), .text(event.type.rawValue),
+                eventRows.append([.int(Int64(eventRows.count + 1)), .text(event.orgId.description), .int(block.header.time), .text(event.type.rawValue),
                                   .text(event.transactionId.description), .text(event.summary), .text(event.summaryZh)])
             }
             paymentRows += payments(tx, time: block.header.time, in: state)
         }
-        for chunk in eventRows.chunked(200) {
-            let insert = db.insert(into: "events").columns("seq", "org_id", "time_ms", "type", "transaction_id", "summary", "summary_zh")
-            for row in chunk { insert.values(row.map(\.expression)) }
-            try await insert.run()
-        }
-        for chunk in paymentRows.chunked(200) {
-            let insert = db.insert(into: "payments").columns(paymentColumns)
-            for row in chunk { insert.values(row.map(\.expression)) }
-            try await insert.run()
-        }
+        return (eventRows, paymentRows)
     }
 }
 

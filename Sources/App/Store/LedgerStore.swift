@@ -9,45 +9,120 @@ struct LedgerStore: Sendable {
     let db: any Database
     var sql: any SQLDatabase { db as! any SQLDatabase }  // both drivers are SQL databases
 
-    /// Writes a sealed block and the rows its transactions touched, as they stand in `state`
-    /// (the state after the block). All or nothing.
+    /// Rows for one table, written as they are (`upsert` false) or replacing the row with the
+    /// same primary key (the first column).
+    struct RowSet {
+        var table: String
+        var columns: [String]
+        var rows: [[Cell]]
+        var upsert: Bool
+    }
+
+    /// Everything a block writes: the block, its transactions, every projection row they
+    /// changed (as it stands in `state`, the state after the block), its events and payments.
+    /// Event rows carry their order within the block in `seq`; the writer adds the feed's end.
+    static func rowSets(_ block: Block, effects: [TxEffects], state: LedgerState) -> [RowSet] {
+        let h = block.header
+        var sets = [
+            RowSet(table: "blocks", columns: ["height", "hash", "prev_hash", "tx_root", "tx_count", "time_ms", "signature"],
+                   rows: [[.int(h.height), .text(block.hash), .text(h.prevHash), .text(h.txRoot), .int(Int64(h.txCount)), .int(h.time),
+                           .text(Base64.encode(block.signature))]], upsert: false),
+            RowSet(table: "transactions", columns: ["id", "block_height", "position", "type", "org_id", "time_ms", "body", "signature"],
+                   rows: block.transactions.enumerated().map { i, tx in
+                       [.text(tx.id.description), .int(h.height), .int(Int64(i)), .text(tx.body.type.rawValue), .text(tx.body.orgId.description),
+                        .int(tx.body.time), .text(String(decoding: tx.canonicalBody, as: UTF8.self)), .text(Base64.encode(tx.signature))]
+                   }, upsert: false),
+        ]
+        for (table, rows) in Projection.touchedRows(effects, in: state) {
+            sets.append(RowSet(table: table.name, columns: table.columns, rows: rows, upsert: true))
+        }
+        let feed = Feed.rows(block, effects: effects, state: state)
+        sets.append(RowSet(table: "events", columns: Feed.eventColumns, rows: feed.events, upsert: false))
+        sets.append(RowSet(table: "payments", columns: Feed.paymentColumns, rows: feed.payments, upsert: false))
+        return sets.filter { !$0.rows.isEmpty }
+    }
+
+    /// Writes a sealed block and everything it changed. All or nothing: on PostgreSQL one
+    /// statement (one round trip, atomic by itself), elsewhere one database transaction.
     func append(_ block: Block, effects: [TxEffects], state: LedgerState) async throws {
-        let rows = Projection.touchedRows(effects, in: state)
+        let sets = Self.rowSets(block, effects: effects, state: state)
+        if sql.dialect.name == "postgresql" {
+            try await sql.raw(Self.oneStatement(sets)).run()
+            return
+        }
         try await db.transaction { fluent in
             let db = fluent as! any SQLDatabase
-            let h = block.header
-            try await db.insert(into: "blocks")
-                .columns("height", "hash", "prev_hash", "tx_root", "tx_count", "time_ms", "signature")
-                .values(SQLBind(h.height), SQLBind(block.hash), SQLBind(h.prevHash), SQLBind(h.txRoot), SQLBind(Int(h.txCount)),
-                        SQLBind(h.time), SQLBind(Base64.encode(block.signature)))
-                .run()
-            for chunk in Array(block.transactions.enumerated()).chunked(200) {
-                let insert = db.insert(into: "transactions")
-                    .columns("id", "block_height", "position", "type", "org_id", "time_ms", "body", "signature")
-                for (i, tx) in chunk {
-                    insert.values(SQLBind(tx.id.description), SQLBind(h.height), SQLBind(i), SQLBind(tx.body.type.rawValue),
-                                  SQLBind(tx.body.orgId.description), SQLBind(tx.body.time),
-                                  SQLBind(String(decoding: tx.canonicalBody, as: UTF8.self)), SQLBind(Base64.encode(tx.signature)))
+            for set in sets {
+                var rows = set.rows
+                if set.table == "events" {
+                    let last = try await db.raw("SELECT MAX(seq) AS seq FROM events").first()
+                    let base = try last.flatMap { try $0.decodeNil(column: "seq") ? nil : try $0.decode(column: "seq", as: Int64.self) } ?? 0
+                    rows = rows.map { row in
+                        guard case .int(let n) = row[0] else { return row }
+                        return [.int(base + n)] + row.dropFirst()
+                    }
                 }
-                try await insert.run()
-            }
-            for (table, tableRows) in rows {
-                for chunk in tableRows.chunked(200) {
-                    try await Self.upsert(table, chunk, on: db)
+                for chunk in rows.chunked(200) {
+                    try await Self.insert(set.table, set.columns, chunk, upsert: set.upsert, on: db)
                 }
             }
-            try await Feed.write(block, effects: effects, state: state, on: db)
         }
     }
 
-    static func upsert(_ table: Projection.Table, _ rows: ArraySlice<[Cell]>, on db: any SQLDatabase) async throws {
-        let insert = db.insert(into: table.name).columns(table.columns)
+    static func insert(_ table: String, _ columns: [String], _ rows: ArraySlice<[Cell]>, upsert: Bool, on db: any SQLDatabase) async throws {
+        let insert = db.insert(into: table).columns(columns)
         for row in rows { insert.values(row.map(\.expression)) }
-        try await insert.onConflict(with: [table.columns[0]]) { update in
-            var u = update
-            for column in table.columns.dropFirst() { u = u.set(excludedValueOf: column) }
-            return u
-        }.run()
+        if upsert {
+            insert.onConflict(with: [columns[0]]) { update in
+                var u = update
+                for column in columns.dropFirst() { u = u.set(excludedValueOf: column) }
+                return u
+            }
+        }
+        try await insert.run()
+    }
+
+    /// The whole block as one PostgreSQL statement: each table's rows travel as one JSON
+    /// parameter, unpacked by `json_populate_recordset` in a data-modifying `WITH` clause.
+    static func oneStatement(_ sets: [RowSet]) -> SQLQueryString {
+        var query: SQLQueryString = "WITH "
+        for (k, set) in sets.enumerated() {
+            var rows: [UInt8] = [UInt8(ascii: "[")]
+            for (i, row) in set.rows.enumerated() {
+                if i > 0 { rows.append(UInt8(ascii: ",")) }
+                rows.append(UInt8(ascii: "{"))
+                for (c, (column, cell)) in zip(set.columns, row).enumerated() {
+                    if c > 0 { rows.append(UInt8(ascii: ",")) }
+                    JSON.writeCanonicalString(column, into: &rows)
+                    rows.append(UInt8(ascii: ":"))
+                    switch cell {
+                    case .text(let text): JSON.writeCanonicalString(text, into: &rows)
+                    case .int(let n): rows.append(contentsOf: String(n).utf8)
+                    case .null: rows.append(contentsOf: "null".utf8)
+                    }
+                }
+                rows.append(UInt8(ascii: "}"))
+            }
+            rows.append(UInt8(ascii: "]"))
+            let columns = set.columns.joined(separator: ", ")
+            var selected = set.columns.map { "r.\($0)" }
+            var from = "json_populate_recordset(NULL::\(set.table), "
+            if set.table == "events" {
+                // The feed's sequence continues from its end, read in this statement's snapshot.
+                selected[0] = "m.base + r.seq"
+                from = "(SELECT COALESCE(MAX(seq), 0) AS base FROM events) m, " + from
+            }
+            query.appendInterpolation(unsafeRaw: "\(k == 0 ? "" : ", ")s\(k) AS (INSERT INTO \(set.table) (\(columns)) SELECT \(selected.joined(separator: ", ")) FROM \(from)")
+            query.appendInterpolation(bind: String(decoding: rows, as: UTF8.self))
+            query.appendInterpolation(unsafeRaw: "::json) r")
+            if set.upsert {
+                let updates = set.columns.dropFirst().map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+                query.appendInterpolation(unsafeRaw: " ON CONFLICT (\(set.columns[0])) DO UPDATE SET \(updates)")
+            }
+            query.appendInterpolation(unsafeRaw: ")")
+        }
+        query.appendInterpolation(unsafeRaw: " SELECT 1")
+        return query
     }
 
     /// The stored chain from `fromHeight`, as export lines (one block's canonical JSON each),
