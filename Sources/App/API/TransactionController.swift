@@ -74,10 +74,12 @@ enum TransactionController {
         guard abs(parsed.time - nowMs) <= maxClockSkewMs else {
             throw LedgerError.invalid("body.time", "is more than 5 minutes from the platform's clock (\(nowMs))")
         }
+        guard signatureText.utf8.count <= 128, let signature = Base64.decode(signatureText), signature.count == 64 else {
+            throw LedgerError.invalid("signature", "must be a 64-byte Ed25519 signature in base64")
+        }
+        // The id covers JCS of the body exactly as received, which is what was signed.
         let canonical = body.canonicalBytes
-        let id = Hashing.sha256(canonical)
-        let tx = try Transaction(json: ["id": .string(Hex.encode(id)), "body": body, "signature": .string(signatureText)])
-        return tx
+        return Transaction(id: TxID(digest: Hashing.sha256(canonical)), body: parsed, signature: signature, canonicalBody: canonical)
     }
 
     static let maxBodyBytes = 64 * 1024
