@@ -14,7 +14,7 @@ public func configure(_ app: Application) async throws {
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())
     app.middleware.use(ReadOnlyNode())
-    app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory))
+    app.middleware.use(PublicFiles(files: FileMiddleware(publicDirectory: app.directory.publicDirectory)))
     let templates = app.directory.workingDirectory + "Templates/"
     app.views.use(.leaf)
     app.leaf.configuration = LeafConfiguration(rootDirectory: templates)
@@ -29,6 +29,17 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(VerifyCommand(), as: "verify")
     app.asyncCommands.use(BenchCommand(), as: "bench")
+}
+
+/// The console's static files (`Public/`). The API serves no files, so its requests go straight
+/// to their routes without a look at the disk.
+struct PublicFiles: AsyncMiddleware {
+    let files: FileMiddleware
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        if request.url.path.hasPrefix("/api/") { return try await next.respond(to: request) }
+        return try await files.respond(to: request, chainingTo: next)
+    }
 }
 
 /// `DATABASE_URL`, or outside production the embedded demo database. Production names its

@@ -253,25 +253,44 @@ final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
 
     /// One whole response off the front of the buffer, or nil while it is still arriving.
     private func nextResponse() -> Response? {
-        let view = buffer.readableBytesView
-        guard let end = view.firstRange(of: [13, 10, 13, 10]) else { return nil }
-        let head = String(decoding: view[view.startIndex..<end.lowerBound], as: UTF8.self)
-        let lines = head.split(separator: "\r\n")
-        guard let statusLine = lines.first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") else {
-            fail(Refused(description: "not an HTTP response: \(head.prefix(80))"))
+        let parsed = buffer.withUnsafeReadableBytes { raw -> (status: Int, headLength: Int, bodyLength: Int)? in
+            let u = raw.bindMemory(to: UInt8.self)
+            // "HTTP/1.1 201 …": the status is three digits at bytes 9–11.
+            guard u.count >= 16 else { return nil }
+            var status = 0
+            for k in 9..<12 { status = status * 10 + Int(u[k] &- 48) }
+            var bodyLength = 0
+            var lineStart = 0
+            var i = 0
+            while i + 1 < u.count {
+                guard u[i] == 13, u[i + 1] == 10 else {
+                    i += 1
+                    continue
+                }
+                if i == lineStart { return (status, i + 2, bodyLength) }  // the empty line ends the head
+                if let length = Self.contentLength(u, lineStart, i) { bodyLength = length }
+                i += 2
+                lineStart = i
+            }
             return nil
         }
-        let length = lines.dropFirst().lazy.compactMap { line -> Int? in
-            let parts = line.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
-            return Int(parts[1].trimmingCharacters(in: .whitespaces))
-        }.first ?? 0
-        let headLength = end.upperBound - view.startIndex
-        guard buffer.readableBytes >= headLength + length else { return nil }
-        buffer.moveReaderIndex(forwardBy: headLength)
-        let body = buffer.readBytes(length: length) ?? []
+        guard let parsed, buffer.readableBytes >= parsed.headLength + parsed.bodyLength else { return nil }
+        buffer.moveReaderIndex(forwardBy: parsed.headLength)
+        let body = buffer.readBytes(length: parsed.bodyLength) ?? []
         buffer.discardReadBytes()
-        return Response(status: status, body: body)
+        return Response(status: parsed.status, body: body)
+    }
+
+    private static let contentLengthName = Array("content-length:".utf8)
+
+    /// The value of a `Content-Length` header line (name in any case), or nil for another line.
+    private static func contentLength(_ u: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int? {
+        let name = contentLengthName
+        guard end - start > name.count else { return nil }
+        for k in 0..<name.count where u[start + k] | 0x20 != name[k] | 0x20 { return nil }
+        var value = 0
+        for k in start + name.count..<end where u[k] != 32 { value = value * 10 + Int(u[k] &- 48) }
+        return value
     }
 
     private typealias Refused = BenchConnection.Refused
