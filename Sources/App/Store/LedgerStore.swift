@@ -1,6 +1,9 @@
 import FluentKit
 import Foundation
 import Ledger
+import Logging
+import PostgresKit
+import PostgresNIO
 import SQLKit
 
 /// The chain and its projections in SQL. Writing a block is one database transaction: the block,
@@ -18,41 +21,53 @@ struct LedgerStore: Sendable {
         var upsert: Bool
     }
 
-    /// Everything a block writes: the block, its transactions, every projection row they
-    /// changed (as it stands in `state`, the state after the block), its events and payments.
-    /// Event rows carry their order within the block in `seq`; the writer adds the feed's end.
+    /// The tables a block writes, in the order it writes them, with their columns.
+    static let shapes: [RowSet] = [
+        RowSet(table: "blocks", columns: ["height", "hash", "prev_hash", "tx_root", "tx_count", "time_ms", "signature"], rows: [], upsert: false),
+        RowSet(table: "transactions", columns: ["id", "block_height", "position", "type", "org_id", "time_ms", "body", "signature"], rows: [], upsert: false),
+    ] + Projection.all.map { RowSet(table: $0.name, columns: $0.columns, rows: [], upsert: true) } + [
+        RowSet(table: "events", columns: Feed.eventColumns, rows: [], upsert: false),
+        RowSet(table: "payments", columns: Feed.paymentColumns, rows: [], upsert: false),
+    ]
+
+    /// Everything a block writes, table by table in the order of `shapes` (a table the block
+    /// left alone has no rows): the block, its transactions, every projection row they changed
+    /// (as it stands in `state`, the state after the block), its events and payments. Event rows
+    /// carry their order within the block in `seq`; the writer adds the feed's end.
     static func rowSets(_ block: Block, effects: [TxEffects], state: LedgerState) -> [RowSet] {
         let h = block.header
-        var sets = [
-            RowSet(table: "blocks", columns: ["height", "hash", "prev_hash", "tx_root", "tx_count", "time_ms", "signature"],
-                   rows: [[.int(h.height), .text(block.hash), .text(h.prevHash), .text(h.txRoot), .int(Int64(h.txCount)), .int(h.time),
-                           .text(Base64.encode(block.signature))]], upsert: false),
-            RowSet(table: "transactions", columns: ["id", "block_height", "position", "type", "org_id", "time_ms", "body", "signature"],
-                   rows: block.transactions.enumerated().map { i, tx in
-                       [.text(tx.id.description), .int(h.height), .int(Int64(i)), .text(tx.body.type.rawValue), .text(tx.body.orgId.description),
-                        .int(tx.body.time), .text(String(decoding: tx.canonicalBody, as: UTF8.self)), .text(Base64.encode(tx.signature))]
-                   }, upsert: false),
+        var rows: [String: [[Cell]]] = [
+            "blocks": [[.int(h.height), .text(block.hash), .text(h.prevHash), .text(h.txRoot), .int(Int64(h.txCount)), .int(h.time),
+                        .text(Base64.encode(block.signature))]],
+            "transactions": block.transactions.enumerated().map { i, tx in
+                [.text(tx.id.description), .int(h.height), .int(Int64(i)), .text(tx.body.type.rawValue), .text(tx.body.orgId.description),
+                 .int(tx.body.time), .text(String(decoding: tx.canonicalBody, as: UTF8.self)), .text(Base64.encode(tx.signature))]
+            },
         ]
-        for (table, rows) in Projection.touchedRows(effects, in: state) {
-            sets.append(RowSet(table: table.name, columns: table.columns, rows: rows, upsert: true))
+        for (table, tableRows) in Projection.touchedRows(effects, in: state) { rows[table.name] = tableRows }
+        (rows["events"], rows["payments"]) = Feed.rows(block, effects: effects, state: state)
+        return shapes.map { shape in
+            var set = shape
+            set.rows = rows[shape.table] ?? []
+            return set
         }
-        let feed = Feed.rows(block, effects: effects, state: state)
-        sets.append(RowSet(table: "events", columns: Feed.eventColumns, rows: feed.events, upsert: false))
-        sets.append(RowSet(table: "payments", columns: Feed.paymentColumns, rows: feed.payments, upsert: false))
-        return sets.filter { !$0.rows.isEmpty }
     }
 
     /// Writes a sealed block and everything it changed. All or nothing: on PostgreSQL one
     /// statement (one round trip, atomic by itself), elsewhere one database transaction.
     func append(_ block: Block, effects: [TxEffects], state: LedgerState) async throws {
         let sets = Self.rowSets(block, effects: effects, state: state)
-        if sql.dialect.name == "postgresql" {
-            try await sql.raw(Self.oneStatement(sets)).run()
+        if let postgres = db as? any PostgresDatabase {
+            let statement = AppendBlock(parameters: sets.map(Self.jsonRows))
+            let logger = db.logger
+            _ = try await postgres.withConnection { connection in
+                connection.eventLoop.makeFutureWithTask { try await connection.execute(statement, logger: logger) }
+            }.get()
             return
         }
         try await db.transaction { fluent in
             let db = fluent as! any SQLDatabase
-            for set in sets {
+            for set in sets where !set.rows.isEmpty {
                 var rows = set.rows
                 if set.table == "events" {
                     let last = try await db.raw("SELECT MAX(seq) AS seq FROM events").first()
@@ -82,47 +97,67 @@ struct LedgerStore: Sendable {
         try await insert.run()
     }
 
-    /// The whole block as one PostgreSQL statement: each table's rows travel as one JSON
-    /// parameter, unpacked by `json_populate_recordset` in a data-modifying `WITH` clause.
-    static func oneStatement(_ sets: [RowSet]) -> SQLQueryString {
-        var query: SQLQueryString = "WITH "
+    /// The whole block as one PostgreSQL statement, prepared once per connection: each table's
+    /// rows travel as one JSON parameter (`[]` when the block left the table alone), unpacked by
+    /// `json_populate_recordset` in a data-modifying `WITH`. One statement is atomic by itself.
+    struct AppendBlock: PostgresPreparedStatement {
+        typealias Row = ()
+        static let name = "cascade_append_block"
+        static let sql = LedgerStore.appendStatement(LedgerStore.shapes)
+        var parameters: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: parameters.count)
+            for parameter in parameters { bindings.append(parameter) }
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {}
+    }
+
+    /// The statement's text for sets of this shape (their rows are not read): `$k` is set k's rows.
+    static func appendStatement(_ sets: [RowSet]) -> String {
+        var clauses: [String] = []
         for (k, set) in sets.enumerated() {
-            var rows: [UInt8] = [UInt8(ascii: "[")]
-            for (i, row) in set.rows.enumerated() {
-                if i > 0 { rows.append(UInt8(ascii: ",")) }
-                rows.append(UInt8(ascii: "{"))
-                for (c, (column, cell)) in zip(set.columns, row).enumerated() {
-                    if c > 0 { rows.append(UInt8(ascii: ",")) }
-                    JSON.writeCanonicalString(column, into: &rows)
-                    rows.append(UInt8(ascii: ":"))
-                    switch cell {
-                    case .text(let text): JSON.writeCanonicalString(text, into: &rows)
-                    case .int(let n): rows.append(contentsOf: String(n).utf8)
-                    case .null: rows.append(contentsOf: "null".utf8)
-                    }
-                }
-                rows.append(UInt8(ascii: "}"))
-            }
-            rows.append(UInt8(ascii: "]"))
-            let columns = set.columns.joined(separator: ", ")
             var selected = set.columns.map { "r.\($0)" }
-            var from = "json_populate_recordset(NULL::\(set.table), "
+            var from = "json_populate_recordset(NULL::\(set.table), $\(k + 1)::json) r"
             if set.table == "events" {
                 // The feed's sequence continues from its end, read in this statement's snapshot.
                 selected[0] = "m.base + r.seq"
                 from = "(SELECT COALESCE(MAX(seq), 0) AS base FROM events) m, " + from
             }
-            query.appendInterpolation(unsafeRaw: "\(k == 0 ? "" : ", ")s\(k) AS (INSERT INTO \(set.table) (\(columns)) SELECT \(selected.joined(separator: ", ")) FROM \(from)")
-            query.appendInterpolation(bind: String(decoding: rows, as: UTF8.self))
-            query.appendInterpolation(unsafeRaw: "::json) r")
+            var clause = "INSERT INTO \(set.table) (\(set.columns.joined(separator: ", "))) SELECT \(selected.joined(separator: ", ")) FROM \(from)"
             if set.upsert {
                 let updates = set.columns.dropFirst().map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
-                query.appendInterpolation(unsafeRaw: " ON CONFLICT (\(set.columns[0])) DO UPDATE SET \(updates)")
+                clause += " ON CONFLICT (\(set.columns[0])) DO UPDATE SET \(updates)"
             }
-            query.appendInterpolation(unsafeRaw: ")")
+            clauses.append(clause)
         }
-        query.appendInterpolation(unsafeRaw: " SELECT 1")
-        return query
+        // The last insert is the statement itself; the others run, to completion, in its WITH.
+        let main = clauses.removeLast()
+        return "WITH " + clauses.enumerated().map { "s\($0) AS (\($1))" }.joined(separator: ", ") + " " + main
+    }
+
+    /// A set's rows as a JSON array of objects keyed by column name.
+    static func jsonRows(_ set: RowSet) -> String {
+        var rows: [UInt8] = [UInt8(ascii: "[")]
+        for (i, row) in set.rows.enumerated() {
+            if i > 0 { rows.append(UInt8(ascii: ",")) }
+            rows.append(UInt8(ascii: "{"))
+            for (c, (column, cell)) in zip(set.columns, row).enumerated() {
+                if c > 0 { rows.append(UInt8(ascii: ",")) }
+                JSON.writeCanonicalString(column, into: &rows)
+                rows.append(UInt8(ascii: ":"))
+                switch cell {
+                case .text(let text): JSON.writeCanonicalString(text, into: &rows)
+                case .int(let n): rows.append(contentsOf: String(n).utf8)
+                case .null: rows.append(contentsOf: "null".utf8)
+                }
+            }
+            rows.append(UInt8(ascii: "}"))
+        }
+        rows.append(UInt8(ascii: "]"))
+        return String(decoding: rows, as: UTF8.self)
     }
 
     /// The stored chain from `fromHeight`, as export lines (one block's canonical JSON each),
