@@ -140,11 +140,7 @@ struct OpenTable<Slot: TableSlot>: @unchecked Sendable {
     }
 
     private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&memory) {
-            let copy = FlatMemory<Slot>(capacity: memory.capacity)
-            copy.base.update(from: memory.base, count: memory.capacity)
-            memory = copy
-        }
+        if !isKnownUniquelyReferenced(&memory) { memory = memory.copy(count: memory.capacity, capacity: memory.capacity) }
     }
 
     private mutating func grow(to entries: Int) {

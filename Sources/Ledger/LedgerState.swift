@@ -66,9 +66,8 @@ public struct LedgerState: Sendable {
         var keyBits: UInt64?
 
         static func keyBits(_ keyId: String) -> UInt64? {
-            if let bits = keyId.utf8.withContiguousStorageIfAvailable({ u in u.count == 16 ? hexWord(u, 0) : nil }) { return bits }
-            var copy = keyId
-            return copy.withUTF8 { u in u.count == 16 ? hexWord(u, 0) : nil }
+            var text = keyId
+            return text.withUTF8 { u in u.count == 16 ? hexWord(u, 0) : nil }
         }
     }
 
@@ -146,10 +145,9 @@ public struct TokenStore: Sendable {
     }
 
     mutating func insert(_ token: Token) {
-        let inserted = index.insert(token.id, at: count)
+        let inserted = index.insert(token.id, at: count)  // the index grows itself
         assert(inserted, "derived token ids are unique")
-        reserveCapacity(count + 1)
-        makeUnique()
+        if count == list.capacity { growList(to: count + 1) } else { makeUnique() }
         (list.base + count).initialize(to: token)
         count += 1
     }
@@ -165,9 +163,14 @@ public struct TokenStore: Sendable {
     mutating func reserveCapacity(_ n: Int, touching: Bool = false) {
         index.reserveCapacity(n)
         if n > list.capacity {
-            list = list.copy(count: count, capacity: Swift.max(n, list.capacity * 2))
+            growList(to: n)
             if touching { UnsafeMutableRawPointer(list.base + count).initializeMemory(as: UInt8.self, repeating: 0, count: (list.capacity - count) * MemoryLayout<Token>.stride) }
         }
+    }
+
+    /// A new, unshared list with room for at least `n` tokens (doubling, so appends stay cheap).
+    private mutating func growList(to n: Int) {
+        list = list.copy(count: count, capacity: Swift.max(n, list.capacity * 2))
     }
 
     private mutating func makeUnique() {

@@ -120,6 +120,12 @@ enum Feed {
     }
 }
 
+/// The highest `seq` of a sequenced table (`events`, `audit_log`), 0 while it is empty.
+func lastSeq(of table: String, on db: any SQLDatabase) async throws -> Int64 {
+    let last = try await db.raw("SELECT MAX(seq) AS seq FROM \(ident: table)").first()
+    return try last.flatMap { try $0.decodeNil(column: "seq") ? nil : try $0.decode(column: "seq", as: Int64.self) } ?? 0
+}
+
 /// Who did what outside the chain: sign-ins (and failed ones, with the address), API keys made
 /// and revoked, users added; and, from the chain, policy changes and suspensions.
 enum AuditLog {
@@ -135,8 +141,7 @@ enum AuditLog {
     static func record(_ e: Entry, nowMs: Int64, on db: any SQLDatabase) async throws {
         // Concurrent writers (sign-ins happen outside the sequencer) retry on a taken sequence number.
         for attempt in 0..<8 {
-            let last = try await db.raw("SELECT MAX(seq) AS seq FROM audit_log").first()
-            let seq = (try last.flatMap { try $0.decodeNil(column: "seq") ? nil : try $0.decode(column: "seq", as: Int64.self) } ?? 0) + 1
+            let seq = try await lastSeq(of: "audit_log", on: db) + 1
             do {
                 try await db.insert(into: "audit_log").columns("seq", "time_ms", "action", "org_id", "user_id", "email", "address", "detail")
                     .values(SQLBind(seq), SQLBind(nowMs), SQLBind(e.action), e.orgId.map { SQLBind($0.description) } ?? SQLBind(String?.none),

@@ -6,8 +6,8 @@ import PostgresKit
 import PostgresNIO
 import SQLKit
 
-/// The chain and its projections in SQL. Writing a block is one database transaction: the block,
-/// its transactions and every projection row they changed, or nothing.
+/// The chain and its projections in SQL. Writing a block is all or nothing: the block, its
+/// transactions, every projection row they changed, its events and payments.
 struct LedgerStore: Sendable {
     let db: any Database
     var sql: any SQLDatabase { db as! any SQLDatabase }  // both drivers are SQL databases
@@ -70,8 +70,7 @@ struct LedgerStore: Sendable {
             for set in sets where !set.rows.isEmpty {
                 var rows = set.rows
                 if set.table == "events" {
-                    let last = try await db.raw("SELECT MAX(seq) AS seq FROM events").first()
-                    let base = try last.flatMap { try $0.decodeNil(column: "seq") ? nil : try $0.decode(column: "seq", as: Int64.self) } ?? 0
+                    let base = try await lastSeq(of: "events", on: db)
                     rows = rows.map { row in
                         guard case .int(let n) = row[0] else { return row }
                         return [.int(base + n)] + row.dropFirst()
