@@ -274,7 +274,7 @@ public struct ChainReplayer: Sendable {
             if readFailure != nil { break }
         }
         var replayer = ChainReplayer()
-        replayer.state.reserveCapacity(transactions: blocks.reduce(0) { $0 + $1.block.transactions.count })
+        replayer.state.reserveCapacity(for: blocks.lazy.flatMap(\.block.transactions))
         do throws(ChainFailure) {
             try replayer.append(blocks, parallelism: parallelism)
         } catch {

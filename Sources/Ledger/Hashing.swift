@@ -51,15 +51,13 @@ public enum Hashing {
     public static func tokenId(transactionId: TxID, index: Int) -> TokenID {
         precondition(index >= 0 && index < 1_000, "a transaction creates at most a few hundred tokens")
         // Hot path of every transfer and split: build "<64 hex>/<k>" on the stack, no allocation.
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 68) { text in
-            var n = 0
-            for w in [transactionId.w0, transactionId.w1, transactionId.w2, transactionId.w3] {
-                for shift in stride(from: 60, through: 0, by: -4) {
-                    let d = UInt8((w >> UInt64(shift)) & 0xF)
-                    text[n] = d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "a") + d - 10
-                    n += 1
-                }
-            }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 72) { text in
+            let raw = UnsafeMutableRawPointer(text.baseAddress!)
+            storeHex(transactionId.w0, at: raw)
+            storeHex(transactionId.w1, at: raw + 16)
+            storeHex(transactionId.w2, at: raw + 32)
+            storeHex(transactionId.w3, at: raw + 48)
+            var n = 64
             text[n] = UInt8(ascii: "/")
             n += 1
             if index >= 100 { text[n] = UInt8(ascii: "0") + UInt8(index / 100); n += 1 }

@@ -21,6 +21,26 @@ func hexWord(_ u: UnsafeBufferPointer<UInt8>, _ start: Int) -> UInt64? {
     return v
 }
 
+/// The 8 lowercase hex digits of `v` as ASCII bytes, first digit in the lowest byte (so storing the
+/// word little-endian writes them in order). No table and no branch: each nibble is spread into a
+/// byte, then 0–9 and a–f are offset in all eight bytes at once.
+@inline(__always)
+func hexDigits(_ v: UInt32) -> UInt64 {
+    var x = UInt64(v)
+    x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
+    x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
+    x = (x | x << 4) & 0x0F0F_0F0F_0F0F_0F0F  // nibble i in byte i
+    let letters = ((x &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101  // 1 where the nibble is 10–15
+    return (x &+ 0x3030_3030_3030_3030 &+ letters &* 0x27).byteSwapped.littleEndian
+}
+
+/// Writes the 16 hex digits of `w` at `out`.
+@inline(__always)
+func storeHex(_ w: UInt64, at out: UnsafeMutableRawPointer) {
+    out.storeBytes(of: hexDigits(UInt32(truncatingIfNeeded: w >> 32)), as: UInt64.self)
+    (out + 8).storeBytes(of: hexDigits(UInt32(truncatingIfNeeded: w)), as: UInt64.self)
+}
+
 /// 32 lowercase hex characters of a 128-bit id.
 func hex128(_ hi: UInt64, _ lo: UInt64) -> [UInt8] {
     var out: [UInt8] = []

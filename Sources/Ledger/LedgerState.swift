@@ -41,11 +41,11 @@ public struct LedgerState: Sendable {
 
     public init() {}
 
-    /// Makes room for a chain of about `transactions` transactions, so that replaying it does not
-    /// rehash the maps as they grow.
-    public mutating func reserveCapacity(transactions: Int) {
-        transactionIds.reserveCapacity(transactions)
-        tokens.reserveCapacity(transactions * 3 / 2, touching: true)
+    /// Makes room for replaying `transactions`, so that the id tables do not rehash and the token
+    /// list does not move as they grow.
+    public mutating func reserveCapacity<C: Collection>(for transactions: C) where C.Element == Transaction {
+        transactionIds.reserveCapacity(transactionIds.count + transactions.count)
+        tokens.reserveCapacity(tokens.count + transactions.reduce(0) { $0 + $1.body.payload.maxTokensCreated }, touching: true)
     }
 
     public var operatorKey: [UInt8]? { operatorId.flatMap { orgs[$0]?.publicKey } }
@@ -65,10 +65,7 @@ public struct LedgerState: Sendable {
         /// The key id's 16 hex digits as one word; nil for a key id of any other shape.
         var keyBits: UInt64?
 
-        static func keyBits(_ keyId: String) -> UInt64? {
-            var text = keyId
-            return text.withUTF8 { u in u.count == 16 ? hexWord(u, 0) : nil }
-        }
+        static func keyBits(_ keyId: String) -> UInt64? { KeyIdText(keyId).word }
     }
 
     struct BankAndCore: Hashable {

@@ -15,16 +15,19 @@ extension LedgerState {
     /// Applies `transactions` in order and stops at the first one refused: its position and
     /// error, or nil when all were applied. `onEffects` sees each applied one's effects.
     public mutating func apply(contentsOf transactions: [Transaction], onEffects: ((TxEffects) -> Void)? = nil) -> (index: Int, error: LedgerError)? {
-        // By index: each transaction is borrowed from the array, not copied out of it.
-        for i in transactions.indices {
-            do throws(LedgerError) {
-                let effects = try applyOrThrow(transactions[i].body, id: transactions[i].id)
-                onEffects?(effects)
-            } catch {
-                return (i, error)
+        // Through the buffer: each transaction is borrowed where it lies. An array's subscript
+        // hands out a copy, which retains every string and array of the body.
+        transactions.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices {
+                do throws(LedgerError) {
+                    let effects = try applyOrThrow(buffer[i].body, id: buffer[i].id)
+                    onEffects?(effects)
+                } catch {
+                    return (i, error)
+                }
             }
+            return nil
         }
-        return nil
     }
 
     public mutating func applyOrThrow(_ tx: Transaction) throws(LedgerError) -> TxEffects {
@@ -57,7 +60,7 @@ extension LedgerState {
             guard let signer = orgFacts[body.orgId] else {
                 throw LedgerError(.unauthorized, "signing org \(body.orgId) is not registered")
             }
-            guard OrgFacts.keyBits(body.keyId) == signer.keyBits else {
+            guard let word = body.key.word, word == signer.keyBits else {
                 throw LedgerError(.unauthorized, "keyId \(body.keyId) is not the current key of org \(body.orgId)")
             }
             guard signer.status == .active else {
@@ -133,13 +136,13 @@ extension LedgerState {
         return token
     }
 
-    /// Transfers and splits stop on the due date.
-    func beforeDue(_ token: Token, _ ctx: Context) throws(LedgerError) -> Receivable {
-        let receivable = receivables[token.receivableId]!
-        guard ctx.date < receivable.dueDate else {
+    /// Transfers, splits and financing requests stop on the due date. Only the date is read on the
+    /// way through: copying the receivable would copy its documents and strings.
+    func beforeDue(_ token: Token, _ ctx: Context) throws(LedgerError) {
+        guard let dueDate = receivables[token.receivableId]?.dueDate, ctx.date < dueDate else {
+            let receivable = receivables[token.receivableId]!
             throw LedgerError(.pastDue, "receivable \(receivable.number) fell due on \(receivable.dueDate); its tokens no longer move")
         }
-        return receivable
     }
 
     func piece(_ amountFen: Int64, _ what: String) throws(LedgerError) {
@@ -426,7 +429,7 @@ extension LedgerState {
 
     mutating func transfer(tokenId: TokenID, to recipientId: OrgID, amountFen: Int64, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
-        _ = try beforeDue(token, ctx)
+        try beforeDue(token, ctx)
         try counterparty(recipientId, role: .supplier, what: "recipient", ctx)
         try piece(amountFen, "amount")
         guard amountFen <= token.amountFen else {
@@ -452,7 +455,7 @@ extension LedgerState {
 
     mutating func split(tokenId: TokenID, amounts: [Int64], _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
-        _ = try beforeDue(token, ctx)
+        try beforeDue(token, ctx)
         for amount in amounts { try piece(amount, "piece") }
         guard Money.sum(amounts) == token.amountFen else {
             throw LedgerError(.splitSumMismatch, "pieces sum to \(Money.sum(amounts).map(Money.format) ?? "more than can be held"), the token holds \(Money.format(token.amountFen))")
@@ -471,7 +474,8 @@ extension LedgerState {
     mutating func requestFinancing(tokenId: TokenID, bankId: OrgID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
         try counterparty(bankId, role: .bank, what: "bank", ctx)
-        let receivable = try beforeDue(token, ctx)
+        try beforeDue(token, ctx)
+        let receivable = receivables[token.receivableId]!
         let days = ctx.date.days(until: receivable.dueDate)
         guard days > policy.financingCutoffDays else {
             throw LedgerError(.financingCutoff, "receivable \(receivable.number) is due in \(days) days; financing closes \(policy.financingCutoffDays) days before the due date")

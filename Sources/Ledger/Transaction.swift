@@ -112,6 +112,17 @@ public enum Payload: Sendable, Equatable {
         }
     }
 
+    /// The most tokens the transaction creates when applied: what a replay of known length
+    /// reserves room for.
+    public var maxTokensCreated: Int {
+        switch self {
+        case .issue, .reject, .expireOffer, .approveFinancing: 1
+        case .transfer: 2
+        case .split(_, let amounts): amounts.count
+        default: 0
+        }
+    }
+
     public var json: JSON {
         func obj(_ pairs: [(String, JSON?)]) -> JSON {
             var fields: [String: JSON] = [:]
@@ -368,17 +379,24 @@ extension Payload {
 /// `{"type", "orgId", "keyId", "time", "nonce", "payload"}` (SPEC §4).
 public struct TransactionBody: Sendable, Equatable {
     public var orgId: OrgID
-    public var keyId: String
     public var time: Int64
     public var nonce: String
     public var payload: Payload
+    /// The key id. Its usual form, 16 lowercase hex digits, is kept as one word: the rules
+    /// compare it with the signer's key on every transaction, and as a word it costs no string.
+    var key: KeyIdText
+
+    public var keyId: String {
+        get { key.text }
+        set { key = KeyIdText(newValue) }
+    }
 
     public var type: TxType { payload.type }
     public var businessDate: BusinessDate { BusinessDate(epochMs: time) }
 
     public init(orgId: OrgID, keyId: String, time: Int64, nonce: String, payload: Payload) {
         self.orgId = orgId
-        self.keyId = keyId
+        self.key = KeyIdText(keyId)
         self.time = time
         self.nonce = nonce
         self.payload = payload
@@ -393,7 +411,7 @@ public struct TransactionBody: Sendable, Equatable {
         var r = try FieldReader(json, path: "")
         let type = try r.enumValue("type", TxType.self)!
         orgId = try r.orgId("orgId")
-        keyId = try r.format("keyId", { Hex.isLowercaseHex($0, length: 16) }, "16 lowercase hex characters")!
+        key = KeyIdText(try r.format("keyId", { Hex.isLowercaseHex($0, length: 16) }, "16 lowercase hex characters")!)
         time = try r.requiredInt("time")
         guard time >= 0 else { throw LedgerError.invalid("time", "must be milliseconds since the epoch") }
         nonce = try r.required("nonce", maxLength: Limits.maxNonceLength)
@@ -451,5 +469,33 @@ public struct Transaction: Sendable, Equatable {
         id = TxID(digest: Hashing.sha256(canonicalBody))
         guard id.description == claimedId else { throw LedgerError.invalid("id", "id is not SHA-256(JCS(body))") }
         signature = sigBytes
+    }
+}
+
+/// A key id as written: 16 lowercase hex digits held as one word, or any other text verbatim (which
+/// names no key, so the rules refuse it).
+enum KeyIdText: Sendable, Equatable {
+    case word(UInt64)
+    case other(String)
+
+    init(_ text: String) {
+        var t = text
+        self = t.withUTF8 { u in u.count == 16 ? hexWord(u, 0) : nil }.map(KeyIdText.word) ?? .other(text)
+    }
+
+    var word: UInt64? {
+        if case .word(let w) = self { return w }
+        return nil
+    }
+
+    var text: String {
+        switch self {
+        case .word(let w):
+            var out: [UInt8] = []
+            out.reserveCapacity(16)
+            appendHex(w, to: &out)
+            return String(decoding: out, as: UTF8.self)
+        case .other(let s): return s
+        }
     }
 }

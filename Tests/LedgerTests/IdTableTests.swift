@@ -110,4 +110,24 @@ import Testing
         }
         #expect(fx.state.transactionIds.count == before)
     }
+
+    @Test func hexDigitsSpellEveryWordAsStringDoes() {
+        var g = Generator(state: 7)
+        let words: [UInt64] = [0, 1, 0xA, 0xF0, UInt64.max, 0x0123_4567_89AB_CDEF] + (0..<2_000).map { _ in g.next() }
+        for w in words {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            bytes.withUnsafeMutableBytes { storeHex(w, at: $0.baseAddress!) }
+            let expected = String(w, radix: 16)
+            #expect(String(decoding: bytes, as: UTF8.self) == String(repeating: "0", count: 16 - expected.count) + expected)
+        }
+    }
+
+    /// A transaction keeps the key id it was given, character for character, whatever its form.
+    @Test func keyIdsKeepTheirText() {
+        for keyId in ["000000000000000a", "ffffffffffffffff", "0123456789abcdef", "0123456789ABCDEF", "0123456789abcde", "0123456789abcdef0", "", "密钥"] {
+            let body = TransactionBody(orgId: unknownOrg, keyId: keyId, time: 1, nonce: "n", payload: .accept(tokenId: unknownToken))
+            #expect(body.keyId == keyId)
+            #expect((body.key.word != nil) == (keyId.count == 16 && keyId == keyId.lowercased() && keyId.allSatisfy(\.isHexDigit)))
+        }
+    }
 }

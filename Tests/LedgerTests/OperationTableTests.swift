@@ -47,6 +47,14 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         runTable(fx, [
             Row("unknown signer", .unauthorized) { fx in fx.submit(unknownOrg, issue) },
             Row("keyId not the signer's current key", .unauthorized) { fx in fx.submit("core", issue, keyId: "0123456789abcdef") },
+            Row("keyId of the current key in capitals", .unauthorized) { fx in
+                let keyId = fx.signers[fx.id("core")]!.keyId.uppercased()
+                return fx.submit("core", issue, keyId: keyId)
+            },
+            Row("keyId of the current key with a digit more", .unauthorized) { fx in
+                let keyId = fx.signers[fx.id("core")]!.keyId + "0"
+                return fx.submit("core", issue, keyId: keyId)
+            },
             Row("role may never do this (regulator issues)", .forbidden) { fx in fx.submit("reg", issue) },
             Row("role may never do this (supplier issues)", .forbidden) { fx in fx.submit("s1", issue) },
             Row("success", nil) { fx in fx.submit("core", issue) },

@@ -67,7 +67,7 @@ struct LedgerBench {
 
         // Rules only: one core, the pure state machine.
         var state = LedgerState()
-        state.reserveCapacity(transactions: unsigned.count)
+        state.reserveCapacity(for: unsigned)
         t = clock.now
         if let (i, e) = state.apply(contentsOf: unsigned) { throw CommandFailure("replay refused \(unsigned[i].id): \(e)") }
         let rulesSeconds = (clock.now - t).seconds
