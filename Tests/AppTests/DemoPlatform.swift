@@ -23,7 +23,7 @@ struct DemoPlatform {
             app.wallClock = clock
             app.keyVault = KeyVault(masterKey: SymmetricKey(size: .bits256))
             let sealer = Platform.SealerBox()
-            app.sequencer = try await Sequencer.load(store: LedgerStore(db: app.db), sealer: { sealer.get() }, clock: app.ledgerClock)
+            app.sequencer = try await Sequencer.load(store: try await TestDatabase.writerStore(app), sealer: { sealer.get() }, clock: app.ledgerClock)
             try await DemoSeed.seed(app, sealer: sealer)
             var keys: [String: String] = [:], orgs: [String: OrgID] = [:]
             let accounts = Accounts(sql: app.sql)

@@ -30,7 +30,7 @@ struct Consortium {
         }
         let op = signers["op"]!
         let clock = FakeClock("2026-09-01")
-        let sequencer = try await Sequencer.load(store: LedgerStore(db: app.db), sealer: { op }, clock: clock, maxBlockTx: maxBlockTx)
+        let sequencer = try await Sequencer.load(store: try await TestDatabase.writerStore(app), sealer: { op }, clock: clock, maxBlockTx: maxBlockTx)
         let c = Consortium(sequencer: sequencer, clock: clock, signers: signers, ids: ids)
         for (i, (name, role)) in names.enumerated() {
             _ = try await c.submit("op", .registerOrg(RegisterOrgPayload(orgId: ids[name]!, name: name, role: role,
@@ -121,6 +121,34 @@ struct Consortium {
             #expect(await restarted.read(\.snapshotJSON) == before)
             await c.sequencer.setBeforeCommit(nil)
             _ = try await c.submit("s1", .split(tokenId: token, amountsFen: [1, 999_999]))
+        }
+    }
+
+    /// On PostgreSQL a block is written only through the connection that holds the writer lock.
+    /// When that connection is lost, the block in hand is not written, memory goes back to what
+    /// the database holds, and the writer accepts nothing more until it is restarted.
+    @Test(.enabled(if: TestDatabase.postgresURL != nil)) func withoutItsLockTheWriterWritesNothing() async throws {
+        try await TestDatabase.with { app in
+            let c = try await Consortium.make(app)
+            let token = try await c.activeToken()
+            let before = await c.sequencer.read(\.snapshotJSON)
+            let height = await c.sequencer.height
+            let schema = try await app.sql.raw("SELECT current_schema() AS s").first()!.decode(column: "s", as: String.self)
+            let key = UInt64(bitPattern: WriterLock.advisoryKey(schema: schema))
+            let ended = try await app.sql.raw("""
+                SELECT pg_terminate_backend(pid) AS ended FROM pg_locks WHERE locktype = 'advisory'
+                AND classid::bigint = \(bind: Int64(key >> 32)) AND objid::bigint = \(bind: Int64(key & 0xFFFF_FFFF))
+                """).all()
+            #expect(ended.count == 1)
+
+            await #expect(throws: (any Error).self) { _ = try await c.submit("s1", .split(tokenId: token, amountsFen: [1, 999_999])) }
+            #expect(await c.sequencer.read(\.snapshotJSON) == before)
+            let stored = try await app.sql.raw("SELECT MAX(height) AS h FROM blocks").first()!.decode(column: "h", as: Int64.self)
+            #expect(stored == height)
+            let refused = await #expect(throws: ConfigurationError.self) {
+                _ = try await c.submit("s1", .split(tokenId: token, amountsFen: [1, 999_999]))
+            }
+            #expect(refused?.description == "the ledger stopped accepting transactions: the database connection holding the writer lock was lost; restart the writer")
         }
     }
 

@@ -20,6 +20,7 @@ enum TestDatabase {
         var sqliteFile: URL?
         do {
             if let url = postgresURL {
+                app.storage[SchemaKey.self] = name
                 try app.useDatabase(.postgres(url: url, schema: name))
                 try await app.sql.raw("CREATE SCHEMA \(ident: name)").run()
             } else {
@@ -33,6 +34,18 @@ enum TestDatabase {
             throw error
         }
         try await cleanUp(app, schema: name, file: sqliteFile)
+    }
+
+    private struct SchemaKey: StorageKey { typealias Value = String }
+
+    /// The store a writer uses on this database. On PostgreSQL that is the one production uses:
+    /// this test's writer lock is taken, and blocks go through the connection holding it (the
+    /// lock is let go when the application shuts down).
+    static func writerStore(_ app: Application) async throws -> LedgerStore {
+        guard let url = postgresURL, let schema = app.storage[SchemaKey.self] else { return LedgerStore(db: app.db) }
+        let lock = try await WriterLock.acquire(.postgres(url: url, schema: schema), logger: app.logger)
+        Platform.hold(lock, in: app)
+        return LedgerStore(db: app.db, writer: lock.connection)
     }
 
     static func cleanUp(_ app: Application, schema: String, file: URL?) async throws {

@@ -23,13 +23,19 @@ enum Platform {
         }
     }
 
+    /// Keeps `lock` for as long as `app` runs; it is released when the application shuts down.
+    static func hold(_ lock: WriterLock, in app: Application) {
+        app.storage[LockKey.self] = lock
+        app.lifecycle.use(ReleaseLock())
+    }
+
     /// Makes this process the writer of its database. `masterKeyFile`: where a generated
     /// master key is kept between runs (the demo's SQLite file has one beside it).
     static func startWriter(_ app: Application, masterKeyFile: String? = nil) async throws -> SealerBox {
         let location = try DatabaseLocation(url: try databaseURL(app.environment))
         try await app.autoMigrate()
-        app.storage[LockKey.self] = try await WriterLock.acquire(location, logger: app.logger)
-        app.lifecycle.use(ReleaseLock())
+        let lock = try await WriterLock.acquire(location, logger: app.logger)
+        hold(lock, in: app)
 
         var keyText = Environment.get("CASCADE_MASTER_KEY")
         if keyText?.isEmpty ?? true, let masterKeyFile, let saved = FileManager.default.contents(atPath: masterKeyFile) {
@@ -50,7 +56,7 @@ enum Platform {
         let clock: any LedgerClock = app.environment == .production ? SystemClock() : AdjustableClock()
         app.ledgerClock = clock
         let sealer = SealerBox()
-        let sequencer = try await Sequencer.load(store: LedgerStore(db: app.db), sealer: { sealer.get() }, clock: clock)
+        let sequencer = try await Sequencer.load(store: LedgerStore(db: app.db, writer: lock.connection), sealer: { sealer.get() }, clock: clock)
         if let op = await sequencer.read(\.operatorId) {
             guard let signer = try await vault.signer(for: op, on: app.sql) else {
                 throw ConfigurationError("the operator's key is not held by this platform: blocks cannot be sealed")

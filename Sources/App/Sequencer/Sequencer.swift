@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import NIOCore
 
 /// What a caller gets back once its transaction's block is committed: the effects, and every
 /// object the transaction touched as it stood right after it.
@@ -61,6 +62,10 @@ public actor Sequencer {
 
     /// Failure injection for tests: called after a block is sealed and before it is written.
     var beforeCommit: (@Sendable (Block) async throws -> Void)?
+
+    /// The writer's thread, where the database connection that writes blocks also lives.
+    nonisolated let executor = WriterThread.loop.executor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     init(replayed: ChainReplayer, store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?,
          clock: any LedgerClock, maxBlockTx: Int = 1_000) {
@@ -149,6 +154,9 @@ public actor Sequencer {
         } catch {
             // Back to what the database holds before anyone hears of the failure.
             await restore()
+            if store.writerLost, broken == nil {
+                stop(because: "the database connection holding the writer lock was lost; restart the writer")
+            }
             for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
         }
     }
@@ -162,10 +170,15 @@ public actor Sequencer {
             lastHash = replayed.lastHash
             lastTime = replayed.lastTime
         } catch {
-            broken = "after a failed commit the stored chain could not be read back (\(error))"
-            for waiter in queue { waiter.continuation.resume(throwing: ConfigurationError(broken!)) }
-            queue.removeAll()
+            stop(because: "after a failed commit the stored chain could not be read back (\(error))")
         }
+    }
+
+    /// Accepts nothing more, and tells everyone waiting why.
+    private func stop(because reason: String) {
+        broken = reason
+        for waiter in queue { waiter.continuation.resume(throwing: ConfigurationError(reason)) }
+        queue.removeAll()
     }
 
     private func outcome(_ effects: TxEffects) -> Outcome {

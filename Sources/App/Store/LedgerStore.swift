@@ -10,6 +10,12 @@ import SQLKit
 /// transactions, every projection row they changed, its events and payments.
 struct LedgerStore: Sendable {
     let db: any Database
+    /// The writer's own PostgreSQL connection (the one holding the writer lock): when set, blocks
+    /// are written through it and nowhere else.
+    var writer: PostgresConnection?
+
+    /// The writer's connection is gone, and the writer lock with it: no block may be written.
+    var writerLost: Bool { writer?.isClosed ?? false }
     var sql: any SQLDatabase { db as! any SQLDatabase }  // both drivers are SQL databases
 
     /// Rows for one table, written as they are (`upsert` false) or replacing the row with the
@@ -57,6 +63,15 @@ struct LedgerStore: Sendable {
     /// statement (one round trip, atomic by itself), elsewhere one database transaction.
     func append(_ block: Block, effects: [TxEffects], state: LedgerState) async throws {
         let sets = Self.rowSets(block, effects: effects, state: state)
+        if let writer {
+            // A statement written to a closed connection would never be answered. The sequencer
+            // runs on the connection's own event loop, so the connection cannot close between
+            // this check and the write.
+            guard !writer.isClosed else { throw ConfigurationError("the database connection holding the writer lock was lost") }
+            let statement = AppendBlock(parameters: sets.map(Self.jsonRows))
+            _ = try await writer.execute(statement, logger: db.logger)
+            return
+        }
         if let postgres = db as? any PostgresDatabase {
             let statement = AppendBlock(parameters: sets.map(Self.jsonRows))
             let logger = db.logger
