@@ -5,7 +5,11 @@ public struct TxEffects: Sendable, Equatable {
     public var transactionId: TxID
     public var createdTokens: [TokenID] = []
     public var changedTokens: [TokenID] = []
+    /// The receivable the transaction concerns (every token belongs to one).
     public var receivableId: TxID?
+    /// Whether the receivable itself changed (was issued, or changed status or amount paid), and
+    /// not only its tokens: its projection row is rewritten only then.
+    public var receivableChanged = false
     public var financingIds: [TxID] = []
     public var creditLineId: TxID?
     public var orgId: OrgID?

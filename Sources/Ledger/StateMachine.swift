@@ -339,6 +339,7 @@ extension LedgerState {
         creditLines[line.id]!.usedFen = used
         create(ctx, 0, from: nil, receivableId: id, holder: p.supplierId, amountFen: p.faceFen, tier: 1, status: .pending, &effects)
         effects.receivableId = id
+        effects.receivableChanged = true
         effects.creditLineId = line.id
     }
 
@@ -378,6 +379,7 @@ extension LedgerState {
         }
         restoreCredit(receivable.creditLineId, total)
         effects.receivableId = receivableId
+        effects.receivableChanged = true
         effects.creditLineId = receivable.creditLineId
     }
 
@@ -388,6 +390,7 @@ extension LedgerState {
         setStatus(token.id, .active, ctx, &effects)
         if receivables[token.receivableId]!.status == .pending {
             receivables[token.receivableId]!.status = .active
+            effects.receivableChanged = true
         }
         effects.receivableId = token.receivableId
     }
@@ -415,6 +418,7 @@ extension LedgerState {
         setStatus(token.id, expiring ? .expired : .spent, ctx, &effects)
         if token.parentId == nil {
             receivables[receivable.id]!.status = .rejected
+            effects.receivableChanged = true
             releaseInvoices(receivable)
             restoreCredit(receivable.creditLineId, token.amountFen)
             effects.creditLineId = receivable.creditLineId
@@ -545,5 +549,6 @@ extension LedgerState {
         }
         receivables[receivableId]!.status = .overdue
         effects.receivableId = receivableId
+        effects.receivableChanged = true
     }
 }

@@ -84,10 +84,15 @@ import Testing
             var applied = 0
             for _ in 0..<values.count {
                 let before = fx.state.snapshotJSON
+                let receivablesBefore = fx.state.receivables
                 guard let result = Self.step(&fx, &d, line: line) else { continue }
                 switch result {
-                case .success:
+                case .success(let effects):
                     applied += 1
+                    // The effects name the receivable whenever it changed: its row is written only then.
+                    let changed = Set(fx.state.receivables.keys.filter { receivablesBefore[$0] != fx.state.receivables[$0] })
+                    let named: Set<TxID> = effects.receivableChanged ? Set([effects.receivableId].compactMap { $0 }) : []
+                    #expect(changed.isSubset(of: named), "receivables \(changed) changed, the effects name \(named)")
                 case .failure(let e):
                     #expect(fx.state.snapshotJSON == before, "refused \(e) changed the state")
                 }

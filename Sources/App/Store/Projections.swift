@@ -101,7 +101,7 @@ enum Projection {
         var policyChanged = false
         for e in effects {
             for t in e.tokens where seenTokens.insert(t).inserted { tokenIds.append(t) }
-            if let r = e.receivableId { receivableIds.insert(r) }
+            if let r = e.receivableId, e.receivableChanged { receivableIds.insert(r) }
             financingIds.formUnion(e.financingIds)
             if let l = e.creditLineId { lineIds.insert(l) }
             if let o = e.orgId { orgIds.insert(o) }
