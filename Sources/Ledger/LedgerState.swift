@@ -54,14 +54,8 @@ public struct LedgerState: Sendable {
 
     public var operatorKey: [UInt8]? { operatorId.flatMap { orgs[$0]?.publicKey } }
 
-    /// The public key that must have signed `body`: the signer's current key, or for the genesis
-    /// registration the key it registers. Nil when the signer is unknown.
-    public func signingKey(for body: TransactionBody) -> [UInt8]? {
-        if operatorId == nil, case .registerOrg(let p) = body.payload, p.orgId == body.orgId {
-            return p.publicKey
-        }
-        return orgs[body.orgId]?.publicKey
-    }
+    /// Every org's current key, as a value to check signatures with away from the state.
+    public var signingKeys: SigningKeys { SigningKeys(orgs: orgs, started: operatorId != nil) }
 
     struct OrgFacts {
         var role: OrgRole
@@ -104,6 +98,41 @@ public struct LedgerState: Sendable {
         return financingLine(bank: bank, core: receivable.issuerId, on: date).map { line in
             FinancingQuote(token: token, line: line, dueDate: receivable.dueDate, on: date)
         }
+    }
+}
+
+/// The keys transactions must be signed with, by org: what a server checks signatures with
+/// before a transaction reaches the rules.
+public struct SigningKeys: Sendable {
+    var orgs: [OrgID: Org] = [:]
+    /// Whether the genesis is applied (until then the operator's registration names its own key).
+    var started = false
+
+    public init() {}
+
+    init(orgs: [OrgID: Org], started: Bool) {
+        self.orgs = orgs
+        self.started = started
+    }
+
+    /// The public key that must have signed `body`: the key `body.keyId` names, when that is the
+    /// signer's current key (for the genesis registration, the key it registers). A signature is
+    /// checked only with the key the body names, so a rotation in between can never let an old key
+    /// sign for the new one.
+    public func key(for body: TransactionBody) -> Result<[UInt8], LedgerError> {
+        if !started, case .registerOrg(let p) = body.payload, p.orgId == body.orgId {
+            guard body.keyId == Hashing.keyId(publicKey: p.publicKey) else {
+                return .failure(LedgerError(.unauthorized, "keyId \(body.keyId) is not the key the operator registers"))
+            }
+            return .success(p.publicKey)
+        }
+        guard let org = orgs[body.orgId] else {
+            return .failure(LedgerError(.unauthorized, "signing org \(body.orgId) is not registered"))
+        }
+        guard org.keyId == body.keyId else {
+            return .failure(LedgerError(.unauthorized, "keyId \(body.keyId) is not the current key of org \(body.orgId)"))
+        }
+        return .success(org.publicKey)
     }
 }
 

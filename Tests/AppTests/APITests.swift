@@ -52,9 +52,9 @@ import VaporTesting
                                      body: ByteBuffer(string: json)) { res in try check(res) }
     }
 
-    func signed(_ c: Consortium, _ org: String, _ payload: Payload, signer: Ed25519Signer? = nil, timeMs: Int64? = nil) throws -> String {
+    func signed(_ c: Consortium, _ org: String, _ payload: Payload, signer: Ed25519Signer? = nil, keyId: String? = nil, timeMs: Int64? = nil) throws -> String {
         let key = signer ?? c.signers[org]!
-        let body = TransactionBody(orgId: c.ids[org]!, keyId: c.signers[org]!.keyId, time: timeMs ?? c.clock.nowMs(), nonce: UUID().uuidString, payload: payload)
+        let body = TransactionBody(orgId: c.ids[org]!, keyId: keyId ?? c.signers[org]!.keyId, time: timeMs ?? c.clock.nowMs(), nonce: UUID().uuidString, payload: payload)
         let tx = try Transaction.sign(body, with: key)
         return JSON.object(["body": body.json, "signature": .string(Base64.encode(tx.signature))]).canonicalString
     }
@@ -89,6 +89,30 @@ import VaporTesting
             try await post(app, try signed(c, "s1", .transfer(tokenId: token, toOrgId: c.ids["s2"]!, amountFen: 1, memo: nil))) { res in
                 #expect(res.status == .conflict && code(res) == "token_not_active")
             }
+        }
+    }
+
+    func detail(_ res: TestingHTTPResponse) -> String {
+        (try? JSONSerialization.jsonObject(with: Data(buffer: res.body)) as? [String: Any])?["detail"] as? String ?? ""
+    }
+
+    /// After a rotation only the new key signs: a signature is checked with the key the body
+    /// names, and only when that is the org's current key.
+    @Test func aKeyRotatedAwaySignsNothing() async throws {
+        try await Self.withServer { app, c in
+            let token = try await c.activeToken()
+            let old = c.signers["s1"]!, new = try Ed25519Signer(seed: [UInt8](repeating: 99, count: 32))
+            _ = try await c.submit("op", .rotateKey(orgId: c.ids["s1"]!, publicKey: new.publicKey))
+            let height = await c.sequencer.height
+            let transfer = Payload.transfer(tokenId: token, toOrgId: c.ids["s2"]!, amountFen: 1_000, memo: nil)
+            try await post(app, try signed(c, "s1", transfer, signer: old, keyId: old.keyId)) { res in
+                #expect(res.status == .unauthorized && detail(res).contains("is not the current key"), "\(detail(res))")
+            }
+            try await post(app, try signed(c, "s1", transfer, signer: old, keyId: new.keyId)) { res in
+                #expect(res.status == .unauthorized && detail(res).contains("does not verify"), "\(detail(res))")
+            }
+            #expect(await c.sequencer.height == height)
+            try await post(app, try signed(c, "s1", transfer, signer: new, keyId: new.keyId)) { #expect($0.status == .created) }
         }
     }
 

@@ -91,9 +91,7 @@ enum TransactionController {
         }
         let tx = try decode(Array(buffer.readableBytesView), nowMs: req.application.ledgerClock.nowMs())
         let sequencer = try req.application.requireSequencer()
-        guard let key = await sequencer.read({ $0.signingKey(for: tx.body) }) else {
-            throw Problem(.unauthorized, "org \(tx.body.orgId) is not registered")
-        }
+        let key = try sequencer.signingKeys.key(for: tx.body).get()
         guard SignatureCheck.ed25519(publicKey: key, signature: tx.signature, message: tx.canonicalBody) else {
             throw Problem(.unauthorized, "the signature does not verify with the current key of org \(tx.body.orgId)")
         }

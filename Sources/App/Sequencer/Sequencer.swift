@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// What a caller gets back once its transaction's block is committed: the effects, and every
@@ -63,6 +64,11 @@ public actor Sequencer {
     /// Failure injection for tests: called after a block is sealed and before it is written.
     var beforeCommit: (@Sendable (Block) async throws -> Void)?
 
+    /// Every org's current key, as of the last transaction applied: requests check signatures
+    /// with it without waiting for the writer. Replaced whenever a transaction changes an org.
+    private nonisolated let keys: NIOLockedValueBox<SigningKeys>
+    public nonisolated var signingKeys: SigningKeys { keys.withLockedValue { $0 } }
+
     /// The writer's thread, where the database connection that writes blocks also lives.
     nonisolated let executor = WriterThread.loop.executor
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
@@ -70,6 +76,7 @@ public actor Sequencer {
     init(replayed: ChainReplayer, store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?,
          clock: any LedgerClock, maxBlockTx: Int = 1_000) {
         state = replayed.state
+        keys = NIOLockedValueBox(replayed.state.signingKeys)
         height = replayed.height
         lastHash = replayed.lastHash
         lastTime = replayed.lastTime
@@ -128,6 +135,7 @@ public actor Sequencer {
             case .failure(let error):
                 waiter.continuation.resume(throwing: error)
             case .success(let effects):
+                if effects.orgId != nil { keys.withLockedValue { $0 = state.signingKeys } }
                 accepted.append((waiter, outcome(effects)))
             }
         }
@@ -166,6 +174,7 @@ public actor Sequencer {
         do {
             let replayed = try await Self.replay(store)
             state = replayed.state
+            keys.withLockedValue { $0 = replayed.state.signingKeys }
             height = replayed.height
             lastHash = replayed.lastHash
             lastTime = replayed.lastTime
