@@ -166,5 +166,9 @@ public struct OrgID: Hashable, Comparable, Sendable, CustomStringConvertible {
         return String(decoding: out, as: UTF8.self)
     }
 
+    // A random UUID: its two words folded into one hash as they are. Every transaction looks up
+    // its signer (and often a counterparty) by this.
+    public func hash(into hasher: inout Hasher) { hasher.combine(hi ^ lo) }
+
     public static func < (a: OrgID, b: OrgID) -> Bool { (a.hi, a.lo) < (b.hi, b.lo) }
 }

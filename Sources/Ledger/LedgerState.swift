@@ -1,10 +1,21 @@
 /// What one applied transaction did: the tokens it created (in output order), the tokens whose
 /// status it changed, and the other objects it touched. The server turns this into projection rows
 /// and API answers; the replayer ignores it.
+///
+/// Kept without allocating, since the rules build one for every transaction: created tokens are
+/// the transaction's outputs 0..<n (their ids derive from its id), and all but a settlement change
+/// the status of one token.
 public struct TxEffects: Sendable, Equatable {
     public var transactionId: TxID
-    public var createdTokens: [TokenID] = []
-    public var changedTokens: [TokenID] = []
+    /// How many tokens the transaction created.
+    var createdCount = 0
+    var firstChanged: TokenID?
+    var moreChanged: [TokenID] = []
+
+    /// The tokens created, in output order.
+    public var createdTokens: [TokenID] { (0..<createdCount).map { Hashing.tokenId(transactionId: transactionId, index: $0) } }
+    /// The tokens whose status changed, in the order they changed.
+    public var changedTokens: [TokenID] { firstChanged.map { [$0] + moreChanged } ?? [] }
     /// The receivable the transaction concerns (every token belongs to one).
     public var receivableId: TxID?
     /// Whether the receivable itself changed (was issued, or changed status or amount paid), and

@@ -179,7 +179,8 @@ extension LedgerState {
         let id = ctx.outputId(k)
         tokens.insert(Token(id: id, receivableId: receivableId, parentId: parent?.id, holderId: holder, amountFen: amountFen,
                             tier: tier, status: status, createdTx: ctx.txId, spentTx: nil, createdOn: ctx.date))
-        effects.createdTokens.append(id)
+        assert(k == effects.createdCount, "a transaction creates its outputs in order, from 0")
+        effects.createdCount += 1
     }
 
     mutating func setStatus(_ tokenId: TokenID, _ status: TokenStatus, _ ctx: Context, _ effects: inout TxEffects) {
@@ -187,7 +188,7 @@ extension LedgerState {
             token.status = status
             if status == .spent || status == .settled || status == .expired { token.spentTx = ctx.txId }
         }
-        effects.changedTokens.append(tokenId)
+        if effects.firstChanged == nil { effects.firstChanged = tokenId } else { effects.moreChanged.append(tokenId) }
     }
 
     /// A receivable leaves the open set: its invoice numbers may be used again.
