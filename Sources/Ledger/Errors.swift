@@ -70,6 +70,20 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         LedgerError(.validationFailed, "\(field): \(message)", fields: [FieldError(field: field, message: message)])
     }
 
+    /// The refusals of a signer's key, the same whether the rules or a server's signature check
+    /// find them first.
+    static func unregisteredSigner(_ orgId: OrgID) -> LedgerError {
+        LedgerError(.unauthorized, "signing org \(orgId) is not registered")
+    }
+
+    static func notCurrentKey(_ keyId: String, of orgId: OrgID) -> LedgerError {
+        LedgerError(.unauthorized, "keyId \(keyId) is not the current key of org \(orgId)")
+    }
+
+    static func notOperatorKey(_ keyId: String) -> LedgerError {
+        LedgerError(.unauthorized, "keyId \(keyId) is not the key the operator registers")
+    }
+
     public var description: String { "\(code.rawValue): \(message)" }
 }
 

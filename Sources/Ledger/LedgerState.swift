@@ -73,8 +73,6 @@ public struct LedgerState: Sendable {
         var status: OrgStatus
         /// The key id's 16 hex digits as one word; nil for a key id of any other shape.
         var keyBits: UInt64?
-
-        static func keyBits(_ keyId: String) -> UInt64? { KeyIdText(keyId).word }
     }
 
     struct BankAndCore: Hashable {
@@ -133,15 +131,15 @@ public struct SigningKeys: Sendable {
     public func key(for body: TransactionBody) -> Result<[UInt8], LedgerError> {
         if !started, case .registerOrg(let p) = body.payload, p.orgId == body.orgId {
             guard body.keyId == Hashing.keyId(publicKey: p.publicKey) else {
-                return .failure(LedgerError(.unauthorized, "keyId \(body.keyId) is not the key the operator registers"))
+                return .failure(.notOperatorKey(body.keyId))
             }
             return .success(p.publicKey)
         }
         guard let org = orgs[body.orgId] else {
-            return .failure(LedgerError(.unauthorized, "signing org \(body.orgId) is not registered"))
+            return .failure(.unregisteredSigner(body.orgId))
         }
         guard org.keyId == body.keyId else {
-            return .failure(LedgerError(.unauthorized, "keyId \(body.keyId) is not the current key of org \(body.orgId)"))
+            return .failure(.notCurrentKey(body.keyId, of: body.orgId))
         }
         return .success(org.publicKey)
     }

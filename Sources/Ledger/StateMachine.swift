@@ -54,14 +54,14 @@ extension LedgerState {
                 throw LedgerError(.forbidden, "the ledger starts with the operator registering itself")
             }
             guard body.keyId == Hashing.keyId(publicKey: p.publicKey) else {
-                throw LedgerError(.unauthorized, "keyId \(body.keyId) is not the key the operator registers")
+                throw LedgerError.notOperatorKey(body.keyId)
             }
         } else {
             guard let signer = orgFacts[body.orgId] else {
-                throw LedgerError(.unauthorized, "signing org \(body.orgId) is not registered")
+                throw LedgerError.unregisteredSigner(body.orgId)
             }
             guard let word = body.key.word, word == signer.keyBits else {
-                throw LedgerError(.unauthorized, "keyId \(body.keyId) is not the current key of org \(body.orgId)")
+                throw LedgerError.notCurrentKey(body.keyId, of: body.orgId)
             }
             guard signer.status == .active else {
                 throw LedgerError(.orgSuspended, "org \(body.orgId) is suspended")
@@ -171,7 +171,7 @@ extension LedgerState {
     /// Registers or updates an org, with the facts the rules check on every transaction.
     mutating func put(_ org: Org) {
         orgs[org.id] = org
-        orgFacts[org.id] = OrgFacts(role: org.role, status: org.status, keyBits: OrgFacts.keyBits(org.keyId))
+        orgFacts[org.id] = OrgFacts(role: org.role, status: org.status, keyBits: KeyIdText(org.keyId).word)
     }
 
     mutating func create(_ ctx: Context, _ k: Int, from parent: Token?, receivableId: TxID, holder: OrgID, amountFen: Int64,

@@ -59,8 +59,9 @@ struct LedgerStore: Sendable {
         }
     }
 
-    /// Writes a sealed block and everything it changed. All or nothing: on PostgreSQL one
-    /// statement (one round trip, atomic by itself), elsewhere one database transaction.
+    /// Writes a sealed block and everything it changed. All or nothing: through the writer's
+    /// PostgreSQL connection one statement (one round trip, atomic by itself); without one (SQLite)
+    /// one database transaction.
     func append(_ block: Block, effects: [TxEffects], state: LedgerState) async throws {
         let sets = Self.rowSets(block, effects: effects, state: state)
         if let writer {
@@ -68,16 +69,7 @@ struct LedgerStore: Sendable {
             // runs on the connection's own event loop, so the connection cannot close between
             // this check and the write.
             guard !writer.isClosed else { throw ConfigurationError("the database connection holding the writer lock was lost") }
-            let statement = AppendBlock(parameters: sets.map(Self.jsonRows))
-            _ = try await writer.execute(statement, logger: db.logger)
-            return
-        }
-        if let postgres = db as? any PostgresDatabase {
-            let statement = AppendBlock(parameters: sets.map(Self.jsonRows))
-            let logger = db.logger
-            _ = try await postgres.withConnection { connection in
-                connection.eventLoop.makeFutureWithTask { try await connection.execute(statement, logger: logger) }
-            }.get()
+            _ = try await writer.execute(AppendBlock(parameters: sets.map(Self.jsonRows)), logger: db.logger)
             return
         }
         try await db.transaction { fluent in
