@@ -249,6 +249,12 @@ public struct ChainReplayer: Sendable {
     /// Verifies a whole chain export (JSON Lines, one block per line): parses on every core,
     /// applies the rules in order, then checks every signature on every core.
     public static func verify(export bytes: [UInt8], parallelism: Int) -> Result<ChainReplayer, ChainFailure> {
+        replay(parse(export: bytes, parallelism: parallelism), parallelism: parallelism)
+    }
+
+    /// The blocks of an export read on every core, in order, up to the first line that cannot
+    /// be read, and that line's failure.
+    public static func parse(export bytes: [UInt8], parallelism: Int) -> (blocks: [ParsedBlock], failure: ChainFailure?) {
         let lines = splitLines(bytes)
         let parsed = ParallelSlots<Result<ParsedBlock, ChainFailure>?>(count: lines.count, initial: nil)
         let workers = max(1, min(parallelism, lines.count))
@@ -265,22 +271,26 @@ public struct ChainReplayer: Sendable {
         }
         var blocks: [ParsedBlock] = []
         blocks.reserveCapacity(lines.count)
-        var readFailure: ChainFailure?
         for result in parsed.values {
             switch result! {
             case .success(let b): blocks.append(b)
-            case .failure(let f): readFailure = f
+            case .failure(let f): return (blocks, f)
             }
-            if readFailure != nil { break }
         }
+        return (blocks, nil)
+    }
+
+    /// Replays parsed blocks from genesis. A read failure counts only once every block before
+    /// it has checked out, so the failure reported is always the first in chain order.
+    public static func replay(_ parsed: (blocks: [ParsedBlock], failure: ChainFailure?), parallelism: Int) -> Result<ChainReplayer, ChainFailure> {
         var replayer = ChainReplayer()
-        replayer.state.reserveCapacity(for: blocks.lazy.flatMap(\.block.transactions))
+        replayer.state.reserveCapacity(for: parsed.blocks.lazy.flatMap(\.block.transactions))
         do throws(ChainFailure) {
-            try replayer.append(blocks, parallelism: parallelism)
+            try replayer.append(parsed.blocks, parallelism: parallelism)
         } catch {
             return .failure(error)
         }
-        if let readFailure { return .failure(readFailure) }
+        if let readFailure = parsed.failure { return .failure(readFailure) }
         guard replayer.blockCount > 0 else { return .failure(ChainFailure(blockIndex: 0, reason: "the chain is empty")) }
         return .success(replayer)
     }

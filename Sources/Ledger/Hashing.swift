@@ -79,10 +79,50 @@ public enum Hashing {
 }
 
 public enum Base64 {
-    /// Standard, padded base64 only; anything else is refused so that one value has one spelling.
+    /// Standard, padded base64 only; anything else is refused so that one value has one spelling:
+    /// no line breaks or spaces, padding exactly as needed, and the bits after the last byte zero.
     public static func decode(_ text: String) -> [UInt8]? {
-        guard let data = Data(base64Encoded: text), data.base64EncodedString() == text else { return nil }
-        return Array(data)
+        var t = text
+        return t.withUTF8 { u -> [UInt8]? in
+            guard u.count % 4 == 0 else { return nil }
+            let padding = u.count == 0 ? 0 : (u[u.count - 1] == pad ? (u[u.count - 2] == pad ? 2 : 1) : 0)
+            var out: [UInt8] = []
+            out.reserveCapacity(u.count / 4 * 3 - padding)
+            var quad = 0
+            while quad < u.count {
+                let last = quad + 4 == u.count
+                var bits: UInt32 = 0
+                for k in 0..<4 {
+                    let c = u[quad + k]
+                    if last && k >= 4 - padding {
+                        bits <<= 6
+                        continue
+                    }
+                    guard let v = sextet(c) else { return nil }
+                    bits = bits << 6 | v
+                }
+                let bytes = last ? 3 - padding : 3
+                // The unused low bits of a padded group must be zero.
+                guard bytes == 3 || bits & (bytes == 1 ? 0xFFFF : 0xFF) == 0 else { return nil }
+                for k in 0..<bytes { out.append(UInt8(truncatingIfNeeded: bits >> UInt32(16 - 8 * k))) }
+                quad += 4
+            }
+            return out
+        }
+    }
+
+    private static let pad = UInt8(ascii: "=")
+
+    @inline(__always)
+    private static func sextet(_ c: UInt8) -> UInt32? {
+        switch c {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): UInt32(c - UInt8(ascii: "A"))
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): UInt32(c - UInt8(ascii: "a") + 26)
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(c - UInt8(ascii: "0") + 52)
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        default: nil
+        }
     }
 
     public static func encode(_ bytes: some Sequence<UInt8>) -> String { Data(bytes).base64EncodedString() }

@@ -10,11 +10,11 @@ func hexNibble(_ c: UInt8) -> UInt64? {
     }
 }
 
-/// Reads 16 lowercase hex characters starting at `start` as one big-endian word.
+/// Reads `digits` (at most 16) lowercase hex characters starting at `start` as one big-endian word.
 @inline(__always)
-func hexWord(_ u: UnsafeBufferPointer<UInt8>, _ start: Int) -> UInt64? {
+func hexWord(_ u: UnsafeBufferPointer<UInt8>, _ start: Int, digits: Int = 16) -> UInt64? {
     var v: UInt64 = 0
-    for k in start..<start + 16 {
+    for k in start..<start + digits {
         guard let n = hexNibble(u[k]) else { return nil }
         v = v << 4 | n
     }
@@ -141,16 +141,11 @@ public struct OrgID: Hashable, Comparable, Sendable, CustomStringConvertible {
             guard u.count == 36, u[8] == UInt8(ascii: "-"), u[13] == UInt8(ascii: "-"), u[18] == UInt8(ascii: "-"),
                 u[23] == UInt8(ascii: "-")
             else { return nil }
-            var packed = [UInt8](repeating: 0, count: 32)
-            var k = 0
-            for (i, c) in u.enumerated() where ![8, 13, 18, 23].contains(i) {
-                packed[k] = c
-                k += 1
-            }
-            return packed.withUnsafeBufferPointer { p in
-                guard let a = hexWord(p, 0), let b = hexWord(p, 16) else { return nil }
-                return OrgID(hi: a, lo: b)
-            }
+            // 8-4-4-4-12: the first three groups make the high word, the last two the low one.
+            guard let g0 = hexWord(u, 0, digits: 8), let g1 = hexWord(u, 9, digits: 4), let g2 = hexWord(u, 14, digits: 4),
+                let g3 = hexWord(u, 19, digits: 4), let g4 = hexWord(u, 24, digits: 12)
+            else { return nil }
+            return OrgID(hi: g0 << 32 | g1 << 16 | g2, lo: g3 << 48 | g4)
         }) else { return nil }
         self = parsed
     }

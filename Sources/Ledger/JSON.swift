@@ -303,17 +303,20 @@ extension JSON {
         mutating func parseString() throws(JSONParseError) -> String {
             i += 1
             let start = i
-            // Fast path: no escapes.
+            // Fast path: no escapes. ASCII, which is every id, key and amount, needs no validating.
+            var high: UInt8 = 0
             while i < bytes.count {
                 let c = bytes[i]
                 if c == UInt8(ascii: "\"") {
                     let slice = bytes[start..<i]
                     i += 1
+                    if high < 0x80 { return String(decoding: slice, as: UTF8.self) }
                     guard let s = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8") }
                     return s
                 }
                 if c == UInt8(ascii: "\\") { break }
                 guard c >= 0x20 else { throw fail("control character in string") }
+                high |= c
                 i += 1
             }
             var out: [UInt8] = Array(bytes[start..<i])

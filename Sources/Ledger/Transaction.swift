@@ -203,7 +203,8 @@ struct FieldReader {
             throw LedgerError.invalid(name(key), "is required")
         }
         guard case .string(let s) = v else { throw LedgerError.invalid(name(key), "must be a string") }
-        guard !s.isEmpty, s.count <= maxLength else {
+        // Characters never outnumber UTF-8 bytes: count them only when the bytes could be too many.
+        guard !s.isEmpty, s.utf8.count <= maxLength || s.count <= maxLength else {
             throw LedgerError.invalid(name(key), "must be 1 to \(maxLength) characters")
         }
         return s
@@ -467,7 +468,7 @@ public struct Transaction: Sendable, Equatable {
         // JCS of the body as received, so the id covers exactly what was signed.
         canonicalBody = (bodyJSON ?? .null).canonicalBytes
         id = TxID(digest: Hashing.sha256(canonicalBody))
-        guard id.description == claimedId else { throw LedgerError.invalid("id", "id is not SHA-256(JCS(body))") }
+        guard TxID(claimedId) == id else { throw LedgerError.invalid("id", "id is not SHA-256(JCS(body))") }
         signature = sigBytes
     }
 }

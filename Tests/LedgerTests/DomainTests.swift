@@ -1,4 +1,5 @@
 import Ledger
+import Foundation
 import Testing
 
 @Suite struct DomainTests {
@@ -73,6 +74,42 @@ import Testing
         #expect(OrgID(org)?.description == org)
         #expect(OrgID(org.uppercased()) == nil && OrgID(org.replacingOccurrences(of: "-", with: "")) == nil)
         #expect(OrgID("bd1c4d13-1d2b-4947-8ca1-48fabc11837g") == nil)
+        // Every digit lands where it was written, and a bad digit in any group is refused.
+        let digits = "01234567-89ab-cdef-0123-456789abcdef"
+        #expect(OrgID(digits)?.description == digits)
+        for i in [0, 7, 9, 12, 14, 17, 19, 22, 24, 35] {
+            var bad = Array(digits.utf8)
+            bad[i] = UInt8(ascii: "g")
+            #expect(OrgID(String(decoding: bad, as: UTF8.self)) == nil)
+        }
+    }
+
+    /// Base64 has one spelling: standard alphabet, padded, no spaces, zero bits after the data.
+    /// Checked against Foundation's reading followed by its own writing, which accepts just that.
+    @Test func base64HasOneSpelling() {
+        func reference(_ text: String) -> [UInt8]? {
+            guard let data = Data(base64Encoded: text), data.base64EncodedString() == text else { return nil }
+            return Array(data)
+        }
+        var g = IdTableTests.Generator(state: 11)
+        var texts = ["", "=", "==", "====", "A===", "AA==", "AB==", "AAA=", "AAB=", "AAAA", "AA=A", "A A=", "AA==AAAA",
+                     "QQ==\n", "QUJD", "QUJDRA==", "QUJDRA=", "QUJDRA", "QUJDRB==", "-_-_", "+/+/", "密钥"]
+        for n in 0..<70 {
+            let bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }
+            let text = Data(bytes).base64EncodedString()
+            texts.append(text)
+            guard !text.isEmpty else { continue }
+            // One character changed at a time, to every character that matters.
+            var chars = Array(text.utf8)
+            let at = Int(g.next() % UInt64(chars.count))
+            for c in Array("A=/+-_ \nzZ09".utf8) {
+                chars[at] = c
+                texts.append(String(decoding: chars, as: UTF8.self))
+            }
+        }
+        for text in texts {
+            #expect(Base64.decode(text) == reference(text), "\(text)")
+        }
     }
 
     @Test func policyDefaultsAreTheSpec() {
