@@ -27,9 +27,11 @@ public struct ParsedBlock: Sendable {
     var headerProblem: String?
 
     public init(line: some Collection<UInt8>, index: Int) throws(ChainFailure) {
+        let bytes = Array(line)
         let json: JSON
+        let bodies: [JSONSpan?]
         do throws(JSONParseError) {
-            json = try JSON.parse(line)
+            (json, bodies) = try JSON.parse(bytes, spansOf: "body", inItemsOf: "transactions")
         } catch {
             throw ChainFailure(blockIndex: index, reason: error.description)
         }
@@ -47,7 +49,9 @@ public struct ParsedBlock: Sendable {
             transactions.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
                 do throws(LedgerError) {
-                    transactions.append(try Transaction(json: item))
+                    // A body exported in canonical form is hashed and verified as it lies.
+                    let span = i < bodies.count ? bodies[i] : nil
+                    transactions.append(try Transaction(json: item, canonicalBody: span.flatMap { $0.isCanonical ? bytes[$0.range] : nil }))
                 } catch {
                     // Keep the claimed id (it still counts in the Merkle root) and stop reading.
                     badTransaction = (i, error.fields.first?.field == "id" ? "id is not SHA-256(JCS(body))" : error.message, item["id"]?.stringValue)

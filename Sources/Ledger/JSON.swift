@@ -91,6 +91,14 @@ extension JSON {
         }
     }
 
+    /// RFC 8785 §3.2.3 order: true when `a` sorts strictly before `b`.
+    static func keyPrecedes(_ a: String, _ b: String) -> Bool {
+        if a.utf8.allSatisfy({ $0 < 0x80 }) && b.utf8.allSatisfy({ $0 < 0x80 }) {
+            return a.utf8.lexicographicallyPrecedes(b.utf8)
+        }
+        return a.utf16.lexicographicallyPrecedes(b.utf16)
+    }
+
     /// RFC 8785 §3.2.3: keys sort by their UTF-16 code units, not by scalars or UTF-8 bytes.
     static func sortedKeys(_ keys: Dictionary<String, JSON>.Keys) -> [String] {
         if keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
@@ -141,6 +149,13 @@ extension JSON {
 
 // MARK: - Parsing
 
+/// Where a value lies in the text it was parsed from, and whether those bytes are exactly
+/// JCS(value), so that they can be hashed and verified as they are.
+public struct JSONSpan: Sendable, Equatable {
+    public var range: Range<Int>
+    public var isCanonical: Bool
+}
+
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
     public var offset: Int
     public var reason: String
@@ -159,11 +174,30 @@ extension JSON {
         try parse(Array(text.utf8))
     }
 
+    /// Parses a document whose root object holds an array under `arrayKey` (a block's
+    /// `transactions`), noting for item k where the value of its `itemKey` (`body`) lies in
+    /// `bytes` and whether those bytes are already its canonical form.
+    public static func parse(_ bytes: [UInt8], spansOf itemKey: String, inItemsOf arrayKey: String) throws(JSONParseError) -> (json: JSON, spans: [JSONSpan?]) {
+        var parser = Parser(bytes: bytes)
+        parser.capture = (arrayKey, itemKey)
+        let json = try parser.parseDocument()
+        return (json, parser.spans)
+    }
+
     struct Parser {
         let bytes: [UInt8]
         var i = 0
         var depth = 0
         static let maxDepth = 64
+
+        /// False once anything read differs from RFC 8785's form of the same value: whitespace,
+        /// keys out of order, an escape it would not write, `-0`. Reset where a span begins.
+        var canonical = true
+        var capture: (arrayKey: String, itemKey: String)?
+        /// True while reading the value of the root's `capture.arrayKey`.
+        var inCapturedArray = false
+        var item = -1
+        var spans: [JSONSpan?] = []
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -179,7 +213,9 @@ extension JSON {
         mutating func skipWhitespace() {
             while i < bytes.count {
                 switch bytes[i] {
-                case 0x20, 0x09, 0x0A, 0x0D: i += 1
+                case 0x20, 0x09, 0x0A, 0x0D:
+                    i += 1
+                    canonical = false
                 default: return
                 }
             }
@@ -208,6 +244,19 @@ extension JSON {
             i += count
         }
 
+        /// Reads the value of a captured item's key and notes where it lies.
+        mutating func parseSpan() throws(JSONParseError) -> JSON {
+            skipWhitespace()
+            let outer = canonical
+            canonical = true
+            let start = i
+            let value = try parseValue()
+            if spans.count <= item { spans += Array(repeating: nil, count: item + 1 - spans.count) }
+            spans[item] = JSONSpan(range: start..<i, isCanonical: canonical)
+            canonical = outer && canonical
+            return value
+        }
+
         mutating func enter() throws(JSONParseError) {
             depth += 1
             guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
@@ -220,14 +269,30 @@ extension JSON {
             var fields: [String: JSON] = [:]
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
+            var previousKey: String?
             while true {
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key") }
                 let key = try parseString()
+                if let previousKey, !JSON.keyPrecedes(previousKey, key) { canonical = false }
+                previousKey = key
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 i += 1
-                let value = try parseValue()
+                let value: JSON
+                if let capture {
+                    if depth == 1 && key == capture.arrayKey {
+                        inCapturedArray = true
+                        defer { inCapturedArray = false }
+                        value = try parseValue()
+                    } else if depth == 3 && inCapturedArray && item >= 0 && key == capture.itemKey {
+                        value = try parseSpan()
+                    } else {
+                        value = try parseValue()
+                    }
+                } else {
+                    value = try parseValue()
+                }
                 guard fields.updateValue(value, forKey: key) == nil else { throw fail("duplicate key \"\(key)\"") }
                 skipWhitespace()
                 guard i < bytes.count else { throw fail("unexpected end of input") }
@@ -245,6 +310,7 @@ extension JSON {
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
             while true {
+                if depth == 2 && inCapturedArray { item = items.count }
                 items.append(try parseValue())
                 skipWhitespace()
                 guard i < bytes.count else { throw fail("unexpected end of input") }
@@ -279,6 +345,7 @@ extension JSON {
                 i = start
                 throw fail("numbers must be integers")
             }
+            if negative && value == 0 { canonical = false }  // JCS writes 0
             return negative ? -value : value
         }
 
@@ -336,14 +403,22 @@ extension JSON {
                 switch e {
                 case UInt8(ascii: "\""): out.append(0x22)
                 case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "/"):
+                    out.append(0x2F)
+                    canonical = false
                 case UInt8(ascii: "b"): out.append(0x08)
                 case UInt8(ascii: "f"): out.append(0x0C)
                 case UInt8(ascii: "n"): out.append(0x0A)
                 case UInt8(ascii: "r"): out.append(0x0D)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
+                    // JCS spells only the controls without a short form this way, in lowercase.
+                    let spelled = bytes[i..<min(i + 4, bytes.count)]
                     var scalar = try parseHex4()
+                    if scalar >= 0x20 || [0x08, 0x09, 0x0A, 0x0C, 0x0D].contains(scalar)
+                        || spelled.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) }) {
+                        canonical = false
+                    }
                     if (0xD800..<0xDC00).contains(scalar) {
                         guard i + 2 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u")
                         else { throw fail("lone surrogate") }

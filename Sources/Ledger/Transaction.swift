@@ -455,7 +455,8 @@ public struct Transaction: Sendable, Equatable {
 
     /// Reads `{id, body, signature}` and checks that the id is the hash of the body's canonical
     /// bytes. The signature is checked by whoever knows the signer's key at this point of the chain.
-    public init(json: JSON) throws(LedgerError) {
+    /// `canonicalBody`, when given, is the body's text as read, already known to be JCS(body).
+    public init(json: JSON, canonicalBody known: ArraySlice<UInt8>? = nil) throws(LedgerError) {
         var r = try FieldReader(json, path: "")
         let claimedId = try r.required("id", maxLength: 64)
         let bodyJSON = r.value("body")
@@ -466,7 +467,12 @@ public struct Transaction: Sendable, Equatable {
         }
         body = try TransactionBody(json: bodyJSON ?? .null)
         // JCS of the body as received, so the id covers exactly what was signed.
-        canonicalBody = (bodyJSON ?? .null).canonicalBytes
+        if let known {
+            canonicalBody = Array(known)
+            assert(canonicalBody == bodyJSON?.canonicalBytes, "a span read as canonical is JCS(body)")
+        } else {
+            canonicalBody = (bodyJSON ?? .null).canonicalBytes
+        }
         id = TxID(digest: Hashing.sha256(canonicalBody))
         guard TxID(claimedId) == id else { throw LedgerError.invalid("id", "id is not SHA-256(JCS(body))") }
         signature = sigBytes

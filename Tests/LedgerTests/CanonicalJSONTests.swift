@@ -53,6 +53,49 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSON.parse(text) }
     }
 
+    /// The body of item k of a root's array, read with its place in the text: for a body already
+    /// in RFC 8785 form the span is marked canonical and its bytes are JCS(body), byte for byte.
+    static func bodySpan(_ body: String, around: (String) -> String = { #"{"transactions":[{"id":"x","body":\#($0)}]}"# }) throws -> (JSON, JSONSpan?, [UInt8]) {
+        let bytes = Array(around(body).utf8)
+        let (json, spans) = try JSON.parse(bytes, spansOf: "body", inItemsOf: "transactions")
+        let span = spans.first ?? nil
+        return (json["transactions"]?.arrayValue?.first?["body"] ?? .null, span, span.map { Array(bytes[$0.range]) } ?? [])
+    }
+
+    @Test(arguments: [
+        #"{"a":{"x":false,"y":null,"z":true},"b":[1,-2,0,9007199254740991]}"#,
+        #"{"memo":"常州五金加工 \"报价\" \\ \n \u0007 😀","n":-9007199254740991}"#,
+        "{\"\\r\":1,\"1\":2,\"\u{80}\":3,\"ö\":4,\"€\":5,\"😀\":6,\"\u{FB33}\":7}",
+        #"{"s":"\b\t\n\f\r\u0000\u001f/"# + "\u{7F}\"}", "\"text\"", "[]", "{}", "-5",
+    ])
+    func aCanonicalBodyIsTakenAsItLies(body: String) throws {
+        let (json, span, raw) = try Self.bodySpan(body)
+        #expect(span?.isCanonical == true)
+        #expect(raw == json.canonicalBytes && raw == Array(body.utf8))
+        // Space outside the body does not matter.
+        let (_, spaced, _) = try Self.bodySpan(body) { #"{ "transactions" : [ { "body" : \#($0) , "id" : "x" } ] }"# }
+        #expect(spaced?.isCanonical == true)
+    }
+
+    @Test(arguments: [
+        #"{"a":1, "b":2}"#, #"{"b":2,"a":1}"#, #"{ "a":1}"#, #"{"a":1 }"#, #"[1,-0]"#, #"{"s":"\/"}"#, #"{"s":"\u007f"}"#,
+        #"{"s":"\u0041"}"#, #"{"s":"\u000a"}"#, #"{"s":"\u001F"}"#, #"{"s":"\ud83d\ude00"}"#, "{\"\u{FB33}\":1,\"😀\":2}",  // scalar order, not UTF-16
+        #"{"a":[{"y":1,"x":2}]}"#,
+    ])
+    func aBodyInAnyOtherFormIsEncodedAgain(body: String) throws {
+        let (json, span, raw) = try Self.bodySpan(body)
+        #expect(span?.isCanonical == false)
+        #expect(raw != json.canonicalBytes)
+    }
+
+    /// Only the key of items of the named array is noted, by item position.
+    @Test func onlyItemsOfTheNamedArrayAreNoted() throws {
+        let text = #"{"body":{},"other":[{"body":{}}],"transactions":[{"id":1},"x",{"body":[1],"more":{"body":{}}}]}"#
+        let (_, spans) = try JSON.parse(Array(text.utf8), spansOf: "body", inItemsOf: "transactions")
+        #expect(spans.count == 3 && spans[0] == nil && spans[1] == nil)
+        #expect(spans[2].map { Array(Array(text.utf8)[$0.range]) } == Array("[1]".utf8))
+    }
+
     @Test func refusesInvalidUTF8AndDeepNesting() {
         #expect(throws: JSONParseError.self) { try JSON.parse([0x22, 0xFF, 0x22]) }
         #expect(throws: JSONParseError.self) { try JSON.parse(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)) }
