@@ -104,6 +104,12 @@ struct OpenTable<Slot: TableSlot>: @unchecked Sendable {
         return found ? memory.base[i] : nil
     }
 
+    /// Starts loading the slot where a probe for `key` begins.
+    @inline(__always)
+    func prefetch(_ key: Slot.Key) {
+        Ledger.prefetch(memory.base + home(key))
+    }
+
     /// Puts `slot` in unless its key is already there; true when it was put in.
     mutating func insert(_ slot: Slot) -> Bool {
         if (count + 1) * 8 > memory.capacity * 5 { grow(to: count + 1) }
@@ -186,6 +192,8 @@ struct TxIDSet: Sendable {
         if Slot(id: id).isEmpty { hasZero = false } else { table.remove(id) }
     }
 
+    func prefetch(_ id: TxID) { table.prefetch(id) }
+
     mutating func reserveCapacity(_ n: Int) { table.reserveCapacity(n) }
 }
 
@@ -209,6 +217,8 @@ struct TokenIndex: Sendable {
     mutating func insert(_ id: TokenID, at position: Int) -> Bool {
         table.insert(Slot(id: id, positionPlusOne: UInt32(position + 1)))
     }
+
+    func prefetch(_ id: TokenID) { table.prefetch(id) }
 
     mutating func reserveCapacity(_ n: Int) { table.reserveCapacity(n) }
 }

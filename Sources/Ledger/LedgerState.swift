@@ -191,6 +191,17 @@ public struct TokenStore: Sendable {
         count += 1
     }
 
+    /// Starts loading where `id` sits in the index (`inList` false), or, once that is at hand,
+    /// the token itself.
+    @inline(__always)
+    func prefetch(_ id: TokenID, inList: Bool) {
+        if !inList {
+            index.prefetch(id)
+        } else if let p = index.position(of: id) {
+            Ledger.prefetch(list.base + p)
+        }
+    }
+
     mutating func update(_ id: TokenID, _ change: (inout Token) -> Void) {
         let p = index.position(of: id)!
         makeUnique()

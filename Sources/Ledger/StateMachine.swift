@@ -19,6 +19,13 @@ extension LedgerState {
         // hands out a copy, which retains every string and array of the body.
         transactions.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
+                // What the next two transactions will read is asked for now, in two steps: the
+                // id and index slots two ahead, then the token those slots point to one ahead.
+                if i + 2 < buffer.count {
+                    transactionIds.prefetch(buffer[i + 2].id)
+                    if let t = buffer[i + 2].body.payload.spentToken { tokens.prefetch(t, inList: false) }
+                }
+                if i + 1 < buffer.count, let t = buffer[i + 1].body.payload.spentToken { tokens.prefetch(t, inList: true) }
                 do throws(LedgerError) {
                     let effects = try applyOrThrow(buffer[i].body, id: buffer[i].id)
                     onEffects?(effects)
@@ -174,9 +181,11 @@ extension LedgerState {
         orgFacts[org.id] = OrgFacts(role: org.role, status: org.status, keyBits: KeyIdText(org.keyId).word)
     }
 
-    mutating func create(_ ctx: Context, _ k: Int, from parent: Token?, receivableId: TxID, holder: OrgID, amountFen: Int64,
+    /// Output `k` of the transaction; `id`, when the caller derived it already, is its id.
+    mutating func create(_ ctx: Context, _ k: Int, id known: TokenID? = nil, from parent: Token?, receivableId: TxID, holder: OrgID, amountFen: Int64,
                          tier: Int64, status: TokenStatus, _ effects: inout TxEffects) {
-        let id = ctx.outputId(k)
+        let id = known ?? ctx.outputId(k)
+        assert(id == ctx.outputId(k), "output k has the k-th derived id")
         tokens.insert(Token(id: id, receivableId: receivableId, parentId: parent?.id, holderId: holder, amountFen: amountFen,
                             tier: tier, status: status, createdTx: ctx.txId, spentTx: nil, createdOn: ctx.date))
         assert(k == effects.createdCount, "a transaction creates its outputs in order, from 0")
@@ -448,11 +457,16 @@ extension LedgerState {
             throw LedgerError(.tierLimitExceeded, "a transfer would create a tier-\(token.tier + 1) piece; the limit is tier \(policy.maxTier)")
         }
 
+        // The new tokens' index slots are random: ask for them before the work in between.
+        let offer = ctx.outputId(0)
+        tokens.prefetch(offer, inList: false)
+        let changeId = change > 0 ? ctx.outputId(1) : nil
+        if let changeId { tokens.prefetch(changeId, inList: false) }
         setStatus(token.id, .spent, ctx, &effects)
-        create(ctx, 0, from: token, receivableId: token.receivableId, holder: recipientId, amountFen: amountFen,
+        create(ctx, 0, id: offer, from: token, receivableId: token.receivableId, holder: recipientId, amountFen: amountFen,
                tier: token.tier + 1, status: .pending, &effects)
-        if change > 0 {
-            create(ctx, 1, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: change,
+        if let changeId {
+            create(ctx, 1, id: changeId, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: change,
                    tier: token.tier, status: .active, &effects)
         }
         effects.receivableId = token.receivableId
@@ -466,9 +480,17 @@ extension LedgerState {
             throw LedgerError(.splitSumMismatch, "pieces sum to \(Money.sum(amounts).map(Money.format) ?? "more than can be held"), the token holds \(Money.format(token.amountFen))")
         }
 
+        // Each piece's index slot is asked for one piece ahead, so its load overlaps the work before.
+        var next = ctx.outputId(0)
+        tokens.prefetch(next, inList: false)
         setStatus(token.id, .spent, ctx, &effects)
         for (k, amount) in amounts.enumerated() {
-            create(ctx, k, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: amount,
+            let id = next
+            if k + 1 < amounts.count {
+                next = ctx.outputId(k + 1)
+                tokens.prefetch(next, inList: false)
+            }
+            create(ctx, k, id: id, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: amount,
                    tier: token.tier, status: .active, &effects)
         }
         effects.receivableId = token.receivableId

@@ -112,6 +112,14 @@ public enum Payload: Sendable, Equatable {
         }
     }
 
+    /// The token the transaction reads first, where it names one.
+    var spentToken: TokenID? {
+        switch self {
+        case .accept(let t), .reject(let t), .transfer(let t, _, _, _), .split(let t, _), .requestFinancing(let t, _), .expireOffer(let t): t
+        default: nil
+        }
+    }
+
     /// The most tokens the transaction creates when applied: what a replay of known length
     /// reserves room for.
     public var maxTokensCreated: Int {
