@@ -59,7 +59,9 @@ public struct ParsedBlock: Sendable {
                 }
             }
             block = Block(header: header, hash: hash, signature: signature, transactions: transactions)
-            headerProblem = Self.headerProblem(block, claimedIds: items.map { $0["id"]?.stringValue ?? "" })
+            // A transaction read is known to carry the id it claims; the rest are read as written.
+            let claimed = transactions.map { Optional($0.id) } + items[transactions.count...].map { $0["id"]?.stringValue.flatMap(TxID.init) }
+            headerProblem = Self.headerProblem(block, claimedIds: claimed)
         } catch {
             throw ChainFailure(blockIndex: index, reason: error.message)
         }
@@ -67,18 +69,19 @@ public struct ParsedBlock: Sendable {
 
     init(block: Block) {
         self.block = block
-        headerProblem = Self.headerProblem(block, claimedIds: block.transactions.map(\.id.description))
+        headerProblem = Self.headerProblem(block, claimedIds: block.transactions.map(\.id))
     }
 
-    /// The checks that need nothing but the block itself.
-    static func headerProblem(_ block: Block, claimedIds: [String]) -> String? {
+    /// The checks that need nothing but the block itself. `claimedIds` holds nil for an id that
+    /// is not 64 lowercase hex characters.
+    static func headerProblem(_ block: Block, claimedIds: [TxID?]) -> String? {
         let h = block.header
         guard h.txCount == Int64(claimedIds.count) else { return "txCount \(h.txCount) != \(claimedIds.count)" }
         guard h.txCount > 0 else { return "a block holds at least one transaction" }
         guard h.hash == block.hash else { return "hash is not SHA-256(JCS(header))" }
-        let leaves = claimedIds.map { Hex.decode($0) ?? [] }
-        guard leaves.allSatisfy({ $0.count == 32 }) else { return "a transaction id is not 64 hex characters" }
-        guard Hex.encode(Merkle.root(leaves: leaves)) == h.txRoot else { return "txRoot is not the Merkle root of its transactions" }
+        let leaves = claimedIds.compactMap { $0 }
+        guard leaves.count == claimedIds.count else { return "a transaction id is not 64 hex characters" }
+        guard Hex.encode(Merkle.root(ids: leaves)) == h.txRoot else { return "txRoot is not the Merkle root of its transactions" }
         return nil
     }
 }

@@ -86,28 +86,32 @@ public enum Base64 {
         return t.withUTF8 { u -> [UInt8]? in
             guard u.count % 4 == 0 else { return nil }
             let padding = u.count == 0 ? 0 : (u[u.count - 1] == pad ? (u[u.count - 2] == pad ? 2 : 1) : 0)
-            var out: [UInt8] = []
-            out.reserveCapacity(u.count / 4 * 3 - padding)
-            var quad = 0
-            while quad < u.count {
-                let last = quad + 4 == u.count
-                var bits: UInt32 = 0
-                for k in 0..<4 {
-                    let c = u[quad + k]
-                    if last && k >= 4 - padding {
-                        bits <<= 6
-                        continue
+            let length = u.count / 4 * 3 - padding
+            var valid = true
+            let out = [UInt8](unsafeUninitializedCapacity: length) { out, written in
+                var quad = 0
+                var at = 0
+                while quad < u.count {
+                    let last = quad + 4 == u.count
+                    var bits: UInt32 = 0
+                    for k in 0..<4 {
+                        if last && k >= 4 - padding {
+                            bits <<= 6
+                            continue
+                        }
+                        guard let v = sextet(u[quad + k]) else { valid = false; return }
+                        bits = bits << 6 | v
                     }
-                    guard let v = sextet(c) else { return nil }
-                    bits = bits << 6 | v
+                    let bytes = last ? 3 - padding : 3
+                    // The unused low bits of a padded group must be zero.
+                    guard bytes == 3 || bits & (bytes == 1 ? 0xFFFF : 0xFF) == 0 else { valid = false; return }
+                    for k in 0..<bytes { out[at + k] = UInt8(truncatingIfNeeded: bits >> UInt32(16 - 8 * k)) }
+                    at += bytes
+                    written = at
+                    quad += 4
                 }
-                let bytes = last ? 3 - padding : 3
-                // The unused low bits of a padded group must be zero.
-                guard bytes == 3 || bits & (bytes == 1 ? 0xFFFF : 0xFF) == 0 else { return nil }
-                for k in 0..<bytes { out.append(UInt8(truncatingIfNeeded: bits >> UInt32(16 - 8 * k))) }
-                quad += 4
             }
-            return out
+            return valid ? out : nil
         }
     }
 

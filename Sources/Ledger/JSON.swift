@@ -266,7 +266,8 @@ extension JSON {
             try enter()
             defer { depth -= 1 }
             i += 1
-            var fields: [String: JSON] = [:]
+            // Room for the ledger's largest objects (a body has six fields) without growing twice.
+            var fields = [String: JSON](minimumCapacity: 6)
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
             var previousKey: String?

@@ -5,28 +5,63 @@ import Crypto
 public enum Merkle {
     public typealias Hash = [UInt8]
 
-    public static func leafHash(_ leaf: [UInt8]) -> Hash {
-        var h = SHA256()
-        h.update(data: [0x00])
-        h.update(data: leaf)
-        return Array(h.finalize())
-    }
+    public static func leafHash(_ leaf: [UInt8]) -> Hash { Array(leafDigest(leaf)) }
 
     public static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
-        var h = SHA256()
-        h.update(data: [0x01])
-        h.update(data: left)
-        h.update(data: right)
-        return Array(h.finalize())
+        left.withUnsafeBytes { l in right.withUnsafeBytes { r in Array(nodeDigest(l, r)) } }
+    }
+
+    /// SHA-256 of a one-byte prefix and up to 64 bytes, gathered on the stack and hashed in one call.
+    @inline(__always)
+    static func prefixed(_ prefix: UInt8, _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> SHA256Digest {
+        withUnsafeTemporaryAllocation(byteCount: 1 + a.count + b.count, alignment: 1) { buffer in
+            buffer[0] = prefix
+            UnsafeMutableRawBufferPointer(rebasing: buffer[1...]).copyMemory(from: a)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[(1 + a.count)...]).copyMemory(from: b)
+            return SHA256.hash(data: UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    static func leafDigest(_ leaf: [UInt8]) -> SHA256Digest {
+        leaf.withUnsafeBytes { prefixed(0x00, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
+    }
+
+    static func nodeDigest(_ left: UnsafeRawBufferPointer, _ right: UnsafeRawBufferPointer) -> SHA256Digest {
+        prefixed(0x01, left, right)
     }
 
     /// MTH(D[n]). Computed bottom-up level by level; an odd node is carried up unchanged, which
     /// gives exactly RFC 6962's split at the largest power of two below n.
     public static func root(leaves: [[UInt8]]) -> Hash {
-        if leaves.isEmpty { return Array(SHA256.hash(data: [UInt8]())) }
-        var level = leaves.map(leafHash)
-        while level.count > 1 { level = parents(of: level) }
-        return level[0]
+        root(leafDigests: leaves.map(leafDigest))
+    }
+
+    /// MTH over transaction ids, their raw bytes written from the words without a detour.
+    static func root(ids: [TxID]) -> Hash {
+        root(leafDigests: ids.map { id in
+            withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { raw in
+                for (k, w) in [id.w0, id.w1, id.w2, id.w3].enumerated() { raw.storeBytes(of: w.bigEndian, toByteOffset: 8 * k, as: UInt64.self) }
+                return prefixed(0x00, UnsafeRawBufferPointer(raw), UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+        })
+    }
+
+    static func root(leafDigests: [SHA256Digest]) -> Hash {
+        if leafDigests.isEmpty { return Array(SHA256.hash(data: [UInt8]())) }
+        // Digests are fixed-size values: a level is one array, not an array per node.
+        var level = leafDigests
+        while level.count > 1 {
+            var next: [SHA256Digest] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var i = 0
+            while i + 1 < level.count {
+                next.append(level[i].withUnsafeBytes { l in level[i + 1].withUnsafeBytes { r in nodeDigest(l, r) } })
+                i += 2
+            }
+            if i < level.count { next.append(level[i]) }
+            level = next
+        }
+        return Array(level[0])
     }
 
     /// One level up: pairs hashed together, an odd last node carried up unchanged.
