@@ -40,7 +40,10 @@ public enum Merkle {
     static func root(ids: [TxID]) -> Hash {
         root(leafDigests: ids.map { id in
             withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { raw in
-                for (k, w) in [id.w0, id.w1, id.w2, id.w3].enumerated() { raw.storeBytes(of: w.bigEndian, toByteOffset: 8 * k, as: UInt64.self) }
+                raw.storeBytes(of: id.w0.bigEndian, toByteOffset: 0, as: UInt64.self)
+                raw.storeBytes(of: id.w1.bigEndian, toByteOffset: 8, as: UInt64.self)
+                raw.storeBytes(of: id.w2.bigEndian, toByteOffset: 16, as: UInt64.self)
+                raw.storeBytes(of: id.w3.bigEndian, toByteOffset: 24, as: UInt64.self)
                 return prefixed(0x00, UnsafeRawBufferPointer(raw), UnsafeRawBufferPointer(start: nil, count: 0))
             }
         })
@@ -48,29 +51,19 @@ public enum Merkle {
 
     static func root(leafDigests: [SHA256Digest]) -> Hash {
         if leafDigests.isEmpty { return Array(SHA256.hash(data: [UInt8]())) }
-        // Digests are fixed-size values: a level is one array, not an array per node.
         var level = leafDigests
-        while level.count > 1 {
-            var next: [SHA256Digest] = []
-            next.reserveCapacity((level.count + 1) / 2)
-            var i = 0
-            while i + 1 < level.count {
-                next.append(level[i].withUnsafeBytes { l in level[i + 1].withUnsafeBytes { r in nodeDigest(l, r) } })
-                i += 2
-            }
-            if i < level.count { next.append(level[i]) }
-            level = next
-        }
+        while level.count > 1 { level = parents(of: level) }
         return Array(level[0])
     }
 
-    /// One level up: pairs hashed together, an odd last node carried up unchanged.
-    static func parents(of level: [Hash]) -> [Hash] {
-        var next: [Hash] = []
+    /// One level up: pairs hashed together, an odd last node carried up unchanged. Digests are
+    /// fixed-size values, so a level is one array, not an array per node.
+    static func parents(of level: [SHA256Digest]) -> [SHA256Digest] {
+        var next: [SHA256Digest] = []
         next.reserveCapacity((level.count + 1) / 2)
         var i = 0
         while i + 1 < level.count {
-            next.append(nodeHash(level[i], level[i + 1]))
+            next.append(level[i].withUnsafeBytes { l in level[i + 1].withUnsafeBytes { r in nodeDigest(l, r) } })
             i += 2
         }
         if i < level.count { next.append(level[i]) }
@@ -81,11 +74,11 @@ public enum Merkle {
     public static func auditPath(index: Int, leaves: [[UInt8]]) -> [Hash] {
         precondition(index >= 0 && index < leaves.count, "leaf index in range")
         var path: [Hash] = []
-        var level = leaves.map(leafHash)
+        var level = leaves.map(leafDigest)
         var m = index
         while level.count > 1 {
             let sibling = m ^ 1
-            if sibling < level.count { path.append(level[sibling]) }
+            if sibling < level.count { path.append(Array(level[sibling])) }
             level = parents(of: level)
             m /= 2
         }

@@ -463,8 +463,12 @@ public struct Transaction: Sendable, Equatable {
 
     /// Reads `{id, body, signature}` and checks that the id is the hash of the body's canonical
     /// bytes. The signature is checked by whoever knows the signer's key at this point of the chain.
-    /// `canonicalBody`, when given, is the body's text as read, already known to be JCS(body).
-    public init(json: JSON, canonicalBody known: ArraySlice<UInt8>? = nil) throws(LedgerError) {
+    public init(json: JSON) throws(LedgerError) {
+        try self.init(json: json, canonicalBody: nil)
+    }
+
+    /// `known`, when given, is the body's text as read, already found to be JCS(body) by the parser.
+    init(json: JSON, canonicalBody known: ArraySlice<UInt8>?) throws(LedgerError) {
         var r = try FieldReader(json, path: "")
         let claimedId = try r.required("id", maxLength: 64)
         let bodyJSON = r.value("body")
