@@ -51,7 +51,7 @@ public struct Block: Sendable, Equatable {
     }
 
     public static func txRoot(of transactions: [Transaction]) -> String {
-        Hex.encode(Merkle.root(leaves: transactions.map(\.id.bytes)))
+        Hex.encode(Merkle.root(ids: transactions.map(\.id)))
     }
 
     /// Seals transactions that were applied in this order into the block after `previous`.
