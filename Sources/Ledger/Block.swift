@@ -22,7 +22,7 @@ public struct BlockHeader: Sendable, Equatable {
     }
 
     public init(json: JSON?) throws(LedgerError) {
-        var r = try FieldReader(json, path: "header")
+        var r = try FieldReader(json, path: "header", text: .chain)
         height = try r.requiredInt("height")
         prevHash = try r.format("prevHash", { Hex.isLowercaseHex($0, length: 64) }, "64 lowercase hex characters")!
         txRoot = try r.format("txRoot", { Hex.isLowercaseHex($0, length: 64) }, "64 lowercase hex characters")!
@@ -125,7 +125,7 @@ public struct InclusionProof: Sendable, Equatable {
     }
 
     public init(json: JSON) throws(LedgerError) {
-        var r = try FieldReader(json, path: "")
+        var r = try FieldReader(json, path: "", text: .chain)
         transactionId = try r.txRef("transactionId").description
         blockHeight = try r.requiredInt("blockHeight")
         leafIndex = Int(try r.requiredInt("leafIndex"))

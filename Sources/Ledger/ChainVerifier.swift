@@ -36,7 +36,7 @@ public struct ParsedBlock: Sendable {
             throw ChainFailure(blockIndex: index, reason: error.description)
         }
         do throws(LedgerError) {
-            var r = try FieldReader(json, path: "")
+            var r = try FieldReader(json, path: "", text: .chain)
             let header = try BlockHeader(json: r.value("header"))
             let hash = try r.required("hash", maxLength: 64)
             let signatureText = try r.required("signature", maxLength: 128)

@@ -1,5 +1,6 @@
 /// The stable error codes of SPEC §5. The ledger returns one of them for every refusal; the
-/// server maps each to exactly one HTTP status.
+/// server maps each to exactly one HTTP status (the App's problem mapping: the ledger knows
+/// nothing of HTTP).
 public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case malformedJSON = "malformed_json"
     case unauthorized
@@ -26,22 +27,6 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case termOutOfRange = "term_out_of_range"
     case invalidCounterparty = "invalid_counterparty"
     case rateLimited = "rate_limited"
-
-    public var httpStatus: Int {
-        switch self {
-        case .malformedJSON: 400
-        case .unauthorized: 401
-        case .forbidden, .notHolder, .csrfFailed: 403
-        case .notFound: 404
-        case .tokenNotActive, .financingNotOpen, .insufficientCredit, .creditLineUnusable, .noCreditLine,
-            .tierLimitExceeded, .pastDue, .notYetDue, .financingCutoff, .duplicateInvoice, .orgSuspended,
-            .idempotencyConflict:
-            409
-        case .payloadTooLarge: 413
-        case .validationFailed, .amountOutOfRange, .splitSumMismatch, .termOutOfRange, .invalidCounterparty: 422
-        case .rateLimited: 429
-        }
-    }
 }
 
 public struct FieldError: Sendable, Equatable, Codable {
@@ -103,4 +88,41 @@ public enum Limits {
     public static let maxFileNameLength = 255
     public static let maxNonceLength = 64
     public static let maxTransactionsPerBlock = 10_000
+    public static let maxEmailLength = 254
+
+    /// The one rule for free text written from now on, on the ledger and beside it (names, memos,
+    /// payment references, document numbers, file names, emails): 1 to `maxLength` characters,
+    /// none of them a C0 control (U+0000–U+001F, line breaks and tabs included), DEL or a C1
+    /// control (U+0080–U+009F). PostgreSQL cannot store U+0000 in text at all, and the others
+    /// hide, reorder or break what a person reads in a table, a CSV file or a bank's statement.
+    /// Unpaired surrogates cannot reach a `String`: the JSON parser refuses them where they stand.
+    ///
+    /// The chain format itself (SPEC §4, and the conformance vectors) admits any string: replay
+    /// checks lengths only (`controls: true`), so a chain written under older rules still
+    /// verifies. The gate applies the whole rule to every new transaction, and so is stricter
+    /// than replay, never looser. Returns why `text` is refused, or nil.
+    public static func textProblem(_ text: String, maxLength: Int, controls: Bool = false) -> String? {
+        if !controls {
+            var previous: UInt8 = 0
+            for byte in text.utf8 {
+                // In UTF-8 a C1 control is 0xC2 followed by 0x80–0x9F; either way the byte is the
+                // scalar's value (0xC2 0x85 is U+0085).
+                if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte <= 0x9F) {
+                    let hex = String(byte, radix: 16, uppercase: true)
+                    return "must not contain control characters (found U+\(String(repeating: "0", count: 4 - hex.count) + hex))"
+                }
+                previous = byte
+            }
+        }
+        // Characters never outnumber UTF-8 bytes: count them only when the bytes could be too many.
+        guard !text.isEmpty, text.utf8.count <= maxLength || text.count <= maxLength else {
+            return "must be 1 to \(maxLength) characters"
+        }
+        return nil
+    }
+
+    /// `textProblem` as the refusal of `field`.
+    public static func checkText(_ text: String, field: String, maxLength: Int) throws(LedgerError) {
+        if let problem = textProblem(text, maxLength: maxLength) { throw LedgerError.invalid(field, problem) }
+    }
 }

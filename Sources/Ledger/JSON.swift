@@ -157,9 +157,40 @@ public struct JSONSpan: Sendable, Equatable {
 }
 
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong: only `syntax` means the text is not JSON. The others are well-formed
+    /// JSON holding a value the ledger cannot carry, and `path` names where it lies.
+    public enum Kind: Sendable, Equatable {
+        case syntax
+        /// An integer beyond ±(2^53 − 1).
+        case integerOutOfRange
+        /// A number with a fraction or an exponent.
+        case notAnInteger
+        /// A `\uD800`–`\uDFFF` escape without its partner.
+        case loneSurrogate
+    }
+
     public var offset: Int
     public var reason: String
+    public var kind: Kind = .syntax
+    /// Where the value at fault lies, as `documents[0].number` (empty for the root or when unknown).
+    public var path: String = ""
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+
+    public init(offset: Int, reason: String, kind: Kind = .syntax, path: String = "") {
+        self.offset = offset
+        self.reason = reason
+        self.kind = kind
+        self.path = path
+    }
+
+    /// Notes that the value at fault lies under `step` (a key or `[i]`).
+    mutating func within(_ step: String) {
+        if step.hasPrefix("[") || path.isEmpty || path.hasPrefix("[") {
+            path = step + path
+        } else {
+            path = step + "." + path
+        }
+    }
 }
 
 extension JSON {
@@ -201,7 +232,9 @@ extension JSON {
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
-        func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
+        func fail(_ reason: String, _ kind: JSONParseError.Kind = .syntax) -> JSONParseError {
+            JSONParseError(offset: i, reason: reason, kind: kind)
+        }
 
         mutating func parseDocument() throws(JSONParseError) -> JSON {
             let value = try parseValue()
@@ -281,18 +314,24 @@ extension JSON {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 i += 1
                 let value: JSON
-                if let capture {
-                    if depth == 1 && key == capture.arrayKey {
-                        inCapturedArray = true
-                        defer { inCapturedArray = false }
-                        value = try parseValue()
-                    } else if depth == 3 && inCapturedArray && item >= 0 && key == capture.itemKey {
-                        value = try parseSpan()
+                do throws(JSONParseError) {
+                    if let capture {
+                        if depth == 1 && key == capture.arrayKey {
+                            inCapturedArray = true
+                            defer { inCapturedArray = false }
+                            value = try parseValue()
+                        } else if depth == 3 && inCapturedArray && item >= 0 && key == capture.itemKey {
+                            value = try parseSpan()
+                        } else {
+                            value = try parseValue()
+                        }
                     } else {
                         value = try parseValue()
                     }
-                } else {
-                    value = try parseValue()
+                } catch {
+                    var e = error
+                    if e.kind != .syntax { e.within(key) }
+                    throw e
                 }
                 guard fields.updateValue(value, forKey: key) == nil else { throw fail("duplicate key \"\(key)\"") }
                 skipWhitespace()
@@ -312,7 +351,13 @@ extension JSON {
             if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
             while true {
                 if depth == 2 && inCapturedArray { item = items.count }
-                items.append(try parseValue())
+                do throws(JSONParseError) {
+                    items.append(try parseValue())
+                } catch {
+                    var e = error
+                    if e.kind != .syntax { e.within("[\(items.count)]") }
+                    throw e
+                }
                 skipWhitespace()
                 guard i < bytes.count else { throw fail("unexpected end of input") }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -338,13 +383,13 @@ extension JSON {
                 value = value * 10 + Int64(bytes[i] - UInt8(ascii: "0"))
                 guard value <= JSON.maxSafeInteger else {
                     i = start
-                    throw fail("integer outside ±(2^53 − 1)")
+                    throw fail("integer outside ±(2^53 − 1)", .integerOutOfRange)
                 }
                 i += 1
             }
             if i < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[i]) {
                 i = start
-                throw fail("numbers must be integers")
+                throw fail("numbers must be integers", .notAnInteger)
             }
             if negative && value == 0 { canonical = false }  // JCS writes 0
             return negative ? -value : value
@@ -422,13 +467,13 @@ extension JSON {
                     }
                     if (0xD800..<0xDC00).contains(scalar) {
                         guard i + 2 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u")
-                        else { throw fail("lone surrogate") }
+                        else { throw fail("lone surrogate", .loneSurrogate) }
                         i += 2
                         let low = try parseHex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail("lone surrogate") }
+                        guard (0xDC00..<0xE000).contains(low) else { throw fail("lone surrogate", .loneSurrogate) }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     } else if (0xDC00..<0xE000).contains(scalar) {
-                        throw fail("lone surrogate")
+                        throw fail("lone surrogate", .loneSurrogate)
                     }
                     guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
                     out.append(contentsOf: Array(String(Character(u)).utf8))

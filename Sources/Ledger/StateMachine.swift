@@ -42,6 +42,8 @@ extension LedgerState {
     }
 
     mutating func applyOrThrow(_ body: borrowing TransactionBody, id: TxID) throws(LedgerError) -> TxEffects {
+        // The pair of the gate's check: what reaches the rules lies within every bound of `Limits`.
+        assert(body.payload.readsBack, "a payload reaching the rules reads back through the strict reader")
         // Precedence 1–5, common to every operation: uniqueness, genesis, signer, key, status, role.
         // Inserted now (one hash, one probe) and taken out again if the transaction is refused.
         guard transactionIds.insert(id) else {

@@ -120,6 +120,13 @@ public enum Payload: Sendable, Equatable {
         }
     }
 
+    /// Whether the strict reader reads this payload's on-chain form back as it is: every bound of
+    /// `Limits` holds. The gate checks it before the writer; the rules assert it.
+    public var readsBack: Bool {
+        guard let parsed = try? JSON.parse(json.canonicalBytes) else { return false }
+        return (try? Payload(type: type, json: parsed, text: .chain)) == self
+    }
+
     /// The most tokens the transaction creates when applied: what a replay of known length
     /// reserves room for.
     public var maxTokensCreated: Int {
@@ -185,17 +192,33 @@ public enum Payload: Sendable, Equatable {
 
 // MARK: - Strict decoding
 
+/// Which strings a reader admits: `chain`, what the chain format allows (replay reads any chain
+/// written to SPEC §4); `new`, the whole text rule, which the gate applies to new transactions.
+public enum TextRule: Sendable, Equatable {
+    case chain
+    case new
+}
+
 /// Reads one JSON object field by field, refusing wrong types, bad formats and unknown fields.
 struct FieldReader {
     let fields: [String: JSON]
     let path: String
+    /// What strings may hold: the chain format's rule (replay), or the whole text rule of
+    /// `Limits.textProblem` (the gate, for new transactions).
+    let text: TextRule
     /// The fields read so far (a short list: cheaper than a set for objects of a few fields).
     private var read: [String] = []
 
-    init(_ json: JSON?, path: String) throws(LedgerError) {
+    init(_ json: JSON?, path: String, text: TextRule) throws(LedgerError) {
         guard case .object(let f)? = json else { throw LedgerError.invalid(path.isEmpty ? "body" : path, "must be an object") }
         fields = f
         self.path = path
+        self.text = text
+    }
+
+    /// A reader of the object under this one's `path`, with the same text rule.
+    func nested(_ json: JSON?, path: String) throws(LedgerError) -> FieldReader {
+        try FieldReader(json, path: path, text: text)
     }
 
     func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
@@ -211,9 +234,8 @@ struct FieldReader {
             throw LedgerError.invalid(name(key), "is required")
         }
         guard case .string(let s) = v else { throw LedgerError.invalid(name(key), "must be a string") }
-        // Characters never outnumber UTF-8 bytes: count them only when the bytes could be too many.
-        guard !s.isEmpty, s.utf8.count <= maxLength || s.count <= maxLength else {
-            throw LedgerError.invalid(name(key), "must be 1 to \(maxLength) characters")
+        if let problem = Limits.textProblem(s, maxLength: maxLength, controls: text == .chain) {
+            throw LedgerError.invalid(name(key), problem)
         }
         return s
     }
@@ -290,8 +312,8 @@ struct FieldReader {
 extension Payload {
     /// Reads the payload of a `type` transaction, strictly: every required field present with
     /// its type and format, nothing unknown.
-    public init(type: TxType, json: JSON?) throws(LedgerError) {
-        var r = try FieldReader(json, path: "payload")
+    public init(type: TxType, json: JSON?, text: TextRule = .chain) throws(LedgerError) {
+        var r = try FieldReader(json, path: "payload", text: text)
         switch type {
         case .registerOrg:
             self = .registerOrg(RegisterOrgPayload(
@@ -305,7 +327,7 @@ extension Payload {
         case .setOrgStatus:
             self = .setOrgStatus(orgId: try r.orgId("orgId"), status: try r.enumValue("status", OrgStatus.self)!)
         case .setPolicy:
-            var p = try FieldReader(r.value("policy"), path: "payload.policy")
+            var p = try r.nested(r.value("policy"), path: "payload.policy")
             var policy = Policy()
             policy.maxTermDays = try p.requiredInt("maxTermDays")
             policy.minTermDays = try p.requiredInt("minTermDays")
@@ -333,7 +355,7 @@ extension Payload {
             let dueDate = try r.date("dueDate")!
             var documents: [Document] = []
             for (i, item) in try r.array("documents", count: 0...Limits.maxDocuments).enumerated() {
-                var d = try FieldReader(item, path: "payload.documents[\(i)]")
+                var d = try r.nested(item, path: "payload.documents[\(i)]")
                 documents.append(Document(
                     kind: try d.enumValue("kind", DocumentKind.self)!,
                     sha256: try d.format("sha256", { Hex.isLowercaseHex($0, length: 64) }, "64 lowercase hex characters")!,
@@ -416,15 +438,15 @@ public struct TransactionBody: Sendable, Equatable {
                  "time": .int(time), "nonce": .string(nonce), "payload": payload.json])
     }
 
-    public init(json: JSON) throws(LedgerError) {
-        var r = try FieldReader(json, path: "")
+    public init(json: JSON, text: TextRule = .chain) throws(LedgerError) {
+        var r = try FieldReader(json, path: "", text: text)
         let type = try r.enumValue("type", TxType.self)!
         orgId = try r.orgId("orgId")
         key = KeyIdText(try r.format("keyId", { Hex.isLowercaseHex($0, length: 16) }, "16 lowercase hex characters")!)
         time = try r.requiredInt("time")
         guard time >= 0 else { throw LedgerError.invalid("time", "must be milliseconds since the epoch") }
         nonce = try r.required("nonce", maxLength: Limits.maxNonceLength)
-        payload = try Payload(type: type, json: r.value("payload"))
+        payload = try Payload(type: type, json: r.value("payload"), text: text)
         try r.finish()
     }
 }
@@ -469,7 +491,7 @@ public struct Transaction: Sendable, Equatable {
 
     /// `known`, when given, is the body's text as read, already found to be JCS(body) by the parser.
     init(json: JSON, canonicalBody known: ArraySlice<UInt8>?) throws(LedgerError) {
-        var r = try FieldReader(json, path: "")
+        var r = try FieldReader(json, path: "", text: .chain)
         let claimedId = try r.required("id", maxLength: 64)
         let bodyJSON = r.value("body")
         let sig = try r.required("signature", maxLength: 128)

@@ -109,3 +109,29 @@ import VaporTesting
         }
     }
 }
+
+@Suite struct ErrorCodeStatusTests {
+    /// SPEC §5: each stable code has exactly this HTTP status.
+    @Test func everyCodeHasTheSpecStatus() {
+        let table: [Int: [String]] = [
+            400: ["malformed_json"],
+            401: ["unauthorized"],
+            403: ["forbidden", "not_holder", "csrf_failed"],
+            404: ["not_found"],
+            409: ["token_not_active", "financing_not_open", "insufficient_credit", "credit_line_unusable", "no_credit_line",
+                  "tier_limit_exceeded", "past_due", "not_yet_due", "financing_cutoff", "duplicate_invoice", "org_suspended",
+                  "idempotency_conflict"],
+            413: ["payload_too_large"],
+            422: ["validation_failed", "amount_out_of_range", "split_sum_mismatch", "term_out_of_range", "invalid_counterparty"],
+            429: ["rate_limited"],
+        ]
+        var seen: Set<String> = []
+        for (status, codes) in table {
+            for code in codes {
+                #expect(ErrorCode(rawValue: code)?.httpStatus == status, "\(code)")
+                seen.insert(code)
+            }
+        }
+        #expect(Set(ErrorCode.allCases.map(\.rawValue)) == seen)
+    }
+}

@@ -35,7 +35,7 @@ struct StrictBody {
         }
         guard buffer.readableBytes <= TransactionController.maxBodyBytes else { throw Problem(.payloadTooLarge, "the body is too large") }
         let json: JSON
-        do { json = try JSON.parse(Array(buffer.readableBytesView)) } catch { throw Problem(.malformedJSON, error.description) }
+        do { json = try JSON.parse(Array(buffer.readableBytesView)) } catch { throw error.problem }
         guard case .object(let f) = json else { throw LedgerError.invalid("body", "must be a JSON object") }
         try self.init(fields: f, path: "", allowed: allowed)
     }
@@ -59,7 +59,8 @@ struct StrictBody {
             if optional { return nil }
             throw LedgerError.invalid(name(key), "is required")
         }
-        guard case .string(let s) = v, !s.isEmpty, s.count <= maxLength else { throw LedgerError.invalid(name(key), "must be a string of 1 to \(maxLength) characters") }
+        guard case .string(let s) = v else { throw LedgerError.invalid(name(key), "must be a string of 1 to \(maxLength) characters") }
+        try Limits.checkText(s, field: name(key), maxLength: maxLength)
         return s
     }
 
@@ -83,7 +84,7 @@ struct StrictBody {
         var merged = fields
         for (k, v) in extra { merged[k] = v }
         do {
-            return try Payload(type: type, json: .object(merged))
+            return try Payload(type: type, json: .object(merged), text: .new)
         } catch {
             func strip(_ s: String) -> String { s.hasPrefix("payload.") ? String(s.dropFirst("payload.".count)) : s }
             throw LedgerError(error.code, strip(error.message), fields: error.fields.map { FieldError(field: strip($0.field), message: $0.message) })

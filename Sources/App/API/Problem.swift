@@ -68,6 +68,42 @@ struct Problem: Error, Content {
     }
 }
 
+extension ErrorCode {
+    /// SPEC §5: each stable code answers with exactly one HTTP status. Only text that is not
+    /// JSON at all is a 400; a well-formed body with a value the ledger refuses is a 422.
+    var httpStatus: Int {
+        switch self {
+        case .malformedJSON: 400
+        case .unauthorized: 401
+        case .forbidden, .notHolder, .csrfFailed: 403
+        case .notFound: 404
+        case .tokenNotActive, .financingNotOpen, .insufficientCredit, .creditLineUnusable, .noCreditLine,
+            .tierLimitExceeded, .pastDue, .notYetDue, .financingCutoff, .duplicateInvoice, .orgSuspended,
+            .idempotencyConflict:
+            409
+        case .payloadTooLarge: 413
+        case .validationFailed, .amountOutOfRange, .splitSumMismatch, .termOutOfRange, .invalidCounterparty: 422
+        case .rateLimited: 429
+        }
+    }
+}
+
+extension JSONParseError {
+    /// The refusal of a request body that did not parse: a 400 only for text that is not JSON;
+    /// a number the ledger cannot carry or a lone surrogate is a 422 naming the field.
+    var problem: any Error {
+        let field = path.isEmpty ? "body" : path
+        switch kind {
+        case .syntax: return Problem(.malformedJSON, description)
+        case .integerOutOfRange:
+            return LedgerError(.amountOutOfRange, "\(field): integers must lie within ±(2^53 − 1)",
+                               fields: [FieldError(field: field, message: "must lie within ±(2^53 − 1)")])
+        case .notAnInteger: return LedgerError.invalid(field, "must be an integer (amounts are in fen, never fractions)")
+        case .loneSurrogate: return LedgerError.invalid(field, "must not contain an unpaired surrogate")
+        }
+    }
+}
+
 /// Turns every error into problem+json; logs the unexpected ones once, with the request.
 struct ProblemMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {

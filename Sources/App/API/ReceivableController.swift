@@ -171,13 +171,12 @@ enum DocumentController {
         guard DocumentKind(rawValue: upload.kind) != nil else {
             throw LedgerError.invalid("kind", "must be one of \(DocumentKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let n = upload.number, n.isEmpty || n.count > Limits.maxDocumentNumberLength {
-            throw LedgerError.invalid("number", "must be 1 to \(Limits.maxDocumentNumberLength) characters")
-        }
+        if let n = upload.number { try Limits.checkText(n, field: "number", maxLength: Limits.maxDocumentNumberLength) }
         let bytes = Data(upload.file.data.readableBytesView)
         guard !bytes.isEmpty else { throw LedgerError.invalid("file", "is empty") }
         guard bytes.count <= maxBytes else { throw Problem(.payloadTooLarge, "a document may be at most 10 MB") }
-        let fileName = String(upload.file.filename.prefix(Limits.maxFileNameLength))
+        let fileName = upload.file.filename
+        try Limits.checkText(fileName, field: "fileName", maxLength: Limits.maxFileNameLength)
         let sha = try await store(bytes, kind: upload.kind, number: upload.number, fileName: fileName,
                                   contentType: upload.file.contentType?.serialize() ?? "application/octet-stream", by: viewer.orgId, app: req.application)
         return json(sha: sha, size: Int64(bytes.count), kind: upload.kind, number: upload.number, fileName: fileName).response(status: .created)

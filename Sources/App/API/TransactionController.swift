@@ -62,7 +62,7 @@ enum TransactionController {
         do {
             json = try JSON.parse(bytes)
         } catch {
-            throw Problem(.malformedJSON, error.description)
+            throw error.problem
         }
         guard case .object(var fields) = json else { throw LedgerError.invalid("body", "must be an object") }
         guard let body = fields.removeValue(forKey: "body") else { throw LedgerError.invalid("body", "is required") }
@@ -90,12 +90,8 @@ enum TransactionController {
             throw Problem(.payloadTooLarge, "the body is \(buffer.readableBytes) bytes; at most \(maxBodyBytes) are accepted")
         }
         let tx = try decode(Array(buffer.readableBytesView), nowMs: req.application.ledgerClock.nowMs())
-        let sequencer = try req.application.requireSequencer()
-        let key = try sequencer.signingKeys.key(for: tx.body).get()
-        guard SignatureCheck.ed25519(publicKey: key, signature: tx.signature, message: tx.canonicalBody) else {
-            throw Problem(.unauthorized, "the signature does not verify with the current key of org \(tx.body.orgId)")
-        }
-        let outcome = try await sequencer.submit(tx)
+        // The sequencer's gate checks the signature with the key the body names, before the writer.
+        let outcome = try await req.application.requireSequencer().submit(tx)
         return DTO.outcome(outcome).response(status: .created)
     }
 }

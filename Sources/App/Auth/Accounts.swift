@@ -112,14 +112,18 @@ struct BearerAuthenticator: AsyncBearerAuthenticator {
 }
 
 enum AuthController {
-    struct Login: Content {
+    struct Login {
         var email: String
         var password: String
+
+        init(_ body: StrictBody) throws {
+            email = try body.string("email", maxLength: Limits.maxEmailLength)!
+            password = try body.string("password", maxLength: 200)!
+        }
     }
 
     @Sendable static func login(req: Request) async throws -> Response {
-        let body = try req.content.decode(Login.self)
-        guard body.email.count <= 254, body.password.count <= 200 else { throw LedgerError.invalid("email", "is too long") }
+        let body = try Login(StrictBody(req, allowed: ["email", "password"]))
         let now = req.application.wallClock.nowMs()
         let address = req.remoteAddress?.ipAddress
         let throttle = req.application.loginThrottle, keys = LoginThrottle.keys(email: body.email, address: address)

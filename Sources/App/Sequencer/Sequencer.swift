@@ -83,7 +83,8 @@ public actor Sequencer {
         self.store = store
         self.sealer = sealer
         self.clock = clock
-        self.maxBlockTx = maxBlockTx
+        // A block replay would refuse for its size must never be sealed.
+        self.maxBlockTx = min(max(maxBlockTx, 1), Limits.maxTransactionsPerBlock)
     }
 
     /// Rebuilds the state by replaying the stored chain, checking it on the way.
@@ -108,7 +109,16 @@ public actor Sequencer {
 
     /// Applies `tx` in its turn and returns once the block holding it is committed. A refused
     /// transaction fails at once with its ledger error and changes nothing.
-    public func submit(_ tx: Transaction) async throws -> Outcome {
+    ///
+    /// Every transaction passes the gate first, here in the caller's task, whatever its origin:
+    /// it is read back as a replay will read it and its signature is checked, so nothing the
+    /// writer commits can be refused by `cascade verify`.
+    public nonisolated func submit(_ tx: Transaction) async throws -> Outcome {
+        if let refusal = Gate.check(tx, keys: signingKeys) { throw refusal }
+        return try await enqueue(tx)
+    }
+
+    private func enqueue(_ tx: Transaction) async throws -> Outcome {
         if let broken { throw ConfigurationError("the ledger stopped accepting transactions: \(broken)") }
         return try await withCheckedThrowingContinuation { continuation in
             queue.append(Waiter(tx: tx, continuation: continuation))

@@ -1,0 +1,55 @@
+/// The writer's gate: every transaction, whatever its origin (the custodial API, the console,
+/// `POST /transactions`, the jobs, the demo seed), is read back here exactly as a replay of the
+/// chain will read it, before the sequencer sees it. A transaction that passes the gate and the
+/// rules is one `cascade verify` accepts, so the writer can never commit a block that replay
+/// refuses.
+///
+/// The checks, in order: the canonical bytes are JCS of the body; those bytes parse (integers
+/// within ±(2^53 − 1), no lone surrogates); the strict payload reader accepts them with the
+/// whole text rule (every list length, string length, allowed character and format of `Limits`)
+/// and reads back the same body; the id is their SHA-256; the signature verifies with the key the body names.
+public enum Gate {
+    public static func check(_ tx: Transaction, keys: SigningKeys) -> LedgerError? {
+        if let problem = checkEncoding(tx) { return problem }
+        let key: [UInt8]
+        switch keys.key(for: tx.body) {
+        case .failure(let error): return error
+        case .success(let k): key = k
+        }
+        guard SignatureCheck.ed25519(publicKey: key, signature: tx.signature, message: tx.canonicalBody) else {
+            return LedgerError(.unauthorized, "the signature does not verify with the current key of org \(tx.body.orgId)")
+        }
+        return nil
+    }
+
+    /// Everything of the gate but the signature: what the state machine asserts again (the pair
+    /// assertion) when the writer applies a transaction.
+    public static func checkEncoding(_ tx: Transaction) -> LedgerError? {
+        guard tx.canonicalBody == tx.body.json.canonicalBytes else {
+            return LedgerError.invalid("body", "is not the canonical (RFC 8785) form of its fields")
+        }
+        let json: JSON
+        do {
+            json = try JSON.parse(tx.canonicalBody)
+        } catch {
+            let field = error.path.isEmpty ? "body" : "body.\(error.path)"
+            switch error.kind {
+            case .integerOutOfRange: return LedgerError(.amountOutOfRange, "\(field): integers on the ledger lie within ±(2^53 − 1)",
+                                                        fields: [FieldError(field: field, message: "must lie within ±(2^53 − 1)")])
+            default: return LedgerError.invalid(field, error.reason)
+            }
+        }
+        let reread: TransactionBody
+        do {
+            reread = try TransactionBody(json: json, text: .new)
+        } catch {
+            return error
+        }
+        guard reread == tx.body else { return LedgerError.invalid("body", "does not read back as it was written") }
+        guard tx.id == TxID(digest: Hashing.sha256(tx.canonicalBody)) else {
+            return LedgerError.invalid("id", "id is not SHA-256(JCS(body))")
+        }
+        guard tx.signature.count == 64 else { return LedgerError.invalid("signature", "must be a 64-byte Ed25519 signature") }
+        return nil
+    }
+}
