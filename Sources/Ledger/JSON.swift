@@ -185,7 +185,7 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 
     /// Notes that the value at fault lies under `step` (a key or `[i]`).
     mutating func within(_ step: String) {
-        if step.hasPrefix("[") || path.isEmpty || path.hasPrefix("[") {
+        if path.isEmpty || path.hasPrefix("[") {
             path = step + path
         } else {
             path = step + "." + path

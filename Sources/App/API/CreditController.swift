@@ -43,8 +43,10 @@ enum CreditController {
     /// `POST /credit-lines {coreId, limitFen, rateBps, expiresOn}`.
     @Sendable static func create(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        let payload = try StrictBody(req, allowed: ["coreId", "limitFen", "rateBps", "expiresOn"]).payload(.grantCredit)
-        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response(status: .created)
+        guard case .grantCredit(let coreId, let limitFen, let rateBps, let expiresOn) = try StrictBody(req, allowed: ["coreId", "limitFen", "rateBps", "expiresOn"])
+            .payload(.grantCredit) else { throw StoreDamage("grantCredit payload") }
+        let outcome = try await CreditService.grant(to: coreId, limitFen: limitFen, rateBps: rateBps, expiresOn: expiresOn, by: viewer.caller, app: req.application)
+        return DTO.outcome(outcome).response(status: .created)
     }
 
     /// `PATCH /credit-lines/{id} {limitFen?, rateBps?, expiresOn?, status?}`.
@@ -53,8 +55,10 @@ enum CreditController {
         let id = try req.txIdParameter()
         let body = try StrictBody(req, allowed: ["limitFen", "rateBps", "expiresOn", "status"])
         guard !body.fields.isEmpty else { throw LedgerError.invalid("body", "must change at least one of limitFen, rateBps, expiresOn, status") }
-        let payload = try body.payload(.updateCredit, adding: ["creditLineId": .string(id.description)])
-        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response()
+        guard case .updateCredit(let change) = try body.payload(.updateCredit, adding: ["creditLineId": .string(id.description)]) else {
+            throw StoreDamage("updateCredit payload")
+        }
+        return DTO.outcome(try await CreditService.update(change, by: viewer.caller, app: req.application)).response()
     }
 }
 
@@ -97,21 +101,27 @@ enum FinancingController {
     /// `POST /financings {tokenId, bankId}`: rate, days, interest and payout are fixed now.
     @Sendable static func create(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        let payload = try StrictBody(req, allowed: ["tokenId", "bankId"]).payload(.requestFinancing)
-        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response(status: .created)
+        guard case .requestFinancing(let tokenId, let bankId) = try StrictBody(req, allowed: ["tokenId", "bankId"]).payload(.requestFinancing) else {
+            throw StoreDamage("requestFinancing payload")
+        }
+        return DTO.outcome(try await FinancingService.request(tokenId, from: bankId, by: viewer.caller, app: req.application)).response(status: .created)
     }
 
-    static func decide(_ req: Request, _ type: TxType, allowed: Set<String> = []) async throws -> Response {
+    static func decide(_ req: Request, _ decision: (TxID, Caller, Application) async throws -> Outcome) async throws -> Response {
+        let viewer = try await req.viewer()
+        _ = try StrictBody(req, allowed: [])
+        return DTO.outcome(try await decision(try req.txIdParameter(), viewer.caller, req.application)).response()
+    }
+
+    @Sendable static func approve(req: Request) async throws -> Response { try await decide(req) { try await FinancingService.approve($0, by: $1, app: $2) } }
+    @Sendable static func reject(req: Request) async throws -> Response { try await decide(req) { try await FinancingService.reject($0, by: $1, app: $2) } }
+    @Sendable static func cancel(req: Request) async throws -> Response { try await decide(req) { try await FinancingService.cancel($0, by: $1, app: $2) } }
+    @Sendable static func confirmPayout(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let id = try req.txIdParameter()
-        let payload = try StrictBody(req, allowed: allowed).payload(type, adding: ["financingId": .string(id.description)])
-        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response()
+        let reference = try StrictBody(req, allowed: ["reference"]).string("reference", maxLength: Limits.maxReferenceLength)!
+        return DTO.outcome(try await FinancingService.confirmPayout(id, reference: reference, by: viewer.caller, app: req.application)).response()
     }
-
-    @Sendable static func approve(req: Request) async throws -> Response { try await decide(req, .approveFinancing) }
-    @Sendable static func reject(req: Request) async throws -> Response { try await decide(req, .rejectFinancing) }
-    @Sendable static func cancel(req: Request) async throws -> Response { try await decide(req, .cancelFinancing) }
-    @Sendable static func confirmPayout(req: Request) async throws -> Response { try await decide(req, .confirmPayout, allowed: ["reference"]) }
 
     /// `GET /tokens/{id}/quotes`: each bank's offer for this token today, from the lines it
     /// granted the token's issuer — the numbers a request would fix.

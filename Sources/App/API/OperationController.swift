@@ -3,25 +3,6 @@ import Ledger
 import SQLKit
 import Vapor
 
-/// The service step of the write path: turns a caller's request into a ledger transaction of its
-/// org, signed with the org's custodial key (opened in memory only), and submits it. No business
-/// rule lives here: the ledger decides, and its error is the answer.
-enum LedgerService {
-    static func submit(_ payload: Payload, by caller: Caller, app: Application, time: Int64? = nil) async throws -> Outcome {
-        let sequencer = try app.requireSequencer()
-        guard let role = try await Accounts.role(of: caller.orgId, on: app.sql), role == payload.type.signerRole else {
-            throw Problem(.forbidden, "your organisation may not \(payload.type.rawValue); only a \(payload.type.signerRole.rawValue) may")
-        }
-        guard let vault = app.keyVault, let signer = try await vault.signer(for: caller.orgId, on: app.sql) else {
-            throw Problem(.forbidden, "your organisation keeps its own key: sign the transaction and POST it to /api/v1/transactions")
-        }
-        var nonce = [UInt8](repeating: 0, count: 16)
-        for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
-        let body = TransactionBody(orgId: caller.orgId, keyId: signer.keyId, time: time ?? app.ledgerClock.nowMs(), nonce: Hex.encode(nonce), payload: payload)
-        return try await sequencer.submit(try Transaction.sign(body, with: signer))
-    }
-}
-
 /// A JSON request body read strictly: only the named fields, each of its type.
 struct StrictBody {
     var fields: [String: JSON]
@@ -105,30 +86,28 @@ struct StrictBody {
 
 /// `POST /tokens/{id}/accept|reject|transfer|split`.
 enum TokenActionController {
-    static func run(_ req: Request, _ payload: Payload, status: HTTPResponseStatus = .ok) async throws -> Response {
-        let caller = try req.auth.require(Caller.self)
-        return DTO.outcome(try await LedgerService.submit(payload, by: caller, app: req.application)).response(status: status)
-    }
-
     @Sendable static func accept(req: Request) async throws -> Response {
         _ = try StrictBody(req, allowed: [])
-        return try await run(req, .accept(tokenId: try req.tokenIdParameter()))
+        return DTO.outcome(try await TokenService.accept(try req.tokenIdParameter(), by: try req.auth.require(Caller.self), app: req.application)).response()
     }
 
     @Sendable static func reject(req: Request) async throws -> Response {
         _ = try StrictBody(req, allowed: [])
-        return try await run(req, .reject(tokenId: try req.tokenIdParameter()))
+        return DTO.outcome(try await TokenService.reject(try req.tokenIdParameter(), by: try req.auth.require(Caller.self), app: req.application)).response()
     }
 
     @Sendable static func transfer(req: Request) async throws -> Response {
         let body = try StrictBody(req, allowed: ["toOrgId", "amountFen", "memo"])
-        return try await run(req, .transfer(tokenId: try req.tokenIdParameter(), toOrgId: try body.orgId("toOrgId"), amountFen: try body.int("amountFen"),
-                                            memo: try body.string("memo", maxLength: Limits.maxMemoLength, optional: true)), status: .created)
+        let outcome = try await TokenService.transfer(try req.tokenIdParameter(), to: try body.orgId("toOrgId"), amountFen: try body.int("amountFen"),
+                                                      memo: try body.string("memo", maxLength: Limits.maxMemoLength, optional: true),
+                                                      by: try req.auth.require(Caller.self), app: req.application)
+        return DTO.outcome(outcome).response(status: .created)
     }
 
     @Sendable static func split(req: Request) async throws -> Response {
         let body = try StrictBody(req, allowed: ["amountsFen"])
-        return try await run(req, .split(tokenId: try req.tokenIdParameter(), amountsFen: try body.amounts("amountsFen")), status: .created)
+        let outcome = try await TokenService.split(try req.tokenIdParameter(), into: try body.amounts("amountsFen"), by: try req.auth.require(Caller.self), app: req.application)
+        return DTO.outcome(outcome).response(status: .created)
     }
 }
 

@@ -40,36 +40,10 @@ enum OrgController {
         var body = try StrictBody(req, allowed: ["name", "role", "creditCode", "admin"])
         let admin = try body.object("admin", optional: true).map { try NewUser(StrictBody(fields: $0, path: "admin", allowed: ["email", "name", "password"])) }
         body.fields["admin"] = nil
-        let (tx, orgId, user) = try await register(body, admin: admin, by: viewer, req: req)
+        let (tx, orgId, user) = try await OnboardingService.register(body, admin: admin, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         var result: [String: JSON] = ["transactionId": .string(tx.description), "org": try await find(orgId, on: req.application.sql)]
         if let user { result["user"] = user }
         return JSON.object(result).response(status: .created)
-    }
-
-    /// The one way an org is registered, from the API and the console: a new key sealed for
-    /// it, the `registerOrg` transaction, the audit entry, and its first admin when given.
-    static func register(_ body: StrictBody, admin: NewUser?, by viewer: Viewer, req: Request) async throws -> (TxID, OrgID, JSON?) {
-        guard viewer.role == .operator else { throw Problem(.forbidden, "only the platform operator registers organisations") }
-        let app = req.application
-        guard let vault = app.keyVault else { throw Problem(.forbidden, "this node holds no keys; register organisations on the writer") }
-        let orgId = OrgID(UUID().uuidString.lowercased())!
-        let signer = Ed25519Signer.generate()
-        let payload = try body.payload(.registerOrg, adding: ["orgId": .string(orgId.description), "publicKey": .string(Base64.encode(signer.publicKey))])
-        if let admin { try await admin.checkEmailFree(on: app.sql) }
-        // The sealed key is stored first; if the ledger refuses the org, it is removed again.
-        try await app.sql.insert(into: "org_keys").columns("org_id", "key_id", "sealed_seed", "created_ms")
-            .values(SQLBind(orgId.description), SQLBind(signer.keyId), SQLBind(try vault.seal(seed: signer.seed, for: orgId)), SQLBind(app.wallClock.nowMs()))
-            .run()
-        let outcome: Outcome
-        do {
-            outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
-        } catch {
-            try? await app.sql.delete(from: "org_keys").where("org_id", .equal, SQLBind(orgId.description)).run()
-            throw error
-        }
-        try await audit(req, viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")")
-        let user = try await admin?.create(in: orgId, by: viewer, req: req)
-        return (outcome.effects.transactionId, orgId, user)
     }
 
     /// `POST /orgs/{id}/suspend` and `/activate`.
@@ -77,8 +51,7 @@ enum OrgController {
         let viewer = try await req.viewer()
         let orgId = try req.orgIdParameter()
         _ = try StrictBody(req, allowed: [])
-        let outcome = try await LedgerService.submit(.setOrgStatus(orgId: orgId, status: status), by: viewer.caller, app: req.application)
-        try await audit(req, viewer, status == .suspended ? "org.suspend" : "org.activate", orgId, "status set to \(status.rawValue)")
+        let outcome = try await OnboardingService.setStatus(of: orgId, to: status, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         return JSON.object(["transactionId": .string(outcome.effects.transactionId.description),
                             "org": try await find(orgId, on: req.application.sql)]).response()
     }
@@ -87,9 +60,7 @@ enum OrgController {
     @Sendable static func activate(req: Request) async throws -> Response { try await setStatus(.active, req) }
 
     static func audit(_ req: Request, _ viewer: Viewer, _ action: String, _ org: OrgID?, _ detail: String) async throws {
-        try await AuditLog.record(AuditLog.Entry(action: action, orgId: org, userId: viewer.caller.userId, email: viewer.caller.email,
-                                                 address: req.remoteAddress?.ipAddress, detail: detail),
-                                  nowMs: req.application.wallClock.nowMs(), on: req.application.sql)
+        try await OnboardingService.audit(viewer, action, org, detail, app: req.application, address: req.remoteAddress?.ipAddress)
     }
 
     // MARK: - Policy
@@ -106,16 +77,8 @@ enum OrgController {
     @Sendable static func setPolicy(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let body = try StrictBody(req, allowed: Set(Policy().json.objectValue?.keys.map { $0 } ?? []))
-        let (tx, policy) = try await setPolicy(body.fields, by: viewer, req: req)
+        let (tx, policy) = try await OnboardingService.setPolicy(body.fields, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         return JSON.object(["transactionId": .string(tx.description), "policy": policy.json]).response()
-    }
-
-    static func setPolicy(_ fields: [String: JSON], by viewer: Viewer, req: Request) async throws -> (TxID, Policy) {
-        let payload = try StrictBody(fields: ["policy": .object(fields)], path: "", allowed: ["policy"]).payload(.setPolicy)
-        let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: req.application)
-        try await audit(req, viewer, "policy.set", nil, JSON.object(fields).canonicalString)
-        guard case .setPolicy(let policy) = payload else { throw StoreDamage("setPolicy payload") }
-        return (outcome.effects.transactionId, policy)
     }
 }
 
@@ -127,7 +90,7 @@ struct NewUser {
     var admin: Bool
 
     init(_ body: StrictBody) throws {
-        email = try body.string("email", maxLength: 254)!.lowercased()
+        email = try body.string("email", maxLength: Limits.maxEmailLength)!.lowercased()
         guard email.contains("@"), !email.contains(" "), email.count >= 3 else { throw LedgerError.invalid(body.name("email"), "must be an email address") }
         name = try body.string("name", maxLength: Limits.maxNameLength)!
         password = try body.string("password", maxLength: 200)!
@@ -143,12 +106,12 @@ struct NewUser {
         }
     }
 
-    func create(in org: OrgID, by viewer: Viewer, req: Request) async throws -> JSON {
-        let sql = req.application.sql
+    func create(in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
+        let sql = app.sql
         try await checkEmailFree(on: sql)
-        let now = req.application.wallClock.nowMs()
+        let now = app.wallClock.nowMs()
         let id = try await Accounts(sql: sql).createUser(org: org, email: email, name: name, admin: admin, password: password, nowMs: now)
-        try await OrgController.audit(req, viewer, "user.create", org, "added \(email) as \(admin ? "admin" : "member")")
+        try await OnboardingService.audit(viewer, "user.create", org, "added \(email) as \(admin ? "admin" : "member")", app: app, address: address)
         return UserController.json(id: id, email: email, name: name, admin: admin, createdMs: now)
     }
 }
@@ -187,7 +150,7 @@ enum UserController {
         try requireAdmin(of: org, viewer)
         _ = try await OrgController.find(org, on: req.application.sql)
         let user = try NewUser(StrictBody(req, allowed: ["email", "name", "password", "role"]))
-        return try await user.create(in: org, by: viewer, req: req).response(status: .created)
+        return try await user.create(in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress).response(status: .created)
     }
 
     static func keyJSON(_ row: any SQLRow) throws -> JSON {

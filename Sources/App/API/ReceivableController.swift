@@ -7,17 +7,8 @@ import Vapor
 /// Receivables: issue, lists and detail by visibility, the token tree, the clearing list and
 /// settlement at maturity.
 enum ReceivableController {
-    static let columns = Projection.receivables.columns.map { "r." + $0 }.joined(separator: ", ")
-
-    /// The issuer sees its receivables; a holder (supplier or bank) those it holds or held a
-    /// piece of; the regulator and the operator all.
-    static func visible(_ v: Viewer) -> SQLQueryString {
-        switch v.role {
-        case .regulator, .operator: return "1 = 1"
-        case .core: return "r.issuer_id = \(bind: v.orgId.description)"
-        case .supplier, .bank: return "EXISTS (SELECT 1 FROM tokens t WHERE t.receivable_id = r.id AND t.holder_id = \(bind: v.orgId.description))"
-        }
-    }
+    static let columns = ReceivableQueries.columns
+    static func visible(_ v: Viewer) -> SQLQueryString { ReceivableQueries.visible(v) }
 
     @Sendable static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
@@ -37,10 +28,10 @@ enum ReceivableController {
     }
 
     static func find(_ req: Request, _ viewer: Viewer) async throws -> Receivable {
-        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM receivables r WHERE r.id = \(bind: try req.txIdParameter().description) AND "
-        query += visible(viewer)
-        guard let row = try await req.application.sql.raw(query).first() else { throw Problem(.notFound, "no such receivable") }
-        return try RowReader(row, "receivables").receivable
+        guard let r = try await ReceivableQueries.find(try req.txIdParameter(), visibleTo: viewer, on: req.application.sql) else {
+            throw Problem(.notFound, "no such receivable")
+        }
+        return r
     }
 
     @Sendable static func show(req: Request) async throws -> Response {
@@ -48,11 +39,7 @@ enum ReceivableController {
     }
 
     static func tokens(of r: TxID, holder: OrgID? = nil, statuses: [TokenStatus]? = nil, on sql: any SQLDatabase) async throws -> [Token] {
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.columns.joined(separator: ", ")) FROM tokens WHERE receivable_id = \(bind: r.description)"
-        if let holder { query += " AND holder_id = \(bind: holder.description)" }
-        if let statuses { query += " AND status IN (\(binds: statuses.map(\.rawValue)))" }
-        query += " ORDER BY tier, created_on, id"
-        return try await sql.raw(query).all().map { try RowReader($0, "tokens").token }
+        try await ReceivableQueries.tokens(of: r, holder: holder, statuses: statuses, on: sql)
     }
 
     /// `GET /receivables/{id}/tree`: every token descended from the receivable, spent ones
@@ -99,27 +86,37 @@ enum ReceivableController {
     /// the issue date is the business date of the transaction.
     @Sendable static func create(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        let now = req.application.ledgerClock.nowMs()
         var body = try StrictBody(req, allowed: ["supplierId", "creditLineId", "faceFen", "dueDate", "documents", "memo"])
         if body.fields["documents"] == nil { body.fields["documents"] = .array([]) }
         if body.fields["memo"] == .null { body.fields["memo"] = nil }
-        let payload = try body.payload(.issue, adding: ["issueDate": .string(BusinessDate(epochMs: now).description)])
-        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application, time: now)).response(status: .created)
+        // The ledger's own reader decodes the fields (with a stand-in issue date the service replaces).
+        guard case .issue(let p) = try body.payload(.issue, adding: ["issueDate": .string(BusinessDate(epochMs: 0).description)]) else {
+            throw StoreDamage("issue payload")
+        }
+        let issue = ReceivableService.Issue(supplierId: p.supplierId, creditLineId: p.creditLineId, faceFen: p.faceFen, dueDate: p.dueDate,
+                                            documents: p.documents, memo: p.memo)
+        return DTO.outcome(try await ReceivableService.issue(issue, by: viewer.caller, app: req.application)).response(status: .created)
     }
 
     /// `POST /receivables/{id}/settle {tokenIds?, reference}`: by default every piece that is
-    /// active or locked.
+    /// active or locked, in as many transactions as that takes (`transactionIds` lists them all).
     @Sendable static func settle(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        let r = try await find(req, viewer)
-        var body = try StrictBody(req, allowed: ["tokenIds", "reference"])
-        if body.fields["tokenIds"] == nil || body.fields["tokenIds"] == .null {
-            let payable = try await tokens(of: r.id, statuses: [.active, .locked], on: req.application.sql)
-            guard !payable.isEmpty else { throw Problem(.tokenNotActive, "receivable \(r.number) has no active or locked piece to pay") }
-            body.fields["tokenIds"] = .array(payable.map { .string($0.id.description) })
+        let id = try req.txIdParameter()
+        let body = try StrictBody(req, allowed: ["tokenIds", "reference"])
+        var tokenIds: [TokenID]?
+        if let listed = body.fields["tokenIds"], listed != .null {
+            // Read with the ledger's own bounds (1 to 10,000 ids, no repeats).
+            guard case .settle(_, let ids, _) = try StrictBody(fields: ["tokenIds": listed, "reference": "-"], path: "", allowed: ["tokenIds", "reference"])
+                .payload(.settle, adding: ["receivableId": .string(id.description)]) else { throw StoreDamage("settle payload") }
+            tokenIds = ids
         }
-        let payload = try body.payload(.settle, adding: ["receivableId": .string(r.id.description)])
-        return DTO.outcome(try await LedgerService.submit(payload, by: viewer.caller, app: req.application)).response()
+        let reference = try body.string("reference", maxLength: Limits.maxReferenceLength)!
+        let settlement = try await ReceivableService.settle(id, tokenIds: tokenIds, reference: reference, by: viewer, app: req.application)
+        guard case .object(var answer) = DTO.outcome(settlement.last) else { throw StoreDamage("outcome") }
+        answer["tokens"] = .array(settlement.outcomes.flatMap(\.tokens).map(DTO.token))
+        answer["transactionIds"] = .array(settlement.outcomes.map { .string($0.effects.transactionId.description) })
+        return JSON.object(answer).response()
     }
 }
 

@@ -17,7 +17,8 @@ extension ConsolePages {
                 admin = try NewUser(StrictBody(fields: ["email": .string(email), "name": .string(values["adminName"] ?? ""), "password": .string(values["adminPassword"] ?? "")],
                                                path: "admin", allowed: ["email", "name", "password"]))
             }
-            _ = try await OrgController.register(StrictBody(fields: fields, path: "", allowed: ["name", "role", "creditCode"]), admin: admin, by: viewer, req: req)
+            _ = try await OnboardingService.register(StrictBody(fields: fields, path: "", allowed: ["name", "role", "creditCode"]), admin: admin, by: viewer,
+                                                     app: req.application, address: req.remoteAddress?.ipAddress)
             return redirect("/orgs", notice: "registered")
         } catch {
             var (message, state) = try formError(req, error, values: values.filter { $0.key != "adminPassword" },
@@ -67,7 +68,7 @@ extension ConsolePages {
             try UserController.requireAdmin(of: org, viewer)
             var fields: [String: JSON] = [:]
             for key in ["email", "name", "password", "role"] { fields[key] = .string(values[key] ?? "") }
-            _ = try await NewUser(StrictBody(fields: fields, path: "", allowed: ["email", "name", "password", "role"])).create(in: org, by: viewer, req: req)
+            _ = try await NewUser(StrictBody(fields: fields, path: "", allowed: ["email", "name", "password", "role"])).create(in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
             return redirect("/orgs/\(org)/users", notice: "user_added")
         } catch {
             let (message, state) = try formError(req, error, values: values.filter { $0.key != "password" })
@@ -112,7 +113,7 @@ extension ConsolePages {
                 guard let n = values[key].flatMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }) else { throw LedgerError.invalid(key, "must be a whole number") }
                 fields[key] = .int(n)
             }
-            _ = try await OrgController.setPolicy(fields, by: viewer, req: req)
+            _ = try await OnboardingService.setPolicy(fields, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
             return redirect("/policy", notice: "policy_set")
         } catch {
             var fieldNames: [String: String] = [:]

@@ -79,14 +79,15 @@ extension ConsolePages {
         var values: [String: String] = [:]
         for (key, value) in [("supplierId", posted.supplierId), ("creditLineId", posted.creditLineId), ("face", posted.face), ("dueDate", posted.dueDate),
                              ("documentSha256", posted.documentSha256), ("invoiceNumber", posted.invoiceNumber), ("fileName", posted.fileName), ("memo", posted.memo)] {
-            if let value { values[key] = String(value.prefix(2_000)) }
+            if let value { values[key] = value }
         }
         let now = req.application.ledgerClock.nowMs()
         do {
             // The file, if one came, is kept by its hash; the hash is what goes on the chain.
             if viewer.role == .core, let file = posted.file, file.data.readableBytes > 0 {
                 guard file.data.readableBytes <= DocumentController.maxBytes else { throw LedgerError.invalid("documentSha256", "a document may be at most 10 MB") }
-                let name = String(file.filename.prefix(Limits.maxFileNameLength))
+                let name = file.filename
+                try Limits.checkText(name, field: "fileName", maxLength: Limits.maxFileNameLength)
                 let kind = (values["invoiceNumber"] ?? "").isEmpty ? "contract" : "invoice"
                 let sha = try await DocumentController.store(Data(file.data.readableBytesView), kind: kind, number: values["invoiceNumber"].flatMap { $0.isEmpty ? nil : $0 },
                                                              fileName: name, contentType: file.contentType?.serialize() ?? "application/octet-stream", by: viewer.orgId, app: req.application)
@@ -102,16 +103,17 @@ extension ConsolePages {
             var documents: [Document] = []
             if let sha = values["documentSha256"], !sha.isEmpty {
                 guard Hex.isLowercaseHex(sha, length: 64) else { throw LedgerError.invalid("documentSha256", "must be 64 lowercase hex characters") }
-                let number = values["invoiceNumber"].flatMap { $0.isEmpty ? nil : String($0.prefix(Limits.maxDocumentNumberLength)) }
-                documents.append(Document(kind: number == nil ? .contract : .invoice, sha256: sha, number: number, fileName: values["fileName"].flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }))
+                // Empty fields are absent; anything else is the ledger's to judge, never cut here.
+                let number = values["invoiceNumber"].flatMap { $0.isEmpty ? nil : $0 }
+                documents.append(Document(kind: number == nil ? .contract : .invoice, sha256: sha, number: number, fileName: values["fileName"].flatMap { $0.isEmpty ? nil : $0 }))
             }
-            let memo = values["memo"].flatMap { $0.isEmpty ? nil : String($0.prefix(Limits.maxMemoLength)) }
-            let payload = Payload.issue(IssuePayload(supplierId: supplier, creditLineId: line, faceFen: try fen(values, "face"), issueDate: BusinessDate(epochMs: now),
-                                                     dueDate: due, documents: documents, memo: memo))
-            let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: req.application, time: now)
+            let issue = ReceivableService.Issue(supplierId: supplier, creditLineId: line, faceFen: try fen(values, "face"), dueDate: due, documents: documents,
+                                                memo: values["memo"].flatMap { $0.isEmpty ? nil : $0 })
+            let outcome = try await ReceivableService.issue(issue, by: viewer.caller, app: req.application)
             return redirect("/receivables/\(outcome.effects.receivableId?.description ?? "")", notice: "issued")
         } catch {
-            let fieldFor: [String: String] = ["payload.faceFen": "face", "faceFen": "face", "payload.dueDate": "dueDate", "payload.documents[0].number": "invoiceNumber"]
+            let fieldFor: [String: String] = ["faceFen": "face", "dueDate": "dueDate", "memo": "memo", "documents[0].number": "invoiceNumber",
+                                              "documents[0].fileName": "fileName"]
             var (message, state) = try formError(req, error, values: values, fieldNames: fieldFor)
             if let code = (error as? LedgerError)?.code {
                 switch code {
@@ -169,16 +171,11 @@ extension ConsolePages {
     }
 
     @Sendable static func settle(req: Request) async throws -> Response {
-        let viewer = try await viewer(req)
-        let r = try await ReceivableController.find(req, viewer)
-        let tokens = try await ReceivableController.tokens(of: r.id, statuses: [.active, .locked], on: req.application.sql).map(\.id)
-        return try await act(req, action: "settle", next: "/receivables/\(r.id)", done: "settled", fieldNames: ["reference": "reference"],
-                             page: { try await receivablePage(req, form: $0, error: $1) }) { v in
-            guard !tokens.isEmpty else { throw LedgerError(.tokenNotActive, "nothing to pay") }
-            guard let reference = v["reference"], !reference.isEmpty, reference.count <= Limits.maxReferenceLength else {
-                throw LedgerError.invalid("reference", "give the payment's reference")
-            }
-            return .settle(receivableId: r.id, tokenIds: tokens, reference: reference)
+        let id = try req.txIdParameter()
+        return try await act(req, action: "settle", next: "/receivables/\(id)", done: "settled", fieldNames: ["reference": "reference"],
+                             page: { try await receivablePage(req, form: $0, error: $1) }) { viewer, v in
+            guard let reference = v["reference"], !reference.isEmpty else { throw LedgerError.invalid("reference", "give the payment's reference") }
+            _ = try await ReceivableService.settle(id, tokenIds: nil, reference: reference, by: viewer, app: req.application)
         }
     }
 
@@ -210,12 +207,12 @@ extension ConsolePages {
 
     @Sendable static func grant(req: Request) async throws -> Response {
         try await act(req, action: "grant", next: "/credit-lines", done: "granted", fieldNames: ["payload.expiresOn": "expiresOn"],
-                      page: { try await creditLinesPage(req, form: $0, error: $1) }) { v in
+                      page: { try await creditLinesPage(req, form: $0, error: $1) }) { viewer, v in
             guard let core = v["coreId"].flatMap(OrgID.init) else { throw LedgerError.invalid("coreId", "choose a core enterprise") }
             guard let rate = v["rate"].flatMap({ Decimal(string: $0) }), rate >= 0, rate <= 100 else { throw LedgerError.invalid("rate", "must be a yearly rate in percent, e.g. 3.50") }
             guard let expires = v["expiresOn"].flatMap(BusinessDate.init) else { throw LedgerError.invalid("expiresOn", "must be a date YYYY-MM-DD") }
             let bps = NSDecimalNumber(decimal: rate * 100).int64Value
-            return .grantCredit(coreId: core, limitFen: try fen(v, "limit"), rateBps: bps, expiresOn: expires)
+            _ = try await CreditService.grant(to: core, limitFen: try fen(v, "limit"), rateBps: bps, expiresOn: expires, by: viewer.caller, app: req.application)
         }
     }
 
@@ -300,12 +297,9 @@ extension ConsolePages {
     @Sendable static func setOrgStatus(req: Request) async throws -> Response {
         let id = try req.orgIdParameter()
         let status: OrgStatus = req.url.path.hasSuffix("/suspend") ? .suspended : .active
-        let viewer = try await viewer(req)
-        let response = try await act(req, action: "status", next: "/orgs", done: status == .suspended ? "suspended" : "activated",
-                                     page: { try await orgsPage(req, form: $0, error: $1) }) { _ in .setOrgStatus(orgId: id, status: status) }
-        if response.status == .seeOther {
-            try await OrgController.audit(req, viewer, status == .suspended ? "org.suspend" : "org.activate", id, "status set to \(status.rawValue) (console)")
+        return try await act(req, action: "status", next: "/orgs", done: status == .suspended ? "suspended" : "activated",
+                             page: { try await orgsPage(req, form: $0, error: $1) }) { viewer, _ in
+            _ = try await OnboardingService.setStatus(of: id, to: status, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         }
-        return response
-    }
+}
 }

@@ -116,13 +116,14 @@ extension ConsolePages {
                                 notice: notice(req), error: error)
     }
 
-    /// Runs a form's operation; on success back to `next`, on refusal the page again with the error.
+    /// Runs a form's workflow through its service; on success back to `next`, on refusal the page
+    /// again with the error.
     static func act(_ req: Request, action: String, next: String, done: String, fieldNames: [String: String] = [:], codeFields: [ErrorCode: String] = [:],
-                    page: (FormState, String) async throws -> Response, _ payload: ([String: String]) throws -> Payload) async throws -> Response {
+                    page: (FormState, String) async throws -> Response, _ run: (Viewer, [String: String]) async throws -> Void) async throws -> Response {
         let viewer = try await viewer(req)
         let values = form(req)
         do {
-            _ = try await LedgerService.submit(try payload(values), by: viewer.caller, app: req.application)
+            try await run(viewer, values)
             return redirect(next, notice: done)
         } catch {
             let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames, codeFields: codeFields)
@@ -137,26 +138,27 @@ extension ConsolePages {
 
     @Sendable static func accept(req: Request) async throws -> Response {
         let id = try req.tokenIdParameter()
-        return try await act(req, action: "answer", next: "/inbox", done: "accepted", page: { try await tokenPage(req, form: $0, action: "answer", error: $1) }) { _ in
-            .accept(tokenId: id)
+        return try await act(req, action: "answer", next: "/inbox", done: "accepted", page: { try await tokenPage(req, form: $0, action: "answer", error: $1) }) { viewer, _ in
+            _ = try await TokenService.accept(id, by: viewer.caller, app: req.application)
         }
     }
 
     @Sendable static func reject(req: Request) async throws -> Response {
         let id = try req.tokenIdParameter()
-        return try await act(req, action: "answer", next: "/inbox", done: "rejected", page: { try await tokenPage(req, form: $0, action: "answer", error: $1) }) { _ in
-            .reject(tokenId: id)
+        return try await act(req, action: "answer", next: "/inbox", done: "rejected", page: { try await tokenPage(req, form: $0, action: "answer", error: $1) }) { viewer, _ in
+            _ = try await TokenService.reject(id, by: viewer.caller, app: req.application)
         }
     }
 
     @Sendable static func transfer(req: Request) async throws -> Response {
         let id = try req.tokenIdParameter()
-        return try await act(req, action: "transfer", next: "/holdings", done: "transferred", fieldNames: ["toOrgId": "toOrgId", "amountFen": "amount"],
+        return try await act(req, action: "transfer", next: "/holdings", done: "transferred", fieldNames: ["toOrgId": "toOrgId", "amountFen": "amount", "memo": "memo"],
                              codeFields: [.amountOutOfRange: "amount", .invalidCounterparty: "toOrgId", .orgSuspended: "toOrgId", .tierLimitExceeded: "toOrgId"],
-                             page: { try await tokenPage(req, form: $0, action: "transfer", error: $1) }) { v in
+                             page: { try await tokenPage(req, form: $0, action: "transfer", error: $1) }) { viewer, v in
             guard let to = v["toOrgId"].flatMap(OrgID.init) else { throw LedgerError.invalid("toOrgId", "choose a supplier") }
-            let memo = v["memo"].flatMap { $0.isEmpty ? nil : String($0.prefix(Limits.maxMemoLength)) }
-            return .transfer(tokenId: id, toOrgId: to, amountFen: try fen(v, "amount"), memo: memo)
+            // An empty memo is no memo; any other is the ledger's to judge, never cut here.
+            let memo = v["memo"].flatMap { $0.isEmpty ? nil : $0 }
+            _ = try await TokenService.transfer(id, to: to, amountFen: try fen(v, "amount"), memo: memo, by: viewer.caller, app: req.application)
         }
     }
 
@@ -164,16 +166,17 @@ extension ConsolePages {
         let id = try req.tokenIdParameter()
         return try await act(req, action: "split", next: "/holdings", done: "split", fieldNames: ["amountsFen": "amounts"],
                              codeFields: [.splitSumMismatch: "amounts", .amountOutOfRange: "amounts"],
-                             page: { try await tokenPage(req, form: $0, action: "split", error: $1) }) { v in
+                             page: { try await tokenPage(req, form: $0, action: "split", error: $1) }) { viewer, v in
             let separators = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: ";；"))
             let parts = (v["amounts"] ?? "").components(separatedBy: separators).filter { !$0.isEmpty }
             guard (Limits.minSplitPieces...Limits.maxSplitPieces).contains(parts.count) else {
                 throw LedgerError.invalid("amounts", "give 2 to 100 amounts, one per line")
             }
-            return .split(tokenId: id, amountsFen: try parts.map { p in
+            let amounts = try parts.map { p in
                 guard let f = YuanInput.fen(p) else { throw LedgerError.invalid("amounts", "\(p) is not an amount in yuan") }
                 return f
-            })
+            }
+            _ = try await TokenService.split(id, into: amounts, by: viewer.caller, app: req.application)
         }
     }
 
@@ -181,9 +184,9 @@ extension ConsolePages {
         let id = try req.tokenIdParameter()
         return try await act(req, action: "finance", next: "/financings", done: "requested", fieldNames: ["bankId": "bankId"],
                              codeFields: [.noCreditLine: "bankId", .creditLineUnusable: "bankId", .financingCutoff: "bankId"],
-                             page: { try await tokenPage(req, form: $0, action: "finance", error: $1) }) { v in
+                             page: { try await tokenPage(req, form: $0, action: "finance", error: $1) }) { viewer, v in
             guard let bank = v["bankId"].flatMap(OrgID.init) else { throw LedgerError.invalid("bankId", "choose a bank's quote") }
-            return .requestFinancing(tokenId: id, bankId: bank)
+            _ = try await FinancingService.request(id, from: bank, by: viewer.caller, app: req.application)
         }
     }
 
@@ -213,21 +216,27 @@ extension ConsolePages {
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
-    static func decide(_ req: Request, done: String, _ make: @escaping (TxID, [String: String]) throws -> Payload) async throws -> Response {
+    static func decide(_ req: Request, done: String, _ decision: @escaping (TxID, [String: String], Caller, Application) async throws -> Outcome) async throws -> Response {
         let id = try req.txIdParameter()
         return try await act(req, action: "decide", next: "/financings", done: done, fieldNames: ["reference": "reference"],
-                             page: { try await financingsPage(req, form: $0, error: $1) }) { try make(id, $0) }
+                             page: { try await financingsPage(req, form: $0, error: $1) }) { viewer, v in
+            _ = try await decision(id, v, viewer.caller, req.application)
+        }
     }
 
-    @Sendable static func approve(req: Request) async throws -> Response { try await decide(req, done: "approved") { id, _ in .approveFinancing(financingId: id) } }
-    @Sendable static func decline(req: Request) async throws -> Response { try await decide(req, done: "declined") { id, _ in .rejectFinancing(financingId: id) } }
-    @Sendable static func cancel(req: Request) async throws -> Response { try await decide(req, done: "cancelled") { id, _ in .cancelFinancing(financingId: id) } }
+    @Sendable static func approve(req: Request) async throws -> Response {
+        try await decide(req, done: "approved") { id, _, caller, app in try await FinancingService.approve(id, by: caller, app: app) }
+    }
+    @Sendable static func decline(req: Request) async throws -> Response {
+        try await decide(req, done: "declined") { id, _, caller, app in try await FinancingService.reject(id, by: caller, app: app) }
+    }
+    @Sendable static func cancel(req: Request) async throws -> Response {
+        try await decide(req, done: "cancelled") { id, _, caller, app in try await FinancingService.cancel(id, by: caller, app: app) }
+    }
     @Sendable static func confirmPayout(req: Request) async throws -> Response {
-        try await decide(req, done: "paid_out") { id, v in
-            guard let reference = v["reference"], !reference.isEmpty, reference.count <= Limits.maxReferenceLength else {
-                throw LedgerError.invalid("reference", "give the payment's reference")
-            }
-            return .confirmPayout(financingId: id, reference: reference)
+        try await decide(req, done: "paid_out") { id, v, caller, app in
+            guard let reference = v["reference"], !reference.isEmpty else { throw LedgerError.invalid("reference", "give the payment's reference") }
+            return try await FinancingService.confirmPayout(id, reference: reference, by: caller, app: app)
         }
     }
 }

@@ -1,0 +1,36 @@
+import Foundation
+import Ledger
+import Vapor
+
+/// The signing step of the write path, under every workflow service: turns a payload of the
+/// caller's org into a transaction signed with the org's custodial key (opened in memory only)
+/// and submits it through the sequencer's gate. No business rule lives here: the ledger
+/// decides, and its error is the answer.
+enum LedgerService {
+    static func submit(_ payload: Payload, by caller: Caller, app: Application, time: Int64? = nil) async throws -> Outcome {
+        let sequencer = try app.requireSequencer()
+        guard let role = try await Accounts.role(of: caller.orgId, on: app.sql), role == payload.type.signerRole else {
+            throw Problem(.forbidden, "your organisation may not \(payload.type.rawValue); only a \(payload.type.signerRole.rawValue) may")
+        }
+        guard let vault = app.keyVault, let signer = try await vault.signer(for: caller.orgId, on: app.sql) else {
+            throw Problem(.forbidden, "your organisation keeps its own key: sign the transaction and POST it to /api/v1/transactions")
+        }
+        var nonce = [UInt8](repeating: 0, count: 16)
+        for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
+        let body = TransactionBody(orgId: caller.orgId, keyId: signer.keyId, time: time ?? app.ledgerClock.nowMs(), nonce: Hex.encode(nonce), payload: payload)
+        do {
+            return try await sequencer.submit(try Transaction.sign(body, with: signer))
+        } catch let error as LedgerError {
+            // The caller named the payload's fields, not the transaction's: `memo`, not `payload.memo`.
+            throw error.fieldsRelative(to: "payload.")
+        }
+    }
+}
+
+extension LedgerError {
+    /// The same refusal with `prefix` taken off the fields it names.
+    func fieldsRelative(to prefix: String) -> LedgerError {
+        func strip(_ s: String) -> String { s.hasPrefix(prefix) ? String(s.dropFirst(prefix.count)) : s }
+        return LedgerError(code, strip(message), fields: fields.map { FieldError(field: strip($0.field), message: $0.message) })
+    }
+}

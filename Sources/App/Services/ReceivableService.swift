@@ -1,0 +1,62 @@
+import Foundation
+import Ledger
+import Vapor
+
+/// The core enterprise's two workflows: issuing a receivable against a credit line, and paying
+/// its pieces at maturity.
+enum ReceivableService {
+    /// What the issuer fills in; the issue date is the business date of the transaction.
+    struct Issue: Sendable {
+        var supplierId: OrgID
+        var creditLineId: TxID
+        var faceFen: Int64
+        var dueDate: BusinessDate
+        var documents: [Document]
+        var memo: String?
+    }
+
+    static func issue(_ issue: Issue, by caller: Caller, app: Application) async throws -> Outcome {
+        let now = app.ledgerClock.nowMs()
+        let payload = Payload.issue(IssuePayload(supplierId: issue.supplierId, creditLineId: issue.creditLineId, faceFen: issue.faceFen,
+                                                 issueDate: BusinessDate(epochMs: now), dueDate: issue.dueDate, documents: issue.documents, memo: issue.memo))
+        return try await LedgerService.submit(payload, by: caller, app: app, time: now)
+    }
+
+    /// The transactions a settlement took, in order; the last one's outcome shows the receivable
+    /// as it then stood.
+    struct Settlement: Sendable {
+        var outcomes: [Outcome]
+        var last: Outcome { outcomes[outcomes.count - 1] }
+    }
+
+    /// Pays the listed pieces, or by default every active or locked piece of the receivable. A
+    /// receivable split into more pieces than one transaction may list (`Limits.maxSettleTokens`)
+    /// is paid in as many `settle` transactions as that takes, one after another, each under the
+    /// same payment reference; it becomes `settled` when the last one lands. If one of them is
+    /// refused, those before it stand and the error says so: settling again pays the rest.
+    static func settle(_ receivableId: TxID, tokenIds: [TokenID]?, reference: String, by viewer: Viewer, app: Application) async throws -> Settlement {
+        guard let receivable = try await ReceivableQueries.find(receivableId, visibleTo: viewer, on: app.sql) else {
+            throw Problem(.notFound, "no such receivable")
+        }
+        if let tokenIds {
+            return Settlement(outcomes: [try await LedgerService.submit(.settle(receivableId: receivableId, tokenIds: tokenIds, reference: reference),
+                                                                       by: viewer.caller, app: app)])
+        }
+        var outcomes: [Outcome] = []
+        var after: TokenID?
+        while true {
+            let chunk = try await ReceivableQueries.payableIds(of: receivableId, after: after, limit: Limits.maxSettleTokens, on: app.sql)
+            guard let lastId = chunk.last else { break }
+            do {
+                outcomes.append(try await LedgerService.submit(.settle(receivableId: receivableId, tokenIds: chunk, reference: reference),
+                                                               by: viewer.caller, app: app))
+            } catch let error as LedgerError where !outcomes.isEmpty {
+                throw LedgerError(error.code, "\(outcomes.count) of the settlement's transactions were committed before this one was refused: \(error.message); settle again to pay the rest",
+                                  fields: error.fields)
+            }
+            after = lastId
+        }
+        guard !outcomes.isEmpty else { throw Problem(.tokenNotActive, "receivable \(receivable.number) has no active or locked piece to pay") }
+        return Settlement(outcomes: outcomes)
+    }
+}
