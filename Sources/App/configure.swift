@@ -42,14 +42,15 @@ struct PublicFiles: AsyncMiddleware {
     }
 }
 
-/// `DATABASE_URL`, or outside production the embedded demo database. Production names its
-/// database explicitly or does not start.
+/// `DATABASE_URL`, or outside production the embedded demo database in `.cascade/`, where
+/// `.gitignore` keeps it, its master key and its writer lock out of commits. Production names
+/// its database explicitly or does not start.
 func databaseURL(_ environment: Environment) throws -> String {
     if let url = Environment.get("DATABASE_URL"), !url.isEmpty { return url }
     guard environment != .production else {
         throw ConfigurationError("DATABASE_URL is not set: production needs sqlite:///path or postgres://… named explicitly")
     }
-    return "sqlite://./cascade-demo.sqlite"
+    return "sqlite://./.cascade/demo.sqlite"
 }
 
 /// A command that finished its work but must end the process with a failure status, having

@@ -36,6 +36,9 @@ extension Application {
     public func useDatabase(_ location: DatabaseLocation) throws {
         switch location {
         case .sqlite(let path):
+            // The demo's default file lies in `.cascade/`, which a fresh clone does not have yet.
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             databases.use(.sqlite(.file(path)), as: .sqlite)
         case .postgres(let url, let schema):
             var config = try SQLPostgresConfiguration(url: url)
