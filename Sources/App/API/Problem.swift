@@ -115,11 +115,44 @@ struct ProblemMiddleware: AsyncMiddleware {
     }
 
     static func response(for error: any Error, request: Request) -> Response {
-        let (problem, unexpected) = Problem.from(error)
+        var (problem, unexpected) = Problem.from(error)
         if unexpected { request.logger.report(error: error) }
         var headers = HTTPHeaders()
+        // A known path asked with a method it does not have: 405 and the methods it does have.
+        if problem.status == 404, let allowed = Self.methods(for: request), !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
+            problem = Problem(.notFound, "\(request.method.rawValue) is not allowed here; use \(allowed.joined(separator: ", "))")
+            problem.status = 405
+            problem.code = "method_not_allowed"
+            problem.title = "Method Not Allowed"
+            problem.type = "https://cascade.example/problems/method_not_allowed"
+            headers.replaceOrAdd(name: .allow, value: allowed.joined(separator: ", "))
+        }
         headers.contentType = HTTPMediaType(type: "application", subType: "problem+json", parameters: ["charset": "utf-8"])
         let body = (try? JSONEncoder().encode(problem)) ?? Data(#"{"code":"internal_error","status":500}"#.utf8)
         return Response(status: HTTPResponseStatus(statusCode: problem.status), headers: headers, body: .init(data: body))
+    }
+}
+
+extension ProblemMiddleware {
+    /// The methods the application's routes answer at the request's path, or nil when none does.
+    static func methods(for request: Request) -> [String]? {
+        let parts = request.url.path.split(separator: "/", omittingEmptySubsequences: true)
+        var methods: Set<String> = []
+        for route in request.application.routes.all where matches(route.path, parts) {
+            methods.insert(route.method.rawValue)
+        }
+        if methods.contains("GET") { methods.insert("HEAD") }
+        return methods.isEmpty ? nil : methods.sorted()
+    }
+
+    static func matches(_ pattern: [PathComponent], _ parts: [Substring]) -> Bool {
+        for (i, component) in pattern.enumerated() {
+            switch component {
+            case .catchall: return true
+            case .constant(let c): guard i < parts.count, parts[i] == c else { return false }
+            case .parameter, .anything: guard i < parts.count else { return false }
+            }
+        }
+        return pattern.count == parts.count
     }
 }
