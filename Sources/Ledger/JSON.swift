@@ -4,7 +4,7 @@ import Foundation
 /// Floats do not exist on the chain (SPEC §4), so the parser refuses them, and every integer
 /// lies within ±(2^53 − 1) as RFC 8785 requires.
 public enum JSON: Sendable, Equatable {
-    case object([String: JSON])
+    case object([JSONKey: JSON])
     case array([JSON])
     case string(String)
     case int(Int64)
@@ -14,7 +14,7 @@ public enum JSON: Sendable, Equatable {
     public static let maxSafeInteger: Int64 = 9_007_199_254_740_991
 
     public subscript(key: String) -> JSON? {
-        if case .object(let fields) = self { return fields[key] }
+        if case .object(let fields) = self { return fields[JSONKey(key)] }
         return nil
     }
 
@@ -33,7 +33,7 @@ public enum JSON: Sendable, Equatable {
         return nil
     }
 
-    public var objectValue: [String: JSON]? {
+    public var objectValue: [JSONKey: JSON]? {
         if case .object(let fields) = self { return fields }
         return nil
     }
@@ -46,8 +46,39 @@ extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Express
     public init(integerLiteral value: Int64) { self = .int(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JSON...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSON)...) {
+    public init(dictionaryLiteral elements: (JSONKey, JSON)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+/// An object key, equal to another only when their Unicode scalars are the same, as RFC 8785
+/// compares them. Swift's `String` equality is canonical equivalence, under which "\u{C5}" and
+/// "A\u{30A}" are one key; JSON and JCS keep them apart (and sort them apart).
+public struct JSONKey: Hashable, Comparable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public let string: String
+
+    public init(_ string: String) { self.string = string }
+    public init(stringLiteral value: String) { string = value }
+
+    public var description: String { string }
+
+    /// Equal UTF-8 bytes are equal scalars.
+    public static func == (a: JSONKey, b: JSONKey) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+
+    public func hash(into hasher: inout Hasher) {
+        var s = string
+        s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// RFC 8785 §3.2.3 order, by UTF-16 code units.
+    public static func < (a: JSONKey, b: JSONKey) -> Bool { JSON.keyPrecedes(a.string, b.string) }
+}
+
+extension Dictionary where Key == JSONKey {
+    /// A member by its name as a `String`.
+    public subscript(name: String) -> Value? {
+        get { self[JSONKey(name)] }
+        set { self[JSONKey(name)] = newValue }
     }
 }
 
@@ -83,7 +114,7 @@ extension JSON {
             out.append(UInt8(ascii: "{"))
             for (i, key) in JSON.sortedKeys(fields.keys).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSON.writeCanonicalString(key, into: &out)
+                JSON.writeCanonicalString(key.string, into: &out)
                 out.append(UInt8(ascii: ":"))
                 fields[key]!.writeCanonical(into: &out)
             }
@@ -100,12 +131,12 @@ extension JSON {
     }
 
     /// RFC 8785 §3.2.3: keys sort by their UTF-16 code units, not by scalars or UTF-8 bytes.
-    static func sortedKeys(_ keys: Dictionary<String, JSON>.Keys) -> [String] {
-        if keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
-            // ASCII: UTF-8 byte order equals UTF-16 order and String's `<` compares them fast.
-            return keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    static func sortedKeys(_ keys: Dictionary<JSONKey, JSON>.Keys) -> [JSONKey] {
+        if keys.allSatisfy({ $0.string.utf8.allSatisfy { $0 < 0x80 } }) {
+            // ASCII: UTF-8 byte order equals UTF-16 order.
+            return keys.sorted { $0.string.utf8.lexicographicallyPrecedes($1.string.utf8) }
         }
-        return keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+        return keys.sorted { $0.string.utf16.lexicographicallyPrecedes($1.string.utf16) }
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
@@ -300,7 +331,7 @@ extension JSON {
             defer { depth -= 1 }
             i += 1
             // Room for the ledger's largest objects (a body has six fields) without growing twice.
-            var fields = [String: JSON](minimumCapacity: 6)
+            var fields = [JSONKey: JSON](minimumCapacity: 6)
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
             var previousKey: String?
@@ -333,7 +364,7 @@ extension JSON {
                     if e.kind != .syntax { e.within(key) }
                     throw e
                 }
-                guard fields.updateValue(value, forKey: key) == nil else { throw fail("duplicate key \"\(key)\"") }
+                guard fields.updateValue(value, forKey: JSONKey(key)) == nil else { throw fail("duplicate key \"\(key)\"") }
                 skipWhitespace()
                 guard i < bytes.count else { throw fail("unexpected end of input") }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }

@@ -75,7 +75,7 @@ public struct Document: Sendable, Equatable, Codable {
 
     /// `{kind, sha256, number?, fileName?}`, as on the chain and in every answer.
     public var json: JSON {
-        var fields: [String: JSON] = ["kind": .string(kind.rawValue), "sha256": .string(sha256)]
+        var fields: [JSONKey: JSON] = ["kind": .string(kind.rawValue), "sha256": .string(sha256)]
         if let number { fields["number"] = .string(number) }
         if let fileName { fields["fileName"] = .string(fileName) }
         return .object(fields)

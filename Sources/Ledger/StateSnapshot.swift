@@ -3,7 +3,7 @@
 extension LedgerState {
     public var snapshotJSON: JSON {
         func map<K: CustomStringConvertible, V>(_ items: [K: V], _ f: (V) -> JSON) -> JSON {
-            .object(Dictionary(uniqueKeysWithValues: items.map { ($0.key.description, f($0.value)) }))
+            .object(Dictionary(uniqueKeysWithValues: items.map { (JSONKey($0.key.description), f($0.value)) }))
         }
         func id(_ v: some CustomStringConvertible) -> JSON { .string(v.description) }
         return .object([

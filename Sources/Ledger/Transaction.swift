@@ -140,7 +140,7 @@ public enum Payload: Sendable, Equatable {
 
     public var json: JSON {
         func obj(_ pairs: [(String, JSON?)]) -> JSON {
-            var fields: [String: JSON] = [:]
+            var fields: [JSONKey: JSON] = [:]
             for (k, v) in pairs { if let v { fields[k] = v } }
             return .object(fields)
         }
@@ -201,13 +201,13 @@ public enum TextRule: Sendable, Equatable {
 
 /// Reads one JSON object field by field, refusing wrong types, bad formats and unknown fields.
 struct FieldReader {
-    let fields: [String: JSON]
+    let fields: [JSONKey: JSON]
     let path: String
     /// What strings may hold: the chain format's rule (replay), or the whole text rule of
     /// `Limits.textProblem` (the gate, for new transactions).
     let text: TextRule
     /// The fields read so far (a short list: cheaper than a set for objects of a few fields).
-    private var read: [String] = []
+    private var read: [JSONKey] = []
 
     init(_ json: JSON?, path: String, text: TextRule) throws(LedgerError) {
         guard case .object(let f)? = json else { throw LedgerError.invalid(path.isEmpty ? "body" : path, "must be an object") }
@@ -224,8 +224,9 @@ struct FieldReader {
     func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     mutating func value(_ key: String) -> JSON? {
-        read.append(key)
-        return fields[key]
+        let k = JSONKey(key)
+        read.append(k)
+        return fields[k]
     }
 
     mutating func string(_ key: String, maxLength: Int = 256, optional: Bool = false) throws(LedgerError) -> String? {
@@ -305,7 +306,7 @@ struct FieldReader {
     func finish() throws(LedgerError) {
         guard fields.keys.contains(where: { !read.contains($0) }) else { return }
         let unknown = fields.keys.filter { !read.contains($0) }.min()!
-        throw LedgerError.invalid(name(unknown), "is not a known field")
+        throw LedgerError.invalid(name(unknown.string), "is not a known field")
     }
 }
 

@@ -95,6 +95,9 @@ import VaporTesting
             let nested = try await d.call("core", .POST, "/api/v1/receivables",
                                           #"{"supplierId":"\#(d.orgs["tier1"]!)","creditLineId":"\#(line)","faceFen":100,"dueDate":"2026-12-30","documents":[{"kind":"invoice","sha256":"x","number":"\ud800"}]}"#)
             #expect(nested.status == .unprocessableEntity && nested["errors"]?.arrayValue?.first?["field"] == .string("documents[0].number"), "\(nested.json.canonicalString)")
+            // Two keys that differ in their scalars are two keys, each unknown here: not a duplicate.
+            let twins = try await d.call("core", .POST, "/api/v1/receivables", #"{"\u00c5":1,"A\u030a":2}"#)
+            #expect(twins.status == .unprocessableEntity && twins["errors"]?.arrayValue?.first?["field"] == .string("A\u{30A}"), "\(twins.json.canonicalString)")
             let syntax = try await d.call("core", .POST, "/api/v1/receivables", #"{"faceFen":100,"#)
             #expect(syntax.status == .badRequest && syntax.code == "malformed_json")
         }

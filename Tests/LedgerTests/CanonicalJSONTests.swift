@@ -100,4 +100,30 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSON.parse([0x22, 0xFF, 0x22]) }
         #expect(throws: JSONParseError.self) { try JSON.parse(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)) }
     }
+
+    /// RFC 8785 keeps keys that differ in their code points apart, though Swift's `String`
+    /// calls them equal (canonical equivalence); the same scalars twice are still a duplicate.
+    @Test func keysThatDifferInTheirScalarsAreDistinct() throws {
+        let json = try JSON.parse(#"{"\u00c5":1,"A\u030a":2}"#)
+        #expect(json.objectValue?.count == 2)
+        #expect(json["\u{C5}"] == .int(1))
+        #expect(json["A\u{30A}"] == .int(2))
+        // UTF-16 order: "A" (0x41) before "Å" (0xC5).
+        #expect(json.canonicalString == "{\"A\u{30A}\":2,\"\u{C5}\":1}")
+        #expect(throws: JSONParseError.self) { try JSON.parse(#"{"\u00c5":1,"\u00c5":2}"#) }
+        #expect(throws: JSONParseError.self) { try JSON.parse(#"{"K":1,"\u004b":2}"#) }
+        #expect(try JSON.parse(#"{"K":1,"\u212a":2}"#).objectValue?.count == 2)
+    }
+
+    /// A parse error says whether the text is JSON at all, and where a refused value lies.
+    @Test func parseErrorsNameTheirKindAndPath() {
+        func failure(_ text: String) -> JSONParseError? {
+            do { _ = try JSON.parse(text); return nil } catch { return error }
+        }
+        #expect(failure(#"{"a":[1,{"b":9007199254740992}]}"#).map { "\($0.kind) \($0.path)" } == "integerOutOfRange a[1].b")
+        #expect(failure(#"{"a":1.5}"#).map { "\($0.kind) \($0.path)" } == "notAnInteger a")
+        #expect(failure(#"{"memo":"\ud800"}"#).map { "\($0.kind) \($0.path)" } == "loneSurrogate memo")
+        #expect(failure(#"{"a":}"#)?.kind == .syntax)
+        #expect(failure(#"[9007199254740991]"#) == nil)
+    }
 }

@@ -43,6 +43,6 @@ import Testing
         guard case .object(let entries) = manifest else { throw LedgerError(.validationFailed, "manifest") }
         let files = try FileManager.default.contentsOfDirectory(atPath: Paths.vectors.appendingPathComponent("tampered").path)
             .filter { $0.hasSuffix(".jsonl") }
-        #expect(Set(entries.keys) == Set(files))
+        #expect(Set(entries.keys.map(\.string)) == Set(files))
     }
 }

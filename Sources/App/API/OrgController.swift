@@ -41,7 +41,7 @@ enum OrgController {
         let admin = try body.object("admin", optional: true).map { try NewUser(StrictBody(fields: $0, path: "admin", allowed: ["email", "name", "password"])) }
         body.fields["admin"] = nil
         let (tx, orgId, user) = try await OnboardingService.register(body, admin: admin, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
-        var result: [String: JSON] = ["transactionId": .string(tx.description), "org": try await find(orgId, on: req.application.sql)]
+        var result: [JSONKey: JSON] = ["transactionId": .string(tx.description), "org": try await find(orgId, on: req.application.sql)]
         if let user { result["user"] = user }
         return JSON.object(result).response(status: .created)
     }
@@ -76,7 +76,7 @@ enum OrgController {
     /// `PUT /policy`: the whole policy, every field of SPEC §2.
     @Sendable static func setPolicy(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        let body = try StrictBody(req, allowed: Set(Policy().json.objectValue?.keys.map { $0 } ?? []))
+        let body = try StrictBody(req, allowed: Set(Policy().json.objectValue?.keys.map(\.string) ?? []))
         let (tx, policy) = try await OnboardingService.setPolicy(body.fields, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         return JSON.object(["transactionId": .string(tx.description), "policy": policy.json]).response()
     }

@@ -5,7 +5,7 @@ import Vapor
 
 /// A JSON request body read strictly: only the named fields, each of its type.
 struct StrictBody {
-    var fields: [String: JSON]
+    var fields: [JSONKey: JSON]
     /// Where this object sits in the request (`""` for the body itself): errors name `path.field`.
     var path = ""
 
@@ -21,10 +21,13 @@ struct StrictBody {
         try self.init(fields: f, path: "", allowed: allowed)
     }
 
-    init(fields: [String: JSON], path: String, allowed: Set<String>) throws {
+    init(fields: [JSONKey: JSON], path: String, allowed: Set<String>) throws {
         self.fields = fields
         self.path = path
-        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) { throw LedgerError.invalid(name(unknown), "is not a known field") }
+        // Keys compare by their scalars: "\u{212A}" (the Kelvin sign) is not the letter K here.
+        let known: Set<JSONKey> = Set(allowed.map { JSONKey($0) })
+        let unknown: [JSONKey] = fields.keys.filter { !known.contains($0) }
+        if let first = unknown.min() { throw LedgerError.invalid(name(first.string), "is not a known field") }
     }
 
     func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
@@ -45,7 +48,7 @@ struct StrictBody {
         return s
     }
 
-    func object(_ key: String, optional: Bool = false) throws -> [String: JSON]? {
+    func object(_ key: String, optional: Bool = false) throws -> [JSONKey: JSON]? {
         guard let v = fields[key], v != .null || !optional else {
             if optional { return nil }
             throw LedgerError.invalid(name(key), "is required")
@@ -61,7 +64,7 @@ struct StrictBody {
 
     /// The body's fields, with what the server fills in (`extra`), read as a `type` payload by
     /// the ledger's own strict reader; errors name the request's fields.
-    func payload(_ type: TxType, adding extra: [String: JSON] = [:]) throws -> Payload {
+    func payload(_ type: TxType, adding extra: [JSONKey: JSON] = [:]) throws -> Payload {
         var merged = fields
         for (k, v) in extra { merged[k] = v }
         do {

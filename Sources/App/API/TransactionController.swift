@@ -33,7 +33,7 @@ enum DTO {
 
     /// `{transactionId, blockHeight, tokens, receivable?, financing?, creditLine?}` (SPEC §5).
     static func outcome(_ o: Outcome) -> JSON {
-        var fields: [String: JSON] = ["transactionId": .string(o.effects.transactionId.description), "blockHeight": .int(o.blockHeight),
+        var fields: [JSONKey: JSON] = ["transactionId": .string(o.effects.transactionId.description), "blockHeight": .int(o.blockHeight),
                                       "tokens": .array(o.tokens.map(token))]
         if let r = o.receivable { fields["receivable"] = receivable(r) }
         if let f = o.financings.first { fields["financing"] = financing(f) }
@@ -69,7 +69,7 @@ enum TransactionController {
         guard case .string(let signatureText)? = fields.removeValue(forKey: "signature") else {
             throw LedgerError.invalid("signature", "is required, a base64 Ed25519 signature")
         }
-        if let unknown = fields.keys.sorted().first { throw LedgerError.invalid(unknown, "is not a known field") }
+        if let unknown = fields.keys.sorted().first { throw LedgerError.invalid(unknown.string, "is not a known field") }
         let parsed = try TransactionBody(json: body)
         guard abs(parsed.time - nowMs) <= maxClockSkewMs else {
             throw LedgerError.invalid("body.time", "is more than 5 minutes from the platform's clock (\(nowMs))")

@@ -10,7 +10,7 @@ extension ConsolePages {
         let viewer = try await viewer(req)
         let values = form(req)
         do {
-            var fields: [String: JSON] = [:]
+            var fields: [JSONKey: JSON] = [:]
             for key in ["name", "role", "creditCode"] { fields[key] = .string(values[key] ?? "") }
             var admin: NewUser?
             if let email = values["adminEmail"], !email.isEmpty {
@@ -66,7 +66,7 @@ extension ConsolePages {
         let values = form(req)
         do {
             try UserController.requireAdmin(of: org, viewer)
-            var fields: [String: JSON] = [:]
+            var fields: [JSONKey: JSON] = [:]
             for key in ["email", "name", "password", "role"] { fields[key] = .string(values[key] ?? "") }
             _ = try await NewUser(StrictBody(fields: fields, path: "", allowed: ["email", "name", "password", "role"])).create(in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
             return redirect("/orgs/\(org)/users", notice: "user_added")
@@ -108,7 +108,7 @@ extension ConsolePages {
         let viewer = try await viewer(req)
         let values = form(req)
         do {
-            var fields: [String: JSON] = [:]
+            var fields: [JSONKey: JSON] = [:]
             for key in policyKeys {
                 guard let n = values[key].flatMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }) else { throw LedgerError.invalid(key, "must be a whole number") }
                 fields[key] = .int(n)

@@ -5,7 +5,7 @@ import SQLKit
 import Vapor
 
 /// The web console: server-rendered pages over the same projections the API reads, and forms
-/// that write through the same service (`LedgerService`) — no rule is written twice.
+/// that call the same workflow services as the API (`Services/`) — no rule is written twice.
 enum ConsolePages {
     // MARK: - Rendering
 

@@ -3,8 +3,8 @@ import Ledger
 import SQLKit
 import Vapor
 
-/// The pages where each role does its work, and their forms. Every form posts through
-/// `LedgerService`, as the API does; a refused form comes back with what was typed and the
+/// The pages where each role does its work, and their forms. Every form calls the workflow's
+/// service, as the API does; a refused form comes back with what was typed and the
 /// error next to its field.
 extension ConsolePages {
     static func tokens(_ where: SQLQueryString, on sql: any SQLDatabase, page: Int) async throws -> [(Token, Receivable)] {

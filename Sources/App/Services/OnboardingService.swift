@@ -38,7 +38,7 @@ enum OnboardingService {
         return outcome
     }
 
-    static func setPolicy(_ fields: [String: JSON], by viewer: Viewer, app: Application, address: String?) async throws -> (TxID, Policy) {
+    static func setPolicy(_ fields: [JSONKey: JSON], by viewer: Viewer, app: Application, address: String?) async throws -> (TxID, Policy) {
         let payload = try StrictBody(fields: ["policy": .object(fields)], path: "", allowed: ["policy"]).payload(.setPolicy)
         let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
         try await audit(viewer, "policy.set", nil, JSON.object(fields).canonicalString, app: app, address: address)
