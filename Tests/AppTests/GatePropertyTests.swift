@@ -60,7 +60,7 @@ import VaporTesting
 
     @Test func randomOperationsThroughEveryDoorReplayToTheWritersState() async throws {
         try await DemoPlatform.with { d in
-            var rng = SplitMix(seed: 20261201)
+            var rng = SplitMix64(seed: 20261201)  // deterministic: a failing round can be run again
             var token = try #require(try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }?["id"]?.stringValue)
             let tier2 = d.orgs["tier2"]!
             let tier1 = d.orgs["tier1"]!
@@ -139,18 +139,5 @@ import VaporTesting
             status = res.status
         }
         return status
-    }
-}
-
-/// A small deterministic generator, so a failing round can be run again.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

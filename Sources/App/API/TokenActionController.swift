@@ -29,15 +29,3 @@ enum TokenActionController {
         return DTO.outcome(outcome).response(status: .created)
     }
 }
-
-extension Application {
-    private struct KeyVaultKey: StorageKey {
-        typealias Value = KeyVault
-    }
-
-    /// Opens the orgs' custodial keys; set when the server starts.
-    var keyVault: KeyVault? {
-        get { storage[KeyVaultKey.self] }
-        set { storage[KeyVaultKey.self] = newValue }
-    }
-}

@@ -3,6 +3,7 @@ import FluentKit
 import Foundation
 import Ledger
 import SQLKit
+import Vapor
 
 /// Seals and opens org signing keys with AES-256-GCM under the master key. A sealed key is
 /// base64(nonce ‖ ciphertext ‖ tag), bound to its org id (as authenticated data), so a sealed
@@ -56,5 +57,17 @@ struct KeyVault: Sendable {
     func signer(for org: OrgID, on sql: any SQLDatabase) async throws -> Ed25519Signer? {
         guard let row = try await sql.raw("SELECT sealed_seed FROM org_keys WHERE org_id = \(bind: org.description)").first() else { return nil }
         return try Ed25519Signer(seed: try open(try row.decode(column: "sealed_seed", as: String.self), for: org))
+    }
+}
+
+extension Application {
+    private struct KeyVaultKey: StorageKey {
+        typealias Value = KeyVault
+    }
+
+    /// Opens the orgs' custodial keys; set when the server starts.
+    var keyVault: KeyVault? {
+        get { storage[KeyVaultKey.self] }
+        set { storage[KeyVaultKey.self] = newValue }
     }
 }
