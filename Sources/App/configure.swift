@@ -13,6 +13,7 @@ public func configure(_ app: Application) async throws {
     app.middleware = Middlewares()
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())
+    app.middleware.use(MultipartGuard())
     app.middleware.use(ReadOnlyNode())
     app.middleware.use(PublicFiles(files: FileMiddleware(publicDirectory: app.directory.publicDirectory)))
     let templates = app.directory.workingDirectory + "Templates/"

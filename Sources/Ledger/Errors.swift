@@ -91,7 +91,8 @@ public enum Limits {
     public static let maxEmailLength = 254
 
     /// The one rule for free text written from now on, on the ledger and beside it (names, memos,
-    /// payment references, document numbers, file names, emails): 1 to `maxLength` characters,
+    /// payment references, document numbers, file names, emails): 1 to `maxLength` characters
+    /// (Unicode scalars),
     /// none of them a C0 control (U+0000–U+001F, line breaks and tabs included), DEL or a C1
     /// control (U+0080–U+009F). PostgreSQL cannot store U+0000 in text at all, and the others
     /// hide, reorder or break what a person reads in a table, a CSV file or a bank's statement.
@@ -115,7 +116,10 @@ public enum Limits {
             }
         }
         // Characters never outnumber UTF-8 bytes: count them only when the bytes could be too many.
-        guard !text.isEmpty, text.utf8.count <= maxLength || text.count <= maxLength else {
+        // New text counts Unicode scalars, as JSON Schema's maxLength does (so the OpenAPI
+        // document states the bound exactly); a scalar count is never below the character count,
+        // so the gate stays stricter than replay.
+        guard !text.isEmpty, text.utf8.count <= maxLength || (controls ? text.count : text.unicodeScalars.count) <= maxLength else {
             return "must be 1 to \(maxLength) characters"
         }
         return nil

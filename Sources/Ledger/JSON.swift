@@ -232,6 +232,17 @@ extension JSON {
         return try parser.parseDocument()
     }
 
+    /// How a parse reads numbers: `integers`, only integers written as integers (the chain, and
+    /// anything signed); `integral`, any number whose value is an integer (`100.0`, `1e3`), as
+    /// JSON Schema counts integers: what a request body may send for an integer field.
+    public enum Numbers: Sendable { case integers, integral }
+
+    public static func parse(_ bytes: some Collection<UInt8>, numbers: Numbers) throws(JSONParseError) -> JSON {
+        var parser = Parser(bytes: Array(bytes))
+        parser.integral = numbers == .integral
+        return try parser.parseDocument()
+    }
+
     public static func parse(_ text: String) throws(JSONParseError) -> JSON {
         try parse(Array(text.utf8))
     }
@@ -260,6 +271,8 @@ extension JSON {
         var inCapturedArray = false
         var item = -1
         var spans: [JSONSpan?] = []
+        /// Whether a number with a fraction or an exponent is read when its value is an integer.
+        var integral = false
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -413,17 +426,66 @@ extension JSON {
             while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
                 value = value * 10 + Int64(bytes[i] - UInt8(ascii: "0"))
                 guard value <= JSON.maxSafeInteger else {
+                    // `100000000000000000000e-10` is 10^10: read as a whole where that is allowed.
+                    if integral { return negative ? -(try integralValue(from: start)) : try integralValue(from: start) }
                     i = start
                     throw fail("integer outside ±(2^53 − 1)", .integerOutOfRange)
                 }
                 i += 1
             }
             if i < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[i]) {
-                i = start
-                throw fail("numbers must be integers", .notAnInteger)
+                guard integral else {
+                    i = start
+                    throw fail("numbers must be integers", .notAnInteger)
+                }
+                let n = try integralValue(from: start)
+                canonical = false
+                return negative ? -n : n
             }
             if negative && value == 0 { canonical = false }  // JCS writes 0
             return negative ? -value : value
+        }
+
+        /// The number that starts at `start` (its sign already read) when its value is an integer
+        /// within ±(2^53 − 1): `12.00`, `1.2e1`, `1200e-2`. Exact, in integer arithmetic.
+        mutating func integralValue(from start: Int) throws(JSONParseError) -> Int64 {
+            func isDigit(_ b: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) }
+            i = start
+            if bytes[i] == UInt8(ascii: "-") { i += 1 }
+            var digits: [UInt8] = []
+            while i < bytes.count, isDigit(bytes[i]) { digits.append(bytes[i] - UInt8(ascii: "0")); i += 1 }
+            var scale = 0
+            if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+                i += 1
+                guard i < bytes.count, isDigit(bytes[i]) else { throw fail("expected a digit after '.'") }
+                while i < bytes.count, isDigit(bytes[i]) { digits.append(bytes[i] - UInt8(ascii: "0")); scale -= 1; i += 1 }
+            }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+                i += 1
+                var exponentNegative = false
+                if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { exponentNegative = bytes[i] == UInt8(ascii: "-"); i += 1 }
+                guard i < bytes.count, isDigit(bytes[i]) else { throw fail("expected a digit in the exponent") }
+                var exponent = 0
+                while i < bytes.count, isDigit(bytes[i]) {
+                    exponent = min(exponent * 10 + Int(bytes[i] - UInt8(ascii: "0")), 100_000)
+                    i += 1
+                }
+                scale += exponentNegative ? -exponent : exponent
+            }
+            let end = i
+            // Leading zeros say nothing; a negative scale must fall on zeros only.
+            guard let first = digits.firstIndex(where: { $0 != 0 }) else { i = end; return 0 }
+            var last = digits.count
+            while scale < 0, last > first, digits[last - 1] == 0 { last -= 1; scale += 1 }
+            i = start
+            guard scale >= 0 else { throw fail("numbers must be integers", .notAnInteger) }
+            guard last - first + scale <= 16 else { throw fail("integer outside ±(2^53 − 1)", .integerOutOfRange) }
+            var value: Int64 = 0
+            for d in digits[first..<last] { value = value * 10 + Int64(d) }
+            for _ in 0..<scale { value *= 10 }
+            guard value <= JSON.maxSafeInteger else { throw fail("integer outside ±(2^53 − 1)", .integerOutOfRange) }
+            i = end
+            return value
         }
 
         mutating func parseHex4() throws(JSONParseError) -> UInt32 {

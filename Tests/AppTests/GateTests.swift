@@ -87,7 +87,8 @@ import VaporTesting
     @Test func wellFormedButOutOfRangeValuesAreUnprocessableNotMalformed() async throws {
         try await DemoPlatform.with { d in
             let line = try await Self.creditLine(d)
-            for (face, code) in [("1000000000000000000", "amount_out_of_range"), ("-9007199254740992", "amount_out_of_range"), ("1.5", "validation_failed"), ("1e3", "validation_failed")] {
+            for (face, code) in [("1000000000000000000", "amount_out_of_range"), ("-9007199254740992", "amount_out_of_range"), ("1e16", "amount_out_of_range"),
+                                 ("1.5", "validation_failed"), ("1.05e1", "validation_failed"), ("1e-3", "validation_failed")] {
                 let answer = try await d.call("core", .POST, "/api/v1/receivables", #"{"supplierId":"\#(d.orgs["tier1"]!)","creditLineId":"\#(line)","faceFen":\#(face),"dueDate":"2026-12-30"}"#)
                 #expect(answer.status == .unprocessableEntity && answer.code == code, "\(face): \(answer.json.canonicalString)")
                 #expect(answer["errors"]?.arrayValue?.first?["field"] == .string("faceFen"), "\(face)")
@@ -98,6 +99,11 @@ import VaporTesting
             // Two keys that differ in their scalars are two keys, each unknown here: not a duplicate.
             let twins = try await d.call("core", .POST, "/api/v1/receivables", #"{"\u00c5":1,"A\u030a":2}"#)
             #expect(twins.status == .unprocessableEntity && twins["errors"]?.arrayValue?.first?["field"] == .string("A\u{30A}"), "\(twins.json.canonicalString)")
+            // JSON Schema counts 100000.0 and 1e5 as integers, and so does a request body (never the chain).
+            for face in ["100000.0", "1e5", "1000000e-1"] {
+                let integral = try await d.call("core", .POST, "/api/v1/receivables", #"{"supplierId":"\#(d.orgs["tier1"]!)","creditLineId":"\#(line)","faceFen":\#(face),"dueDate":"2026-12-30"}"#)
+                #expect(integral.status == .created && integral["receivable"]?["faceFen"] == .int(100_000), "\(face): \(integral.json.canonicalString)")
+            }
             let syntax = try await d.call("core", .POST, "/api/v1/receivables", #"{"faceFen":100,"#)
             #expect(syntax.status == .badRequest && syntax.code == "malformed_json")
         }

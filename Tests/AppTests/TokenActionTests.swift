@@ -68,8 +68,8 @@ import VaporTesting
             try await transfer("s1", #"{"toOrgId":"\#(s2)","amountFen":1,"fee":0}"#) { #expect(json($0)["code"] == .string("validation_failed")) }
             try await transfer("s1", #"{"toOrgId":"\#(s2)","amountFen":1000001}"#) { #expect(json($0)["code"] == .string("amount_out_of_range")) }
             try await transfer("s1", #"{"toOrgId":"\#(s2)","amountFen":0}"#) { #expect(json($0)["code"] == .string("amount_out_of_range")) }
-            // A float is well-formed JSON with a value no amount may take: a 422 naming the field.
-            try await transfer("s1", #"{"toOrgId":"\#(s2)","amountFen":1e3}"#) { #expect($0.status == .unprocessableEntity && json($0)["code"] == .string("validation_failed")) }
+            // A fraction is well-formed JSON with a value no amount may take: a 422 naming the field.
+            try await transfer("s1", #"{"toOrgId":"\#(s2)","amountFen":1.5}"#) { #expect($0.status == .unprocessableEntity && json($0)["code"] == .string("validation_failed")) }
             try await transfer("s1", #"{"toOrgId":"\#(s2)","amountFen":1,"#) { #expect($0.status == .badRequest && json($0)["code"] == .string("malformed_json")) }
             try await transfer("s1", #"{"toOrgId":"\#(c.ids["bank"]!)","amountFen":1}"#) { #expect(json($0)["code"] == .string("invalid_counterparty")) }
             try await transfer("s1", #"{"toOrgId":"00000000-0000-4000-8000-999999999999","amountFen":1}"#) { #expect(json($0)["code"] == .string("not_found")) }

@@ -17,8 +17,7 @@ enum ChainController {
     /// `GET /chain/export?fromHeight=N`: JSON Lines, one block per line, streamed page by page.
     @Sendable static func export(req: Request) async throws -> Response {
         _ = try await requireRole(req, [.regulator, .operator])
-        let from = try req.query.get(Int64?.self, at: "fromHeight") ?? 0
-        guard from >= 0 else { throw LedgerError.invalid("fromHeight", "must be 0 or more") }
+        let from = try req.queryCount("fromHeight", "a block height") ?? 0
         let store = LedgerStore(db: req.application.db)
         var headers = HTTPHeaders()
         headers.contentType = HTTPMediaType(type: "application", subType: "jsonl", parameters: ["charset": "utf-8"])
@@ -85,9 +84,8 @@ enum ChainController {
     @Sendable static func blocks(req: Request) async throws -> Response {
         _ = try await requireRole(req, [.regulator, .operator])
         var page = try Page(req, keyCount: 1)
-        if page.after == nil, let from = try req.queryText("from", maxLength: 19) {
-            guard let n = Int64(from), n >= 0 else { throw LedgerError.invalid("from", "must be a block height, 0 or more") }
-            page.after = [.int(n - 1)]
+        if page.after == nil, let from = try req.queryCount("from", "a block height") {
+            page.after = [.int(from - 1)]
         }
         return try await page.run("SELECT \(unsafeRaw: blockColumns) FROM blocks WHERE 1 = 1", keys: ["height"], on: req.application.sql) { row in
             let json = try blockJSON(row)

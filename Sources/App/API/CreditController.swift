@@ -21,8 +21,8 @@ enum CreditController {
         var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE "
         query += try visible(viewer)
         if let status = try req.queryEnum("status", CreditLineStatus.self) { query += " AND status = \(bind: status.rawValue)" }
-        if let core = try req.queryText("coreId") { query += " AND core_id = \(bind: core)" }
-        if let bank = try req.queryText("bankId") { query += " AND bank_id = \(bind: bank)" }
+        if let core = try req.queryId("coreId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND core_id = \(bind: core.description)" }
+        if let bank = try req.queryId("bankId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND bank_id = \(bind: bank.description)" }
         return try await page.run(query, keys: ["id"], on: req.application.sql) { row in
             let line = try RowReader(row, "credit_lines").creditLine
             return (DTO.creditLine(line), [.string(line.id.description)])

@@ -9,9 +9,8 @@ enum FeedController {
     @Sendable static func events(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         var page = try Page(req, keyCount: 1)
-        if page.after == nil, let after = try req.queryText("after", maxLength: 19) {
-            guard let n = Int64(after), n >= 0 else { throw LedgerError.invalid("after", "must be an event sequence number, 0 or more") }
-            page.after = [.int(n)]
+        if page.after == nil, let after = try req.queryCount("after", "an event sequence number") {
+            page.after = [.int(after)]
         }
         let query: SQLQueryString = "SELECT seq, time_ms, type, transaction_id, summary FROM events WHERE org_id = \(bind: viewer.orgId.description)"
         return try await page.run(query, keys: ["seq"], on: req.application.sql) { row in

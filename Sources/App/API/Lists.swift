@@ -35,11 +35,30 @@ extension Request {
         return id
     }
 
-    /// An optional query parameter, bounded in length; present but empty counts as absent.
-    func queryText(_ name: String, maxLength: Int = 100) throws -> String? {
-        guard let value = query[String.self, at: name], !value.isEmpty else { return nil }
-        guard value.count <= maxLength else { throw LedgerError.invalid(name, "must be at most \(maxLength) characters") }
+    /// An optional query parameter, bounded in length and held to the text rule. Present but
+    /// empty is refused (a caller who sends `status=` asked for something), except where a
+    /// console form sends its empty fields (`emptyIsAbsent`).
+    func queryText(_ name: String, maxLength: Int = 100, emptyIsAbsent: Bool = false) throws -> String? {
+        guard let value = query[String.self, at: name] else { return nil }
+        if value.isEmpty && emptyIsAbsent { return nil }
+        try Limits.checkText(value, field: name, maxLength: maxLength)
         return value
+    }
+
+    /// An optional query parameter naming an object by id, in the id's own form.
+    func queryId<I: CustomStringConvertible>(_ name: String, _ parse: (String) -> I?, _ expected: String) throws -> I? {
+        guard let text = try queryText(name, maxLength: 64) else { return nil }
+        guard let id = parse(text) else { throw LedgerError.invalid(name, "must be \(expected)") }
+        return id
+    }
+
+    /// An optional query parameter holding a whole number from 0 to 2^53 − 1.
+    func queryCount(_ name: String, _ what: String) throws -> Int64? {
+        guard let text = try queryText(name, maxLength: 16) else { return nil }
+        guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let n = Int64(text), n <= JSON.maxSafeInteger else {
+            throw LedgerError.invalid(name, "must be \(what), a whole number from 0 to 9007199254740991")
+        }
+        return n
     }
 
     func queryEnum<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
@@ -63,7 +82,7 @@ struct Page {
 
     init(_ req: Request, keyCount: Int) throws {
         if let text = try req.queryText("limit", maxLength: 10) {
-            guard let n = Int(text), (1...Self.maxLimit).contains(n) else {
+            guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let n = Int(text), (1...Self.maxLimit).contains(n) else {
                 throw LedgerError.invalid("limit", "must be an integer from 1 to \(Self.maxLimit)")
             }
             limit = n

@@ -91,7 +91,12 @@ struct NewUser {
 
     init(_ body: StrictBody) throws {
         email = try body.string("email", maxLength: Limits.maxEmailLength)!.lowercased()
-        guard email.contains("@"), !email.contains(" "), email.count >= 3 else { throw LedgerError.invalid(body.name("email"), "must be an email address") }
+        // One "@" with something on each side and no white space: what the OpenAPI document states.
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, email.unicodeScalars.count >= 3,
+              !email.unicodeScalars.contains(where: { $0.properties.isWhitespace }) else {
+            throw LedgerError.invalid(body.name("email"), "must be an email address")
+        }
         name = try body.string("name", maxLength: Limits.maxNameLength)!
         password = try body.string("password", maxLength: 200)!
         guard password.count >= 10 else { throw LedgerError.invalid(body.name("password"), "must be at least 10 characters") }
@@ -187,7 +192,9 @@ enum UserController {
     @Sendable static func revokeKey(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         try requireAdmin(of: viewer.orgId, viewer)
-        guard let id = req.parameters.get("id"), UUID(uuidString: id) != nil else { throw LedgerError.invalid("id", "must be an API key id (a UUID)") }
+        guard let id = req.parameters.get("id"), UUID(uuidString: id) != nil, id == id.lowercased() else {
+            throw LedgerError.invalid("id", "must be an API key id (a lowercase UUID)")
+        }
         let sql = req.application.sql
         guard try await sql.raw("SELECT id FROM api_keys WHERE id = \(bind: id) AND org_id = \(bind: viewer.orgId.description)").first() != nil else {
             throw Problem(.notFound, "no such API key")

@@ -8,6 +8,7 @@ import Vapor
 /// settlement at maturity.
 enum ReceivableController {
     static let columns = ReceivableQueries.columns
+    static let maxListedSettleTokens = 1_000
     static func visible(_ v: Viewer) -> SQLQueryString { ReceivableQueries.visible(v) }
 
     @Sendable static func list(req: Request) async throws -> Response {
@@ -16,7 +17,7 @@ enum ReceivableController {
         var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM receivables r WHERE "
         query += visible(viewer)
         if let status = try req.queryEnum("status", ReceivableStatus.self) { query += " AND r.status = \(bind: status.rawValue)" }
-        if let issuer = try req.queryText("issuerId") { query += " AND r.issuer_id = \(bind: issuer)" }
+        if let issuer = try req.queryId("issuerId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND r.issuer_id = \(bind: issuer.description)" }
         if let due = try req.queryText("dueBefore", maxLength: 10) {
             guard BusinessDate(due) != nil else { throw LedgerError.invalid("dueBefore", "must be a date YYYY-MM-DD") }
             query += " AND r.due_date <= \(bind: due)"
@@ -109,6 +110,11 @@ enum ReceivableController {
             // Read with the ledger's own bounds (1 to 10,000 ids, no repeats).
             guard case .settle(_, let ids, _) = try StrictBody(fields: ["tokenIds": listed, "reference": "-"], path: "", allowed: ["tokenIds", "reference"])
                 .payload(.settle, adding: ["receivableId": .string(id.description)]) else { throw StoreDamage("settle payload") }
+            // A request names at most 1,000 pieces (a body stays small); without a list every
+            // payable piece is paid, in as many transactions as that takes.
+            guard ids.count <= Self.maxListedSettleTokens else {
+                throw LedgerError.invalid("tokenIds", "must have 1 to \(Self.maxListedSettleTokens) items; leave it out to pay every piece")
+            }
             tokenIds = ids
         }
         let reference = try body.string("reference", maxLength: Limits.maxReferenceLength)!
@@ -136,7 +142,7 @@ extension TokenController {
             if status == nil { query += " AND status IN ('pending', 'active', 'locked')" }
         }
         if let status { query += " AND status = \(bind: status.rawValue)" }
-        if let r = try req.queryText("receivableId") { query += " AND receivable_id = \(bind: r)" }
+        if let r = try req.queryId("receivableId", TxID.init, "a receivable id (64 lowercase hex characters)") { query += " AND receivable_id = \(bind: r.description)" }
         return try await page.run(query, keys: ["created_on", "id"], descending: true, on: req.application.sql) { row in
             let t = try RowReader(row, "tokens").token
             return (DTO.token(t), [.string(t.createdOn.description), .string(t.id.description)])
@@ -162,11 +168,17 @@ enum DocumentController {
     /// `POST /documents` (multipart: `file`, `kind`, `number?`) → `{sha256, size, kind, number, fileName}`.
     @Sendable static func upload(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
+        // The regulator reads everything and changes nothing, a document store included.
+        guard viewer.role != .regulator else { throw Problem(.forbidden, "the regulator reads documents; it does not upload them") }
         guard req.headers.contentType?.type == "multipart" else { throw LedgerError.invalid("file", "send multipart/form-data with a file, a kind and optionally a number") }
         let upload: Upload
         do { upload = try req.content.decode(Upload.self) } catch { throw LedgerError.invalid("file", "send multipart/form-data with a file, a kind and optionally a number") }
         guard DocumentKind(rawValue: upload.kind) != nil else {
             throw LedgerError.invalid("kind", "must be one of \(DocumentKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        // A form part that is not UTF-8 reaches us with U+FFFD in its place: refused, never stored.
+        for (field, text) in [("number", upload.number), ("fileName", upload.file.filename)] where text?.unicodeScalars.contains("\u{FFFD}") == true {
+            throw LedgerError.invalid(field, "must be UTF-8 text")
         }
         if let n = upload.number { try Limits.checkText(n, field: "number", maxLength: Limits.maxDocumentNumberLength) }
         let bytes = Data(upload.file.data.readableBytesView)

@@ -16,7 +16,9 @@ struct StrictBody {
         }
         guard buffer.readableBytes <= TransactionController.maxBodyBytes else { throw Problem(.payloadTooLarge, "the body is too large") }
         let json: JSON
-        do { json = try JSON.parse(Array(buffer.readableBytesView)) } catch { throw error.problem }
+        // A request body is not signed: `100.0` for an integer field is the integer 100, as JSON
+        // Schema (and so the OpenAPI document) counts integers. The chain's own text stays strict.
+        do { json = try JSON.parse(Array(buffer.readableBytesView), numbers: .integral) } catch { throw error.problem }
         guard case .object(let f) = json else { throw LedgerError.invalid("body", "must be a JSON object") }
         try self.init(fields: f, path: "", allowed: allowed)
     }

@@ -143,7 +143,7 @@ extension ConsolePages {
     @Sendable static func audit(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         guard viewer.seesAll else { throw Problem(.forbidden, "the audit log is for the operator and the regulator") }
-        let action = try req.queryText("action", maxLength: 40) ?? ""
+        let action = try req.queryText("action", maxLength: 40, emptyIsAbsent: true) ?? ""
         var query: SQLQueryString = "SELECT time_ms, action, email, address, detail FROM audit_log"
         if !action.isEmpty { query += " WHERE action = \(bind: action)" }
         let number = Pager.number(req)
