@@ -138,8 +138,36 @@ import VaporTesting
             let twoHundred = try await d.app.sql.raw("SELECT id FROM tokens WHERE receivable_id = \(bind: receivable) AND amount_fen = 200 AND status = 'active'").first()!
                 .decode(column: "id", as: String.self)
             _ = try await split(twoHundred, [100, 100])
-            let clearing = try await d.call("core", .GET, "/api/v1/receivables/\(receivable)/clearing")
-            #expect(clearing.items.count == 10_001)
+            // The clearing list comes a page at a time.
+            var listed = 0, cursor: String?, pages = 0
+            repeat {
+                let page = try await d.call("core", .GET, "/api/v1/receivables/\(receivable)/clearing?limit=200" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                #expect(page.status == .ok && page.items.count <= 200)
+                listed += page.items.count
+                cursor = page["nextCursor"]?.stringValue
+                pages += 1
+            } while cursor != nil && pages < 100
+            #expect(listed == 10_001 && pages == 51)
+            // So does the tree, and a piece's way back to issuance.
+            let tree = try await d.call("core", .GET, "/api/v1/receivables/\(receivable)/tree?limit=200")
+            #expect(tree.items.count == 200 && tree["nextCursor"]?.stringValue != nil && tree["receivable"]?["id"] == .string(receivable))
+            var steps: [String] = [], next: String? = nil
+            repeat {
+                let page = try await d.call("tier1", .GET, "/api/v1/tokens/\(twoHundred)/ancestry?limit=1" + (next.map { "&cursor=\($0)" } ?? ""))
+                steps += page.items.compactMap { $0["id"]?.stringValue }
+                next = page["nextCursor"]?.stringValue
+            } while next != nil && steps.count < 10
+            #expect(steps.count == 3 && steps.first == twoHundred && steps.last == root)
+            // The console's page stays a page: 50 rows of the clearing list, the tree cut to what a
+            // picture holds with the rest summarised.
+            let s0 = try await ConsoleTests.session(d, "core")
+            let view = try await ConsoleTests.get(d, s0, "/receivables/\(receivable)")
+            #expect(view.status == .ok)
+            #expect(view.html.components(separatedBy: "<tr><td><a href=\"/tokens/").count - 1 == 50)
+            #expect(view.html.contains("id=\"next-page\""))
+            #expect(view.html.contains("more pieces"))
+            #expect(view.html.components(separatedBy: "class=\"node\"").count - 1 <= 240)
+            #expect(view.html.utf8.count < 400_000, "\(view.html.utf8.count) bytes")
             _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-10-31"}"#)
             let height = await d.height
 

@@ -118,28 +118,8 @@ enum ChainController {
                             "seconds": .string(v.seconds)]).response()
     }
 
-    struct Verification {
-        var ok: Bool
-        var height: Int64
-        var txCount: Int64
-        var problems: [String]
-        var seconds: String
-    }
-
-    /// The stored chain replayed and checked, and every projection table compared with it: the
-    /// first problem of the chain, or up to 100 differing rows.
-    static func verification(_ app: Application) async throws -> Verification {
-        let store = LedgerStore(db: app.db)
-        let started = Date()
-        func seconds() -> String { String(format: "%.3f", Date().timeIntervalSince(started)) }
-        switch ChainReplayer.verify(export: try await store.exportAll(), parallelism: ProcessInfo.processInfo.activeProcessorCount) {
-        case .failure(let failure):
-            return Verification(ok: false, height: -1, txCount: 0, problems: [failure.description], seconds: seconds())
-        case .success(let replayed):
-            let problems = try await store.projectionProblems(against: replayed.state)
-            return Verification(ok: problems.isEmpty, height: replayed.height, txCount: Int64(replayed.state.transactionCount), problems: Array(problems.prefix(100)),
-                                seconds: seconds())
-        }
+    static func verification(_ app: Application) async throws -> StoredChainVerification {
+        await StoredChainVerification.run(LedgerStore(db: app.db))
     }
 
     /// The signer and every org the payload names.

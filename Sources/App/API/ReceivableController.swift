@@ -43,21 +43,29 @@ enum ReceivableController {
         try await ReceivableQueries.tokens(of: r, holder: holder, statuses: statuses, on: sql)
     }
 
-    /// `GET /receivables/{id}/tree`: every token descended from the receivable, spent ones
-    /// included, with the holders' names: `{receivable, items: [token + holderName]}`.
+    /// `GET /receivables/{id}/tree?limit=&cursor=`: a page of every token descended from the
+    /// receivable, spent ones included, with the holders' names: `{receivable, items: [token +
+    /// holderName], nextCursor}`, in tier, creation and id order.
     @Sendable static func tree(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let r = try await find(req, viewer)
         guard viewer.seesAll || r.issuerId == viewer.orgId else {
             throw Problem(.forbidden, "the whole tree is shown to the issuer, the regulator and the operator; a holder sees its own pieces and their ancestry")
         }
-        let names = try await orgNames(on: req.application.sql)
-        let items = try await tokens(of: r.id, on: req.application.sql).map { t -> JSON in
-            guard case .object(var fields) = DTO.token(t) else { return .null }
-            fields["holderName"] = .string(names[t.holderId.description] ?? "")
-            return .object(fields)
+        let page = try Page(req, keyCount: 3)
+        let query: SQLQueryString = """
+            SELECT \(unsafeRaw: TokenQueries.columns), o.name AS holder_name FROM tokens t LEFT JOIN orgs o ON o.id = t.holder_id
+            WHERE t.receivable_id = \(bind: r.id.description)
+            """
+        let listed = try await page.run(query, keys: ["t.tier", "t.created_on", "t.id"], on: req.application.sql) { row in
+            let t = try RowReader(row, "tokens").token
+            guard case .object(var fields) = DTO.token(t) else { throw StoreDamage("token") }
+            fields["holderName"] = .string((try? row.decode(column: "holder_name", as: String.self)) ?? "")
+            return (.object(fields), [.int(t.tier), .string(t.createdOn.description), .string(t.id.description)])
         }
-        return JSON.object(["receivable": DTO.receivable(r), "items": .array(items)]).response()
+        guard case .object(var answer) = listed else { throw StoreDamage("page") }
+        answer["receivable"] = DTO.receivable(r)
+        return JSON.object(answer).response()
     }
 
     static func orgNames(on sql: any SQLDatabase) async throws -> [String: String] {
@@ -68,19 +76,29 @@ enum ReceivableController {
         return names
     }
 
-    /// `GET /receivables/{id}/clearing`: who is to be paid how much at maturity — the pieces
-    /// that are live (pending, active, locked) or already settled. A holder sees its own rows.
+    /// `GET /receivables/{id}/clearing?limit=&cursor=`: who is to be paid how much at maturity —
+    /// a page of the pieces that are live (pending, active, locked) or already settled. A holder
+    /// sees its own rows.
     @Sendable static func clearing(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let r = try await find(req, viewer)
-        let holder: OrgID? = viewer.seesAll || r.issuerId == viewer.orgId ? nil : viewer.orgId
-        let rows = try await tokens(of: r.id, holder: holder, statuses: [.pending, .active, .locked, .settled], on: req.application.sql)
-        let items: [JSON] = rows.map {
-            ["tokenId": .string($0.id.description), "holderId": .string($0.holderId.description), "amountFen": .int($0.amountFen),
-             "tier": .int($0.tier), "status": .string($0.status.rawValue)]
+        let page = try Page(req, keyCount: 3)
+        var query: SQLQueryString = """
+            SELECT \(unsafeRaw: TokenQueries.columns) FROM tokens t WHERE t.receivable_id = \(bind: r.id.description)
+            AND t.status IN (\(binds: TokenQueries.clearingStatuses.map(\.rawValue)))
+            """
+        if !(viewer.seesAll || r.issuerId == viewer.orgId) { query += " AND t.holder_id = \(bind: viewer.orgId.description)" }
+        let listed = try await page.run(query, keys: ["t.tier", "t.created_on", "t.id"], on: req.application.sql) { row in
+            let t = try RowReader(row, "tokens").token
+            let item: JSON = ["tokenId": .string(t.id.description), "holderId": .string(t.holderId.description), "amountFen": .int(t.amountFen),
+                              "tier": .int(t.tier), "status": .string(t.status.rawValue)]
+            return (item, [.int(t.tier), .string(t.createdOn.description), .string(t.id.description)])
         }
-        return JSON.object(["receivableId": .string(r.id.description), "dueDate": .string(r.dueDate.description), "faceFen": .int(r.faceFen),
-                            "paidFen": .int(r.paidFen), "items": .array(items)]).response()
+        guard case .object(var answer) = listed else { throw StoreDamage("page") }
+        for (k, v) in ["receivableId": JSON.string(r.id.description), "dueDate": .string(r.dueDate.description), "faceFen": .int(r.faceFen), "paidFen": .int(r.paidFen)] {
+            answer[k] = v
+        }
+        return JSON.object(answer).response()
     }
 
     /// `POST /receivables {supplierId, creditLineId, faceFen, dueDate, documents?, memo?}`:

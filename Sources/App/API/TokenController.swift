@@ -18,18 +18,6 @@ enum TokenController {
         return (try reader.token, try reader.parsed("issuer_id", OrgID.init))
     }
 
-    /// The path back to issuance: the token's parent, its parent, …, the first token. Each step is
-    /// one tier or one return up the tree; the bound only guards against a damaged table.
-    static func ancestors(of token: Token, on sql: any SQLDatabase) async throws -> [Token] {
-        var path: [Token] = []
-        var parent = token.parentId
-        while let id = parent, path.count < 100_000, let (next, _) = try await fetch(id, on: sql) {
-            path.append(next)
-            parent = next.parentId
-        }
-        return path
-    }
-
     /// The token named in the path, if the caller may see it; otherwise it does not exist.
     static func visibleToken(_ req: Request) async throws -> Token {
         let caller = try req.auth.require(Caller.self)
@@ -46,11 +34,18 @@ enum TokenController {
         DTO.token(try await visibleToken(req)).response()
     }
 
-    /// `{items: [the token, its parent, …, the first token]}`.
+    /// `?limit=&cursor=` → `{items: [the token, its parent, …, the first token], nextCursor}`, a
+    /// page at a time: a chain of splits has no bound on its length.
     @Sendable static func ancestry(req: Request) async throws -> Response {
         let token = try await visibleToken(req)
-        let path = try await ancestors(of: token, on: req.application.sql)
-        return JSON.object(["items": .array(([token] + path).map(DTO.token))]).response()
+        let page = try Page(req, keyCount: 1)
+        // The cursor holds how many steps up the next page starts; the walk always starts at the
+        // token the caller may see, so no cursor can reach a token off its path.
+        let depth = page.after?.first?.intValue ?? 0
+        guard depth >= 0 else { throw LedgerError.invalid("cursor", "is not a cursor this list gave out") }
+        let (path, more) = try await TokenQueries.ancestry(of: token.id, from: depth, limit: page.limit, on: req.application.sql)
+        return JSON.object(["items": .array(path.map(DTO.token)),
+                            "nextCursor": more ? .string(Page.cursor([.int(depth + Int64(path.count))])) : .null]).response()
     }
 }
 

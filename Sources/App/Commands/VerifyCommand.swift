@@ -20,28 +20,32 @@ struct VerifyCommand: AsyncCommand {
     var help: String { "Replays and checks a chain: hashes, signatures, Merkle roots and every rule." }
 
     func run(using context: CommandContext, signature: Signature) async throws {
-        let bytes: [UInt8]
-        let store: LedgerStore?
-        if let file = signature.file {
-            store = nil
-            do {
-                bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
-            } catch {
-                context.console.error("verify: cannot read \(file): \(error.localizedDescription)")
-                throw CommandFailure(exitCode: 2, "unreadable file")
+        guard let file = signature.file else {
+            // The database: the same verification as `GET /chain/verify` and the regulator's button.
+            let v = await StoredChainVerification.run(LedgerStore(db: context.application.db))
+            guard v.ok else {
+                if v.differingRows > 0 {
+                    context.console.error("FAILED the projection tables differ from the chain in \(v.differingRows) rows; first: \(v.problems[0])")
+                    throw CommandFailure("projections differ")
+                }
+                context.console.error("FAILED \(v.problems.first ?? "")")
+                throw CommandFailure("chain does not verify")
             }
-        } else {
-            store = LedgerStore(db: context.application.db)
-            bytes = try await store!.exportAll()
-        }
-        if store != nil && bytes.isEmpty {
-            let problems = try await store!.projectionProblems(against: LedgerState())
-            guard problems.isEmpty else {
-                context.console.error("FAILED the database holds no blocks but \(problems.count) projection rows; first: \(problems[0])")
-                throw CommandFailure("projections without a chain")
+            if v.blockCount == 0 {
+                context.console.print("OK 0 blocks: the database holds no chain yet")
+                return
             }
-            context.console.print("OK 0 blocks: the database holds no chain yet")
+            try write(v.state, to: signature.stateOut)
+            context.console.print("OK \(v.blockCount) blocks, \(v.txCount) transactions, \(v.tokenCount) tokens, height \(v.height), head \(v.head.prefix(16)), verified in \(v.seconds) s")
             return
+        }
+        // A file: the chain alone, with no projections to compare.
+        let bytes: [UInt8]
+        do {
+            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+        } catch {
+            context.console.error("verify: cannot read \(file): \(error.localizedDescription)")
+            throw CommandFailure(exitCode: 2, "unreadable file")
         }
         let clock = ContinuousClock()
         let start = clock.now
@@ -52,23 +56,20 @@ struct VerifyCommand: AsyncCommand {
             context.console.error("FAILED \(failure)")
             throw CommandFailure("chain does not verify")
         case .success(let replayer):
-            if let store {
-                let problems = try await store.projectionProblems(against: replayer.state)
-                if !problems.isEmpty {
-                    context.console.error("FAILED the projection tables differ from the chain in \(problems.count) rows; first: \(problems[0])")
-                    throw CommandFailure("projections differ")
-                }
-            }
-            if let out = signature.stateOut {
-                var text = replayer.state.snapshotJSON.canonicalBytes
-                text.append(0x0A)
-                try Data(text).write(to: URL(fileURLWithPath: out))
-            }
+            try write(replayer.state, to: signature.stateOut)
             let s = replayer.state
             context.console.print(
                 "OK \(replayer.blockCount) blocks, \(s.transactionCount) transactions, \(s.tokens.count) tokens, "
                     + "height \(replayer.height), head \(replayer.lastHash.prefix(16)), verified in \(String(format: "%.3f", seconds)) s")
         }
+    }
+
+    /// `--state-out`: the replayed state as `shared/vectors/expected-state.json` has it.
+    func write(_ state: LedgerState?, to path: String?) throws {
+        guard let path, let state else { return }
+        var text = state.snapshotJSON.canonicalBytes
+        text.append(0x0A)
+        try Data(text).write(to: URL(fileURLWithPath: path))
     }
 }
 

@@ -141,6 +141,7 @@ extension ConsolePages {
     struct ReceivablePage: Encodable {
         var receivable: ReceivableView
         var clearing: [ClearingRow]
+        var pager: Pager
         var tree: String
         var canSettle: Bool
         var payable: String
@@ -151,21 +152,36 @@ extension ConsolePages {
         try await receivablePage(req, form: FormState(), error: nil)
     }
 
+    /// One receivable: its clearing list a page at a time, the amount still to pay, and its tree
+    /// as a picture can hold it (the rest summarised), however many pieces it has.
     static func receivablePage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
         let r = try await ReceivableController.find(req, viewer)
         let p = try await Presenter.make(req)
         let sql = req.application.sql
         let issuerView = viewer.seesAll || r.issuerId == viewer.orgId
-        let all = try await ReceivableController.tokens(of: r.id, on: sql)
-        let clearing = all.filter { [.pending, .active, .locked, .settled].contains($0.status) && (issuerView || $0.holderId == viewer.orgId) }.map {
+        var scope: SQLQueryString = "t.receivable_id = \(bind: r.id.description) AND t.status IN (\(binds: TokenQueries.clearingStatuses.map(\.rawValue)))"
+        if !issuerView { scope += " AND t.holder_id = \(bind: viewer.orgId.description)" }
+        let number = Pager.number(req)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: TokenQueries.columns) FROM tokens t WHERE "
+        query += scope
+        query += " ORDER BY t.tier, t.created_on, t.id"
+        query += Pager.sql(number)
+        let (rows, pager) = Pager.make(req, number, rows: try await sql.raw(query).all().map { try RowReader($0, "tokens").token })
+        let clearing = rows.map {
             ClearingRow(tokenId: $0.id.description, holderName: p.name($0.holderId), amount: Money.format($0.amountFen), tier: $0.tier, status: $0.status.rawValue,
                         statusLabel: p.status($0.status.rawValue))
         }
-        let tree = issuerView ? Charts.tree(all, names: p.names, label: { p.status($0) }) : ""
-        let payable = all.filter { $0.status == .active || $0.status == .locked }.reduce(0) { $0 + $1.amountFen }
-        let page = ReceivablePage(receivable: p.receivable(r), clearing: clearing, tree: tree, canSettle: viewer.role == .core && r.issuerId == viewer.orgId && payable > 0,
-                                  payable: Money.format(payable), form: form)
+        let total = try await sql.raw("SELECT CAST(SUM(amount_fen) AS BIGINT) AS total FROM tokens WHERE receivable_id = \(bind: r.id.description) AND status IN ('active', 'locked')").first()
+        let payable = try total.flatMap { try $0.decodeNil(column: "total") ? nil : try $0.decode(column: "total", as: Int64.self) } ?? 0
+        var tree = ""
+        if issuerView {
+            let slice = try await TokenQueries.treeSlice(of: r.id, on: sql)
+            tree = Charts.tree(slice.tokens, hidden: slice.hidden, names: p.names, label: { p.status($0) },
+                               more: { count, fen in req.tr("tree_more").replacingOccurrences(of: "{count}", with: String(count)).replacingOccurrences(of: "{amount}", with: Money.format(fen)) })
+        }
+        let page = ReceivablePage(receivable: p.receivable(r), clearing: clearing, pager: pager, tree: tree,
+                                  canSettle: viewer.role == .core && r.issuerId == viewer.orgId && payable > 0, payable: Money.format(payable), form: form)
         return try await render(req, "core/receivable", title: "receivable_title", page: page, status: error == nil ? .ok : form.httpStatus,
                                 notice: notice(req), error: error)
     }

@@ -197,23 +197,34 @@ enum Charts {
 
     /// Each token a box (holder, amount, status), children under their parent, one row per
     /// generation; each node carries `data-token-id`.
-    static func tree(_ tokens: [Token], names: [String: String], label: (String) -> String) -> String {
+    /// `hidden` counts, under a piece, the children left out of `tokens` and their amount: each
+    /// becomes one grey box (`more(count, fen)` its caption) beside the children drawn.
+    static func tree(_ tokens: [Token], hidden: [TokenID: (count: Int64, amountFen: Int64)] = [:], names: [String: String], label: (String) -> String,
+                     more: (Int64, Int64) -> String = { n, _ in "+\(n)" }) -> String {
         let byParent = Dictionary(grouping: tokens, by: { $0.parentId })
         let ids = Set(tokens.map(\.id))
         let roots = tokens.filter { $0.parentId == nil || !ids.contains($0.parentId!) }
         var positions: [TokenID: (x: Int, depth: Int)] = [:]
+        var summaries: [(parent: TokenID, x: Int, depth: Int)] = []
         var nextX = 0
         var maxDepth = 0
         func place(_ t: Token, depth: Int) {
             maxDepth = max(maxDepth, depth)
             let children = byParent[t.id] ?? []
-            if children.isEmpty {
+            let summarised = hidden[t.id] != nil
+            if children.isEmpty && !summarised {
                 positions[t.id] = (nextX, depth)
                 nextX += 1
                 return
             }
             for c in children { place(c, depth: depth + 1) }
-            let xs = children.compactMap { positions[$0.id]?.x }
+            var xs = children.compactMap { positions[$0.id]?.x }
+            if summarised {
+                summaries.append((t.id, nextX, depth + 1))
+                xs.append(nextX)
+                maxDepth = max(maxDepth, depth + 1)
+                nextX += 1
+            }
             positions[t.id] = ((xs.min()! + xs.max()!) / 2, depth)
         }
         for r in roots { place(r, depth: 0) }
@@ -236,6 +247,13 @@ enum Charts {
             svg += "<text x=\"\(x + 8)\" y=\"\(y + 35)\" font-size=\"13\" font-weight=\"600\" fill=\"#1a202c\">\(escape(Money.format(t.amountFen)))</text>"
             svg += "<text x=\"\(x + 8)\" y=\"\(y + 51)\" font-size=\"11\" fill=\"\(colour)\">T\(t.tier) · \(escape(label(t.status.rawValue)))</text>"
             svg += "</a></g>"
+        }
+        for s in summaries {
+            guard let (px, py) = origin(s.parent), let (count, fen) = hidden[s.parent] else { continue }
+            let x = gapX + s.x * (boxW + gapX), y = gapY / 2 + s.depth * (boxH + gapY)
+            svg += "<line x1=\"\(px + boxW / 2)\" y1=\"\(py + boxH)\" x2=\"\(x + boxW / 2)\" y2=\"\(y)\" stroke=\"#cbd5e0\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>"
+            svg += "<g class=\"more\"><rect x=\"\(x)\" y=\"\(y)\" width=\"\(boxW)\" height=\"\(boxH)\" rx=\"6\" fill=\"#f7fafc\" stroke=\"#a0aec0\" stroke-dasharray=\"4 3\"/>"
+            svg += "<text x=\"\(x + 8)\" y=\"\(y + 33)\" font-size=\"12\" fill=\"#4a5568\">\(escape(more(count, fen)))</text></g>"
         }
         return svg + "</svg>"
     }

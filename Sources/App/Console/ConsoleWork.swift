@@ -97,7 +97,8 @@ extension ConsolePages {
             throw Problem(.notFound, "no such token")
         }
         let receivable = try RowReader(receivableRow, "receivables").receivable
-        let ancestry = try await TokenController.ancestors(of: token, on: sql).map { p.token($0, receivable: receivable) }
+        // The nearest 50 steps back to issuance; the API pages through the rest.
+        let ancestry = try await TokenQueries.ancestry(of: token.id, from: 1, limit: 50, on: sql).tokens.map { p.token($0, receivable: receivable) }
         let holder = token.holderId == viewer.orgId
         let canMove = holder && viewer.role == .supplier && token.status == .active
         var suppliers: [OrgOption] = []
