@@ -220,5 +220,7 @@ struct TokenIndex: Sendable {
 
     func prefetch(_ id: TokenID) { table.prefetch(id) }
 
+    mutating func remove(_ id: TokenID) { table.remove(id) }
+
     mutating func reserveCapacity(_ n: Int) { table.reserveCapacity(n) }
 }

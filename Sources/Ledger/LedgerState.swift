@@ -34,25 +34,27 @@ public struct TxEffects: Sendable, Equatable {
 /// The whole ledger state, rebuilt by replaying the chain from genesis. A value type: copying it
 /// is how a caller keeps a state to fall back to.
 public struct LedgerState: Sendable {
-    public internal(set) var orgs: [OrgID: Org] = [:]
+    public internal(set) var orgs = JournaledDictionary<OrgID, Org>()
     /// What every transaction checks of its signer and counterparties, without copying the
     /// org's names and keys: kept beside `orgs` by `put`.
-    var orgFacts: [OrgID: OrgFacts] = [:]
+    var orgFacts = JournaledDictionary<OrgID, OrgFacts>()
     public internal(set) var policy = Policy()
-    public internal(set) var creditLines: [TxID: CreditLine] = [:]
-    public internal(set) var receivables: [TxID: Receivable] = [:]
+    public internal(set) var creditLines = JournaledDictionary<TxID, CreditLine>()
+    public internal(set) var receivables = JournaledDictionary<TxID, Receivable>()
     public internal(set) var tokens = TokenStore()
-    public internal(set) var financings: [TxID: Financing] = [:]
+    public internal(set) var financings = JournaledDictionary<TxID, Financing>()
     public internal(set) var operatorId: OrgID?
     /// Every transaction id on the chain: a repeat is refused.
     var transactionIds = TxIDSet()
     /// Credit lines by bank and core, in the order they were granted ("earliest-granted" wins).
-    var linesByBankAndCore: [BankAndCore: [TxID]] = [:]
+    var linesByBankAndCore = JournaledDictionary<BankAndCore, [TxID]>()
     /// Invoice numbers of receivables that are pending, active or overdue.
-    public internal(set) var openInvoices: [String: TxID] = [:]
+    public internal(set) var openInvoices = JournaledDictionary<String, TxID>()
     public internal(set) var transactionCount = 0
     /// The financing request that holds each locked token.
-    public internal(set) var openFinancingByToken: [TokenID: TxID] = [:]
+    public internal(set) var openFinancingByToken = JournaledDictionary<TokenID, TxID>()
+    /// While a block is being written: how to put the state back if its commit fails.
+    var undo: UndoRecord?
 
     public init() {}
 
@@ -66,7 +68,7 @@ public struct LedgerState: Sendable {
     public var operatorKey: [UInt8]? { operatorId.flatMap { orgs[$0]?.publicKey } }
 
     /// Every org's current key, as a value to check signatures with away from the state.
-    public var signingKeys: SigningKeys { SigningKeys(orgs: orgs, started: operatorId != nil) }
+    public var signingKeys: SigningKeys { SigningKeys(orgs: orgs.storage, started: operatorId != nil) }
 
     struct OrgFacts {
         var role: OrgRole
@@ -205,7 +207,31 @@ public struct TokenStore: Sendable {
     mutating func update(_ id: TokenID, _ change: (inout Token) -> Void) {
         let p = index.position(of: id)!
         makeUnique()
+        if var j = journal, p < j.count, j.before[p] == nil {
+            j.before[p] = list.base[p]
+            journal = j
+        }
         change(&list.base[p])
+    }
+
+    /// While open: how many tokens there were, and each older token as it was before its first
+    /// change since.
+    private var journal: (count: Int, before: [Int: Token])?
+
+    mutating func openJournal() { journal = (count, [:]) }
+    mutating func closeJournal() { journal = nil }
+
+    /// The tokens as they were when the journal opened: changes put back, new ones taken out.
+    mutating func rollBack() {
+        guard let j = journal else { return }
+        journal = nil
+        makeUnique()
+        for (p, token) in j.before { list.base[p] = token }
+        while count > j.count {
+            count -= 1
+            index.remove(list.base[count].id)
+            (list.base + count).deinitialize(count: 1)
+        }
     }
 
     /// Room for `n` tokens. `touching` also has the memory mapped now (the tables are written

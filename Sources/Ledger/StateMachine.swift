@@ -49,10 +49,12 @@ extension LedgerState {
         guard transactionIds.insert(id) else {
             throw LedgerError.invalid("id", "repeated transaction id \(id)")
         }
+        undo?.transactionIds.append(id)
         do throws(LedgerError) {
             return try applyChecked(body, id: id)
         } catch {
             transactionIds.remove(id)
+            undo?.transactionIds.removeLast()
             throw error
         }
     }

@@ -7,16 +7,16 @@ extension LedgerState {
         }
         func id(_ v: some CustomStringConvertible) -> JSON { .string(v.description) }
         return .object([
-            "creditLines": map(creditLines) { l in
+            "creditLines": map(creditLines.storage) { l in
                 ["bankId": id(l.bankId), "coreId": id(l.coreId), "limitFen": .int(l.limitFen),
                  "rateBps": .int(l.rateBps), "usedFen": .int(l.usedFen)]
             },
-            "financings": map(financings) { f in
+            "financings": map(financings.storage) { f in
                 ["amountFen": .int(f.amountFen), "bankId": id(f.bankId), "days": .int(f.days),
                  "interestFen": .int(f.interestFen), "payoutFen": .int(f.payoutFen), "rateBps": .int(f.rateBps),
                  "status": .string(f.status.rawValue), "supplierId": id(f.supplierId), "tokenId": id(f.tokenId)]
             },
-            "receivables": map(receivables) { r in
+            "receivables": map(receivables.storage) { r in
                 ["dueDate": .string(r.dueDate.description), "faceFen": .int(r.faceFen), "issuerId": id(r.issuerId),
                  "paidFen": .int(r.paidFen), "status": .string(r.status.rawValue)]
             },

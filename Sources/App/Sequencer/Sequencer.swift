@@ -31,8 +31,9 @@ public struct SystemClock: LedgerClock {
 /// Group commit: while one block is being written, new transactions queue; when the write
 /// finishes they form the next block (up to `maxBlockTx`). One fsync carries many transactions.
 ///
-/// If a commit fails, every caller in that block gets the error and the state is rebuilt from
-/// the database, so nothing of the failed block remains in memory either.
+/// If a commit fails, the state goes back to where it stood before the block, from an undo record
+/// kept in memory (no replay): a transaction whose content the database refused is refused
+/// alone, and its block-mates are written without it; any other failure fails the block.
 public actor Sequencer {
     struct Waiter {
         let tx: Transaction
@@ -107,6 +108,11 @@ public actor Sequencer {
 
     func setBeforeCommit(_ hook: (@Sendable (Block) async throws -> Void)?) { beforeCommit = hook }
 
+    /// Transactions waiting for the next block, and whether a block is being written (tests).
+    var queued: Int { queue.count }
+    var isWriting: Bool { writing }
+    var beforeCommitHook: (@Sendable (Block) async throws -> Void)? { beforeCommit }
+
     /// Applies `tx` in its turn and returns once the block holding it is committed. A refused
     /// transaction fails at once with its ledger error and changes nothing.
     ///
@@ -139,6 +145,8 @@ public actor Sequencer {
     }
 
     private func commit(_ batch: [Waiter]) async {
+        // Everything the batch changes can be put back: a failed commit never needs a replay.
+        state.openUndo()
         var accepted: [(Waiter, Outcome)] = []
         for waiter in batch {
             switch state.apply(waiter.tx) {
@@ -149,48 +157,84 @@ public actor Sequencer {
                 accepted.append((waiter, outcome(effects)))
             }
         }
-        guard !accepted.isEmpty else { return }
+        guard !accepted.isEmpty else { state.dropUndo(); return }
         let transactions = accepted.map(\.0.tx)
         let time = max(clock.nowMs(), lastTime, transactions.map(\.body.time).max()!)
+        var sealed: Block?
         do {
             guard let sealer = sealer() else { throw ConfigurationError("no operator key to seal blocks with") }
             let block = try Block.seal(transactions, height: height + 1, prevHash: lastHash, time: time, sealer: sealer)
+            sealed = block
             try await beforeCommit?(block)
             let started = ContinuousClock.now
             try await store.append(block, effects: accepted.map(\.1.effects), state: state)
             let elapsed = ContinuousClock.now - started
-            commitStats.blocks += 1
-            commitStats.transactions += transactions.count
             commitStats.writeSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            height = block.header.height
-            lastHash = block.hash
-            lastTime = time
-            for (waiter, var result) in accepted {
-                result.blockHeight = block.header.height
-                waiter.continuation.resume(returning: result)
-            }
+            committed(block, accepted)
         } catch {
-            // Back to what the database holds before anyone hears of the failure.
-            await restore()
-            if store.writerLost, broken == nil {
-                stop(because: "the database connection holding the writer lock was lost; restart the writer")
-            }
-            for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
+            // Back to the state before the block, from memory, before anyone hears of the failure.
+            state.rollBack()
+            keys.withLockedValue { $0 = state.signingKeys }
+            await failed(accepted, sealed: sealed, error: error)
         }
     }
 
-    /// After a failed commit: the state is what the database holds, nothing more.
-    private func restore() async {
-        do {
-            let replayed = try await Self.replay(store)
-            state = replayed.state
-            keys.withLockedValue { $0 = replayed.state.signingKeys }
-            height = replayed.height
-            lastHash = replayed.lastHash
-            lastTime = replayed.lastTime
-        } catch {
-            stop(because: "after a failed commit the stored chain could not be read back (\(error))")
+    /// The block is in the database: its callers hear of it, and the state moves on.
+    private func committed(_ block: Block, _ accepted: [(Waiter, Outcome)]) {
+        state.dropUndo()
+        commitStats.blocks += 1
+        commitStats.transactions += accepted.count
+        height = block.header.height
+        lastHash = block.hash
+        lastTime = block.header.time
+        for (waiter, var result) in accepted {
+            result.blockHeight = block.header.height
+            waiter.continuation.resume(returning: result)
         }
+    }
+
+    /// After a commit that failed, with the state already rolled back. If the database holds the
+    /// block all the same (its answer was lost, not its write), the block stands. If one
+    /// transaction's content made the database refuse the block, each transaction is written in a
+    /// block of its own, so that only that one is refused. Otherwise every caller hears the error.
+    private func failed(_ accepted: [(Waiter, Outcome)], sealed: Block?, error: any Error) async {
+        if store.writerLost {
+            for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
+            if broken == nil { stop(because: "the database connection holding the writer lock was lost; restart the writer") }
+            return
+        }
+        var stored: String?
+        if let sealed {
+            do {
+                stored = try await store.blockHash(at: sealed.header.height)
+            } catch let readBack {
+                // Neither written for sure nor refused for sure: no caller may be told either.
+                for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
+                stop(because: "the database could not say whether block \(sealed.header.height) was written (\(readBack)); restart the writer")
+                return
+            }
+        }
+        if let sealed, stored == sealed.hash {
+            // The write happened: apply the same transactions again (the rules are deterministic).
+            state.openUndo()
+            var again: [(Waiter, Outcome)] = []
+            for (waiter, _) in accepted {
+                guard case .success(let effects) = state.apply(waiter.tx) else {
+                    for (w, _) in accepted { w.continuation.resume(throwing: error) }
+                    stop(because: "block \(sealed.header.height) is stored but does not apply again")
+                    return
+                }
+                if effects.orgId != nil { keys.withLockedValue { $0 = state.signingKeys } }
+                again.append((waiter, outcome(effects)))
+            }
+            committed(sealed, again)
+            return
+        }
+        if accepted.count > 1, LedgerStore.isContentFault(error) {
+            for (waiter, _) in accepted { await commit([waiter]) }
+            return
+        }
+        for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
     }
 
     /// Accepts nothing more, and tells everyone waiting why.

@@ -90,6 +90,28 @@ struct LedgerStore: Sendable {
         }
     }
 
+    /// The hash of the stored block at `height`, if there is one.
+    func blockHash(at height: Int64) async throws -> String? {
+        try await sql.raw("SELECT hash FROM blocks WHERE height = \(bind: height)").first()?.decode(column: "hash", as: String.self)
+    }
+
+    /// A database error caused by what a block holds rather than by the database: a value it
+    /// cannot store (PostgreSQL's class 22, data exceptions), a constraint (class 23, or SQLite's),
+    /// a row too large (54). The block's other transactions may still be written without it.
+    static func isContentFault(_ error: any Error) -> Bool {
+        if error is ContentFault { return true }
+        if let e = error as? PSQLError, let state = e.serverInfo?[.sqlState] {
+            return state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54")
+        }
+        if let e = error as? any DatabaseError { return e.isConstraintFailure }
+        return false
+    }
+
+    /// A refusal of a block's content, as the database would give it (tests inject it).
+    struct ContentFault: Error, CustomStringConvertible {
+        var description: String
+    }
+
     static func insert(_ table: String, _ columns: [String], _ rows: ArraySlice<[Cell]>, upsert: Bool, on db: any SQLDatabase) async throws {
         let insert = db.insert(into: table).columns(columns)
         for row in rows { insert.values(row.map(\.expression)) }
