@@ -82,45 +82,6 @@ enum OrgController {
     }
 }
 
-/// A user to add: `{email, name, password, role?}`.
-struct NewUser {
-    var email: String
-    var name: String
-    var password: String
-    var admin: Bool
-
-    init(_ body: StrictBody) throws {
-        email = try body.string("email", maxLength: Limits.maxEmailLength)!.lowercased()
-        // One "@" with something on each side and no white space: what the OpenAPI document states.
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, email.unicodeScalars.count >= 3,
-              !email.unicodeScalars.contains(where: { $0.properties.isWhitespace }) else {
-            throw LedgerError.invalid(body.name("email"), "must be an email address")
-        }
-        name = try body.string("name", maxLength: Limits.maxNameLength)!
-        password = try body.string("password", maxLength: 200)!
-        guard password.count >= 10 else { throw LedgerError.invalid(body.name("password"), "must be at least 10 characters") }
-        let role = try body.string("role", maxLength: 10, optional: true) ?? "member"
-        guard role == "admin" || role == "member" else { throw LedgerError.invalid(body.name("role"), "must be admin or member") }
-        admin = role == "admin" || body.path == "admin"
-    }
-
-    func checkEmailFree(on sql: any SQLDatabase) async throws {
-        if try await sql.raw("SELECT id FROM users WHERE email = \(bind: email)").first() != nil {
-            throw LedgerError.invalid("email", "is already in use")
-        }
-    }
-
-    func create(in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
-        let sql = app.sql
-        try await checkEmailFree(on: sql)
-        let now = app.wallClock.nowMs()
-        let id = try await Accounts(sql: sql).createUser(org: org, email: email, name: name, admin: admin, password: password, nowMs: now)
-        try await OnboardingService.audit(viewer, "user.create", org, "added \(email) as \(admin ? "admin" : "member")", app: app, address: address)
-        return UserController.json(id: id, email: email, name: name, admin: admin, createdMs: now)
-    }
-}
-
 /// `GET/POST /orgs/{id}/users`, `POST/GET /api-keys`, `DELETE /api-keys/{id}`: an org's admins
 /// manage its people and keys; the operator manages anyone's people.
 enum UserController {
@@ -128,11 +89,7 @@ enum UserController {
         ["id": .string(id), "email": .string(email), "name": .string(name), "role": .string(admin ? "admin" : "member"), "createdAt": .string(Time.rfc3339(createdMs))]
     }
 
-    static func requireAdmin(of org: OrgID, _ viewer: Viewer) throws {
-        guard viewer.role == .operator || (viewer.orgId == org && viewer.caller.isAdmin) else {
-            throw Problem(.forbidden, "only an admin of the organisation, or the operator, manages its users")
-        }
-    }
+    static func requireAdmin(of org: OrgID, _ viewer: Viewer) throws { try PeopleService.requireAdmin(of: org, viewer) }
 
     @Sendable static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
@@ -169,10 +126,8 @@ enum UserController {
     /// `POST /api-keys {name}`: a key for the calling admin; the secret is shown this once.
     @Sendable static func createKey(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        try requireAdmin(of: viewer.orgId, viewer)
         let name = try StrictBody(req, allowed: ["name"]).string("name", maxLength: 100)!
-        let (id, secret) = try await Accounts(sql: req.application.sql).createAPIKey(for: viewer.caller, name: name, nowMs: req.application.wallClock.nowMs())
-        try await OrgController.audit(req, viewer, "apikey.create", viewer.orgId, "key \(id) \"\(name)\"")
+        let (id, secret) = try await PeopleService.createAPIKey(named: name, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         guard let row = try await req.application.sql.raw("SELECT * FROM api_keys WHERE id = \(bind: id)").first(), case .object(var fields) = try keyJSON(row) else {
             throw StoreDamage("api key \(id) vanished")
         }
@@ -195,12 +150,7 @@ enum UserController {
         guard let id = req.parameters.get("id"), UUID(uuidString: id) != nil, id == id.lowercased() else {
             throw LedgerError.invalid("id", "must be an API key id (a lowercase UUID)")
         }
-        let sql = req.application.sql
-        guard try await sql.raw("SELECT id FROM api_keys WHERE id = \(bind: id) AND org_id = \(bind: viewer.orgId.description)").first() != nil else {
-            throw Problem(.notFound, "no such API key")
-        }
-        try await sql.raw("UPDATE api_keys SET revoked_ms = \(bind: req.application.wallClock.nowMs()) WHERE id = \(bind: id) AND revoked_ms IS NULL").run()
-        try await OrgController.audit(req, viewer, "apikey.revoke", viewer.orgId, "key \(id)")
+        try await PeopleService.revokeAPIKey(id, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         return Response(status: .noContent)
     }
 }
