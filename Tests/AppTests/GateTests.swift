@@ -166,7 +166,7 @@ import VaporTesting
             #expect(view.html.components(separatedBy: "<tr><td><a href=\"/tokens/").count - 1 == 50)
             #expect(view.html.contains("id=\"next-page\""))
             #expect(view.html.contains("more pieces"))
-            #expect(view.html.components(separatedBy: "class=\"node\"").count - 1 <= 240)
+            #expect(view.html.components(separatedBy: "class=\"node\"").count - 1 <= 60)
             #expect(view.html.utf8.count < 400_000, "\(view.html.utf8.count) bytes")
             _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-10-31"}"#)
             let height = await d.height

@@ -17,7 +17,7 @@ enum TokenQueries {
         var hidden: [TokenID: (count: Int64, amountFen: Int64)]
     }
 
-    static func treeSlice(of receivable: TxID, maxChildren: Int = 12, maxNodes: Int = 240, on sql: any SQLDatabase) async throws -> TreeSlice {
+    static func treeSlice(of receivable: TxID, maxChildren: Int = 5, maxNodes: Int = 60, on sql: any SQLDatabase) async throws -> TreeSlice {
         var shown = try await sql.raw("SELECT \(unsafeRaw: columns) FROM tokens t WHERE t.receivable_id = \(bind: receivable.description) AND t.parent_id IS NULL ORDER BY t.id LIMIT \(literal: maxChildren)")
             .all().map { try RowReader($0, "tokens").token }
         var hidden: [TokenID: (count: Int64, amountFen: Int64)] = [:]
