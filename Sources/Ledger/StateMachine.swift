@@ -14,34 +14,63 @@ extension LedgerState {
 
     /// Applies `transactions` in order and stops at the first one refused: its position and
     /// error, or nil when all were applied. `onEffects` sees each applied one's effects.
+    ///
+    /// Two phases a transaction: first the prefetch phase asks for what the next transactions
+    /// will read, then the rules apply this one. The rules themselves never prefetch.
     public mutating func apply(contentsOf transactions: [Transaction], onEffects: ((TxEffects) -> Void)? = nil) -> (index: Int, error: LedgerError)? {
+        // Room for the output ids of two transactions: this one's, and the next one's being
+        // worked out ahead.
+        let room = Limits.maxSplitPieces
+        let scratch = UnsafeMutablePointer<TokenID>.allocate(capacity: 2 * room)
+        defer { scratch.deallocate() }
         // Through the buffer: each transaction is borrowed where it lies. An array's subscript
         // hands out a copy, which retains every string and array of the body.
-        transactions.withUnsafeBufferPointer { buffer in
+        return transactions.withUnsafeBufferPointer { buffer in
+            var outputs = buffer.isEmpty ? 0 : prefetchOutputs(of: buffer[0].id, count: buffer[0].body.payload.maxTokensCreated, into: scratch, room: room)
             for i in buffer.indices {
-                // What the next two transactions will read is asked for now, in two steps: the
-                // id and index slots two ahead, then the token those slots point to one ahead.
-                if i + 2 < buffer.count {
-                    transactionIds.prefetch(buffer[i + 2].id)
-                    if let t = buffer[i + 2].body.payload.spentToken { tokens.prefetch(t, inList: false) }
-                }
-                if i + 1 < buffer.count, let t = buffer[i + 1].body.payload.spentToken { tokens.prefetch(t, inList: true) }
+                let half = i % 2 == 0 ? scratch : scratch + room
+                let next = i % 2 == 0 ? scratch + room : scratch
+                let nextOutputs = prefetchAhead(buffer, after: i, outputsInto: next, room: room)
                 do throws(LedgerError) {
-                    let effects = try applyOrThrow(buffer[i].body, id: buffer[i].id)
+                    let effects = try applyOrThrow(buffer[i].body, id: buffer[i].id, outputs: UnsafeBufferPointer(start: half, count: outputs))
                     onEffects?(effects)
                 } catch {
                     return (i, error)
                 }
+                outputs = nextOutputs
             }
             return nil
         }
+    }
+
+    /// The prefetch phase before transaction `i`: the id and index slots two ahead; the token
+    /// those slots point to one ahead; and the next transaction's output ids, worked out into
+    /// `into` (the rules read them there instead of hashing again) with their index slots asked
+    /// for. Returns how many output ids it wrote.
+    private func prefetchAhead(_ buffer: UnsafeBufferPointer<Transaction>, after i: Int, outputsInto into: UnsafeMutablePointer<TokenID>, room: Int) -> Int {
+        if i + 2 < buffer.count {
+            transactionIds.prefetch(buffer[i + 2].id)
+            if let t = buffer[i + 2].body.payload.spentToken { tokens.prefetch(t, inList: false) }
+        }
+        guard i + 1 < buffer.count else { return 0 }
+        if let t = buffer[i + 1].body.payload.spentToken { tokens.prefetch(t, inList: true) }
+        return prefetchOutputs(of: buffer[i + 1].id, count: buffer[i + 1].body.payload.maxTokensCreated, into: into, room: room)
+    }
+
+    private func prefetchOutputs(of id: TxID, count: Int, into: UnsafeMutablePointer<TokenID>, room: Int) -> Int {
+        let n = min(count, room)
+        for k in 0..<n {
+            into[k] = Hashing.tokenId(transactionId: id, index: k)
+            tokens.prefetch(into[k], inList: false)
+        }
+        return n
     }
 
     public mutating func applyOrThrow(_ tx: Transaction) throws(LedgerError) -> TxEffects {
         try applyOrThrow(tx.body, id: tx.id)
     }
 
-    mutating func applyOrThrow(_ body: borrowing TransactionBody, id: TxID) throws(LedgerError) -> TxEffects {
+    mutating func applyOrThrow(_ body: borrowing TransactionBody, id: TxID, outputs: UnsafeBufferPointer<TokenID> = UnsafeBufferPointer(start: nil, count: 0)) throws(LedgerError) -> TxEffects {
         // The pair of the gate's check: what reaches the rules lies within every bound of `Limits`.
         assert(body.payload.readsBack, "a payload reaching the rules reads back through the strict reader")
         // Precedence 1–5, common to every operation: uniqueness, genesis, signer, key, status, role.
@@ -51,7 +80,7 @@ extension LedgerState {
         }
         undo?.transactionIds.append(id)
         do throws(LedgerError) {
-            return try applyChecked(body, id: id)
+            return try applyChecked(body, id: id, outputs: outputs)
         } catch {
             transactionIds.remove(id)
             undo?.transactionIds.removeLast()
@@ -59,7 +88,7 @@ extension LedgerState {
         }
     }
 
-    private mutating func applyChecked(_ body: borrowing TransactionBody, id: TxID) throws(LedgerError) -> TxEffects {
+    private mutating func applyChecked(_ body: borrowing TransactionBody, id: TxID, outputs: UnsafeBufferPointer<TokenID>) throws(LedgerError) -> TxEffects {
         if operatorId == nil {
             guard case .registerOrg(let p) = body.payload, p.orgId == body.orgId, p.role == .operator else {
                 throw LedgerError(.forbidden, "the ledger starts with the operator registering itself")
@@ -83,7 +112,7 @@ extension LedgerState {
         }
 
         var effects = TxEffects(transactionId: id)
-        let ctx = Context(txId: id, signerId: body.orgId, date: body.businessDate)
+        let ctx = Context(txId: id, signerId: body.orgId, date: body.businessDate, outputs: outputs)
         switch body.payload {
         case .registerOrg(let p): try registerOrg(p, ctx, &effects)
         case .rotateKey(let orgId, let key): try rotateKey(orgId: orgId, key: key, &effects)
@@ -115,7 +144,9 @@ extension LedgerState {
         let txId: TxID
         let signerId: OrgID
         let date: BusinessDate
-        func outputId(_ k: Int) -> TokenID { Hashing.tokenId(transactionId: txId, index: k) }
+        /// Output ids the prefetch phase already worked out, if any.
+        let outputs: UnsafeBufferPointer<TokenID>
+        func outputId(_ k: Int) -> TokenID { k < outputs.count ? outputs[k] : Hashing.tokenId(transactionId: txId, index: k) }
     }
 
     // MARK: - Shared guards
@@ -461,11 +492,8 @@ extension LedgerState {
             throw LedgerError(.tierLimitExceeded, "a transfer would create a tier-\(token.tier + 1) piece; the limit is tier \(policy.maxTier)")
         }
 
-        // The new tokens' index slots are random: ask for them before the work in between.
         let offer = ctx.outputId(0)
-        tokens.prefetch(offer, inList: false)
         let changeId = change > 0 ? ctx.outputId(1) : nil
-        if let changeId { tokens.prefetch(changeId, inList: false) }
         setStatus(token.id, .spent, ctx, &effects)
         create(ctx, 0, id: offer, from: token, receivableId: token.receivableId, holder: recipientId, amountFen: amountFen,
                tier: token.tier + 1, status: .pending, &effects)
@@ -484,17 +512,9 @@ extension LedgerState {
             throw LedgerError(.splitSumMismatch, "pieces sum to \(Money.sum(amounts).map(Money.format) ?? "more than can be held"), the token holds \(Money.format(token.amountFen))")
         }
 
-        // Each piece's index slot is asked for one piece ahead, so its load overlaps the work before.
-        var next = ctx.outputId(0)
-        tokens.prefetch(next, inList: false)
         setStatus(token.id, .spent, ctx, &effects)
         for (k, amount) in amounts.enumerated() {
-            let id = next
-            if k + 1 < amounts.count {
-                next = ctx.outputId(k + 1)
-                tokens.prefetch(next, inList: false)
-            }
-            create(ctx, k, id: id, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: amount,
+            create(ctx, k, id: ctx.outputId(k), from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: amount,
                    tier: token.tier, status: .active, &effects)
         }
         effects.receivableId = token.receivableId
