@@ -6,7 +6,21 @@ import Vapor
 
 /// The web console: server-rendered pages over the same projections the API reads, and forms
 /// that call the same workflow services as the API (`Services/`) — no rule is written twice.
-enum ConsolePages {
+/// Each area's pages are a type of their own (`HoldingsPages`, `ReceivablePages`, …), each page
+/// with its view model beside it; what they share — rendering, the caller, forms and their
+/// errors — is here, for every `ConsoleArea`.
+protocol ConsoleArea {}
+
+/// An org a form may name, by name.
+struct OrgOption: Encodable {
+    var id: String
+    var name: String
+}
+
+/// The console's shared pages (the error page) for code outside any area.
+enum ConsolePages: ConsoleArea {}
+
+extension ConsoleArea {
     // MARK: - Rendering
 
     static func render<P: Encodable>(_ req: Request, _ template: String, title: String, page: P, status: HTTPResponseStatus = .ok,
@@ -45,30 +59,41 @@ enum ConsolePages {
         return items.map { NavItem(href: $0.0, label: req.tr($0.1), current: path == $0.0) }
     }
 
-    struct ErrorPage: Encodable {
-        var status: Int
-        var heading: String
-        var detail: String
+    /// The orgs of a role a form may name, by name.
+    static func orgOptions(_ role: OrgRole, activeOnly: Bool, on sql: any SQLDatabase) async throws -> [OrgOption] {
+        var query: SQLQueryString = "SELECT id, name FROM orgs WHERE role = \(bind: role.rawValue)"
+        if activeOnly { query += " AND status = 'active'" }
+        query += " ORDER BY name"
+        return try await sql.raw(query).all().map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
     }
 
-    static func error(_ req: Request, status: HTTPResponseStatus, code: ErrorCode, detail: String = "") async throws -> Response {
-        try await render(req, "common/error", title: "error_title", page: ErrorPage(status: Int(status.code), heading: req.tr("error_\(code.rawValue)"), detail: detail),
-                         status: status)
-    }
-
-    /// Problems become pages: a 404 page, a 403 page, never a stack trace.
-    struct ErrorPages: AsyncMiddleware {
-        func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-            do {
-                return try await next.respond(to: req)
-            } catch {
-                let (problem, unexpected) = Problem.from(error)
-                if unexpected { req.logger.report(error: error) }
-                let code = ErrorCode(rawValue: problem.code) ?? .validationFailed
-                return try await ConsolePages.error(req, status: HTTPResponseStatus(statusCode: problem.status), code: code,
-                                                    detail: unexpected ? "" : problem.detail)
-            }
+    /// Runs a form's workflow through its service; on success back to `next`, on refusal the page
+    /// again with the error.
+    static func act(_ req: Request, action: String, next: String, done: String, fieldNames: [String: String] = [:], codeFields: [ErrorCode: String] = [:],
+                    page: (FormState, String) async throws -> Response, _ run: (Viewer, [String: String]) async throws -> Void) async throws -> Response {
+        let viewer = try await viewer(req)
+        let values = form(req)
+        do {
+            try await run(viewer, values)
+            return redirect(next, notice: done)
+        } catch {
+            let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames, codeFields: codeFields)
+            return try await page(state, message)
         }
+    }
+
+    static func fen(_ values: [String: String], _ field: String) throws -> Int64 {
+        guard let text = values[field], let fen = YuanInput.fen(text) else { throw LedgerError.invalid(field, "must be an amount in yuan, e.g. 12,345.67") }
+        return fen
+    }
+
+    static func withPreSession(_ req: Request, _ page: () async throws -> Response) async throws -> Response {
+        guard req.storage[SessionTokenKey.self] == nil else { return try await page() }
+        let pre = req.cookies[ConsoleSession.preCookie]?.string ?? Accounts.newSecret(prefix: "pre_")
+        req.cookies[ConsoleSession.preCookie] = HTTPCookies.Value(string: pre)
+        let response = try await page()
+        ConsoleSession.setCookie(ConsoleSession.preCookie, pre, on: response, req: req)
+        return response
     }
 
     static func viewer(_ req: Request) async throws -> Viewer { try await req.viewer() }
@@ -109,144 +134,32 @@ enum ConsolePages {
         }
         return values
     }
+}
 
-    // MARK: - Sign-in
-
-    struct LoginPage: Encodable {
-        var email: String
+extension ConsolePages {
+    struct ErrorPage: Encodable {
+        var status: Int
+        var heading: String
+        var detail: String
     }
 
-    @Sendable static func home(req: Request) async throws -> Response {
-        Response(status: .seeOther, headers: ["Location": req.auth.has(Caller.self) ? "/dashboard" : "/login"])
+    static func error(_ req: Request, status: HTTPResponseStatus, code: ErrorCode, detail: String = "") async throws -> Response {
+        try await render(req, "common/error", title: "error_title", page: ErrorPage(status: Int(status.code), heading: req.tr("error_\(code.rawValue)"), detail: detail),
+                         status: status)
     }
 
-    @Sendable static func loginForm(req: Request) async throws -> Response {
-        if req.auth.has(Caller.self) { return redirect("/dashboard") }
-        return try await loginPage(req, email: "", error: nil, status: .ok)
-    }
-
-    static func loginPage(_ req: Request, email: String, error: String?, status: HTTPResponseStatus) async throws -> Response {
-        try await withPreSession(req) {
-            try await render(req, "common/login", title: "login_title", page: LoginPage(email: email), status: status, error: error)
-        }
-    }
-
-    /// A page with a form for visitors not signed in: its CSRF token is a random value kept in a
-    /// cookie too (double submit), made on the first visit.
-    static func withPreSession(_ req: Request, _ page: () async throws -> Response) async throws -> Response {
-        guard req.storage[SessionTokenKey.self] == nil else { return try await page() }
-        let pre = req.cookies[ConsoleSession.preCookie]?.string ?? Accounts.newSecret(prefix: "pre_")
-        req.cookies[ConsoleSession.preCookie] = HTTPCookies.Value(string: pre)
-        let response = try await page()
-        ConsoleSession.setCookie(ConsoleSession.preCookie, pre, on: response, req: req)
-        return response
-    }
-
-    @Sendable static func login(req: Request) async throws -> Response {
-        let form = form(req)
-        let email = String((form["email"] ?? "").prefix(254)), password = String((form["password"] ?? "").prefix(200))
-        let app = req.application, now = app.wallClock.nowMs(), address = req.remoteAddress?.ipAddress
-        let keys = LoginThrottle.keys(email: email, address: address)
-        if await app.loginThrottle.retryAfter(keys, nowMs: now) != nil {
-            try await AuditLog.record(AuditLog.Entry(action: "login.throttled", email: email.lowercased(), address: address, detail: "console"), nowMs: now, on: app.sql)
-            return try await loginPage(req, email: email, error: req.tr("error_rate_limited"), status: .tooManyRequests)
-        }
-        guard let session = try await Accounts(sql: app.sql).login(email: email, password: password, nowMs: now) else {
-            await app.loginThrottle.failed(keys, nowMs: now)
-            try await AuditLog.record(AuditLog.Entry(action: "login.failed", email: email.lowercased(), address: address, detail: "console"), nowMs: now, on: app.sql)
-            return try await loginPage(req, email: email, error: req.tr("login_failed"), status: .unauthorized)
-        }
-        await app.loginThrottle.succeeded(keys)
-        try await AuditLog.record(AuditLog.Entry(action: "login", orgId: session.caller.orgId, userId: session.caller.userId, email: session.caller.email,
-                                                 address: address, detail: "console"), nowMs: now, on: app.sql)
-        let response = redirect("/dashboard")
-        ConsoleSession.setCookie(ConsoleSession.cookie, session.token, on: response, req: req, maxAge: Int(Accounts.loginTokenLifetimeMs / 1000))
-        return response
-    }
-
-    @Sendable static func logout(req: Request) async throws -> Response {
-        if let token = req.storage[SessionTokenKey.self] { try await Accounts(sql: req.application.sql).logout(token: token) }
-        let response = redirect("/login")
-        response.cookies[ConsoleSession.cookie] = HTTPCookies.Value(string: "", expires: Date(timeIntervalSince1970: 0), maxAge: 0, path: "/",
-                                                                    isSecure: req.isSecure, isHTTPOnly: true, sameSite: .lax)
-        return response
-    }
-
-    @Sendable static func language(req: Request) async throws -> Response {
-        let lang = req.parameters.get("lang") ?? "zh"
-        guard Translations.languages.contains(lang) else { throw Problem(.notFound, "no such language") }
-        var back = req.query[String.self, at: "back"] ?? "/"
-        if !back.hasPrefix("/") || back.hasPrefix("//") { back = "/" }
-        let response = redirect(back)
-        response.cookies["lang"] = HTTPCookies.Value(string: lang, maxAge: 365 * 86_400, path: "/", isSecure: req.isSecure, isHTTPOnly: true, sameSite: .lax)
-        return response
-    }
-
-    // MARK: - Dashboard and events
-
-    struct Stat: Encodable {
-        var label: String
-        var value: String
-    }
-
-    struct DashboardPage: Encodable {
-        var stats: [Stat]
-        var byTierChart: String
-        var byMonthChart: String
-        var events: [EventView]
-        var upcoming: [ReceivableView]
-    }
-
-    struct EventView: Encodable {
-        var time: String
-        var type: String
-        var summary: String
-    }
-
-    @Sendable static func dashboard(req: Request) async throws -> Response {
-        let viewer = try await viewer(req)
-        let sql = req.application.sql
-        let stats = try await FeedController.totals(viewer, on: sql)
-        var cards = [Stat(label: req.tr("stat_outstanding"), value: Money.format(stats.outstandingFen))]
-        switch viewer.role {
-        case .core, .regulator, .operator:
-            cards += [Stat(label: req.tr("stat_issued"), value: Money.format(stats.issuedFen)), Stat(label: req.tr("stat_financed"), value: Money.format(stats.financedFen)),
-                      Stat(label: req.tr("stat_settled"), value: Money.format(stats.settledFen)), Stat(label: req.tr("stat_overdue"), value: Money.format(stats.overdueFen))]
-        case .supplier, .bank:
-            cards += [Stat(label: req.tr("stat_financed"), value: Money.format(stats.financedFen)), Stat(label: req.tr("stat_settled"), value: Money.format(stats.settledFen))]
-        }
-        let tiers = Charts.bars(stats.byTier.map { (req.tr("tier") + " \($0.tier)", $0.outstandingFen) }, caption: req.tr("chart_by_tier"))
-        let months = Charts.bars(stats.byMonth.map { ($0.month, $0.outstandingFen) }, caption: req.tr("chart_by_month"))
-        let events = try await recentEvents(viewer, limit: 8, zh: req.language == "zh", on: sql)
-        var receivableQuery: SQLQueryString = "SELECT \(unsafeRaw: ReceivableController.columns) FROM receivables r WHERE r.status IN ('pending', 'active', 'overdue') AND "
-        receivableQuery += ReceivableController.visible(viewer)
-        receivableQuery += " ORDER BY r.due_date, r.id LIMIT 6"
-        let presenter = try await Presenter.make(req)
-        let upcoming = try await sql.raw(receivableQuery).all().map { presenter.receivable(try RowReader($0, "receivables").receivable) }
-        return try await render(req, "common/dashboard", title: "nav_dashboard",
-                                page: DashboardPage(stats: cards, byTierChart: tiers, byMonthChart: months, events: events, upcoming: upcoming))
-    }
-
-    static func recentEvents(_ viewer: Viewer, limit: Int, offset: Int = 0, zh: Bool, on sql: any SQLDatabase) async throws -> [EventView] {
-        try await sql.raw("SELECT seq, time_ms, type, summary, summary_zh FROM events WHERE org_id = \(bind: viewer.orgId.description) ORDER BY seq DESC LIMIT \(literal: limit) OFFSET \(literal: offset)")
-            .all().map { row in
-                let chinese = try row.decodeNil(column: "summary_zh") ? nil : try row.decode(column: "summary_zh", as: String.self)
-                let english = try row.decode(column: "summary", as: String.self)
-                return EventView(time: Time.local(try row.decode(column: "time_ms", as: Int64.self)), type: try row.decode(column: "type", as: String.self),
-                                 summary: zh ? chinese ?? english : english)
+    /// Problems become pages: a 404 page, a 403 page, never a stack trace.
+    struct ErrorPages: AsyncMiddleware {
+        func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+            do {
+                return try await next.respond(to: req)
+            } catch {
+                let (problem, unexpected) = Problem.from(error)
+                if unexpected { req.logger.report(error: error) }
+                let code = ErrorCode(rawValue: problem.code) ?? .validationFailed
+                return try await ConsolePages.error(req, status: HTTPResponseStatus(statusCode: problem.status), code: code,
+                                                    detail: unexpected ? "" : problem.detail)
             }
-    }
-
-    struct EventsPage: Encodable {
-        var events: [EventView]
-        var pager: Pager
-    }
-
-    @Sendable static func events(req: Request) async throws -> Response {
-        let viewer = try await viewer(req)
-        let number = Pager.number(req)
-        let (events, pager) = Pager.make(req, number, rows: try await recentEvents(viewer, limit: Pager.size + 1, offset: (number - 1) * Pager.size,
-                                                                                   zh: req.language == "zh", on: req.application.sql))
-        return try await render(req, "common/events", title: "nav_events", page: EventsPage(events: events, pager: pager))
+        }
     }
 }

@@ -1,13 +1,11 @@
 import Foundation
 import Ledger
+import Leaf
 import SQLKit
 import Vapor
 
-/// The core enterprise's receivables (issue, clearing, settle), the banks' credit lines, the
-/// regulator's and operator's views of the chain and the orgs.
-extension ConsolePages {
-    // MARK: - Receivables
-
+/// The core enterprise's receivables: the list, issuing, one receivable with its clearing list and tree, settlement.
+enum ReceivablePages: ConsoleArea {
     struct ReceivablesPage: Encodable {
         var receivables: [ReceivableView]
         var isCore: Bool
@@ -194,128 +192,4 @@ extension ConsolePages {
             _ = try await ReceivableService.settle(id, tokenIds: nil, reference: reference, by: viewer, app: req.application)
         }
     }
-
-    // MARK: - Credit lines
-
-    struct CreditLinesPage: Encodable {
-        var lines: [CreditLineView]
-        var isBank: Bool
-        var cores: [OrgOption]
-        var form: FormState
-    }
-
-    @Sendable static func creditLines(req: Request) async throws -> Response {
-        try await creditLinesPage(req, form: FormState(), error: nil)
-    }
-
-    static func creditLinesPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
-        let viewer = try await viewer(req)
-        let p = try await Presenter.make(req)
-        let sql = req.application.sql
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE "
-        query += try CreditController.visible(viewer)
-        query += " ORDER BY id LIMIT 500"
-        let lines = try await sql.raw(query).all().map { p.creditLine(try RowReader($0, "credit_lines").creditLine) }
-        let cores = viewer.role == .bank ? try await orgOptions(.core, activeOnly: false, on: sql) : []
-        return try await render(req, "bank/credit-lines", title: "nav_credit_lines", page: CreditLinesPage(lines: lines, isBank: viewer.role == .bank, cores: cores, form: form),
-                                status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
-    }
-
-    @Sendable static func grant(req: Request) async throws -> Response {
-        try await act(req, action: "grant", next: "/credit-lines", done: "granted", fieldNames: ["payload.expiresOn": "expiresOn"],
-                      page: { try await creditLinesPage(req, form: $0, error: $1) }) { viewer, v in
-            guard let core = v["coreId"].flatMap(OrgID.init) else { throw LedgerError.invalid("coreId", "choose a core enterprise") }
-            guard let rate = v["rate"].flatMap({ Decimal(string: $0) }), rate >= 0, rate <= 100 else { throw LedgerError.invalid("rate", "must be a yearly rate in percent, e.g. 3.50") }
-            guard let expires = v["expiresOn"].flatMap(BusinessDate.init) else { throw LedgerError.invalid("expiresOn", "must be a date YYYY-MM-DD") }
-            let bps = NSDecimalNumber(decimal: rate * 100).int64Value
-            _ = try await CreditService.grant(to: core, limitFen: try fen(v, "limit"), rateBps: bps, expiresOn: expires, by: viewer.caller, app: req.application)
-        }
-    }
-
-    // MARK: - The chain: the regulator's and operator's explorer and one-click verification
-
-    struct BlockView: Encodable {
-        var height: Int64
-        var hash: String
-        var txCount: Int64
-        var time: String
-    }
-
-    struct ChainPage: Encodable {
-        var blocks: [BlockView]
-        var running: Bool
-        var percent: Int64
-        var blocksDone: Int64
-        var blocksTotal: Int64
-        var verified: Bool
-        var ok: Bool
-        var height: Int64
-        var txCount: Int64
-        var problems: [String]
-        var seconds: String
-    }
-
-    @Sendable static func chain(req: Request) async throws -> Response {
-        let viewer = try await viewer(req)
-        guard viewer.seesAll else { throw Problem(.forbidden, "the chain explorer is for the regulator and the operator") }
-        let blocks = try await req.application.sql.raw("SELECT height, hash, tx_count, time_ms FROM blocks ORDER BY height DESC LIMIT 30").all().map {
-            BlockView(height: try $0.decode(column: "height", as: Int64.self), hash: String(try $0.decode(column: "hash", as: String.self).prefix(16)),
-                      txCount: try $0.decode(column: "tx_count", as: Int64.self), time: Time.local(try $0.decode(column: "time_ms", as: Int64.self)))
-        }
-        let p = await req.application.chainVerification.current
-        let r = p.result
-        return try await render(req, "regulator/chain", title: "nav_chain", page: ChainPage(
-            blocks: blocks, running: p.running, percent: p.blocksTotal > 0 ? min(100, p.blocksDone * 100 / p.blocksTotal) : 0, blocksDone: p.blocksDone,
-            blocksTotal: p.blocksTotal, verified: r != nil && !p.running, ok: r?.ok ?? false, height: r?.height ?? 0, txCount: r?.txCount ?? 0,
-            problems: r?.problems ?? [], seconds: r?.seconds ?? ""), refresh: p.running)
-    }
-
-    /// The regulator's one button: starts a verification in the background and shows its progress.
-    @Sendable static func verifyChain(req: Request) async throws -> Response {
-        let viewer = try await viewer(req)
-        guard viewer.seesAll else { throw Problem(.forbidden, "verification is for the regulator and the operator") }
-        try await req.application.chainVerification.start(req.application, by: viewer.caller.email)
-        return redirect("/chain")
-    }
-
-    // MARK: - Organisations (operator)
-
-    struct OrgView: Encodable {
-        var id: String
-        var name: String
-        var role: String
-        var roleLabel: String
-        var creditCode: String
-        var status: String
-        var statusLabel: String
-    }
-
-    struct OrgsPage: Encodable {
-        var orgs: [OrgView]
-        var isOperator: Bool
-        var form: FormState
-    }
-
-    @Sendable static func orgs(req: Request) async throws -> Response { try await orgsPage(req, form: FormState(), error: nil) }
-
-    static func orgsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
-        let viewer = try await viewer(req)
-        let orgs = try await req.application.sql.raw("SELECT \(unsafeRaw: OrgController.orgColumns) FROM orgs ORDER BY role, name").all().map { row -> OrgView in
-            let o = try RowReader(row, "orgs").org
-            let role = o["role"]?.stringValue ?? "", status = o["status"]?.stringValue ?? ""
-            return OrgView(id: o["id"]?.stringValue ?? "", name: o["name"]?.stringValue ?? "", role: role, roleLabel: req.tr("role_\(role)"),
-                           creditCode: o["creditCode"]?.stringValue ?? "", status: status, statusLabel: req.tr("status_\(status)"))
-        }
-        return try await render(req, "operator/orgs", title: "nav_orgs", page: OrgsPage(orgs: orgs, isOperator: viewer.role == .operator, form: form),
-                                status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
-    }
-
-    @Sendable static func setOrgStatus(req: Request) async throws -> Response {
-        let id = try req.orgIdParameter()
-        let status: OrgStatus = req.url.path.hasSuffix("/suspend") ? .suspended : .active
-        return try await act(req, action: "status", next: "/orgs", done: status == .suspended ? "suspended" : "activated",
-                             page: { try await orgsPage(req, form: $0, error: $1) }) { viewer, _ in
-            _ = try await OnboardingService.setStatus(of: id, to: status, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
-        }
-}
 }

@@ -1,12 +1,11 @@
 import Foundation
 import Ledger
+import Leaf
 import SQLKit
 import Vapor
 
-/// The pages where each role does its work, and their forms. Every form calls the workflow's
-/// service, as the API does; a refused form comes back with what was typed and the
-/// error next to its field.
-extension ConsolePages {
+/// A holder's inbox and holdings, one token and what to do with it: accept, reject, pay, split, finance.
+enum HoldingsPages: ConsoleArea {
     static func tokens(_ where: SQLQueryString, on sql: any SQLDatabase, page: Int) async throws -> [(Token, Receivable)] {
         var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.select("t")), \(unsafeRaw: Projection.receivables.columns.map { "r.\($0) AS r_\($0)" }.joined(separator: ", ")) FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE "
         query += `where`
@@ -16,8 +15,6 @@ extension ConsolePages {
             (try RowReader(row, "tokens").token, try RowReader(PrefixedRow(row: row, prefix: "r_"), "receivables").receivable)
         }
     }
-
-    // MARK: - Supplier: inbox, holdings, a token and what to do with it
 
     struct TokenListPage: Encodable {
         var tokens: [TokenView]
@@ -55,19 +52,6 @@ extension ConsolePages {
         var days: Int64
         var interest: String
         var payout: String
-    }
-
-    struct OrgOption: Encodable {
-        var id: String
-        var name: String
-    }
-
-    /// The orgs of a role a form may name, by name.
-    static func orgOptions(_ role: OrgRole, activeOnly: Bool, on sql: any SQLDatabase) async throws -> [OrgOption] {
-        var query: SQLQueryString = "SELECT id, name FROM orgs WHERE role = \(bind: role.rawValue)"
-        if activeOnly { query += " AND status = 'active'" }
-        query += " ORDER BY name"
-        return try await sql.raw(query).all().map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
     }
 
     struct TokenPage: Encodable {
@@ -115,26 +99,6 @@ extension ConsolePages {
                              form: form, action: action)
         return try await render(req, "supplier/token", title: "token_title", page: page, status: error == nil ? .ok : form.httpStatus,
                                 notice: notice(req), error: error)
-    }
-
-    /// Runs a form's workflow through its service; on success back to `next`, on refusal the page
-    /// again with the error.
-    static func act(_ req: Request, action: String, next: String, done: String, fieldNames: [String: String] = [:], codeFields: [ErrorCode: String] = [:],
-                    page: (FormState, String) async throws -> Response, _ run: (Viewer, [String: String]) async throws -> Void) async throws -> Response {
-        let viewer = try await viewer(req)
-        let values = form(req)
-        do {
-            try await run(viewer, values)
-            return redirect(next, notice: done)
-        } catch {
-            let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames, codeFields: codeFields)
-            return try await page(state, message)
-        }
-    }
-
-    static func fen(_ values: [String: String], _ field: String) throws -> Int64 {
-        guard let text = values[field], let fen = YuanInput.fen(text) else { throw LedgerError.invalid(field, "must be an amount in yuan, e.g. 12,345.67") }
-        return fen
     }
 
     @Sendable static func accept(req: Request) async throws -> Response {
@@ -190,64 +154,4 @@ extension ConsolePages {
             _ = try await FinancingService.request(id, from: bank, by: viewer.caller, app: req.application)
         }
     }
-
-    // MARK: - Financings: the supplier's status, the bank's queue
-
-    struct FinancingsPage: Encodable {
-        var open: [FinancingView]
-        var done: [FinancingView]
-        var isBank: Bool
-        var form: FormState
-    }
-
-    @Sendable static func financings(req: Request) async throws -> Response {
-        try await financingsPage(req, form: FormState(), error: nil)
-    }
-
-    static func financingsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
-        let viewer = try await viewer(req)
-        let p = try await Presenter.make(req)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingController.columns) FROM financings f WHERE "
-        query += FinancingController.visible(viewer)
-        query += " ORDER BY f.requested_on DESC, f.id LIMIT 500"
-        let all = try await req.application.sql.raw(query).all().map { p.financing(try RowReader($0, "financings").financing) }
-        return try await render(req, "bank/financings", title: viewer.role == .bank ? "nav_financing_queue" : "nav_financings",
-                                page: FinancingsPage(open: all.filter { $0.status == "requested" || $0.status == "approved" },
-                                                     done: all.filter { $0.status != "requested" && $0.status != "approved" }, isBank: viewer.role == .bank, form: form),
-                                status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
-    }
-
-    static func decide(_ req: Request, done: String, _ decision: @escaping (TxID, [String: String], Caller, Application) async throws -> Outcome) async throws -> Response {
-        let id = try req.txIdParameter()
-        return try await act(req, action: "decide", next: "/financings", done: done, fieldNames: ["reference": "reference"],
-                             page: { try await financingsPage(req, form: $0, error: $1) }) { viewer, v in
-            _ = try await decision(id, v, viewer.caller, req.application)
-        }
-    }
-
-    @Sendable static func approve(req: Request) async throws -> Response {
-        try await decide(req, done: "approved") { id, _, caller, app in try await FinancingService.approve(id, by: caller, app: app) }
-    }
-    @Sendable static func decline(req: Request) async throws -> Response {
-        try await decide(req, done: "declined") { id, _, caller, app in try await FinancingService.reject(id, by: caller, app: app) }
-    }
-    @Sendable static func cancel(req: Request) async throws -> Response {
-        try await decide(req, done: "cancelled") { id, _, caller, app in try await FinancingService.cancel(id, by: caller, app: app) }
-    }
-    @Sendable static func confirmPayout(req: Request) async throws -> Response {
-        try await decide(req, done: "paid_out") { id, v, caller, app in
-            guard let reference = v["reference"], !reference.isEmpty else { throw LedgerError.invalid("reference", "give the payment's reference") }
-            return try await FinancingService.confirmPayout(id, reference: reference, by: caller, app: app)
-        }
-    }
-}
-
-/// A row whose columns carry a prefix (`r_id`), read as if they did not.
-struct PrefixedRow: SQLRow {
-    let row: any SQLRow
-    let prefix: String
-    var allColumns: [String] { row.allColumns.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) } }
-    func contains(column: String) -> Bool { row.contains(column: prefix + column) }
-    func decodeNil(column: String) throws -> Bool { try row.decodeNil(column: prefix + column) }
-    func decode<D: Decodable>(column: String, as: D.Type) throws -> D { try row.decode(column: prefix + column, as: D.self) }
 }

@@ -1,0 +1,57 @@
+import Crypto
+import Foundation
+import Ledger
+import Leaf
+import SQLKit
+import Vapor
+
+/// The session: a login token in an HttpOnly, SameSite=Lax cookie; the CSRF token is derived
+/// from it, so a page from another site can neither read nor forge it.
+enum ConsoleSession {
+    static let cookie = "cascade_session"
+    static let preCookie = "cascade_pre"
+
+    static func csrf(for sessionToken: String) -> String { Hashing.sha256Hex(Array("csrf|\(sessionToken)".utf8)) }
+
+    static func setCookie(_ name: String, _ value: String, on response: Response, req: Request, maxAge: Int? = nil) {
+        response.cookies[name] = HTTPCookies.Value(string: value, maxAge: maxAge, path: "/", isSecure: req.isSecure, isHTTPOnly: true, sameSite: .lax)
+    }
+}
+
+/// Signs the caller in from the session cookie, if it holds a live login token.
+struct ConsoleAuthenticator: AsyncMiddleware {
+    func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        if let token = req.cookies[ConsoleSession.cookie]?.string, token.hasPrefix("cas_l_"),
+           let caller = try await Accounts(sql: req.application.sql).caller(bearer: token, nowMs: req.application.wallClock.nowMs()) {
+            req.auth.login(caller)
+            req.storage[SessionTokenKey.self] = token
+        }
+        return try await next.respond(to: req)
+    }
+}
+
+struct SessionTokenKey: StorageKey { typealias Value = String }
+
+/// Every form post carries `_csrf`; without the right one it is refused with 403 and does
+/// nothing. Signed in, the token is derived from the session; before sign-in (the login form)
+/// it must match the pre-session cookie.
+struct CSRFMiddleware: AsyncMiddleware {
+    func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        guard req.method == .POST else { return try await next.respond(to: req) }
+        // The body is read here, bounded, so the token can be found in it; only the issue form
+        // carries a document.
+        let limit = req.url.path == "/receivables" ? DocumentController.maxBytes + 64 * 1024 : TransactionController.maxBodyBytes
+        _ = try await req.body.collect(max: limit).get()
+        let sent = (try? req.content.get(String.self, at: "_csrf")) ?? ""
+        let expected: String?
+        if let session = req.storage[SessionTokenKey.self] {
+            expected = ConsoleSession.csrf(for: session)
+        } else {
+            expected = req.cookies[ConsoleSession.preCookie]?.string
+        }
+        guard let expected, !sent.isEmpty, sent == expected else {
+            return try await ConsolePages.error(req, status: .forbidden, code: .csrfFailed)
+        }
+        return try await next.respond(to: req)
+    }
+}

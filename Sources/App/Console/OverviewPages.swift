@@ -1,0 +1,73 @@
+import Foundation
+import Ledger
+import Leaf
+import SQLKit
+import Vapor
+
+/// The regulator's overview by core enterprise and bank, each org's exposure, and the receipt check anyone may use.
+enum OverviewPages: ConsoleArea {
+    struct ExposureRow: Encodable {
+        var name: String
+        var outstanding: String
+        var financed: String
+        var cost: String
+    }
+
+    struct OverviewPage: Encodable {
+        var byCore: [ExposureRow]
+        var byBank: [ExposureRow]
+        var byCoreChart: String
+    }
+
+    @Sendable static func overview(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        guard viewer.seesAll else { throw Problem(.forbidden, "the overview is for the regulator and the operator") }
+        let sql = req.application.sql
+        let names = try await ReceivableController.orgNames(on: sql)
+        let byCore = try await sql.raw("""
+            SELECT r.issuer_id AS org, CAST(SUM(CASE WHEN t.status IN ('pending', 'active', 'locked') THEN t.amount_fen ELSE 0 END) AS BIGINT) AS outstanding
+            FROM receivables r JOIN tokens t ON t.receivable_id = r.id GROUP BY r.issuer_id ORDER BY r.issuer_id
+            """).all().map { (try $0.decode(column: "org", as: String.self), try $0.decode(column: "outstanding", as: Int64.self)) }
+        // Average financing cost: interest over amount, annualised by days, weighted by amount.
+        let byBank = try await sql.raw("""
+            SELECT bank_id AS org, CAST(SUM(amount_fen) AS BIGINT) AS financed, CAST(SUM(amount_fen * rate_bps) AS BIGINT) AS weighted
+            FROM financings WHERE status IN ('approved', 'paid') GROUP BY bank_id ORDER BY bank_id
+            """).all().map { (try $0.decode(column: "org", as: String.self), try $0.decode(column: "financed", as: Int64.self), try $0.decode(column: "weighted", as: Int64.self)) }
+        let page = OverviewPage(
+            byCore: byCore.map { ExposureRow(name: names[$0.0] ?? $0.0, outstanding: Money.format($0.1), financed: "", cost: "") },
+            byBank: byBank.map { ExposureRow(name: names[$0.0] ?? $0.0, outstanding: "", financed: Money.format($0.1), cost: $0.1 > 0 ? Presenter.rate($0.2 / $0.1) : "") },
+            byCoreChart: Charts.bars(byCore.map { (String((names[$0.0] ?? $0.0).prefix(8)), $0.1) }, caption: req.tr("overview_by_core")))
+        return try await render(req, "regulator/overview", title: "overview_title", page: page)
+    }
+
+    struct ExposureLine: Encodable {
+        var name: String
+        var amount: String
+        var payout: String
+        var count: Int64
+    }
+
+    struct ExposurePage: Encodable {
+        var name: String
+        var roleLabel: String
+        var holdings: [ExposureLine]
+        var financed: [ExposureLine]
+        var issuedOutstanding: String
+    }
+
+    /// An org's exposure, for the regulator, the operator and the org itself.
+    @Sendable static func exposure(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let org = try req.orgIdParameter()
+        guard viewer.seesAll || viewer.orgId == org else { throw Problem(.forbidden, "an org's exposure is shown to itself, the regulator and the operator") }
+        let e = try await ExposureController.exposure(of: org, on: req.application.sql)
+        let names = try await ReceivableController.orgNames(on: req.application.sql)
+        let page = ExposurePage(
+            name: e.org["name"]?.stringValue ?? "", roleLabel: req.tr("role_\(e.org["role"]?.stringValue ?? "")"),
+            holdings: e.holdings.map { ExposureLine(name: names[$0.coreId] ?? $0.coreId, amount: Money.format($0.outstandingFen), payout: "", count: $0.tokens) },
+            financed: e.financedAsSupplier.map { ExposureLine(name: names[$0.bankId] ?? $0.bankId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) }
+                + e.financedAsBank.map { ExposureLine(name: names[$0.supplierId] ?? $0.supplierId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) },
+            issuedOutstanding: Money.format(e.issuedOutstandingFen))
+        return try await render(req, "regulator/exposure", title: "exposure_title", page: page)
+    }
+}
