@@ -5,21 +5,11 @@ import Vapor
 
 /// 授信: banks grant and change credit lines; a core enterprise sees the lines granted to it.
 enum CreditController {
-    /// Which lines the viewer may see, as a WHERE condition on `credit_lines`.
-    static func visible(_ v: Viewer) throws -> SQLQueryString {
-        switch v.role {
-        case .regulator, .operator: return "1 = 1"
-        case .bank: return "bank_id = \(bind: v.orgId.description)"
-        case .core: return "core_id = \(bind: v.orgId.description)"
-        case .supplier: throw Problem(.forbidden, "credit lines are between banks and core enterprises")
-        }
-    }
-
     @Sendable static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 1)
         var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE "
-        query += try visible(viewer)
+        query += try CreditLineQueries.visible(viewer)
         if let status = try req.queryEnum("status", CreditLineStatus.self) { query += " AND status = \(bind: status.rawValue)" }
         if let core = try req.queryId("coreId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND core_id = \(bind: core.description)" }
         if let bank = try req.queryId("bankId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND bank_id = \(bind: bank.description)" }
@@ -30,10 +20,10 @@ enum CreditController {
     }
 
     static func find(_ req: Request, _ viewer: Viewer) async throws -> CreditLine {
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE id = \(bind: try req.txIdParameter().description) AND "
-        query += try visible(viewer)
-        guard let row = try await req.application.sql.raw(query).first() else { throw Problem(.notFound, "no such credit line") }
-        return try RowReader(row, "credit_lines").creditLine
+        guard let line = try await CreditLineQueries.find(try req.txIdParameter(), visibleTo: viewer, on: req.application.sql) else {
+            throw Problem(.notFound, "no such credit line")
+        }
+        return line
     }
 
     @Sendable static func show(req: Request) async throws -> Response {
@@ -64,22 +54,11 @@ enum CreditController {
 
 /// Financing: quotes, requests, and the bank's decisions.
 enum FinancingController {
-    static let columns = Projection.financings.columns.map { "f." + $0 }.joined(separator: ", ")
-
-    static func visible(_ v: Viewer) -> SQLQueryString {
-        switch v.role {
-        case .regulator, .operator: return "1 = 1"
-        case .bank: return "f.bank_id = \(bind: v.orgId.description)"
-        case .supplier: return "f.supplier_id = \(bind: v.orgId.description)"
-        case .core: return "EXISTS (SELECT 1 FROM receivables r WHERE r.id = f.receivable_id AND r.issuer_id = \(bind: v.orgId.description))"
-        }
-    }
-
     @Sendable static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 2)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM financings f WHERE "
-        query += visible(viewer)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f WHERE "
+        query += FinancingQueries.visible(viewer)
         if let status = try req.queryEnum("status", FinancingStatus.self) { query += " AND f.status = \(bind: status.rawValue)" }
         return try await page.run(query, keys: ["f.requested_on", "f.id"], descending: true, on: req.application.sql) { row in
             let f = try RowReader(row, "financings").financing
@@ -88,10 +67,8 @@ enum FinancingController {
     }
 
     static func find(_ id: TxID, _ viewer: Viewer, on sql: any SQLDatabase) async throws -> Financing {
-        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM financings f WHERE f.id = \(bind: id.description) AND "
-        query += visible(viewer)
-        guard let row = try await sql.raw(query).first() else { throw Problem(.notFound, "no such financing") }
-        return try RowReader(row, "financings").financing
+        guard let f = try await FinancingQueries.find(id, visibleTo: viewer, on: sql) else { throw Problem(.notFound, "no such financing") }
+        return f
     }
 
     @Sendable static func show(req: Request) async throws -> Response {
@@ -129,24 +106,10 @@ enum FinancingController {
         let viewer = try await req.viewer()
         let token = try await TokenController.visibleToken(req)
         guard token.holderId == viewer.orgId else { throw Problem(.notHolder, "only the holder of a token asks for quotes on it") }
-        let items: [JSON] = try await quotes(for: token, app: req.application).map { q, name in
+        let items: [JSON] = try await FinancingService.quotes(for: token, app: req.application).map { q, name in
             ["bankId": .string(q.bankId.description), "bankName": .string(name), "creditLineId": .string(q.creditLineId.description),
              "rateBps": .int(q.rateBps), "days": .int(q.days), "amountFen": .int(q.amountFen), "interestFen": .int(q.interestFen), "payoutFen": .int(q.payoutFen)]
         }
         return JSON.object(["items": .array(items)]).response()
-    }
-
-    /// Every bank's offer for `token` today — from the lines it granted the token's issuer, the
-    /// numbers a request would fix — with the bank's name. Banks that cannot finance it today are left out.
-    static func quotes(for token: Token, app: Application) async throws -> [(FinancingQuote, String)] {
-        let today = BusinessDate(epochMs: app.ledgerClock.nowMs())
-        return try await app.requireSequencer().read { state in
-            guard let issuer = state.receivables[token.receivableId]?.issuerId else { return [] }
-            let banks = Set(state.creditLines.values.filter { $0.coreId == issuer }.map(\.bankId)).sorted()
-            return banks.compactMap { bank in
-                guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { return nil }
-                return (q, state.orgs[bank]?.name ?? "")
-            }
-        }
     }
 }

@@ -24,7 +24,7 @@ enum ExportController {
     static func stream(_ req: Request, name: String, header: [String], query: SQLQueryString, key: String, integerKey: Bool = false,
                        row: @escaping @Sendable (any SQLRow, [String: String]) throws -> [String]) async throws -> Response {
         let sql = req.application.sql
-        let names = try await ReceivableController.orgNames(on: sql)
+        let names = try await ReceivableQueries.orgNames(on: sql)
         var headers = HTTPHeaders()
         headers.replaceOrAdd(name: .contentType, value: "text/csv; charset=utf-8")
         headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"\(name)\"")
@@ -52,8 +52,8 @@ enum ExportController {
 
     @Sendable static func receivables(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableController.columns) FROM receivables r WHERE "
-        query += ReceivableController.visible(viewer)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableQueries.columns) FROM receivables r WHERE "
+        query += ReceivableQueries.visible(viewer)
         return try await stream(req, name: "receivables.csv",
                                 header: ["编号 number", "开立方 issuer", "首位持有方 first holder", "票面金额(元) face", "已兑付(元) paid", "开立日 issue date", "到期日 due date", "状态 status", "发票 invoices", "备注 memo", "id"],
                                 query: query, key: "r.id") { row, names in
@@ -78,8 +78,8 @@ enum ExportController {
 
     @Sendable static func financings(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingController.columns) FROM financings f WHERE "
-        query += FinancingController.visible(viewer)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f WHERE "
+        query += FinancingQueries.visible(viewer)
         return try await stream(req, name: "financings.csv",
                                 header: ["融资 financing", "供应商 supplier", "银行 bank", "金额(元) amount", "年化利率 rate", "天数 days", "利息(元) interest", "到账(元) payout", "状态 status", "申请日 requested", "放款流水 reference"],
                                 query: query, key: "f.id") { row, names in

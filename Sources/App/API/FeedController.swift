@@ -64,7 +64,7 @@ enum FeedController {
         t.outstandingFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND " + tokenScope)
         t.settledFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status = 'settled' AND " + tokenScope)
         t.overdueFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND r.status = 'overdue' AND " + tokenScope)
-        t.financedFen = try await sum("SELECT CAST(SUM(f.amount_fen) AS BIGINT) AS total FROM financings f WHERE f.status IN ('approved', 'paid') AND " + FinancingController.visible(viewer))
+        t.financedFen = try await sum("SELECT CAST(SUM(f.amount_fen) AS BIGINT) AS total FROM financings f WHERE f.status IN ('approved', 'paid') AND " + FinancingQueries.visible(viewer))
         t.byTier = try await sql.raw("SELECT t.tier AS tier, CAST(SUM(t.amount_fen) AS BIGINT) AS total, COUNT(*) AS n " + tokens + "t.status IN \(unsafeRaw: live) AND "
                                      + tokenScope + " GROUP BY t.tier ORDER BY t.tier").all().map {
             (try $0.decode(column: "tier", as: Int64.self), try $0.decode(column: "total", as: Int64.self), try $0.decode(column: "n", as: Int64.self))
@@ -79,7 +79,7 @@ enum FeedController {
             (try $0.decode(column: "core", as: String.self), try $0.decode(column: "issued", as: Int64.self), try $0.decode(column: "open", as: Int64.self))
         }
         t.financingCost = try await sql.raw("SELECT f.bank_id AS bank, t.tier AS tier, CAST(SUM(f.amount_fen) AS BIGINT) AS total, CAST(SUM(f.amount_fen * f.rate_bps) AS BIGINT) AS weighted "
-                                            + "FROM financings f JOIN tokens t ON t.id = f.token_id WHERE f.status IN ('approved', 'paid') AND " + FinancingController.visible(viewer)
+                                            + "FROM financings f JOIN tokens t ON t.id = f.token_id WHERE f.status IN ('approved', 'paid') AND " + FinancingQueries.visible(viewer)
                                             + " GROUP BY f.bank_id, t.tier ORDER BY f.bank_id, t.tier").all().map {
             let total = try $0.decode(column: "total", as: Int64.self)
             return (try $0.decode(column: "bank", as: String.self), try $0.decode(column: "tier", as: Int64.self), total,

@@ -7,15 +7,13 @@ import Vapor
 /// Receivables: issue, lists and detail by visibility, the token tree, the clearing list and
 /// settlement at maturity.
 enum ReceivableController {
-    static let columns = ReceivableQueries.columns
     static let maxListedSettleTokens = 1_000
-    static func visible(_ v: Viewer) -> SQLQueryString { ReceivableQueries.visible(v) }
 
     @Sendable static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 2)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM receivables r WHERE "
-        query += visible(viewer)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableQueries.columns) FROM receivables r WHERE "
+        query += ReceivableQueries.visible(viewer)
         if let status = try req.queryEnum("status", ReceivableStatus.self) { query += " AND r.status = \(bind: status.rawValue)" }
         if let issuer = try req.queryId("issuerId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND r.issuer_id = \(bind: issuer.description)" }
         if let due = try req.queryText("dueBefore", maxLength: 10) {
@@ -68,13 +66,6 @@ enum ReceivableController {
         return JSON.object(answer).response()
     }
 
-    static func orgNames(on sql: any SQLDatabase) async throws -> [String: String] {
-        var names: [String: String] = [:]
-        for row in try await sql.raw("SELECT id, name FROM orgs").all() {
-            names[try row.decode(column: "id", as: String.self)] = try row.decode(column: "name", as: String.self)
-        }
-        return names
-    }
 
     /// `GET /receivables/{id}/clearing?limit=&cursor=`: who is to be paid how much at maturity —
     /// a page of the pieces that are live (pending, active, locked) or already settled. A holder
@@ -233,7 +224,7 @@ enum DocumentController {
         }
         if !viewer.seesAll, try row.decode(column: "uploaded_by", as: String.self) != viewer.orgId.description {
             var query: SQLQueryString = "SELECT r.id FROM receivables r WHERE r.documents LIKE \(bind: "%\"" + sha + "\"%") AND "
-            query += ReceivableController.visible(viewer)
+            query += ReceivableQueries.visible(viewer)
             guard try await sql.raw(query).first() != nil else { throw Problem(.notFound, "no document with this SHA-256 was uploaded") }
         }
         var headers = HTTPHeaders()

@@ -22,7 +22,7 @@ enum CreditLinePages: ConsoleArea {
         let p = try await Presenter.make(req)
         let sql = req.application.sql
         var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE "
-        query += try CreditController.visible(viewer)
+        query += try CreditLineQueries.visible(viewer)
         query += " ORDER BY id LIMIT 500"
         let lines = try await sql.raw(query).all().map { p.creditLine(try RowReader($0, "credit_lines").creditLine) }
         let cores = viewer.role == .bank ? try await orgOptions(.core, activeOnly: false, on: sql) : []

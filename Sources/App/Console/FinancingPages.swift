@@ -20,8 +20,8 @@ enum FinancingPages: ConsoleArea {
     static func financingsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingController.columns) FROM financings f WHERE "
-        query += FinancingController.visible(viewer)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f WHERE "
+        query += FinancingQueries.visible(viewer)
         query += " ORDER BY f.requested_on DESC, f.id LIMIT 500"
         let all = try await req.application.sql.raw(query).all().map { p.financing(try RowReader($0, "financings").financing) }
         return try await render(req, "bank/financings", title: viewer.role == .bank ? "nav_financing_queue" : "nav_financings",

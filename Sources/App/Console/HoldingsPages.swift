@@ -89,7 +89,7 @@ enum HoldingsPages: ConsoleArea {
         var quotes: [QuoteView] = []
         if canMove {
             suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql).filter { $0.id != viewer.orgId.description }
-            quotes = try await FinancingController.quotes(for: token, app: req.application).map { q, name in
+            quotes = try await FinancingService.quotes(for: token, app: req.application).map { q, name in
                 QuoteView(bankId: q.bankId.description, bankName: name, rate: Presenter.rate(q.rateBps), days: q.days,
                           interest: Money.format(q.interestFen), payout: Money.format(q.payoutFen))
             }

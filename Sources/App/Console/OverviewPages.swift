@@ -23,7 +23,7 @@ enum OverviewPages: ConsoleArea {
         let viewer = try await viewer(req)
         guard viewer.seesAll else { throw Problem(.forbidden, "the overview is for the regulator and the operator") }
         let sql = req.application.sql
-        let names = try await ReceivableController.orgNames(on: sql)
+        let names = try await ReceivableQueries.orgNames(on: sql)
         let byCore = try await sql.raw("""
             SELECT r.issuer_id AS org, CAST(SUM(CASE WHEN t.status IN ('pending', 'active', 'locked') THEN t.amount_fen ELSE 0 END) AS BIGINT) AS outstanding
             FROM receivables r JOIN tokens t ON t.receivable_id = r.id GROUP BY r.issuer_id ORDER BY r.issuer_id
@@ -61,7 +61,7 @@ enum OverviewPages: ConsoleArea {
         let org = try req.orgIdParameter()
         guard viewer.seesAll || viewer.orgId == org else { throw Problem(.forbidden, "an org's exposure is shown to itself, the regulator and the operator") }
         let e = try await ExposureController.exposure(of: org, on: req.application.sql)
-        let names = try await ReceivableController.orgNames(on: req.application.sql)
+        let names = try await ReceivableQueries.orgNames(on: req.application.sql)
         let page = ExposurePage(
             name: e.org["name"]?.stringValue ?? "", roleLabel: req.tr("role_\(e.org["role"]?.stringValue ?? "")"),
             holdings: e.holdings.map { ExposureLine(name: names[$0.coreId] ?? $0.coreId, amount: Money.format($0.outstandingFen), payout: "", count: $0.tokens) },

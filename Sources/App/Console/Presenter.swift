@@ -10,7 +10,7 @@ struct Presenter {
     let names: [String: String]
 
     static func make(_ req: Request) async throws -> Presenter {
-        Presenter(req: req, names: try await ReceivableController.orgNames(on: req.application.sql))
+        Presenter(req: req, names: try await ReceivableQueries.orgNames(on: req.application.sql))
     }
 
     func name(_ id: OrgID) -> String { names[id.description] ?? id.description }

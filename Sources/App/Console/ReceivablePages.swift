@@ -15,8 +15,8 @@ enum ReceivablePages: ConsoleArea {
     @Sendable static func receivables(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableController.columns) FROM receivables r WHERE "
-        query += ReceivableController.visible(viewer)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableQueries.columns) FROM receivables r WHERE "
+        query += ReceivableQueries.visible(viewer)
         let number = Pager.number(req)
         query += " ORDER BY r.due_date, r.id"
         query += Pager.sql(number)

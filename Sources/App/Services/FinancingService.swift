@@ -23,4 +23,18 @@ enum FinancingService {
     static func confirmPayout(_ financingId: TxID, reference: String, by caller: Caller, app: Application) async throws -> Outcome {
         try await LedgerService.submit(.confirmPayout(financingId: financingId, reference: reference), by: caller, app: app)
     }
+
+    /// Every bank's offer for `token` today — from the lines it granted the token's issuer, the
+    /// numbers a request would fix — with the bank's name. Banks that cannot finance it today are left out.
+    static func quotes(for token: Token, app: Application) async throws -> [(FinancingQuote, String)] {
+        let today = BusinessDate(epochMs: app.ledgerClock.nowMs())
+        return try await app.requireSequencer().read { state in
+            guard let issuer = state.receivables[token.receivableId]?.issuerId else { return [] }
+            let banks = Set(state.creditLines.values.filter { $0.coreId == issuer }.map(\.bankId)).sorted()
+            return banks.compactMap { bank in
+                guard case .success(let q) = state.quote(tokenId: token.id, bank: bank, on: today) else { return nil }
+                return (q, state.orgs[bank]?.name ?? "")
+            }
+        }
+    }
 }

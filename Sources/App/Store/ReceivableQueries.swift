@@ -45,4 +45,13 @@ enum ReceivableQueries {
             return id
         }
     }
+
+    /// Every org's name by id, for pages that name holders.
+    static func orgNames(on sql: any SQLDatabase) async throws -> [String: String] {
+        var names: [String: String] = [:]
+        for row in try await sql.raw("SELECT id, name FROM orgs").all() {
+            names[try row.decode(column: "id", as: String.self)] = try row.decode(column: "name", as: String.self)
+        }
+        return names
+    }
 }
