@@ -194,6 +194,8 @@ def tier2_splits_and_finances():
     try:
         u.go("/inbox")
         u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//button[contains(@class,'accept')]").click()
+        # As a person would: the answer comes back before the next page is opened.
+        u.wait_url("done=accepted")
         u.go("/holdings")
         u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//a").click()
         u.wait_url("/tokens/")
