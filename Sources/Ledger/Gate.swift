@@ -22,9 +22,9 @@ public enum Gate {
         return nil
     }
 
-    /// Everything of the gate but the signature: what the state machine asserts again (the pair
-    /// assertion) when the writer applies a transaction.
-    public static func checkEncoding(_ tx: Transaction) -> LedgerError? {
+    /// Everything of the gate but the signature. (The state machine's pair assertion is the
+    /// narrower `Payload.readsBack`: the bounds of what reaches the rules.)
+    static func checkEncoding(_ tx: Transaction) -> LedgerError? {
         guard tx.canonicalBody == tx.body.json.canonicalBytes else {
             return LedgerError.invalid("body", "is not the canonical (RFC 8785) form of its fields")
         }
@@ -32,12 +32,7 @@ public enum Gate {
         do {
             json = try JSON.parse(tx.canonicalBody)
         } catch {
-            let field = error.path.isEmpty ? "body" : "body.\(error.path)"
-            switch error.kind {
-            case .integerOutOfRange: return LedgerError(.amountOutOfRange, "\(field): integers on the ledger lie within ±(2^53 − 1)",
-                                                        fields: [FieldError(field: field, message: "must lie within ±(2^53 − 1)")])
-            default: return LedgerError.invalid(field, error.reason)
-            }
+            return error.refusal(under: "body")
         }
         let reread: TransactionBody
         do {

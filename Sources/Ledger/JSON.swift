@@ -214,6 +214,22 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         self.path = path
     }
 
+    /// The ledger's refusal of this text, its fields named under `prefix` (`"body"` for a
+    /// transaction's body, `""` for a request body): `malformed_json` only when the text is not
+    /// JSON at all; a number the ledger cannot carry or a lone surrogate names the field at fault.
+    public func refusal(under prefix: String) -> LedgerError {
+        let field = [prefix, path].filter { !$0.isEmpty }.joined(separator: path.hasPrefix("[") ? "" : ".")
+        let named = field.isEmpty ? "body" : field
+        switch kind {
+        case .syntax: return LedgerError(.malformedJSON, description)
+        case .integerOutOfRange:
+            return LedgerError(.amountOutOfRange, "\(named): integers must lie within ±(2^53 − 1)",
+                               fields: [FieldError(field: named, message: "must lie within ±(2^53 − 1)")])
+        case .notAnInteger: return LedgerError.invalid(named, "must be an integer (amounts are in fen, never fractions)")
+        case .loneSurrogate: return LedgerError.invalid(named, "must not contain an unpaired surrogate")
+        }
+    }
+
     /// Notes that the value at fault lies under `step` (a key or `[i]`).
     mutating func within(_ step: String) {
         if path.isEmpty || path.hasPrefix("[") {

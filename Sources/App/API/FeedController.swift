@@ -52,19 +52,15 @@ enum FeedController {
             receivableScope = "EXISTS (SELECT 1 FROM tokens h WHERE h.receivable_id = r.id AND h.holder_id = \(bind: me))"
             tokenScope = "t.holder_id = \(bind: me)"
         }
-        func sum(_ query: SQLQueryString) async throws -> Int64 {
-            guard let row = try await sql.raw(query).first(), !(try row.decodeNil(column: "total")) else { return 0 }
-            return try row.decode(column: "total", as: Int64.self)
-        }
         let live = "('pending', 'active', 'locked')"
         let tokens: SQLQueryString = "FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE "
         var t = Totals()
-        t.issuedFen = try await sum("SELECT CAST(SUM(r.face_fen) AS BIGINT) AS total FROM receivables r WHERE r.status <> 'rejected' AND " + receivableScope)
-        t.receivables = try await sum("SELECT COUNT(*) AS total FROM receivables r WHERE " + receivableScope)
-        t.outstandingFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND " + tokenScope)
-        t.settledFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status = 'settled' AND " + tokenScope)
-        t.overdueFen = try await sum("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND r.status = 'overdue' AND " + tokenScope)
-        t.financedFen = try await sum("SELECT CAST(SUM(f.amount_fen) AS BIGINT) AS total FROM financings f WHERE f.status IN ('approved', 'paid') AND " + FinancingQueries.visible(viewer))
+        t.issuedFen = try await sql.totalFen("SELECT CAST(SUM(r.face_fen) AS BIGINT) AS total FROM receivables r WHERE r.status <> 'rejected' AND " + receivableScope)
+        t.receivables = try await sql.totalFen("SELECT COUNT(*) AS total FROM receivables r WHERE " + receivableScope)
+        t.outstandingFen = try await sql.totalFen("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND " + tokenScope)
+        t.settledFen = try await sql.totalFen("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status = 'settled' AND " + tokenScope)
+        t.overdueFen = try await sql.totalFen("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total " + tokens + "t.status IN \(unsafeRaw: live) AND r.status = 'overdue' AND " + tokenScope)
+        t.financedFen = try await sql.totalFen("SELECT CAST(SUM(f.amount_fen) AS BIGINT) AS total FROM financings f WHERE f.status IN ('approved', 'paid') AND " + FinancingQueries.visible(viewer))
         t.byTier = try await sql.raw("SELECT t.tier AS tier, CAST(SUM(t.amount_fen) AS BIGINT) AS total, COUNT(*) AS n " + tokens + "t.status IN \(unsafeRaw: live) AND "
                                      + tokenScope + " GROUP BY t.tier ORDER BY t.tier").all().map {
             (try $0.decode(column: "tier", as: Int64.self), try $0.decode(column: "total", as: Int64.self), try $0.decode(column: "n", as: Int64.self))
@@ -146,11 +142,10 @@ enum ExposureController {
         }
         e.financedAsSupplier = try await financed("supplier_id", "bank_id")
         e.financedAsBank = try await financed("bank_id", "supplier_id")
-        let issued = try await sql.raw("""
+        e.issuedOutstandingFen = try await sql.totalFen("""
             SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t JOIN receivables r ON r.id = t.receivable_id
             WHERE r.issuer_id = \(bind: id) AND t.status IN ('pending', 'active', 'locked')
-            """).first()
-        e.issuedOutstandingFen = try issued.flatMap { try $0.decodeNil(column: "total") ? nil : try $0.decode(column: "total", as: Int64.self) } ?? 0
+            """)
         return e
     }
 

@@ -88,22 +88,6 @@ extension ErrorCode {
     }
 }
 
-extension JSONParseError {
-    /// The refusal of a request body that did not parse: a 400 only for text that is not JSON;
-    /// a number the ledger cannot carry or a lone surrogate is a 422 naming the field.
-    var problem: any Error {
-        let field = path.isEmpty ? "body" : path
-        switch kind {
-        case .syntax: return Problem(.malformedJSON, description)
-        case .integerOutOfRange:
-            return LedgerError(.amountOutOfRange, "\(field): integers must lie within ±(2^53 − 1)",
-                               fields: [FieldError(field: field, message: "must lie within ±(2^53 − 1)")])
-        case .notAnInteger: return LedgerError.invalid(field, "must be an integer (amounts are in fen, never fractions)")
-        case .loneSurrogate: return LedgerError.invalid(field, "must not contain an unpaired surrogate")
-        }
-    }
-}
-
 /// Turns every error into problem+json; logs the unexpected ones once, with the request.
 struct ProblemMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {

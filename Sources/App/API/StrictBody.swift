@@ -18,7 +18,7 @@ struct StrictBody {
         let json: JSON
         // A request body is not signed: `100.0` for an integer field is the integer 100, as JSON
         // Schema (and so the OpenAPI document) counts integers. The chain's own text stays strict.
-        do { json = try JSON.parse(Array(buffer.readableBytesView), numbers: .integral) } catch { throw error.problem }
+        do { json = try JSON.parse(Array(buffer.readableBytesView), numbers: .integral) } catch { throw error.refusal(under: "") }
         guard case .object(let f) = json else { throw LedgerError.invalid("body", "must be a JSON object") }
         try self.init(fields: f, path: "", allowed: allowed)
     }
@@ -72,8 +72,7 @@ struct StrictBody {
         do {
             return try Payload(type: type, json: .object(merged), text: .new)
         } catch {
-            func strip(_ s: String) -> String { s.hasPrefix("payload.") ? String(s.dropFirst("payload.".count)) : s }
-            throw LedgerError(error.code, strip(error.message), fields: error.fields.map { FieldError(field: strip($0.field), message: $0.message) })
+            throw error.fieldsRelative(to: "payload.")
         }
     }
 

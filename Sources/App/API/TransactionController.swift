@@ -62,7 +62,7 @@ enum TransactionController {
         do {
             json = try JSON.parse(bytes)
         } catch {
-            throw error.problem
+            throw error.refusal(under: "")
         }
         guard case .object(var fields) = json else { throw LedgerError.invalid("body", "must be an object") }
         guard let body = fields.removeValue(forKey: "body") else { throw LedgerError.invalid("body", "is required") }

@@ -31,8 +31,7 @@ enum HoldingsPages: ConsoleArea {
         let scope: SQLQueryString = "t.holder_id = \(bind: viewer.orgId.description) AND t.status IN (\(binds: statuses.map(\.rawValue)))"
         let number = Pager.number(req)
         let (rows, pager) = Pager.make(req, number, rows: try await tokens(scope, on: sql, page: number))
-        let total = try await sql.raw("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t WHERE " + scope).first()
-        let totalFen = try total.flatMap { try $0.decodeNil(column: "total") ? nil : try $0.decode(column: "total", as: Int64.self) } ?? 0
+        let totalFen = try await sql.totalFen("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t WHERE " + scope)
         return try await render(req, "supplier/tokens", title: title, page: TokenListPage(
             tokens: rows.map { p.token($0.0, receivable: $0.1) }, total: Money.format(totalFen), inbox: inbox, pager: pager), notice: notice(req))
     }

@@ -170,8 +170,7 @@ enum ReceivablePages: ConsoleArea {
             ClearingRow(tokenId: $0.id.description, holderName: p.name($0.holderId), amount: Money.format($0.amountFen), tier: $0.tier, status: $0.status.rawValue,
                         statusLabel: p.status($0.status.rawValue))
         }
-        let total = try await sql.raw("SELECT CAST(SUM(amount_fen) AS BIGINT) AS total FROM tokens WHERE receivable_id = \(bind: r.id.description) AND status IN ('active', 'locked')").first()
-        let payable = try total.flatMap { try $0.decodeNil(column: "total") ? nil : try $0.decode(column: "total", as: Int64.self) } ?? 0
+        let payable = try await sql.totalFen("SELECT CAST(SUM(amount_fen) AS BIGINT) AS total FROM tokens WHERE receivable_id = \(bind: r.id.description) AND status IN ('active', 'locked')")
         var tree = ""
         if issuerView {
             let slice = try await TokenQueries.treeSlice(of: r.id, on: sql)

@@ -92,3 +92,12 @@ extension Projection.Table {
     /// `t.a, t.b, …` for a SELECT.
     func select(_ alias: String) -> String { columns.map { "\(alias).\($0)" }.joined(separator: ", ") }
 }
+
+extension SQLDatabase {
+    /// The `total` column of the first row of `query` (a `SUM` in fen), 0 when there are no rows
+    /// or the sum is NULL.
+    func totalFen(_ query: SQLQueryString) async throws -> Int64 {
+        guard let row = try await raw(query).first(), !(try row.decodeNil(column: "total")) else { return 0 }
+        return try row.decode(column: "total", as: Int64.self)
+    }
+}
