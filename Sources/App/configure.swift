@@ -1,5 +1,6 @@
 import Leaf
 import LeafKit
+import NIOConcurrencyHelpers
 import Vapor
 
 /// Builds the application: the database, the middleware, the routes and the commands. The
@@ -10,6 +11,7 @@ public func configure(_ app: Application) async throws {
     }
     app.loginThrottle = LoginThrottle()
     app.chainVerification = ChainVerification()
+    app.idempotencyInFlight = NIOLockedValueBox([])
     app.middleware = Middlewares()
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())

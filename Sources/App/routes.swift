@@ -82,6 +82,7 @@ func routes(_ app: Application) throws {
         signedIn.get("transactions", ":id", use: ChainController.transaction)
         signedIn.get("transactions", ":id", "proof", use: ChainController.proof)
         signedIn.get("chain", "verify", use: ChainController.verify)
+        signedIn.get("chain", "verify", "progress", use: ChainController.verifyProgress)
         signedIn.get("chain", "export", use: ChainController.export)
     }
 

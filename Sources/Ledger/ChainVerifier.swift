@@ -391,3 +391,58 @@ final class SignatureWork: @unchecked Sendable {
         return failures.filter { $0.0 < limit }.min { $0.0 < $1.0 }?.1
     }
 }
+
+/// Where a chain stands: its last block's height, hash and time (height −1 before genesis).
+public struct ChainTip: Sendable, Equatable {
+    public var height: Int64
+    public var hash: String
+    public var time: Int64
+
+    public init(height: Int64, hash: String, time: Int64) {
+        self.height = height
+        self.hash = hash
+        self.time = time
+    }
+}
+
+extension LedgerState {
+    /// Checks one block that follows `tip` and applies it, with every check a replay makes:
+    /// linkage, header and Merkle root, each transaction's signature under the key in force at
+    /// that point, the rules, and the seal under the operator's key as the block began. For a
+    /// writer taking up what its database holds after the last block it knew. On failure the
+    /// state may hold part of the block: open an undo record before, and roll back. `onEffects`
+    /// hears each transaction's effects as it is applied.
+    public mutating func follow(_ parsed: ParsedBlock, after tip: ChainTip, onEffects: ((TxEffects) -> Void)? = nil) throws(ChainFailure) -> ChainTip {
+        let block = parsed.block, h = block.header
+        let index = Int(h.height)
+        func fail(_ reason: String, _ tx: Transaction? = nil, _ code: ErrorCode? = nil) -> ChainFailure {
+            ChainFailure(blockIndex: index, transactionId: tx?.id.description, transactionType: tx?.body.type, reason: reason, code: code)
+        }
+        guard h.height == tip.height + 1 else { throw fail("height \(h.height) does not follow \(tip.height)") }
+        guard h.prevHash == tip.hash else { throw fail("prevHash is not the hash of block \(tip.height)") }
+        if let problem = parsed.headerProblem { throw fail(problem) }
+        if let bad = parsed.badTransaction { throw ChainFailure(blockIndex: index, transactionId: bad.id, reason: bad.reason, code: .validationFailed) }
+        guard h.time >= tip.time else { throw fail("time \(h.time) is before the previous block's \(tip.time)") }
+        let sealer = operatorKey
+        for tx in block.transactions {
+            guard tx.body.time <= h.time else { throw fail("transaction \(tx.id) is later than its block", tx) }
+            switch signingKeys.key(for: tx.body) {
+            case .failure(let error): throw fail(error.message, tx, error.code)
+            case .success(let key):
+                guard SignatureCheck.ed25519(publicKey: key, signature: tx.signature, message: tx.canonicalBody) else {
+                    throw fail("signature invalid", tx, .unauthorized)
+                }
+            }
+            switch apply(tx) {
+            case .failure(let error): throw fail(error.message, tx, error.code)
+            case .success(let effects): onEffects?(effects)
+            }
+        }
+        // The genesis block is sealed with the key it registers.
+        guard let sealKey = sealer ?? operatorKey else { throw fail("no operator key to check the block signature with") }
+        guard SignatureCheck.ed25519(publicKey: sealKey, signature: block.signature, message: h.canonicalBytes) else {
+            throw fail("sealer signature invalid", nil, .unauthorized)
+        }
+        return ChainTip(height: h.height, hash: block.hash, time: h.time)
+    }
+}

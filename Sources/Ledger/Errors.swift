@@ -27,6 +27,9 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case termOutOfRange = "term_out_of_range"
     case invalidCounterparty = "invalid_counterparty"
     case rateLimited = "rate_limited"
+    /// The writer cannot reach its database just now (or cannot say whether a block was written):
+    /// the caller retries after `Retry-After` seconds.
+    case unavailable
 }
 
 public struct FieldError: Sendable, Equatable, Codable {

@@ -9,21 +9,22 @@ import VaporTesting
 
 /// The demo consortium of SPEC §7 on a fresh database, seeded through the service layer as
 /// `cascade demo` does, on a clock the test moves; an API key for each demo user.
-struct DemoPlatform {
+struct DemoPlatform: Sendable {
     let app: Application
     let clock: FakeClock
     let keys: [String: String]
     let orgs: [String: OrgID]
 
-    static func with(_ body: (DemoPlatform) async throws -> Void) async throws {
-        try await TestDatabase.with { app in
+    static func with(ownDatabase: Bool = false, _ body: (DemoPlatform) async throws -> Void) async throws {
+        try await TestDatabase.with(ownDatabase: ownDatabase) { app in
             try await configure(app)
             let clock = FakeClock("2026-09-01")
             app.ledgerClock = AdjustableClock(base: clock)
             app.wallClock = clock
             app.keyVault = KeyVault(masterKey: SymmetricKey(size: .bits256))
             let sealer = Platform.SealerBox()
-            app.sequencer = try await Sequencer.load(store: try await TestDatabase.writerStore(app), sealer: { sealer.get() }, clock: app.ledgerClock)
+            app.sequencer = try await Sequencer.load(store: try await TestDatabase.writerStore(app), sealer: { sealer.get() }, clock: app.ledgerClock,
+                                                     reconnect: TestDatabase.reconnect(app))
             try await DemoSeed.seed(app, sealer: sealer)
             var keys: [String: String] = [:], orgs: [String: OrgID] = [:]
             let accounts = Accounts(sql: app.sql)

@@ -1,5 +1,7 @@
 import FluentKit
 import Foundation
+import PostgresKit
+import PostgresNIO
 import SQLKit
 import Vapor
 
@@ -13,13 +15,19 @@ enum TestDatabase {
 
     static var postgresURL: String? { ProcessInfo.processInfo.environment["CASCADE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 } }
 
-    static func with(arguments: [String] = [], _ body: (Application) async throws -> Void) async throws {
+    /// `ownDatabase`: on PostgreSQL, a database of the test's own (named `TestDatabase.name(app)`)
+    /// instead of a schema, so that the test can take it away from every connection at once.
+    static func with(arguments: [String] = [], ownDatabase: Bool = false, _ body: (Application) async throws -> Void) async throws {
         let app = try await Application.make(Environment(name: "testing", arguments: ["cascade"] + arguments))
         app.directory = DirectoryConfiguration(workingDirectory: packageRoot.path + "/")
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         var sqliteFile: URL?
         do {
-            if let url = postgresURL {
+            if ownDatabase, let url = postgresURL {
+                try await admin("CREATE DATABASE \(name)")
+                app.storage[DatabaseKey.self] = name
+                try app.useDatabase(.postgres(url: url.replacingDatabase(with: name), schema: nil))
+            } else if let url = postgresURL {
                 app.storage[SchemaKey.self] = name
                 try app.useDatabase(.postgres(url: url, schema: name))
                 try await app.sql.raw("CREATE SCHEMA \(ident: name)").run()
@@ -27,7 +35,7 @@ enum TestDatabase {
                 sqliteFile = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-\(name).sqlite")
                 try app.useDatabase(.sqlite(path: sqliteFile!.path))
             }
-            try await app.autoMigrate()
+            try await app.migrateDatabase()
             try await body(app)
         } catch {
             try? await cleanUp(app, schema: name, file: sqliteFile)
@@ -37,20 +45,92 @@ enum TestDatabase {
     }
 
     private struct SchemaKey: StorageKey { typealias Value = String }
+    private struct DatabaseKey: StorageKey { typealias Value = String }
+
+    /// The test's own PostgreSQL database, when it has one.
+    static func ownDatabase(_ app: Application) -> String? { app.storage[DatabaseKey.self] }
+
+    /// One statement on the test server's main database, on a connection of its own.
+    static func admin(_ statement: String) async throws {
+        let config = try SQLPostgresConfiguration(url: postgresURL!).coreConfiguration
+        let connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: config, id: 9, logger: Logger(label: "test.admin"))
+        do {
+            _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: connection.logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+
+    /// Takes the test's own database away from everyone (`down`: connections ended, new ones
+    /// refused), or gives it back.
+    static func outage(_ app: Application, down: Bool) async throws {
+        let name = ownDatabase(app)!
+        try await admin("ALTER DATABASE \(name) ALLOW_CONNECTIONS \(down ? "false" : "true")")
+        if down { try await admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'") }
+    }
 
     /// The store a writer uses on this database. On PostgreSQL that is the one production uses:
     /// this test's writer lock is taken, and blocks go through the connection holding it (the
     /// lock is let go when the application shuts down).
     static func writerStore(_ app: Application) async throws -> LedgerStore {
-        guard let url = postgresURL, let schema = app.storage[SchemaKey.self] else { return LedgerStore(db: app.db) }
-        let lock = try await WriterLock.acquire(.postgres(url: url, schema: schema), logger: app.logger)
+        guard let url = postgresURL else { return LedgerStore(db: app.db) }
+        let location: DatabaseLocation
+        if let own = ownDatabase(app) {
+            location = .postgres(url: url.replacingDatabase(with: own), schema: nil)
+        } else if let schema = app.storage[SchemaKey.self] {
+            location = .postgres(url: url, schema: schema)
+        } else {
+            return LedgerStore(db: app.db)
+        }
+        let lock = try await WriterLock.acquire(location, logger: app.logger)
         Platform.hold(lock, in: app)
         return LedgerStore(db: app.db, writer: lock.connection)
     }
 
+    /// How this test's writer gets its database back: through the lock `writerStore` took.
+    static func reconnect(_ app: Application) -> Sequencer.Reconnect {
+        guard let lock = Platform.heldLock(app) else { return .sameStore }
+        var reconnect = Sequencer.Reconnect.through(lock, app)
+        reconnect.firstDelay = .milliseconds(10)
+        reconnect.maxDelay = .milliseconds(200)
+        reconnect.fateWait = .seconds(1)
+        return reconnect
+    }
+
     static func cleanUp(_ app: Application, schema: String, file: URL?) async throws {
+        if let own = ownDatabase(app) {
+            try await app.asyncShutdown()
+            try await admin("DROP DATABASE IF EXISTS \(own) WITH (FORCE)")
+            return
+        }
         if postgresURL != nil { try await app.sql.raw("DROP SCHEMA \(ident: schema) CASCADE").run() }
         try await app.asyncShutdown()
         if let file { try? FileManager.default.removeItem(at: file) }
     }
+}
+
+/// Waits until `condition` holds, checking every 10 ms, for at most `seconds`: for what another
+/// task or process does in its own time. Fails the test when the deadline passes.
+func poll(_ what: String, seconds: Double = 20, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    throw ConfigurationError("timed out after \(seconds) s waiting for \(what)")
+}
+
+extension String {
+    /// A PostgreSQL URL naming another database on the same server.
+    func replacingDatabase(with name: String) -> String {
+        let (base, query) = split(separator: "?", maxSplits: 1).map(String.init).splitFirst()
+        let server = base[..<base.lastIndex(of: "/")!]
+        return server + "/" + name + (query.map { "?" + $0 } ?? "")
+    }
+}
+
+extension Array where Element == String {
+    fileprivate func splitFirst() -> (String, String?) { (self[0], count > 1 ? self[1] : nil) }
 }

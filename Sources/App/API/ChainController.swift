@@ -63,11 +63,9 @@ enum ChainController {
     @Sendable static func proof(req: Request) async throws -> Response {
         let (id, row) = try await visibleTransaction(req)
         let height = try row.decode(column: "block_height", as: Int64.self)
-        var block: Block?
-        try await LedgerStore(db: req.application.db).exportLines(fromHeight: height, pageSize: 1) { line in
-            if block == nil { block = try ParsedBlock(line: line, index: Int(height)).block }
+        guard let proof = try await LedgerStore(db: req.application.db).inclusionProof(of: id, inBlock: height) else {
+            throw Problem(.notFound, "no such transaction")
         }
-        guard let proof = block?.inclusionProof(transactionId: id) else { throw Problem(.notFound, "no such transaction") }
         return proof.json.response()
     }
 
@@ -111,15 +109,26 @@ enum ChainController {
 
     /// `GET /chain/verify`: replays the stored chain — every hash, signature, Merkle root and
     /// rule — and compares the result with every projection table: `{ok, height, txCount, problems}`.
+    /// A run already going on this node is joined, not repeated (`startedBy` says whose it is).
     @Sendable static func verify(req: Request) async throws -> Response {
-        _ = try await requireRole(req, [.regulator, .operator])
-        let v = try await verification(req.application)
+        let viewer = try await requireRole(req, [.regulator, .operator])
+        let verification = req.application.chainVerification
+        let v = try await verification.run(req.application, by: viewer.0.email)
+        let startedBy = await verification.current.startedBy
         return JSON.object(["ok": .bool(v.ok), "height": .int(v.height), "txCount": .int(v.txCount), "problems": .array(v.problems.map(JSON.string)),
-                            "seconds": .string(v.seconds)]).response()
+                            "seconds": .string(v.seconds), "startedBy": startedBy.map(JSON.string) ?? .null]).response()
     }
 
-    static func verification(_ app: Application) async throws -> StoredChainVerification {
-        await StoredChainVerification.run(LedgerStore(db: app.db))
+    /// `GET /chain/verify/progress`: the run going on this node, or the last one:
+    /// `{running, blocksDone, blocksTotal, startedBy, result}`.
+    @Sendable static func verifyProgress(req: Request) async throws -> Response {
+        _ = try await requireRole(req, [.regulator, .operator])
+        let p = await req.application.chainVerification.current
+        let result: JSON = p.result.map { v in
+            ["ok": .bool(v.ok), "height": .int(v.height), "txCount": .int(v.txCount), "problems": .array(v.problems.map(JSON.string)), "seconds": .string(v.seconds)]
+        } ?? .null
+        return JSON.object(["running": .bool(p.running), "blocksDone": .int(p.blocksDone), "blocksTotal": .int(p.blocksTotal),
+                            "startedBy": p.startedBy.map(JSON.string) ?? .null, "result": result]).response()
     }
 
     /// The signer and every org the payload names.

@@ -27,6 +27,7 @@ struct Problem: Error, Content {
         switch error {
         case let p as Problem: return (p, false)
         case let e as LedgerError: return (Problem(e.code, e.message, errors: e.fields.isEmpty ? nil : e.fields), false)
+        case let e as Unavailable: return (Problem(.unavailable, e.description), false)
         case let e as DecodingError: return (Problem(.validationFailed, "the request body does not have the expected shape", errors: [fieldError(e)]), false)
         case let abort as any AbortError:
             switch abort.status {
@@ -41,9 +42,14 @@ struct Problem: Error, Content {
                 if abort.status.code < 500 { return (Problem(.validationFailed, abort.reason), false) }
                 return (internalProblem, true)
             }
-        default: return (internalProblem, true)
+        default:
+            if let reason = Unavailable.databaseFault(error) { return (Problem(.unavailable, reason), true) }
+            return (internalProblem, true)
         }
     }
+
+    /// What a 503 asks the caller to wait before trying again.
+    static let retryAfterSeconds = 2
 
     static var internalProblem: Problem {
         var p = Problem(.validationFailed, "an unexpected error happened; it has been logged")
@@ -84,6 +90,7 @@ extension ErrorCode {
         case .payloadTooLarge: 413
         case .validationFailed, .amountOutOfRange, .splitSumMismatch, .termOutOfRange, .invalidCounterparty: 422
         case .rateLimited: 429
+        case .unavailable: 503
         }
     }
 }
@@ -111,6 +118,7 @@ struct ProblemMiddleware: AsyncMiddleware {
             problem.type = "https://cascade.example/problems/method_not_allowed"
             headers.replaceOrAdd(name: .allow, value: allowed.joined(separator: ", "))
         }
+        if problem.status == 503 { headers.replaceOrAdd(name: .retryAfter, value: String(Problem.retryAfterSeconds)) }
         headers.contentType = HTTPMediaType(type: "application", subType: "problem+json", parameters: ["charset": "utf-8"])
         let body = (try? JSONEncoder().encode(problem)) ?? Data(#"{"code":"internal_error","status":500}"#.utf8)
         return Response(status: HTTPResponseStatus(statusCode: problem.status), headers: headers, body: .init(data: body))

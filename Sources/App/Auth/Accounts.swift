@@ -1,4 +1,5 @@
 import Crypto
+import FluentKit
 import Foundation
 import Ledger
 import SQLKit
@@ -38,10 +39,16 @@ struct Accounts: Sendable {
     @discardableResult
     func createUser(org: OrgID, email: String, name: String, admin: Bool, password: String, nowMs: Int64) async throws -> String {
         let id = UUID().uuidString.lowercased()
-        try await sql.insert(into: "users").columns("id", "org_id", "email", "name", "role", "password_hash", "created_ms")
-            .values(SQLBind(id), SQLBind(org.description), SQLBind(email.lowercased()), SQLBind(name), SQLBind(admin ? "admin" : "member"),
-                    SQLBind(try Bcrypt.hash(password)), SQLBind(nowMs))
-            .run()
+        let hash = try await Passwords.hash(password)
+        do {
+            try await sql.insert(into: "users").columns("id", "org_id", "email", "name", "role", "password_hash", "created_ms")
+                .values(SQLBind(id), SQLBind(org.description), SQLBind(email.lowercased()), SQLBind(name), SQLBind(admin ? "admin" : "member"),
+                        SQLBind(hash), SQLBind(nowMs))
+                .run()
+        } catch let error as any DatabaseError where error.isConstraintFailure {
+            // Two requests for one email at once: the database's unique index decides.
+            throw LedgerError.invalid("email", "is already in use")
+        }
         return id
     }
 
@@ -49,10 +56,10 @@ struct Accounts: Sendable {
     func login(email: String, password: String, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller)? {
         guard let row = try await sql.raw("SELECT id, org_id, email, name, role, password_hash FROM users WHERE email = \(bind: email.lowercased())").first()
         else {
-            _ = try? Bcrypt.verify(password, created: Self.dummyHash)  // same work whether or not the email exists
+            _ = try? await Passwords.verify(password, created: Self.dummyHash)  // same work whether or not the email exists
             return nil
         }
-        guard try Bcrypt.verify(password, created: try row.decode(column: "password_hash", as: String.self)) else { return nil }
+        guard try await Passwords.verify(password, created: try row.decode(column: "password_hash", as: String.self)) else { return nil }
         let caller = try Self.caller(row, viaAPIKey: false)
         let token = Self.newSecret(prefix: "cas_l_")
         let expires = nowMs + Self.loginTokenLifetimeMs
@@ -99,6 +106,18 @@ struct Accounts: Sendable {
         return Caller(userId: try row.decode(column: "id", as: String.self), orgId: org, email: try row.decode(column: "email", as: String.self),
                       name: try row.decode(column: "name", as: String.self), isAdmin: try row.decode(column: "role", as: String.self) == "admin",
                       viaAPIKey: viaAPIKey)
+    }
+}
+
+/// bcrypt, on the thread pool: a hash takes tens of milliseconds of CPU, which on an event loop
+/// would hold up every request sharing that loop.
+enum Passwords {
+    static func hash(_ password: String) async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { try Bcrypt.hash(password) }
+    }
+
+    static func verify(_ password: String, created hash: String) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { try Bcrypt.verify(password, created: hash) }
     }
 }
 

@@ -29,11 +29,14 @@ enum Platform {
         app.lifecycle.use(ReleaseLock())
     }
 
+    /// The writer lock this process holds, if any.
+    static func heldLock(_ app: Application) -> WriterLock? { app.storage[LockKey.self] }
+
     /// Makes this process the writer of its database. `masterKeyFile`: where a generated
     /// master key is kept between runs (the demo's SQLite file has one beside it).
     static func startWriter(_ app: Application, masterKeyFile: String? = nil) async throws -> SealerBox {
         let location = try DatabaseLocation(url: try databaseURL(app.environment))
-        try await app.autoMigrate()
+        try await app.migrateDatabase()
         let lock = try await WriterLock.acquire(location, logger: app.logger)
         hold(lock, in: app)
 
@@ -56,7 +59,8 @@ enum Platform {
         let clock: any LedgerClock = app.environment == .production ? SystemClock() : AdjustableClock()
         app.ledgerClock = clock
         let sealer = SealerBox()
-        let sequencer = try await Sequencer.load(store: LedgerStore(db: app.db, writer: lock.connection), sealer: { sealer.get() }, clock: clock)
+        let sequencer = try await Sequencer.load(store: LedgerStore(db: app.db, writer: lock.connection), sealer: { sealer.get() }, clock: clock,
+                                                 reconnect: .through(lock, app))
         if let op = await sequencer.read(\.operatorId) {
             guard let signer = try await vault.signer(for: op, on: app.sql) else {
                 throw ConfigurationError("the operator's key is not held by this platform: blocks cannot be sealed")

@@ -14,7 +14,7 @@ struct MigrateCommand: AsyncCommand {
             context.console.error("migrate: no Migrations/ folder in \(context.application.directory.workingDirectory); run from the repository root")
             throw CommandFailure(exitCode: 2, "no migrations")
         }
-        try await context.application.autoMigrate()
+        try await context.application.migrateDatabase()
         let names = try await context.application.sql.raw("SELECT name FROM _fluent_migrations ORDER BY name").all()
             .map { try $0.decode(column: "name", as: String.self) }
         context.console.print("migrated: \(names.joined(separator: ", "))")

@@ -2,9 +2,10 @@ import Foundation
 import Ledger
 import Vapor
 
-/// The regulator's one-button verification (`StoredChainVerification`), run in the background so
-/// a long chain does not hold a request open, with its progress to show. One run at a time; its
-/// last result stays to be read.
+/// Verification of the stored chain (`StoredChainVerification`) on this node: the regulator's
+/// button, which starts a run and returns at once, and `GET /chain/verify`, which waits for one.
+/// One run at a time: whoever asks while a run is going joins it and sees its progress. The
+/// work itself happens on the thread pool, off the event loops. The last result stays to be read.
 actor ChainVerification {
     struct Progress: Sendable {
         var running: Bool
@@ -28,6 +29,13 @@ actor ChainVerification {
             let result = await StoredChainVerification.run(LedgerStore(db: app.db)) { done in await self.advance(done) }
             self.finish(result)
         }
+    }
+
+    /// The result of a run: the one going (joined), or a new one started for `who`.
+    func run(_ app: Application, by who: String) async throws -> StoredChainVerification {
+        try await start(app, by: who)
+        await task?.value
+        return progress.result!
     }
 
     /// Waits for the run in progress, if any (tests; shutdown).

@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import NIOCore
+import SQLKit
 import Vapor
 
 /// The business clock of a running server: the system clock, moved forward by an offset that
@@ -29,17 +30,21 @@ final class AdjustableClock: LedgerClock, @unchecked Sendable {
 /// window return to their senders (`expireOffer`), receivables past due and grace become
 /// `overdue` (`markOverdue`). Run once a minute, and at once when the admin clock moves.
 enum Jobs {
-    /// What is due on `date` in `state`: the offers to expire and the receivables to mark.
-    static func due(in state: LedgerState, on date: BusinessDate) -> [Payload] {
-        let window = state.policy.acceptanceWindowDays, grace = state.policy.graceDays
-        var payloads: [Payload] = []
-        for t in state.tokens.values where t.status == .pending && t.createdOn.days(until: date) > window {
-            payloads.append(.expireOffer(tokenId: t.id))
-        }
-        for r in state.receivables.values.sorted(by: { $0.id < $1.id }) where r.status == .active && r.dueDate.days(until: date) > grace {
-            payloads.append(.markOverdue(receivableId: r.id))
-        }
-        return payloads
+    /// What is due on `date` under `policy`: the offers older than the acceptance window and the
+    /// receivables past due and grace, read from the projections by index (only what is due is
+    /// read, however long the history). Whatever the chain has already done is refused by the
+    /// ledger and skipped.
+    static func due(on date: BusinessDate, policy: Policy, sql: any SQLDatabase) async throws -> [Payload] {
+        // An offer made on day d expires once d + window < date; a receivable once due + grace < date.
+        let offeredBefore = date.adding(days: -policy.acceptanceWindowDays).description
+        let dueBefore = date.adding(days: -policy.graceDays).description
+        let offers = try await sql.raw("""
+            SELECT id FROM tokens WHERE status = 'pending' AND created_on < \(bind: offeredBefore) ORDER BY created_on, id
+            """).all().compactMap { TokenID(try $0.decode(column: "id", as: String.self)) }
+        let overdue = try await sql.raw("""
+            SELECT id FROM receivables WHERE status = 'active' AND due_date < \(bind: dueBefore) ORDER BY id
+            """).all().compactMap { TxID(try $0.decode(column: "id", as: String.self)) }
+        return offers.map { .expireOffer(tokenId: $0) } + overdue.map { .markOverdue(receivableId: $0) }
     }
 
     /// Submits every due job; returns how many the ledger accepted. A job the ledger refuses
@@ -48,8 +53,9 @@ enum Jobs {
     static func run(_ app: Application) async throws -> Int {
         guard let sequencer = app.sequencer, let vault = app.keyVault else { return 0 }
         let now = app.ledgerClock.nowMs()
-        let (operatorId, payloads) = await sequencer.read { ($0.operatorId, due(in: $0, on: BusinessDate(epochMs: now))) }
+        let (operatorId, policy) = await sequencer.read { ($0.operatorId, $0.policy) }
         guard let op = operatorId, let signer = try await vault.signer(for: op, on: app.sql) else { return 0 }
+        let payloads = try await due(on: BusinessDate(epochMs: now), policy: policy, sql: app.sql)
         var done = 0
         for payload in payloads {
             let body = TransactionBody(orgId: op, keyId: signer.keyId, time: now, nonce: UUID().uuidString.lowercased(), payload: payload)

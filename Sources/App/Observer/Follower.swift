@@ -164,7 +164,7 @@ struct FollowCommand: AsyncCommand {
             throw CommandFailure(exitCode: 2, "missing arguments")
         }
         let app = context.application
-        try await app.autoMigrate()
+        try await app.migrateDatabase()
         let follower = try await Follower.load(app: app, upstream: upstream, token: token)
         app.follower = follower
         if let email = Environment.get("CASCADE_OBSERVER_EMAIL"), let password = Environment.get("CASCADE_OBSERVER_PASSWORD") {

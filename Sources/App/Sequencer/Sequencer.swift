@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -34,6 +35,11 @@ public struct SystemClock: LedgerClock {
 /// If a commit fails, the state goes back to where it stood before the block, from an undo record
 /// kept in memory (no replay): a transaction whose content the database refused is refused
 /// alone, and its block-mates are written without it; any other failure fails the block.
+///
+/// If the database goes away (the connection holding the writer lock closes, or nobody can say
+/// whether a block was written), the writer reconnects with backoff, takes the lock again, takes
+/// up whatever the database holds after its last block, and goes on. Meanwhile every caller
+/// hears `503 unavailable`; those whose block's fate is unknown wait for it a while first.
 public actor Sequencer {
     struct Waiter {
         let tx: Transaction
@@ -44,15 +50,36 @@ public actor Sequencer {
     public private(set) var height: Int64
     private var lastHash: String
     private var lastTime: Int64
-    private let store: LedgerStore
+    private var store: LedgerStore
     private let sealer: @Sendable () -> (any TransactionSigner)?
     private let clock: any LedgerClock
+    private let logger = Logger(label: "cascade.writer")
     private let maxBlockTx: Int
     private var queue: [Waiter] = []
     private var writing = false
-    /// Set when the database could not be read back after a failed commit: nothing is accepted
-    /// until the process restarts from what the database holds.
-    private var broken: String?
+    private let reconnect: Reconnect
+    /// Set while the writer is getting its database back: nothing is accepted until it has.
+    public private(set) var recovering: String?
+    /// Set when what the database holds cannot be taken up (it lost blocks this writer committed,
+    /// or holds blocks that do not verify): nothing is accepted until a person has looked.
+    public private(set) var broken: String?
+
+    /// How the writer gets its database back after losing it.
+    public struct Reconnect: Sendable {
+        /// A store to write through again: a new connection holding the writer lock (PostgreSQL),
+        /// or the same store (SQLite). Throws while the database cannot be reached or is taken.
+        var connect: @Sendable (LedgerStore) async throws -> LedgerStore
+        var firstDelay: Duration = .milliseconds(50)
+        var maxDelay: Duration = .seconds(3)
+        /// How long callers whose block's fate is unknown wait for the answer before they hear 503.
+        var fateWait: Duration = .seconds(8)
+
+        /// Writes go on through the same store once it answers.
+        static let sameStore = Reconnect(connect: { store in
+            _ = try await store.tip()
+            return store
+        })
+    }
 
     /// Blocks and transactions committed by this process, and the time spent writing them.
     public struct CommitStats: Sendable {
@@ -75,7 +102,8 @@ public actor Sequencer {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     init(replayed: ChainReplayer, store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?,
-         clock: any LedgerClock, maxBlockTx: Int = 1_000) {
+         clock: any LedgerClock, maxBlockTx: Int = 1_000, reconnect: Reconnect = .sameStore) {
+        self.reconnect = reconnect
         state = replayed.state
         keys = NIOLockedValueBox(replayed.state.signingKeys)
         height = replayed.height
@@ -90,14 +118,38 @@ public actor Sequencer {
 
     /// Rebuilds the state by replaying the stored chain, checking it on the way.
     static func load(store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?, clock: any LedgerClock,
-                     maxBlockTx: Int = 1_000) async throws -> Sequencer {
-        Sequencer(replayed: try await replay(store), store: store, sealer: sealer, clock: clock, maxBlockTx: maxBlockTx)
+                     maxBlockTx: Int = 1_000, reconnect: Reconnect = .sameStore) async throws -> Sequencer {
+        let sequencer = Sequencer(replayed: try await replay(store), store: store, sealer: sealer, clock: clock, maxBlockTx: maxBlockTx, reconnect: reconnect)
+        sequencer.watchConnection(of: store)
+        return sequencer
     }
 
     static func replay(_ store: LedgerStore) async throws -> ChainReplayer {
         let export = try await store.exportAll()
         if export.isEmpty { return ChainReplayer() }
         return try ChainReplayer.verify(export: export, parallelism: ProcessInfo.processInfo.activeProcessorCount).get()
+    }
+
+    /// Starts recovering as soon as the connection holding the writer lock closes, rather than
+    /// at the next commit: requests read through the pool, and after a failover the pool moves to
+    /// the new primary only once the writer has found it. Called once the sequencer is made, and
+    /// again by each recovery for its new connection.
+    nonisolated func watchConnection(of store: LedgerStore) {
+        guard let connection = store.writer else { return }
+        let id = ObjectIdentifier(connection)
+        connection.closeFuture.whenComplete { _ in
+            Task { await self.connectionClosed(id) }
+        }
+    }
+
+    private func connectionClosed(_ id: ObjectIdentifier) async {
+        // Only the connection writes go through now counts (one a recovery replaced does not). A
+        // block being written finds out for itself; a recovery under way has its own connection.
+        guard let current = store.writer, ObjectIdentifier(current) == id else { return }
+        guard !writing, recovering == nil, broken == nil else { return }
+        writing = true
+        await recover(holding: [], sealed: nil, because: "the connection holding the writer lock closed")
+        await drain()
     }
 
     /// Reads the current state on the writer. Reach the state only through here: a copy taken
@@ -125,7 +177,8 @@ public actor Sequencer {
     }
 
     private func enqueue(_ tx: Transaction) async throws -> Outcome {
-        if let broken { throw ConfigurationError("the ledger stopped accepting transactions: \(broken)") }
+        if let broken { throw Unavailable("the ledger stopped accepting transactions: \(broken)") }
+        if recovering != nil { throw Unavailable("the writer is reconnecting to its database; try again shortly") }
         return try await withCheckedThrowingContinuation { continuation in
             queue.append(Waiter(tx: tx, continuation: continuation))
             if !writing {
@@ -196,11 +249,12 @@ public actor Sequencer {
     /// After a commit that failed, with the state already rolled back. If the database holds the
     /// block all the same (its answer was lost, not its write), the block stands. If one
     /// transaction's content made the database refuse the block, each transaction is written in a
-    /// block of its own, so that only that one is refused. Otherwise every caller hears the error.
+    /// block of its own, so that only that one is refused. If the database went away, or cannot
+    /// say whether it holds the block, the writer gets it back first. Otherwise every caller
+    /// hears the error.
     private func failed(_ accepted: [(Waiter, Outcome)], sealed: Block?, error: any Error) async {
         if store.writerLost {
-            for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
-            if broken == nil { stop(because: "the database connection holding the writer lock was lost; restart the writer") }
+            await recover(holding: accepted, sealed: sealed, because: "the connection holding the writer lock was lost (\(error))")
             return
         }
         var stored: String?
@@ -208,26 +262,13 @@ public actor Sequencer {
             do {
                 stored = try await store.blockHash(at: sealed.header.height)
             } catch let readBack {
-                // Neither written for sure nor refused for sure: no caller may be told either.
-                for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
-                stop(because: "the database could not say whether block \(sealed.header.height) was written (\(readBack)); restart the writer")
+                // Neither written for sure nor refused for sure: no caller may be told either yet.
+                await recover(holding: accepted, sealed: sealed, because: "the database could not say whether block \(sealed.header.height) was written (\(readBack))")
                 return
             }
         }
         if let sealed, stored == sealed.hash {
-            // The write happened: apply the same transactions again (the rules are deterministic).
-            state.openUndo()
-            var again: [(Waiter, Outcome)] = []
-            for (waiter, _) in accepted {
-                guard case .success(let effects) = state.apply(waiter.tx) else {
-                    for (w, _) in accepted { w.continuation.resume(throwing: error) }
-                    stop(because: "block \(sealed.header.height) is stored but does not apply again")
-                    return
-                }
-                if effects.orgId != nil { keys.withLockedValue { $0 = state.signingKeys } }
-                again.append((waiter, outcome(effects)))
-            }
-            committed(sealed, again)
+            applyAgain(sealed, accepted)
             return
         }
         if accepted.count > 1, LedgerStore.isContentFault(error) {
@@ -237,10 +278,114 @@ public actor Sequencer {
         for (waiter, _) in accepted { waiter.continuation.resume(throwing: error) }
     }
 
+    /// The block was written though its commit seemed to fail: the same transactions apply again
+    /// (the rules are deterministic) and their callers hear of it.
+    private func applyAgain(_ sealed: Block, _ accepted: [(Waiter, Outcome)]) {
+        state.openUndo()
+        var again: [(Waiter, Outcome)] = []
+        for (waiter, _) in accepted {
+            guard case .success(let effects) = state.apply(waiter.tx) else {
+                state.rollBack()
+                for (w, _) in accepted { w.continuation.resume(throwing: Unavailable("block \(sealed.header.height) is stored but does not apply again")) }
+                stop(because: "block \(sealed.header.height) is stored but does not apply again")
+                return
+            }
+            if effects.orgId != nil { keys.withLockedValue { $0 = state.signingKeys } }
+            again.append((waiter, outcome(effects)))
+        }
+        committed(sealed, again)
+    }
+
+    /// Gets the database back: reconnects with backoff until it answers (taking the writer lock
+    /// again), then takes up every block stored after the last one this writer knew, checked as a
+    /// replay checks them. `held` are callers of the block `sealed`, whose fate is unknown: they
+    /// hear the truth if it is known within `fateWait` (their block stands, or it was never
+    /// written and their transactions queue again), and 503 after that. Everyone else hears 503
+    /// until the writer is back.
+    private func recover(holding held: [(Waiter, Outcome)], sealed: Block?, because reason: String) async {
+        recovering = reason
+        logger.warning("writer: \(reason); reconnecting")
+        for waiter in queue { waiter.continuation.resume(throwing: Unavailable("the writer is reconnecting to its database; try again shortly")) }
+        queue.removeAll()
+        var held = held
+        let started = ContinuousClock.now
+        var delay = reconnect.firstDelay
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                let fresh = try await reconnect.connect(store)
+                watchConnection(of: fresh)
+                let ours = height < 0 ? BlockHeader.genesisPrevHash : try await fresh.blockHash(at: height)
+                let tail = try await fresh.blocks(after: height)
+                store = fresh
+                try takeUp(tail, ours: ours, sealed: sealed, held: &held)
+                break
+            } catch let failure as Diverged {
+                for (waiter, _) in held { waiter.continuation.resume(throwing: Unavailable("the database holds blocks this writer cannot take up")) }
+                stop(because: "the database's chain cannot be taken up after block \(height): \(failure)")
+                recovering = nil
+                return
+            } catch {
+                if attempts == 1 || attempts % 20 == 0 { logger.warning("writer: reconnecting, attempt \(attempts): \(error)") }
+                if !held.isEmpty, ContinuousClock.now - started >= reconnect.fateWait {
+                    for (waiter, _) in held {
+                        waiter.continuation.resume(throwing: Unavailable("the database went away while block \(sealed?.header.height ?? height + 1) was written; whether it holds transaction \(waiter.tx.id) is not known yet", transactionId: waiter.tx.id))
+                    }
+                    held = []
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, reconnect.maxDelay)
+            }
+        }
+        keys.withLockedValue { $0 = state.signingKeys }
+        recovering = nil
+        logger.notice("writer: the database is back after \(attempts) attempt(s); writing from block \(height + 1)")
+        // Callers still held whose block was never written: their transactions go first.
+        queue.insert(contentsOf: held.map(\.0), at: 0)
+    }
+
+    /// Takes up the blocks the database holds after this writer's last one. The block `sealed`, if
+    /// it is among them, answers `held` (emptied then). Throws `ChainFailure` when the stored
+    /// chain does not continue this writer's: blocks it committed are gone, or do not verify.
+    /// `ours`: the hash the database holds at this writer's last height.
+    private func takeUp(_ tail: [ParsedBlock], ours: String?, sealed: Block?, held: inout [(Waiter, Outcome)]) throws(Diverged) {
+        guard let ours else {
+            throw Diverged(description: "the database has no block \(height), which this writer committed: acknowledged blocks are missing (restore the database, or promote the standby that has them)")
+        }
+        guard ours == lastHash else { throw Diverged(description: "the database's block \(height) is not the one this writer committed") }
+        var tip = ChainTip(height: height, hash: lastHash, time: lastTime)
+        for parsed in tail {
+            if let sealed, parsed.block.hash == sealed.hash, !held.isEmpty {
+                applyAgain(sealed, held)
+                held = []
+                tip = ChainTip(height: height, hash: lastHash, time: lastTime)
+                continue
+            }
+            state.openUndo()
+            do throws(ChainFailure) {
+                tip = try state.follow(parsed, after: tip)
+            } catch {
+                state.rollBack()
+                throw Diverged(description: "a stored block does not verify: \(error)")
+            }
+            state.dropUndo()
+            height = tip.height
+            lastHash = tip.hash
+            lastTime = tip.time
+        }
+    }
+
+    /// The stored chain does not continue the one this writer holds.
+    struct Diverged: Error, CustomStringConvertible {
+        var description: String
+    }
+
     /// Accepts nothing more, and tells everyone waiting why.
     private func stop(because reason: String) {
         broken = reason
-        for waiter in queue { waiter.continuation.resume(throwing: ConfigurationError(reason)) }
+        logger.critical("writer: \(reason)")
+        for waiter in queue { waiter.continuation.resume(throwing: Unavailable(reason)) }
         queue.removeAll()
     }
 

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import PostgresKit
 import PostgresNIO
+import Vapor
 
 #if canImport(Glibc)
     import Glibc
@@ -37,24 +38,16 @@ final class WriterLock: @unchecked Sendable {
         let description: String
     }
 
+    private var location: DatabaseLocation?
+    private let logger = Logger(label: "cascade.writer-lock")
+
     static func acquire(_ location: DatabaseLocation, logger: Logger) async throws -> WriterLock {
         let lock = WriterLock()
+        lock.location = location
         switch location {
         case .postgres(let url, let schema):
-            let config = try SQLPostgresConfiguration(url: url).coreConfiguration
-            let connection = try await PostgresConnection.connect(on: WriterThread.loop, configuration: config, id: 1, logger: logger)
-            if let schema {
-                _ = try await connection.query("SELECT set_config('search_path', \(schema), false)", logger: logger)
-            }
             let key = advisoryKey(schema: schema)
-            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(key)) AS locked", logger: logger)
-            var locked = false
-            for try await row in rows { locked = try row.decode(Bool.self) }
-            guard locked else {
-                try? await connection.close()
-                throw Taken(description: "another Cascade writer already holds this PostgreSQL database (advisory lock \(key)); run this one as a reader or stop the other")
-            }
-            lock.connection = connection
+            (lock.serverURL, lock.connection) = try await lockedConnection(url: url, schema: schema, key: key, logger: logger)
             lock.key = key
         case .sqlite(let path):
             let fd = open(path + ".writer-lock", O_CREAT | O_RDWR, 0o644)
@@ -68,11 +61,50 @@ final class WriterLock: @unchecked Sendable {
         return lock
     }
 
+    /// The server the lock's connection is on (one of `DATABASE_URL`'s).
+    private(set) var serverURL: String?
+
+    /// A new connection on the writer's thread, to the first of the servers that takes writes,
+    /// that holds the advisory lock; or `Taken`.
+    private static func lockedConnection(url: String, schema: String?, key: Int64, logger: Logger) async throws -> (String, PostgresConnection) {
+        let (server, connection) = try await PostgresServers(url).connect(writes: true, on: WriterThread.loop, logger: logger)
+        do {
+            if let schema {
+                _ = try await connection.query("SELECT set_config('search_path', \(schema), false)", logger: logger)
+            }
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(key)) AS locked", logger: logger)
+            var locked = false
+            for try await row in rows { locked = try row.decode(Bool.self) }
+            guard locked else {
+                throw Taken(description: "another Cascade writer already holds this PostgreSQL database (advisory lock \(key)); run this one as a reader or stop the other")
+            }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return (server, connection)
+    }
+
+    /// After the lock's connection was lost: the old one is closed (so the server lets its lock go
+    /// if it has not noticed yet), and a new one takes the lock again. `Taken` while another
+    /// writer holds it. The SQLite lock is a file lock, never lost while the process lives.
+    func reconnect() async throws -> PostgresConnection? {
+        guard case .postgres(let url, let schema) = location else { return nil }
+        if let old = connection {
+            connection = nil
+            try? await old.close()
+        }
+        let (server, fresh) = try await Self.lockedConnection(url: url, schema: schema, key: key, logger: logger)
+        connection = fresh
+        serverURL = server
+        return fresh
+    }
+
     func release() async {
         if let connection {
             // Checked and sent in one turn of the connection's event loop: a query written to a
             // connection that has closed (the server may have ended it) would never be answered.
-            let key = self.key, logger = Logger(label: "cascade.writer-lock")
+            let key = self.key, logger = self.logger
             _ = try? await connection.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
                 if connection.isClosed { return connection.eventLoop.makeSucceededVoidFuture() }
                 return connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger).map { _ in }
@@ -94,4 +126,20 @@ final class WriterLock: @unchecked Sendable {
 /// the process, living as long as it does.
 enum WriterThread {
     static let loop: any EventLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+}
+
+extension Sequencer.Reconnect {
+    /// Through `lock`: on PostgreSQL a new connection that takes the lock again, on the first of
+    /// the servers that takes writes (after a failover, the promoted standby), with the request
+    /// pool moved there too; on SQLite the same store, once the file answers.
+    static func through(_ lock: WriterLock, _ app: Application) -> Self {
+        Sequencer.Reconnect(connect: { old in
+            guard let connection = try await lock.reconnect() else {
+                _ = try await old.tip()
+                return old
+            }
+            if let server = lock.serverURL { try await app.pointPostgres(at: server) }
+            return LedgerStore(db: app.db, writer: connection)
+        })
+    }
 }

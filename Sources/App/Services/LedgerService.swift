@@ -18,8 +18,11 @@ enum LedgerService {
         var nonce = [UInt8](repeating: 0, count: 16)
         for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
         let body = TransactionBody(orgId: caller.orgId, keyId: signer.keyId, time: time ?? app.ledgerClock.nowMs(), nonce: Hex.encode(nonce), payload: payload)
+        let tx = try Transaction.sign(body, with: signer)
+        // A retry with the request's Idempotency-Key will look for this transaction, not make another.
+        try await IdempotencyClaim.current?.note(tx.id)
         do {
-            return try await sequencer.submit(try Transaction.sign(body, with: signer))
+            return try await sequencer.submit(tx)
         } catch let error as LedgerError {
             // The caller named the payload's fields, not the transaction's: `memo`, not `payload.memo`.
             throw error.fieldsRelative(to: "payload.")

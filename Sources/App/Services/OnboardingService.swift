@@ -24,7 +24,11 @@ enum OnboardingService {
         do {
             outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
         } catch {
-            try? await app.sql.delete(from: "org_keys").where("org_id", .equal, SQLBind(orgId.description)).run()
+            // Refused: the key goes. Of unknown fate (the database went away): it stays, since the
+            // org may be on the chain; a key for an org never registered opens nothing.
+            if !(error is Unavailable) {
+                try? await app.sql.delete(from: "org_keys").where("org_id", .equal, SQLBind(orgId.description)).run()
+            }
             throw error
         }
         try await audit(viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")", app: app, address: address)

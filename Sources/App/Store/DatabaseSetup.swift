@@ -39,11 +39,13 @@ extension Application {
             // The demo's default file lies in `.cascade/`, which a fresh clone does not have yet.
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            databases.use(.sqlite(.file(path)), as: .sqlite)
+            // One connection per event loop (the driver allows no more); a request waits for its
+            // loop's connection for up to 30 s rather than fail at the first burst.
+            databases.use(.sqlite(.file(path), connectionPoolTimeout: .seconds(30)), as: .sqlite)
         case .postgres(let url, let schema):
-            var config = try SQLPostgresConfiguration(url: url)
-            config.searchPath = schema.map { [$0] }
-            databases.use(.postgres(configuration: config), as: .psql)
+            let servers = try PostgresServers(url)
+            storage[PostgresPoolKey.self] = PostgresPool(servers: servers, schema: schema, current: servers.urls[0])
+            try usePostgres(servers.urls[0], schema: schema)
         }
         for migration in try SQLFileMigration.load(from: URL(fileURLWithPath: directory.workingDirectory).appendingPathComponent("Migrations")) {
             migrations.add(migration)
@@ -51,6 +53,50 @@ extension Application {
     }
 
     public var sql: any SQLDatabase { db as! any SQLDatabase }  // both drivers are SQL databases
+
+    /// The PostgreSQL servers of `DATABASE_URL`, and the one the request pool uses now.
+    struct PostgresPool: Sendable {
+        var servers: PostgresServers
+        var schema: String?
+        var current: String
+    }
+    struct PostgresPoolKey: StorageKey { typealias Value = PostgresPool }
+    var postgresPool: PostgresPool? { storage[PostgresPoolKey.self] }
+
+    private func usePostgres(_ url: String, schema: String?) throws {
+        var config = try SQLPostgresConfiguration(url: url)
+        config.searchPath = schema.map { [$0] }
+        // Requests read while others wait on the database: several connections per event loop.
+        databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: 4, connectionPoolTimeout: .seconds(30)), as: .psql, isDefault: true)
+    }
+
+    /// Points the request pool at `url` (one of `DATABASE_URL`'s servers), after a failover: the
+    /// old pool's connections are closed and new ones go to `url`. Nothing to do if it is there.
+    func pointPostgres(at url: String) async throws {
+        guard var pool = postgresPool, pool.current != url else { return }
+        logger.notice("database: requests now go to \(PostgresServers.hostPart(url))")
+        try usePostgres(url, schema: pool.schema)
+        pool.current = url
+        storage[PostgresPoolKey.self] = pool
+        // Shutting the old pool down waits for it: off the event loops.
+        let databases = self.databases
+        try await NIOThreadPool.singleton.runIfActive { databases.reinitialize(.psql) }
+    }
+
+    /// Brings the schema up to date. SQLite then runs in write-ahead-log mode (kept in the file):
+    /// readers never wait for the writer, and the writer waits only for another writer.
+    public func migrateDatabase() async throws {
+        if let pool = postgresPool, pool.servers.urls.count > 1 {
+            // Several servers: the schema is written on the one that takes writes.
+            let (url, connection) = try await pool.servers.connect(writes: true, on: eventLoopGroup.next(), logger: logger)
+            try? await connection.close()
+            try await pointPostgres(at: url)
+        }
+        try await autoMigrate()
+        if sql.dialect.name == "sqlite" {
+            _ = try await sql.raw("PRAGMA journal_mode = WAL").all()
+        }
+    }
 }
 
 /// One file of `Migrations/`, applied once, inside a transaction, and recorded under its file

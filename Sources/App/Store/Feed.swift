@@ -120,7 +120,7 @@ enum Feed {
     }
 }
 
-/// The highest `seq` of a sequenced table (`events`, `audit_log`), 0 while it is empty.
+/// The highest `seq` of the event feed, 0 while it is empty; only the writer adds to it.
 func lastSeq(of table: String, on db: any SQLDatabase) async throws -> Int64 {
     let last = try await db.raw("SELECT MAX(seq) AS seq FROM \(ident: table)").first()
     return try last.flatMap { try $0.decodeNil(column: "seq") ? nil : try $0.decode(column: "seq", as: Int64.self) } ?? 0
@@ -139,18 +139,10 @@ enum AuditLog {
     }
 
     static func record(_ e: Entry, nowMs: Int64, on db: any SQLDatabase) async throws {
-        // Concurrent writers (sign-ins happen outside the sequencer) retry on a taken sequence number.
-        for attempt in 0..<8 {
-            let seq = try await lastSeq(of: "audit_log", on: db) + 1
-            do {
-                try await db.insert(into: "audit_log").columns("seq", "time_ms", "action", "org_id", "user_id", "email", "address", "detail")
-                    .values(SQLBind(seq), SQLBind(nowMs), SQLBind(e.action), e.orgId.map { SQLBind($0.description) } ?? SQLBind(String?.none),
-                            SQLBind(e.userId), SQLBind(e.email), SQLBind(e.address), SQLBind(e.detail))
-                    .run()
-                return
-            } catch where attempt < 7 {
-                continue
-            }
-        }
+        // Requests write here at the same time, outside the writer: the database numbers the rows.
+        try await db.insert(into: "audit_log").columns("time_ms", "action", "org_id", "user_id", "email", "address", "detail")
+            .values(SQLBind(nowMs), SQLBind(e.action), e.orgId.map { SQLBind($0.description) } ?? SQLBind(String?.none),
+                    SQLBind(e.userId), SQLBind(e.email), SQLBind(e.address), SQLBind(e.detail))
+            .run()
     }
 }

@@ -72,8 +72,7 @@ struct LedgerStore: Sendable {
             _ = try await writer.execute(AppendBlock(parameters: sets.map(Self.jsonRows)), logger: db.logger)
             return
         }
-        try await db.transaction { fluent in
-            let db = fluent as! any SQLDatabase
+        try await writeTransaction { db in
             for set in sets where !set.rows.isEmpty {
                 var rows = set.rows
                 if set.table == "events" {
@@ -90,9 +89,63 @@ struct LedgerStore: Sendable {
         }
     }
 
+    /// One database transaction around `body`. On SQLite it takes the write lock at its start
+    /// (`BEGIN IMMEDIATE`), so that a request writing at the same moment waits for it instead of
+    /// making it fail halfway.
+    private func writeTransaction(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
+        guard sql.dialect.name == "sqlite" else {
+            try await db.transaction { fluent in try await body(fluent as! any SQLDatabase) }
+            return
+        }
+        try await sql.withSession { db in
+            try await db.raw("BEGIN IMMEDIATE").run()
+            do {
+                try await body(db)
+                try await db.raw("COMMIT").run()
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
     /// The hash of the stored block at `height`, if there is one.
     func blockHash(at height: Int64) async throws -> String? {
         try await sql.raw("SELECT hash FROM blocks WHERE height = \(bind: height)").first()?.decode(column: "hash", as: String.self)
+    }
+
+    /// The audit path of transaction `id` in block `height`, from the block's header and its
+    /// transactions' ids in order (by index): two reads, whatever the chain's length.
+    func inclusionProof(of id: TxID, inBlock height: Int64) async throws -> InclusionProof? {
+        guard let header = try await sql.raw("""
+            SELECT height, hash, prev_hash, tx_root, tx_count, time_ms, signature FROM blocks WHERE height = \(bind: height)
+            """).first() else { return nil }
+        let ids = try await sql.raw("SELECT id FROM transactions WHERE block_height = \(bind: height) ORDER BY position").all()
+            .compactMap { TxID(try $0.decode(column: "id", as: String.self)) }
+        guard let index = ids.firstIndex(of: id) else { return nil }
+        let blockHeader = BlockHeader(height: height, prevHash: try header.decode(column: "prev_hash", as: String.self),
+                                      txRoot: try header.decode(column: "tx_root", as: String.self),
+                                      txCount: try header.decode(column: "tx_count", as: Int64.self), time: try header.decode(column: "time_ms", as: Int64.self))
+        return InclusionProof(transactionId: id.description, blockHeight: height, leafIndex: index,
+                              auditPath: Merkle.auditPath(index: index, leaves: ids.map(\.bytes)).map { Hex.encode($0) },
+                              header: blockHeader, hash: try header.decode(column: "hash", as: String.self),
+                              signature: try header.decode(column: "signature", as: String.self))
+    }
+
+    /// The last stored block, or nil for an empty chain.
+    func tip() async throws -> ChainTip? {
+        guard let row = try await sql.raw("SELECT height, hash, time_ms FROM blocks ORDER BY height DESC LIMIT 1").first() else { return nil }
+        return ChainTip(height: try row.decode(column: "height", as: Int64.self), hash: try row.decode(column: "hash", as: String.self),
+                        time: try row.decode(column: "time_ms", as: Int64.self))
+    }
+
+    /// The stored blocks after `height`, read as a replay reads them.
+    func blocks(after height: Int64) async throws -> [ParsedBlock] {
+        var blocks: [ParsedBlock] = []
+        try await exportLines(fromHeight: height + 1) { line in
+            blocks.append(try ParsedBlock(line: line, index: Int(height) + 1 + blocks.count))
+        }
+        return blocks
     }
 
     /// A database error caused by what a block holds rather than by the database: a value it

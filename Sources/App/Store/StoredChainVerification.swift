@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import NIOPosix
 
 /// The one verification of a stored chain, for `cascade verify`, `GET /chain/verify` and the
 /// regulator's button alike: the chain read a page of blocks at a time and replayed — every hash,
@@ -22,45 +23,67 @@ struct StoredChainVerification: Sendable {
 
     static let pageSize: Int64 = 500
 
-    /// `report` hears the number of blocks replayed after each page.
+    /// `report` hears the number of blocks replayed after each page. The chain is read a page at a
+    /// time; each page is parsed and replayed on the thread pool, never on an event loop or the
+    /// cooperative threads that serve requests.
     static func run(_ store: LedgerStore, report: @Sendable (Int64) async -> Void = { _ in }) async -> StoredChainVerification {
         let started = Date()
-        var replayer = ChainReplayer()
+        let work = Work()
         func result(_ problems: [String], differing: Int = 0, state: LedgerState?) -> StoredChainVerification {
-            StoredChainVerification(ok: problems.isEmpty, height: replayer.height, blockCount: replayer.blockCount, txCount: Int64(replayer.state.transactionCount),
-                                    tokenCount: replayer.state.tokens.count, head: replayer.lastHash, problems: Array(problems.prefix(100)), differingRows: differing,
-                                    seconds: String(format: "%.3f", Date().timeIntervalSince(started)), state: state)
+            let replayer = work.replayer
+            return StoredChainVerification(ok: problems.isEmpty, height: replayer.height, blockCount: replayer.blockCount, txCount: Int64(replayer.state.transactionCount),
+                                           tokenCount: replayer.state.tokens.count, head: replayer.lastHash, problems: Array(problems.prefix(100)), differingRows: differing,
+                                           seconds: String(format: "%.3f", Date().timeIntervalSince(started)), state: state)
         }
-        var page: [ParsedBlock] = []
+        var page: [[UInt8]] = []
         do {
-            var failure: ChainFailure?
-            func flush() async {
-                guard failure == nil, !page.isEmpty else { return }
-                do throws(ChainFailure) {
-                    try replayer.append(page, firstIndex: Int(replayer.height) + 1, parallelism: ProcessInfo.processInfo.activeProcessorCount)
-                } catch {
-                    failure = error
-                }
+            func flush() async throws {
+                guard work.failure == nil, !page.isEmpty else { return }
+                let lines = page
                 page.removeAll(keepingCapacity: true)
-                await report(replayer.height + 1)
+                try await NIOThreadPool.singleton.runIfActive { work.replay(lines) }
+                await report(work.replayer.height + 1)
             }
-            var index = 0
             try await store.exportLines(pageSize: pageSize) { line in
-                guard failure == nil else { return }
-                do throws(ChainFailure) {
-                    page.append(try ParsedBlock(line: line, index: index))
-                } catch {
-                    failure = error
-                }
-                index += 1
-                if page.count >= Int(pageSize) { await flush() }
+                guard work.failure == nil else { return }
+                page.append(line)
+                if page.count >= Int(pageSize) { try await flush() }
             }
-            await flush()
-            if let failure { return result([failure.description], state: nil) }
-            let problems = try await store.projectionProblems(against: replayer.state)
-            return result(problems, differing: problems.count, state: problems.isEmpty ? replayer.state : nil)
+            try await flush()
+            if let failure = work.failure { return result([failure.description], state: nil) }
+            let problems = try await store.projectionProblems(against: work.replayer.state)
+            return result(problems, differing: problems.count, state: problems.isEmpty ? work.replayer.state : nil)
         } catch {
             return result(["the stored chain could not be read: \(error)"], state: nil)
+        }
+    }
+
+    /// The replay in progress, handed from page to page. Only one page is worked on at a time
+    /// (each is awaited before the next is read), so it is never touched from two threads at once.
+    private final class Work: @unchecked Sendable {
+        var replayer = ChainReplayer()
+        var failure: ChainFailure?
+        private var index = 0
+
+        func replay(_ lines: [[UInt8]]) {
+            var parsed: [ParsedBlock] = []
+            parsed.reserveCapacity(lines.count)
+            let first = Int(replayer.height) + 1
+            for line in lines {
+                do throws(ChainFailure) {
+                    parsed.append(try ParsedBlock(line: line, index: index))
+                } catch {
+                    failure = error
+                    break
+                }
+                index += 1
+            }
+            do throws(ChainFailure) {
+                try replayer.append(parsed, firstIndex: first, parallelism: ProcessInfo.processInfo.activeProcessorCount)
+            } catch {
+                // A rule or signature failure comes before a read failure later in the page.
+                failure = error
+            }
         }
     }
 }

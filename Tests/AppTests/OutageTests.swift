@@ -1,0 +1,86 @@
+import Foundation
+import Ledger
+import SQLKit
+import Testing
+import VaporTesting
+
+@testable import App
+
+/// The database goes away under a running platform (every connection ended, new ones refused,
+/// as while PostgreSQL restarts) and comes back. Meanwhile every request answers `503
+/// unavailable` with `Retry-After`, never a 500 and never a wrong answer; afterwards the writer
+/// has reconnected by itself, nothing acknowledged is lost and nothing was done twice.
+@Suite(.enabled(if: TestDatabase.postgresURL != nil)) struct OutageTests {
+    @Test func whileTheDatabaseIsAwayEveryoneHears503AndAfterwardsTheWriterGoesOn() async throws {
+        try await DemoPlatform.with(ownDatabase: true) { d in
+            // setup
+            let tier2 = d.orgs["tier2"]!
+            let tokens = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.compactMap { $0["id"]?.stringValue }
+            let height = await d.height
+            // act 1: the database goes away
+            try await TestDatabase.outage(d.app, down: true)
+            // check 1: reads and writes answer 503 with Retry-After, and change nothing
+            let read = try await d.call("tier1", .GET, "/api/v1/tokens")
+            #expect(read.status == .serviceUnavailable && read.code == "unavailable" && read.headers.first(name: .retryAfter) != nil, "\(read.status) \(read.json)")
+            let write = try await d.call("tier1", .POST, "/api/v1/tokens/\(tokens[0])/transfer", #"{"toOrgId":"\#(tier2)","amountFen":100000}"#,
+                                         headers: ["Idempotency-Key": "outage-1"])
+            #expect(write.status == .serviceUnavailable && write.code == "unavailable", "\(write.status) \(write.json)")
+            let signIn = try await d.call(nil, .POST, "/api/v1/auth/login", #"{"email":"tier1@cascade.demo","password":"\#(DemoSeed.password)"}"#)
+            #expect(signIn.status == .serviceUnavailable, "\(signIn.status) \(signIn.json)")
+            // act 2: it comes back
+            try await TestDatabase.outage(d.app, down: false)
+            // check 2: the writer goes on by itself; the same key runs the transfer now, once
+            try await poll("the platform to answer again") {
+                try await d.call("tier1", .POST, "/api/v1/tokens/\(tokens[1])/transfer", #"{"toOrgId":"\#(tier2)","amountFen":100000}"#).status == .created
+            }
+            let retried = try await d.call("tier1", .POST, "/api/v1/tokens/\(tokens[0])/transfer", #"{"toOrgId":"\#(tier2)","amountFen":100000}"#,
+                                           headers: ["Idempotency-Key": "outage-1"])
+            #expect(retried.status == .created, "\(retried.status) \(retried.json)")
+            #expect(await d.height == height + 2)
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    /// The connection goes while a block is being written: its caller waits a while for the
+    /// block's fate, then hears 503 with the transaction's id. A retry with the same
+    /// Idempotency-Key never submits the operation a second time: it runs afresh only once the
+    /// writer is back and knows the first was not committed.
+    @Test func aRequestWhoseBlocksFateIsUnknownIsNeverDoneTwice() async throws {
+        try await DemoPlatform.with(ownDatabase: true) { d in
+            let tier2 = d.orgs["tier2"]!
+            let token = try #require(try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first?["id"]?.stringValue)
+            let height = await d.height
+            let app = d.app
+            await app.sequencer!.setBeforeCommit { _ in
+                try await TestDatabase.outage(app, down: true)
+                try await poll("the writer's connection to close") { Platform.heldLock(app)?.connection?.isClosed ?? true }
+            }
+            let body = #"{"toOrgId":"\#(tier2)","amountFen":100000}"#
+            let first = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", body, headers: ["Idempotency-Key": "fate-1"])
+            await app.sequencer!.setBeforeCommit(nil)
+            #expect(first.status == .serviceUnavailable && first.headers.first(name: .retryAfter) != nil, "\(first.status) \(first.json)")
+            #expect(first.json["detail"]?.stringValue?.contains("not known yet") == true, "\(first.json)")
+            try await TestDatabase.outage(app, down: false)
+            try await poll("the writer to be back") { await app.sequencer!.recovering == nil }
+            let again = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", body, headers: ["Idempotency-Key": "fate-1"])
+            #expect(again.status == .created, "\(again.status) \(again.json)")
+            let replay = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", body, headers: ["Idempotency-Key": "fate-1"])
+            #expect(replay.status == .created && replay.headers.first(name: "Idempotent-Replayed") == "true")
+            #expect(await d.height == height + 1)
+            #expect(try await d.chainAgrees())
+        }
+    }
+}
+
+@Suite struct PostgresServersTests {
+    @Test func aURLWithSeveralHostsNamesEachServerInOrder() throws {
+        let servers = try PostgresServers("postgres://u:p%40ss@127.0.0.1:5432,127.0.0.1:5433/cascade?target_session_attrs=read-write&sslmode=disable")
+        #expect(servers.urls == ["postgres://u:p%40ss@127.0.0.1:5432/cascade?sslmode=disable", "postgres://u:p%40ss@127.0.0.1:5433/cascade?sslmode=disable"])
+        #expect(servers.readWrite)
+        #expect(PostgresServers.hostPart(servers.urls[1]) == "127.0.0.1:5433")
+        let one = try PostgresServers("postgresql://cascade@db/cascade")
+        #expect(one.urls == ["postgresql://cascade@db/cascade"] && !one.readWrite)
+        #expect(throws: ConfigurationError.self) { try PostgresServers("postgres://u@a,,b/db") }
+        #expect(throws: ConfigurationError.self) { try PostgresServers("postgres://u@a/db?target_session_attrs=standby") }
+    }
+}
