@@ -196,13 +196,27 @@ enum NodeController {
     }
 
     /// `{role, height, businessDate, state}`; an observer adds `upstream` and, once halted, `problem`.
+    /// A writer's state is `writing`, `reconnecting` (to its database) or `stopped` (with the
+    /// problem); a read-only replica's is `reading`.
     @Sendable static func status(req: Request) async throws -> Status {
         if let follower = req.application.follower {
             let s = await follower.status
             return Status(role: "observer", height: s.height, businessDate: BusinessDate(epochMs: req.application.ledgerClock.nowMs()).description,
                           upstream: s.upstream, state: s.state.rawValue, problem: s.problem)
         }
-        return try await query(on: req.application.sql, nowMs: req.application.ledgerClock.nowMs())
+        var status = try await query(on: req.application.sql, nowMs: req.application.ledgerClock.nowMs())
+        if req.application.readOnlyReplica {
+            status.role = "replica"
+            status.state = "reading"
+        } else if let sequencer = req.application.sequencer {
+            if let stopped = await sequencer.broken {
+                status.state = "stopped"
+                status.problem = stopped
+            } else if await sequencer.recovering != nil {
+                status.state = "reconnecting"
+            }
+        }
+        return status
     }
 }
 

@@ -84,3 +84,21 @@ import VaporTesting
         #expect(throws: ConfigurationError.self) { try PostgresServers("postgres://u@a/db?target_session_attrs=standby") }
     }
 }
+
+@Suite struct ReplicaTests {
+    /// A read-only replica serves reads with credentials made on the writer and refuses every
+    /// write, sign-in included, with 403; its status says it is a replica.
+    @Test func aReplicaServesReadsAndRefusesWrites() async throws {
+        try await DemoPlatform.with { d in
+            d.app.readOnlyReplica = true
+            let height = await d.height
+            #expect(try await d.call("tier1", .GET, "/api/v1/tokens").status == .ok)
+            #expect(try await d.call(nil, .GET, "/api/v1/node/status")["role"] == .string("replica"))
+            let token = try #require(try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first?["id"]?.stringValue)
+            let write = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/split", #"{"amountsFen":[1,2]}"#)
+            #expect(write.status == .forbidden && write.json["detail"]?.stringValue?.contains("replica") == true)
+            #expect(try await d.call(nil, .POST, "/api/v1/auth/login", #"{"email":"tier1@cascade.demo","password":"\#(DemoSeed.password)"}"#).status == .forbidden)
+            #expect(await d.height == height)
+        }
+    }
+}

@@ -86,7 +86,9 @@ enum Platform {
     }
 }
 
-/// `cascade serve [--hostname H] [--port P]`: the writer against `DATABASE_URL`. On an empty
+/// `cascade serve [--hostname H] [--port P]`: the writer against `DATABASE_URL`; with
+/// `CASCADE_READ_ONLY=true`, a read-only replica serving the console and the API from it (a
+/// PostgreSQL hot standby, say). On an empty
 /// database it creates the genesis from `CASCADE_OPERATOR_NAME`, `CASCADE_OPERATOR_CREDIT_CODE`,
 /// `CASCADE_OPERATOR_EMAIL` and `CASCADE_OPERATOR_PASSWORD`.
 struct WriterServeCommand: AsyncCommand {
@@ -95,6 +97,13 @@ struct WriterServeCommand: AsyncCommand {
 
     func run(using context: CommandContext, signature: Signature) async throws {
         let app = context.application
+        if Environment.get("CASCADE_READ_ONLY") == "true" {
+            // A replica: reads the database as it is (a standby's schema comes with replication).
+            app.readOnlyReplica = true
+            context.console.print("serving read-only from \(app.postgresPool.map { PostgresServers.hostPart($0.current) } ?? "the database"); writes go to the writer")
+            try await app.servers.asyncCommand.run(using: context, signature: signature)
+            return
+        }
         let sealer = try await Platform.startWriter(app)
         if await app.sequencer?.read(\.operatorId) == nil {
             let env = ["CASCADE_OPERATOR_NAME", "CASCADE_OPERATOR_CREDIT_CODE", "CASCADE_OPERATOR_EMAIL", "CASCADE_OPERATOR_PASSWORD"].map { Environment.get($0) ?? "" }

@@ -118,6 +118,15 @@ struct FollowError: Error, CustomStringConvertible {
 extension Application {
     private struct FollowerKey: StorageKey { typealias Value = Follower }
 
+    private struct ReplicaKey: StorageKey { typealias Value = Bool }
+
+    /// Set on a read-only replica (`CASCADE_READ_ONLY=true cascade serve`): no writer, and every
+    /// write refused.
+    var readOnlyReplica: Bool {
+        get { storage[ReplicaKey.self] ?? false }
+        set { storage[ReplicaKey.self] = newValue }
+    }
+
     /// Set on an observer node: every write is refused and the status says whom it follows.
     var follower: Follower? {
         get { storage[FollowerKey.self] }
@@ -126,13 +135,19 @@ extension Application {
 }
 
 /// On an observer node nothing is written: every POST, PUT, PATCH and DELETE but signing in and
-/// out is refused with 403.
+/// out is refused with 403. On a read-only replica (a node serving from a PostgreSQL standby),
+/// signing in too: sessions and keys are made on the writer, and reach the replica with the rest.
 struct ReadOnlyNode: AsyncMiddleware {
     static let allowed: Set<String> = ["/api/v1/auth/login", "/api/v1/auth/logout", "/login", "/logout"]
 
     func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        if req.application.follower != nil, [.POST, .PUT, .PATCH, .DELETE].contains(req.method), !Self.allowed.contains(req.url.path) {
+        let writes = [.POST, .PUT, .PATCH, .DELETE].contains(req.method)
+        if writes, req.application.follower != nil, !Self.allowed.contains(req.url.path) {
             throw Problem(.forbidden, "this is a read-only observer node; send writes to the writer it follows")
+        }
+        if writes, req.application.readOnlyReplica {
+            // A replica's database takes no writes at all, sign-ins included.
+            throw Problem(.forbidden, "this is a read-only replica of the writer's database; sign in and send writes to the writer")
         }
         return try await next.respond(to: req)
     }

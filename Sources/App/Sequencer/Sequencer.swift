@@ -321,6 +321,11 @@ public actor Sequencer {
                 store = fresh
                 try takeUp(tail, ours: ours, sealed: sealed, held: &held)
                 break
+            } catch let released as WriterLock.Released {
+                for (waiter, _) in held { waiter.continuation.resume(throwing: Unavailable(released.description)) }
+                stop(because: released.description, level: .notice)
+                recovering = nil
+                return
             } catch let failure as Diverged {
                 for (waiter, _) in held { waiter.continuation.resume(throwing: Unavailable("the database holds blocks this writer cannot take up")) }
                 stop(because: "the database's chain cannot be taken up after block \(height): \(failure)")
@@ -382,9 +387,9 @@ public actor Sequencer {
     }
 
     /// Accepts nothing more, and tells everyone waiting why.
-    private func stop(because reason: String) {
+    private func stop(because reason: String, level: Logger.Level = .critical) {
         broken = reason
-        logger.critical("writer: \(reason)")
+        logger.log(level: level, "writer: \(reason)")
         for waiter in queue { waiter.continuation.resume(throwing: Unavailable(reason)) }
         queue.removeAll()
     }

@@ -89,6 +89,7 @@ final class WriterLock: @unchecked Sendable {
     /// if it has not noticed yet), and a new one takes the lock again. `Taken` while another
     /// writer holds it. The SQLite lock is a file lock, never lost while the process lives.
     func reconnect() async throws -> PostgresConnection? {
+        guard !released else { throw Released() }
         guard case .postgres(let url, let schema) = location else { return nil }
         if let old = connection {
             connection = nil
@@ -100,7 +101,15 @@ final class WriterLock: @unchecked Sendable {
         return fresh
     }
 
+    /// The lock was let go on purpose (the process is shutting down): it is not taken again.
+    private(set) var released = false
+
+    struct Released: Error, CustomStringConvertible {
+        var description: String { "the writer lock was let go: this process is shutting down" }
+    }
+
     func release() async {
+        released = true
         if let connection {
             // Checked and sent in one turn of the connection's event loop: a query written to a
             // connection that has closed (the server may have ended it) would never be answered.
