@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Ledger
 import SQLKit
 import Testing
@@ -170,6 +171,36 @@ import VaporTesting
             }
             #expect(count(settles, .ok) + count(settles, .created) >= 1, "\(settles.map(\.status.code))")
             #expect(try await d.chainAgrees())
+        }
+    }
+}
+
+@Suite struct VerificationRunTests {
+    /// Verification is one run per node: callers who ask while it is going join it (they see
+    /// whose run it is), and its progress and result can be read while and after it runs.
+    @Test func verificationsAskedAtOnceShareOneRun() async throws {
+        try await DemoPlatform.with { d in
+            // setup: the run is held open until both requests wait for it
+            let release = NIOLockedValueBox(false)
+            let verification = d.app.chainVerification
+            await verification.setBeforeRun { try? await poll("the test to let the run go") { release.withLockedValue { $0 } } }
+            async let first = d.call("regulator", .GET, "/api/v1/chain/verify")
+            try await poll("the first request to wait") { await verification.waiting == 1 }
+            async let second = d.call("operator", .GET, "/api/v1/chain/verify")
+            try await poll("the second request to join") { await verification.waiting == 2 }
+            // check: a third caller sees the run in progress, and whose it is
+            let during = try await d.call("operator", .GET, "/api/v1/chain/verify/progress")
+            #expect(during["running"] == .bool(true) && during["startedBy"] == .string("regulator@cascade.demo"), "\(during.json)")
+            release.withLockedValue { $0 = true }
+            let (a, b) = try await (first, second)
+            // check: one run, one result, for both
+            #expect(a.status == .ok && b.status == .ok && a["ok"] == .bool(true) && a["height"] == b["height"])
+            #expect(a["startedBy"] == .string("regulator@cascade.demo") && b["startedBy"] == a["startedBy"], "\(a.json) \(b.json)")
+            #expect(a["seconds"] == b["seconds"], "one run, one timing")
+            let after = try await d.call("regulator", .GET, "/api/v1/chain/verify/progress")
+            #expect(after["running"] == .bool(false) && after["result"]?["ok"] == .bool(true))
+            #expect(after["blocksDone"] == after["blocksTotal"])
+            #expect(try await d.call("tier1", .GET, "/api/v1/chain/verify/progress").code == "forbidden")
         }
     }
 }

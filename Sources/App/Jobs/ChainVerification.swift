@@ -17,15 +17,23 @@ actor ChainVerification {
 
     private var progress = Progress(running: false, blocksDone: 0, blocksTotal: 0, result: nil, startedBy: nil)
     private var task: Task<Void, Never>?
+    /// Requests waiting for the run in progress.
+    private(set) var waiting = 0
+    /// Called at the start of each run (tests hold a run open with it).
+    private var beforeRun: (@Sendable () async -> Void)?
 
     var current: Progress { progress }
+
+    func setBeforeRun(_ hook: (@Sendable () async -> Void)?) { beforeRun = hook }
 
     /// Starts a run unless one is going; returns at once.
     func start(_ app: Application, by who: String) async throws {
         guard !progress.running else { return }
         let total = (try await NodeController.query(on: app.sql, nowMs: 0).height) + 1
         progress = Progress(running: true, blocksDone: 0, blocksTotal: total, result: nil, startedBy: who)
+        let hook = beforeRun
         task = Task {
+            await hook?()
             let result = await StoredChainVerification.run(LedgerStore(db: app.db)) { done in await self.advance(done) }
             self.finish(result)
         }
@@ -34,7 +42,9 @@ actor ChainVerification {
     /// The result of a run: the one going (joined), or a new one started for `who`.
     func run(_ app: Application, by who: String) async throws -> StoredChainVerification {
         try await start(app, by: who)
+        waiting += 1
         await task?.value
+        waiting -= 1
         return progress.result!
     }
 
