@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import Ledger
+import PostgresNIO
 import Testing
 import Vapor
 
@@ -140,13 +141,23 @@ struct Consortium {
             func endLockHolder() async throws -> Int {
                 let k = UInt64(bitPattern: key)
                 return try await app.sql.raw("""
-                    SELECT pg_terminate_backend(pid) AS ended FROM pg_locks WHERE locktype = 'advisory'
+                    SELECT pg_terminate_backend(pid) AS ended FROM pg_locks WHERE locktype = 'advisory' AND granted
                     AND classid::bigint = \(bind: Int64(k >> 32)) AND objid::bigint = \(bind: Int64(k & 0xFFFF_FFFF))
                     """).all().count
             }
-            // act 1: the lock's connection is ended, and someone else takes the lock at once
+            // act 1: someone else queues for the lock, and the writer's connection is ended: the
+            // lock passes to the one waiting, before the writer can ask for it again
+            let intruder = try await TestDatabase.connection()
+            let k = UInt64(bitPattern: key)
+            let queued = Task { try await intruder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(key))"), logger: app.logger) }
+            try await poll("the intruder to wait for the lock") {
+                try await app.sql.raw("""
+                    SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                    AND classid::bigint = \(bind: Int64(k >> 32)) AND objid::bigint = \(bind: Int64(k & 0xFFFF_FFFF))
+                    """).first() != nil
+            }
             #expect(try await endLockHolder() == 1)
-            let intruder = try await WriterLock.acquire(.postgres(url: TestDatabase.postgresURL!, schema: schema), logger: app.logger)
+            _ = try await queued.value
             let height = await c.sequencer.height
             // check 1: nothing is written without the lock; callers hear 503 while it is taken
             let refused = await #expect(throws: Unavailable.self) { _ = try await c.submit("s1", .split(tokenId: token, amountsFen: [1, 999_999])) }
@@ -154,7 +165,7 @@ struct Consortium {
             #expect(await c.sequencer.recovering != nil)
             #expect(try await LedgerStore(db: app.db).tip()?.height == height)
             // act 2: the lock is let go
-            await intruder.release()
+            try await intruder.close()
             try await poll("the writer to take its lock back") { await c.sequencer.recovering == nil }
             // check 2: the writer holds the lock again (a second writer cannot start) and writes
             await #expect(throws: WriterLock.Taken.self) {

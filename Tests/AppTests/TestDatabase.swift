@@ -50,10 +50,15 @@ enum TestDatabase {
     /// The test's own PostgreSQL database, when it has one.
     static func ownDatabase(_ app: Application) -> String? { app.storage[DatabaseKey.self] }
 
+    /// A connection of its own to the test server's main database.
+    static func connection() async throws -> PostgresConnection {
+        let config = try SQLPostgresConfiguration(url: postgresURL!).coreConfiguration
+        return try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: config, id: 9, logger: Logger(label: "test.admin"))
+    }
+
     /// One statement on the test server's main database, on a connection of its own.
     static func admin(_ statement: String) async throws {
-        let config = try SQLPostgresConfiguration(url: postgresURL!).coreConfiguration
-        let connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: config, id: 9, logger: Logger(label: "test.admin"))
+        let connection = try await connection()
         do {
             _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: connection.logger)
         } catch {
