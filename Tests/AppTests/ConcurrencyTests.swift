@@ -46,11 +46,13 @@ import VaporTesting
             let signIns = try await burst(d, "sign-in") { _ in
                 Request(who: nil, method: .POST, path: "/api/v1/auth/login", body: #"{"email":"tier1@cascade.demo","password":"\#(DemoSeed.password)"}"#)
             }
-            #expect(count(signIns, .ok) == Self.n)
+            // Each attempt takes one of the account's five places while it runs: some wait (429).
+            #expect(count(signIns, .ok) >= 1 && count(signIns, .ok) + count(signIns, .tooManyRequests) == Self.n)
+            // Guesses all at once: no more than five are even tried.
             let wrong = try await burst(d, "wrong passwords") { i in
                 Request(who: nil, method: .POST, path: "/api/v1/auth/login", body: #"{"email":"tier2@cascade.demo","password":"wrong-\#(i)"}"#)
             }
-            #expect(wrong.allSatisfy { [.unauthorized, .tooManyRequests].contains($0.status) })
+            #expect(count(wrong, .unauthorized) <= 5 && count(wrong, .unauthorized) + count(wrong, .tooManyRequests) == Self.n, "\(wrong.map(\.status.code))")
             let keys = try await burst(d, "API keys") { i in Request(who: "tier1", method: .POST, path: "/api/v1/api-keys", body: #"{"name":"k\#(i)"}"#) }
             #expect(count(keys, .created) == Self.n)
             let org = d.orgs["tier1"]!
@@ -70,7 +72,7 @@ import VaporTesting
             let audit = try await d.app.sql.raw("SELECT COUNT(*) AS n, COUNT(DISTINCT seq) AS d FROM audit_log").first()!
             #expect(try audit.decode(column: "n", as: Int.self) == audit.decode(column: "d", as: Int.self))
             let logins = try await d.app.sql.raw("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'login'").first()!
-            #expect(try logins.decode(column: "n", as: Int.self) == Self.n)
+            #expect(try logins.decode(column: "n", as: Int.self) == count(signIns, .ok))
         }
     }
 
@@ -82,7 +84,7 @@ import VaporTesting
                 Request(who: nil, method: .POST, path: "/login", body: "_csrf=\(pre)&email=core%40cascade.demo&password=\(DemoSeed.password)",
                         headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": "\(ConsoleSession.preCookie)=\(pre)"])
             }
-            #expect(count(signIns, .seeOther) == Self.n)
+            #expect(count(signIns, .seeOther) >= 1 && count(signIns, .seeOther) + count(signIns, .tooManyRequests) == Self.n)
             let boundary = "cascade-boundary"
             let uploads = try await burst(d, "uploads") { i in
                 // Half the files are the same file.

@@ -24,11 +24,13 @@ import Testing
     }
 
     @Test func masterKeyFromTheEnvironment() throws {
-        #expect(throws: ConfigurationError.self) { try KeyVault.fromEnvironment(nil, production: true) }
-        #expect(throws: ConfigurationError.self) { try KeyVault.fromEnvironment("c2hvcnQ=", production: false) }
-        #expect(try KeyVault.fromEnvironment(nil, production: false).generated)
+        // No key, and nowhere to keep one: refused in every environment, never made up for one run.
+        #expect(throws: ConfigurationError.self) { try KeyVault.fromEnvironment(nil, keptIn: nil) }
+        #expect(throws: ConfigurationError.self) { try KeyVault.fromEnvironment("", keptIn: nil) }
+        #expect(throws: ConfigurationError.self) { try KeyVault.fromEnvironment("c2hvcnQ=", keptIn: "/tmp/k") }
+        #expect(try KeyVault.fromEnvironment(nil, keptIn: "/tmp/demo.master-key").generated)
         let key = Data(repeating: 1, count: 32).base64EncodedString()
-        #expect(try !KeyVault.fromEnvironment(key, production: true).generated)
+        #expect(try !KeyVault.fromEnvironment(key, keptIn: nil).generated)
     }
 
     @Test func storedKeysComeBackAsTheSameSigner() async throws {

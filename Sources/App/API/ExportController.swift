@@ -10,9 +10,10 @@ enum ExportController {
     static let pageSize = 1_000
 
     static func cell(_ s: String) -> String {
-        // Quote every field; a leading = + - @ is defused so a spreadsheet never runs it as a formula.
+        // Quote every field; a leading = + - @, tab or carriage return is defused so a spreadsheet
+        // never runs it as a formula (OWASP's CSV injection advice).
         var v = s.replacingOccurrences(of: "\"", with: "\"\"")
-        if let first = v.first, "=+-@".contains(first), Int64(v) == nil { v = "'" + v }
+        if let first = v.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Int64(v) == nil { v = "'" + v }
         return "\"" + v + "\""
     }
 

@@ -47,7 +47,7 @@ struct IdempotencyMiddleware: AsyncMiddleware {
                 try await claim.sql.delete(from: "idempotency_keys").where("scope", .equal, SQLBind(claim.scope)).where("key", .equal, SQLBind(key))
                     .where("transaction_id", .is, SQLLiteral.null).run()
             } else {
-                let text = response.body.buffer.map { String(buffer: $0) } ?? ""
+                let text = response.storage[IdempotencyClaim.KeptAnswer.self] ?? response.body.buffer.map { String(buffer: $0) } ?? ""
                 try await claim.sql.update("idempotency_keys").set("status", to: SQLBind(Int(response.status.code)))
                     .set("content_type", to: SQLBind(response.headers.first(name: .contentType) ?? "")).set("body", to: SQLBind(text))
                     .where("scope", .equal, SQLBind(claim.scope)).where("key", .equal, SQLBind(key)).run()
@@ -67,6 +67,9 @@ struct IdempotencyClaim: Sendable {
     let requestHash: String
     let sql: any SQLDatabase
     var id: String { scope + "\n" + key }
+
+    /// What a replay answers instead of the body sent, when the body holds a secret shown once.
+    struct KeptAnswer: StorageKey { typealias Value = String }
 
     /// The claim of the request this task is serving, if it sent a key.
     @TaskLocal static var current: IdempotencyClaim?

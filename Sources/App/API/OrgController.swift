@@ -94,7 +94,7 @@ enum UserController {
     @Sendable static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let org = try req.orgIdParameter()
-        try requireAdmin(of: org, viewer)
+        try PeopleService.requireAdminOrOperator(of: org, viewer)
         _ = try await OrgController.find(org, on: req.application.sql)
         let page = try Page(req, keyCount: 1)
         return try await page.run("SELECT id, email, name, role, created_ms FROM users WHERE org_id = \(bind: org.description)", keys: ["email"],
@@ -131,8 +131,13 @@ enum UserController {
         guard let row = try await req.application.sql.raw("SELECT * FROM api_keys WHERE id = \(bind: id)").first(), case .object(var fields) = try keyJSON(row) else {
             throw StoreDamage("api key \(id) vanished")
         }
+        // A replay with the same Idempotency-Key answers without the secret: it is shown once, and
+        // never stored, not even in the kept answer.
+        let kept = JSON.object(fields.merging(["secret": .null]) { $1 })
         fields["secret"] = .string(secret)
-        return JSON.object(fields).response(status: .created)
+        let response = JSON.object(fields).response(status: .created)
+        response.storage[IdempotencyClaim.KeptAnswer.self] = kept.canonicalString
+        return response
     }
 
     @Sendable static func listKeys(req: Request) async throws -> Response {

@@ -222,10 +222,17 @@ enum DocumentController {
         guard let row = try await sql.raw("SELECT content, content_type, file_name, uploaded_by FROM documents WHERE sha256 = \(bind: sha)").first() else {
             throw Problem(.notFound, "no document with this SHA-256 was uploaded")
         }
-        if !viewer.seesAll, try row.decode(column: "uploaded_by", as: String.self) != viewer.orgId.description {
-            var query: SQLQueryString = "SELECT r.id FROM receivables r WHERE r.documents LIKE \(bind: "%\"" + sha + "\"%") AND "
+        let uploader = try row.decode(column: "uploaded_by", as: String.self)
+        if !viewer.seesAll, uploader != viewer.orgId.description {
+            // A receivable the viewer sees opens a document only if its issuer uploaded that file:
+            // naming another org's hash in one's own receivable opens nothing.
+            var query: SQLQueryString = "SELECT r.documents FROM receivables r WHERE r.issuer_id = \(bind: uploader) AND r.documents LIKE \(bind: "%" + sha + "%") AND "
             query += ReceivableQueries.visible(viewer)
-            guard try await sql.raw(query).first() != nil else { throw Problem(.notFound, "no document with this SHA-256 was uploaded") }
+            let names = try await sql.raw(query).all().contains { candidate in
+                guard case .array(let documents)? = try? JSON.parse(try candidate.decode(column: "documents", as: String.self)) else { return false }
+                return documents.contains { $0["sha256"]?.stringValue == sha }
+            }
+            guard names else { throw Problem(.notFound, "no document with this SHA-256 was uploaded") }
         }
         var headers = HTTPHeaders()
         headers.replaceOrAdd(name: .contentType, value: try row.decode(column: "content_type", as: String.self))

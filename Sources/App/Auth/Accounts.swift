@@ -54,13 +54,17 @@ struct Accounts: Sendable {
 
     /// A login token for the right email and password; nil otherwise (which, is not said).
     func login(email: String, password: String, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller)? {
-        guard let row = try await sql.raw("SELECT id, org_id, email, name, role, password_hash FROM users WHERE email = \(bind: email.lowercased())").first()
+        guard let row = try await sql.raw("""
+            SELECT u.id, u.org_id, u.email, u.name, u.role, u.password_hash, o.status FROM users u LEFT JOIN orgs o ON o.id = u.org_id
+            WHERE u.email = \(bind: email.lowercased())
+            """).first()
         else {
             _ = try? await Passwords.verify(password, created: Self.dummyHash)  // same work whether or not the email exists
             return nil
         }
         guard try await Passwords.verify(password, created: try row.decode(column: "password_hash", as: String.self)) else { return nil }
         let caller = try Self.caller(row, viaAPIKey: false)
+        try Self.refuseSuspended(row, caller)
         let token = Self.newSecret(prefix: "cas_l_")
         let expires = nowMs + Self.loginTokenLifetimeMs
         try await sql.insert(into: "login_tokens").columns("token_hash", "user_id", "expires_ms", "created_ms")
@@ -79,16 +83,28 @@ struct Accounts: Sendable {
         let hash = Self.secretHash(bearer)
         if bearer.hasPrefix("cas_l_") {
             guard let row = try await sql.raw("""
-                SELECT u.id, u.org_id, u.email, u.name, u.role FROM login_tokens t JOIN users u ON u.id = t.user_id
+                SELECT u.id, u.org_id, u.email, u.name, u.role, o.status FROM login_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = u.org_id
                 WHERE t.token_hash = \(bind: hash) AND t.expires_ms > \(bind: nowMs)
                 """).first() else { return nil }
-            return try Self.caller(row, viaAPIKey: false)
+            let caller = try Self.caller(row, viaAPIKey: false)
+            try Self.refuseSuspended(row, caller)
+            return caller
         }
         guard let row = try await sql.raw("""
-            SELECT u.id, u.org_id, u.email, u.name, u.role FROM api_keys k JOIN users u ON u.id = k.user_id
+            SELECT u.id, u.org_id, u.email, u.name, u.role, o.status FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN orgs o ON o.id = u.org_id
             WHERE k.key_hash = \(bind: hash) AND k.revoked_ms IS NULL
             """).first() else { return nil }
-        return try Self.caller(row, viaAPIKey: true)
+        let caller = try Self.caller(row, viaAPIKey: true)
+        try Self.refuseSuspended(row, caller)
+        return caller
+    }
+
+    /// A suspended org's people can neither sign in nor use their sessions and keys: the
+    /// suspension stops them at once, whatever they were about to read or change.
+    static func refuseSuspended(_ row: any SQLRow, _ caller: Caller) throws {
+        if try row.decode(column: "status", as: String?.self) == OrgStatus.suspended.rawValue {
+            throw Problem(.forbidden, "organisation \(caller.orgId) is suspended: its people cannot sign in or use their keys until it is reactivated")
+        }
     }
 
     /// Creates an API key for a user; the secret is returned once and stored only as a hash.
@@ -143,23 +159,13 @@ enum AuthController {
 
     @Sendable static func login(req: Request) async throws -> Response {
         let body = try Login(StrictBody(req, allowed: ["email", "password"]))
-        let now = req.application.wallClock.nowMs()
-        let address = req.remoteAddress?.ipAddress
-        let throttle = req.application.loginThrottle, keys = LoginThrottle.keys(email: body.email, address: address)
-        if let wait = await throttle.retryAfter(keys, nowMs: now) {
-            try await AuditLog.record(AuditLog.Entry(action: "login.throttled", email: body.email.lowercased(), address: address, detail: "too many failed sign-ins"),
-                                      nowMs: now, on: req.application.sql)
-            throw Problem(.rateLimited, "too many failed sign-ins; try again in \(wait) seconds")
+        let outcome = try await SignInService.attempt(email: body.email, password: body.password, address: req.remoteAddress?.ipAddress, via: "api", app: req.application)
+        let session: (token: String, expiresMs: Int64, caller: Caller)
+        switch outcome {
+        case .throttled(let wait): throw Problem(.rateLimited, "too many failed sign-ins; try again in \(wait) seconds")
+        case .wrong: throw Problem(.unauthorized, "the email or the password is wrong")
+        case .signedIn(let token, let expiresMs, let caller): session = (token, expiresMs, caller)
         }
-        guard let session = try await Accounts(sql: req.application.sql).login(email: body.email, password: body.password, nowMs: now) else {
-            await throttle.failed(keys, nowMs: now)
-            try await AuditLog.record(AuditLog.Entry(action: "login.failed", email: body.email.lowercased(), address: address, detail: "wrong email or password"),
-                                      nowMs: now, on: req.application.sql)
-            throw Problem(.unauthorized, "the email or the password is wrong")
-        }
-        await throttle.succeeded(keys)
-        try await AuditLog.record(AuditLog.Entry(action: "login", orgId: session.caller.orgId, userId: session.caller.userId, email: session.caller.email,
-                                                 address: address, detail: "signed in"), nowMs: now, on: req.application.sql)
         guard case .object(var fields) = try await me(session.caller, sql: req.application.sql) else { return Response(status: .ok) }
         fields["token"] = .string(session.token)
         fields["expiresAt"] = .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(session.expiresMs) / 1000)))

@@ -18,9 +18,14 @@ struct KeyVault: Sendable {
 
     /// `CASCADE_MASTER_KEY`: 32 bytes, base64. Outside production a missing key is generated
     /// for this run (and the caller says so); production refuses to start without one.
-    static func fromEnvironment(_ value: String?, production: Bool) throws -> (vault: KeyVault, generated: Bool) {
+    /// `keptIn`: where a generated key would be kept between runs (the demo's file). Without one,
+    /// no key is made up: org keys sealed under a key that dies with the process would never open
+    /// again.
+    static func fromEnvironment(_ value: String?, keptIn file: String?) throws -> (vault: KeyVault, generated: Bool) {
         guard let value, !value.isEmpty else {
-            if production { throw ConfigurationError("CASCADE_MASTER_KEY is not set: production needs 32 random bytes, base64, to seal org keys") }
+            guard file != nil else {
+                throw ConfigurationError("CASCADE_MASTER_KEY is not set: org keys are sealed under it and would not open after a restart. Set 32 random bytes in base64 (openssl rand -base64 32), or run `cascade demo`, which keeps one beside its database")
+            }
             return (KeyVault(masterKey: SymmetricKey(size: .bits256)), true)
         }
         guard let raw = Data(base64Encoded: value), raw.count == 32 else {

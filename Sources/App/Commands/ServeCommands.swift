@@ -44,15 +44,13 @@ enum Platform {
         if keyText?.isEmpty ?? true, let masterKeyFile, let saved = FileManager.default.contents(atPath: masterKeyFile) {
             keyText = String(decoding: saved, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let (vault, generated) = try KeyVault.fromEnvironment(keyText, production: app.environment == .production)
-        if generated {
+        let (vault, generated) = try KeyVault.fromEnvironment(keyText, keptIn: masterKeyFile)
+        if generated, let masterKeyFile {
             let encoded = vault.masterKey.withUnsafeBytes { Data($0).base64EncodedString() }
-            if let masterKeyFile {
-                FileManager.default.createFile(atPath: masterKeyFile, contents: Data(encoded.utf8), attributes: [.posixPermissions: 0o600])
-                app.logger.warning("CASCADE_MASTER_KEY is not set: generated one for this demo and kept it in \(masterKeyFile)")
-            } else {
-                app.logger.warning("CASCADE_MASTER_KEY is not set: generated one for this run only; org keys made now will not open after a restart")
+            guard FileManager.default.createFile(atPath: masterKeyFile, contents: Data(encoded.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw ConfigurationError("cannot keep the demo's master key in \(masterKeyFile)")
             }
+            app.logger.warning("CASCADE_MASTER_KEY is not set: generated one for this demo and kept it in \(masterKeyFile)")
         }
         app.keyVault = vault
 

@@ -18,6 +18,8 @@ enum PeoplePages: ConsoleArea {
         var orgName: String
         var users: [UserRow]
         var form: FormState
+        /// Only the org's own admins add people; the operator sees them.
+        var canAdd: Bool
     }
 
     @Sendable static func users(req: Request) async throws -> Response { try await usersPage(req, form: FormState(), error: nil) }
@@ -25,13 +27,14 @@ enum PeoplePages: ConsoleArea {
     static func usersPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
         let org = try req.orgIdParameter()
-        try UserController.requireAdmin(of: org, viewer)
+        try PeopleService.requireAdminOrOperator(of: org, viewer)
         let name = try await OrgController.find(org, on: req.application.sql)["name"]?.stringValue ?? ""
         let users = try await req.application.sql.raw("SELECT email, name, role, created_ms FROM users WHERE org_id = \(bind: org.description) ORDER BY email").all().map {
             UserRow(email: try $0.decode(column: "email", as: String.self), name: try $0.decode(column: "name", as: String.self),
                     role: req.tr("user_\(try $0.decode(column: "role", as: String.self))"), createdAt: Time.local(try $0.decode(column: "created_ms", as: Int64.self)))
         }
-        return try await render(req, "operator/users", title: "users_title", page: UsersPage(orgId: org.description, orgName: name, users: users, form: form),
+        return try await render(req, "operator/users", title: "users_title", page: UsersPage(orgId: org.description, orgName: name, users: users, form: form,
+                                                                                  canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 

@@ -30,22 +30,15 @@ enum SignInPages: ConsoleArea {
     @Sendable static func login(req: Request) async throws -> Response {
         let form = form(req)
         let email = String((form["email"] ?? "").prefix(254)), password = String((form["password"] ?? "").prefix(200))
-        let app = req.application, now = app.wallClock.nowMs(), address = req.remoteAddress?.ipAddress
-        let keys = LoginThrottle.keys(email: email, address: address)
-        if await app.loginThrottle.retryAfter(keys, nowMs: now) != nil {
-            try await AuditLog.record(AuditLog.Entry(action: "login.throttled", email: email.lowercased(), address: address, detail: "console"), nowMs: now, on: app.sql)
-            return try await loginPage(req, email: email, error: req.tr("error_rate_limited"), status: .tooManyRequests)
+        let outcome = try await SignInService.attempt(email: email, password: password, address: req.remoteAddress?.ipAddress, via: "console", app: req.application)
+        let token: String
+        switch outcome {
+        case .throttled: return try await loginPage(req, email: email, error: req.tr("error_rate_limited"), status: .tooManyRequests)
+        case .wrong: return try await loginPage(req, email: email, error: req.tr("login_failed"), status: .unauthorized)
+        case .signedIn(let t, _, _): token = t
         }
-        guard let session = try await Accounts(sql: app.sql).login(email: email, password: password, nowMs: now) else {
-            await app.loginThrottle.failed(keys, nowMs: now)
-            try await AuditLog.record(AuditLog.Entry(action: "login.failed", email: email.lowercased(), address: address, detail: "console"), nowMs: now, on: app.sql)
-            return try await loginPage(req, email: email, error: req.tr("login_failed"), status: .unauthorized)
-        }
-        await app.loginThrottle.succeeded(keys)
-        try await AuditLog.record(AuditLog.Entry(action: "login", orgId: session.caller.orgId, userId: session.caller.userId, email: session.caller.email,
-                                                 address: address, detail: "console"), nowMs: now, on: app.sql)
         let response = redirect("/dashboard")
-        ConsoleSession.setCookie(ConsoleSession.cookie, session.token, on: response, req: req, maxAge: Int(Accounts.loginTokenLifetimeMs / 1000))
+        ConsoleSession.setCookie(ConsoleSession.cookie, token, on: response, req: req, maxAge: Int(Accounts.loginTokenLifetimeMs / 1000))
         return response
     }
 
@@ -57,12 +50,20 @@ enum SignInPages: ConsoleArea {
         return response
     }
 
+    /// `back` when it is a path on this site, "/" otherwise. Browsers read `\` as `/`, so `/\evil`
+    /// is `//evil`, another site: a path here starts with one `/` and holds no backslash, no
+    /// control character and no space.
+    static func localPath(_ back: String?) -> String {
+        guard let back, back.hasPrefix("/"), !back.hasPrefix("//"),
+              !back.unicodeScalars.contains(where: { $0 == "\\" || $0.value <= 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) })
+        else { return "/" }
+        return back
+    }
+
     @Sendable static func language(req: Request) async throws -> Response {
         let lang = req.parameters.get("lang") ?? "zh"
         guard Translations.languages.contains(lang) else { throw Problem(.notFound, "no such language") }
-        var back = req.query[String.self, at: "back"] ?? "/"
-        if !back.hasPrefix("/") || back.hasPrefix("//") { back = "/" }
-        let response = redirect(back)
+        let response = redirect(localPath(req.query[String.self, at: "back"]))
         response.cookies["lang"] = HTTPCookies.Value(string: lang, maxAge: 365 * 86_400, path: "/", isSecure: req.isSecure, isHTTPOnly: true, sameSite: .lax)
         return response
     }

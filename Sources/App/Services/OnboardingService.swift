@@ -32,7 +32,7 @@ enum OnboardingService {
             throw error
         }
         try await audit(viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")", app: app, address: address)
-        let user = try await admin?.create(in: orgId, by: viewer, app: app, address: address)
+        let user = try await admin?.create(in: orgId, by: viewer, app: app, address: address, registering: true)
         return (outcome.effects.transactionId, orgId, user)
     }
 

@@ -4,17 +4,35 @@ import SQLKit
 import Vapor
 
 /// An org's people and machine keys, for the API and the console: adding a user, making and
-/// revoking API keys. An org's admins manage their own; the operator manages anyone's people.
+/// revoking API keys. An org's admins manage their own; the operator sees anyone's people.
 /// Each leaves an entry in the audit log.
 enum PeopleService {
+    /// Only an org's own admins change its people and keys. The operator creates an org's first
+    /// admin when it registers the org, and never adds people afterwards: a person it added could
+    /// sign with the org's custodial key.
     static func requireAdmin(of org: OrgID, _ viewer: Viewer) throws {
-        guard viewer.role == .operator || (viewer.orgId == org && viewer.caller.isAdmin) else {
-            throw Problem(.forbidden, "only an admin of the organisation, or the operator, manages its users")
+        guard viewer.orgId == org && viewer.caller.isAdmin else {
+            throw Problem(.forbidden, viewer.role == .operator && viewer.orgId != org
+                ? "the operator does not add people to another organisation; its admins do"
+                : "only an admin of the organisation manages its people and keys")
         }
     }
 
-    static func createUser(_ user: NewUser, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
-        try requireAdmin(of: org, viewer)
+    /// Who may see an org's people: its admins, and the operator.
+    static func requireAdminOrOperator(of org: OrgID, _ viewer: Viewer) throws {
+        guard viewer.role == .operator || (viewer.orgId == org && viewer.caller.isAdmin) else {
+            throw Problem(.forbidden, "only an admin of the organisation, or the operator, sees its people")
+        }
+    }
+
+    /// `registering`: the org's first admin, made by the operator as it registers the org (the
+    /// one time anyone but the org's own admins adds a person to it).
+    static func createUser(_ user: NewUser, in org: OrgID, by viewer: Viewer, app: Application, address: String?, registering: Bool = false) async throws -> JSON {
+        if registering {
+            guard viewer.role == .operator else { throw Problem(.forbidden, "only the platform operator registers organisations") }
+        } else {
+            try requireAdmin(of: org, viewer)
+        }
         let sql = app.sql
         try await user.checkEmailFree(on: sql)
         let now = app.wallClock.nowMs()
@@ -71,8 +89,8 @@ struct NewUser {
         }
     }
 
-    func create(in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
-        try await PeopleService.createUser(self, in: org, by: viewer, app: app, address: address)
+    func create(in org: OrgID, by viewer: Viewer, app: Application, address: String?, registering: Bool = false) async throws -> JSON {
+        try await PeopleService.createUser(self, in: org, by: viewer, app: app, address: address, registering: registering)
     }
 }
 

@@ -14,15 +14,21 @@ enum Feed {
     }
 
     /// The orgs a transaction concerns: its parties (the signer, every org its payload names,
-    /// the holders of its outputs) and the other side of what it changed — the holder whose
-    /// offer was accepted or refused, the issuer whose paper moved, the bank and supplier of
-    /// a financing.
+    /// the holders of its outputs) and the other side of what it changed — the sender whose
+    /// offer was accepted, refused or expired, the issuer whose paper moved, the bank and
+    /// supplier of a financing. Not whoever held a piece before: a supplier's feed shows its
+    /// own business, not what its buyers do with what it paid them (SPEC §5).
     static func concerned(_ tx: Transaction, _ effects: TxEffects, in state: LedgerState) -> [OrgID] {
         var orgs = ChainController.parties(of: tx.body)
+        let answersAnOffer: Bool
+        switch tx.body.payload {
+        case .accept, .reject, .expireOffer: answersAnOffer = true
+        default: answersAnOffer = false
+        }
         for id in effects.tokens {
             guard let token = state.tokens[id] else { continue }
             orgs.insert(token.holderId)
-            if let parent = token.parentId.flatMap({ state.tokens[$0] }) { orgs.insert(parent.holderId) }
+            if answersAnOffer, let parent = token.parentId.flatMap({ state.tokens[$0] }) { orgs.insert(parent.holderId) }
             if let r = state.receivables[token.receivableId] { orgs.insert(r.issuerId) }
         }
         for id in effects.financingIds {
