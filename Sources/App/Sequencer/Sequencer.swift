@@ -73,6 +73,8 @@ public actor Sequencer {
         var maxDelay: Duration = .seconds(3)
         /// How long callers whose block's fate is unknown wait for the answer before they hear 503.
         var fateWait: Duration = .seconds(8)
+        /// Whether the process let the lock go on purpose (it is shutting down): nothing to recover.
+        var letGo: @Sendable () -> Bool = { false }
 
         /// Writes go on through the same store once it answers.
         static let sameStore = Reconnect(connect: { store in
@@ -146,7 +148,7 @@ public actor Sequencer {
         // Only the connection writes go through now counts (one a recovery replaced does not). A
         // block being written finds out for itself; a recovery under way has its own connection.
         guard let current = store.writer, ObjectIdentifier(current) == id else { return }
-        guard !writing, recovering == nil, broken == nil else { return }
+        guard !writing, recovering == nil, broken == nil, !reconnect.letGo() else { return }
         writing = true
         await recover(holding: [], sealed: nil, because: "the connection holding the writer lock closed")
         await drain()

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresKit
@@ -102,14 +103,16 @@ final class WriterLock: @unchecked Sendable {
     }
 
     /// The lock was let go on purpose (the process is shutting down): it is not taken again.
-    private(set) var released = false
+    /// Read from other threads (the sequencer's watch on the connection).
+    private let releasedBox = NIOLockedValueBox(false)
+    var released: Bool { releasedBox.withLockedValue { $0 } }
 
     struct Released: Error, CustomStringConvertible {
         var description: String { "the writer lock was let go: this process is shutting down" }
     }
 
     func release() async {
-        released = true
+        releasedBox.withLockedValue { $0 = true }
         if let connection {
             // Checked and sent in one turn of the connection's event loop: a query written to a
             // connection that has closed (the server may have ended it) would never be answered.
@@ -142,7 +145,7 @@ extension Sequencer.Reconnect {
     /// the servers that takes writes (after a failover, the promoted standby), with the request
     /// pool moved there too; on SQLite the same store, once the file answers.
     static func through(_ lock: WriterLock, _ app: Application) -> Self {
-        Sequencer.Reconnect(connect: { old in
+        var reconnect = Sequencer.Reconnect(connect: { old in
             guard let connection = try await lock.reconnect() else {
                 _ = try await old.tip()
                 return old
@@ -150,5 +153,7 @@ extension Sequencer.Reconnect {
             if let server = lock.serverURL { try await app.pointPostgres(at: server) }
             return LedgerStore(db: app.db, writer: connection)
         })
+        reconnect.letGo = { lock.released }
+        return reconnect
     }
 }
