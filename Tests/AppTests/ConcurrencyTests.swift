@@ -65,6 +65,11 @@ import VaporTesting
                 Request(who: "tier1", method: .POST, path: "/api/v1/orgs/\(org)/users", body: #"{"email":"twin@tier1.example","name":"双","password":"0123456789"}"#)
             }
             #expect(count(same, .created) == 1 && count(same, .unprocessableEntity) == Self.n - 1, "\(same.map(\.status.code))")
+            let token = try #require(signIns.first { $0.status == .ok }?["token"]?.stringValue)
+            let logouts = try await burst(d, "sign out") { _ in
+                Request(who: nil, method: .POST, path: "/api/v1/auth/logout", headers: ["Authorization": "Bearer \(token)"])
+            }
+            #expect(logouts.allSatisfy { [.noContent, .unauthorized].contains($0.status) } && count(logouts, .noContent) >= 1, "\(logouts.map(\.status.code))")
             let revoke = keys[0]["id"]!.stringValue!
             let revokes = try await burst(d, "revoke one key") { _ in Request(who: "tier1", method: .DELETE, path: "/api/v1/api-keys/\(revoke)") }
             #expect(revokes.allSatisfy { [.noContent, .notFound].contains($0.status) })
@@ -147,6 +152,19 @@ import VaporTesting
             #expect(same.allSatisfy { [.created, .conflict].contains($0.status) }, "\(same.map(\.status.code))")
             let splitTxs = try await d.app.sql.raw("SELECT COUNT(*) AS n FROM tokens WHERE parent_id = \(bind: held)").first()!
             #expect(try splitTxs.decode(column: "n", as: Int.self) == 2)
+            // Refusals and withdrawals: an offer refused 64 times, financings declined and withdrawn.
+            let offer = try #require(transfers.first { $0.status == .created }?["tokens"]?.arrayValue?.first?["id"]?.stringValue)
+            let refusals = try await burst(d, "refuse an offer") { _ in Request(who: "tier2", method: .POST, path: "/api/v1/tokens/\(offer)/reject") }
+            #expect(count(refusals, .ok) == 1 && count(refusals, .conflict) == Self.n - 1, "\(refusals.map(\.status.code))")
+            let asked = try await burst(d, "two more financings") { i in
+                Request(who: "tier1", method: .POST, path: "/api/v1/financings", body: #"{"tokenId":"\#(pieces[2 + i % 2])","bankId":"\#(bank)"}"#)
+            }
+            let open = asked.filter { $0.status == .created }.compactMap { $0["financing"]?["id"]?.stringValue }
+            #expect(open.count == 2, "\(asked.map(\.status.code))")
+            let declines = try await burst(d, "decline") { _ in Request(who: "bank", method: .POST, path: "/api/v1/financings/\(open[0])/reject") }
+            #expect(count(declines, .ok) == 1 && count(declines, .conflict) == Self.n - 1, "\(declines.map(\.status.code))")
+            let withdrawals = try await burst(d, "withdraw") { _ in Request(who: "tier1", method: .POST, path: "/api/v1/financings/\(open[1])/cancel") }
+            #expect(count(withdrawals, .ok) == 1 && count(withdrawals, .conflict) == Self.n - 1, "\(withdrawals.map(\.status.code))")
             // Credit lines, orgs, policy, suspensions.
             let lines = try await burst(d, "credit lines") { i in
                 Request(who: "bank", method: .POST, path: "/api/v1/credit-lines", body: #"{"coreId":"\#(core)","limitFen":\#(100_000_000 + i),"rateBps":450,"expiresOn":"2027-12-31"}"#)
@@ -157,6 +175,11 @@ import VaporTesting
                 return Request(who: "operator", method: .POST, path: "/api/v1/orgs", body: #"{"name":"供应商 \#(i)","role":"supplier","creditCode":"\#(code)"}"#)
             }
             #expect(count(orgs, .created) == Self.n, "\(orgs.map(\.status.code))")
+            let changes = try await burst(d, "change a credit line") { i in
+                Request(who: "bank", method: .PATCH, path: "/api/v1/credit-lines/\(lines[0]["creditLine"]?["id"]?.stringValue ?? lines[0]["id"]?.stringValue ?? "")",
+                        body: #"{"limitFen":\#(200_000_000 + i)}"#)
+            }
+            #expect(count(changes, .ok) == Self.n, "\(changes.map(\.status.code))")
             let policy = try await d.call("operator", .GET, "/api/v1/policy").json.canonicalString
             let policies = try await burst(d, "policy") { _ in Request(who: "operator", method: .PUT, path: "/api/v1/policy", body: policy) }
             #expect(count(policies, .ok) == Self.n)
@@ -165,6 +188,12 @@ import VaporTesting
                 Request(who: "operator", method: .POST, path: "/api/v1/orgs/\(newOrg)/\(i % 2 == 0 ? "suspend" : "activate")")
             }
             #expect(suspensions.allSatisfy { [.ok, .conflict].contains($0.status) }, "\(suspensions.map(\.status.code))")
+            // The demo clock moved 64 times at once (each runs the jobs): it only goes forward.
+            let today = BusinessDate(epochMs: d.clock.nowMs())
+            let moves = try await burst(d, "move the clock") { i in
+                Request(who: "operator", method: .POST, path: "/api/v1/admin/clock", body: #"{"today":"\#(today.adding(days: Int64(i % 3)))"}"#)
+            }
+            #expect(moves.allSatisfy { [.ok, .unprocessableEntity].contains($0.status) }, "\(moves.map(\.status.code))")
             // Settlement: at maturity, one receivable settled 64 times at once; one settles it.
             d.clock.advance(days: 40)
             let receivable = issued[Self.n - 1]["receivable"]!["id"]!.stringValue!

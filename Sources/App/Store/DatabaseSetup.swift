@@ -92,9 +92,34 @@ extension Application {
             try? await connection.close()
             try await pointPostgres(at: url)
         }
-        try await autoMigrate()
         if sql.dialect.name == "sqlite" {
-            _ = try await sql.raw("PRAGMA journal_mode = WAL").all()
+            try await setSQLiteWAL()
+            try await setSQLiteBusyTimeout()
+        }
+        try await autoMigrate()
+    }
+
+    /// SQLite keeps the mode in the file. Switching needs the file to itself for a moment, and
+    /// when it cannot have it SQLite quietly answers the old mode: asked until it says `wal`.
+    private func setSQLiteWAL() async throws {
+        for _ in 0..<100 {
+            let mode = try await sql.raw("PRAGMA journal_mode = WAL").first()?.decode(column: "journal_mode", as: String.self)
+            if mode?.lowercased() == "wal" { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ConfigurationError("the SQLite database would not switch to write-ahead logging; is another program holding it?")
+    }
+
+    /// How long an SQLite connection waits for another's write lock before it answers "busy"
+    /// (which requests see as 503 with Retry-After), instead of spinning on it without end.
+    static let sqliteBusyTimeoutMs = 5_000
+
+    /// The driver keeps one connection per event loop, for the life of the process: each gets the
+    /// busy timeout once.
+    private func setSQLiteBusyTimeout() async throws {
+        for loop in eventLoopGroup.makeIterator() {
+            let db = databases.database(.sqlite, logger: logger, on: loop)! as! any SQLDatabase
+            _ = try await db.raw("PRAGMA busy_timeout = \(unsafeRaw: String(Self.sqliteBusyTimeoutMs))").all()
         }
     }
 }
