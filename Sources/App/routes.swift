@@ -20,6 +20,7 @@ func routes(_ app: Application) throws {
 
     do {  // sessions for scripts
         signedIn.post("auth", "logout", use: AuthController.logout)
+        signedIn.post("auth", "password", use: AuthController.changePassword)
         signedIn.get("me", use: AuthController.me)
     }
 
@@ -32,6 +33,10 @@ func routes(_ app: Application) throws {
         signedIn.post("orgs", ":id", "activate", use: OrgController.activate)
         signedIn.get("orgs", ":id", "users", use: UserController.list)
         signedIn.post("orgs", ":id", "users", use: UserController.create)
+        signedIn.post("orgs", ":id", "users", ":userId", "disable", use: UserController.disable)
+        signedIn.post("orgs", ":id", "users", ":userId", "enable", use: UserController.enable)
+        signedIn.post("orgs", ":id", "users", ":userId", "end-sessions", use: UserController.endSessions)
+        signedIn.post("orgs", ":id", "users", ":userId", "reset-password", use: UserController.resetPassword)
         signedIn.get("api-keys", use: UserController.listKeys)
         signedIn.post("api-keys", use: UserController.createKey)
         signedIn.delete("api-keys", ":id", use: UserController.revokeKey)
@@ -140,6 +145,9 @@ func consoleRoutes(_ app: Application) {
     signedIn.post("orgs", use: OrgPages.registerOrg)
     signedIn.get("orgs", ":id", "users", use: PeoplePages.users)
     signedIn.post("orgs", ":id", "users", use: PeoplePages.addUser)
+    signedIn.post("orgs", ":id", "users", ":userId", ":action", use: PeoplePages.personAction)
+    signedIn.get("password", use: PasswordPages.form)
+    signedIn.post("password", use: PasswordPages.change)
     signedIn.get("policy", use: PolicyPages.policy)
     signedIn.post("policy", use: PolicyPages.setPolicy)
     signedIn.get("audit", use: AuditPages.audit)

@@ -97,12 +97,9 @@ enum UserController {
         try PeopleService.requireAdminOrOperator(of: org, viewer)
         _ = try await OrgController.find(org, on: req.application.sql)
         let page = try Page(req, keyCount: 1)
-        return try await page.run("SELECT id, email, name, role, created_ms FROM users WHERE org_id = \(bind: org.description)", keys: ["email"],
-                                  on: req.application.sql) { row in
-            let email = try row.decode(column: "email", as: String.self)
-            return (json(id: try row.decode(column: "id", as: String.self), email: email, name: try row.decode(column: "name", as: String.self),
-                         admin: try row.decode(column: "role", as: String.self) == "admin", createdMs: try row.decode(column: "created_ms", as: Int64.self)),
-                    [.string(email)])
+        return try await page.run("SELECT id, email, name, role, created_ms, disabled_ms, must_change_password FROM users WHERE org_id = \(bind: org.description)",
+                                  keys: ["email"], on: req.application.sql) { row in
+            (try PeopleService.userJSON(row), [.string(try row.decode(column: "email", as: String.self))])
         }.response()
     }
 
@@ -113,6 +110,45 @@ enum UserController {
         _ = try await OrgController.find(org, on: req.application.sql)
         let user = try NewUser(StrictBody(req, allowed: ["email", "name", "password", "role"]))
         return try await user.create(in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress).response(status: .created)
+    }
+
+    /// `POST /orgs/{id}/users/{userId}/disable` and `/enable`.
+    @Sendable static func disable(req: Request) async throws -> Response { try await setDisabled(true, req) }
+    @Sendable static func enable(req: Request) async throws -> Response { try await setDisabled(false, req) }
+
+    static func setDisabled(_ disabled: Bool, _ req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let (org, user) = try orgAndUser(req)
+        _ = try StrictBody(req, allowed: [])
+        return try await PeopleService.setDisabled(user, disabled, in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress).response()
+    }
+
+    /// `POST /orgs/{id}/users/{userId}/end-sessions`: `{ended}`.
+    @Sendable static func endSessions(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let (org, user) = try orgAndUser(req)
+        _ = try StrictBody(req, allowed: [])
+        let ended = try await PeopleService.endSessions(user, in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+        return JSON.object(["ended": .int(Int64(ended))]).response()
+    }
+
+    /// `POST /orgs/{id}/users/{userId}/reset-password`: `{user, temporaryPassword}`, shown once
+    /// (a replay with the same Idempotency-Key answers without it).
+    @Sendable static func resetPassword(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let (org, user) = try orgAndUser(req)
+        _ = try StrictBody(req, allowed: [])
+        let (json, temporary) = try await PeopleService.resetPassword(user, in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+        let response = JSON.object(["user": json, "temporaryPassword": .string(temporary)]).response()
+        response.storage[IdempotencyClaim.KeptAnswer.self] = JSON.object(["user": json, "temporaryPassword": .null]).canonicalString
+        return response
+    }
+
+    static func orgAndUser(_ req: Request) throws -> (OrgID, String) {
+        let org = try req.orgIdParameter()
+        // User ids are lowercase UUIDs, as org ids are.
+        guard let text = req.parameters.get("userId"), OrgID(text) != nil else { throw LedgerError.invalid("userId", "must be a user id (a lowercase UUID)") }
+        return (org, text)
     }
 
     static func keyJSON(_ row: any SQLRow) throws -> JSON {

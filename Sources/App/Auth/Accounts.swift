@@ -13,6 +13,8 @@ struct Caller: Authenticatable, Sendable {
     var name: String
     var isAdmin: Bool
     var viaAPIKey: Bool
+    /// Signed in with a temporary password an admin set: only changing it is allowed.
+    var mustChangePassword = false
 }
 
 /// Users, login tokens and API keys in SQL. Secrets are random, shown once, stored hashed.
@@ -55,7 +57,8 @@ struct Accounts: Sendable {
     /// A login token for the right email and password; nil otherwise (which, is not said).
     func login(email: String, password: String, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller)? {
         guard let row = try await sql.raw("""
-            SELECT u.id, u.org_id, u.email, u.name, u.role, u.password_hash, o.status FROM users u LEFT JOIN orgs o ON o.id = u.org_id
+            SELECT u.id, u.org_id, u.email, u.name, u.role, u.password_hash, u.disabled_ms, u.must_change_password, o.status
+            FROM users u LEFT JOIN orgs o ON o.id = u.org_id
             WHERE u.email = \(bind: email.lowercased())
             """).first()
         else {
@@ -64,7 +67,7 @@ struct Accounts: Sendable {
         }
         guard try await Passwords.verify(password, created: try row.decode(column: "password_hash", as: String.self)) else { return nil }
         let caller = try Self.caller(row, viaAPIKey: false)
-        try Self.refuseSuspended(row, caller)
+        try Self.refuseStopped(row, caller)
         let token = Self.newSecret(prefix: "cas_l_")
         let expires = nowMs + Self.loginTokenLifetimeMs
         try await sql.insert(into: "login_tokens").columns("token_hash", "user_id", "expires_ms", "created_ms")
@@ -83,27 +86,32 @@ struct Accounts: Sendable {
         let hash = Self.secretHash(bearer)
         if bearer.hasPrefix("cas_l_") {
             guard let row = try await sql.raw("""
-                SELECT u.id, u.org_id, u.email, u.name, u.role, o.status FROM login_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = u.org_id
+                SELECT u.id, u.org_id, u.email, u.name, u.role, u.disabled_ms, u.must_change_password, o.status
+                FROM login_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = u.org_id
                 WHERE t.token_hash = \(bind: hash) AND t.expires_ms > \(bind: nowMs)
                 """).first() else { return nil }
             let caller = try Self.caller(row, viaAPIKey: false)
-            try Self.refuseSuspended(row, caller)
+            try Self.refuseStopped(row, caller)
             return caller
         }
         guard let row = try await sql.raw("""
-            SELECT u.id, u.org_id, u.email, u.name, u.role, o.status FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN orgs o ON o.id = u.org_id
+            SELECT u.id, u.org_id, u.email, u.name, u.role, u.disabled_ms, o.status
+            FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN orgs o ON o.id = u.org_id
             WHERE k.key_hash = \(bind: hash) AND k.revoked_ms IS NULL
             """).first() else { return nil }
         let caller = try Self.caller(row, viaAPIKey: true)
-        try Self.refuseSuspended(row, caller)
+        try Self.refuseStopped(row, caller)
         return caller
     }
 
-    /// A suspended org's people can neither sign in nor use their sessions and keys: the
-    /// suspension stops them at once, whatever they were about to read or change.
-    static func refuseSuspended(_ row: any SQLRow, _ caller: Caller) throws {
+    /// A suspended org's people, and a user its admin disabled, can neither sign in nor use their
+    /// sessions and keys: it stops them at once, whatever they were about to read or change.
+    static func refuseStopped(_ row: any SQLRow, _ caller: Caller) throws {
         if try row.decode(column: "status", as: String?.self) == OrgStatus.suspended.rawValue {
             throw Problem(.forbidden, "organisation \(caller.orgId) is suspended: its people cannot sign in or use their keys until it is reactivated")
+        }
+        if try row.decode(column: "disabled_ms", as: Int64?.self) != nil {
+            throw Problem(.forbidden, "this user was disabled by an admin of the organisation")
         }
     }
 
@@ -121,7 +129,7 @@ struct Accounts: Sendable {
         guard let org = OrgID(try row.decode(column: "org_id", as: String.self)) else { throw Problem(.unauthorized, "the user's org id is malformed") }
         return Caller(userId: try row.decode(column: "id", as: String.self), orgId: org, email: try row.decode(column: "email", as: String.self),
                       name: try row.decode(column: "name", as: String.self), isAdmin: try row.decode(column: "role", as: String.self) == "admin",
-                      viaAPIKey: viaAPIKey)
+                      viaAPIKey: viaAPIKey, mustChangePassword: !viaAPIKey && ((try? row.decode(column: "must_change_password", as: Int.self)) ?? 0) != 0)
     }
 }
 
@@ -180,6 +188,16 @@ enum AuthController {
         return Response(status: .noContent)
     }
 
+    /// `POST /auth/password {currentPassword, newPassword}`: 204; the person's other sessions end.
+    @Sendable static func changePassword(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        let body = try StrictBody(req, allowed: ["currentPassword", "newPassword"])
+        let current = try body.string("currentPassword", maxLength: 200)!, new = try body.string("newPassword", maxLength: 200)!
+        try await PeopleService.changePassword(of: caller, current: current, new: new, keeping: req.headers.bearerAuthorization?.token,
+                                               app: req.application, address: req.remoteAddress?.ipAddress)
+        return Response(status: .noContent)
+    }
+
     @Sendable static func me(req: Request) async throws -> Response {
         try await me(try req.auth.require(Caller.self), sql: req.application.sql).response()
     }
@@ -191,15 +209,22 @@ enum AuthController {
             org = ["id": .string(c.orgId.description), "name": .string(try row.decode(column: "name", as: String.self)),
                    "role": .string(try row.decode(column: "role", as: String.self)), "status": .string(try row.decode(column: "status", as: String.self))]
         }
-        return ["user": ["id": .string(c.userId), "email": .string(c.email), "name": .string(c.name), "role": .string(c.isAdmin ? "admin" : "member")],
+        return ["user": ["id": .string(c.userId), "email": .string(c.email), "name": .string(c.name), "role": .string(c.isAdmin ? "admin" : "member"),
+                         "mustChangePassword": .bool(c.mustChangePassword)],
                 "org": org]
     }
 }
 
-/// Requests without a valid bearer credential stop here with 401 problem+json.
+/// Requests without a valid bearer credential stop here with 401 problem+json. A session opened
+/// with a temporary password may only change it (and read who it is, and sign out).
 struct RequireCaller: AsyncMiddleware {
+    static let whileTemporary: Set<String> = ["GET /api/v1/me", "POST /api/v1/auth/password", "POST /api/v1/auth/logout"]
+
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        guard request.auth.has(Caller.self) else { throw Problem(.unauthorized, "sign in, or send an API key as Authorization: Bearer …") }
+        guard let caller = request.auth.get(Caller.self) else { throw Problem(.unauthorized, "sign in, or send an API key as Authorization: Bearer …") }
+        if caller.mustChangePassword, !Self.whileTemporary.contains("\(request.method.rawValue) \(request.url.path)") {
+            throw Problem(.forbidden, "this session was opened with a temporary password: change it first (POST /api/v1/auth/password)")
+        }
         return try await next.respond(to: request)
     }
 }

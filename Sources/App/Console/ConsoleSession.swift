@@ -21,10 +21,19 @@ enum ConsoleSession {
 /// Signs the caller in from the session cookie, if it holds a live login token.
 struct ConsoleAuthenticator: AsyncMiddleware {
     func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        if let token = req.cookies[ConsoleSession.cookie]?.string, token.hasPrefix("cas_l_"),
-           let caller = try await Accounts(sql: req.application.sql).caller(bearer: token, nowMs: req.application.wallClock.nowMs()) {
-            req.auth.login(caller)
-            req.storage[SessionTokenKey.self] = token
+        if let token = req.cookies[ConsoleSession.cookie]?.string, token.hasPrefix("cas_l_") {
+            do {
+                if let caller = try await Accounts(sql: req.application.sql).caller(bearer: token, nowMs: req.application.wallClock.nowMs()) {
+                    req.auth.login(caller)
+                    req.storage[SessionTokenKey.self] = token
+                }
+            } catch let stopped as Problem where stopped.status == 403 {
+                // A suspended org or a disabled person: signed out here, the sign-in page says why.
+            }
+        }
+        // A session opened with a temporary password changes it before anything else.
+        if let caller = req.auth.get(Caller.self), caller.mustChangePassword, !["/password", "/logout"].contains(req.url.path), !req.url.path.hasPrefix("/lang/") {
+            return Response(status: .seeOther, headers: ["Location": "/password"])
         }
         return try await next.respond(to: req)
     }

@@ -7,10 +7,13 @@ import Vapor
 /// An org's people (its admins, the operator).
 enum PeoplePages: ConsoleArea {
     struct UserRow: Encodable {
+        var id: String
         var email: String
         var name: String
         var role: String
         var createdAt: String
+        var disabled: Bool
+        var isSelf: Bool
     }
 
     struct UsersPage: Encodable {
@@ -24,18 +27,19 @@ enum PeoplePages: ConsoleArea {
 
     @Sendable static func users(req: Request) async throws -> Response { try await usersPage(req, form: FormState(), error: nil) }
 
-    static func usersPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+    static func usersPage(_ req: Request, form: FormState, error: String?, notice: String? = nil) async throws -> Response {
         let viewer = try await viewer(req)
         let org = try req.orgIdParameter()
         try PeopleService.requireAdminOrOperator(of: org, viewer)
         let name = try await OrgController.find(org, on: req.application.sql)["name"]?.stringValue ?? ""
-        let users = try await req.application.sql.raw("SELECT email, name, role, created_ms FROM users WHERE org_id = \(bind: org.description) ORDER BY email").all().map {
-            UserRow(email: try $0.decode(column: "email", as: String.self), name: try $0.decode(column: "name", as: String.self),
-                    role: req.tr("user_\(try $0.decode(column: "role", as: String.self))"), createdAt: Time.local(try $0.decode(column: "created_ms", as: Int64.self)))
+        let users = try await req.application.sql.raw("SELECT id, email, name, role, created_ms, disabled_ms FROM users WHERE org_id = \(bind: org.description) ORDER BY email").all().map {
+            UserRow(id: try $0.decode(column: "id", as: String.self), email: try $0.decode(column: "email", as: String.self), name: try $0.decode(column: "name", as: String.self),
+                    role: req.tr("user_\(try $0.decode(column: "role", as: String.self))"), createdAt: Time.local(try $0.decode(column: "created_ms", as: Int64.self)),
+                    disabled: try $0.decode(column: "disabled_ms", as: Int64?.self) != nil, isSelf: try $0.decode(column: "id", as: String.self) == viewer.caller.userId)
         }
         return try await render(req, "operator/users", title: "users_title", page: UsersPage(orgId: org.description, orgName: name, users: users, form: form,
                                                                                   canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil),
-                                status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
+                                status: error == nil ? .ok : form.httpStatus, notice: notice ?? Self.notice(req), error: error)
     }
 
     @Sendable static func addUser(req: Request) async throws -> Response {
@@ -51,6 +55,58 @@ enum PeoplePages: ConsoleArea {
         } catch {
             let (message, state) = try formError(req, error, values: values.filter { $0.key != "password" })
             return try await usersPage(req, form: state, error: message)
+        }
+    }
+
+    /// The admin's buttons on each person: disable or enable, end their sessions, reset their
+    /// password (the temporary one is shown on the page, once).
+    @Sendable static func personAction(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let (org, user) = try UserController.orgAndUser(req)
+        let app = req.application, address = req.remoteAddress?.ipAddress
+        do {
+            switch req.parameters.get("action") {
+            case "disable": _ = try await PeopleService.setDisabled(user, true, in: org, by: viewer, app: app, address: address)
+            case "enable": _ = try await PeopleService.setDisabled(user, false, in: org, by: viewer, app: app, address: address)
+            case "end-sessions": _ = try await PeopleService.endSessions(user, in: org, by: viewer, app: app, address: address)
+            case "reset-password":
+                let (json, temporary) = try await PeopleService.resetPassword(user, in: org, by: viewer, app: app, address: address)
+                let email = json["email"]?.stringValue ?? ""
+                return try await usersPage(req, form: FormState(), error: nil,
+                                           notice: req.tr("temporary_password_notice").replacingOccurrences(of: "{email}", with: email).replacingOccurrences(of: "{password}", with: temporary))
+            default: throw Problem(.notFound, "no such action")
+            }
+            return redirect("/orgs/\(org)/users", notice: "person_\(req.parameters.get("action")!.replacingOccurrences(of: "-", with: "_"))")
+        } catch let problem as Problem where problem.status == 403 {
+            return try await ConsolePages.error(req, status: .forbidden, code: .forbidden, detail: problem.detail)
+        }
+    }
+}
+
+/// Changing one's own password; a session opened with a temporary one goes nowhere else first.
+enum PasswordPages: ConsoleArea {
+    struct PasswordPage: Encodable {
+        var temporary: Bool
+    }
+
+    @Sendable static func form(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        return try await render(req, "common/password", title: "password_title", page: PasswordPage(temporary: caller.mustChangePassword))
+    }
+
+    @Sendable static func change(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        let values = form(req)
+        do {
+            try await PeopleService.changePassword(of: caller, current: values["currentPassword"] ?? "", new: values["newPassword"] ?? "",
+                                                   keeping: req.storage[SessionTokenKey.self], app: req.application, address: req.remoteAddress?.ipAddress)
+            return redirect("/dashboard", notice: "password_changed")
+        } catch let error as LedgerError {
+            return try await render(req, "common/password", title: "password_title", page: PasswordPage(temporary: caller.mustChangePassword),
+                                    status: .unprocessableEntity, error: error.fields.first.map { "\(req.tr("new_password")): \($0.message)" } ?? error.message)
+        } catch let problem as Problem where problem.status == 401 {
+            return try await render(req, "common/password", title: "password_title", page: PasswordPage(temporary: caller.mustChangePassword),
+                                    status: .unauthorized, error: req.tr("password_wrong"))
         }
     }
 }

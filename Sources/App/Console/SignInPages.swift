@@ -30,7 +30,13 @@ enum SignInPages: ConsoleArea {
     @Sendable static func login(req: Request) async throws -> Response {
         let form = form(req)
         let email = String((form["email"] ?? "").prefix(254)), password = String((form["password"] ?? "").prefix(200))
-        let outcome = try await SignInService.attempt(email: email, password: password, address: req.remoteAddress?.ipAddress, via: "console", app: req.application)
+        let outcome: SignInService.Outcome
+        do {
+            outcome = try await SignInService.attempt(email: email, password: password, address: req.remoteAddress?.ipAddress, via: "console", app: req.application)
+        } catch let stopped as Problem where stopped.status == 403 {
+            // The right password, for a suspended org or a disabled person.
+            return try await loginPage(req, email: email, error: stopped.detail, status: .forbidden)
+        }
         let token: String
         switch outcome {
         case .throttled: return try await loginPage(req, email: email, error: req.tr("error_rate_limited"), status: .tooManyRequests)

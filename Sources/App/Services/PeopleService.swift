@@ -94,3 +94,95 @@ struct NewUser {
     }
 }
 
+
+/// What an org's admins do to its people: disable and enable them, end their sessions, reset a
+/// password to a temporary one; and what each person does for themselves: change their password.
+/// Every step leaves an entry in the org's audit log.
+extension PeopleService {
+    /// The org's user `userId` (`email`), or 404: another org's user is not found here.
+    static func user(_ userId: String, in org: OrgID, on sql: any SQLDatabase) async throws -> any SQLRow {
+        guard let row = try await sql.raw("""
+            SELECT id, email, name, role, created_ms, disabled_ms, must_change_password FROM users WHERE id = \(bind: userId) AND org_id = \(bind: org.description)
+            """).first() else { throw Problem(.notFound, "no such user in this organisation") }
+        return row
+    }
+
+    static func userJSON(_ row: any SQLRow) throws -> JSON {
+        guard case .object(var fields) = UserController.json(id: try row.decode(column: "id", as: String.self), email: try row.decode(column: "email", as: String.self),
+                                                             name: try row.decode(column: "name", as: String.self), admin: try row.decode(column: "role", as: String.self) == "admin",
+                                                             createdMs: try row.decode(column: "created_ms", as: Int64.self)) else { return .null }
+        let disabled = try row.decode(column: "disabled_ms", as: Int64?.self)
+        fields["disabledAt"] = disabled.map { .string(Time.rfc3339($0)) } ?? .null
+        fields["mustChangePassword"] = .bool(try row.decode(column: "must_change_password", as: Int.self) != 0)
+        return .object(fields)
+    }
+
+    /// Disables (or enables again) a user of the admin's org. Disabled, their sessions end and
+    /// their keys stop working at once. An admin does not disable themselves.
+    static func setDisabled(_ userId: String, _ disabled: Bool, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
+        try requireAdmin(of: org, viewer)
+        let sql = app.sql
+        let row = try await user(userId, in: org, on: sql)
+        if disabled, userId == viewer.caller.userId {
+            throw Problem(.forbidden, "an admin does not disable themselves; another admin of the organisation can")
+        }
+        if disabled {
+            try await sql.raw("UPDATE users SET disabled_ms = \(bind: app.wallClock.nowMs()) WHERE id = \(bind: userId) AND disabled_ms IS NULL").run()
+            try await sql.raw("DELETE FROM login_tokens WHERE user_id = \(bind: userId)").run()
+        } else {
+            try await sql.raw("UPDATE users SET disabled_ms = NULL WHERE id = \(bind: userId)").run()
+        }
+        let email = try row.decode(column: "email", as: String.self)
+        try await OnboardingService.audit(viewer, disabled ? "user.disable" : "user.enable", org, "\(disabled ? "disabled" : "enabled") \(email)", app: app, address: address)
+        return try userJSON(try await user(userId, in: org, on: sql))
+    }
+
+    /// Ends every session of a user of the admin's org (their API keys are revoked one by one).
+    static func endSessions(_ userId: String, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> Int {
+        try requireAdmin(of: org, viewer)
+        let sql = app.sql
+        let row = try await user(userId, in: org, on: sql)
+        let count = try await sql.raw("SELECT COUNT(*) AS n FROM login_tokens WHERE user_id = \(bind: userId)").first()?.decode(column: "n", as: Int.self) ?? 0
+        try await sql.raw("DELETE FROM login_tokens WHERE user_id = \(bind: userId)").run()
+        try await OnboardingService.audit(viewer, "user.sessions.end", org, "ended \(count) session(s) of \(try row.decode(column: "email", as: String.self))", app: app, address: address)
+        return count
+    }
+
+    /// Sets a temporary password for a user of the admin's org, returned this once: their
+    /// sessions end, and the next sign-in with it may only change it.
+    static func resetPassword(_ userId: String, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> (user: JSON, temporary: String) {
+        try requireAdmin(of: org, viewer)
+        let sql = app.sql
+        let row = try await user(userId, in: org, on: sql)
+        let temporary = temporaryPassword()
+        let hash = try await Passwords.hash(temporary)
+        try await sql.raw("UPDATE users SET password_hash = \(bind: hash), must_change_password = 1 WHERE id = \(bind: userId)").run()
+        try await sql.raw("DELETE FROM login_tokens WHERE user_id = \(bind: userId)").run()
+        try await OnboardingService.audit(viewer, "user.password.reset", org, "temporary password for \(try row.decode(column: "email", as: String.self))", app: app, address: address)
+        return (try userJSON(try await user(userId, in: org, on: sql)), temporary)
+    }
+
+    /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): 80 bits.
+    static func temporaryPassword() -> String {
+        let alphabet = Array("abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY346789")
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
+    }
+
+    /// A person changes their own password, giving the current one. Their other sessions end.
+    static func changePassword(of caller: Caller, current: String, new: String, keeping session: String?, app: Application, address: String?) async throws {
+        guard !caller.viaAPIKey else { throw Problem(.forbidden, "an API key does not change a person's password; sign in") }
+        guard new.count >= 10 else { throw LedgerError.invalid("newPassword", "must be at least 10 characters") }
+        guard new != current else { throw LedgerError.invalid("newPassword", "must differ from the current password") }
+        let sql = app.sql
+        guard let row = try await sql.raw("SELECT password_hash FROM users WHERE id = \(bind: caller.userId)").first(),
+              try await Passwords.verify(current, created: try row.decode(column: "password_hash", as: String.self)) else {
+            throw Problem(.unauthorized, "the current password is wrong")
+        }
+        try await sql.raw("UPDATE users SET password_hash = \(bind: try await Passwords.hash(new)), must_change_password = 0 WHERE id = \(bind: caller.userId)").run()
+        let keep = session.map(Accounts.secretHash) ?? ""
+        try await sql.raw("DELETE FROM login_tokens WHERE user_id = \(bind: caller.userId) AND token_hash <> \(bind: keep)").run()
+        try await AuditLog.record(AuditLog.Entry(action: "user.password.change", orgId: caller.orgId, userId: caller.userId, email: caller.email, address: address,
+                                                 detail: "changed their password"), nowMs: app.wallClock.nowMs(), on: sql)
+    }
+}
