@@ -150,9 +150,8 @@ import VaporTesting
         try await DemoPlatform.with { d in
             let content = "购销合同 No. HT-2026-77\n"
             let sha = Hashing.sha256Hex(Array(content.utf8))
-            let boundary = "cascade-boundary"
-            let body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ncontract\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"number\"\r\n\r\nHT-2026-77\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"contract.txt\"\r\nContent-Type: text/plain\r\n\r\n\(content)\r\n--\(boundary)--\r\n"
-            try await d.app.testing().test(.POST, "/api/v1/documents", headers: ["Authorization": "Bearer \(d.keys["core"]!)", "Content-Type": "multipart/form-data; boundary=\(boundary)"],
+            let (body, type) = DemoPlatform.uploadBody(content, number: "HT-2026-77")
+            try await d.app.testing().test(.POST, "/api/v1/documents", headers: ["Authorization": "Bearer \(d.keys["core"]!)", "Content-Type": type],
                                            body: ByteBuffer(string: body)) { res in
                 let json = (try? JSON.parse(Array(res.body.readableBytesView))) ?? .null
                 #expect(res.status == .created && json["sha256"] == .string(sha) && json["size"] == .int(Int64(content.utf8.count)))

@@ -90,12 +90,10 @@ import VaporTesting
                         headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": "\(ConsoleSession.preCookie)=\(pre)"])
             }
             #expect(count(signIns, .seeOther) >= 1 && count(signIns, .seeOther) + count(signIns, .tooManyRequests) == Self.n)
-            let boundary = "cascade-boundary"
             let uploads = try await burst(d, "uploads") { i in
                 // Half the files are the same file.
-                let content = "购销合同 No. HT-\(i % 2 == 0 ? 0 : i)\n"
-                let body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ncontract\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.txt\"\r\nContent-Type: text/plain\r\n\r\n\(content)\r\n--\(boundary)--\r\n"
-                return Request(who: "core", method: .POST, path: "/api/v1/documents", body: body, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"])
+                let (body, type) = DemoPlatform.uploadBody("购销合同 No. HT-\(i % 2 == 0 ? 0 : i)\n")
+                return Request(who: "core", method: .POST, path: "/api/v1/documents", body: body, headers: ["Content-Type": type])
             }
             #expect(uploads.allSatisfy { [.created, .ok].contains($0.status) }, "\(uploads.map(\.status.code))")
             let stored = try await d.app.sql.raw("SELECT COUNT(*) AS n FROM documents").first()!

@@ -64,6 +64,21 @@ struct DemoPlatform: Sendable {
         return answer!
     }
 
+    /// A document upload's multipart body and its content type: `kind`, the file, and a number.
+    static func uploadBody(_ content: String, kind: String = "contract", number: String? = nil) -> (body: String, contentType: String) {
+        let boundary = "cascade-boundary"
+        var body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n\(kind)\r\n"
+        if let number { body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"number\"\r\n\r\n\(number)\r\n" }
+        body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"contract.txt\"\r\nContent-Type: text/plain\r\n\r\n\(content)\r\n--\(boundary)--\r\n"
+        return (body, "multipart/form-data; boundary=\(boundary)")
+    }
+
+    /// Uploads `content` as `who`.
+    func upload(_ who: String, _ content: String) async throws -> Answer {
+        let (body, type) = Self.uploadBody(content)
+        return try await call(who, .POST, "/api/v1/documents", body, headers: ["Content-Type": type])
+    }
+
     /// Every projection agrees with a replay of the stored chain, which verifies.
     func chainAgrees() async throws -> Bool {
         let store = LedgerStore(db: app.db)

@@ -23,6 +23,8 @@ enum TestDatabase {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         var sqliteFile: URL?
         do {
+            // Many tests run at once against one server: a small pool each.
+            app.databasePoolSize = 1
             if ownDatabase, let url = postgresURL {
                 try await admin("CREATE DATABASE \(name)")
                 app.storage[DatabaseKey.self] = name
@@ -110,8 +112,14 @@ enum TestDatabase {
             try await admin("DROP DATABASE IF EXISTS \(own) WITH (FORCE)")
             return
         }
-        if postgresURL != nil { try await app.sql.raw("DROP SCHEMA \(ident: schema) CASCADE").run() }
+        // The application shuts down whatever the drop does: a writer lock's connection must be
+        // closed before it goes.
+        var dropped: (any Error)?
+        if postgresURL != nil {
+            do { try await app.sql.raw("DROP SCHEMA \(ident: schema) CASCADE").run() } catch { dropped = error }
+        }
         try await app.asyncShutdown()
+        if let dropped { throw dropped }
         if let file { try? FileManager.default.removeItem(at: file) }
     }
 }

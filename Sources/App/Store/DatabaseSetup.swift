@@ -67,7 +67,16 @@ extension Application {
         var config = try SQLPostgresConfiguration(url: url)
         config.searchPath = schema.map { [$0] }
         // Requests read while others wait on the database: several connections per event loop.
-        databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: 4, connectionPoolTimeout: .seconds(30)), as: .psql, isDefault: true)
+        databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: databasePoolSize, connectionPoolTimeout: .seconds(30)), as: .psql, isDefault: true)
+    }
+
+    private struct PoolSizeKey: StorageKey { typealias Value = Int }
+
+    /// PostgreSQL connections per event loop for requests (`CASCADE_DB_POOL`, default 4), set
+    /// before `useDatabase`. The writer has its own connection besides.
+    var databasePoolSize: Int {
+        get { storage[PoolSizeKey.self] ?? Environment.get("CASCADE_DB_POOL").flatMap(Int.init).map { max(1, min($0, 64)) } ?? 4 }
+        set { storage[PoolSizeKey.self] = newValue }
     }
 
     /// Points the request pool at `url` (one of `DATABASE_URL`'s servers), after a failover: the
