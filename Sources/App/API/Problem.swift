@@ -43,7 +43,8 @@ struct Problem: Error, Content {
                 return (internalProblem, true)
             }
         default:
-            if let reason = Unavailable.databaseFault(error) { return (Problem(.unavailable, reason), true) }
+            // Not logged per request: the writer and the pool log the outage itself, once.
+            if let reason = Unavailable.databaseFault(error) { return (Problem(.unavailable, reason), false) }
             return (internalProblem, true)
         }
     }
