@@ -17,6 +17,7 @@ import VaporTesting
             let tier2 = d.orgs["tier2"]!
             let tokens = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.compactMap { $0["id"]?.stringValue }
             let height = await d.height
+            let console = try await ConsoleTests.session(d, "tier1")
             // act 1: the database goes away
             try await TestDatabase.outage(d.app, down: true)
             // check 1: reads and writes answer 503 with Retry-After, and change nothing
@@ -27,6 +28,9 @@ import VaporTesting
             #expect(write.status == .serviceUnavailable && write.code == "unavailable", "\(write.status) \(write.json)")
             let signIn = try await d.call(nil, .POST, "/api/v1/auth/login", #"{"email":"tier1@cascade.demo","password":"\#(DemoSeed.password)"}"#)
             #expect(signIn.status == .serviceUnavailable, "\(signIn.status) \(signIn.json)")
+            // The console too: a page that says so, in the person's language, with Retry-After.
+            let page = try await ConsoleTests.get(d, console, "/holdings")
+            #expect(page.status == .serviceUnavailable && page.headers.first(name: .retryAfter) != nil && page.html.contains("reconnecting"), "\(page.status) \(page.html.prefix(300))")
             // act 2: it comes back
             try await TestDatabase.outage(d.app, down: false)
             // check 2: the writer goes on by itself; the same key runs the transfer now, once

@@ -158,8 +158,18 @@ extension ConsolePages {
                 let (problem, unexpected) = Problem.from(error)
                 if unexpected { req.logger.report(error: error) }
                 let code = ErrorCode(rawValue: problem.code) ?? .validationFailed
-                return try await ConsolePages.error(req, status: HTTPResponseStatus(statusCode: problem.status), code: code,
-                                                    detail: unexpected ? "" : problem.detail)
+                let status = HTTPResponseStatus(statusCode: problem.status)
+                let page: Response
+                do {
+                    page = try await ConsolePages.error(req, status: status, code: code, detail: unexpected ? "" : problem.detail)
+                } catch {
+                    // The page itself needs the database (the header names the caller's org): when
+                    // that is what failed, a plain page in the caller's language says so.
+                    page = Response(status: status, headers: ["Content-Type": "text/html; charset=utf-8"],
+                                    body: .init(string: "<!doctype html><title>Cascade</title><h1>\(req.tr("error_\(code.rawValue)"))</h1>"))
+                }
+                if problem.status == 503 { page.headers.replaceOrAdd(name: .retryAfter, value: String(Problem.retryAfterSeconds)) }
+                return page
             }
         }
     }
