@@ -136,27 +136,15 @@ struct Consortium {
             // setup
             let c = try await Consortium.make(app)
             let token = try await c.activeToken()
-            let schema = try await app.sql.raw("SELECT current_schema() AS s").first()!.decode(column: "s", as: String.self)
-            let key = WriterLock.advisoryKey(schema: schema)
-            func endLockHolder() async throws -> Int {
-                let k = UInt64(bitPattern: key)
-                return try await app.sql.raw("""
-                    SELECT pg_terminate_backend(pid) AS ended FROM pg_locks WHERE locktype = 'advisory' AND granted
-                    AND classid::bigint = \(bind: Int64(k >> 32)) AND objid::bigint = \(bind: Int64(k & 0xFFFF_FFFF))
-                    """).all().count
-            }
+            let (schema, key) = try await TestDatabase.writerLockKey(app)
             // act 1: someone else queues for the lock, and the writer's connection is ended: the
             // lock passes to the one waiting, before the writer can ask for it again
             let intruder = try await TestDatabase.connection()
-            let k = UInt64(bitPattern: key)
             let queued = Task { try await intruder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(key))"), logger: app.logger) }
             try await poll("the intruder to wait for the lock") {
-                try await app.sql.raw("""
-                    SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                    AND classid::bigint = \(bind: Int64(k >> 32)) AND objid::bigint = \(bind: Int64(k & 0xFFFF_FFFF))
-                    """).first() != nil
+                try await app.sql.raw("SELECT 1 FROM pg_locks WHERE \(TestDatabase.lockRows(key, granted: false))").first() != nil
             }
-            #expect(try await endLockHolder() == 1)
+            #expect(try await TestDatabase.endWriterLockHolder(app) == 1)
             _ = try await queued.value
             let height = await c.sequencer.height
             // check 1: nothing is written without the lock; callers hear 503 while it is taken
@@ -186,16 +174,11 @@ struct Consortium {
             let c = try await Consortium.make(app)
             let tokens = try await c.submit("s1", .split(tokenId: try await c.activeToken(), amountsFen: Array(repeating: 10_000, count: 100))).effects.createdTokens
             let height = await c.sequencer.height
-            let schema = try await app.sql.raw("SELECT current_schema() AS s").first()!.decode(column: "s", as: String.self)
-            let k = UInt64(bitPattern: WriterLock.advisoryKey(schema: schema))
             // The connection is ended while the next block is sealed and about to be written (once).
             let fired = NIOLockedValueBox(false)
             await c.sequencer.setBeforeCommit { _ in
                 guard !fired.withLockedValue({ was in defer { was = true }; return was }) else { return }
-                _ = try await app.sql.raw("""
-                    SELECT pg_terminate_backend(pid) AS ended FROM pg_locks WHERE locktype = 'advisory'
-                    AND classid::bigint = \(bind: Int64(k >> 32)) AND objid::bigint = \(bind: Int64(k & 0xFFFF_FFFF))
-                    """).all()
+                _ = try await TestDatabase.endWriterLockHolder(app)
                 try await poll("the server to close the writer's connection") { Platform.heldLock(app)?.connection?.isClosed ?? true }
             }
             let first = try await c.submit("s1", .transfer(tokenId: tokens[0], toOrgId: c.ids["s2"]!, amountFen: 10_000, memo: nil))

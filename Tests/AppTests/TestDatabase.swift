@@ -52,6 +52,24 @@ enum TestDatabase {
     /// The test's own PostgreSQL database, when it has one.
     static func ownDatabase(_ app: Application) -> String? { app.storage[DatabaseKey.self] }
 
+    /// This test's schema and the advisory key its writer locks.
+    static func writerLockKey(_ app: Application) async throws -> (schema: String, key: Int64) {
+        let schema = try await app.sql.raw("SELECT current_schema() AS s").first()!.decode(column: "s", as: String.self)
+        return (schema, WriterLock.advisoryKey(schema: schema))
+    }
+
+    /// `pg_locks` rows of advisory lock `key`, held (`granted`) or waited for.
+    static func lockRows(_ key: Int64, granted: Bool) -> SQLQueryString {
+        let k = UInt64(bitPattern: key)
+        return "locktype = 'advisory' AND granted = \(unsafeRaw: granted ? "true" : "false") AND classid::bigint = \(bind: Int64(k >> 32)) AND objid::bigint = \(bind: Int64(k & 0xFFFF_FFFF))"
+    }
+
+    /// Ends the session holding this test's writer lock; how many were ended.
+    static func endWriterLockHolder(_ app: Application) async throws -> Int {
+        let (_, key) = try await writerLockKey(app)
+        return try await app.sql.raw("SELECT pg_terminate_backend(pid) AS ended FROM pg_locks WHERE \(lockRows(key, granted: true))").all().count
+    }
+
     /// A connection of its own to the test server's main database.
     static func connection() async throws -> PostgresConnection {
         let config = try SQLPostgresConfiguration(url: postgresURL!).coreConfiguration

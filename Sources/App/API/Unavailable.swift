@@ -1,6 +1,5 @@
 import FluentSQLiteDriver
 import Foundation
-import Ledger
 import NIOCore
 import PostgresNIO
 import Vapor
@@ -8,17 +7,12 @@ import Vapor
 /// The platform cannot answer this request just now, through no fault of the request: the
 /// writer is reconnecting to its database, or the database cannot be reached or is busy. The
 /// caller gets `503 unavailable` with `Retry-After`, and nothing was changed — or, for a ledger
-/// operation whose block's fate is unknown, the operation's idempotency key finds its answer once
-/// the writer is back.
+/// operation whose block's fate is unknown, the transaction noted on its idempotency key tells a
+/// retry what became of it once the writer is back.
 struct Unavailable: Error, CustomStringConvertible {
     var description: String
-    /// The transaction whose block's fate is unknown, when that is why.
-    var transactionId: TxID?
 
-    init(_ description: String, transactionId: TxID? = nil) {
-        self.description = description
-        self.transactionId = transactionId
-    }
+    init(_ description: String) { self.description = description }
 
     /// The reason, in the caller's terms, when `error` is the database being out of reach or busy
     /// rather than anything the request did; nil for every other error.

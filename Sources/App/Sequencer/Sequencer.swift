@@ -324,20 +324,16 @@ public actor Sequencer {
                 try takeUp(tail, ours: ours, sealed: sealed, held: &held)
                 break
             } catch let released as WriterLock.Released {
-                for (waiter, _) in held { waiter.continuation.resume(throwing: Unavailable(released.description)) }
-                stop(because: released.description, level: .notice)
-                recovering = nil
+                giveUp(held, telling: released.description, because: released.description, level: .notice)
                 return
             } catch let failure as Diverged {
-                for (waiter, _) in held { waiter.continuation.resume(throwing: Unavailable("the database holds blocks this writer cannot take up")) }
-                stop(because: "the database's chain cannot be taken up after block \(height): \(failure)")
-                recovering = nil
+                giveUp(held, telling: "the database holds blocks this writer cannot take up", because: "the database's chain cannot be taken up after block \(height): \(failure)")
                 return
             } catch {
                 if attempts == 1 || attempts % 20 == 0 { logger.warning("writer: reconnecting, attempt \(attempts): \(error)") }
                 if !held.isEmpty, ContinuousClock.now - started >= reconnect.fateWait {
                     for (waiter, _) in held {
-                        waiter.continuation.resume(throwing: Unavailable("the database went away while block \(sealed?.header.height ?? height + 1) was written; whether it holds transaction \(waiter.tx.id) is not known yet", transactionId: waiter.tx.id))
+                        waiter.continuation.resume(throwing: Unavailable("the database went away while block \(sealed?.header.height ?? height + 1) was written; whether it holds transaction \(waiter.tx.id) is not known yet"))
                     }
                     held = []
                 }
@@ -386,6 +382,13 @@ public actor Sequencer {
     /// The stored chain does not continue the one this writer holds.
     struct Diverged: Error, CustomStringConvertible {
         var description: String
+    }
+
+    /// A recovery that cannot go on: the callers it held hear `telling`, and the writer stops.
+    private func giveUp(_ held: [(Waiter, Outcome)], telling answer: String, because reason: String, level: Logger.Level = .critical) {
+        for (waiter, _) in held { waiter.continuation.resume(throwing: Unavailable(answer)) }
+        stop(because: reason, level: level)
+        recovering = nil
     }
 
     /// Accepts nothing more, and tells everyone waiting why.

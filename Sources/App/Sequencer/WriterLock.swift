@@ -146,10 +146,7 @@ extension Sequencer.Reconnect {
     /// pool moved there too; on SQLite the same store, once the file answers.
     static func through(_ lock: WriterLock, _ app: Application) -> Self {
         var reconnect = Sequencer.Reconnect(connect: { old in
-            guard let connection = try await lock.reconnect() else {
-                _ = try await old.tip()
-                return old
-            }
+            guard let connection = try await lock.reconnect() else { return try await Sequencer.Reconnect.sameStore.connect(old) }
             if let server = lock.serverURL { try await app.pointPostgres(at: server) }
             return LedgerStore(db: app.db, writer: connection)
         })
