@@ -107,7 +107,7 @@ struct Position: Comparable, Sendable {
 /// Replays a chain from genesis, checking every hash, signature, Merkle root and rule, and
 /// rebuilding the state. Used by `cascade verify`, the server's start-up and observer nodes.
 public struct ChainReplayer: Sendable {
-    public internal(set) var state = LedgerState()
+    public var state = LedgerState()
     public private(set) var height: Int64 = -1
     public private(set) var lastHash = BlockHeader.genesisPrevHash
     public private(set) var lastTime: Int64 = 0
@@ -124,6 +124,16 @@ public struct ChainReplayer: Sendable {
     var scheduledOperator: OrgID?
 
     public init() {}
+
+    /// Goes on from a state restored at `tip` (a checkpoint): the blocks appended next must follow it.
+    public init(resuming state: LedgerState, at tip: ChainTip) {
+        self.state = state
+        height = tip.height
+        lastHash = tip.hash
+        lastTime = tip.time
+        for org in state.orgs.values.sorted(by: { $0.id < $1.id }) { currentKey[org.id] = keyNumber(org.publicKey) }
+        scheduledOperator = state.operatorId
+    }
 
     mutating func keyNumber(_ key: [UInt8]) -> Int {
         if let k = keyIndex[key] { return k }
@@ -255,8 +265,8 @@ public struct ChainReplayer: Sendable {
 
     /// Verifies a whole chain export (JSON Lines, one block per line): parses on every core,
     /// applies the rules in order, then checks every signature on every core.
-    public static func verify(export bytes: [UInt8], parallelism: Int) -> Result<ChainReplayer, ChainFailure> {
-        replay(parse(export: bytes, parallelism: parallelism), parallelism: parallelism)
+    public static func verify(export bytes: [UInt8], parallelism: Int, live: Bool = false) -> Result<ChainReplayer, ChainFailure> {
+        replay(parse(export: bytes, parallelism: parallelism), parallelism: parallelism, live: live)
     }
 
     /// The blocks of an export read on every core, in order, up to the first line that cannot
@@ -289,8 +299,10 @@ public struct ChainReplayer: Sendable {
 
     /// Replays parsed blocks from genesis. A read failure counts only once every block before
     /// it has checked out, so the failure reported is always the first in chain order.
-    public static func replay(_ parsed: (blocks: [ParsedBlock], failure: ChainFailure?), parallelism: Int) -> Result<ChainReplayer, ChainFailure> {
+    /// A `live` replay keeps its ids in chain order for a live state's filter (`retire()` after).
+    public static func replay(_ parsed: (blocks: [ParsedBlock], failure: ChainFailure?), parallelism: Int, live: Bool = false) -> Result<ChainReplayer, ChainFailure> {
         var replayer = ChainReplayer()
+        if live { replayer.state.goLive() }
         replayer.state.reserveCapacity(for: parsed.blocks.lazy.flatMap(\.block.transactions))
         do throws(ChainFailure) {
             try replayer.append(parsed.blocks, parallelism: parallelism)

@@ -55,6 +55,15 @@ public struct LedgerState: Sendable {
     public internal(set) var openFinancingByToken = JournaledDictionary<TokenID, TxID>()
     /// While a block is being written: how to put the state back if its commit fails.
     var undo: UndoRecord?
+    /// How many receivables were ever issued: the next one's number follows. (A live state no
+    /// longer holds the closed ones, so their count is kept apart.)
+    public internal(set) var issuedCount = 0
+    /// A live state's Bloom filter of the ids it retired (nil while every id is held), and the ids
+    /// applied since the last `retire()`, in chain order.
+    var seenIds: SeenIds?
+    var recentIds: [TxID] = []
+    /// How many tokens the last `retire()` kept.
+    var liveAtRetire = 0
 
     public init() {}
 

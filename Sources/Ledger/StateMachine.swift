@@ -80,7 +80,9 @@ extension LedgerState {
         }
         undo?.transactionIds.append(id)
         do throws(LedgerError) {
-            return try applyChecked(body, id: id, outputs: outputs)
+            let effects = try applyChecked(body, id: id, outputs: outputs)
+            if seenIds != nil { recentIds.append(id) }
+            return effects
         } catch {
             transactionIds.remove(id)
             undo?.transactionIds.removeLast()
@@ -374,12 +376,13 @@ extension LedgerState {
 
         let id = ctx.txId
         let year = p.issueDate.components.year
-        let sequence = String(receivables.count + 1)
+        let sequence = String(issuedCount + 1)
         let number = "CAS-\(year)-" + String(repeating: "0", count: max(0, 6 - sequence.count)) + sequence
         receivables[id] = Receivable(id: id, number: number, issuerId: ctx.signerId, firstHolderId: p.supplierId,
                                      creditLineId: line.id, faceFen: p.faceFen, paidFen: 0, issueDate: p.issueDate,
                                      dueDate: p.dueDate, documents: p.documents, memo: p.memo, status: .pending,
                                      firstTokenId: ctx.outputId(0))
+        issuedCount += 1
         for number in numbers { openInvoices[number] = id }
         creditLines[line.id]!.usedFen = used
         create(ctx, 0, from: nil, receivableId: id, holder: p.supplierId, amountFen: p.faceFen, tier: 1, status: .pending, &effects)

@@ -57,13 +57,15 @@ struct UndoRecord: Sendable {
     var policy: Policy
     var operatorId: OrgID?
     var transactionCount: Int
+    var issuedCount: Int
+    var recentIdCount: Int
     var transactionIds: [TxID] = []
 }
 
 extension LedgerState {
     /// Starts keeping what the next transactions change, so that `rollBack()` can undo them.
     public mutating func openUndo() {
-        undo = UndoRecord(policy: policy, operatorId: operatorId, transactionCount: transactionCount)
+        undo = UndoRecord(policy: policy, operatorId: operatorId, transactionCount: transactionCount, issuedCount: issuedCount, recentIdCount: recentIds.count)
         tokens.openJournal()
         forEachJournal(.open)
     }
@@ -81,6 +83,8 @@ extension LedgerState {
         policy = record.policy
         operatorId = record.operatorId
         transactionCount = record.transactionCount
+        issuedCount = record.issuedCount
+        recentIds.removeLast(recentIds.count - record.recentIdCount)
         for id in record.transactionIds.reversed() { transactionIds.remove(id) }
         tokens.rollBack()
         forEachJournal(.rollBack)

@@ -13,6 +13,8 @@ struct Fixture {
     var today = BusinessDate("2026-09-01")!
     var nonce = 0
     var applied: [Transaction] = []
+    /// The last transaction submitted, applied or not.
+    var lastSubmitted: Transaction?
 
     static let names = ["op", "core", "core2", "s1", "s2", "s3", "bank", "bank2", "reg"]
     static let roles: [String: OrgRole] = [
@@ -53,6 +55,7 @@ struct Fixture {
         let body = TransactionBody(orgId: orgId, keyId: keyId ?? signer.keyId, time: today.startEpochMs + 36_000_000 + Int64(nonce),
                                    nonce: "n\(nonce)", payload: payload)
         let tx = try! Transaction.sign(body, with: signer)
+        lastSubmitted = tx
         let result = state.apply(tx)
         if case .success = result { applied.append(tx) }
         return result

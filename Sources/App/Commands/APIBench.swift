@@ -27,9 +27,9 @@ struct APIBench {
         guard case .postgres(let url, _) = try DatabaseLocation(url: try databaseURL(app.environment)) else {
             throw CommandFailure(exitCode: 2, "bench api needs DATABASE_URL=postgres://… naming a scratch database (it is wiped)")
         }
-        try await wipe(app)
+        try await Self.wipe(app)
         let pgbenchTps = try pgbench(url: url)
-        try await wipe(app)
+        try await Self.wipe(app)
         say("pgbench TPC-B: \(Int(pgbenchTps)) transactions/s with \(pgbenchClients) clients")
 
         // The writer, as `serve` starts it, then the orgs: each keeps its own key.
@@ -115,7 +115,7 @@ struct APIBench {
     func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
 
     /// The scratch database, empty.
-    func wipe(_ app: Application) async throws {
+    static func wipe(_ app: Application) async throws {
         try await app.sql.raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name = 'pgbench'").run()
         try await app.sql.raw("DROP SCHEMA IF EXISTS public CASCADE").run()
         try await app.sql.raw("CREATE SCHEMA public").run()
@@ -178,12 +178,13 @@ struct APIBench {
 final class BenchConnection: Sendable {
     let channel: any Channel
     let collector: ResponseCollector
-    let head: String
+    /// The `Host` header line every request carries.
+    let host: String
 
     init(channel: any Channel, collector: ResponseCollector, host: String, port: Int) {
         self.channel = channel
         self.collector = collector
-        head = "POST /api/v1/transactions HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: application/json\r\n"
+        self.host = "Host: \(host):\(port)\r\n"
     }
 
     static func connect(host: String, port: Int, group: any EventLoopGroup) async throws -> BenchConnection {
@@ -204,10 +205,21 @@ final class BenchConnection: Sendable {
                                    nonce: UUID().uuidString.lowercased(), payload: payload)
         let tx = try Transaction.sign(body, with: org.signer)
         let json: JSON = ["body": body.json, "signature": .string(Base64.encode(tx.signature))]
-        let bytes = json.canonicalBytes
-        var request = channel.allocator.buffer(capacity: head.utf8.count + bytes.count + 32)
-        request.writeString(head)
-        request.writeString("Content-Length: \(bytes.count)\r\n\r\n")
+        let response = try await send("POST /api/v1/transactions", headers: "Content-Type: application/json\r\n", body: json.canonicalBytes)
+        guard response.status == 201 else {
+            throw Refused(description: "\(payload.type.rawValue): \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+        }
+        return tx
+    }
+
+    func get(_ path: String, headers: String = "") async throws -> ResponseCollector.Response {
+        try await send("GET \(path)", headers: headers, body: [])
+    }
+
+    /// One request (`line` is its method and path), answered in turn on this connection.
+    func send(_ line: String, headers: String, body bytes: [UInt8]) async throws -> ResponseCollector.Response {
+        var request = channel.allocator.buffer(capacity: line.utf8.count + host.utf8.count + headers.utf8.count + bytes.count + 64)
+        request.writeString("\(line) HTTP/1.1\r\n\(host)\(headers)Content-Length: \(bytes.count)\r\n\r\n")
         request.writeBytes(bytes)
         let promise = channel.eventLoop.makePromise(of: ResponseCollector.Response.self)
         let (channel, collector) = (self.channel, self.collector)
@@ -215,11 +227,7 @@ final class BenchConnection: Sendable {
             collector.expect(promise)
             channel.writeAndFlush(request, promise: nil)
         }
-        let response = try await promise.futureResult.get()
-        guard response.status == 201 else {
-            throw Refused(description: "\(payload.type.rawValue): \(response.status) \(String(decoding: response.body, as: UTF8.self))")
-        }
-        return tx
+        return try await promise.futureResult.get()
     }
 
     func close() async {

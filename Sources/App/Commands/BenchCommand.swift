@@ -6,7 +6,7 @@ import Vapor
 /// random workload. Figures, not pass/fail: the last line is one JSON object.
 struct BenchCommand: AsyncCommand {
     struct Signature: CommandSignature {
-        @Argument(name: "suite", help: "ledger or api")
+        @Argument(name: "suite", help: "ledger, api or scale")
         var suite: String
 
         @Option(name: "clients", help: "bench api: concurrent HTTP clients (default 64).")
@@ -24,10 +24,16 @@ struct BenchCommand: AsyncCommand {
         @Option(name: "block-size", help: "Transactions per sealed block (default 1000).")
         var blockSize: Int?
 
+        @Option(name: "transactions", help: "bench scale: transactions in the ledger it builds (default 2000000).")
+        var transactions: Int?
+
         init() {}
     }
 
-    var help: String { "Benchmarks: `bench ledger` (rules, sealing and full verification); `bench api` (signed operations over HTTP on PostgreSQL, against pgbench)." }
+    var help: String {
+        "Benchmarks: `bench ledger` (rules, sealing and full verification); `bench api` (signed operations over HTTP on PostgreSQL, against pgbench); "
+            + "`bench scale` (start-up, memory and reads of `serve` on a PostgreSQL ledger of millions of transactions)."
+    }
 
     func run(using context: CommandContext, signature: Signature) async throws {
         switch signature.suite {
@@ -37,8 +43,10 @@ struct BenchCommand: AsyncCommand {
         case "api":
             try await APIBench(clients: signature.clients ?? 64, seconds: signature.seconds ?? 20, pgbenchClients: 8, console: context.console)
                 .run(context.application)
+        case "scale":
+            try await ScaleBench(transactions: signature.transactions ?? 2_000_000, console: context.console).run(context.application)
         default:
-            context.console.error("bench: unknown suite \(signature.suite); try `bench ledger` or `bench api`")
+            context.console.error("bench: unknown suite \(signature.suite); try `bench ledger`, `bench api` or `bench scale`")
             throw CommandFailure(exitCode: 2, "unknown suite")
         }
     }

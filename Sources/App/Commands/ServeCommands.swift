@@ -57,8 +57,17 @@ enum Platform {
         let clock: any LedgerClock = app.environment == .production ? SystemClock() : AdjustableClock()
         app.ledgerClock = clock
         let sealer = SealerBox()
+        // The operator's key checks the checkpoint's signature before the state is read from it.
+        if let op = try await app.sql.raw("SELECT id FROM orgs WHERE role = 'operator'").first().flatMap({ OrgID(try $0.decode(column: "id", as: String.self)) }),
+           let signer = try await vault.signer(for: op, on: app.sql) {
+            sealer.set(signer)
+        }
         let sequencer = try await Sequencer.load(store: LedgerStore(db: app.db, writer: lock.connection), sealer: { sealer.get() }, clock: clock,
-                                                 reconnect: .through(lock, app))
+                                                 reconnect: .through(lock, app), checkpoints: .fromEnvironment())
+        if !sequencer.start.hasPrefix("from the checkpoint"), await sequencer.height >= 0 {
+            // The next start should not have to replay everything again.
+            Task { try? await sequencer.writeCheckpointNow() }
+        }
         if let op = await sequencer.read(\.operatorId) {
             guard let signer = try await vault.signer(for: op, on: app.sql) else {
                 throw ConfigurationError("the operator's key is not held by this platform: blocks cannot be sealed")

@@ -21,19 +21,29 @@ actor Follower {
     private(set) var problem: String?
     private(set) var lastPollMs: Int64?
 
-    init(app: Application, upstream: String, token: String, replayer: ChainReplayer) {
+    init(app: Application, upstream: String, token: String, start: StartingPoint) {
         self.app = app
         self.upstream = upstream.hasSuffix("/") ? String(upstream.dropLast()) : upstream
         self.token = token
-        self.replayer = replayer
+        replayer = ChainReplayer(resuming: start.state, at: start.tip)
+        self.start = start.account
+        checkpointedAt = start.checkpointHeight >= 0 ? start.checkpointTransactions : start.state.transactionCount
     }
 
-    /// Starts from what the observer's own database holds, verified again.
+    /// Starts from what the observer's own database holds: its own latest checkpoint and the
+    /// blocks after it, verified again, or the whole chain it holds when there is no usable one.
     static func load(app: Application, upstream: String, token: String) async throws -> Follower {
-        let export = try await LedgerStore(db: app.db).exportAll()
-        let replayer = export.isEmpty ? ChainReplayer() : try ChainReplayer.verify(export: export, parallelism: ProcessInfo.processInfo.activeProcessorCount).get()
-        return Follower(app: app, upstream: upstream, token: token, replayer: replayer)
+        let start = try await StartingPoint.find(in: LedgerStore(db: app.db), operatorKey: nil, signed: false)
+        app.logger.notice("observer: state \(start.account)")
+        return Follower(app: app, upstream: upstream, token: token, start: start)
     }
+
+    /// How this observer came by its state (see `StartingPoint`).
+    let start: String
+    /// The transactions its state held at its last checkpoint.
+    private var checkpointedAt: Int
+    /// Transactions between an observer's own checkpoints, as for the writer's.
+    var checkpointEvery = Sequencer.CheckpointPolicy.fromEnvironment().transactions
 
     var height: Int64 { replayer.height }
 
@@ -84,12 +94,14 @@ actor Follower {
         var candidate = replayer
         candidate.collectsEffects = true
         candidate.effects = []
+        let store = LedgerStore(db: app.db)
+        // What the blocks refer to that the live state retired comes back from this database.
+        try await store.prepare(&candidate.state, at: replayer.height, for: blocks.flatMap(\.block.transactions))
         do {
             try candidate.append(blocks, firstIndex: Int(replayer.height) + 1, parallelism: ProcessInfo.processInfo.activeProcessorCount)
         } catch {
             return halt("upstream served a block that does not verify: \(error.description)")
         }
-        let store = LedgerStore(db: app.db)
         var offset = 0
         for parsed in blocks {
             let count = parsed.block.transactions.count
@@ -98,8 +110,18 @@ actor Follower {
         }
         candidate.collectsEffects = false
         candidate.effects = []
+        if candidate.state.retireIsDue { candidate.state.retire() }
         replayer = candidate
+        if replayer.state.transactionCount - checkpointedAt >= checkpointEvery { try await writeCheckpoint() }
         return blocks.count
+    }
+
+    /// The observer's own checkpoint, in its own database (unsigned: it trusts its database).
+    func writeCheckpoint() async throws {
+        let tip = ChainTip(height: replayer.height, hash: replayer.lastHash, time: replayer.lastTime)
+        guard tip.height >= 0 else { return }
+        try await LedgerStore(db: app.db).writeCheckpoint(try StoredCheckpoint.make(replayer.state, at: tip, signer: nil), nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+        checkpointedAt = replayer.state.transactionCount
     }
 
     private func halt(_ evidence: String) -> Int {

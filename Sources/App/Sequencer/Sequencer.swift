@@ -91,6 +91,32 @@ public actor Sequencer {
     }
     public private(set) var commitStats = CommitStats()
 
+    /// How often the state is written down as a checkpoint, and the last one written.
+    public struct CheckpointPolicy: Sendable {
+        /// After this many transactions since the last checkpoint...
+        public var transactions = 50_000
+        /// ...or this long, whichever comes first (and only once a block was written since).
+        public var interval: Duration = .seconds(600)
+
+        public init(transactions: Int = 50_000, interval: Duration = .seconds(600)) {
+            self.transactions = max(1, transactions)
+            self.interval = interval
+        }
+
+        /// `CASCADE_CHECKPOINT_TRANSACTIONS` (default 50,000) and `CASCADE_CHECKPOINT_MINUTES` (default 10).
+        public static func fromEnvironment() -> CheckpointPolicy {
+            let env = ProcessInfo.processInfo.environment
+            return CheckpointPolicy(transactions: env["CASCADE_CHECKPOINT_TRANSACTIONS"].flatMap { Int($0) } ?? 50_000,
+                                    interval: .seconds(60 * (env["CASCADE_CHECKPOINT_MINUTES"].flatMap { Int($0) } ?? 10)))
+        }
+    }
+    private let checkpoints: CheckpointPolicy
+    private var lastCheckpoint: (height: Int64, transactions: Int, at: ContinuousClock.Instant)
+    private var checkpointWriting = false
+    /// How this writer came by its state: from a checkpoint and the blocks after it, or by a
+    /// replay of the whole chain (and then why the checkpoint was not used).
+    public nonisolated let start: String
+
     /// Failure injection for tests: called after a block is sealed and before it is written.
     var beforeCommit: (@Sendable (Block) async throws -> Void)?
 
@@ -103,14 +129,17 @@ public actor Sequencer {
     nonisolated let executor = WriterThread.loop.executor
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    init(replayed: ChainReplayer, store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?,
-         clock: any LedgerClock, maxBlockTx: Int = 1_000, reconnect: Reconnect = .sameStore) {
+    init(start: StartingPoint, store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?,
+         clock: any LedgerClock, maxBlockTx: Int = 1_000, reconnect: Reconnect = .sameStore, checkpoints: CheckpointPolicy = CheckpointPolicy()) {
         self.reconnect = reconnect
-        state = replayed.state
-        keys = NIOLockedValueBox(replayed.state.signingKeys)
-        height = replayed.height
-        lastHash = replayed.lastHash
-        lastTime = replayed.lastTime
+        state = start.state
+        keys = NIOLockedValueBox(start.state.signingKeys)
+        height = start.tip.height
+        lastHash = start.tip.hash
+        lastTime = start.tip.time
+        self.start = start.account
+        self.checkpoints = checkpoints
+        lastCheckpoint = (start.checkpointHeight, start.checkpointTransactions, .now)
         self.store = store
         self.sealer = sealer
         self.clock = clock
@@ -118,18 +147,15 @@ public actor Sequencer {
         self.maxBlockTx = min(max(maxBlockTx, 1), Limits.maxTransactionsPerBlock)
     }
 
-    /// Rebuilds the state by replaying the stored chain, checking it on the way.
+    /// Starts from the latest checkpoint and the blocks after it, or, when there is none or it is
+    /// refused, by replaying and checking the whole stored chain.
     static func load(store: LedgerStore, sealer: @escaping @Sendable () -> (any TransactionSigner)?, clock: any LedgerClock,
-                     maxBlockTx: Int = 1_000, reconnect: Reconnect = .sameStore) async throws -> Sequencer {
-        let sequencer = Sequencer(replayed: try await replay(store), store: store, sealer: sealer, clock: clock, maxBlockTx: maxBlockTx, reconnect: reconnect)
+                     maxBlockTx: Int = 1_000, reconnect: Reconnect = .sameStore, checkpoints: CheckpointPolicy = CheckpointPolicy()) async throws -> Sequencer {
+        let start = try await StartingPoint.find(in: store, operatorKey: sealer()?.publicKey, signed: true)
+        let sequencer = Sequencer(start: start, store: store, sealer: sealer, clock: clock, maxBlockTx: maxBlockTx, reconnect: reconnect, checkpoints: checkpoints)
+        sequencer.logger.notice("writer: state \(start.account)")
         sequencer.watchConnection(of: store)
         return sequencer
-    }
-
-    static func replay(_ store: LedgerStore) async throws -> ChainReplayer {
-        let export = try await store.exportAll()
-        if export.isEmpty { return ChainReplayer() }
-        return try ChainReplayer.verify(export: export, parallelism: ProcessInfo.processInfo.activeProcessorCount).get()
     }
 
     /// Starts recovering as soon as the connection holding the writer lock closes, rather than
@@ -200,6 +226,14 @@ public actor Sequencer {
     }
 
     private func commit(_ batch: [Waiter]) async {
+        do {
+            try await recallMissing(for: batch.map(\.tx), from: store)
+        } catch {
+            // Nothing is applied yet: the callers may simply try again.
+            for waiter in batch { waiter.continuation.resume(throwing: Unavailable("the ledger could not read what these transactions refer to: \(error)")) }
+            if store.writerLost { await recover(holding: [], sealed: nil, because: "the connection holding the writer lock was lost (\(error))") }
+            return
+        }
         // Everything the batch changes can be put back: a failed commit never needs a replay.
         state.openUndo()
         var accepted: [(Waiter, Outcome)] = []
@@ -246,6 +280,59 @@ public actor Sequencer {
             result.blockHeight = block.header.height
             waiter.continuation.resume(returning: result)
         }
+        if state.retireIsDue { state.retire() }
+        if checkpointIsDue, let made = makeCheckpoint() {
+            checkpointWriting = true
+            let store = self.store, nowMs = clock.nowMs(), logger = self.logger
+            Task {
+                do {
+                    try await store.writeCheckpoint(made, nowMs: nowMs)
+                } catch {
+                    logger.warning("writer: the checkpoint at block \(made.height) was not written: \(error)")
+                }
+                self.checkpointWritten()
+            }
+        }
+    }
+
+    /// Before a batch is applied, what it refers to that the live state retired comes back from
+    /// the database, and what that refers to in turn, until nothing new is asked for.
+    private func recallMissing(for transactions: [Transaction], from store: LedgerStore) async throws {
+        guard state.isLive else { return }
+        var asked = Recall()
+        while true {
+            let fresh = state.missing(for: transactions).subtracting(asked)
+            if fresh.isEmpty { return }
+            asked.formUnion(fresh)
+            state.recall(try await store.recall(fresh, upTo: height))
+        }
+    }
+
+    private var checkpointIsDue: Bool {
+        !checkpointWriting && height > lastCheckpoint.height
+            && (state.transactionCount - lastCheckpoint.transactions >= checkpoints.transactions || ContinuousClock.now - lastCheckpoint.at >= checkpoints.interval)
+    }
+
+    /// The checkpoint of the state as it stands, signed with the operator's key (none without it).
+    private func makeCheckpoint() -> StoredCheckpoint? {
+        guard state.isLive, let signer = sealer() else { return nil }
+        do {
+            let made = try StoredCheckpoint.make(state, at: ChainTip(height: height, hash: lastHash, time: lastTime), signer: signer)
+            lastCheckpoint = (height, state.transactionCount, .now)
+            return made
+        } catch {
+            logger.warning("writer: no checkpoint at block \(height): \(error)")
+            return nil
+        }
+    }
+
+    private func checkpointWritten() { checkpointWriting = false }
+
+    /// Writes a checkpoint of the state as it stands now and returns once it is stored (tests,
+    /// the benchmark, and start-up after a whole replay).
+    func writeCheckpointNow() async throws {
+        guard let made = makeCheckpoint() else { return }
+        try await store.writeCheckpoint(made, nowMs: clock.nowMs())
     }
 
     /// After a commit that failed, with the state already rolled back. If the database holds the
@@ -321,7 +408,7 @@ public actor Sequencer {
                 let ours = height < 0 ? BlockHeader.genesisPrevHash : try await fresh.blockHash(at: height)
                 let tail = try await fresh.blocks(after: height)
                 store = fresh
-                try takeUp(tail, ours: ours, sealed: sealed, held: &held)
+                try await takeUp(tail, ours: ours, sealed: sealed, held: &held)
                 break
             } catch let released as WriterLock.Released {
                 giveUp(held, telling: released.description, because: released.description, level: .notice)
@@ -352,7 +439,7 @@ public actor Sequencer {
     /// it is among them, answers `held` (emptied then). Throws `ChainFailure` when the stored
     /// chain does not continue this writer's: blocks it committed are gone, or do not verify.
     /// `ours`: the hash the database holds at this writer's last height.
-    private func takeUp(_ tail: [ParsedBlock], ours: String?, sealed: Block?, held: inout [(Waiter, Outcome)]) throws(Diverged) {
+    private func takeUp(_ tail: [ParsedBlock], ours: String?, sealed: Block?, held: inout [(Waiter, Outcome)]) async throws {
         guard let ours else {
             throw Diverged(description: "the database has no block \(height), which this writer committed: acknowledged blocks are missing (restore the database, or promote the standby that has them)")
         }
@@ -365,6 +452,7 @@ public actor Sequencer {
                 tip = ChainTip(height: height, hash: lastHash, time: lastTime)
                 continue
             }
+            try await recallMissing(for: parsed.block.transactions, from: store)
             state.openUndo()
             do throws(ChainFailure) {
                 tip = try state.follow(parsed, after: tip)
@@ -377,6 +465,7 @@ public actor Sequencer {
             lastHash = tip.hash
             lastTime = tip.time
         }
+        if state.retireIsDue { state.retire() }
     }
 
     /// The stored chain does not continue the one this writer holds.
@@ -405,4 +494,14 @@ public actor Sequencer {
                 financings: effects.financingIds.compactMap { state.financings[$0] },
                 creditLine: effects.creditLineId.flatMap { state.creditLines[$0] })
     }
+}
+
+extension Sequencer {
+    /// Lets the state retire what the rules no longer need now, rather than when enough has
+    /// piled up (tests).
+    func retireNow() { state.retire() }
+
+    /// The state's bytes at the current block, as a checkpoint would hold them (tests compare two
+    /// writers' states with it).
+    var checkpointBytes: [UInt8] { state.checkpointBytes(at: ChainTip(height: height, hash: lastHash, time: lastTime)) }
 }
