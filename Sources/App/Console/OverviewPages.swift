@@ -24,10 +24,22 @@ enum OverviewPages: ConsoleArea {
         guard viewer.seesAll else { throw Problem(.forbidden, "the overview is for the regulator and the operator") }
         let sql = req.application.sql
         let names = try await ReceivableQueries.orgNames(on: sql)
+        // Outstanding: what the open receivables still owe (face less paid), which is the sum of
+        // their live tokens (value is conserved), read from the status index, whatever the length
+        // of the history behind them. Every core that has issued is listed.
+        var outstanding: [String: Int64] = [:]
+        for row in try await sql.raw("""
+            SELECT issuer_id AS org, CAST(SUM(face_fen - paid_fen) AS BIGINT) AS outstanding
+            FROM receivables WHERE status IN ('pending', 'active', 'overdue') GROUP BY issuer_id
+            """).all() {
+            outstanding[try row.decode(column: "org", as: String.self)] = try row.decode(column: "outstanding", as: Int64.self)
+        }
         let byCore = try await sql.raw("""
-            SELECT r.issuer_id AS org, CAST(SUM(CASE WHEN t.status IN ('pending', 'active', 'locked') THEN t.amount_fen ELSE 0 END) AS BIGINT) AS outstanding
-            FROM receivables r JOIN tokens t ON t.receivable_id = r.id GROUP BY r.issuer_id ORDER BY r.issuer_id
-            """).all().map { (try $0.decode(column: "org", as: String.self), try $0.decode(column: "outstanding", as: Int64.self)) }
+            SELECT o.id AS org FROM orgs o WHERE o.role = 'core' AND EXISTS (SELECT 1 FROM receivables r WHERE r.issuer_id = o.id) ORDER BY o.id
+            """).all().map { row -> (String, Int64) in
+                let org = try row.decode(column: "org", as: String.self)
+                return (org, outstanding[org] ?? 0)
+            }
         // Average financing cost: interest over amount, annualised by days, weighted by amount.
         let byBank = try await sql.raw("""
             SELECT bank_id AS org, CAST(SUM(amount_fen) AS BIGINT) AS financed, CAST(SUM(amount_fen * rate_bps) AS BIGINT) AS weighted

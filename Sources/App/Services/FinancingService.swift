@@ -25,8 +25,10 @@ enum FinancingService {
     }
 
     /// Every bank's offer for `token` today — from the lines it granted the token's issuer, the
-    /// numbers a request would fix — with the bank's name. Banks that cannot finance it today are left out.
+    /// numbers a request would fix — with the bank's name. Banks that cannot finance it today are
+    /// left out, and a token that is not active has no offers (only an active one can be financed).
     static func quotes(for token: Token, app: Application) async throws -> [(FinancingQuote, String)] {
+        guard token.status == .active else { return [] }
         let today = BusinessDate(epochMs: app.ledgerClock.nowMs())
         return try await app.requireSequencer().read { state in
             guard let issuer = state.receivables[token.receivableId]?.issuerId else { return [] }
