@@ -22,6 +22,8 @@ func routes(_ app: Application) throws {
         signedIn.post("auth", "logout", use: AuthController.logout)
         signedIn.post("auth", "password", use: AuthController.changePassword)
         signedIn.get("me", use: AuthController.me)
+        signedIn.post("auth", "two-factor", use: AuthController.enrolTwoFactor)
+        signedIn.post("auth", "two-factor", "confirm", use: AuthController.confirmTwoFactor)
     }
 
     do {  // onboarding: orgs, people, keys, policy
@@ -110,6 +112,7 @@ func consoleRoutes(_ app: Application) {
     web.get(use: SignInPages.home)
     web.get("login", use: SignInPages.loginForm)
     web.post("login", use: SignInPages.login)
+    web.post("login", "code", use: SignInPages.code)
     web.get("lang", ":lang", use: SignInPages.language)
     web.get("receipt", use: ReceiptPages.receiptForm)
     web.post("receipt", use: ReceiptPages.checkReceipt)
@@ -147,6 +150,9 @@ func consoleRoutes(_ app: Application) {
     signedIn.post("orgs", ":id", "users", use: PeoplePages.addUser)
     signedIn.post("orgs", ":id", "users", ":userId", ":action", use: PeoplePages.personAction)
     signedIn.get("password", use: PasswordPages.form)
+    signedIn.get("two-factor", use: TwoFactorPages.show)
+    signedIn.post("two-factor", use: TwoFactorPages.enrol)
+    signedIn.post("two-factor", "confirm", use: TwoFactorPages.confirm)
     signedIn.post("password", use: PasswordPages.change)
     signedIn.get("policy", use: PolicyPages.policy)
     signedIn.post("policy", use: PolicyPages.setPolicy)

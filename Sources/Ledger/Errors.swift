@@ -27,6 +27,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case termOutOfRange = "term_out_of_range"
     case invalidCounterparty = "invalid_counterparty"
     case rateLimited = "rate_limited"
+    /// The password was right; this user signs in with a second factor too, and none came.
+    case otpRequired = "otp_required"
     /// The writer cannot reach its database just now (or cannot say whether a block was written):
     /// the caller retries after `Retry-After` seconds.
     case unavailable

@@ -67,6 +67,8 @@ import VaporTesting
             expect("financing_cutoff", .conflict, try await d.call("tier1", .POST, "/api/v1/financings", #"{"tokenId":"\#(change)","bankId":"\#(bank)"}"#))
             _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-30"}"#)
             expect("past_due", .conflict, try await d.call("tier1", .POST, "/api/v1/tokens/\(change)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":5}"#))
+            // A bank user's password alone asks for the second factor.
+            expect("otp_required", .unauthorized, try await login(d, "bank@cascade.demo", DemoSeed.password))
             // Five wrong passwords, then even the right one waits.
             for _ in 0..<5 {
                 #expect(try await login(d, "tier1@cascade.demo", "wrong-password").status == .unauthorized)
@@ -116,7 +118,7 @@ import VaporTesting
     @Test func everyCodeHasTheSpecStatus() {
         let table: [Int: [String]] = [
             400: ["malformed_json"],
-            401: ["unauthorized"],
+            401: ["unauthorized", "otp_required"],
             403: ["forbidden", "not_holder", "csrf_failed"],
             404: ["not_found"],
             409: ["token_not_active", "financing_not_open", "insufficient_credit", "credit_line_unusable", "no_credit_line",

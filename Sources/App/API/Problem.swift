@@ -81,7 +81,7 @@ extension ErrorCode {
     var httpStatus: Int {
         switch self {
         case .malformedJSON: 400
-        case .unauthorized: 401
+        case .unauthorized, .otpRequired: 401
         case .forbidden, .notHolder, .csrfFailed: 403
         case .notFound: 404
         case .tokenNotActive, .financingNotOpen, .insufficientCredit, .creditLineUnusable, .noCreditLine,

@@ -15,6 +15,9 @@ struct Caller: Authenticatable, Sendable {
     var viaAPIKey: Bool
     /// Signed in with a temporary password an admin set: only changing it is allowed.
     var mustChangePassword = false
+    /// Signed in with a password alone by a user who must have a second factor and has none
+    /// yet: only enrolling one is allowed.
+    var mustEnrolTwoFactor = false
 }
 
 /// Users, login tokens and API keys in SQL. Secrets are random, shown once, stored hashed.
@@ -54,10 +57,13 @@ struct Accounts: Sendable {
         return id
     }
 
-    /// A login token for the right email and password; nil otherwise (which, is not said).
-    func login(email: String, password: String, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller)? {
+    /// The user the email and password name, and whether a second factor must follow; nil for a
+    /// wrong pair (which of the two is not said). A suspended org's people and a disabled user are
+    /// refused here, with the right password only.
+    func credentials(email: String, password: String) async throws -> (caller: Caller, needsCode: Bool)? {
         guard let row = try await sql.raw("""
-            SELECT u.id, u.org_id, u.email, u.name, u.role, u.password_hash, u.disabled_ms, u.must_change_password, o.status
+            SELECT u.id, u.org_id, u.email, u.name, u.role, u.password_hash, u.disabled_ms, u.must_change_password, u.totp_enabled_ms,
+                   o.status, o.role AS org_role
             FROM users u LEFT JOIN orgs o ON o.id = u.org_id
             WHERE u.email = \(bind: email.lowercased())
             """).first()
@@ -68,11 +74,36 @@ struct Accounts: Sendable {
         guard try await Passwords.verify(password, created: try row.decode(column: "password_hash", as: String.self)) else { return nil }
         let caller = try Self.caller(row, viaAPIKey: false)
         try Self.refuseStopped(row, caller)
+        let orgRole = try row.decode(column: "org_role", as: String?.self), enabled = try row.decode(column: "totp_enabled_ms", as: Int64?.self)
+        let needsCode = TwoFactor.required(orgRole: orgRole, isAdmin: caller.isAdmin) && enabled != nil
+        return (caller, needsCode)
+    }
+
+    /// The user `id` as a caller, for the console's second step (nil when there is none).
+    func caller(userId: String) async throws -> Caller? {
+        guard let row = try await sql.raw("""
+            SELECT u.id, u.org_id, u.email, u.name, u.role, u.disabled_ms, u.must_change_password, o.status
+            FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.id = \(bind: userId)
+            """).first() else { return nil }
+        let caller = try Self.caller(row, viaAPIKey: false)
+        try Self.refuseStopped(row, caller)
+        return caller
+    }
+
+    /// A new login token for `caller`.
+    func openSession(for caller: Caller, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller) {
         let token = Self.newSecret(prefix: "cas_l_")
         let expires = nowMs + Self.loginTokenLifetimeMs
         try await sql.insert(into: "login_tokens").columns("token_hash", "user_id", "expires_ms", "created_ms")
             .values(SQLBind(Self.secretHash(token)), SQLBind(caller.userId), SQLBind(expires), SQLBind(nowMs)).run()
         return (token, expires, caller)
+    }
+
+    /// A login token for the right email and password of a user who needs no second factor; nil
+    /// otherwise (tests, and tools that sign in such users).
+    func login(email: String, password: String, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller)? {
+        guard let found = try await credentials(email: email, password: password), !found.needsCode else { return nil }
+        return try await openSession(for: found.caller, nowMs: nowMs)
     }
 
     static let dummyHash = (try? Bcrypt.hash("cascade-timing-equaliser")) ?? ""
@@ -86,12 +117,14 @@ struct Accounts: Sendable {
         let hash = Self.secretHash(bearer)
         if bearer.hasPrefix("cas_l_") {
             guard let row = try await sql.raw("""
-                SELECT u.id, u.org_id, u.email, u.name, u.role, u.disabled_ms, u.must_change_password, o.status
+                SELECT u.id, u.org_id, u.email, u.name, u.role, u.disabled_ms, u.must_change_password, u.totp_enabled_ms, o.status, o.role AS org_role
                 FROM login_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = u.org_id
                 WHERE t.token_hash = \(bind: hash) AND t.expires_ms > \(bind: nowMs)
                 """).first() else { return nil }
-            let caller = try Self.caller(row, viaAPIKey: false)
+            var caller = try Self.caller(row, viaAPIKey: false)
             try Self.refuseStopped(row, caller)
+            let orgRole = try row.decode(column: "org_role", as: String?.self), enabled = try row.decode(column: "totp_enabled_ms", as: Int64?.self)
+            caller.mustEnrolTwoFactor = TwoFactor.required(orgRole: orgRole, isAdmin: caller.isAdmin) && enabled == nil
             return caller
         }
         guard let row = try await sql.raw("""
@@ -158,20 +191,25 @@ enum AuthController {
     struct Login {
         var email: String
         var password: String
+        var otp: String?
 
         init(_ body: StrictBody) throws {
             email = try body.string("email", maxLength: Limits.maxEmailLength)!
             password = try body.string("password", maxLength: 200)!
+            otp = try body.string("otp", maxLength: 32, optional: true)
         }
     }
 
+    /// `POST /auth/login {email, password, otp?}`. A user who needs a second factor and sends no
+    /// `otp` hears `401 otp_required`; a wrong code is `401 unauthorized`, and counts as a failure.
     @Sendable static func login(req: Request) async throws -> Response {
-        let body = try Login(StrictBody(req, allowed: ["email", "password"]))
-        let outcome = try await SignInService.attempt(email: body.email, password: body.password, address: req.remoteAddress?.ipAddress, via: "api", app: req.application)
+        let body = try Login(StrictBody(req, allowed: ["email", "password", "otp"]))
+        let outcome = try await SignInService.attempt(email: body.email, password: body.password, otp: body.otp, address: req.remoteAddress?.ipAddress, via: "api", app: req.application)
         let session: (token: String, expiresMs: Int64, caller: Caller)
         switch outcome {
         case .throttled(let wait): throw Problem(.rateLimited, "too many failed sign-ins; try again in \(wait) seconds")
-        case .wrong: throw Problem(.unauthorized, "the email or the password is wrong")
+        case .wrong: throw Problem(.unauthorized, body.otp == nil ? "the email or the password is wrong" : "the email, the password or the code is wrong")
+        case .otpRequired: throw Problem(.otpRequired, "this user signs in with a second factor: send the code from the authenticator app (or a recovery code) as otp")
         case .signedIn(let token, let expiresMs, let caller): session = (token, expiresMs, caller)
         }
         guard case .object(var fields) = try await me(session.caller, sql: req.application.sql) else { return Response(status: .ok) }
@@ -198,6 +236,37 @@ enum AuthController {
         return Response(status: .noContent)
     }
 
+    /// `POST /auth/two-factor {password}`: a new secret, its `otpauth://` URI and ten recovery
+    /// codes, shown this once; sign-in asks for a code once the enrolment is confirmed. The password
+    /// is asked again: a second factor is not changed by whoever finds a session open.
+    @Sendable static func enrolTwoFactor(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        guard !caller.viaAPIKey else { throw Problem(.forbidden, "a person enrols a second factor, in their own session; API keys do not sign in") }
+        let body = try StrictBody(req, allowed: ["password"])
+        try await PeopleService.reauthenticate(caller, password: try body.string("password", maxLength: 200)!, app: req.application)
+        let now = req.application.wallClock.nowMs()
+        let enrolment = try await TwoFactor.enrol(userId: caller.userId, email: caller.email, app: req.application, nowMs: now)
+        try await AuditLog.record(AuditLog.Entry(action: "two_factor.enrol", orgId: caller.orgId, userId: caller.userId, email: caller.email,
+                                                 address: req.remoteAddress?.ipAddress, detail: "new second factor, to be confirmed"), nowMs: now, on: req.application.sql)
+        return JSON.object(["secret": .string(enrolment.secret), "uri": .string(enrolment.uri),
+                            "recoveryCodes": .array(enrolment.recoveryCodes.map(JSON.string))]).response(status: .created)
+    }
+
+    /// `POST /auth/two-factor/confirm {otp}`: 204 once a first code from the app is right.
+    @Sendable static func confirmTwoFactor(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        guard !caller.viaAPIKey else { throw Problem(.forbidden, "a person confirms a second factor, in their own session") }
+        let body = try StrictBody(req, allowed: ["otp"])
+        let code = try body.string("otp", maxLength: 32)!
+        let now = req.application.wallClock.nowMs()
+        guard try await TwoFactor.confirm(userId: caller.userId, code: code, app: req.application, nowMs: now) else {
+            throw Problem(.validationFailed, "the code is wrong, or there is no enrolment waiting to be confirmed", errors: [FieldError(field: "otp", message: "is not the current code of the new secret")])
+        }
+        try await AuditLog.record(AuditLog.Entry(action: "two_factor.confirm", orgId: caller.orgId, userId: caller.userId, email: caller.email,
+                                                 address: req.remoteAddress?.ipAddress, detail: "second factor confirmed"), nowMs: now, on: req.application.sql)
+        return Response(status: .noContent)
+    }
+
     @Sendable static func me(req: Request) async throws -> Response {
         try await me(try req.auth.require(Caller.self), sql: req.application.sql).response()
     }
@@ -210,20 +279,26 @@ enum AuthController {
                    "role": .string(try row.decode(column: "role", as: String.self)), "status": .string(try row.decode(column: "status", as: String.self))]
         }
         return ["user": ["id": .string(c.userId), "email": .string(c.email), "name": .string(c.name), "role": .string(c.isAdmin ? "admin" : "member"),
-                         "mustChangePassword": .bool(c.mustChangePassword)],
+                         "mustChangePassword": .bool(c.mustChangePassword), "mustEnrolTwoFactor": .bool(c.mustEnrolTwoFactor)],
                 "org": org]
     }
 }
 
 /// Requests without a valid bearer credential stop here with 401 problem+json. A session opened
-/// with a temporary password may only change it (and read who it is, and sign out).
+/// with a temporary password may only change it (and read who it is, and sign out); one opened by
+/// a user who must have a second factor and has none yet may only enrol one.
 struct RequireCaller: AsyncMiddleware {
     static let whileTemporary: Set<String> = ["GET /api/v1/me", "POST /api/v1/auth/password", "POST /api/v1/auth/logout"]
+    static let whileEnrolling: Set<String> = ["GET /api/v1/me", "POST /api/v1/auth/two-factor", "POST /api/v1/auth/two-factor/confirm", "POST /api/v1/auth/logout"]
 
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard let caller = request.auth.get(Caller.self) else { throw Problem(.unauthorized, "sign in, or send an API key as Authorization: Bearer …") }
-        if caller.mustChangePassword, !Self.whileTemporary.contains("\(request.method.rawValue) \(request.url.path)") {
+        let route = "\(request.method.rawValue) \(request.url.path)"
+        if caller.mustChangePassword, !Self.whileTemporary.contains(route) {
             throw Problem(.forbidden, "this session was opened with a temporary password: change it first (POST /api/v1/auth/password)")
+        }
+        if caller.mustEnrolTwoFactor, !caller.mustChangePassword, !Self.whileEnrolling.contains(route) {
+            throw Problem(.forbidden, "this user signs in with a second factor and has none yet: enrol one first (POST /api/v1/auth/two-factor)")
         }
         return try await next.respond(to: request)
     }

@@ -83,10 +83,51 @@ enum SignInService {
         case signedIn(token: String, expiresMs: Int64, caller: Caller)
         case wrong
         case throttled(seconds: Int64)
+        /// The password was right, and the user signs in with a second factor: ask for the code.
+        case otpRequired(userId: String)
     }
 
-    /// `via`: where the attempt came from, for the audit log (`api`, `console`).
-    static func attempt(email: String, password: String, address: String?, via: String, app: Application) async throws -> Outcome {
+    /// `via`: where the attempt came from, for the audit log (`api`, `console`). `otp`: the code
+    /// from the authenticator app, or a recovery code, for a user who needs one.
+    static func attempt(email: String, password: String, otp: String? = nil, address: String?, via: String, app: Application) async throws -> Outcome {
+        try await throttled(email: email, address: address, via: via, app: app) { now in
+            guard let found = try await Accounts(sql: app.sql).credentials(email: email, password: password) else {
+                return (.wrong, failed: true, detail: "wrong email or password")
+            }
+            guard found.needsCode else { return (try await signIn(found.caller, address: address, via: via, app: app, nowMs: now), failed: false, detail: "") }
+            guard let otp, !otp.isEmpty else { return (.otpRequired(userId: found.caller.userId), failed: false, detail: "") }
+            return try await second(found.caller, code: otp, address: address, via: via, app: app, nowMs: now)
+        }
+    }
+
+    /// The console's second step: the code for the user its challenge names.
+    static func secondStep(challenge: String, code: String, address: String?, via: String, app: Application) async throws -> Outcome {
+        let now = app.wallClock.nowMs()
+        guard let userId = try TwoFactor.user(ofChallenge: challenge, nowMs: now, app: app),
+              let caller = try await Accounts(sql: app.sql).caller(userId: userId) else { return .wrong }
+        return try await throttled(email: caller.email, address: address, via: via, app: app) { now in
+            try await second(caller, code: code, address: address, via: via, app: app, nowMs: now)
+        }
+    }
+
+    private static func second(_ caller: Caller, code: String, address: String?, via: String, app: Application, nowMs: Int64) async throws -> (Outcome, failed: Bool, detail: String) {
+        guard try await TwoFactor.useCode(userId: caller.userId, code: code, app: app, nowMs: nowMs) else {
+            return (.wrong, failed: true, detail: "wrong or used second-factor code")
+        }
+        return (try await signIn(caller, address: address, via: via, app: app, nowMs: nowMs), failed: false, detail: "")
+    }
+
+    private static func signIn(_ caller: Caller, address: String?, via: String, app: Application, nowMs: Int64) async throws -> Outcome {
+        let session = try await Accounts(sql: app.sql).openSession(for: caller, nowMs: nowMs)
+        try await AuditLog.record(AuditLog.Entry(action: "login", orgId: caller.orgId, userId: caller.userId, email: caller.email,
+                                                 address: address, detail: "signed in (\(via))"), nowMs: nowMs, on: app.sql)
+        return .signedIn(token: session.token, expiresMs: session.expiresMs, caller: caller)
+    }
+
+    /// One attempt through the throttle: it counts as a failure when `body` says so (a wrong
+    /// password or code), and not when it throws (a suspended org, a database fault: not a guess).
+    private static func throttled(email: String, address: String?, via: String, app: Application,
+                                  _ body: (Int64) async throws -> (Outcome, failed: Bool, detail: String)) async throws -> Outcome {
         let now = app.wallClock.nowMs(), sql = app.sql, who = email.lowercased()
         let attempt: LoginThrottle.Attempt
         switch await app.loginThrottle.begin(email: email, address: address, nowMs: now) {
@@ -96,21 +137,17 @@ enum SignInService {
         case .success(let a):
             attempt = a
         }
-        let session: (token: String, expiresMs: Int64, caller: Caller)?
+        let result: (Outcome, failed: Bool, detail: String)
         do {
-            session = try await Accounts(sql: sql).login(email: email, password: password, nowMs: now)
+            result = try await body(now)
         } catch {
-            // The password was right (a suspended org), or the database failed: not a guess.
             await app.loginThrottle.end(attempt, failed: false)
             throw error
         }
-        await app.loginThrottle.end(attempt, failed: session == nil)
-        guard let session else {
-            try await AuditLog.record(AuditLog.Entry(action: "login.failed", email: who, address: address, detail: "wrong email or password (\(via))"), nowMs: now, on: sql)
-            return .wrong
+        await app.loginThrottle.end(attempt, failed: result.failed)
+        if result.failed {
+            try await AuditLog.record(AuditLog.Entry(action: "login.failed", email: who, address: address, detail: "\(result.detail) (\(via))"), nowMs: now, on: sql)
         }
-        try await AuditLog.record(AuditLog.Entry(action: "login", orgId: session.caller.orgId, userId: session.caller.userId, email: session.caller.email,
-                                                 address: address, detail: "signed in (\(via))"), nowMs: now, on: sql)
-        return .signedIn(token: session.token, expiresMs: session.expiresMs, caller: session.caller)
+        return result.0
     }
 }

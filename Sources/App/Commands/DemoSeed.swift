@@ -7,6 +7,8 @@ import Vapor
 /// is a transaction its org signs, so the seeded chain verifies like any other.
 enum DemoSeed {
     static let password = "demo-password"
+    /// The demo's bank users' TOTP secret (base32), fixed so that people and scripts can sign in.
+    static let totpSecret = "CASCADEDEMOTOTPA"
 
     struct Member {
         var key: String
@@ -33,6 +35,8 @@ enum DemoSeed {
         for m in members {
             lines.append("  " + m.email.padding(toLength: 26, withPad: " ", startingAt: 0) + m.role.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + m.name)
         }
+        lines.append("")
+        lines.append("Bank users sign in with a second factor too: the TOTP secret \(totpSecret) (base32), in any authenticator app or `oathtool --totp -b \(totpSecret)`.")
         return lines.joined(separator: "\n")
     }
 
@@ -51,6 +55,9 @@ enum DemoSeed {
             _ = try await LedgerService.submit(.registerOrg(RegisterOrgPayload(orgId: id, name: m.name, role: m.role, creditCode: m.creditCode, publicKey: signer.publicKey)),
                                                by: callers["operator"]!, app: app)
             let user = try await accounts.createUser(org: id, email: m.email, name: m.name, admin: true, password: password, nowMs: now)
+            if TwoFactor.required(orgRole: m.role.rawValue, isAdmin: true) {
+                _ = try await TwoFactor.enrol(userId: user, email: m.email, secret: Base32.decode(totpSecret)!, confirmed: true, app: app, nowMs: now)
+            }
             callers[m.key] = Caller(userId: user, orgId: id, email: m.email, name: m.name, isAdmin: true, viaAPIKey: false)
         }
         func run(_ who: String, _ payload: Payload) async throws -> Outcome {

@@ -72,9 +72,9 @@ struct ScaleBench {
         let opId = OrgID(UUID().uuidString.lowercased())!
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         let opSigner = try await vault.createKey(for: opId, on: app.sql, nowMs: nowMs)
-        // Rounds of about 26,000 transactions, one every 15 days, ending yesterday.
-        let rounds = max(1, target / 26_000)
-        var w = ScaleWorkload(operatorSigner: opSigner, operatorId: opId, startMs: nowMs - Int64(rounds * 15 + 1) * 86_400_000)
+        // A round every 15 days, the last one ending about today.
+        let rounds = Int64(max(1, target / ScaleWorkload.transactionsPerRound))
+        var w = ScaleWorkload(operatorSigner: opSigner, operatorId: opId, startMs: nowMs - (rounds * ScaleWorkload.roundDays + 1) * 86_400_000)
         w.submit(opId, .registerOrg(RegisterOrgPayload(orgId: opId, name: "规模平台运营", role: .operator, creditCode: LedgerWorkload.creditCode(100), publicKey: opSigner.publicKey)))
         w.register()
 
@@ -100,7 +100,7 @@ struct ScaleBench {
         }
         try await flush(checkpoint: true)
         while w.state.transactionCount < target {
-            w.round(settleAfter: 4)
+            w.round()
             let last = w.state.transactionCount >= target
             try await flush(checkpoint: !last)
         }

@@ -4,8 +4,8 @@ import Ledger
 /// The history of a busy platform, made transaction by transaction on a live state: rounds of
 /// receivables issued and accepted, moved down the tiers by transfers (each accepted) and
 /// splits, some financed (requested, approved, paid out), and settled at maturity to every
-/// holder. Each round starts on the day the one before it falls due, so most of the history is
-/// closed and the last rounds are still open, as on a platform that has run for years.
+/// holder. A round starts every 15 days and falls due 60 days later, so most of the history is
+/// closed and the last four rounds are still open, as on a platform that has run for years.
 struct ScaleWorkload {
     struct Party {
         let id: OrgID
@@ -26,7 +26,11 @@ struct ScaleWorkload {
     /// Receivables of rounds not yet settled, with their due date.
     var open: [(due: BusinessDate, receivables: [TxID])] = []
     static let termDays: Int64 = 60
-    static let receivablesPerRound = 4_000
+    static let roundDays: Int64 = 15
+    static let receivablesPerRound = 2_000
+    /// About how many transactions a round makes (the receivables, their moves, financings and
+    /// settlement), for planning how many rounds a ledger of a given size takes.
+    static let transactionsPerRound = 25_000
 
     init(operatorSigner: Ed25519Signer, operatorId: OrgID, startMs: Int64) {
         op = Party(id: operatorId, signer: operatorSigner)
@@ -79,9 +83,10 @@ struct ScaleWorkload {
         }
     }
 
-    /// One round: receivables issued and accepted, moved down the tiers, some financed; then
-    /// the clock moves to the oldest open round's due date, which is settled to every holder.
-    mutating func round(settleAfter openRounds: Int = 2) {
+    /// One round: the rounds due by today settled to every holder; receivables issued and
+    /// accepted, moved down the tiers, some financed; then the clock moves on 15 days.
+    mutating func round() {
+        while let oldest = open.first, oldest.due <= today { settleOldest() }
         let due = today.adding(days: Self.termDays)
         var pool: [TokenID] = []
         var issued: [TxID] = []
@@ -129,13 +134,12 @@ struct ScaleWorkload {
             pool.remove(at: slot)
         }
         open.append((due, issued))
-        while open.count > openRounds { settleOldest() }
+        time += Self.roundDays * 86_400_000
     }
 
     /// The oldest open round falls due: each receivable is paid to whoever holds its pieces.
     mutating func settleOldest() {
-        let (due, receivables) = open.removeFirst()
-        if today < due { time = max(time, due.startEpochMs + 3_600_000) }
+        let receivables = open.removeFirst().receivables
         var live: [TxID: [TokenID]] = [:]
         for token in state.tokens.values where token.status == .active || token.status == .locked { live[token.receivableId, default: []].append(token.id) }
         for r in receivables {

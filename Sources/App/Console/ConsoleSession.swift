@@ -35,6 +35,11 @@ struct ConsoleAuthenticator: AsyncMiddleware {
         if let caller = req.auth.get(Caller.self), caller.mustChangePassword, !["/password", "/logout"].contains(req.url.path), !req.url.path.hasPrefix("/lang/") {
             return Response(status: .seeOther, headers: ["Location": "/password"])
         }
+        // One who must have a second factor and has none sets it up before anything else.
+        if let caller = req.auth.get(Caller.self), caller.mustEnrolTwoFactor, !["/two-factor", "/two-factor/confirm", "/logout"].contains(req.url.path),
+           !req.url.path.hasPrefix("/lang/") {
+            return Response(status: .seeOther, headers: ["Location": "/two-factor"])
+        }
         return try await next.respond(to: req)
     }
 }

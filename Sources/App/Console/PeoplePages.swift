@@ -110,3 +110,52 @@ enum PasswordPages: ConsoleArea {
         }
     }
 }
+
+/// Setting up one's own second factor: a new secret with its URI and recovery codes, shown once,
+/// then confirmed with a first code. The password is asked again first.
+enum TwoFactorPages: ConsoleArea {
+    struct TwoFactorPage: Encodable {
+        var required: Bool
+        var enabled: Bool
+        var pending: Bool
+        var secret: String?
+        var uri: String?
+        var recoveryCodes: [String] = []
+    }
+
+    static func page(_ req: Request, enrolment: TwoFactor.Enrolment? = nil, status: HTTPResponseStatus = .ok, notice: String? = nil, error: String? = nil) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        let state = try await TwoFactor.isEnabled(userId: caller.userId, on: req.application.sql)
+        return try await render(req, "common/two_factor", title: "two_factor_title",
+                                page: TwoFactorPage(required: caller.mustEnrolTwoFactor, enabled: state == true, pending: state == false,
+                                                    secret: enrolment?.secret, uri: enrolment?.uri, recoveryCodes: enrolment?.recoveryCodes ?? []),
+                                status: status, notice: notice, error: error)
+    }
+
+    @Sendable static func show(req: Request) async throws -> Response { try await page(req) }
+
+    @Sendable static func enrol(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        do {
+            try await PeopleService.reauthenticate(caller, password: form(req)["password"] ?? "", app: req.application)
+        } catch let problem as Problem where problem.status == 401 {
+            return try await page(req, status: .unauthorized, error: req.tr("password_wrong"))
+        }
+        let now = req.application.wallClock.nowMs()
+        let enrolment = try await TwoFactor.enrol(userId: caller.userId, email: caller.email, app: req.application, nowMs: now)
+        try await AuditLog.record(AuditLog.Entry(action: "two_factor.enrol", orgId: caller.orgId, userId: caller.userId, email: caller.email,
+                                                 address: req.remoteAddress?.ipAddress, detail: "new second factor, to be confirmed"), nowMs: now, on: req.application.sql)
+        return try await page(req, enrolment: enrolment)
+    }
+
+    @Sendable static func confirm(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        let now = req.application.wallClock.nowMs()
+        guard try await TwoFactor.confirm(userId: caller.userId, code: form(req)["code"] ?? "", app: req.application, nowMs: now) else {
+            return try await page(req, status: .unprocessableEntity, error: req.tr("code_wrong"))
+        }
+        try await AuditLog.record(AuditLog.Entry(action: "two_factor.confirm", orgId: caller.orgId, userId: caller.userId, email: caller.email,
+                                                 address: req.remoteAddress?.ipAddress, detail: "second factor confirmed"), nowMs: now, on: req.application.sql)
+        return redirect("/dashboard", notice: "two_factor_confirmed")
+    }
+}

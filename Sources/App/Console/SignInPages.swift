@@ -37,12 +37,48 @@ enum SignInPages: ConsoleArea {
             // The right password, for a suspended org or a disabled person.
             return try await loginPage(req, email: email, error: stopped.detail, status: .forbidden)
         }
-        let token: String
         switch outcome {
         case .throttled: return try await loginPage(req, email: email, error: req.tr("error_rate_limited"), status: .tooManyRequests)
         case .wrong: return try await loginPage(req, email: email, error: req.tr("login_failed"), status: .unauthorized)
-        case .signedIn(let t, _, _): token = t
+        case .otpRequired(let userId):
+            let challenge = try TwoFactor.challenge(userId: userId, nowMs: req.application.wallClock.nowMs(), app: req.application)
+            return try await codePage(req, challenge: challenge, error: nil, status: .ok)
+        case .signedIn(let token, _, _): return signedIn(req, token: token)
         }
+    }
+
+    struct CodePage: Encodable {
+        var challenge: String
+    }
+
+    /// The second step: the code, for the user whose password was right a moment ago.
+    static func codePage(_ req: Request, challenge: String, error: String?, status: HTTPResponseStatus) async throws -> Response {
+        try await withPreSession(req) {
+            try await render(req, "common/code", title: "code_title", page: CodePage(challenge: challenge), status: status, error: error)
+        }
+    }
+
+    @Sendable static func code(req: Request) async throws -> Response {
+        let form = form(req)
+        let challenge = String((form["challenge"] ?? "").prefix(200)), code = String((form["code"] ?? "").prefix(32))
+        let outcome: SignInService.Outcome
+        do {
+            outcome = try await SignInService.secondStep(challenge: challenge, code: code, address: req.remoteAddress?.ipAddress, via: "console", app: req.application)
+        } catch let stopped as Problem where stopped.status == 403 {
+            return try await loginPage(req, email: "", error: stopped.detail, status: .forbidden)
+        }
+        switch outcome {
+        case .throttled: return try await codePage(req, challenge: challenge, error: req.tr("error_rate_limited"), status: .tooManyRequests)
+        case .wrong, .otpRequired:
+            guard try TwoFactor.user(ofChallenge: challenge, nowMs: req.application.wallClock.nowMs(), app: req.application) != nil else {
+                return try await loginPage(req, email: "", error: req.tr("code_expired"), status: .unauthorized)
+            }
+            return try await codePage(req, challenge: challenge, error: req.tr("code_wrong"), status: .unauthorized)
+        case .signedIn(let token, _, _): return signedIn(req, token: token)
+        }
+    }
+
+    static func signedIn(_ req: Request, token: String) -> Response {
         let response = redirect("/dashboard")
         ConsoleSession.setCookie(ConsoleSession.cookie, token, on: response, req: req, maxAge: Int(Accounts.loginTokenLifetimeMs / 1000))
         return response
