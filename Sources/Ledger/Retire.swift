@@ -122,13 +122,16 @@ public struct Recall: Sendable, Equatable {
     public init() {}
     public var isEmpty: Bool { tokens.isEmpty && receivables.isEmpty && financings.isEmpty && transactionIds.isEmpty }
 
-    /// What is asked for here and was not asked for before (recalling stops when nothing new is).
-    public func subtracting(_ asked: Recall) -> Recall {
+    /// What is asked for here and was not in `asked` (which takes it in), or nil when nothing
+    /// new is: recalling stops there, since what the database did not hold it will not hold later.
+    public func fresh(after asked: inout Recall) -> Recall? {
         var r = Recall()
         r.tokens = tokens.subtracting(asked.tokens)
         r.receivables = receivables.subtracting(asked.receivables)
         r.financings = financings.subtracting(asked.financings)
         r.transactionIds = transactionIds.subtracting(asked.transactionIds)
+        if r.isEmpty { return nil }
+        asked.formUnion(r)
         return r
     }
 

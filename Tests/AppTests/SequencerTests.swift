@@ -13,6 +13,7 @@ final class FakeClock: LedgerClock, @unchecked Sendable {
     init(_ date: String) { ms = BusinessDate(date)!.startEpochMs + 9 * 3_600_000 }
     func nowMs() -> Int64 { lock.withLock { ms } }
     func advance(days: Int64) { lock.withLock { ms += days * 86_400_000 } }
+    func advance(minutes: Int64) { lock.withLock { ms += minutes * 60_000 } }
 }
 
 /// A consortium whose every org signs with its own key, submitting through a real sequencer

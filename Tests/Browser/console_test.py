@@ -93,6 +93,8 @@ class User:
         if who.startswith("bank"):
             # Banks sign in with a second factor: the code page comes after the password.
             WebDriverWait(self.d, 10).until(lambda d: d.find_elements(By.ID, "code"))
+            if not os.path.exists(os.path.join(SHOTS, "login-code.png")):
+                self.d.save_screenshot(os.path.join(SHOTS, "login-code.png"))
             self.d.find_element(By.ID, "code").send_keys(demo_code(who))
             self.d.find_element(By.ID, "verify").click()
         self.wait_url("/dashboard")

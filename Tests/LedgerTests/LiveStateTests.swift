@@ -14,10 +14,7 @@ import Testing
     /// Recalls what `tx` needs, as the writer does: until nothing new is asked for.
     static func prepare(_ live: inout LedgerState, for tx: Transaction, full: LedgerState, applied: Set<TxID>) {
         var asked = Recall()
-        while true {
-            let fresh = live.missing(for: [tx]).subtracting(asked)
-            if fresh.isEmpty { return }
-            asked.formUnion(fresh)
+        while let fresh = live.missing(for: [tx]).fresh(after: &asked) {
             live.recall(recalled(fresh, from: full, applied: applied))
         }
     }

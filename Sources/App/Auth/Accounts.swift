@@ -20,10 +20,29 @@ struct Caller: Authenticatable, Sendable {
     var mustEnrolTwoFactor = false
 }
 
+/// How long a session lasts: it ends after `idleMs` without use, and `lifetimeMs` after sign-in
+/// however much it is used. `CASCADE_SESSION_IDLE_MINUTES` (default 30) and
+/// `CASCADE_SESSION_HOURS` (default 12).
+struct SessionPolicy: Sendable {
+    var idleMs: Int64 = 30 * 60_000
+    var lifetimeMs: Int64 = 12 * 3_600_000
+
+    static let configured: SessionPolicy = {
+        let env = ProcessInfo.processInfo.environment
+        var p = SessionPolicy()
+        if let m = env["CASCADE_SESSION_IDLE_MINUTES"].flatMap(Int64.init), m > 0 { p.idleMs = m * 60_000 }
+        if let h = env["CASCADE_SESSION_HOURS"].flatMap(Int64.init), h > 0 { p.lifetimeMs = h * 3_600_000 }
+        return p
+    }()
+
+    /// A session's last use is written at most this often (not on every request).
+    static let touchEveryMs: Int64 = 60_000
+}
+
 /// Users, login tokens and API keys in SQL. Secrets are random, shown once, stored hashed.
 struct Accounts: Sendable {
     let sql: any SQLDatabase
-    static let loginTokenLifetimeMs: Int64 = 12 * 3_600_000
+    var policy = SessionPolicy.configured
 
     /// The role of an org as the chain registered it (nil for an org the chain does not know).
     static func role(of org: OrgID, on sql: any SQLDatabase) async throws -> OrgRole? {
@@ -93,9 +112,9 @@ struct Accounts: Sendable {
     /// A new login token for `caller`.
     func openSession(for caller: Caller, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller) {
         let token = Self.newSecret(prefix: "cas_l_")
-        let expires = nowMs + Self.loginTokenLifetimeMs
-        try await sql.insert(into: "login_tokens").columns("token_hash", "user_id", "expires_ms", "created_ms")
-            .values(SQLBind(Self.secretHash(token)), SQLBind(caller.userId), SQLBind(expires), SQLBind(nowMs)).run()
+        let expires = nowMs + policy.lifetimeMs
+        try await sql.insert(into: "login_tokens").columns("token_hash", "user_id", "expires_ms", "created_ms", "last_used_ms")
+            .values(SQLBind(Self.secretHash(token)), SQLBind(caller.userId), SQLBind(expires), SQLBind(nowMs), SQLBind(nowMs)).run()
         return (token, expires, caller)
     }
 
@@ -116,11 +135,16 @@ struct Accounts: Sendable {
     func caller(bearer: String, nowMs: Int64) async throws -> Caller? {
         let hash = Self.secretHash(bearer)
         if bearer.hasPrefix("cas_l_") {
+            // Alive: within its lifetime, and used within the idle timeout.
             guard let row = try await sql.raw("""
-                SELECT u.id, u.org_id, u.email, u.name, u.role, u.disabled_ms, u.must_change_password, u.totp_enabled_ms, o.status, o.role AS org_role
+                SELECT u.id, u.org_id, u.email, u.name, u.role, u.disabled_ms, u.must_change_password, u.totp_enabled_ms, o.status, o.role AS org_role,
+                       COALESCE(t.last_used_ms, t.created_ms) AS last_used_ms
                 FROM login_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = u.org_id
-                WHERE t.token_hash = \(bind: hash) AND t.expires_ms > \(bind: nowMs)
+                WHERE t.token_hash = \(bind: hash) AND t.expires_ms > \(bind: nowMs) AND COALESCE(t.last_used_ms, t.created_ms) > \(bind: nowMs - policy.idleMs)
                 """).first() else { return nil }
+            if try row.decode(column: "last_used_ms", as: Int64.self) <= nowMs - SessionPolicy.touchEveryMs {
+                try await sql.raw("UPDATE login_tokens SET last_used_ms = \(bind: nowMs) WHERE token_hash = \(bind: hash)").run()
+            }
             var caller = try Self.caller(row, viaAPIKey: false)
             try Self.refuseStopped(row, caller)
             let orgRole = try row.decode(column: "org_role", as: String?.self), enabled = try row.decode(column: "totp_enabled_ms", as: Int64?.self)

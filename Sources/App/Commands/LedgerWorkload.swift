@@ -31,6 +31,9 @@ struct LedgerWorkload {
     var time: Int64
     var nonce: UInt64 = 0
     var movesDone = 0
+    /// When set, each transaction's effects are kept beside it, in `effects`.
+    var keepsEffects = false
+    var effects: [TxEffects] = []
 
     init(seed: UInt64, startMs: Int64 = 1_790_000_000_000) {
         rng = SplitMix64(seed: seed)
@@ -56,9 +59,10 @@ struct LedgerWorkload {
         let body = TransactionBody(orgId: orgId, keyId: signers[orgId]!.keyId, time: time, nonce: String(nonce, radix: 16), payload: payload)
         let tx = Transaction.unsigned(body)
         switch state.apply(tx) {
-        case .success(let effects):
+        case .success(let made):
             transactions.append(tx)
-            return effects
+            if keepsEffects { effects.append(made) }
+            return made
         case .failure(let error):
             preconditionFailure("the workload built an invalid \(body.type.rawValue): \(error)")
         }

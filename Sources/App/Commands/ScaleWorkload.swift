@@ -7,22 +7,14 @@ import Ledger
 /// holder. A round starts every 15 days and falls due 60 days later, so most of the history is
 /// closed and the last four rounds are still open, as on a platform that has run for years.
 struct ScaleWorkload {
-    struct Party {
-        let id: OrgID
-        let signer: Ed25519Signer
-    }
+    typealias Party = LedgerWorkload.Party
 
-    var rng = SplitMix64(seed: 77)
-    var state = LedgerState()
-    var time: Int64
-    var nonce: UInt64 = 0
+    /// Transactions are made, applied to a live state and kept (with their effects) by this.
+    var base: LedgerWorkload
     var op: Party
     var cores: [Party] = [], suppliers: [Party] = [], banks: [Party] = []
     var regulator: Party?
     var lineOfCore: [OrgID: TxID] = [:]
-    var signers: [OrgID: Ed25519Signer] = [:]
-    /// Transactions made and not yet taken by `take()`, with their effects.
-    var pending: [(Transaction, TxEffects)] = []
     /// Receivables of rounds not yet settled, with their due date.
     var open: [(due: BusinessDate, receivables: [TxID])] = []
     static let termDays: Int64 = 60
@@ -33,41 +25,27 @@ struct ScaleWorkload {
     static let transactionsPerRound = 25_000
 
     init(operatorSigner: Ed25519Signer, operatorId: OrgID, startMs: Int64) {
+        base = LedgerWorkload(seed: 77, startMs: startMs)
+        base.keepsEffects = true
+        base.state.goLive()
+        base.signers[operatorId] = operatorSigner
         op = Party(id: operatorId, signer: operatorSigner)
-        signers[operatorId] = operatorSigner
-        time = startMs
-        state.goLive()
     }
 
-    var today: BusinessDate { BusinessDate(epochMs: time) }
-
-    mutating func party() -> Party {
-        let id = OrgID(UUID(uuid: (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }.withUnsafeBytes { $0.load(as: uuid_t.self) }).uuidString.lowercased())!
-        let signer = try! Ed25519Signer(seed: (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })  // any 32 bytes are a seed
-        signers[id] = signer
-        return Party(id: id, signer: signer)
+    var state: LedgerState {
+        get { base.state }
+        _modify { yield &base.state }
     }
+    var today: BusinessDate { BusinessDate(epochMs: base.time) }
 
     @discardableResult
-    mutating func submit(_ org: OrgID, _ payload: Payload) -> TxEffects {
-        nonce += 1
-        time += 1
-        let body = TransactionBody(orgId: org, keyId: signers[org]!.keyId, time: time, nonce: String(nonce, radix: 16), payload: payload)
-        let tx = Transaction.unsigned(body)
-        switch state.apply(tx) {
-        case .success(let effects):
-            pending.append((tx, effects))
-            return effects
-        case .failure(let error):
-            preconditionFailure("the scale workload built an invalid \(body.type.rawValue): \(error)")
-        }
-    }
+    mutating func submit(_ org: OrgID, _ payload: Payload) -> TxEffects { base.submit(org, payload) }
 
     /// The operator's genesis is already applied by the caller; the consortium registers.
     mutating func register(cores coreCount: Int = 20, suppliers supplierCount: Int = 3_000, banks bankCount: Int = 6) {
         var code = 100
         func register(_ role: OrgRole, _ name: String) -> Party {
-            let p = party()
+            let p = base.newParty()
             code += 1
             submit(op.id, .registerOrg(RegisterOrgPayload(orgId: p.id, name: name, role: role, creditCode: LedgerWorkload.creditCode(code), publicKey: p.signer.publicKey)))
             return p
@@ -77,7 +55,7 @@ struct ScaleWorkload {
         banks = (0..<bankCount).map { register(.bank, "规模银行 \($0)") }
         regulator = register(.regulator, "规模监管")
         for core in cores {
-            let bank = banks.randomElement(using: &rng)!
+            let bank = banks.randomElement(using: &base.rng)!
             let e = submit(bank.id, .grantCredit(coreId: core.id, limitFen: Limits.maxAmountFen, rateBps: 365, expiresOn: today.adding(days: 36_000)))
             lineOfCore[core.id] = e.creditLineId
         }
@@ -91,9 +69,9 @@ struct ScaleWorkload {
         var pool: [TokenID] = []
         var issued: [TxID] = []
         for _ in 0..<Self.receivablesPerRound {
-            let core = cores.randomElement(using: &rng)!, supplier = suppliers.randomElement(using: &rng)!
-            let doc = Document(kind: .invoice, sha256: Hashing.sha256Hex(Array("scale-\(nonce)".utf8)), number: "INV-\(nonce)")
-            let e = submit(core.id, .issue(IssuePayload(supplierId: supplier.id, creditLineId: lineOfCore[core.id]!, faceFen: Int64.random(in: 1_000_000...500_000_000, using: &rng),
+            let core = cores.randomElement(using: &base.rng)!, supplier = suppliers.randomElement(using: &base.rng)!
+            let doc = Document(kind: .invoice, sha256: Hashing.sha256Hex(Array("scale-\(base.nonce)".utf8)), number: "INV-\(base.nonce)")
+            let e = submit(core.id, .issue(IssuePayload(supplierId: supplier.id, creditLineId: lineOfCore[core.id]!, faceFen: Int64.random(in: 1_000_000...500_000_000, using: &base.rng),
                                                         issueDate: today, dueDate: due, documents: [doc], memo: nil)))
             submit(supplier.id, .accept(tokenId: e.createdTokens[0]))
             pool.append(e.createdTokens[0])
@@ -102,13 +80,13 @@ struct ScaleWorkload {
         // Moves: about six per receivable, each a transfer (accepted) or a split.
         for _ in 0..<(Self.receivablesPerRound * 6) {
             guard !pool.isEmpty else { break }
-            let slot = Int.random(in: 0..<pool.count, using: &rng)
+            let slot = Int.random(in: 0..<pool.count, using: &base.rng)
             let token = state.tokens[pool[slot]]!
             pool.swapAt(slot, pool.count - 1)
             pool.removeLast()
-            if token.tier < state.policy.maxTier, token.amountFen >= 200_000, Bool.random(using: &rng) {
-                var to = suppliers.randomElement(using: &rng)!
-                while to.id == token.holderId { to = suppliers.randomElement(using: &rng)! }
+            if token.tier < state.policy.maxTier, token.amountFen >= 200_000, Bool.random(using: &base.rng) {
+                var to = suppliers.randomElement(using: &base.rng)!
+                while to.id == token.holderId { to = suppliers.randomElement(using: &base.rng)! }
                 let e = submit(token.holderId, .transfer(tokenId: token.id, toOrgId: to.id, amountFen: token.amountFen / 2, memo: nil))
                 submit(to.id, .accept(tokenId: e.createdTokens[0]))
                 pool += e.createdTokens
@@ -122,7 +100,7 @@ struct ScaleWorkload {
         }
         // One receivable in four has a piece discounted at its core's bank.
         for _ in 0..<(Self.receivablesPerRound / 4) {
-            guard let slot = pool.indices.randomElement(using: &rng) else { break }
+            guard let slot = pool.indices.randomElement(using: &base.rng) else { break }
             let token = state.tokens[pool[slot]]!
             let core = state.receivables[token.receivableId]!.issuerId
             let bank = state.creditLines[lineOfCore[core]!]!.bankId
@@ -130,11 +108,11 @@ struct ScaleWorkload {
             let financing = request.financingIds[0]
             let approved = submit(bank, .approveFinancing(financingId: financing))
             _ = approved
-            submit(bank, .confirmPayout(financingId: financing, reference: "PAY-\(nonce)"))
+            submit(bank, .confirmPayout(financingId: financing, reference: "PAY-\(base.nonce)"))
             pool.remove(at: slot)
         }
         open.append((due, issued))
-        time += Self.roundDays * 86_400_000
+        base.time += Self.roundDays * 86_400_000
     }
 
     /// The oldest open round falls due: each receivable is paid to whoever holds its pieces.
@@ -145,26 +123,16 @@ struct ScaleWorkload {
         for r in receivables {
             guard let pieces = live[r], let core = state.receivables[r]?.issuerId else { continue }
             for chunk in pieces.chunked(Limits.maxSettleTokens) {
-                submit(core, .settle(receivableId: r, tokenIds: Array(chunk), reference: "CLR-\(nonce)"))
+                submit(core, .settle(receivableId: r, tokenIds: Array(chunk), reference: "CLR-\(base.nonce)"))
             }
         }
     }
 
     /// The transactions made since the last call, signed on every core, with their effects.
     mutating func take(parallelism: Int) -> [(Transaction, TxEffects)] {
-        let made = pending
-        pending = []
-        let out = ParallelSlots(made.map(\.0))
-        let signers = self.signers
-        DispatchQueue.concurrentPerform(iterations: parallelism) { w in
-            var i = w
-            while i < out.count {
-                var tx = out[i]
-                tx.signature = try! signers[tx.body.orgId]!.sign(tx.canonicalBody)  // Ed25519 signing of bytes cannot fail
-                out[i] = tx
-                i += parallelism
-            }
-        }
-        return zip(out.values, made.map(\.1)).map { ($0, $1) }
+        let made = zip(base.signed(parallelism: parallelism), base.effects).map { ($0, $1) }
+        base.transactions = []
+        base.effects = []
+        return made
     }
 }

@@ -80,7 +80,7 @@ enum SignInPages: ConsoleArea {
 
     static func signedIn(_ req: Request, token: String) -> Response {
         let response = redirect("/dashboard")
-        ConsoleSession.setCookie(ConsoleSession.cookie, token, on: response, req: req, maxAge: Int(Accounts.loginTokenLifetimeMs / 1000))
+        ConsoleSession.setCookie(ConsoleSession.cookie, token, on: response, req: req, maxAge: Int(SessionPolicy.configured.lifetimeMs / 1000))
         return response
     }
 

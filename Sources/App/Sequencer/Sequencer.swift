@@ -300,10 +300,7 @@ public actor Sequencer {
     private func recallMissing(for transactions: [Transaction], from store: LedgerStore) async throws {
         guard state.isLive else { return }
         var asked = Recall()
-        while true {
-            let fresh = state.missing(for: transactions).subtracting(asked)
-            if fresh.isEmpty { return }
-            asked.formUnion(fresh)
+        while let fresh = state.missing(for: transactions).fresh(after: &asked) {
             state.recall(try await store.recall(fresh, upTo: height))
         }
     }

@@ -123,10 +123,7 @@ extension LedgerStore {
     func prepare(_ state: inout LedgerState, at height: Int64, for transactions: [Transaction]) async throws {
         guard state.isLive else { return }
         var asked = Recall()
-        while true {
-            let fresh = state.missing(for: transactions).subtracting(asked)
-            if fresh.isEmpty { return }
-            asked.formUnion(fresh)
+        while let fresh = state.missing(for: transactions).fresh(after: &asked) {
             state.recall(try await recall(fresh, upTo: height))
         }
     }
