@@ -22,6 +22,7 @@ func routes(_ app: Application) throws {
         signedIn.post("auth", "logout", use: AuthController.logout)
         signedIn.post("auth", "password", use: AuthController.changePassword)
         signedIn.get("me", use: AuthController.me)
+        signedIn.post("auth", "reauthenticate", use: AuthController.reauthenticate)
         signedIn.post("auth", "two-factor", use: AuthController.enrolTwoFactor)
         signedIn.post("auth", "two-factor", "confirm", use: AuthController.confirmTwoFactor)
     }
@@ -150,6 +151,8 @@ func consoleRoutes(_ app: Application) {
     signedIn.post("orgs", ":id", "users", use: PeoplePages.addUser)
     signedIn.post("orgs", ":id", "users", ":userId", ":action", use: PeoplePages.personAction)
     signedIn.get("password", use: PasswordPages.form)
+    signedIn.get("reauth", use: ReauthPages.show)
+    signedIn.post("reauth", use: ReauthPages.confirm)
     signedIn.get("two-factor", use: TwoFactorPages.show)
     signedIn.post("two-factor", use: TwoFactorPages.enrol)
     signedIn.post("two-factor", "confirm", use: TwoFactorPages.confirm)

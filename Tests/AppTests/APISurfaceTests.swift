@@ -227,7 +227,18 @@ import VaporTesting
             #expect(registry.count == 2 && registry[1].contains(DemoSeed.members[2].creditCode) && registry[1].contains(DemoSeed.members[5].creditCode)
                     && registry[1].contains("应收账款转让") && registry[1].contains("\"200000.00\""))
             #expect(try await Self.csv(d, "tier1", "/api/v1/exports/registry-filing.csv").0 == .forbidden)
-            #expect(try await Self.csv(d, "tier1", "/api/v1/exports/audit-log.csv").0 == .forbidden)
+            // An org's admin reads its own org's audit log, what the operator did to it included;
+            // one of its members does not.
+            #expect(try await d.call("operator", .POST, "/api/v1/orgs/\(d.orgs["tier1"]!)/suspend").status == .ok)
+            #expect(try await d.call("operator", .POST, "/api/v1/orgs/\(d.orgs["tier1"]!)/activate").status == .ok)
+            let (ownStatus, own) = try await Self.csv(d, "tier1", "/api/v1/exports/audit-log.csv")
+            let tier1Name = DemoSeed.members.first { $0.key == "tier1" }!.name
+            #expect(ownStatus == .ok && own.count >= 3 && own.dropFirst().allSatisfy { $0.contains(tier1Name) })
+            #expect(own.contains { $0.contains("org.suspend") } && own.contains { $0.contains("org.activate") })
+            let member = try await Accounts(sql: d.app.sql).createUser(org: d.orgs["tier1"]!, email: "clerk@tier1.example", name: "clerk", admin: false, password: "clerk-password-1", nowMs: 0)
+            let memberKey = try await Accounts(sql: d.app.sql).createAPIKey(for: Caller(userId: member, orgId: d.orgs["tier1"]!, email: "clerk@tier1.example", name: "clerk", isAdmin: false, viaAPIKey: false),
+                                                                            name: "m", nowMs: 0).secret
+            try await d.app.testing().test(.GET, "/api/v1/exports/audit-log.csv", headers: ["Authorization": "Bearer \(memberKey)"]) { res in #expect(res.status == .forbidden) }
             let (_, audit) = try await Self.csv(d, "operator", "/api/v1/exports/audit-log.csv")
             #expect(audit.count >= 1)
             let r = try await d.call("core", .GET, "/api/v1/receivables").items.first { $0["number"] == .string("CAS-2026-000001") }!["id"]!.stringValue!

@@ -132,11 +132,12 @@ enum ExportController {
         }
     }
 
-    /// The audit log, for the operator and the regulator: `?action=` filters.
+    /// The audit log: all of it for the operator and the regulator, its own org's for an org's
+    /// admin (what the operator did to the org included). `?action=` filters.
     @Sendable static func audit(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        guard viewer.seesAll else { throw Problem(.forbidden, "the audit log is for the operator and the regulator") }
-        var query: SQLQueryString = "SELECT seq, time_ms, action, org_id, user_id, email, address, detail FROM audit_log WHERE 1 = 1"
+        var query: SQLQueryString = "SELECT seq, time_ms, action, org_id, user_id, email, address, detail FROM audit_log WHERE "
+        query += try viewer.auditScope()
         if let action = try req.queryText("action", maxLength: 40) { query += " AND action = \(bind: action)" }
         return try await stream(req, name: "audit-log.csv", header: ["序号 seq", "时间 time (UTC+8)", "操作 action", "机构 org", "邮箱 email", "地址 address", "详情 detail"],
                                 query: query, key: "seq", integerKey: true) { row, names in

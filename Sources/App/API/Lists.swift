@@ -10,6 +10,14 @@ struct Viewer: Sendable {
     var orgId: OrgID { caller.orgId }
     /// The regulator and the operator see everything.
     var seesAll: Bool { role == .regulator || role == .operator }
+
+    /// Which audit entries the viewer reads: all of them (the regulator and the operator), its
+    /// own org's (an org's admin: what its people did, and what the operator did to it), or none.
+    func auditScope() throws -> SQLQueryString {
+        if seesAll { return "1 = 1" }
+        guard caller.isAdmin else { throw Problem(.forbidden, "the audit log is for the operator, the regulator and each org's admins") }
+        return "org_id = \(bind: orgId.description)"
+    }
 }
 
 extension Request {

@@ -26,6 +26,7 @@ struct Problem: Error, Content {
     static func from(_ error: any Error) -> (problem: Problem, unexpected: Bool) {
         switch error {
         case let p as Problem: return (p, false)
+        case let r as ReauthenticationRequired: return (Problem(.forbidden, r.description), false)
         case let e as LedgerError: return (Problem(e.code, e.message, errors: e.fields.isEmpty ? nil : e.fields), false)
         case let e as Unavailable: return (Problem(.unavailable, e.description), false)
         case let e as DecodingError: return (Problem(.validationFailed, "the request body does not have the expected shape", errors: [fieldError(e)]), false)

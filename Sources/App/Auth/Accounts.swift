@@ -18,6 +18,24 @@ struct Caller: Authenticatable, Sendable {
     /// Signed in with a password alone by a user who must have a second factor and has none
     /// yet: only enrolling one is allowed.
     var mustEnrolTwoFactor = false
+    /// When the person last gave their password in this session (nil for an API key).
+    var authenticatedMs: Int64?
+
+    /// People and keys change only soon after the person gave their password: a session left open
+    /// on a desk does not let someone else add a user or mint a key. An API key is a machine
+    /// credential with no password to give again; it passes.
+    func requireRecentSignIn(nowMs: Int64, policy: SessionPolicy = .configured) throws {
+        guard let at = authenticatedMs, nowMs - at > policy.reauthMs else { return }
+        throw ReauthenticationRequired(minutes: policy.reauthMs / 60_000)
+    }
+}
+
+/// A sensitive change asked for too long after the person last gave their password.
+struct ReauthenticationRequired: Error, CustomStringConvertible {
+    var minutes: Int64
+    var description: String {
+        "give your password again first (POST /api/v1/auth/reauthenticate): people and keys change only within \(minutes) minutes of it"
+    }
 }
 
 /// How long a session lasts: it ends after `idleMs` without use, and `lifetimeMs` after sign-in
@@ -26,12 +44,16 @@ struct Caller: Authenticatable, Sendable {
 struct SessionPolicy: Sendable {
     var idleMs: Int64 = 30 * 60_000
     var lifetimeMs: Int64 = 12 * 3_600_000
+    /// How long after giving their password a person may change people, keys and second factors
+    /// (`CASCADE_REAUTH_MINUTES`, default 15).
+    var reauthMs: Int64 = 15 * 60_000
 
     static let configured: SessionPolicy = {
         let env = ProcessInfo.processInfo.environment
         var p = SessionPolicy()
         if let m = env["CASCADE_SESSION_IDLE_MINUTES"].flatMap(Int64.init), m > 0 { p.idleMs = m * 60_000 }
         if let h = env["CASCADE_SESSION_HOURS"].flatMap(Int64.init), h > 0 { p.lifetimeMs = h * 3_600_000 }
+        if let m = env["CASCADE_REAUTH_MINUTES"].flatMap(Int64.init), m > 0 { p.reauthMs = m * 60_000 }
         return p
     }()
 
@@ -113,8 +135,8 @@ struct Accounts: Sendable {
     func openSession(for caller: Caller, nowMs: Int64) async throws -> (token: String, expiresMs: Int64, caller: Caller) {
         let token = Self.newSecret(prefix: "cas_l_")
         let expires = nowMs + policy.lifetimeMs
-        try await sql.insert(into: "login_tokens").columns("token_hash", "user_id", "expires_ms", "created_ms", "last_used_ms")
-            .values(SQLBind(Self.secretHash(token)), SQLBind(caller.userId), SQLBind(expires), SQLBind(nowMs), SQLBind(nowMs)).run()
+        try await sql.insert(into: "login_tokens").columns("token_hash", "user_id", "expires_ms", "created_ms", "last_used_ms", "authenticated_ms")
+            .values(SQLBind(Self.secretHash(token)), SQLBind(caller.userId), SQLBind(expires), SQLBind(nowMs), SQLBind(nowMs), SQLBind(nowMs)).run()
         return (token, expires, caller)
     }
 
@@ -138,7 +160,7 @@ struct Accounts: Sendable {
             // Alive: within its lifetime, and used within the idle timeout.
             guard let row = try await sql.raw("""
                 SELECT u.id, u.org_id, u.email, u.name, u.role, u.disabled_ms, u.must_change_password, u.totp_enabled_ms, o.status, o.role AS org_role,
-                       COALESCE(t.last_used_ms, t.created_ms) AS last_used_ms
+                       COALESCE(t.last_used_ms, t.created_ms) AS last_used_ms, COALESCE(t.authenticated_ms, t.created_ms) AS authenticated_ms
                 FROM login_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = u.org_id
                 WHERE t.token_hash = \(bind: hash) AND t.expires_ms > \(bind: nowMs) AND COALESCE(t.last_used_ms, t.created_ms) > \(bind: nowMs - policy.idleMs)
                 """).first() else { return nil }
@@ -149,6 +171,7 @@ struct Accounts: Sendable {
             try Self.refuseStopped(row, caller)
             let orgRole = try row.decode(column: "org_role", as: String?.self), enabled = try row.decode(column: "totp_enabled_ms", as: Int64?.self)
             caller.mustEnrolTwoFactor = TwoFactor.required(orgRole: orgRole, isAdmin: caller.isAdmin) && enabled == nil
+            caller.authenticatedMs = try row.decode(column: "authenticated_ms", as: Int64.self)
             return caller
         }
         guard let row = try await sql.raw("""
@@ -274,6 +297,17 @@ enum AuthController {
                                                  address: req.remoteAddress?.ipAddress, detail: "new second factor, to be confirmed"), nowMs: now, on: req.application.sql)
         return JSON.object(["secret": .string(enrolment.secret), "uri": .string(enrolment.uri),
                             "recoveryCodes": .array(enrolment.recoveryCodes.map(JSON.string))]).response(status: .created)
+    }
+
+    /// `POST /auth/reauthenticate {password, otp?}`: 204, and this session may change people and
+    /// keys again for a while. A person who signs in with a second factor gives a code too.
+    @Sendable static func reauthenticate(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        guard !caller.viaAPIKey, let bearer = req.headers.bearerAuthorization?.token else { throw Problem(.forbidden, "a person gives their password again, in their own session") }
+        let body = try StrictBody(req, allowed: ["password", "otp"])
+        try await SignInService.confirmIdentity(caller, password: try body.string("password", maxLength: 200)!, otp: try body.string("otp", maxLength: 32, optional: true),
+                                                session: bearer, address: req.remoteAddress?.ipAddress, app: req.application)
+        return Response(status: .noContent)
     }
 
     /// `POST /auth/two-factor/confirm {otp}`: 204 once a first code from the app is right.

@@ -100,6 +100,31 @@ enum SignInService {
         }
     }
 
+    /// A signed-in person gives their password (and code, when they sign in with one) again: the
+    /// session may change people and keys for a while. Wrong answers count toward throttling, as
+    /// at sign-in.
+    static func confirmIdentity(_ caller: Caller, password: String, otp: String?, session: String, address: String?, app: Application) async throws {
+        let outcome = try await throttled(email: caller.email, address: address, via: "reauthenticate", app: app) { now in
+            guard let found = try await Accounts(sql: app.sql).credentials(email: caller.email, password: password), found.caller.userId == caller.userId else {
+                return (.wrong, failed: true, detail: "wrong password")
+            }
+            if found.needsCode {
+                guard let otp, !otp.isEmpty else { return (.otpRequired(userId: caller.userId), failed: false, detail: "") }
+                guard try await TwoFactor.useCode(userId: caller.userId, code: otp, app: app, nowMs: now) else {
+                    return (.wrong, failed: true, detail: "wrong or used second-factor code")
+                }
+            }
+            try await app.sql.raw("UPDATE login_tokens SET authenticated_ms = \(bind: now) WHERE token_hash = \(bind: Accounts.secretHash(session))").run()
+            return (.signedIn(token: "", expiresMs: 0, caller: caller), failed: false, detail: "")
+        }
+        switch outcome {
+        case .signedIn: return
+        case .wrong: throw Problem(.unauthorized, "the password or the code is wrong")
+        case .otpRequired: throw Problem(.otpRequired, "give the code from the authenticator app too, as otp")
+        case .throttled(let wait): throw Problem(.rateLimited, "too many failed attempts; try again in \(wait) seconds")
+        }
+    }
+
     /// The console's second step: the code for the user its challenge names.
     static func secondStep(challenge: String, code: String, address: String?, via: String, app: Application) async throws -> Outcome {
         let now = app.wallClock.nowMs()
@@ -126,7 +151,7 @@ enum SignInService {
 
     /// One attempt through the throttle: it counts as a failure when `body` says so (a wrong
     /// password or code), and not when it throws (a suspended org, a database fault: not a guess).
-    private static func throttled(email: String, address: String?, via: String, app: Application,
+    static func throttled(email: String, address: String?, via: String, app: Application,
                                   _ body: (Int64) async throws -> (Outcome, failed: Bool, detail: String)) async throws -> Outcome {
         let now = app.wallClock.nowMs(), sql = app.sql, who = email.lowercased()
         let attempt: LoginThrottle.Attempt

@@ -54,7 +54,11 @@ extension ConsoleArea {
         case .regulator: items += [("/overview", "nav_overview"), ("/orgs", "nav_orgs"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
         case .operator: items += [("/orgs", "nav_orgs"), ("/policy", "nav_policy"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
         }
-        if let caller = req.auth.get(Caller.self), caller.isAdmin, role != .operator { items.append(("/orgs/\(caller.orgId)/users", "nav_people")) }
+        if let caller = req.auth.get(Caller.self), caller.isAdmin, role != .operator {
+            items.append(("/orgs/\(caller.orgId)/users", "nav_people"))
+            // An admin reads its own org's audit log (the regulator's link above reads all of it).
+            if role != .regulator { items.append(("/audit", "nav_audit")) }
+        }
         items.append(("/events", "nav_events"))
         let path = req.url.path
         return items.map { NavItem(href: $0.0, label: req.tr($0.1), current: path == $0.0) }

@@ -52,6 +52,8 @@ enum PeoplePages: ConsoleArea {
             for key in ["email", "name", "password", "role"] { fields[key] = .string(values[key] ?? "") }
             _ = try await NewUser(StrictBody(fields: fields, path: "", allowed: ["email", "name", "password", "role"])).create(in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
             return redirect("/orgs/\(org)/users", notice: "user_added")
+        } catch is ReauthenticationRequired {
+            return ReauthPages.ask(back: "/orgs/\(org)/users")
         } catch {
             let (message, state) = try formError(req, error, values: values.filter { $0.key != "password" })
             return try await usersPage(req, form: state, error: message)
@@ -77,6 +79,8 @@ enum PeoplePages: ConsoleArea {
             default: throw Problem(.notFound, "no such action")
             }
             return redirect("/orgs/\(org)/users", notice: "person_\(req.parameters.get("action")!.replacingOccurrences(of: "-", with: "_"))")
+        } catch is ReauthenticationRequired {
+            return ReauthPages.ask(back: "/orgs/\(org)/users")
         } catch let problem as Problem where problem.status == 403 {
             return try await ConsolePages.error(req, status: .forbidden, code: .forbidden, detail: problem.detail)
         }
@@ -157,5 +161,43 @@ enum TwoFactorPages: ConsoleArea {
         try await AuditLog.record(AuditLog.Entry(action: "two_factor.confirm", orgId: caller.orgId, userId: caller.userId, email: caller.email,
                                                  address: req.remoteAddress?.ipAddress, detail: "second factor confirmed"), nowMs: now, on: req.application.sql)
         return redirect("/dashboard", notice: "two_factor_confirmed")
+    }
+}
+
+/// Giving one's password (and code) again before changing people: a session that signed in a
+/// while ago is sent here first, and back to where it was.
+enum ReauthPages: ConsoleArea {
+    struct ReauthPage: Encodable {
+        var back: String
+        var needsCode: Bool
+    }
+
+    static func ask(back: String) -> Response {
+        redirect("/reauth?back=\(back.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")")
+    }
+
+    static func page(_ req: Request, back: String, status: HTTPResponseStatus = .ok, error: String? = nil) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        let needsCode = try await TwoFactor.isEnabled(userId: caller.userId, on: req.application.sql) == true
+        return try await render(req, "common/reauth", title: "reauth_title", page: ReauthPage(back: SignInPages.localPath(back), needsCode: needsCode),
+                                status: status, error: error)
+    }
+
+    @Sendable static func show(req: Request) async throws -> Response {
+        try await page(req, back: req.query[String.self, at: "back"] ?? "/dashboard")
+    }
+
+    @Sendable static func confirm(req: Request) async throws -> Response {
+        let caller = try req.auth.require(Caller.self)
+        let values = form(req)
+        let back = SignInPages.localPath(values["back"])
+        guard let session = req.storage[SessionTokenKey.self] else { return redirect("/login") }
+        do {
+            try await SignInService.confirmIdentity(caller, password: values["password"] ?? "", otp: values["code"], session: session,
+                                                    address: req.remoteAddress?.ipAddress, app: req.application)
+        } catch let problem as Problem where problem.status == 401 || problem.status == 429 {
+            return try await page(req, back: back, status: HTTPResponseStatus(statusCode: Int(problem.status)), error: req.tr(problem.status == 429 ? "error_rate_limited" : "reauth_wrong"))
+        }
+        return redirect(back)
     }
 }

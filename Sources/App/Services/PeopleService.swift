@@ -28,6 +28,7 @@ enum PeopleService {
     /// `registering`: the org's first admin, made by the operator as it registers the org (the
     /// one time anyone but the org's own admins adds a person to it).
     static func createUser(_ user: NewUser, in org: OrgID, by viewer: Viewer, app: Application, address: String?, registering: Bool = false) async throws -> JSON {
+        try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         if registering {
             guard viewer.role == .operator else { throw Problem(.forbidden, "only the platform operator registers organisations") }
         } else {
@@ -43,6 +44,7 @@ enum PeopleService {
 
     /// A key for the calling admin: its id and its secret, which is shown this once.
     static func createAPIKey(named name: String, by viewer: Viewer, app: Application, address: String?) async throws -> (id: String, secret: String) {
+        try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: viewer.orgId, viewer)
         let key = try await Accounts(sql: app.sql).createAPIKey(for: viewer.caller, name: name, nowMs: app.wallClock.nowMs())
         try await OnboardingService.audit(viewer, "apikey.create", viewer.orgId, "key \(key.id) \"\(name)\"", app: app, address: address)
@@ -50,6 +52,7 @@ enum PeopleService {
     }
 
     static func revokeAPIKey(_ id: String, by viewer: Viewer, app: Application, address: String?) async throws {
+        try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: viewer.orgId, viewer)
         let sql = app.sql
         guard try await sql.raw("SELECT id FROM api_keys WHERE id = \(bind: id) AND org_id = \(bind: viewer.orgId.description)").first() != nil else {
@@ -120,6 +123,7 @@ extension PeopleService {
     /// Disables (or enables again) a user of the admin's org. Disabled, their sessions end and
     /// their keys stop working at once. An admin does not disable themselves.
     static func setDisabled(_ userId: String, _ disabled: Bool, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
+        try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: org, viewer)
         let sql = app.sql
         let row = try await user(userId, in: org, on: sql)
@@ -139,6 +143,7 @@ extension PeopleService {
 
     /// Ends every session of a user of the admin's org (their API keys are revoked one by one).
     static func endSessions(_ userId: String, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> Int {
+        try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: org, viewer)
         let sql = app.sql
         let row = try await user(userId, in: org, on: sql)
@@ -151,6 +156,7 @@ extension PeopleService {
     /// Sets a temporary password for a user of the admin's org, returned this once: their
     /// sessions end, and the next sign-in with it may only change it.
     static func resetPassword(_ userId: String, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> (user: JSON, temporary: String) {
+        try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: org, viewer)
         let sql = app.sql
         let row = try await user(userId, in: org, on: sql)
