@@ -148,4 +148,24 @@ import VaporTesting
             }
         }
     }
+
+    @Test func aBankClerkSetsUpTheSecondFactorOnTheConsoleBeforeAnythingElse() async throws {
+        try await DemoPlatform.with { d in
+            _ = try await Accounts(sql: d.app.sql).createUser(org: d.orgs["bank"]!, email: "clerk@bank.example", name: "柜员", admin: false, password: "clerk-password-1", nowMs: 0)
+            let accounts = Accounts(sql: d.app.sql)
+            let found = try #require(try await accounts.credentials(email: "clerk@bank.example", password: "clerk-password-1"))
+            let token = try await accounts.openSession(for: found.caller, nowMs: d.clock.nowMs()).token
+            let session = ConsoleTests.Session(cookie: "\(ConsoleSession.cookie)=\(token); lang=en", csrf: ConsoleSession.csrf(for: token))
+            let first = try await ConsoleTests.get(d, session, "/financings")
+            #expect(first.status == .seeOther && first.headers.first(name: .location) == "/two-factor")
+            let page = try await ConsoleTests.post(d, session, "/two-factor", ["password": "clerk-password-1"])
+            #expect(page.status == .ok && page.html.contains("id=\"recovery-codes\"") && page.html.contains("otpauth://totp/Cascade:"))
+            let secretText = try #require(page.html.range(of: "id=\"totp-secret\" value=\"").map { String(page.html[$0.upperBound...].prefix { $0 != "\"" }) })
+            let secret = try #require(Base32.decode(secretText))
+            #expect(try await ConsoleTests.post(d, session, "/two-factor/confirm", ["code": "000000"]).status == .unprocessableEntity)
+            let done = try await ConsoleTests.post(d, session, "/two-factor/confirm", ["code": Self.code(d, secret: secret)])
+            #expect(done.status == .seeOther && done.headers.first(name: .location)?.hasPrefix("/dashboard") == true)
+            #expect(try await ConsoleTests.get(d, session, "/financings").status == .ok)
+        }
+    }
 }

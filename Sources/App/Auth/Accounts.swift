@@ -291,10 +291,7 @@ enum AuthController {
         guard !caller.viaAPIKey else { throw Problem(.forbidden, "a person enrols a second factor, in their own session; API keys do not sign in") }
         let body = try StrictBody(req, allowed: ["password"])
         try await PeopleService.reauthenticate(caller, password: try body.string("password", maxLength: 200)!, app: req.application)
-        let now = req.application.wallClock.nowMs()
-        let enrolment = try await TwoFactor.enrol(userId: caller.userId, email: caller.email, app: req.application, nowMs: now)
-        try await AuditLog.record(AuditLog.Entry(action: "two_factor.enrol", orgId: caller.orgId, userId: caller.userId, email: caller.email,
-                                                 address: req.remoteAddress?.ipAddress, detail: "new second factor, to be confirmed"), nowMs: now, on: req.application.sql)
+        let enrolment = try await TwoFactor.enrol(caller, address: req.remoteAddress?.ipAddress, app: req.application)
         return JSON.object(["secret": .string(enrolment.secret), "uri": .string(enrolment.uri),
                             "recoveryCodes": .array(enrolment.recoveryCodes.map(JSON.string))]).response(status: .created)
     }
@@ -316,12 +313,9 @@ enum AuthController {
         guard !caller.viaAPIKey else { throw Problem(.forbidden, "a person confirms a second factor, in their own session") }
         let body = try StrictBody(req, allowed: ["otp"])
         let code = try body.string("otp", maxLength: 32)!
-        let now = req.application.wallClock.nowMs()
-        guard try await TwoFactor.confirm(userId: caller.userId, code: code, app: req.application, nowMs: now) else {
+        guard try await TwoFactor.confirm(caller, code: code, address: req.remoteAddress?.ipAddress, app: req.application) else {
             throw Problem(.validationFailed, "the code is wrong, or there is no enrolment waiting to be confirmed", errors: [FieldError(field: "otp", message: "is not the current code of the new secret")])
         }
-        try await AuditLog.record(AuditLog.Entry(action: "two_factor.confirm", orgId: caller.orgId, userId: caller.userId, email: caller.email,
-                                                 address: req.remoteAddress?.ipAddress, detail: "second factor confirmed"), nowMs: now, on: req.application.sql)
         return Response(status: .noContent)
     }
 

@@ -44,6 +44,24 @@ enum TwoFactor {
         return Enrolment(secret: Base32.encode(secret), uri: TOTP.uri(secret: secret, account: email, issuer: issuer), recoveryCodes: codes)
     }
 
+    /// A person's own enrolment, from the API or the console, in the audit log.
+    static func enrol(_ caller: Caller, address: String?, app: Application) async throws -> Enrolment {
+        let now = app.wallClock.nowMs()
+        let enrolment = try await enrol(userId: caller.userId, email: caller.email, app: app, nowMs: now)
+        try await AuditLog.record(AuditLog.Entry(action: "two_factor.enrol", orgId: caller.orgId, userId: caller.userId, email: caller.email,
+                                                 address: address, detail: "new second factor, to be confirmed"), nowMs: now, on: app.sql)
+        return enrolment
+    }
+
+    /// A person confirms their own enrolment; in the audit log when it is on.
+    static func confirm(_ caller: Caller, code: String, address: String?, app: Application) async throws -> Bool {
+        let now = app.wallClock.nowMs()
+        guard try await confirm(userId: caller.userId, code: code, app: app, nowMs: now) else { return false }
+        try await AuditLog.record(AuditLog.Entry(action: "two_factor.confirm", orgId: caller.orgId, userId: caller.userId, email: caller.email,
+                                                 address: address, detail: "second factor confirmed"), nowMs: now, on: app.sql)
+        return true
+    }
+
     /// Confirms an enrolment with a first code from the app: from then on sign-in asks for one.
     /// False when the code is wrong or there is no enrolment to confirm.
     static func confirm(userId: String, code: String, app: Application, nowMs: Int64) async throws -> Bool {

@@ -145,21 +145,15 @@ enum TwoFactorPages: ConsoleArea {
         } catch let problem as Problem where problem.status == 401 {
             return try await page(req, status: .unauthorized, error: req.tr("password_wrong"))
         }
-        let now = req.application.wallClock.nowMs()
-        let enrolment = try await TwoFactor.enrol(userId: caller.userId, email: caller.email, app: req.application, nowMs: now)
-        try await AuditLog.record(AuditLog.Entry(action: "two_factor.enrol", orgId: caller.orgId, userId: caller.userId, email: caller.email,
-                                                 address: req.remoteAddress?.ipAddress, detail: "new second factor, to be confirmed"), nowMs: now, on: req.application.sql)
+        let enrolment = try await TwoFactor.enrol(caller, address: req.remoteAddress?.ipAddress, app: req.application)
         return try await page(req, enrolment: enrolment)
     }
 
     @Sendable static func confirm(req: Request) async throws -> Response {
         let caller = try req.auth.require(Caller.self)
-        let now = req.application.wallClock.nowMs()
-        guard try await TwoFactor.confirm(userId: caller.userId, code: form(req)["code"] ?? "", app: req.application, nowMs: now) else {
+        guard try await TwoFactor.confirm(caller, code: form(req)["code"] ?? "", address: req.remoteAddress?.ipAddress, app: req.application) else {
             return try await page(req, status: .unprocessableEntity, error: req.tr("code_wrong"))
         }
-        try await AuditLog.record(AuditLog.Entry(action: "two_factor.confirm", orgId: caller.orgId, userId: caller.userId, email: caller.email,
-                                                 address: req.remoteAddress?.ipAddress, detail: "second factor confirmed"), nowMs: now, on: req.application.sql)
         return redirect("/dashboard", notice: "two_factor_confirmed")
     }
 }
