@@ -180,8 +180,9 @@ final class ByteReader {
     func int() throws(CheckpointError) -> Int64 { Int64(bitPattern: try word()) }
     func count() throws(CheckpointError) -> Int {
         let n = try int()
-        // No count can exceed the bytes left (every item takes at least one byte).
-        guard n >= 0, n <= Int64(bytes.count - at) * 64 else { throw CheckpointError("an impossible count \(n) at byte \(at - 8)") }
+        // No count can exceed the bytes left: every item (and every id a filter segment holds)
+        // takes at least one byte. So nothing read here makes room for more than the bytes hold.
+        guard n >= 0, n <= Int64(bytes.count - at) else { throw CheckpointError("an impossible count \(n) at byte \(at - 8)") }
         return Int(n)
     }
     func byteString() throws(CheckpointError) -> [UInt8] { Array(try take(try count())) }

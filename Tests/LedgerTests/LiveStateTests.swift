@@ -113,5 +113,10 @@ import Testing
         #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: bytes + [0]) }
         #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: Array("cascade-checkpoint-9\n".utf8) + bytes.dropFirst(21)) }
         #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: []) }
+        // A count claiming more items than the bytes could hold is refused before room is made.
+        var huge = bytes
+        let orgCount = 21 + 8 + 8 + 64 + 8 + 1 + 16 + 8 + 8 + 8 * 8  // magic, tip, operator, counters, policy
+        for k in 0..<8 { huge[orgCount + k] = k == 7 ? 0x0F : 0xFF }
+        #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: huge) }
     }
 }
