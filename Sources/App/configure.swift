@@ -12,6 +12,7 @@ public func configure(_ app: Application) async throws {
     app.loginThrottle = LoginThrottle()
     app.chainVerification = ChainVerification()
     app.idempotencyInFlight = NIOLockedValueBox([])
+    app.approvalsInFlight = NIOLockedValueBox([])
     app.middleware = Middlewares()
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())

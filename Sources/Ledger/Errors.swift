@@ -29,6 +29,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case rateLimited = "rate_limited"
     /// The password was right; this user signs in with a second factor too, and none came.
     case otpRequired = "otp_required"
+    /// The approval was decided already (or is being performed): only a pending one is decided.
+    case approvalNotPending = "approval_not_pending"
     /// The writer cannot reach its database just now (or cannot say whether a block was written):
     /// the caller retries after `Retry-After` seconds.
     case unavailable

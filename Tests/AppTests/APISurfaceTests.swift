@@ -235,8 +235,8 @@ import VaporTesting
             let tier1Name = DemoSeed.members.first { $0.key == "tier1" }!.name
             #expect(ownStatus == .ok && own.count >= 3 && own.dropFirst().allSatisfy { $0.contains(tier1Name) })
             #expect(own.contains { $0.contains("org.suspend") } && own.contains { $0.contains("org.activate") })
-            let member = try await Accounts(sql: d.app.sql).createUser(org: d.orgs["tier1"]!, email: "clerk@tier1.example", name: "clerk", admin: false, password: "clerk-password-1", nowMs: 0)
-            let memberKey = try await Accounts(sql: d.app.sql).createAPIKey(for: Caller(userId: member, orgId: d.orgs["tier1"]!, email: "clerk@tier1.example", name: "clerk", isAdmin: false, viaAPIKey: false),
+            let member = try await Accounts(sql: d.app.sql).createUser(org: d.orgs["tier1"]!, email: "clerk@tier1.example", name: "clerk", role: .maker, password: "clerk-password-1", nowMs: 0)
+            let memberKey = try await Accounts(sql: d.app.sql).createAPIKey(for: Caller(userId: member, orgId: d.orgs["tier1"]!, email: "clerk@tier1.example", name: "clerk", userRole: .maker, viaAPIKey: false),
                                                                             name: "m", nowMs: 0).secret
             try await d.app.testing().test(.GET, "/api/v1/exports/audit-log.csv", headers: ["Authorization": "Bearer \(memberKey)"]) { res in #expect(res.status == .forbidden) }
             let (_, audit) = try await Self.csv(d, "operator", "/api/v1/exports/audit-log.csv")

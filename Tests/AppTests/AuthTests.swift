@@ -11,7 +11,7 @@ import VaporTesting
     @Test func loginMeAndLogout() async throws {
         try await SelfSignedTransactionTests.withServer { app, c in
             // setup: a supplier's user
-            try await Accounts(sql: app.sql).createUser(org: c.ids["s1"]!, email: "Tier1@Cascade.Demo", name: "李静", admin: true,
+            try await Accounts(sql: app.sql).createUser(org: c.ids["s1"]!, email: "Tier1@Cascade.Demo", name: "李静", role: .admin,
                                                         password: "demo-password", nowMs: c.clock.nowMs())
             var token = ""
             // act: log in
@@ -36,7 +36,7 @@ import VaporTesting
 
     @Test func wrongCredentialsAreUnauthorizedAndSayNothingMore() async throws {
         try await SelfSignedTransactionTests.withServer { app, c in
-            try await Accounts(sql: app.sql).createUser(org: c.ids["bank"]!, email: "bank@cascade.demo", name: "王", admin: false,
+            try await Accounts(sql: app.sql).createUser(org: c.ids["bank"]!, email: "bank@cascade.demo", name: "王", role: .maker,
                                                         password: "demo-password", nowMs: 0)
             for body in [#"{"email":"bank@cascade.demo","password":"wrong"}"#, #"{"email":"nobody@cascade.demo","password":"demo-password"}"#] {
                 try await app.testing().test(.POST, "/api/v1/auth/login", headers: ["Content-Type": "application/json"], body: ByteBuffer(string: body)) { res in
@@ -57,8 +57,8 @@ import VaporTesting
     @Test func apiKeysAuthenticateAndAreStoredHashed() async throws {
         try await SelfSignedTransactionTests.withServer { app, c in
             let accounts = Accounts(sql: app.sql)
-            let userId = try await accounts.createUser(org: c.ids["core"]!, email: "core@cascade.demo", name: "赵", admin: true, password: "demo-password", nowMs: 0)
-            let caller = Caller(userId: userId, orgId: c.ids["core"]!, email: "core@cascade.demo", name: "赵", isAdmin: true, viaAPIKey: false)
+            let userId = try await accounts.createUser(org: c.ids["core"]!, email: "core@cascade.demo", name: "赵", role: .admin, password: "demo-password", nowMs: 0)
+            let caller = Caller(userId: userId, orgId: c.ids["core"]!, email: "core@cascade.demo", name: "赵", userRole: .admin, viaAPIKey: false)
             let key = try await accounts.createAPIKey(for: caller, name: "ERP", nowMs: 0)
             try await app.testing().test(.GET, "/api/v1/me", headers: ["Authorization": "Bearer \(key.secret)"]) { res in
                 #expect(res.status == .ok && json(res)["org"]?["role"] == .string("core"))

@@ -8,14 +8,16 @@ import VaporTesting
 @testable import App
 
 /// The demo consortium of SPEC §7 on a fresh database, seeded through the service layer as
-/// `cascade demo` does, on a clock the test moves; an API key for each demo user.
+/// `cascade demo` does, on a clock the test moves; an API key for each demo user (the checkers'
+/// as `bank-checker` and `core-checker`). Unless `fourEyes`, no operation waits for a checker:
+/// the tests of the ledger's rules act alone, and the maker-checker tests ask for the demo's rules.
 struct DemoPlatform: Sendable {
     let app: Application
     let clock: FakeClock
     let keys: [String: String]
     let orgs: [String: OrgID]
 
-    static func with(ownDatabase: Bool = false, _ body: (DemoPlatform) async throws -> Void) async throws {
+    static func with(ownDatabase: Bool = false, fourEyes: Bool = false, _ body: (DemoPlatform) async throws -> Void) async throws {
         try await TestDatabase.with(ownDatabase: ownDatabase) { app in
             try await configure(app)
             let clock = FakeClock("2026-09-01")
@@ -34,6 +36,11 @@ struct DemoPlatform: Sendable {
                 orgs[m.key] = caller.orgId
                 keys[m.key] = try await accounts.createAPIKey(for: caller, name: "tests", nowMs: 0).secret
             }
+            for c in DemoSeed.checkers {
+                let row = try await app.sql.raw("SELECT id, org_id, email, name, role FROM users WHERE email = \(bind: c.email)").first()!
+                keys["\(c.key)-checker"] = try await accounts.createAPIKey(for: try Accounts.caller(row, viaAPIKey: false), name: "tests", nowMs: 0).secret
+            }
+            if !fourEyes { try await app.sql.raw("DELETE FROM approval_rules").run() }
             try await body(DemoPlatform(app: app, clock: clock, keys: keys, orgs: orgs))
         }
     }

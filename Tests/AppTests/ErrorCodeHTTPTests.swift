@@ -67,6 +67,12 @@ import VaporTesting
             expect("financing_cutoff", .conflict, try await d.call("tier1", .POST, "/api/v1/financings", #"{"tokenId":"\#(change)","bankId":"\#(bank)"}"#))
             _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-30"}"#)
             expect("past_due", .conflict, try await d.call("tier1", .POST, "/api/v1/tokens/\(change)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":5}"#))
+            // A bank's grant waits for its checker; decided once, it is not decided again.
+            try await ApprovalRules.replace(d.orgs["bank"]!, with: ApprovalRules.defaults(for: .bank), on: d.app.db)
+            let held = try await d.call("bank", .POST, "/api/v1/credit-lines", #"{"coreId":"\#(d.orgs["core"]!)","limitFen":100,"rateBps":300,"expiresOn":"2027-06-01"}"#)
+            let approval = held["approval"]?["id"]?.stringValue ?? ""
+            #expect(try await d.call("bank-checker", .POST, "/api/v1/approvals/\(approval)/reject", #"{"reason":"no"}"#).status == .ok)
+            expect("approval_not_pending", .conflict, try await d.call("bank-checker", .POST, "/api/v1/approvals/\(approval)/approve"))
             // A bank user's password alone asks for the second factor.
             expect("otp_required", .unauthorized, try await login(d, "bank@cascade.demo", DemoSeed.password))
             // Five wrong passwords, then even the right one waits.
@@ -123,7 +129,7 @@ import VaporTesting
             404: ["not_found"],
             409: ["token_not_active", "financing_not_open", "insufficient_credit", "credit_line_unusable", "no_credit_line",
                   "tier_limit_exceeded", "past_due", "not_yet_due", "financing_cutoff", "duplicate_invoice", "org_suspended",
-                  "idempotency_conflict"],
+                  "idempotency_conflict", "approval_not_pending"],
             413: ["payload_too_large"],
             422: ["validation_failed", "amount_out_of_range", "split_sum_mismatch", "term_out_of_range", "invalid_counterparty"],
             429: ["rate_limited"],

@@ -58,8 +58,8 @@ import VaporTesting
             #expect(try await Self.agrees(observer).height == upstreamHeight + 1)
             // Its read API answers from its own copy; every write is refused.
             let regulator = try #require(try await observer.sql.raw("SELECT id FROM orgs WHERE role = 'regulator'").first()?.decode(column: "id", as: String.self))
-            let user = try await Accounts(sql: observer.sql).createUser(org: OrgID(regulator)!, email: "watch@observer.example", name: "watch", admin: true, password: "x", nowMs: 0)
-            let key = try await Accounts(sql: observer.sql).createAPIKey(for: Caller(userId: user, orgId: OrgID(regulator)!, email: "watch@observer.example", name: "w", isAdmin: true, viaAPIKey: false),
+            let user = try await Accounts(sql: observer.sql).createUser(org: OrgID(regulator)!, email: "watch@observer.example", name: "watch", role: .admin, password: "x", nowMs: 0)
+            let key = try await Accounts(sql: observer.sql).createAPIKey(for: Caller(userId: user, orgId: OrgID(regulator)!, email: "watch@observer.example", name: "w", userRole: .admin, viaAPIKey: false),
                                                                           name: "t", nowMs: 0).secret
             try await observer.testing().test(.GET, "/api/v1/tokens/\(token)", headers: ["Authorization": "Bearer \(key)"]) { res in
                 #expect(res.status == .ok && String(buffer: res.body).contains("\"status\":\"spent\""))

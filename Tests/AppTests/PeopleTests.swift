@@ -19,7 +19,7 @@ import VaporTesting
     func clerk(_ d: DemoPlatform, admin: Bool = false) async throws -> Clerk {
         let org = d.orgs["tier1"]!
         let made = try await d.call("tier1", .POST, "/api/v1/orgs/\(org)/users",
-                                    #"{"email":"clerk@t1.example","name":"出纳","password":"first-password","role":"\#(admin ? "admin" : "member")"}"#)
+                                    #"{"email":"clerk@t1.example","name":"出纳","password":"first-password","role":"\#(admin ? "admin" : "maker")"}"#)
         let id = try #require(made["id"]?.stringValue, "\(made.json)")
         let session = try #require(try await signIn(d, "first-password")["token"]?.stringValue)
         let key = try await d.call(nil, .POST, "/api/v1/api-keys", #"{"name":"clerk"}"#, headers: ["Authorization": "Bearer \(session)"])

@@ -82,7 +82,7 @@ import Vapor
             let session = try await ConsoleTests.session(d, "tier1")
             d.clock.advance(minutes: 16)
             let org = d.orgs["tier1"]!
-            let stale = try await ConsoleTests.post(d, session, "/orgs/\(org)/users", ["email": "late@t1.example", "name": "x", "password": "0123456789", "role": "member"])
+            let stale = try await ConsoleTests.post(d, session, "/orgs/\(org)/users", ["email": "late@t1.example", "name": "x", "password": "0123456789", "role": "maker"])
             #expect(stale.status == .seeOther && stale.headers.first(name: .location)?.hasPrefix("/reauth?back=") == true)
             let form = try await ConsoleTests.get(d, session, stale.headers.first(name: .location)!)
             #expect(form.status == .ok && form.html.contains("id=\"reauth-form\""), "\(form.html.suffix(1500))")
@@ -90,7 +90,7 @@ import Vapor
             #expect(wrong.status == .unauthorized)
             let right = try await ConsoleTests.post(d, session, "/reauth", ["password": DemoSeed.password, "back": "/orgs/\(org)/users"])
             #expect(right.status == .seeOther && right.headers.first(name: .location) == "/orgs/\(org)/users")
-            let added = try await ConsoleTests.post(d, session, "/orgs/\(org)/users", ["email": "late@t1.example", "name": "x", "password": "0123456789", "role": "member"])
+            let added = try await ConsoleTests.post(d, session, "/orgs/\(org)/users", ["email": "late@t1.example", "name": "x", "password": "0123456789", "role": "maker"])
             #expect(added.status == .seeOther && added.headers.first(name: .location)?.hasPrefix("/orgs/\(org)/users") == true)
         }
     }

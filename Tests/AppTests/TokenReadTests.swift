@@ -14,8 +14,8 @@ import VaporTesting
         var out: [String: String] = [:]
         for name in names {
             let email = "\(name)@cascade.test"
-            let id = try await accounts.createUser(org: c.ids[name]!, email: email, name: name, admin: true, password: "x", nowMs: 0)
-            out[name] = try await accounts.createAPIKey(for: Caller(userId: id, orgId: c.ids[name]!, email: email, name: name, isAdmin: true, viaAPIKey: false),
+            let id = try await accounts.createUser(org: c.ids[name]!, email: email, name: name, role: .admin, password: "x", nowMs: 0)
+            out[name] = try await accounts.createAPIKey(for: Caller(userId: id, orgId: c.ids[name]!, email: email, name: name, userRole: .admin, viaAPIKey: false),
                                                         name: "test", nowMs: 0).secret
         }
         return out

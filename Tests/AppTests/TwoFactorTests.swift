@@ -74,7 +74,7 @@ import VaporTesting
         try await DemoPlatform.with { d in
             // A bank user with no second factor yet may only enrol one.
             let bank = d.orgs["bank"]!
-            let user = try await Accounts(sql: d.app.sql).createUser(org: bank, email: "clerk@bank.example", name: "柜员", admin: false, password: "clerk-password-1", nowMs: 0)
+            let user = try await Accounts(sql: d.app.sql).createUser(org: bank, email: "clerk@bank.example", name: "柜员", role: .maker, password: "clerk-password-1", nowMs: 0)
             let first = try await Self.login(d, "clerk@bank.example", password: "clerk-password-1")
             #expect(first.status == .ok)
             let session = first["token"]!.stringValue!
@@ -151,7 +151,7 @@ import VaporTesting
 
     @Test func aBankClerkSetsUpTheSecondFactorOnTheConsoleBeforeAnythingElse() async throws {
         try await DemoPlatform.with { d in
-            _ = try await Accounts(sql: d.app.sql).createUser(org: d.orgs["bank"]!, email: "clerk@bank.example", name: "柜员", admin: false, password: "clerk-password-1", nowMs: 0)
+            _ = try await Accounts(sql: d.app.sql).createUser(org: d.orgs["bank"]!, email: "clerk@bank.example", name: "柜员", role: .maker, password: "clerk-password-1", nowMs: 0)
             let accounts = Accounts(sql: d.app.sql)
             let found = try #require(try await accounts.credentials(email: "clerk@bank.example", password: "clerk-password-1"))
             let token = try await accounts.openSession(for: found.caller, nowMs: d.clock.nowMs()).token

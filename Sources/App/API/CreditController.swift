@@ -36,7 +36,7 @@ enum CreditController {
         guard case .grantCredit(let coreId, let limitFen, let rateBps, let expiresOn) = try StrictBody(req, allowed: ["coreId", "limitFen", "rateBps", "expiresOn"])
             .payload(.grantCredit) else { throw StoreDamage("grantCredit payload") }
         let outcome = try await CreditService.grant(to: coreId, limitFen: limitFen, rateBps: rateBps, expiresOn: expiresOn, by: viewer.caller, app: req.application)
-        return DTO.outcome(outcome).response(status: .created)
+        return outcome.response(status: .created)
     }
 
     /// `PATCH /credit-lines/{id} {limitFen?, rateBps?, expiresOn?, status?}`.
@@ -48,7 +48,7 @@ enum CreditController {
         guard case .updateCredit(let change) = try body.payload(.updateCredit, adding: ["creditLineId": .string(id.description)]) else {
             throw StoreDamage("updateCredit payload")
         }
-        return DTO.outcome(try await CreditService.update(change, by: viewer.caller, app: req.application)).response()
+        return try await CreditService.update(change, by: viewer.caller, app: req.application).response()
     }
 }
 
@@ -84,20 +84,20 @@ enum FinancingController {
         return DTO.outcome(try await FinancingService.request(tokenId, from: bankId, by: viewer.caller, app: req.application)).response(status: .created)
     }
 
-    static func decide(_ req: Request, _ decision: (TxID, Caller, Application) async throws -> Outcome) async throws -> Response {
+    static func decide(_ req: Request, _ decision: (TxID, Caller, Application) async throws -> Prepared<Outcome>) async throws -> Response {
         let viewer = try await req.viewer()
         _ = try StrictBody(req, allowed: [])
-        return DTO.outcome(try await decision(try req.txIdParameter(), viewer.caller, req.application)).response()
+        return try await decision(try req.txIdParameter(), viewer.caller, req.application).response()
     }
 
     @Sendable static func approve(req: Request) async throws -> Response { try await decide(req) { try await FinancingService.approve($0, by: $1, app: $2) } }
-    @Sendable static func reject(req: Request) async throws -> Response { try await decide(req) { try await FinancingService.reject($0, by: $1, app: $2) } }
-    @Sendable static func cancel(req: Request) async throws -> Response { try await decide(req) { try await FinancingService.cancel($0, by: $1, app: $2) } }
+    @Sendable static func reject(req: Request) async throws -> Response { try await decide(req) { .done(try await FinancingService.reject($0, by: $1, app: $2)) } }
+    @Sendable static func cancel(req: Request) async throws -> Response { try await decide(req) { .done(try await FinancingService.cancel($0, by: $1, app: $2)) } }
     @Sendable static func confirmPayout(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let id = try req.txIdParameter()
         let reference = try StrictBody(req, allowed: ["reference"]).string("reference", maxLength: Limits.maxReferenceLength)!
-        return DTO.outcome(try await FinancingService.confirmPayout(id, reference: reference, by: viewer.caller, app: req.application)).response()
+        return try await FinancingService.confirmPayout(id, reference: reference, by: viewer.caller, app: req.application).response()
     }
 
     /// `GET /tokens/{id}/quotes`: each bank's offer for this token today, from the lines it

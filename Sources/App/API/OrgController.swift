@@ -20,6 +20,11 @@ enum OrgController {
         }.response()
     }
 
+    static func role(of id: OrgID, on sql: any SQLDatabase) async throws -> OrgRole {
+        guard let role = try await find(id, on: sql)["role"]?.stringValue.flatMap(OrgRole.init(rawValue:)) else { throw StoreDamage("org \(id) role") }
+        return role
+    }
+
     static func find(_ id: OrgID, on sql: any SQLDatabase) async throws -> JSON {
         guard let row = try await sql.raw("SELECT \(unsafeRaw: orgColumns) FROM orgs WHERE id = \(bind: id.description)").first() else {
             throw Problem(.notFound, "no such organisation")
@@ -85,8 +90,8 @@ enum OrgController {
 /// `GET/POST /orgs/{id}/users`, `POST/GET /api-keys`, `DELETE /api-keys/{id}`: an org's admins
 /// manage its people and keys; the operator manages anyone's people.
 enum UserController {
-    static func json(id: String, email: String, name: String, admin: Bool, createdMs: Int64) -> JSON {
-        ["id": .string(id), "email": .string(email), "name": .string(name), "role": .string(admin ? "admin" : "member"), "createdAt": .string(Time.rfc3339(createdMs))]
+    static func json(id: String, email: String, name: String, role: UserRole, createdMs: Int64) -> JSON {
+        ["id": .string(id), "email": .string(email), "name": .string(name), "role": .string(role.rawValue), "createdAt": .string(Time.rfc3339(createdMs))]
     }
 
     static func requireAdmin(of org: OrgID, _ viewer: Viewer) throws { try PeopleService.requireAdmin(of: org, viewer) }
@@ -134,6 +139,14 @@ enum UserController {
 
     /// `POST /orgs/{id}/users/{userId}/reset-password`: `{user, temporaryPassword}`, shown once
     /// (a replay with the same Idempotency-Key answers without it).
+    /// `PATCH /orgs/{id}/users/{userId} {role}`.
+    @Sendable static func setRole(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let (org, user) = try orgAndUser(req)
+        let role = try NewUser.role(try StrictBody(req, allowed: ["role"]))
+        return try await PeopleService.setRole(user, to: role, in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress).response()
+    }
+
     @Sendable static func resetPassword(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let (org, user) = try orgAndUser(req)

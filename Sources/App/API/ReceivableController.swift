@@ -105,7 +105,7 @@ enum ReceivableController {
         }
         let issue = ReceivableService.Issue(supplierId: p.supplierId, creditLineId: p.creditLineId, faceFen: p.faceFen, dueDate: p.dueDate,
                                             documents: p.documents, memo: p.memo)
-        return DTO.outcome(try await ReceivableService.issue(issue, by: viewer.caller, app: req.application)).response(status: .created)
+        return try await ReceivableService.issue(issue, by: viewer.caller, app: req.application).response(status: .created)
     }
 
     /// `POST /receivables/{id}/settle {tokenIds?, reference}`: by default every piece that is
@@ -127,11 +127,19 @@ enum ReceivableController {
             tokenIds = ids
         }
         let reference = try body.string("reference", maxLength: Limits.maxReferenceLength)!
-        let settlement = try await ReceivableService.settle(id, tokenIds: tokenIds, reference: reference, by: viewer, app: req.application)
-        guard case .object(var answer) = DTO.outcome(settlement.last) else { throw StoreDamage("outcome") }
-        answer["tokens"] = .array(settlement.outcomes.flatMap(\.tokens).map(DTO.token))
-        answer["transactionIds"] = .array(settlement.outcomes.map { .string($0.effects.transactionId.description) })
-        return JSON.object(answer).response()
+        switch try await ReceivableService.settle(id, tokenIds: tokenIds, reference: reference, by: viewer, app: req.application) {
+        case .pending(let approval): return ApprovalController.held(approval)
+        case .done(let settlement): return settlementAnswer(settlement.outcomes).response()
+        }
+    }
+
+    /// The last transaction's outcome (the receivable as it then stood), with every token and
+    /// transaction of the settlement.
+    static func settlementAnswer(_ outcomes: [Outcome]) -> JSON {
+        guard let last = outcomes.last, case .object(var answer) = DTO.outcome(last) else { return .null }
+        answer["tokens"] = .array(outcomes.flatMap(\.tokens).map(DTO.token))
+        answer["transactionIds"] = .array(outcomes.map { .string($0.effects.transactionId.description) })
+        return .object(answer)
     }
 }
 
@@ -179,6 +187,7 @@ enum DocumentController {
         let viewer = try await req.viewer()
         // The regulator reads everything and changes nothing, a document store included.
         guard viewer.role != .regulator else { throw Problem(.forbidden, "the regulator reads documents; it does not upload them") }
+        try viewer.caller.requirePreparer()
         guard req.headers.contentType?.type == "multipart" else { throw LedgerError.invalid("file", "send multipart/form-data with a file, a kind and optionally a number") }
         let upload: Upload
         do { upload = try req.content.decode(Upload.self) } catch { throw LedgerError.invalid("file", "send multipart/form-data with a file, a kind and optionally a number") }

@@ -11,7 +11,7 @@ struct Caller: Authenticatable, Sendable {
     var orgId: OrgID
     var email: String
     var name: String
-    var isAdmin: Bool
+    var userRole: UserRole
     var viaAPIKey: Bool
     /// Signed in with a temporary password an admin set: only changing it is allowed.
     var mustChangePassword = false
@@ -21,12 +21,37 @@ struct Caller: Authenticatable, Sendable {
     /// When the person last gave their password in this session (nil for an API key).
     var authenticatedMs: Int64?
 
+    var isAdmin: Bool { userRole == .admin }
+
+    /// Viewers read and checkers approve; only makers and admins prepare an operation.
+    func requirePreparer() throws {
+        guard userRole.prepares else {
+            throw Problem(.forbidden, userRole == .checker
+                ? "a checker approves what others prepared; a maker or an admin of the organisation prepares it"
+                : "a viewer reads only; a maker or an admin of the organisation does this")
+        }
+    }
+
     /// People and keys change only soon after the person gave their password: a session left open
     /// on a desk does not let someone else add a user or mint a key. An API key is a machine
     /// credential with no password to give again; it passes.
     func requireRecentSignIn(nowMs: Int64, policy: SessionPolicy = .configured) throws {
         guard let at = authenticatedMs, nowMs - at > policy.reauthMs else { return }
         throw ReauthenticationRequired(minutes: policy.reauthMs / 60_000)
+    }
+}
+
+/// What a person may do inside their org. Viewers read; makers prepare operations (and perform
+/// those that need no checker); checkers approve or reject what a maker prepared; admins manage
+/// the org's people, keys and rules, and prepare like a maker. Nobody approves their own work.
+enum UserRole: String, CaseIterable, Sendable {
+    case viewer, maker, checker, admin
+
+    var prepares: Bool { self == .maker || self == .admin }
+
+    /// A stored role; `member`, the role before there were four, is a maker.
+    init(stored: String) {
+        self = UserRole(rawValue: stored) ?? (stored == "member" ? .maker : .viewer)
     }
 }
 
@@ -83,12 +108,12 @@ struct Accounts: Sendable {
 
     /// Adds a user; the password is stored as a bcrypt hash.
     @discardableResult
-    func createUser(org: OrgID, email: String, name: String, admin: Bool, password: String, nowMs: Int64) async throws -> String {
+    func createUser(org: OrgID, email: String, name: String, role: UserRole, password: String, nowMs: Int64) async throws -> String {
         let id = UUID().uuidString.lowercased()
         let hash = try await Passwords.hash(password)
         do {
             try await sql.insert(into: "users").columns("id", "org_id", "email", "name", "role", "password_hash", "created_ms")
-                .values(SQLBind(id), SQLBind(org.description), SQLBind(email.lowercased()), SQLBind(name), SQLBind(admin ? "admin" : "member"),
+                .values(SQLBind(id), SQLBind(org.description), SQLBind(email.lowercased()), SQLBind(name), SQLBind(role.rawValue),
                         SQLBind(hash), SQLBind(nowMs))
                 .run()
         } catch let error as any DatabaseError where error.isConstraintFailure {
@@ -208,7 +233,7 @@ struct Accounts: Sendable {
     static func caller(_ row: any SQLRow, viaAPIKey: Bool) throws -> Caller {
         guard let org = OrgID(try row.decode(column: "org_id", as: String.self)) else { throw Problem(.unauthorized, "the user's org id is malformed") }
         return Caller(userId: try row.decode(column: "id", as: String.self), orgId: org, email: try row.decode(column: "email", as: String.self),
-                      name: try row.decode(column: "name", as: String.self), isAdmin: try row.decode(column: "role", as: String.self) == "admin",
+                      name: try row.decode(column: "name", as: String.self), userRole: UserRole(stored: try row.decode(column: "role", as: String.self)),
                       viaAPIKey: viaAPIKey, mustChangePassword: !viaAPIKey && ((try? row.decode(column: "must_change_password", as: Int.self)) ?? 0) != 0)
     }
 }
@@ -330,7 +355,7 @@ enum AuthController {
             org = ["id": .string(c.orgId.description), "name": .string(try row.decode(column: "name", as: String.self)),
                    "role": .string(try row.decode(column: "role", as: String.self)), "status": .string(try row.decode(column: "status", as: String.self))]
         }
-        return ["user": ["id": .string(c.userId), "email": .string(c.email), "name": .string(c.name), "role": .string(c.isAdmin ? "admin" : "member"),
+        return ["user": ["id": .string(c.userId), "email": .string(c.email), "name": .string(c.name), "role": .string(c.userRole.rawValue),
                          "mustChangePassword": .bool(c.mustChangePassword), "mustEnrolTwoFactor": .bool(c.mustEnrolTwoFactor)],
                 "org": org]
     }

@@ -36,7 +36,7 @@ struct APIBench {
         let sealer = try await Platform.startWriter(app)
         let op = try await Platform.genesis(app, sealer: sealer, name: "Bench 平台运营", creditCode: CreditCode.complete("91310000MA1B00001")!,
                                             email: "operator@bench.example", password: "bench-password")
-        let operatorCaller = Caller(userId: "", orgId: op, email: "", name: "", isAdmin: true, viaAPIKey: false)
+        let operatorCaller = Caller(userId: "", orgId: op, email: "", name: "", userRole: .admin, viaAPIKey: false)
         func register(_ name: String, _ role: OrgRole, _ n: Int) async throws -> Org {
             let org = Org(id: OrgID(UUID().uuidString.lowercased())!, signer: Ed25519Signer.generate())
             let code = CreditCode.complete("91310000MA1B" + String(format: "%05d", n))!

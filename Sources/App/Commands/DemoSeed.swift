@@ -29,11 +29,26 @@ enum DemoSeed {
         Member(key: "regulator", email: "regulator@cascade.demo", name: "地方金融监管局", role: .regulator, creditCode: CreditCode.complete("11320000MA1K00008")!),
     ]
 
+    /// The checkers of the two orgs whose operations wait for a second person (四眼原则): 江南商业银行
+    /// (every bank action) and 华东重工集团 (issuing from ¥1,000,000.00, and settling). The orgs'
+    /// own users above are their admins, who prepare; 沪上保理 keeps single approval.
+    static let checkers: [(key: String, email: String, name: String)] = [
+        ("bank", "bank-checker@cascade.demo", "江南商业银行 复核岗"),
+        ("core", "core-checker@cascade.demo", "华东重工集团 复核岗"),
+    ]
+
+    static let issueApprovalFromFen: Int64 = 1_000_000_00
+
     static func loginTable(url: String) -> String {
         var lines = ["Cascade demo — open \(url) and sign in with any of these (password: \(password))", ""]
         lines.append("  email                     role       org")
         for m in members {
             lines.append("  " + m.email.padding(toLength: 26, withPad: " ", startingAt: 0) + m.role.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + m.name)
+        }
+        lines.append("")
+        lines.append("Checkers approve what the admins above prepare at 江南商业银行 (every bank action) and 华东重工集团 (issuing from \(Money.format(issueApprovalFromFen)), settling):")
+        for c in checkers {
+            lines.append("  " + c.email.padding(toLength: 26, withPad: " ", startingAt: 0) + "checker    " + c.name)
         }
         lines.append("")
         lines.append("Bank users sign in with a second factor too: the TOTP secret \(totpSecret) (base32), in any authenticator app or `oathtool --totp -b \(totpSecret)`.")
@@ -48,17 +63,17 @@ enum DemoSeed {
         let accounts = Accounts(sql: app.sql)
         let now = app.ledgerClock.nowMs()
         var callers: [String: Caller] = [:]
-        callers["operator"] = Caller(userId: "", orgId: opId, email: op.email, name: op.name, isAdmin: true, viaAPIKey: false)
+        callers["operator"] = Caller(userId: "", orgId: opId, email: op.email, name: op.name, userRole: .admin, viaAPIKey: false)
         for m in members.dropFirst() {
             let id = OrgID(UUID().uuidString.lowercased())!
             let signer = try await app.keyVault!.createKey(for: id, on: app.sql, nowMs: now)
             _ = try await LedgerService.submit(.registerOrg(RegisterOrgPayload(orgId: id, name: m.name, role: m.role, creditCode: m.creditCode, publicKey: signer.publicKey)),
                                                by: callers["operator"]!, app: app)
-            let user = try await accounts.createUser(org: id, email: m.email, name: m.name, admin: true, password: password, nowMs: now)
+            let user = try await accounts.createUser(org: id, email: m.email, name: m.name, role: .admin, password: password, nowMs: now)
             if TwoFactor.required(orgRole: m.role.rawValue, isAdmin: true) {
                 _ = try await TwoFactor.enrol(userId: user, email: m.email, secret: Base32.decode(totpSecret)!, confirmed: true, app: app, nowMs: now)
             }
-            callers[m.key] = Caller(userId: user, orgId: id, email: m.email, name: m.name, isAdmin: true, viaAPIKey: false)
+            callers[m.key] = Caller(userId: user, orgId: id, email: m.email, name: m.name, userRole: .admin, viaAPIKey: false)
         }
         func run(_ who: String, _ payload: Payload) async throws -> Outcome {
             try await LedgerService.submit(payload, by: callers[who]!, app: app)
@@ -92,5 +107,21 @@ enum DemoSeed {
         // 3: offers waiting: a new receivable in the first supplier's inbox, a payment in the second's.
         _ = try await issue(250_000_00, dueIn: 120, invoice: "INV-2026-0003", memo: "电机支架")
         _ = try await run("tier1", .transfer(tokenId: pieces[1], toOrgId: tier2, amountFen: 80_000_00, memo: "模具费"))
+        try await fourEyes(app, orgs: callers.mapValues(\.orgId), nowMs: now)
+    }
+
+    /// The checkers, and which operations wait for them: 江南商业银行's every bank action (a new
+    /// bank's rules), 华东重工集团's issues from ¥1,000,000.00 and its settlements; 沪上保理 none.
+    static func fourEyes(_ app: Application, orgs: [String: OrgID], nowMs: Int64) async throws {
+        let accounts = Accounts(sql: app.sql)
+        for c in checkers {
+            let user = try await accounts.createUser(org: orgs[c.key]!, email: c.email, name: c.name, role: .checker, password: password, nowMs: nowMs)
+            if c.key == "bank" {
+                _ = try await TwoFactor.enrol(userId: user, email: c.email, secret: Base32.decode(totpSecret)!, confirmed: true, app: app, nowMs: nowMs)
+            }
+        }
+        try await ApprovalRules.replace(orgs["bank"]!, with: ApprovalRules.defaults(for: .bank), on: app.db)
+        try await ApprovalRules.replace(orgs["core"]!, with: [ApprovalRule(action: .issue, minAmountFen: issueApprovalFromFen),
+                                                              ApprovalRule(action: .settle, minAmountFen: 0)], on: app.db)
     }
 }

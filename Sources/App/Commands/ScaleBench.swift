@@ -109,7 +109,7 @@ struct ScaleBench {
         let accounts = Accounts(sql: app.sql)
         let supplier = w.suppliers[0].id, core = w.cores[0].id, regulator = w.regulator!.id
         for (org, email) in [(supplier, "supplier@scale.bench"), (core, "core@scale.bench"), (regulator, "regulator@scale.bench")] {
-            _ = try await accounts.createUser(org: org, email: email, name: email, admin: true, password: Self.password, nowMs: nowMs)
+            _ = try await accounts.createUser(org: org, email: email, name: email, role: .admin, password: Self.password, nowMs: nowMs)
         }
         // The core's open receivable in the most pieces: the largest tree page.
         let receivable = try await app.sql.raw("""

@@ -75,6 +75,7 @@ enum Platform {
             sealer.set(signer)
         }
         app.sequencer = sequencer
+        try await ApprovalService.recover(app)
         return sealer
     }
 
@@ -88,7 +89,7 @@ enum Platform {
         let body = TransactionBody(orgId: orgId, keyId: signer.keyId, time: now, nonce: UUID().uuidString.lowercased(),
                                    payload: .registerOrg(RegisterOrgPayload(orgId: orgId, name: name, role: .operator, creditCode: creditCode, publicKey: signer.publicKey)))
         _ = try await sequencer.submit(try Transaction.sign(body, with: signer))
-        try await Accounts(sql: app.sql).createUser(org: orgId, email: email, name: name, admin: true, password: password, nowMs: now)
+        try await Accounts(sql: app.sql).createUser(org: orgId, email: email, name: name, role: .admin, password: password, nowMs: now)
         return orgId
     }
 }

@@ -54,6 +54,7 @@ extension ConsoleArea {
         case .regulator: items += [("/overview", "nav_overview"), ("/orgs", "nav_orgs"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
         case .operator: items += [("/orgs", "nav_orgs"), ("/policy", "nav_policy"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
         }
+        if [.bank, .core, .regulator].contains(role) { items.append(("/approvals", "nav_approvals")) }
         if let caller = req.auth.get(Caller.self), caller.isAdmin, role != .operator {
             items.append(("/orgs/\(caller.orgId)/users", "nav_people"))
             // An admin reads its own org's audit log (the regulator's link above reads all of it).
@@ -76,11 +77,22 @@ extension ConsoleArea {
     /// again with the error.
     static func act(_ req: Request, action: String, next: String, done: String, fieldNames: [String: String] = [:], codeFields: [ErrorCode: String] = [:],
                     page: (FormState, String) async throws -> Response, _ run: (Viewer, [String: String]) async throws -> Void) async throws -> Response {
+        try await actOrHold(req, action: action, next: next, done: done, fieldNames: fieldNames, codeFields: codeFields, page: page) { viewer, values in
+            try await run(viewer, values)
+            return nil
+        }
+    }
+
+    /// `act` for an operation that may wait for a checker: held, the maker sees the approval.
+    static func actOrHold(_ req: Request, action: String, next: String, done: String, fieldNames: [String: String] = [:], codeFields: [ErrorCode: String] = [:],
+                          page: (FormState, String) async throws -> Response, _ run: (Viewer, [String: String]) async throws -> Approval?) async throws -> Response {
         let viewer = try await viewer(req)
         let values = form(req)
         do {
-            try await run(viewer, values)
+            if let held = try await run(viewer, values) { return redirect("/approvals/\(held.id)", notice: "held") }
             return redirect(next, notice: done)
+        } catch is ReauthenticationRequired {
+            return ReauthPages.ask(back: next)
         } catch {
             let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames, codeFields: codeFields)
             return try await page(state, message)

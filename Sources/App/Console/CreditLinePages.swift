@@ -31,13 +31,13 @@ enum CreditLinePages: ConsoleArea {
     }
 
     @Sendable static func grant(req: Request) async throws -> Response {
-        try await act(req, action: "grant", next: "/credit-lines", done: "granted", fieldNames: ["payload.expiresOn": "expiresOn"],
-                      page: { try await creditLinesPage(req, form: $0, error: $1) }) { viewer, v in
+        try await actOrHold(req, action: "grant", next: "/credit-lines", done: "granted", fieldNames: ["payload.expiresOn": "expiresOn"],
+                            page: { try await creditLinesPage(req, form: $0, error: $1) }) { viewer, v in
             guard let core = v["coreId"].flatMap(OrgID.init) else { throw LedgerError.invalid("coreId", "choose a core enterprise") }
             guard let rate = v["rate"].flatMap({ Decimal(string: $0) }), rate >= 0, rate <= 100 else { throw LedgerError.invalid("rate", "must be a yearly rate in percent, e.g. 3.50") }
             guard let expires = v["expiresOn"].flatMap(BusinessDate.init) else { throw LedgerError.invalid("expiresOn", "must be a date YYYY-MM-DD") }
             let bps = NSDecimalNumber(decimal: rate * 100).int64Value
-            _ = try await CreditService.grant(to: core, limitFen: try fen(v, "limit"), rateBps: bps, expiresOn: expires, by: viewer.caller, app: req.application)
+            return try await CreditService.grant(to: core, limitFen: try fen(v, "limit"), rateBps: bps, expiresOn: expires, by: viewer.caller, app: req.application).held
         }
     }
 }

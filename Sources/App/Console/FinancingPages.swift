@@ -30,11 +30,11 @@ enum FinancingPages: ConsoleArea {
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
-    static func decide(_ req: Request, done: String, _ decision: @escaping (TxID, [String: String], Caller, Application) async throws -> Outcome) async throws -> Response {
+    static func decide(_ req: Request, done: String, _ decision: @escaping (TxID, [String: String], Caller, Application) async throws -> Prepared<Outcome>) async throws -> Response {
         let id = try req.txIdParameter()
-        return try await act(req, action: "decide", next: "/financings", done: done, fieldNames: ["reference": "reference"],
-                             page: { try await financingsPage(req, form: $0, error: $1) }) { viewer, v in
-            _ = try await decision(id, v, viewer.caller, req.application)
+        return try await actOrHold(req, action: "decide", next: "/financings", done: done, fieldNames: ["reference": "reference"],
+                                   page: { try await financingsPage(req, form: $0, error: $1) }) { viewer, v in
+            try await decision(id, v, viewer.caller, req.application).held
         }
     }
 
@@ -42,10 +42,10 @@ enum FinancingPages: ConsoleArea {
         try await decide(req, done: "approved") { id, _, caller, app in try await FinancingService.approve(id, by: caller, app: app) }
     }
     @Sendable static func decline(req: Request) async throws -> Response {
-        try await decide(req, done: "declined") { id, _, caller, app in try await FinancingService.reject(id, by: caller, app: app) }
+        try await decide(req, done: "declined") { id, _, caller, app in .done(try await FinancingService.reject(id, by: caller, app: app)) }
     }
     @Sendable static func cancel(req: Request) async throws -> Response {
-        try await decide(req, done: "cancelled") { id, _, caller, app in try await FinancingService.cancel(id, by: caller, app: app) }
+        try await decide(req, done: "cancelled") { id, _, caller, app in .done(try await FinancingService.cancel(id, by: caller, app: app)) }
     }
     @Sendable static func confirmPayout(req: Request) async throws -> Response {
         try await decide(req, done: "paid_out") { id, v, caller, app in

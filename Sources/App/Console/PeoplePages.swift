@@ -11,6 +11,7 @@ enum PeoplePages: ConsoleArea {
         var email: String
         var name: String
         var role: String
+        var roleName: String
         var createdAt: String
         var disabled: Bool
         var isSelf: Bool
@@ -23,6 +24,12 @@ enum PeoplePages: ConsoleArea {
         var form: FormState
         /// Only the org's own admins add people; the operator sees them.
         var canAdd: Bool
+        var roles: [RoleOption]
+    }
+
+    struct RoleOption: Encodable {
+        var value: String
+        var label: String
     }
 
     @Sendable static func users(req: Request) async throws -> Response { try await usersPage(req, form: FormState(), error: nil) }
@@ -34,11 +41,13 @@ enum PeoplePages: ConsoleArea {
         let name = try await OrgController.find(org, on: req.application.sql)["name"]?.stringValue ?? ""
         let users = try await req.application.sql.raw("SELECT id, email, name, role, created_ms, disabled_ms FROM users WHERE org_id = \(bind: org.description) ORDER BY email").all().map {
             UserRow(id: try $0.decode(column: "id", as: String.self), email: try $0.decode(column: "email", as: String.self), name: try $0.decode(column: "name", as: String.self),
-                    role: req.tr("user_\(try $0.decode(column: "role", as: String.self))"), createdAt: Time.local(try $0.decode(column: "created_ms", as: Int64.self)),
+                    role: req.tr("user_\(UserRole(stored: try $0.decode(column: "role", as: String.self)).rawValue)"),
+                    roleName: UserRole(stored: try $0.decode(column: "role", as: String.self)).rawValue, createdAt: Time.local(try $0.decode(column: "created_ms", as: Int64.self)),
                     disabled: try $0.decode(column: "disabled_ms", as: Int64?.self) != nil, isSelf: try $0.decode(column: "id", as: String.self) == viewer.caller.userId)
         }
         return try await render(req, "operator/users", title: "users_title", page: UsersPage(orgId: org.description, orgName: name, users: users, form: form,
-                                                                                  canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil),
+                                                                                  canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil,
+                                                                                  roles: UserRole.allCases.map { RoleOption(value: $0.rawValue, label: req.tr("user_\($0.rawValue)")) }),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice ?? Self.notice(req), error: error)
     }
 
@@ -71,6 +80,9 @@ enum PeoplePages: ConsoleArea {
             case "disable": _ = try await PeopleService.setDisabled(user, true, in: org, by: viewer, app: app, address: address)
             case "enable": _ = try await PeopleService.setDisabled(user, false, in: org, by: viewer, app: app, address: address)
             case "end-sessions": _ = try await PeopleService.endSessions(user, in: org, by: viewer, app: app, address: address)
+            case "role":
+                guard let role = form(req)["role"].flatMap(UserRole.init(rawValue:)) else { throw Problem(.forbidden, "choose a role") }
+                _ = try await PeopleService.setRole(user, to: role, in: org, by: viewer, app: app, address: address)
             case "reset-password":
                 let (json, temporary) = try await PeopleService.resetPassword(user, in: org, by: viewer, app: app, address: address)
                 let email = json["email"]?.stringValue ?? ""

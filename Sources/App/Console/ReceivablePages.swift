@@ -107,7 +107,8 @@ enum ReceivablePages: ConsoleArea {
             }
             let issue = ReceivableService.Issue(supplierId: supplier, creditLineId: line, faceFen: try fen(values, "face"), dueDate: due, documents: documents,
                                                 memo: values["memo"].flatMap { $0.isEmpty ? nil : $0 })
-            let outcome = try await ReceivableService.issue(issue, by: viewer.caller, app: req.application)
+            let prepared = try await ReceivableService.issue(issue, by: viewer.caller, app: req.application)
+            guard case .done(let outcome) = prepared else { return redirect("/approvals/\(prepared.held?.id ?? "")", notice: "held") }
             return redirect("/receivables/\(outcome.effects.receivableId?.description ?? "")", notice: "issued")
         } catch {
             let fieldFor: [String: String] = ["faceFen": "face", "dueDate": "dueDate", "memo": "memo", "documents[0].number": "invoiceNumber",
@@ -185,10 +186,10 @@ enum ReceivablePages: ConsoleArea {
 
     @Sendable static func settle(req: Request) async throws -> Response {
         let id = try req.txIdParameter()
-        return try await act(req, action: "settle", next: "/receivables/\(id)", done: "settled", fieldNames: ["reference": "reference"],
-                             page: { try await receivablePage(req, form: $0, error: $1) }) { viewer, v in
+        return try await actOrHold(req, action: "settle", next: "/receivables/\(id)", done: "settled", fieldNames: ["reference": "reference"],
+                                   page: { try await receivablePage(req, form: $0, error: $1) }) { viewer, v in
             guard let reference = v["reference"], !reference.isEmpty else { throw LedgerError.invalid("reference", "give the payment's reference") }
-            _ = try await ReceivableService.settle(id, tokenIds: nil, reference: reference, by: viewer, app: req.application)
+            return try await ReceivableService.settle(id, tokenIds: nil, reference: reference, by: viewer, app: req.application).held
         }
     }
 }

@@ -243,6 +243,6 @@ struct FollowCommand: AsyncCommand {
         guard try await app.sql.raw("SELECT id FROM users WHERE email = \(bind: email.lowercased())").first() == nil else { return }
         guard let row = try await app.sql.raw("SELECT id FROM orgs WHERE role = 'regulator' ORDER BY id").first(),
               let org = OrgID(try row.decode(column: "id", as: String.self)) else { return }
-        try await Accounts(sql: app.sql).createUser(org: org, email: email, name: "Observer", admin: true, password: password, nowMs: app.wallClock.nowMs())
+        try await Accounts(sql: app.sql).createUser(org: org, email: email, name: "Observer", role: .admin, password: password, nowMs: app.wallClock.nowMs())
     }
 }

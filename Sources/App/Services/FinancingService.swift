@@ -8,8 +8,9 @@ enum FinancingService {
         try await LedgerService.submit(.requestFinancing(tokenId: tokenId, bankId: bankId), by: caller, app: app)
     }
 
-    static func approve(_ financingId: TxID, by caller: Caller, app: Application) async throws -> Outcome {
-        try await LedgerService.submit(.approveFinancing(financingId: financingId), by: caller, app: app)
+    /// Waits for a checker when the bank's rules say so.
+    static func approve(_ financingId: TxID, by caller: Caller, app: Application) async throws -> Prepared<Outcome> {
+        try await LedgerService.submitOrHold(.approveFinancing(financingId: financingId), by: caller, app: app)
     }
 
     static func reject(_ financingId: TxID, by caller: Caller, app: Application) async throws -> Outcome {
@@ -20,8 +21,9 @@ enum FinancingService {
         try await LedgerService.submit(.cancelFinancing(financingId: financingId), by: caller, app: app)
     }
 
-    static func confirmPayout(_ financingId: TxID, reference: String, by caller: Caller, app: Application) async throws -> Outcome {
-        try await LedgerService.submit(.confirmPayout(financingId: financingId, reference: reference), by: caller, app: app)
+    /// Waits for a checker when the bank's rules say so.
+    static func confirmPayout(_ financingId: TxID, reference: String, by caller: Caller, app: Application) async throws -> Prepared<Outcome> {
+        try await LedgerService.submitOrHold(.confirmPayout(financingId: financingId, reference: reference), by: caller, app: app)
     }
 
     /// Every bank's offer for `token` today — from the lines it granted the token's issuer, the

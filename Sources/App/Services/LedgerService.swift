@@ -9,6 +9,9 @@ import Vapor
 enum LedgerService {
     static func submit(_ payload: Payload, by caller: Caller, app: Application, time: Int64? = nil) async throws -> Outcome {
         let sequencer = try app.requireSequencer()
+        // A checker performing an approved operation prepares nothing; everyone else must be able to.
+        let approval = ApprovalInFlight.current
+        if approval == nil { try caller.requirePreparer() }
         guard let role = try await Accounts.role(of: caller.orgId, on: app.sql), role == payload.type.signerRole else {
             throw Problem(.forbidden, "your organisation may not \(payload.type.rawValue); only a \(payload.type.signerRole.rawValue) may")
         }
@@ -21,12 +24,21 @@ enum LedgerService {
         let tx = try Transaction.sign(body, with: signer)
         // A retry with the request's Idempotency-Key will look for this transaction, not make another.
         try await IdempotencyClaim.current?.note(tx.id)
+        try await approval?.note(tx.id)
         do {
             return try await sequencer.submit(tx)
         } catch let error as LedgerError {
             // The caller named the payload's fields, not the transaction's: `memo`, not `payload.memo`.
             throw error.fieldsRelative(to: "payload.")
         }
+    }
+}
+
+extension LedgerService {
+    /// Submits `payload` now, or holds it for a checker when the caller's org has it wait.
+    static func submitOrHold(_ payload: Payload, by caller: Caller, app: Application, time: Int64? = nil) async throws -> Prepared<Outcome> {
+        if let approval = try await ApprovalService.hold(.ledger(payload), by: caller, app: app) { return .pending(approval) }
+        return .done(try await submit(payload, by: caller, app: app, time: time))
     }
 }
 

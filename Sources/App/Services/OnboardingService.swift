@@ -31,6 +31,8 @@ enum OnboardingService {
             }
             throw error
         }
+        // A new bank starts with every bank action waiting for a checker.
+        if case .registerOrg(let registered) = payload, case let role = registered.role { try await ApprovalRules.replace(orgId, with: ApprovalRules.defaults(for: role), on: app.db) }
         try await audit(viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")", app: app, address: address)
         let user = try await admin?.create(in: orgId, by: viewer, app: app, address: address, registering: true)
         return (outcome.effects.transactionId, orgId, user)

@@ -37,9 +37,9 @@ enum PeopleService {
         let sql = app.sql
         try await user.checkEmailFree(on: sql)
         let now = app.wallClock.nowMs()
-        let id = try await Accounts(sql: sql).createUser(org: org, email: user.email, name: user.name, admin: user.admin, password: user.password, nowMs: now)
-        try await OnboardingService.audit(viewer, "user.create", org, "added \(user.email) as \(user.admin ? "admin" : "member")", app: app, address: address)
-        return UserController.json(id: id, email: user.email, name: user.name, admin: user.admin, createdMs: now)
+        let id = try await Accounts(sql: sql).createUser(org: org, email: user.email, name: user.name, role: user.role, password: user.password, nowMs: now)
+        try await OnboardingService.audit(viewer, "user.create", org, "added \(user.email) as \(user.role.rawValue)", app: app, address: address)
+        return UserController.json(id: id, email: user.email, name: user.name, role: user.role, createdMs: now)
     }
 
     /// A key for the calling admin: its id and its secret, which is shown this once.
@@ -68,7 +68,7 @@ struct NewUser {
     var email: String
     var name: String
     var password: String
-    var admin: Bool
+    var role: UserRole
 
     init(_ body: StrictBody) throws {
         email = try body.string("email", maxLength: Limits.maxEmailLength)!.lowercased()
@@ -81,9 +81,15 @@ struct NewUser {
         name = try body.string("name", maxLength: Limits.maxNameLength)!
         password = try body.string("password", maxLength: 200)!
         guard password.count >= 10 else { throw LedgerError.invalid(body.name("password"), "must be at least 10 characters") }
-        let role = try body.string("role", maxLength: 10, optional: true) ?? "member"
-        guard role == "admin" || role == "member" else { throw LedgerError.invalid(body.name("role"), "must be admin or member") }
-        admin = role == "admin" || body.path == "admin"
+        // An org's first admin, given at registration as `admin`, is an admin whatever it says.
+        role = body.path == "admin" ? .admin : try NewUser.role(body, default: .maker)
+    }
+
+    static func role(_ body: StrictBody, default fallback: UserRole? = nil) throws -> UserRole {
+        let names = UserRole.allCases.map(\.rawValue)
+        guard let text = try body.string("role", maxLength: 10, optional: fallback != nil) else { return fallback! }
+        guard let role = UserRole(rawValue: text) else { throw LedgerError.invalid(body.name("role"), "must be one of \(names.joined(separator: ", "))") }
+        return role
     }
 
     func checkEmailFree(on sql: any SQLDatabase) async throws {
@@ -112,7 +118,7 @@ extension PeopleService {
 
     static func userJSON(_ row: any SQLRow) throws -> JSON {
         guard case .object(var fields) = UserController.json(id: try row.decode(column: "id", as: String.self), email: try row.decode(column: "email", as: String.self),
-                                                             name: try row.decode(column: "name", as: String.self), admin: try row.decode(column: "role", as: String.self) == "admin",
+                                                             name: try row.decode(column: "name", as: String.self), role: UserRole(stored: try row.decode(column: "role", as: String.self)),
                                                              createdMs: try row.decode(column: "created_ms", as: Int64.self)) else { return .null }
         let disabled = try row.decode(column: "disabled_ms", as: Int64?.self)
         fields["disabledAt"] = disabled.map { .string(Time.rfc3339($0)) } ?? .null
@@ -138,6 +144,20 @@ extension PeopleService {
         }
         let email = try row.decode(column: "email", as: String.self)
         try await OnboardingService.audit(viewer, disabled ? "user.disable" : "user.enable", org, "\(disabled ? "disabled" : "enabled") \(email)", app: app, address: address)
+        return try userJSON(try await user(userId, in: org, on: sql))
+    }
+
+    /// Gives a user of the admin's org another role; it holds from their next request. An admin
+    /// does not change their own (an org keeps the admin who is doing it).
+    static func setRole(_ userId: String, to role: UserRole, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
+        try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
+        try requireAdmin(of: org, viewer)
+        let sql = app.sql
+        let row = try await user(userId, in: org, on: sql)
+        guard userId != viewer.caller.userId else { throw Problem(.forbidden, "an admin does not change their own role; another admin does") }
+        let was = UserRole(stored: try row.decode(column: "role", as: String.self))
+        try await sql.raw("UPDATE users SET role = \(bind: role.rawValue) WHERE id = \(bind: userId)").run()
+        try await OnboardingService.audit(viewer, "user.role", org, "\(try row.decode(column: "email", as: String.self)): \(was.rawValue) → \(role.rawValue)", app: app, address: address)
         return try userJSON(try await user(userId, in: org, on: sql))
     }
 

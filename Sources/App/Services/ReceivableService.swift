@@ -15,11 +15,13 @@ enum ReceivableService {
         var memo: String?
     }
 
-    static func issue(_ issue: Issue, by caller: Caller, app: Application) async throws -> Outcome {
+    /// Waits for a checker when the core's rules say so (from the amount they set); approved
+    /// on a later day, the receivable is issued on that day.
+    static func issue(_ issue: Issue, by caller: Caller, app: Application) async throws -> Prepared<Outcome> {
         let now = app.ledgerClock.nowMs()
         let payload = Payload.issue(IssuePayload(supplierId: issue.supplierId, creditLineId: issue.creditLineId, faceFen: issue.faceFen,
                                                  issueDate: BusinessDate(epochMs: now), dueDate: issue.dueDate, documents: issue.documents, memo: issue.memo))
-        return try await LedgerService.submit(payload, by: caller, app: app, time: now)
+        return try await LedgerService.submitOrHold(payload, by: caller, app: app, time: now)
     }
 
     /// The transactions a settlement took, in order; the last one's outcome shows the receivable
@@ -34,13 +36,26 @@ enum ReceivableService {
     /// is paid in as many `settle` transactions as that takes, one after another, each under the
     /// same payment reference; it becomes `settled` when the last one lands. If one of them is
     /// refused, those before it stand and the error says so: settling again pays the rest.
-    static func settle(_ receivableId: TxID, tokenIds: [TokenID]?, reference: String, by viewer: Viewer, app: Application) async throws -> Settlement {
-        guard let receivable = try await ReceivableQueries.find(receivableId, visibleTo: viewer, on: app.sql) else {
+    /// Waits for a checker when the core's rules say so.
+    static func settle(_ receivableId: TxID, tokenIds: [TokenID]?, reference: String, by viewer: Viewer, app: Application) async throws -> Prepared<Settlement> {
+        guard try await ReceivableQueries.find(receivableId, visibleTo: viewer, on: app.sql) != nil else {
             throw Problem(.notFound, "no such receivable")
         }
         if let tokenIds {
-            return Settlement(outcomes: [try await LedgerService.submit(.settle(receivableId: receivableId, tokenIds: tokenIds, reference: reference),
-                                                                       by: viewer.caller, app: app)])
+            let payload = Payload.settle(receivableId: receivableId, tokenIds: tokenIds, reference: reference)
+            if let approval = try await ApprovalService.hold(.ledger(payload), by: viewer.caller, app: app) { return .pending(approval) }
+            return .done(Settlement(outcomes: [try await LedgerService.submit(payload, by: viewer.caller, app: app)]))
+        }
+        if let approval = try await ApprovalService.hold(.settleAll(receivableId: receivableId, reference: reference), by: viewer.caller, app: app) {
+            return .pending(approval)
+        }
+        return .done(try await settleEveryPiece(receivableId, reference: reference, by: viewer, app: app))
+    }
+
+    /// Every active or locked piece, in as many transactions as that takes.
+    static func settleEveryPiece(_ receivableId: TxID, reference: String, by viewer: Viewer, app: Application) async throws -> Settlement {
+        guard let receivable = try await ReceivableQueries.find(receivableId, visibleTo: viewer, on: app.sql) else {
+            throw Problem(.notFound, "no such receivable")
         }
         var outcomes: [Outcome] = []
         var after: TokenID?
