@@ -241,7 +241,9 @@ def tier2_splits_and_finances():
         quotes = u.d.find_elements(By.CSS_SELECTOR, "#quotes tbody tr")
         assert len(quotes) == 2, "both banks quote side by side"
         u.shot("supplier-financing-quotes")
-        quotes[0].find_element(By.CSS_SELECTOR, "input[type=radio]").click()
+        # 江南商业银行, whose every bank action waits for its checker.
+        quote = next(q for q in quotes if "江南商业银行" in q.text)
+        quote.find_element(By.CSS_SELECTOR, "input[type=radio]").click()
         u.d.find_element(By.ID, "finance").click()
         u.wait_url("done=requested")
         u.shot("supplier-financings")
@@ -249,31 +251,47 @@ def tier2_splits_and_finances():
         u.close()
 
 
-@step("bank approves the financing and confirms the payout")
-def bank_approves():
-    for who in ("bank", "bank2"):
-        u = User(who)
-        try:
-            u.go("/financings")
-            buttons = u.d.find_elements(By.CSS_SELECTOR, "#open-financings button.approve")
-            if not buttons:
-                continue
-            u.shot("bank-queue")
-            buttons[0].click()
-            u.wait_url("done=approved")
-            form = u.d.find_element(By.CSS_SELECTOR, "#open-financings form.payout")
-            form.find_element(By.CSS_SELECTOR, "input.reference").send_keys("CNAPS-UI-0001")
-            form.find_element(By.CSS_SELECTOR, "button.confirm").click()
-            u.wait_url("done=paid_out")
-            u.go("/credit-lines")
-            u.shot("bank-credit-lines")
-            return
-        finally:
-            u.close()
-    raise AssertionError("no bank had a financing to approve")
+def checker_approves(checker, action_label):
+    """The checker, in a browser of its own, opens the newest pending approval and approves it."""
+    checker.go("/approvals")
+    row = checker.wait_for("#approvals tbody tr")
+    assert action_label in row.text, row.text
+    row.find_element(By.CSS_SELECTOR, "a").click()
+    checker.wait_url("/approvals/")
+    assert "bank@cascade.demo" in checker.text("#prepared-by") or "core@cascade.demo" in checker.text("#prepared-by")
+    checker.shot("checker-approval")
+    checker.d.find_element(By.ID, "approve").click()
+    checker.wait_url("done=approval_approved")
+    assert checker.text("#approval-status") == "已批准", checker.text("#approval-status")
 
 
-@step("core enterprise pays every holder at maturity")
+@step("a bank's maker prepares the approval and payout; its checker, in another browser, approves each")
+def bank_maker_and_checker():
+    maker = User("bank")
+    maker.go("/financings")
+    maker.shot("bank-queue")
+    maker.wait_for("#open-financings button.approve").click()
+    # Nothing is signed yet: the maker sees the approval waiting for a checker.
+    maker.wait_url("done=held")
+    assert maker.d.find_elements(By.ID, "waiting") and not maker.d.find_elements(By.ID, "approve")
+    assert "bank@cascade.demo" in maker.text("#prepared-by")
+    maker.shot("bank-approval-held")
+    checker = User("bank-checker")
+    checker_approves(checker, "批准融资")
+    maker.go("/financings")
+    form = maker.wait_for("#open-financings form.payout")
+    form.find_element(By.CSS_SELECTOR, "input.reference").send_keys("CNAPS-UI-0001")
+    form.find_element(By.CSS_SELECTOR, "button.confirm").click()
+    maker.wait_url("done=held")
+    checker_approves(checker, "确认放款")
+    maker.go("/financings")
+    paid = maker.d.find_elements(By.XPATH, "//table[@id='closed-financings']//td[text()='CNAPS-UI-0001']")
+    assert paid, "the payout is recorded once the checker approved it"
+    maker.go("/credit-lines")
+    maker.shot("bank-credit-lines")
+
+
+@step("core enterprise pays every holder at maturity, approved by its checker")
 def core_settles():
     op = api("POST", "/auth/login", body={"email": "operator@cascade.demo", "password": "demo-password"})["token"]
     api("POST", "/admin/clock", op, {"today": due})
@@ -282,7 +300,10 @@ def core_settles():
         u.go("/receivables/" + state["receivable"])
         u.d.find_element(By.ID, "reference").send_keys("CNAPS-SETTLE-UI-1")
         u.d.find_element(By.ID, "settle").click()
-        u.wait_url("done=settled")
+        # 华东重工集团 settles only with its checker's approval.
+        u.wait_url("done=held")
+        checker_approves(User("core-checker"), "到期兑付")
+        u.go("/receivables/" + state["receivable"])
         assert u.text("#receivable-status") == "已兑付", u.text("#receivable-status")
         assert u.text("#receivable-paid") == "¥12,345.67", u.text("#receivable-paid")
         u.go("/receivables")
@@ -381,7 +402,7 @@ def receipt():
         d.quit()
 
 
-for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_approves, core_settles, regulator_traces,
+for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_maker_and_checker, core_settles, regulator_traces,
              operator_and_language, csrf_refused, receipt):
     test()
 passed = sum(1 for _, ok in results if ok)

@@ -315,7 +315,7 @@ enum AuthController {
         let caller = try req.auth.require(Caller.self)
         guard !caller.viaAPIKey else { throw Problem(.forbidden, "a person enrols a second factor, in their own session; API keys do not sign in") }
         let body = try StrictBody(req, allowed: ["password"])
-        try await PeopleService.reauthenticate(caller, password: try body.string("password", maxLength: 200)!, app: req.application)
+        try await SignInService.checkPassword(caller, password: try body.string("password", maxLength: 200)!, address: req.remoteAddress?.ipAddress, app: req.application)
         let enrolment = try await TwoFactor.enrol(caller, address: req.remoteAddress?.ipAddress, app: req.application)
         return JSON.object(["secret": .string(enrolment.secret), "uri": .string(enrolment.uri),
                             "recoveryCodes": .array(enrolment.recoveryCodes.map(JSON.string))]).response(status: .created)

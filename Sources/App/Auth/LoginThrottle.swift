@@ -104,25 +104,35 @@ enum SignInService {
     /// session may change people and keys for a while. Wrong answers count toward throttling, as
     /// at sign-in.
     static func confirmIdentity(_ caller: Caller, password: String, otp: String?, session: String, address: String?, app: Application) async throws {
-        let outcome = try await throttled(email: caller.email, address: address, via: "reauthenticate", app: app) { now in
+        enum Confirmation { case confirmed, wrong, otpRequired }
+        let outcome = try await refusingWhenThrottled(email: caller.email, address: address, via: "reauthenticate", app: app) { now -> (Confirmation, failed: Bool, detail: String) in
             guard let found = try await Accounts(sql: app.sql).credentials(email: caller.email, password: password), found.caller.userId == caller.userId else {
                 return (.wrong, failed: true, detail: "wrong password")
             }
             if found.needsCode {
-                guard let otp, !otp.isEmpty else { return (.otpRequired(userId: caller.userId), failed: false, detail: "") }
+                guard let otp, !otp.isEmpty else { return (.otpRequired, failed: false, detail: "") }
                 guard try await TwoFactor.useCode(userId: caller.userId, code: otp, app: app, nowMs: now) else {
                     return (.wrong, failed: true, detail: "wrong or used second-factor code")
                 }
             }
             try await app.sql.raw("UPDATE login_tokens SET authenticated_ms = \(bind: now) WHERE token_hash = \(bind: Accounts.secretHash(session))").run()
-            return (.signedIn(token: "", expiresMs: 0, caller: caller), failed: false, detail: "")
+            return (.confirmed, failed: false, detail: "")
         }
         switch outcome {
-        case .signedIn: return
+        case .confirmed: return
         case .wrong: throw Problem(.unauthorized, "the password or the code is wrong")
         case .otpRequired: throw Problem(.otpRequired, "give the code from the authenticator app too, as otp")
-        case .throttled(let wait): throw Problem(.rateLimited, "too many failed attempts; try again in \(wait) seconds")
         }
+    }
+
+    /// A signed-in person's current password, asked again before they change their credentials
+    /// (their password, their second factor). A wrong one counts toward throttling, as at sign-in.
+    static func checkPassword(_ caller: Caller, password: String, address: String?, app: Application) async throws {
+        let right = try await refusingWhenThrottled(email: caller.email, address: address, via: "password check", app: app) { _ -> (Bool, failed: Bool, detail: String) in
+            let right = try await Accounts(sql: app.sql).credentials(email: caller.email, password: password)?.caller.userId == caller.userId
+            return (right, failed: !right, detail: "wrong password")
+        }
+        guard right else { throw Problem(.unauthorized, "the current password is wrong") }
     }
 
     /// The console's second step: the code for the user its challenge names.
@@ -152,17 +162,40 @@ enum SignInService {
     /// One attempt through the throttle: it counts as a failure when `body` says so (a wrong
     /// password or code), and not when it throws (a suspended org, a database fault: not a guess).
     static func throttled(email: String, address: String?, via: String, app: Application,
-                                  _ body: (Int64) async throws -> (Outcome, failed: Bool, detail: String)) async throws -> Outcome {
+                          _ body: (Int64) async throws -> (Outcome, failed: Bool, detail: String)) async throws -> Outcome {
+        do {
+            return try await throttledOrThrowing(email: email, address: address, via: via, app: app, body)
+        } catch let wait as ThrottledFor {
+            return .throttled(seconds: wait.seconds)
+        }
+    }
+
+    /// `throttledOrThrowing` for a check made by a signed-in person: a throttled one is `429`.
+    static func refusingWhenThrottled<T>(email: String, address: String?, via: String, app: Application,
+                                         _ body: (Int64) async throws -> (T, failed: Bool, detail: String)) async throws -> T {
+        do {
+            return try await throttledOrThrowing(email: email, address: address, via: via, app: app, body)
+        } catch let wait as ThrottledFor {
+            throw Problem(.rateLimited, "too many failed attempts; try again in \(wait.seconds) seconds")
+        }
+    }
+
+    struct ThrottledFor: Error { var seconds: Int64 }
+
+    /// Every password and code check, whatever it answers, goes through here; throttled, it
+    /// throws `ThrottledFor`.
+    static func throttledOrThrowing<T>(email: String, address: String?, via: String, app: Application,
+                                       _ body: (Int64) async throws -> (T, failed: Bool, detail: String)) async throws -> T {
         let now = app.wallClock.nowMs(), sql = app.sql, who = email.lowercased()
         let attempt: LoginThrottle.Attempt
         switch await app.loginThrottle.begin(email: email, address: address, nowMs: now) {
         case .failure(let wait):
             try await AuditLog.record(AuditLog.Entry(action: "login.throttled", email: who, address: address, detail: "too many failed sign-ins (\(via))"), nowMs: now, on: sql)
-            return .throttled(seconds: wait.seconds)
+            throw ThrottledFor(seconds: wait.seconds)
         case .success(let a):
             attempt = a
         }
-        let result: (Outcome, failed: Bool, detail: String)
+        let result: (T, failed: Bool, detail: String)
         do {
             result = try await body(now)
         } catch {

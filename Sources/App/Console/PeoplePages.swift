@@ -153,7 +153,7 @@ enum TwoFactorPages: ConsoleArea {
     @Sendable static func enrol(req: Request) async throws -> Response {
         let caller = try req.auth.require(Caller.self)
         do {
-            try await PeopleService.reauthenticate(caller, password: form(req)["password"] ?? "", app: req.application)
+            try await SignInService.checkPassword(caller, password: form(req)["password"] ?? "", address: req.remoteAddress?.ipAddress, app: req.application)
         } catch let problem as Problem where problem.status == 401 {
             return try await page(req, status: .unauthorized, error: req.tr("password_wrong"))
         }

@@ -63,6 +63,19 @@ enum PreparedOperation: Sendable {
         }
     }
 
+    /// The action whose rule decides whether it waits; nil for rules, which wait when they loosen.
+    var action: ApprovalAction? {
+        switch self {
+        case .ledger(.approveFinancing): .approveFinancing
+        case .ledger(.confirmPayout): .confirmPayout
+        case .ledger(.grantCredit): .grantCredit
+        case .ledger(.updateCredit): .updateCredit
+        case .ledger(.issue): .issue
+        case .ledger(.settle), .settleAll: .settle
+        case .ledger, .rules: nil
+        }
+    }
+
     /// Settles pieces: the answer lists every transaction and token, as `POST …/settle` does.
     var isSettlement: Bool {
         if case .settleAll = self { return true }
@@ -169,13 +182,15 @@ struct ApprovalInFlight: Sendable {
 /// The chain does not change: approvals live in the database and the audit log.
 enum ApprovalService {
     /// Holds `operation` for a checker if the caller's org has it wait; nil when it goes ahead now
-    /// (no rule, an amount under the rule's, or an operation the ledger will judge and refuse:
-    /// one that names no live object of the caller's org). Only makers and admins prepare.
+    /// (no rule for it, or an amount under the rule's). Under a rule, an operation that names
+    /// nothing live of the caller's org is refused here: it never reaches the ledger unapproved,
+    /// not even in a race with what it names. Only makers and admins prepare.
     static func hold(_ operation: PreparedOperation, by caller: Caller, app: Application, address: String? = nil) async throws -> Approval? {
         if ApprovalInFlight.current != nil { return nil }
         try caller.requirePreparer()
         let sql = app.sql
         let rules = try await ApprovalRules.of(caller.orgId, on: sql)
+        if let action = operation.action, !rules.contains(where: { $0.action == action }) { return nil }
         guard let subject = try await describe(operation, org: caller.orgId, rules: rules, app: app) else { return nil }
         if subject.action != .changeRules {
             guard let rule = rules.first(where: { $0.action == subject.action }), subject.amountFen >= rule.minAmountFen else { return nil }
@@ -198,8 +213,8 @@ enum ApprovalService {
         var summaryZh: String
     }
 
-    /// What the operation is about, from the live state: nil when it names nothing live of the
-    /// caller's org (the ledger refuses it with its own precise error) or changes no rule of weight.
+    /// What the operation is about, from the live state; nil for rules that only tighten. Naming
+    /// nothing live of the caller's org, or in a state its step does not apply to, it is refused.
     static func describe(_ operation: PreparedOperation, org: OrgID, rules: [ApprovalRule], app: Application) async throws -> Subject? {
         let y = Money.format
         if case .rules(let new) = operation {
@@ -214,22 +229,24 @@ enum ApprovalService {
             func name(_ id: OrgID) -> String { state.orgs[id]?.name ?? id.description }
             switch operation {
             case .ledger(.approveFinancing(let id)):
-                guard let f = state.financings[id], f.bankId == org, f.status == .requested else { return nil }
+                guard let f = state.financings[id], f.bankId == org else { throw Problem(.notFound, "no such financing at this bank") }
+                guard f.status == .requested else { throw LedgerError(.financingNotOpen, "financing \(id) is \(f.status.rawValue): only a requested one is approved") }
                 return Subject(action: .approveFinancing, amountFen: f.amountFen, id: id.description,
                                summary: "Approve financing of \(y(f.amountFen)) for \(name(f.supplierId)) (payout \(y(f.payoutFen)), \(f.days) days at \(percent(f.rateBps)))",
                                summaryZh: "批准 \(name(f.supplierId)) 的融资 \(y(f.amountFen))（放款 \(y(f.payoutFen))，\(f.days) 天，年利率 \(percent(f.rateBps))）")
             case .ledger(.confirmPayout(let id, let reference)):
-                guard let f = state.financings[id], f.bankId == org, f.status == .approved else { return nil }
+                guard let f = state.financings[id], f.bankId == org else { throw Problem(.notFound, "no such financing at this bank") }
+                guard f.status == .approved else { throw LedgerError(.financingNotOpen, "financing \(id) is \(f.status.rawValue): only an approved one is paid out") }
                 return Subject(action: .confirmPayout, amountFen: f.payoutFen, id: id.description,
                                summary: "Confirm the payout of \(y(f.payoutFen)) to \(name(f.supplierId)), reference \(reference)",
                                summaryZh: "确认向 \(name(f.supplierId)) 放款 \(y(f.payoutFen))，付款流水 \(reference)")
             case .ledger(.grantCredit(let core, let limit, let rate, let expires)):
-                guard state.orgs[core]?.role == .core else { return nil }
+                guard state.orgs[core]?.role == .core else { throw LedgerError(.invalidCounterparty, "coreId: \(core) is not a core enterprise") }
                 return Subject(action: .grantCredit, amountFen: limit, id: core.description,
                                summary: "Grant \(name(core)) a credit line of \(y(limit)) at \(percent(rate)), until \(expires)",
                                summaryZh: "向 \(name(core)) 授信 \(y(limit))，年利率 \(percent(rate))，至 \(expires)")
             case .ledger(.updateCredit(let c)):
-                guard let line = state.creditLines[c.creditLineId], line.bankId == org else { return nil }
+                guard let line = state.creditLines[c.creditLineId], line.bankId == org else { throw Problem(.notFound, "no such credit line of this bank") }
                 var en: [String] = [], zh: [String] = []
                 if let l = c.limitFen { en.append("limit \(y(l))"); zh.append("额度 \(y(l))") }
                 if let r = c.rateBps { en.append("rate \(percent(r))"); zh.append("年利率 \(percent(r))") }
@@ -239,18 +256,19 @@ enum ApprovalService {
                                summary: "Change the credit line to \(name(line.coreId)): \(en.joined(separator: ", "))",
                                summaryZh: "调整对 \(name(line.coreId)) 的授信：\(zh.joined(separator: "，"))")
             case .ledger(.issue(let p)):
-                guard let line = state.creditLines[p.creditLineId], line.coreId == org, state.orgs[p.supplierId] != nil else { return nil }
+                guard let line = state.creditLines[p.creditLineId], line.coreId == org else { throw LedgerError(.noCreditLine, "creditLineId: no such credit line granted to this core enterprise") }
+                guard state.orgs[p.supplierId]?.role == .supplier else { throw LedgerError(.invalidCounterparty, "supplierId: \(p.supplierId) is not a supplier") }
                 return Subject(action: .issue, amountFen: p.faceFen, id: p.creditLineId.description,
                                summary: "Issue \(y(p.faceFen)) to \(name(p.supplierId)), due \(p.dueDate)",
                                summaryZh: "向 \(name(p.supplierId)) 签发 \(y(p.faceFen))，到期日 \(p.dueDate)")
             case .ledger(.settle(let rid, let tokenIds, let reference)):
-                guard let r = state.receivables[rid], r.issuerId == org else { return nil }
+                guard let r = state.receivables[rid], r.issuerId == org else { throw LedgerError(.tokenNotActive, "receivable \(rid) has nothing left to pay") }
                 let amount = tokenIds.reduce(Int64(0)) { $0 &+ (state.tokens[$1]?.amountFen ?? 0) }
                 return Subject(action: .settle, amountFen: amount, id: rid.description,
                                summary: "Pay \(tokenIds.count) piece(s) of receivable \(r.number): \(y(amount)), reference \(reference)",
                                summaryZh: "兑付凭证 \(r.number) 的 \(tokenIds.count) 笔：\(y(amount))，付款流水 \(reference)")
             case .settleAll(let rid, let reference):
-                guard let r = state.receivables[rid], r.issuerId == org else { return nil }
+                guard let r = state.receivables[rid], r.issuerId == org else { throw LedgerError(.tokenNotActive, "receivable \(rid) has nothing left to pay") }
                 let amount = r.faceFen - r.paidFen
                 return Subject(action: .settle, amountFen: amount, id: rid.description,
                                summary: "Pay receivable \(r.number) to every holder: \(y(amount)), reference \(reference)",
@@ -292,10 +310,13 @@ enum ApprovalService {
         let sql = app.sql
         let approval = try await find(id, visibleTo: viewer, app: app)
         try requireChecker(approval, viewer)
-        try await claim(approval, status: "approving", by: viewer, reason: nil, app: app)
+        // In flight before it is claimed: a reader never takes it for one a stopped process left.
         let inFlight = app.approvalsInFlight
-        inFlight.withLockedValue { _ = $0.insert(id) }
+        guard inFlight.withLockedValue({ $0.insert(id).inserted }) else {
+            throw Problem(.approvalNotPending, "approval \(id) is being approved by another request now")
+        }
         defer { inFlight.withLockedValue { _ = $0.remove(id) } }
+        try await claim(approval, status: "approving", by: viewer, reason: nil, app: app)
         let performed: Performed
         do {
             performed = try await ApprovalInFlight.$current.withValue(ApprovalInFlight(id: id, sql: sql)) {

@@ -195,21 +195,13 @@ extension PeopleService {
         return String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
     }
 
-    /// The person's password, asked again before a change of their credentials.
-    static func reauthenticate(_ caller: Caller, password: String, app: Application) async throws {
-        guard let row = try await app.sql.raw("SELECT password_hash FROM users WHERE id = \(bind: caller.userId)").first(),
-              try await Passwords.verify(password, created: try row.decode(column: "password_hash", as: String.self)) else {
-            throw Problem(.unauthorized, "the current password is wrong")
-        }
-    }
-
     /// A person changes their own password, giving the current one. Their other sessions end.
     static func changePassword(of caller: Caller, current: String, new: String, keeping session: String?, app: Application, address: String?) async throws {
         guard !caller.viaAPIKey else { throw Problem(.forbidden, "an API key does not change a person's password; sign in") }
         guard new.count >= 10 else { throw LedgerError.invalid("newPassword", "must be at least 10 characters") }
         guard new != current else { throw LedgerError.invalid("newPassword", "must differ from the current password") }
         let sql = app.sql
-        try await reauthenticate(caller, password: current, app: app)
+        try await SignInService.checkPassword(caller, password: current, address: address, app: app)
         try await sql.raw("UPDATE users SET password_hash = \(bind: try await Passwords.hash(new)), must_change_password = 0 WHERE id = \(bind: caller.userId)").run()
         let keep = session.map(Accounts.secretHash) ?? ""
         try await sql.raw("DELETE FROM login_tokens WHERE user_id = \(bind: caller.userId) AND token_hash <> \(bind: keep)").run()
