@@ -210,6 +210,34 @@ import VaporTesting
         }
     }
 
+    @Test func whatTheLedgerWouldRefuseTodayIsRefusedAtOnceNotHeld() async throws {
+        try await DemoPlatform.with(fourEyes: true) { d in
+            let line = try await d.call("bank", .GET, "/api/v1/credit-lines").items.first!["id"]!.stringValue!
+            let height = await d.height
+            // A rate over 100% and an expiry in the past: the ledger's refusal, now, and no approval.
+            let bad = try await d.call("bank", .PATCH, "/api/v1/credit-lines/\(line)", #"{"expiresOn":"2000-01-01","limitFen":1,"rateBps":10001,"status":"active"}"#)
+            #expect(bad.status == .unprocessableEntity, "\(bad.json)")
+            // Settling before maturity.
+            let receivable = try await d.call("core", .GET, "/api/v1/receivables?status=active").items.first!["id"]!.stringValue!
+            #expect(try await d.call("core", .POST, "/api/v1/receivables/\(receivable)/settle", #"{"reference":"EARLY"}"#).code == "not_yet_due")
+            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM approvals").first()!.decode(column: "n", as: Int.self) == 0)
+            // Trials while blocks are written: every real operation lands, every trial is refused, the chain agrees.
+            let bank2 = try await d.call("bank2", .GET, "/api/v1/credit-lines").items.first!["id"]!.stringValue!
+            let answers = try await withThrowingTaskGroup(of: (Bool, DemoPlatform.Answer).self) { group in
+                for i in 0..<12 {
+                    group.addTask { (true, try await d.call("bank2", .PATCH, "/api/v1/credit-lines/\(bank2)", #"{"rateBps":\#(400 + i)}"#)) }
+                    group.addTask { (false, try await d.call("bank", .PATCH, "/api/v1/credit-lines/\(line)", #"{"rateBps":\#(20000 + i)}"#)) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.filter { $0.0 }.allSatisfy { $0.1.status == .ok })
+            #expect(answers.filter { !$0.0 }.allSatisfy { $0.1.status == .unprocessableEntity })
+            #expect(await d.height > height)
+            #expect(try await d.call("bank", .GET, "/api/v1/credit-lines/\(line)")["rateBps"] == .int(350))
+            #expect(try await d.chainAgrees())
+        }
+    }
+
     @Test func anOperationTheLedgerRefusesStaysPendingWithTheRefusal() async throws {
         try await DemoPlatform.with(fourEyes: true) { d in
             let f = try await Self.request(d)
@@ -297,6 +325,10 @@ import VaporTesting
             let page = try await ConsoleTests.get(d, maker, location)
             #expect(page.html.contains("bank@cascade.demo") && page.html.contains("id=\"waiting\"") && !page.html.contains("id=\"approve\""))
             let checker = try await ConsoleTests.session(d, "bank-checker")
+            // A checker is offered no form that prepares; the maker is.
+            #expect(!(try await ConsoleTests.get(d, checker, "/financings").html.contains("class=\"primary approve\"")))
+            #expect(!(try await ConsoleTests.get(d, checker, "/credit-lines").html.contains("id=\"grant-form\"")))
+            #expect(try await ConsoleTests.get(d, maker, "/credit-lines").html.contains("id=\"grant-form\""))
             let list = try await ConsoleTests.get(d, checker, "/approvals")
             #expect(list.html.contains("¥200,000.00"))
             let path = String(location.prefix { $0 != "?" })

@@ -33,7 +33,7 @@ extension ConsoleArea {
             let org = try await req.application.sql.raw("SELECT name, role FROM orgs WHERE id = \(bind: caller.orgId.description)").first()
             role = try org.flatMap { OrgRole(rawValue: try $0.decode(column: "role", as: String.self)) }
             user = UserView(name: caller.name, email: caller.email, orgName: try org?.decode(column: "name", as: String.self) ?? "", role: role?.rawValue ?? "",
-                            roleLabel: req.tr("role_\(role?.rawValue ?? "")"))
+                            roleLabel: req.tr("role_\(role?.rawValue ?? "")"), prepares: caller.userRole.prepares)
         }
         let csrf = req.storage[SessionTokenKey.self].map(ConsoleSession.csrf(for:)) ?? req.cookies[ConsoleSession.preCookie]?.string ?? ""
         let view = PageView(t: req.application.translations.table(lang), lang: lang, otherLang: lang == "zh" ? "en" : "zh", title: req.tr(title),

@@ -26,6 +26,8 @@ struct UserView: Encodable {
     var orgName: String
     var role: String
     var roleLabel: String
+    /// A maker or an admin: offered the forms that prepare operations (a viewer and a checker are not).
+    var prepares: Bool
 }
 
 struct NavItem: Encodable {

@@ -44,6 +44,8 @@ public actor Sequencer {
     struct Waiter {
         let tx: Transaction
         let continuation: CheckedContinuation<Outcome, any Error>
+        /// Only asked whether the rules would take it now: applied, answered, and undone.
+        var trial = false
     }
 
     private var state: LedgerState
@@ -204,11 +206,18 @@ public actor Sequencer {
         return try await enqueue(tx)
     }
 
-    private func enqueue(_ tx: Transaction) async throws -> Outcome {
+    /// What the rules would answer `tx` now, without committing it: its outcome, or its refusal
+    /// (a prepared operation is held for a checker only if the ledger would take it today).
+    public nonisolated func trial(_ tx: Transaction) async throws -> Outcome {
+        if let refusal = Gate.check(tx, keys: signingKeys) { throw refusal }
+        return try await enqueue(tx, trial: true)
+    }
+
+    private func enqueue(_ tx: Transaction, trial: Bool = false) async throws -> Outcome {
         if let broken { throw Unavailable("the ledger stopped accepting transactions: \(broken)") }
         if recovering != nil { throw Unavailable("the writer is reconnecting to its database; try again shortly") }
         return try await withCheckedThrowingContinuation { continuation in
-            queue.append(Waiter(tx: tx, continuation: continuation))
+            queue.append(Waiter(tx: tx, continuation: continuation, trial: trial))
             if !writing {
                 writing = true
                 Task { await self.drain() }
@@ -234,10 +243,17 @@ public actor Sequencer {
             if store.writerLost { await recover(holding: [], sealed: nil, because: "the connection holding the writer lock was lost (\(error))") }
             return
         }
+        // Trials first, each on its own and undone at once, before the block's changes begin.
+        for waiter in batch where waiter.trial {
+            state.openUndo()
+            let answer = state.apply(waiter.tx).map(outcome)
+            state.rollBack()
+            waiter.continuation.resume(with: answer)
+        }
         // Everything the batch changes can be put back: a failed commit never needs a replay.
         state.openUndo()
         var accepted: [(Waiter, Outcome)] = []
-        for waiter in batch {
+        for waiter in batch where !waiter.trial {
             switch state.apply(waiter.tx) {
             case .failure(let error):
                 waiter.continuation.resume(throwing: error)

@@ -195,6 +195,8 @@ enum ApprovalService {
         if subject.action != .changeRules {
             guard let rule = rules.first(where: { $0.action == subject.action }), subject.amountFen >= rule.minAmountFen else { return nil }
         }
+        // Nothing the ledger would refuse today waits for a checker: its refusal is the answer now.
+        try await trial(operation, by: caller, app: app)
         let id = UUID().uuidString.lowercased(), now = app.wallClock.nowMs()
         try await sql.raw("""
             INSERT INTO approvals (id, org_id, action, status, operation, amount_fen, subject_id, summary, summary_zh, prepared_by, prepared_email, prepared_ms, transaction_ids)
@@ -203,6 +205,21 @@ enum ApprovalService {
             """).run()
         try await audit(caller, "approval.prepare", id, subject.summary, app: app, address: address)
         return try await find(id, org: caller.orgId, on: sql)
+    }
+
+    /// Asks the ledger whether it would take the operation now (a settlement of every piece: its
+    /// first transaction), committing nothing.
+    static func trial(_ operation: PreparedOperation, by caller: Caller, app: Application) async throws {
+        switch operation {
+        case .ledger(let payload):
+            try await LedgerService.trial(payload, by: caller, app: app)
+        case .settleAll(let receivableId, let reference):
+            let chunk = try await ReceivableQueries.payableIds(of: receivableId, after: nil, limit: Limits.maxSettleTokens, on: app.sql)
+            guard !chunk.isEmpty else { throw Problem(.tokenNotActive, "receivable \(receivableId) has no active or locked piece to pay") }
+            try await LedgerService.trial(.settle(receivableId: receivableId, tokenIds: chunk, reference: reference), by: caller, app: app)
+        case .rules:
+            return
+        }
     }
 
     struct Subject {

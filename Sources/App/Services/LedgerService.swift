@@ -12,16 +12,7 @@ enum LedgerService {
         // A checker performing an approved operation prepares nothing; everyone else must be able to.
         let approval = ApprovalInFlight.current
         if approval == nil { try caller.requirePreparer() }
-        guard let role = try await Accounts.role(of: caller.orgId, on: app.sql), role == payload.type.signerRole else {
-            throw Problem(.forbidden, "your organisation may not \(payload.type.rawValue); only a \(payload.type.signerRole.rawValue) may")
-        }
-        guard let vault = app.keyVault, let signer = try await vault.signer(for: caller.orgId, on: app.sql) else {
-            throw Problem(.forbidden, "your organisation keeps its own key: sign the transaction and POST it to /api/v1/transactions")
-        }
-        var nonce = [UInt8](repeating: 0, count: 16)
-        for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
-        let body = TransactionBody(orgId: caller.orgId, keyId: signer.keyId, time: time ?? app.ledgerClock.nowMs(), nonce: Hex.encode(nonce), payload: payload)
-        let tx = try Transaction.sign(body, with: signer)
+        let tx = try await sign(payload, by: caller, app: app, time: time)
         // A retry with the request's Idempotency-Key will look for this transaction, not make another.
         try await IdempotencyClaim.current?.note(tx.id)
         try await approval?.note(tx.id)
@@ -31,6 +22,31 @@ enum LedgerService {
             // The caller named the payload's fields, not the transaction's: `memo`, not `payload.memo`.
             throw error.fieldsRelative(to: "payload.")
         }
+    }
+
+    /// What the ledger would answer `payload` from the caller's org now, committing nothing:
+    /// its refusal is thrown as `submit` would throw it.
+    static func trial(_ payload: Payload, by caller: Caller, app: Application, time: Int64? = nil) async throws {
+        let tx = try await sign(payload, by: caller, app: app, time: time)
+        do {
+            _ = try await app.requireSequencer().trial(tx)
+        } catch let error as LedgerError {
+            throw error.fieldsRelative(to: "payload.")
+        }
+    }
+
+    /// The transaction of `payload`, signed with the caller's org's custodial key.
+    static func sign(_ payload: Payload, by caller: Caller, app: Application, time: Int64?) async throws -> Transaction {
+        guard let role = try await Accounts.role(of: caller.orgId, on: app.sql), role == payload.type.signerRole else {
+            throw Problem(.forbidden, "your organisation may not \(payload.type.rawValue); only a \(payload.type.signerRole.rawValue) may")
+        }
+        guard let vault = app.keyVault, let signer = try await vault.signer(for: caller.orgId, on: app.sql) else {
+            throw Problem(.forbidden, "your organisation keeps its own key: sign the transaction and POST it to /api/v1/transactions")
+        }
+        var nonce = [UInt8](repeating: 0, count: 16)
+        for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
+        let body = TransactionBody(orgId: caller.orgId, keyId: signer.keyId, time: time ?? app.ledgerClock.nowMs(), nonce: Hex.encode(nonce), payload: payload)
+        return try Transaction.sign(body, with: signer)
     }
 }
 
