@@ -13,6 +13,7 @@ public func configure(_ app: Application) async throws {
     app.chainVerification = ChainVerification()
     app.idempotencyInFlight = NIOLockedValueBox([])
     app.approvalsInFlight = NIOLockedValueBox([])
+    app.rails = ["bank": BankTransferRail.fromEnvironment()]
     app.middleware = Middlewares()
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())

@@ -70,6 +70,15 @@ func routes(_ app: Application) throws {
         signedIn.get("documents", ":sha256", use: DocumentController.download)
     }
 
+    do {  // payments: payer, payee, regulator, operator
+        signedIn.get("payments", use: PaymentController.list)
+        signedIn.get("payments", ":id", use: PaymentController.show)
+        signedIn.get("orgs", ":id", "payment-accounts", use: PaymentController.accounts)
+        signedIn.put("orgs", ":id", "payment-accounts", ":rail", use: PaymentController.setAccount)
+        let notifications = api.grouped(BearerAuthenticator(), RequireCaller(), IdempotencyMiddleware(maxBodyBytes: ISO20022.maxNotificationBytes))
+        notifications.on(.POST, "rails", "bank", "notifications", body: .collect(maxSize: ByteCount(value: ISO20022.maxNotificationBytes)), use: PaymentController.bankNotification)
+    }
+
     do {  // tokens: holder, issuer, regulator, operator
         signedIn.get("tokens", use: TokenController.list)
         signedIn.get("tokens", ":id", use: TokenController.show)

@@ -74,6 +74,7 @@ enum Jobs {
         app.eventLoopGroup.next().scheduleRepeatedAsyncTask(initialDelay: .seconds(5), delay: interval) { _ in
             app.eventLoopGroup.next().makeFutureWithTask {
                 do { try await run(app) } catch { app.logger.warning("jobs: \(error)") }
+                do { try await PaymentService.sweep(app) } catch { app.logger.warning("payments sweep: \(error)") }
             }
         }
     }

@@ -380,7 +380,9 @@ enum ApprovalService {
             p.issueDate = BusinessDate(epochMs: app.ledgerClock.nowMs())
             return Performed(outcomes: [try await LedgerService.submit(.issue(p), by: viewer.caller, app: app)])
         case .ledger(let payload):
-            return Performed(outcomes: [try await LedgerService.submit(payload, by: viewer.caller, app: app)])
+            let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
+            if case .approveFinancing = payload { await PaymentService.approved(outcome, app: app) }
+            return Performed(outcomes: [outcome])
         case .settleAll(let receivableId, let reference):
             return Performed(outcomes: try await ReceivableService.settleEveryPiece(receivableId, reference: reference, by: viewer, app: app).outcomes)
         case .rules(let rules):

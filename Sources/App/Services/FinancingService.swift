@@ -9,8 +9,11 @@ enum FinancingService {
     }
 
     /// Waits for a checker when the bank's rules say so.
+    /// Approved, the payout goes out on the bank's rail when it has one.
     static func approve(_ financingId: TxID, by caller: Caller, app: Application) async throws -> Prepared<Outcome> {
-        try await LedgerService.submitOrHold(.approveFinancing(financingId: financingId), by: caller, app: app)
+        let prepared = try await LedgerService.submitOrHold(.approveFinancing(financingId: financingId), by: caller, app: app)
+        if case .done(let outcome) = prepared { await PaymentService.approved(outcome, app: app) }
+        return prepared
     }
 
     static func reject(_ financingId: TxID, by caller: Caller, app: Application) async throws -> Outcome {

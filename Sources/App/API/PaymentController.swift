@@ -1,0 +1,88 @@
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// `GET /payments`, `GET /payments/{id}`: the payments the platform instructed, for their payer,
+/// their payee, the regulator and the operator. `POST /rails/bank/notifications`: a bank's
+/// camt.054. `GET /orgs/{id}/payment-accounts`, `PUT /orgs/{id}/payment-accounts/{rail}`: where an
+/// org pays and is paid.
+enum PaymentController {
+    static func visible(_ viewer: Viewer) -> SQLQueryString {
+        viewer.seesAll ? "1 = 1" : "(payer_id = \(bind: viewer.orgId.description) OR payee_id = \(bind: viewer.orgId.description))"
+    }
+
+    /// `?status=&kind=&financingId=&receivableId=`, newest first.
+    @Sendable static func list(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let page = try Page(req, keyCount: 2)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE "
+        query += visible(viewer)
+        if let status = try req.queryEnum("status", PaymentStatus.self) { query += " AND status = \(bind: status.rawValue)" }
+        if let kind = try req.queryEnum("kind", PaymentKind.self) { query += " AND kind = \(bind: kind.rawValue)" }
+        if let f = try req.queryId("financingId", TxID.init, "a financing id (64 lowercase hex)") { query += " AND kind = 'payout' AND subject_id = \(bind: f.description)" }
+        if let r = try req.queryId("receivableId", TxID.init, "a receivable id (64 lowercase hex)") { query += " AND kind = 'settlement' AND subject_id = \(bind: r.description)" }
+        return try await page.run(query, keys: ["created_ms", "id"], descending: true, on: req.application.sql) { row in
+            let p = try Payment(row: row)
+            return (p.json(), [.int(p.createdMs), .string(p.id)])
+        }.response()
+    }
+
+    @Sendable static func show(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        guard let id = req.parameters.get("id"), id.count == 32, Hex.isLowercaseHex(id, length: 32) else {
+            throw LedgerError.invalid("id", "must be a payment id (32 lowercase hex characters)")
+        }
+        guard let row = try await req.application.sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE id = \(bind: id) AND \(visible(viewer))").first() else {
+            throw Problem(.notFound, "no such payment")
+        }
+        return try Payment(row: row).json(history: try await PaymentStore.history(of: id, on: req.application.sql)).response()
+    }
+
+    /// A bank posts a `camt.054.001.08` document (`application/xml`): `{messageId, entries}`, each
+    /// entry saying whether it moved a payment of the bank's.
+    @Sendable static func bankNotification(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        guard viewer.role == .bank else { throw Problem(.forbidden, "a bank posts the notifications of the accounts it keeps") }
+        try viewer.caller.requirePreparer()
+        guard let rail = req.application.rails["bank"] else { throw Problem(.notFound, "the bank-transfer rail is not connected on this server") }
+        guard let body = req.body.data, body.readableBytes > 0 else { throw LedgerError.invalid("document", "send a camt.054.001.08 document as the body") }
+        let taken = try await PaymentService.take(Array(body.readableBytesView), rail: rail, from: viewer.orgId, app: req.application)
+        return JSON.object(["messageId": .string(taken.messageId), "entries": .array(taken.entries)]).response()
+    }
+
+    @Sendable static func accounts(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let org = try req.orgIdParameter()
+        guard viewer.seesAll || viewer.orgId == org else { throw Problem(.notFound, "no such organisation") }
+        var items: [JSON] = []
+        for rail in ["bank", "ecny"] { if let a = try await PaymentAccount.find(org, rail: rail, on: req.application.sql) { items.append(a.json) } }
+        return JSON.object(["items": .array(items)]).response()
+    }
+
+    /// `PUT /orgs/{id}/payment-accounts/bank {account, accountName, agent, agentOrgId?}`: the org's
+    /// admin, soon after giving the password; audited.
+    @Sendable static func setAccount(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let org = try req.orgIdParameter()
+        guard let rail = req.parameters.get("rail"), rail == "bank" else { throw Problem(.notFound, "no such rail: bank is the one connected") }
+        try viewer.caller.requireRecentSignIn(nowMs: req.application.wallClock.nowMs())
+        try PeopleService.requireAdmin(of: org, viewer)
+        let body = try StrictBody(req, allowed: ["account", "accountName", "agent", "agentOrgId"])
+        let account = try body.string("account", maxLength: 34)!, name = try body.string("accountName", maxLength: 140)!, agent = try body.string("agent", maxLength: 12)!
+        guard !account.isEmpty, account.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw LedgerError.invalid("account", "must be 1 to 34 letters, digits or hyphens")
+        }
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw LedgerError.invalid("accountName", "must name the account's holder") }
+        guard agent.count == 12, agent.allSatisfy({ $0.isASCII && $0.isNumber }) else { throw LedgerError.invalid("agent", "must be the bank's 12-digit CNAPS code") }
+        var agentOrg: OrgID?
+        if let text = try body.string("agentOrgId", maxLength: 36, optional: true) {
+            guard let id = OrgID(text), try await OrgController.role(of: id, on: req.application.sql) == .bank else { throw LedgerError.invalid("agentOrgId", "must be a bank of the platform") }
+            agentOrg = id
+        }
+        let saved = PaymentAccount(orgId: org, rail: rail, account: account, accountName: name, agent: agent, agentOrgId: agentOrg)
+        try await saved.save(on: req.application.sql, nowMs: req.application.wallClock.nowMs())
+        try await OnboardingService.audit(viewer, "payment.account", org, "\(rail) account \(account) at \(agent)", app: req.application, address: req.remoteAddress?.ipAddress)
+        return saved.json.response()
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// Money moving: a financing's payout instructed on the bank's rail once it is approved, the
+/// rail's notifications taken in, and the ledger told only once the money has arrived. A bank
+/// without a connected rail (no account on it for itself or for the supplier) confirms payouts
+/// by hand, as before.
+enum PaymentService {
+    /// The rail a payout goes by: the bank-transfer rail, when the bank and the supplier both
+    /// have accounts on it.
+    static func payoutRoute(for f: Financing, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
+        guard let rail = app.rails["bank"],
+              let payer = try await PaymentAccount.find(f.bankId, rail: rail.name, on: app.sql),
+              let payee = try await PaymentAccount.find(f.supplierId, rail: rail.name, on: app.sql) else { return nil }
+        return (rail, payer, payee)
+    }
+
+    /// Instructs the payout of an approved financing, once: the payment's id comes from the
+    /// financing and the supplier, so instructing again finds the same payment and message.
+    @discardableResult
+    static func instructPayout(_ f: Financing, app: Application) async throws -> Payment? {
+        guard f.status == .approved, let route = try await payoutRoute(for: f, app: app) else { return nil }
+        let now = app.wallClock.nowMs()
+        let id = Payment.id(.payout, paying: f.id.description, to: f.supplierId)
+        var payment = Payment(id: id, rail: route.rail.name, kind: .payout, payerId: f.bankId, payeeId: f.supplierId, amountFen: f.payoutFen,
+                              subjectId: f.id, tokenId: nil, messageId: "", nowMs: now)
+        let batch = PaymentBatch(payer: route.payer, payees: [f.supplierId: route.payee], payments: [payment],
+                                 remittance: [id: "Cascade financing \(f.id.description.prefix(16))"],
+                                 executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now)
+        payment.messageId = batch.messageId
+        let message = try route.rail.message(for: batch)
+        try await PaymentStore.instruct([payment], message: message, on: app.db)
+        try await deliver(message.id, rail: route.rail, app: app)
+        return try await PaymentStore.find(id, on: app.sql)
+    }
+
+    /// Hands a stored instruction to its rail and notes when it went.
+    static func deliver(_ messageId: String, rail: any PaymentRail, app: Application) async throws {
+        guard let row = try await app.sql.raw("""
+            SELECT id, rail, kind, org_id, body, created_ms FROM rail_messages WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId)
+            """).first() else { return }
+        let message = RailMessage(id: messageId, rail: rail.name, kind: try row.decode(column: "kind", as: String.self),
+                                  orgId: try row.decode(column: "org_id", as: String?.self).flatMap(OrgID.init), body: try row.decode(column: "body", as: String.self),
+                                  createdMs: try row.decode(column: "created_ms", as: Int64.self))
+        try await rail.deliver(message)
+        try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.wallClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
+    }
+
+    /// After an approval: the payout goes out if the bank is connected. A failure here is not the
+    /// approval's: it is logged, and the recovery sweep instructs it later.
+    static func approved(_ outcome: Outcome, app: Application) async {
+        for f in outcome.financings where f.status == .approved {
+            do { try await instructPayout(f, app: app) } catch {
+                app.logger.warning("payout of financing \(f.id) not instructed yet (\(error)); the sweep will")
+            }
+        }
+    }
+
+    /// What a notification did, entry by entry.
+    struct Taken: Sendable {
+        var messageId: String
+        var entries: [JSON]
+    }
+
+    /// A notification from `bank` (posted, or read from the rail's inbox): each entry matched by
+    /// end-to-end id to a payment whose payer's account that bank keeps. A settled payout is then
+    /// recorded on the ledger (`confirmPayout` with the clearing reference). Entries that match
+    /// nothing of the bank's, or whose amount differs, change nothing and say so.
+    static func take(_ bytes: [UInt8], rail: any PaymentRail, from bank: OrgID?, app: Application) async throws -> Taken {
+        let (messageId, events) = try rail.events(in: bytes)
+        let now = app.wallClock.nowMs(), sql = app.sql
+        try await sql.raw("""
+            INSERT INTO rail_messages (id, rail, direction, kind, org_id, body, created_ms) VALUES
+            (\(bind: messageId), \(bind: rail.name), 'in', 'notification', \(bind: bank?.description), \(bind: String(decoding: bytes, as: UTF8.self)), \(bind: now))
+            ON CONFLICT DO NOTHING
+            """).run()
+        var entries: [JSON] = []
+        for e in events {
+            var answer: [JSONKey: JSON] = ["endToEndId": .string(e.paymentId), "status": .string(e.status.rawValue), "amountFen": .int(e.amountFen)]
+            guard let payment = try await PaymentStore.find(e.paymentId, on: sql), try await keptBy(bank, payment, on: sql) else {
+                answer["applied"] = false; answer["note"] = .string("no payment of this bank has this end-to-end id")
+                entries.append(.object(answer)); continue
+            }
+            answer["paymentId"] = .string(payment.id)
+            guard e.amountFen == payment.amountFen else {
+                try await PaymentStore.note(payment.id, "notified \(Money.format(e.amountFen)) in \(messageId), not \(Money.format(payment.amountFen)): not applied", source: rail.name, nowMs: now, on: sql)
+                answer["applied"] = false; answer["note"] = .string("the amount differs from the payment's \(payment.amountFen) fen")
+                entries.append(.object(answer)); continue
+            }
+            let detail = "\(e.status.rawValue) in \(messageId)" + (e.reference.map { ", reference \($0)" } ?? "") + (e.reason.map { ", reason \($0)" } ?? "")
+            let moved = try await PaymentStore.move(payment.id, to: e.status, reference: e.reference, reason: e.reason, source: rail.name, detail: detail, nowMs: now, on: app.db)
+            answer["applied"] = .bool(moved != nil)
+            if moved == nil { answer["note"] = .string("the payment is \(payment.status.rawValue) already: nothing changed") }
+            if let moved, moved.status == .settled { try await record(moved, app: app) }
+            entries.append(.object(answer))
+        }
+        return Taken(messageId: messageId, entries: entries)
+    }
+
+    /// The bank keeps the payer's account: the payer itself (a bank paying out), or the account's agent.
+    static func keptBy(_ bank: OrgID?, _ p: Payment, on sql: any SQLDatabase) async throws -> Bool {
+        guard let bank else { return true }  // read from the rail's own inbox: the link is the authentication
+        if p.payerId == bank { return true }
+        return try await PaymentAccount.find(p.payerId, rail: p.rail, on: sql)?.agentOrgId == bank
+    }
+
+    /// A settled payment onto the ledger, signed as its payer: a payout's `confirmPayout` with
+    /// the rail's reference. Refused (the bank confirmed it by hand meanwhile), the payment
+    /// keeps the refusal in its history and shows on reconciliation.
+    static func record(_ p: Payment, app: Application) async throws {
+        guard p.transactionId == nil, p.status == .settled, p.kind == .payout else { return }
+        let reference = String("RAIL-\(p.reference ?? p.id)".prefix(Limits.maxReferenceLength))
+        let rail = Caller(userId: "rail:\(p.rail)", orgId: p.payerId, email: "rail:\(p.rail)", name: "\(p.rail) rail", userRole: .admin, viaAPIKey: true)
+        do {
+            let outcome = try await LedgerService.submit(.confirmPayout(financingId: p.subjectId, reference: reference), by: rail, app: app)
+            try await app.sql.raw("UPDATE rail_payments SET transaction_id = \(bind: outcome.effects.transactionId.description) WHERE id = \(bind: p.id)").run()
+            try await PaymentStore.note(p.id, "recorded on the ledger: confirmPayout \(outcome.effects.transactionId)", source: "platform", nowMs: app.wallClock.nowMs(), on: app.sql)
+        } catch let error as LedgerError {
+            try await PaymentStore.note(p.id, "the ledger refused confirmPayout: \(error.message)", source: "platform", nowMs: app.wallClock.nowMs(), on: app.sql)
+        }
+    }
+
+    /// Notifications the rail left in its inbox folder, each taken once and then moved to `done/`.
+    static func readInbox(_ rail: any PaymentRail, named name: String, app: Application) async throws {
+        guard let bank = rail as? BankTransferRail, let inbox = bank.inbox,
+              let files = try? FileManager.default.contentsOfDirectory(atPath: inbox).filter({ $0.hasSuffix(".xml") }).sorted() else { return }
+        let done = URL(fileURLWithPath: inbox).appendingPathComponent("done")
+        try FileManager.default.createDirectory(at: done, withIntermediateDirectories: true)
+        for file in files {
+            let url = URL(fileURLWithPath: inbox).appendingPathComponent(file)
+            let bytes = Array(try Data(contentsOf: url))
+            do { _ = try await take(bytes, rail: rail, from: nil, app: app) } catch let error as LedgerError {
+                app.logger.warning("rail \(name): \(file) refused: \(error.message)")
+            }
+            let target = done.appendingPathComponent(file)
+            if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
+            try FileManager.default.moveItem(at: url, to: target)
+        }
+    }
+
+    /// The recovery sweep, at start-up and on a timer: instructions not yet handed to their rail,
+    /// approved financings of connected banks with no payout, settled payments not yet on the
+    /// ledger. Each step finds the same payment if it exists: nothing is instructed twice.
+    static func sweep(_ app: Application) async throws {
+        let sql = app.sql
+        for (name, rail) in app.rails {
+            for row in try await sql.raw("SELECT id FROM rail_messages WHERE rail = \(bind: name) AND direction = 'out' AND delivered_ms IS NULL").all() {
+                try await deliver(try row.decode(column: "id", as: String.self), rail: rail, app: app)
+            }
+        }
+        guard !app.rails.isEmpty else { return }
+        let approved = try await sql.raw("""
+            SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f
+            WHERE f.status = 'approved' AND NOT EXISTS (SELECT 1 FROM rail_payments p WHERE p.subject_id = f.id AND p.kind = 'payout')
+            """).all()
+        for row in approved { try await instructPayout(try RowReader(row, "financings").financing, app: app) }
+        for (name, rail) in app.rails { try await readInbox(rail, named: name, app: app) }
+        let unrecorded = try await sql.raw("""
+            SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL AND kind = 'payout'
+                AND subject_id IN (SELECT id FROM financings WHERE status = 'approved')
+            """).all()
+        for row in unrecorded {
+            try await record(try Payment(row: row), app: app)
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Ledger
+import SQLKit
+import Testing
+import VaporTesting
+
+@testable import App
+
+/// ISO 20022 as the bank-transfer rail writes and reads it. Every document made here is also
+/// kept in `CASCADE_ISO20022_KEEP` when it is set, and `.ci/iso20022` checks them all against the
+/// messages' schemas.
+@Suite struct ISO20022Tests {
+    static func keep(_ text: String, named name: String) throws {
+        if let folder = ProcessInfo.processInfo.environment["CASCADE_ISO20022_KEEP"] { try BankTransferRail.write(text, named: name, in: folder) }
+    }
+
+    static let debtor = ISO20022.Account(number: "6222000011112222", name: "江南商业银行 <营业部> & \"总行\"", bankCode: "313301000001")
+
+    @Test func aPaymentInitiationCarriesEveryTransferInFenAsYuan() throws {
+        let transfers = [ISO20022.Transfer(endToEndId: String(repeating: "a", count: 32), amountFen: 99_125_00,
+                                           creditor: ISO20022.Account(number: "6222000033334444", name: "苏州精密部件\u{0007}", bankCode: "313305000002"), remittance: "融资放款 CAS-1"),
+                         ISO20022.Transfer(endToEndId: String(repeating: "b", count: 32), amountFen: 1,
+                                           creditor: ISO20022.Account(number: "6222000055556666", name: "无锡铸造厂", bankCode: "313302000003"), remittance: String(repeating: "长", count: 300))]
+        let text = ISO20022.document(ISO20022.Initiation(messageId: "CAS" + String(repeating: "0", count: 29), createdMs: 1_790_000_000_000, executionDate: BusinessDate("2026-12-01")!,
+                                                        initiatingParty: "江南商业银行", debtor: Self.debtor, transfers: transfers))
+        try Self.keep(text, named: "pain001-unit.xml")
+        #expect(text.contains("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.09\">"))
+        #expect(text.contains("<NbOfTxs>2</NbOfTxs>") && text.contains("<CtrlSum>99125.01</CtrlSum>"))
+        #expect(text.contains("<InstdAmt Ccy=\"CNY\">99125.00</InstdAmt>") && text.contains("<InstdAmt Ccy=\"CNY\">0.01</InstdAmt>"))
+        // Markup in names is escaped; a control character XML cannot carry is dropped; remittance is cut to 140.
+        #expect(text.contains("江南商业银行 &lt;营业部&gt; &amp; &quot;总行&quot;") && !text.contains("\u{0007}"))
+        #expect(text.contains("<Ustrd>\(String(repeating: "长", count: 140))</Ustrd>"))
+        #expect(text.contains("<MmbId>313305000002</MmbId>"))
+    }
+
+    @Test func yuanTextIsReadExactlyOrNotAtAll() {
+        #expect(ISO20022.fen("99125.00") == 99_125_00 && ISO20022.fen("0.5") == 50 && ISO20022.fen("12") == 1200)
+        for bad in ["", "1.234", "-1.00", "1,000.00", "1e5", " 1.00", "１.00", "10000000000000000.00", "99999999999999999999"] {
+            #expect(ISO20022.fen(bad) == nil, "\(bad)")
+        }
+        #expect(ISO20022.yuan(0) == "0.00" && ISO20022.yuan(5) == "0.05" && ISO20022.yuan(123_456_78) == "123456.78")
+    }
+
+    @Test func aNotificationIsReadEntryByEntry() throws {
+        let entries = [ISO20022.Notified(endToEndId: "e1", amountFen: 100_00, outcome: .booked, reference: "CNAPS-20261201-0001", returnReason: nil),
+                       ISO20022.Notified(endToEndId: "e2", amountFen: 5, outcome: .pending, reference: nil, returnReason: nil),
+                       ISO20022.Notified(endToEndId: "e3", amountFen: 7_00, outcome: .returned, reference: "CNAPS-R-1", returnReason: "AC04")]
+        let text = ISO20022.notificationDocument(messageId: "CAMT-UNIT-1", createdMs: 1_790_000_000_000, account: "6222000011112222", entries: entries)
+        try Self.keep(text, named: "camt054-unit.xml")
+        let read = try ISO20022.notification(Array(text.utf8))
+        #expect(read == ISO20022.Notification(messageId: "CAMT-UNIT-1", entries: entries))
+    }
+
+    @Test func anythingButANotificationIsRefusedWithWhatIsWrong() throws {
+        let good = ISO20022.notificationDocument(messageId: "M", createdMs: 0, account: "1", entries: [ISO20022.Notified(endToEndId: "e", amountFen: 1, outcome: .booked, reference: nil, returnReason: nil)])
+        let hostile = [
+            "", "not xml", "<Document/>",
+            good.replacingOccurrences(of: "camt.054.001.08", with: "camt.053.001.08"),
+            good.replacingOccurrences(of: "Ccy=\"CNY\"", with: "Ccy=\"USD\""),
+            good.replacingOccurrences(of: "<Cd>BOOK</Cd>", with: "<Cd>INFO</Cd>"),
+            good.replacingOccurrences(of: "<EndToEndId>e</EndToEndId>", with: ""),
+            good.replacingOccurrences(of: ">0.01<", with: ">0.001<"),
+            // An external entity is never fetched nor expanded.
+            "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>" + good.replacingOccurrences(of: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", with: "").replacingOccurrences(of: "<MsgId>M</MsgId>", with: "<MsgId>&x;</MsgId>"),
+        ]
+        for text in hostile {
+            #expect(throws: LedgerError.self, "\(text.prefix(80))") { try ISO20022.notification(Array(text.utf8)) }
+        }
+        #expect(throws: LedgerError.self) { try ISO20022.notification([UInt8](repeating: 0x20, count: ISO20022.maxNotificationBytes + 1)) }
+    }
+}
+
+/// A financing's payout through the bank-transfer rail: instructed once approved, settled by the
+/// bank's notification, then recorded on the ledger; nothing twice, and nobody else's.
+@Suite struct PaymentTests {
+    static let bankAccount = #"{"account":"6222000011112222","accountName":"江南商业银行","agent":"313301000001"}"#
+    static let supplierAccount = #"{"account":"6222000033334444","accountName":"苏州精密部件","agent":"313305000002"}"#
+
+    /// The demo with the bank-transfer rail writing into a folder of its own.
+    static func with(_ body: (DemoPlatform, URL) async throws -> Void) async throws {
+        try await DemoPlatform.with { d in
+            let outbox = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-outbox-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: outbox) }
+            d.app.rails = ["bank": BankTransferRail(outbox: outbox.path, inbox: nil, keep: ProcessInfo.processInfo.environment["CASCADE_ISO20022_KEEP"])]
+            try await body(d, outbox)
+        }
+    }
+
+    static func connect(_ d: DemoPlatform) async throws {
+        #expect(try await d.call("bank", .PUT, "/api/v1/orgs/\(d.orgs["bank"]!)/payment-accounts/bank", bankAccount).status == .ok)
+        #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/bank", supplierAccount).status == .ok)
+    }
+
+    /// What the bank would send of its account for `payment`.
+    static func notify(_ d: DemoPlatform, as who: String = "bank", _ entries: [ISO20022.Notified], id: String = UUID().uuidString) async throws -> DemoPlatform.Answer {
+        let text = ISO20022.notificationDocument(messageId: id, createdMs: d.clock.nowMs(), account: "6222000011112222", entries: entries)
+        try ISO20022Tests.keep(text, named: "camt054-\(id).xml")
+        return try await d.call(who, .POST, "/api/v1/rails/bank/notifications", text, headers: ["Content-Type": "application/xml"])
+    }
+
+    @Test func anApprovedFinancingIsPaidOutThroughTheRailAndRecordedOnceSettled() async throws {
+        try await Self.with { d, outbox in
+            try await Self.connect(d)
+            let f = try await ApprovalTests.request(d)
+            let approved = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")
+            #expect(approved.status == .ok && approved["financing"]?["status"] == "approved")
+            let listed = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items
+            #expect(listed.count == 1)
+            let payment = try #require(listed.first)
+            #expect(payment["kind"] == "payout" && payment["status"] == "instructed" && payment["rail"] == "bank")
+            #expect(payment["payerId"] == .string(d.orgs["bank"]!.description) && payment["payeeId"] == .string(d.orgs["tier1"]!.description))
+            #expect(payment["amountFen"] == approved["financing"]!["payoutFen"])
+            let id = payment["id"]!.stringValue!
+            #expect(id == Payment.id(.payout, paying: f, to: d.orgs["tier1"]!))
+            // One pain.001 file in the outbox, for this payment.
+            let files = try FileManager.default.contentsOfDirectory(atPath: outbox.path).filter { $0.hasSuffix(".xml") }
+            #expect(files.count == 1)
+            let file = try String(contentsOf: outbox.appendingPathComponent(files[0]), encoding: .utf8)
+            #expect(file.contains("<EndToEndId>\(id)</EndToEndId>") && file.contains("<MmbId>313305000002</MmbId>"))
+            // Nothing on the ledger yet: the money has not arrived.
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "approved")
+
+            let amount = payment["amountFen"]!.intValue!
+            let height = await d.height
+            // Pending, then booked: the payout is recorded on the ledger with the clearing reference.
+            #expect(try await Self.notify(d, [ISO20022.Notified(endToEndId: id, amountFen: amount, outcome: .pending, reference: nil, returnReason: nil)])["entries"]?.arrayValue?.first?["applied"] == true)
+            let booked = try await Self.notify(d, [ISO20022.Notified(endToEndId: id, amountFen: amount, outcome: .booked, reference: "CNAPS-20261201-7", returnReason: nil)], id: "CAMT-BOOKED")
+            #expect(booked.status == .ok && booked["entries"]?.arrayValue?.first?["applied"] == true, "\(booked.json)")
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "paid")
+            #expect(await d.height == height + 1)
+            let shown = try await d.call("tier1", .GET, "/api/v1/payments/\(id)")
+            #expect(shown["status"] == "settled" && shown["reference"] == "CNAPS-20261201-7" && shown["transactionId"]?.stringValue != nil)
+            #expect(shown["history"]?.arrayValue?.map { $0["status"] } == ["instructed", "accepted", "settled", "settled"])
+            // The same file again, and a late "pending": nothing changes, nothing is recorded twice.
+            let again = try await Self.notify(d, [ISO20022.Notified(endToEndId: id, amountFen: amount, outcome: .booked, reference: "CNAPS-20261201-7", returnReason: nil)], id: "CAMT-BOOKED")
+            #expect(again["entries"]?.arrayValue?.first?["applied"] == false)
+            #expect(try await Self.notify(d, [ISO20022.Notified(endToEndId: id, amountFen: amount, outcome: .pending, reference: nil, returnReason: nil)])["entries"]?.arrayValue?.first?["applied"] == false)
+            #expect(await d.height == height + 1)
+            // Who sees it: payer, payee, regulator; not a neighbour.
+            #expect(try await d.call("regulator", .GET, "/api/v1/payments/\(id)").status == .ok)
+            #expect(try await d.call("tier2", .GET, "/api/v1/payments/\(id)").status == .notFound)
+            #expect(try await d.call("tier2", .GET, "/api/v1/payments").items.isEmpty)
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    @Test func aNotificationChangesOnlyTheBanksOwnPaymentsAndOnlyForTheirAmount() async throws {
+        try await Self.with { d, _ in
+            try await Self.connect(d)
+            let f = try await ApprovalTests.request(d)
+            _ = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")
+            let payment = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items[0]
+            let id = payment["id"]!.stringValue!, amount = payment["amountFen"]!.intValue!
+            // Another bank's notification of it, a wrong amount, an unknown id: nothing moves.
+            let other = try await Self.notify(d, as: "bank2", [ISO20022.Notified(endToEndId: id, amountFen: amount, outcome: .booked, reference: "X", returnReason: nil)])
+            #expect(other["entries"]?.arrayValue?.first?["applied"] == false)
+            let wrong = try await Self.notify(d, [ISO20022.Notified(endToEndId: id, amountFen: amount + 1, outcome: .booked, reference: "X", returnReason: nil),
+                                                  ISO20022.Notified(endToEndId: String(repeating: "f", count: 32), amountFen: 1, outcome: .booked, reference: nil, returnReason: nil)])
+            #expect(wrong["entries"]?.arrayValue?.map { $0["applied"] } == [false, false])
+            #expect(try await d.call("bank", .GET, "/api/v1/payments/\(id)")["status"] == "instructed")
+            // Not a bank, a malformed document, no body.
+            #expect(try await Self.notify(d, as: "tier1", []).status == .forbidden)
+            #expect(try await d.call("bank", .POST, "/api/v1/rails/bank/notifications", "<nope/>", headers: ["Content-Type": "application/xml"]).code == "validation_failed")
+            #expect(try await d.call("bank", .POST, "/api/v1/rails/bank/notifications").code == "validation_failed")
+            // A return: the payment is returned with its reason, and the financing stays approved.
+            #expect(try await Self.notify(d, [ISO20022.Notified(endToEndId: id, amountFen: amount, outcome: .returned, reference: "R-1", returnReason: "AC04")])["entries"]?.arrayValue?.first?["applied"] == true)
+            let returned = try await d.call("bank", .GET, "/api/v1/payments/\(id)")
+            #expect(returned["status"] == "returned" && returned["reason"] == "AC04")
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "approved")
+        }
+    }
+
+    @Test func withoutAConnectedRailThePayoutIsConfirmedByHand() async throws {
+        try await Self.with { d, outbox in
+            // Only the bank has an account: the supplier has none, so nothing is instructed.
+            #expect(try await d.call("bank", .PUT, "/api/v1/orgs/\(d.orgs["bank"]!)/payment-accounts/bank", Self.bankAccount).status == .ok)
+            let f = try await ApprovalTests.request(d)
+            _ = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")
+            #expect(try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: outbox.path))
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/confirm-payout", #"{"reference":"MANUAL-1"}"#)["financing"]?["status"] == "paid")
+            // Bad accounts are refused; only the org's admins set them.
+            for bad in [#"{"account":"","accountName":"x","agent":"313301000001"}"#, #"{"account":"1","accountName":"x","agent":"31330"}"#,
+                        #"{"account":"1","accountName":" ","agent":"313301000001"}"#, #"{"account":"1<2","accountName":"x","agent":"313301000001"}"#,
+                        #"{"account":"1","accountName":"x","agent":"313301000001","agentOrgId":"\#(d.orgs["tier1"]!)"}"#] {
+                #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/bank", bad).status == .unprocessableEntity, "\(bad)")
+            }
+            #expect(try await d.call("tier2", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/bank", Self.supplierAccount).status == .forbidden)
+            #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/ecny", Self.supplierAccount).status == .notFound)
+        }
+    }
+
+    @Test func theSweepInstructsWhatWasMissedAndNeverTwice() async throws {
+        try await Self.with { d, outbox in
+            let f = try await ApprovalTests.request(d)
+            // Approved before the accounts were set (as if the server stopped before instructing).
+            _ = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")
+            try await Self.connect(d)
+            try await PaymentService.sweep(d.app)
+            try await PaymentService.sweep(d.app)
+            let payments = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items
+            #expect(payments.count == 1)
+            let id = payments[0]["id"]!.stringValue!
+            // A file never delivered (the process stopped after storing it) goes out on the next sweep.
+            try FileManager.default.removeItem(at: outbox)
+            try await d.app.sql.raw("UPDATE rail_messages SET delivered_ms = NULL").run()
+            try await PaymentService.sweep(d.app)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outbox.path).filter { $0.hasSuffix(".xml") }.count == 1)
+            // Settled but not yet on the ledger (the server stopped in between): the sweep records it, once.
+            _ = try await PaymentStore.move(id, to: .settled, reference: "CNAPS-S-1", reason: nil, source: "bank", detail: "test", nowMs: d.clock.nowMs(), on: d.app.db)
+            let height = await d.height
+            try await PaymentService.sweep(d.app)
+            try await PaymentService.sweep(d.app)
+            #expect(await d.height == height + 1)
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "paid")
+            #expect(try await d.chainAgrees())
+        }
+    }
+}
