@@ -216,4 +216,53 @@ import VaporTesting
             #expect(try await d.chainAgrees())
         }
     }
+
+    @Test func atMaturityEveryHolderIsPaidThroughTheRailAndEachPieceSettledAsItArrives() async throws {
+        try await Self.with { d, outbox in
+            let first = try await d.call("core", .GET, "/api/v1/receivables?status=active").items.first { $0["faceFen"] == .int(1_000_000_00) && $0["dueDate"] == "2026-11-30" }!
+            let rid = first["id"]!.stringValue!
+            // The core keeps its account at 江南商业银行, which sends the account's notifications.
+            #expect(try await d.call("core", .PUT, "/api/v1/orgs/\(d.orgs["core"]!)/payment-accounts/bank",
+                                     #"{"account":"6222000099990000","accountName":"华东重工集团","agent":"313301000001","agentOrgId":"\#(d.orgs["bank"]!)"}"#).status == .ok)
+            for (who, n) in [("tier1", "1"), ("tier2", "2")] {
+                #expect(try await d.call(who, .PUT, "/api/v1/orgs/\(d.orgs[who]!)/payment-accounts/bank", #"{"account":"62220000\#(n)","accountName":"\#(who)","agent":"313305000002"}"#).status == .ok)
+            }
+            _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-30"}"#)
+            // A holder without an account: nothing is instructed, and the answer names it.
+            let missing = try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-R-1"}"#)
+            #expect(missing.code == "invalid_counterparty" && missing["detail"]?.stringValue?.contains("常州五金加工") == true, "\(missing.json)")
+            #expect(!FileManager.default.fileExists(atPath: outbox.path))
+            #expect(try await d.call("tier3", .PUT, "/api/v1/orgs/\(d.orgs["tier3"]!)/payment-accounts/bank", #"{"account":"622200003","accountName":"tier3","agent":"313305000002"}"#).status == .ok)
+            let height = await d.height
+            let instructed = try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-R-1"}"#)
+            #expect(instructed.status == .accepted, "\(instructed.json)")
+            let payments = instructed["payments"]?.arrayValue ?? []
+            #expect(payments.count == 3 && payments.compactMap { $0["amountFen"]?.intValue }.reduce(0, +) == 1_000_000_00)
+            #expect(Set(payments.compactMap { $0["payeeId"]?.stringValue }) == Set(["tier1", "tier2", "tier3"].map { d.orgs[$0]!.description }))
+            #expect(await d.height == height)  // nothing on the ledger until the money arrives
+            // Settling again while they are on their way instructs nothing more.
+            #expect(try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-R-1"}"#)["payments"]?.arrayValue?.count == 3)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outbox.path).filter { $0.hasSuffix(".xml") }.count == 1)
+
+            func entry(_ payee: String, _ outcome: ISO20022.Notified.Outcome, _ ref: String) -> ISO20022.Notified {
+                let p = payments.first { $0["payeeId"] == .string(d.orgs[payee]!.description) }!
+                return ISO20022.Notified(endToEndId: p["id"]!.stringValue!, amountFen: p["amountFen"]!.intValue!, outcome: outcome, reference: ref, returnReason: outcome == .returned ? "AC04" : nil)
+            }
+            let taken = try await Self.notify(d, [entry("tier1", .booked, "C-1"), entry("tier2", .booked, "C-2"), entry("tier3", .returned, "C-3")])
+            #expect(taken["entries"]?.arrayValue?.map { $0["applied"] } == [true, true, true], "\(taken.json)")
+            #expect(await d.height == height + 2)
+            let receivable = try await d.call("core", .GET, "/api/v1/receivables/\(rid)")
+            #expect(receivable["status"] == "active" && receivable["paidFen"] == .int(850_000_00), "\(receivable.json)")
+            // The returned piece shows with its reason, and settling again retries it alone, as a new payment.
+            let returned = try await d.call("core", .GET, "/api/v1/payments?receivableId=\(rid)&status=returned").items
+            #expect(returned.count == 1 && returned[0]["reason"] == "AC04")
+            let retry = try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-R-2"}"#)
+            let retried = retry["payments"]?.arrayValue ?? []
+            #expect(retry.status == .accepted && retried.count == 1 && retried[0]["id"] != returned[0]["id"] && retried[0]["status"] == "instructed", "\(retry.json)")
+            _ = try await Self.notify(d, [ISO20022.Notified(endToEndId: retried[0]["id"]!.stringValue!, amountFen: 150_000_00, outcome: .booked, reference: "C-4", returnReason: nil)])
+            #expect(try await d.call("core", .GET, "/api/v1/receivables/\(rid)")["status"] == "settled")
+            #expect(try await d.call("tier3", .GET, "/api/v1/payments?receivableId=\(rid)").items.count == 2)
+            #expect(try await d.chainAgrees())
+        }
+    }
 }

@@ -42,6 +42,7 @@ enum ApprovalController {
 
     static func answer(_ performed: Performed, settlement: Bool) -> JSON {
         if let rules = performed.rules { return ["rules": .array(rules.map(\.json))] }
+        if !performed.payments.isEmpty { return ["payments": .array(performed.payments.map { $0.json() })] }
         return settlement ? ReceivableController.settlementAnswer(performed.outcomes) : DTO.outcome(performed.outcomes[0])
     }
 

@@ -129,6 +129,9 @@ enum ReceivableController {
         let reference = try body.string("reference", maxLength: Limits.maxReferenceLength)!
         switch try await ReceivableService.settle(id, tokenIds: tokenIds, reference: reference, by: viewer, app: req.application) {
         case .pending(let approval): return ApprovalController.held(approval)
+        case .done(let settlement) where !settlement.payments.isEmpty:
+            // Instructed on the core's rail: each piece is settled on the ledger as its payment arrives.
+            return JSON.object(["payments": .array(settlement.payments.map { $0.json() })]).response(status: .accepted)
         case .done(let settlement): return settlementAnswer(settlement.outcomes).response()
         }
     }

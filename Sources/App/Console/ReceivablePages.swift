@@ -186,10 +186,15 @@ enum ReceivablePages: ConsoleArea {
 
     @Sendable static func settle(req: Request) async throws -> Response {
         let id = try req.txIdParameter()
-        return try await actOrHold(req, action: "settle", next: "/receivables/\(id)", done: "settled", fieldNames: ["reference": "reference"],
-                                   page: { try await receivablePage(req, form: $0, error: $1) }) { viewer, v in
+        var instructed = false
+        let response = try await actOrHold(req, action: "settle", next: "/receivables/\(id)", done: "settled", fieldNames: ["reference": "reference"],
+                                           page: { try await receivablePage(req, form: $0, error: $1) }) { viewer, v in
             guard let reference = v["reference"], !reference.isEmpty else { throw LedgerError.invalid("reference", "give the payment's reference") }
-            return try await ReceivableService.settle(id, tokenIds: nil, reference: reference, by: viewer, app: req.application).held
+            let prepared = try await ReceivableService.settle(id, tokenIds: nil, reference: reference, by: viewer, app: req.application)
+            if case .done(let settlement) = prepared, !settlement.payments.isEmpty { instructed = true }
+            return prepared.held
         }
+        // Through the core's rail: paid, and settled on the ledger, as each holder's payment arrives.
+        return instructed ? redirect("/receivables/\(id)", notice: "settle_instructed") : response
     }
 }

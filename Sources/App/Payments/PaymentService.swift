@@ -36,6 +36,70 @@ enum PaymentService {
         return try await PaymentStore.find(id, on: app.sql)
     }
 
+    /// The rail a core enterprise settles by: the bank-transfer rail, when it has an account on it.
+    static func settlementRoute(core: OrgID, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount)? {
+        guard let rail = app.rails["bank"], let payer = try await PaymentAccount.find(core, rail: rail.name, on: app.sql) else { return nil }
+        return (rail, payer)
+    }
+
+    /// At maturity, one payment per holder of each payable piece (the listed ones, or all), in one
+    /// instruction from the core's account. The ledger is asked first whether it would settle them
+    /// today: nothing is paid before maturity. Every holder must have an account on the rail; if
+    /// one has none, nothing is instructed and the answer names them. A piece paid already (its
+    /// payment instructed, accepted or settled) is not paid again.
+    static func instructSettlement(_ receivableId: TxID, tokenIds: [TokenID]?, reference: String, by caller: Caller,
+                                   route: (rail: any PaymentRail, payer: PaymentAccount), app: Application) async throws -> [Payment] {
+        let sql = app.sql
+        var query: SQLQueryString = "SELECT id, holder_id, amount_fen FROM tokens WHERE receivable_id = \(bind: receivableId.description) AND status IN ('active', 'locked')"
+        if let tokenIds { query += " AND id IN (\(unsafeRaw: tokenIds.map { "'\($0)'" }.joined(separator: ", ")))" }
+        query += " ORDER BY id"
+        let pieces = try await sql.raw(query).all().map { row -> (TokenID, OrgID, Int64) in
+            guard let t = TokenID(try row.decode(column: "id", as: String.self)), let h = OrgID(try row.decode(column: "holder_id", as: String.self)) else { throw StoreDamage("token row") }
+            return (t, h, try row.decode(column: "amount_fen", as: Int64.self))
+        }
+        guard !pieces.isEmpty else { throw Problem(.tokenNotActive, "receivable \(receivableId) has no active or locked piece to pay") }
+        if let tokenIds, tokenIds.count != pieces.count { throw LedgerError(.tokenNotActive, "tokenIds: only active or locked pieces of this receivable are paid") }
+        for chunk in stride(from: 0, to: pieces.count, by: Limits.maxSettleTokens).map({ Array(pieces[$0..<min($0 + Limits.maxSettleTokens, pieces.count)]) }) {
+            try await LedgerService.trial(.settle(receivableId: receivableId, tokenIds: chunk.map(\.0), reference: reference), by: caller, app: app)
+        }
+        var payees: [OrgID: PaymentAccount] = [:], missing: [OrgID] = []
+        for holder in Set(pieces.map(\.1)) {
+            if let a = try await PaymentAccount.find(holder, rail: route.rail.name, on: sql) { payees[holder] = a } else { missing.append(holder) }
+        }
+        guard missing.isEmpty else {
+            let names = try await ReceivableQueries.orgNames(on: sql)
+            throw LedgerError(.invalidCounterparty, "holders without an account on the \(route.rail.name) rail: \(missing.map { names[$0.description] ?? $0.description }.sorted().joined(separator: ", ")); they add one, or the piece is settled by hand")
+        }
+        let now = app.wallClock.nowMs(), number = try await sql.raw("SELECT number FROM receivables WHERE id = \(bind: receivableId.description)").first()?.decode(column: "number", as: String.self) ?? ""
+        // A piece whose payment is on its way (or arrived) is not paid again; one whose last
+        // payment failed or was returned is paid anew, as the next attempt (an id of its own).
+        var payments: [Payment] = [], live: [String] = []
+        for (t, holder, amount) in pieces {
+            let earlier = try await sql.raw("SELECT id, status FROM rail_payments WHERE token_id = \(bind: t.description) ORDER BY created_ms DESC, id").all()
+            if let last = earlier.first, let status = PaymentStatus(rawValue: try last.decode(column: "status", as: String.self)), status != .failed, status != .returned {
+                live.append(try last.decode(column: "id", as: String.self)); continue
+            }
+            let subject = earlier.isEmpty ? t.description : "\(t)#\(earlier.count + 1)"
+            payments.append(Payment(id: Payment.id(.settlement, paying: subject, to: holder), rail: route.rail.name, kind: .settlement, payerId: caller.orgId,
+                                    payeeId: holder, amountFen: amount, subjectId: receivableId, tokenId: t, messageId: "", nowMs: now))
+        }
+        guard !payments.isEmpty else {
+            var stored: [Payment] = []
+            for id in live { if let found = try await PaymentStore.find(id, on: sql) { stored.append(found) } }
+            return stored
+        }
+        let batch = PaymentBatch(payer: route.payer, payees: payees, payments: payments,
+                                 remittance: Dictionary(uniqueKeysWithValues: payments.map { ($0.id, "Cascade \(number) \(reference)") }),
+                                 executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now)
+        for i in payments.indices { payments[i].messageId = batch.messageId }
+        let message = try route.rail.message(for: batch)
+        try await PaymentStore.instruct(payments, message: message, on: app.db)
+        try await deliver(message.id, rail: route.rail, app: app)
+        var stored: [Payment] = []
+        for id in live + payments.map(\.id) { if let found = try await PaymentStore.find(id, on: sql) { stored.append(found) } }
+        return stored
+    }
+
     /// Hands a stored instruction to its rail and notes when it went.
     static func deliver(_ messageId: String, rail: any PaymentRail, app: Application) async throws {
         guard let row = try await app.sql.raw("""
@@ -110,15 +174,22 @@ enum PaymentService {
     /// the rail's reference. Refused (the bank confirmed it by hand meanwhile), the payment
     /// keeps the refusal in its history and shows on reconciliation.
     static func record(_ p: Payment, app: Application) async throws {
-        guard p.transactionId == nil, p.status == .settled, p.kind == .payout else { return }
+        guard p.transactionId == nil, p.status == .settled else { return }
         let reference = String("RAIL-\(p.reference ?? p.id)".prefix(Limits.maxReferenceLength))
         let rail = Caller(userId: "rail:\(p.rail)", orgId: p.payerId, email: "rail:\(p.rail)", name: "\(p.rail) rail", userRole: .admin, viaAPIKey: true)
+        let payload: Payload
+        switch p.kind {
+        case .payout: payload = .confirmPayout(financingId: p.subjectId, reference: reference)
+        case .settlement:
+            guard let token = p.tokenId else { return }
+            payload = .settle(receivableId: p.subjectId, tokenIds: [token], reference: reference)
+        }
         do {
-            let outcome = try await LedgerService.submit(.confirmPayout(financingId: p.subjectId, reference: reference), by: rail, app: app)
+            let outcome = try await LedgerService.submit(payload, by: rail, app: app)
             try await app.sql.raw("UPDATE rail_payments SET transaction_id = \(bind: outcome.effects.transactionId.description) WHERE id = \(bind: p.id)").run()
-            try await PaymentStore.note(p.id, "recorded on the ledger: confirmPayout \(outcome.effects.transactionId)", source: "platform", nowMs: app.wallClock.nowMs(), on: app.sql)
+            try await PaymentStore.note(p.id, "recorded on the ledger: \(payload.type.rawValue) \(outcome.effects.transactionId)", source: "platform", nowMs: app.wallClock.nowMs(), on: app.sql)
         } catch let error as LedgerError {
-            try await PaymentStore.note(p.id, "the ledger refused confirmPayout: \(error.message)", source: "platform", nowMs: app.wallClock.nowMs(), on: app.sql)
+            try await PaymentStore.note(p.id, "the ledger refused \(payload.type.rawValue): \(error.message)", source: "platform", nowMs: app.wallClock.nowMs(), on: app.sql)
         }
     }
 
@@ -158,8 +229,9 @@ enum PaymentService {
         for row in approved { try await instructPayout(try RowReader(row, "financings").financing, app: app) }
         for (name, rail) in app.rails { try await readInbox(rail, named: name, app: app) }
         let unrecorded = try await sql.raw("""
-            SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL AND kind = 'payout'
-                AND subject_id IN (SELECT id FROM financings WHERE status = 'approved')
+            SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL
+                AND ((kind = 'payout' AND subject_id IN (SELECT id FROM financings WHERE status = 'approved'))
+                  OR (kind = 'settlement' AND token_id IN (SELECT id FROM tokens WHERE status IN ('active', 'locked'))))
             """).all()
         for row in unrecorded {
             try await record(try Payment(row: row), app: app)

@@ -103,6 +103,8 @@ extension Prepared {
 struct Performed: Sendable {
     var outcomes: [Outcome] = []
     var rules: [ApprovalRule]?
+    /// The payments a settlement instructed on the core's rail.
+    var payments: [Payment] = []
 }
 
 enum ApprovalStatus: String, CaseIterable, Sendable {
@@ -376,6 +378,12 @@ enum ApprovalService {
     /// Performs an approved operation as its org; a checker approved it, so no preparer is needed.
     static func perform(_ operation: PreparedOperation, org: OrgID, by viewer: Viewer, app: Application) async throws -> Performed {
         switch operation {
+        case .ledger(.settle(let receivableId, let tokenIds, let reference)):
+            let settlement = try await ReceivableService.perform(receivableId, tokenIds: tokenIds, reference: reference, by: viewer, app: app)
+            return Performed(outcomes: settlement.outcomes, payments: settlement.payments)
+        case .settleAll(let receivableId, let reference):
+            let settlement = try await ReceivableService.perform(receivableId, tokenIds: nil, reference: reference, by: viewer, app: app)
+            return Performed(outcomes: settlement.outcomes, payments: settlement.payments)
         case .ledger(.issue(var p)):
             p.issueDate = BusinessDate(epochMs: app.ledgerClock.nowMs())
             return Performed(outcomes: [try await LedgerService.submit(.issue(p), by: viewer.caller, app: app)])
@@ -383,8 +391,6 @@ enum ApprovalService {
             let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
             if case .approveFinancing = payload { await PaymentService.approved(outcome, app: app) }
             return Performed(outcomes: [outcome])
-        case .settleAll(let receivableId, let reference):
-            return Performed(outcomes: try await ReceivableService.settleEveryPiece(receivableId, reference: reference, by: viewer, app: app).outcomes)
         case .rules(let rules):
             try await ApprovalRules.replace(org, with: rules, on: app.db)
             return Performed(rules: rules)

@@ -24,11 +24,12 @@ enum ReceivableService {
         return try await LedgerService.submitOrHold(payload, by: caller, app: app, time: now)
     }
 
-    /// The transactions a settlement took, in order; the last one's outcome shows the receivable
-    /// as it then stood.
+    /// What a settlement did: the transactions it took, in order (the last one's outcome shows the
+    /// receivable as it then stood); or, for a core enterprise with a connected rail, the payments
+    /// it instructed, one per holder, whose pieces are settled on the ledger as each one arrives.
     struct Settlement: Sendable {
         var outcomes: [Outcome]
-        var last: Outcome { outcomes[outcomes.count - 1] }
+        var payments: [Payment] = []
     }
 
     /// Pays the listed pieces, or by default every active or locked piece of the receivable. A
@@ -41,15 +42,22 @@ enum ReceivableService {
         guard try await ReceivableQueries.find(receivableId, visibleTo: viewer, on: app.sql) != nil else {
             throw Problem(.notFound, "no such receivable")
         }
+        let operation: PreparedOperation = tokenIds.map { .ledger(.settle(receivableId: receivableId, tokenIds: $0, reference: reference)) }
+            ?? .settleAll(receivableId: receivableId, reference: reference)
+        if let approval = try await ApprovalService.hold(operation, by: viewer.caller, app: app) { return .pending(approval) }
+        return .done(try await perform(receivableId, tokenIds: tokenIds, reference: reference, by: viewer, app: app))
+    }
+
+    /// The settlement itself, prepared or approved: through the core's rail when it has one.
+    static func perform(_ receivableId: TxID, tokenIds: [TokenID]?, reference: String, by viewer: Viewer, app: Application) async throws -> Settlement {
+        if let route = try await PaymentService.settlementRoute(core: viewer.orgId, app: app) {
+            return Settlement(outcomes: [], payments: try await PaymentService.instructSettlement(receivableId, tokenIds: tokenIds, reference: reference,
+                                                                                                 by: viewer.caller, route: route, app: app))
+        }
         if let tokenIds {
-            let payload = Payload.settle(receivableId: receivableId, tokenIds: tokenIds, reference: reference)
-            if let approval = try await ApprovalService.hold(.ledger(payload), by: viewer.caller, app: app) { return .pending(approval) }
-            return .done(Settlement(outcomes: [try await LedgerService.submit(payload, by: viewer.caller, app: app)]))
+            return Settlement(outcomes: [try await LedgerService.submit(.settle(receivableId: receivableId, tokenIds: tokenIds, reference: reference), by: viewer.caller, app: app)])
         }
-        if let approval = try await ApprovalService.hold(.settleAll(receivableId: receivableId, reference: reference), by: viewer.caller, app: app) {
-            return .pending(approval)
-        }
-        return .done(try await settleEveryPiece(receivableId, reference: reference, by: viewer, app: app))
+        return try await settleEveryPiece(receivableId, reference: reference, by: viewer, app: app)
     }
 
     /// Every active or locked piece, in as many transactions as that takes.
