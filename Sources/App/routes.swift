@@ -74,6 +74,7 @@ func routes(_ app: Application) throws {
         signedIn.get("payments", use: PaymentController.list)
         signedIn.get("payments", ":id", use: PaymentController.show)
         signedIn.get("orgs", ":id", "payment-accounts", use: PaymentController.accounts)
+        signedIn.get("reconciliation", use: PaymentController.reconciliation)
         signedIn.put("orgs", ":id", "payment-accounts", ":rail", use: PaymentController.setAccount)
         let notifications = api.grouped(BearerAuthenticator(), RequireCaller(), IdempotencyMiddleware(maxBodyBytes: ISO20022.maxNotificationBytes))
         notifications.on(.POST, "rails", "bank", "notifications", body: .collect(maxSize: ByteCount(value: ISO20022.maxNotificationBytes)), use: PaymentController.bankNotification)
@@ -194,6 +195,7 @@ func exportRoutes(_ routes: any RoutesBuilder) {
     routes.get("exports", "financings.csv", use: ExportController.financings)
     routes.get("exports", "registry-filing.csv", use: ExportController.registry)
     routes.get("exports", "audit-log.csv", use: ExportController.audit)
+    routes.get("exports", "reconciliation.csv", use: PaymentController.reconciliationCSV)
     routes.get("receivables", ":id", "clearing.csv", use: ExportController.clearing)
 }
 

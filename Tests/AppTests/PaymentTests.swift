@@ -262,6 +262,49 @@ import VaporTesting
             _ = try await Self.notify(d, [ISO20022.Notified(endToEndId: retried[0]["id"]!.stringValue!, amountFen: 150_000_00, outcome: .booked, reference: "C-4", returnReason: nil)])
             #expect(try await d.call("core", .GET, "/api/v1/receivables/\(rid)")["status"] == "settled")
             #expect(try await d.call("tier3", .GET, "/api/v1/payments?receivableId=\(rid)").items.count == 2)
+            // The day reconciles: four instructed (one a retry), three settled and one returned on
+            // the rail; four pieces on the ledger through it; no difference.
+            let day = try await d.call("core", .GET, "/api/v1/reconciliation?date=2026-11-30")
+            #expect(day["rail"]?["instructed"]?["count"] == 4 && day["rail"]?["settled"]?["count"] == 3 && day["rail"]?["returned"]?["count"] == 1, "\(day.json)")
+            #expect(day["rail"]?["settled"]?["amountFen"] == .int(1_000_000_00) && day["ledger"]?["viaRail"]?["amountFen"] == .int(1_000_000_00))
+            #expect(day["differences"] == .array([]) && day["balanced"] == true)
+            #expect(try await d.call("tier3", .GET, "/api/v1/reconciliation?date=2026-11-30")["rail"]?["settled"]?["amountFen"] == .int(150_000_00))
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    @Test func reconciliationFlagsEveryDifferenceAndFixesNone() async throws {
+        try await Self.with { d, _ in
+            try await Self.connect(d)
+            d.clock.advance(minutes: 1)  // the demo's own payout, before the accounts, was not expected on a rail
+            let today = BusinessDate(epochMs: d.app.ledgerClock.nowMs()).description
+            // A connected bank confirms a payout by hand: a ledger record with no payment behind it.
+            let f = try await ApprovalTests.request(d)
+            _ = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")
+            let payment = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items[0]
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/confirm-payout", #"{"reference":"BY-HAND"}"#)["financing"]?["status"] == "paid")
+            // Then the rail settles it too: the ledger refuses a second record, and the payment shows unrecorded.
+            _ = try await Self.notify(d, [ISO20022.Notified(endToEndId: payment["id"]!.stringValue!, amountFen: payment["amountFen"]!.intValue!, outcome: .booked, reference: "C-9", returnReason: nil)])
+            let shown = try await d.call("bank", .GET, "/api/v1/payments/\(payment["id"]!.stringValue!)")
+            #expect(shown["status"] == "settled" && shown["transactionId"] == .null)
+            #expect(shown["history"]?.arrayValue?.last?["detail"]?.stringValue?.contains("the ledger refused confirmPayout") == true)
+            let report = try await d.call("bank", .GET, "/api/v1/reconciliation?date=\(today)")
+            let kinds = report["differences"]?.arrayValue?.compactMap { $0["kind"]?.stringValue }.sorted()
+            #expect(kinds == ["ledger_record_without_payment", "settled_without_ledger_record"], "\(report.json)")
+            #expect(report["balanced"] == false)
+            // Nothing was fixed: the payment still has no ledger record, the chain is as it was.
+            #expect(try await d.call("bank", .GET, "/api/v1/payments/\(payment["id"]!.stringValue!)")["transactionId"] == .null)
+            // Another org's report does not show the bank's business; the regulator's shows everything.
+            #expect(try await d.call("tier2", .GET, "/api/v1/reconciliation?date=\(today)")["differences"] == .array([]))
+            #expect(try await d.call("regulator", .GET, "/api/v1/reconciliation?date=\(today)")["differences"]?.arrayValue?.count == 2)
+            #expect(try await d.call("bank", .GET, "/api/v1/reconciliation?date=2026-02-30").code == "validation_failed")
+            // The CSV: UTF-8 with a byte-order mark, one line per total and per difference.
+            var csv = ""
+            try await d.app.testing().test(.GET, "/api/v1/exports/reconciliation.csv?date=\(today)", headers: ["Authorization": "Bearer \(d.keys["bank"]!)"]) { res in
+                #expect(res.status == .ok && Array(res.body.readableBytesView.prefix(3)) == [0xEF, 0xBB, 0xBF])
+                csv = String(buffer: res.body)
+            }
+            #expect(csv.contains("difference: settled_without_ledger_record") && csv.contains("difference: ledger_record_without_payment"))
             #expect(try await d.chainAgrees())
         }
     }

@@ -51,6 +51,47 @@ enum PaymentController {
         return JSON.object(["messageId": .string(taken.messageId), "entries": .array(taken.entries)]).response()
     }
 
+    /// `?date=YYYY-MM-DD`, today's business date by default: the viewer's own org's payments, every
+    /// org's for the regulator and the operator.
+    static func report(_ req: Request) async throws -> Reconciliation.Report {
+        let viewer = try await req.viewer()
+        let date: BusinessDate
+        if let text = try req.queryText("date", maxLength: 10) {
+            guard let d = BusinessDate(text) else { throw LedgerError.invalid("date", "must be a date YYYY-MM-DD") }
+            date = d
+        } else {
+            date = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
+        }
+        return try await Reconciliation.report(on: date, for: viewer.seesAll ? nil : viewer.orgId, sql: req.application.sql)
+    }
+
+    @Sendable static func reconciliation(req: Request) async throws -> Response {
+        Reconciliation.json(try await report(req)).response()
+    }
+
+    /// The same report as CSV, UTF-8 with a byte-order mark: the totals, then every difference.
+    @Sendable static func reconciliationCSV(req: Request) async throws -> Response {
+        let r = try await report(req)
+        let names = try await ReceivableQueries.orgNames(on: req.application.sql)
+        var body = ByteBuffer(bytes: [0xEF, 0xBB, 0xBF])
+        func add(_ cells: [String]) { var l = ExportController.line(cells); body.writeBuffer(&l) }
+        add(["日期 date", "类别 category", "笔数 count", "金额(元) amount", "付款方 payer", "收款方 payee", "付款 payment", "交易 transaction", "说明 detail"])
+        for status in ["instructed", "settled", "returned", "failed"] {
+            let t = r.rail[status] ?? Reconciliation.Totals()
+            add([r.date.description, "rail \(status)", String(t.count), ExportController.yuan(t.amountFen), "", "", "", "", ""])
+        }
+        add([r.date.description, "ledger via rail", String(r.ledgerViaRail.count), ExportController.yuan(r.ledgerViaRail.amountFen), "", "", "", "", ""])
+        add([r.date.description, "ledger manual", String(r.ledgerManual.count), ExportController.yuan(r.ledgerManual.amountFen), "", "", "", "", ""])
+        for d in r.differences {
+            add([r.date.description, "difference: \(d.kind)", "1", ExportController.yuan(d.amountFen), names[d.payerId] ?? d.payerId, names[d.payeeId] ?? d.payeeId,
+                 d.paymentId ?? "", d.transactionId ?? "", d.detail])
+        }
+        var headers = HTTPHeaders()
+        headers.replaceOrAdd(name: .contentType, value: "text/csv; charset=utf-8")
+        headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"reconciliation-\(r.date).csv\"")
+        return Response(status: .ok, headers: headers, body: .init(buffer: body))
+    }
+
     @Sendable static func accounts(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let org = try req.orgIdParameter()
@@ -81,7 +122,7 @@ enum PaymentController {
             agentOrg = id
         }
         let saved = PaymentAccount(orgId: org, rail: rail, account: account, accountName: name, agent: agent, agentOrgId: agentOrg)
-        try await saved.save(on: req.application.sql, nowMs: req.application.wallClock.nowMs())
+        try await saved.save(on: req.application.sql, nowMs: req.application.ledgerClock.nowMs())
         try await OnboardingService.audit(viewer, "payment.account", org, "\(rail) account \(account) at \(agent)", app: req.application, address: req.remoteAddress?.ipAddress)
         return saved.json.response()
     }

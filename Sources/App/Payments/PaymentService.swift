@@ -22,7 +22,7 @@ enum PaymentService {
     @discardableResult
     static func instructPayout(_ f: Financing, app: Application) async throws -> Payment? {
         guard f.status == .approved, let route = try await payoutRoute(for: f, app: app) else { return nil }
-        let now = app.wallClock.nowMs()
+        let now = app.ledgerClock.nowMs()
         let id = Payment.id(.payout, paying: f.id.description, to: f.supplierId)
         var payment = Payment(id: id, rail: route.rail.name, kind: .payout, payerId: f.bankId, payeeId: f.supplierId, amountFen: f.payoutFen,
                               subjectId: f.id, tokenId: nil, messageId: "", nowMs: now)
@@ -70,7 +70,7 @@ enum PaymentService {
             let names = try await ReceivableQueries.orgNames(on: sql)
             throw LedgerError(.invalidCounterparty, "holders without an account on the \(route.rail.name) rail: \(missing.map { names[$0.description] ?? $0.description }.sorted().joined(separator: ", ")); they add one, or the piece is settled by hand")
         }
-        let now = app.wallClock.nowMs(), number = try await sql.raw("SELECT number FROM receivables WHERE id = \(bind: receivableId.description)").first()?.decode(column: "number", as: String.self) ?? ""
+        let now = app.ledgerClock.nowMs(), number = try await sql.raw("SELECT number FROM receivables WHERE id = \(bind: receivableId.description)").first()?.decode(column: "number", as: String.self) ?? ""
         // A piece whose payment is on its way (or arrived) is not paid again; one whose last
         // payment failed or was returned is paid anew, as the next attempt (an id of its own).
         var payments: [Payment] = [], live: [String] = []
@@ -109,7 +109,7 @@ enum PaymentService {
                                   orgId: try row.decode(column: "org_id", as: String?.self).flatMap(OrgID.init), body: try row.decode(column: "body", as: String.self),
                                   createdMs: try row.decode(column: "created_ms", as: Int64.self))
         try await rail.deliver(message)
-        try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.wallClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
+        try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.ledgerClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
     }
 
     /// After an approval: the payout goes out if the bank is connected. A failure here is not the
@@ -134,7 +134,7 @@ enum PaymentService {
     /// nothing of the bank's, or whose amount differs, change nothing and say so.
     static func take(_ bytes: [UInt8], rail: any PaymentRail, from bank: OrgID?, app: Application) async throws -> Taken {
         let (messageId, events) = try rail.events(in: bytes)
-        let now = app.wallClock.nowMs(), sql = app.sql
+        let now = app.ledgerClock.nowMs(), sql = app.sql
         try await sql.raw("""
             INSERT INTO rail_messages (id, rail, direction, kind, org_id, body, created_ms) VALUES
             (\(bind: messageId), \(bind: rail.name), 'in', 'notification', \(bind: bank?.description), \(bind: String(decoding: bytes, as: UTF8.self)), \(bind: now))
@@ -187,9 +187,9 @@ enum PaymentService {
         do {
             let outcome = try await LedgerService.submit(payload, by: rail, app: app)
             try await app.sql.raw("UPDATE rail_payments SET transaction_id = \(bind: outcome.effects.transactionId.description) WHERE id = \(bind: p.id)").run()
-            try await PaymentStore.note(p.id, "recorded on the ledger: \(payload.type.rawValue) \(outcome.effects.transactionId)", source: "platform", nowMs: app.wallClock.nowMs(), on: app.sql)
+            try await PaymentStore.note(p.id, "recorded on the ledger: \(payload.type.rawValue) \(outcome.effects.transactionId)", source: "platform", nowMs: app.ledgerClock.nowMs(), on: app.sql)
         } catch let error as LedgerError {
-            try await PaymentStore.note(p.id, "the ledger refused \(payload.type.rawValue): \(error.message)", source: "platform", nowMs: app.wallClock.nowMs(), on: app.sql)
+            try await PaymentStore.note(p.id, "the ledger refused \(payload.type.rawValue): \(error.message)", source: "platform", nowMs: app.ledgerClock.nowMs(), on: app.sql)
         }
     }
 
