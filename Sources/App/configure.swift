@@ -14,6 +14,7 @@ public func configure(_ app: Application) async throws {
     app.idempotencyInFlight = NIOLockedValueBox([])
     app.approvalsInFlight = NIOLockedValueBox([])
     app.rails = ["bank": BankTransferRail.fromEnvironment()]
+    if let ecny = EcnyRail.fromEnvironment(app) { app.rails["ecny"] = ecny }
     app.middleware = Middlewares()
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())

@@ -31,6 +31,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case otpRequired = "otp_required"
     /// The approval was decided already (or is being performed): only a pending one is decided.
     case approvalNotPending = "approval_not_pending"
+    /// The payer's wallet does not hold what the payment needs.
+    case insufficientBalance = "insufficient_balance"
     /// The writer cannot reach its database just now (or cannot say whether a block was written):
     /// the caller retries after `Retry-After` seconds.
     case unavailable

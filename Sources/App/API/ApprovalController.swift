@@ -33,8 +33,8 @@ enum ApprovalController {
     /// `201` with the operation's usual answer, and the approval as it now stands.
     @Sendable static func approve(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        _ = try StrictBody(req, allowed: [])
-        let (approval, performed) = try await ApprovalService.approve(req.parameters.get("id") ?? "", by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+        let otp = try StrictBody(req, allowed: ["otp"]).string("otp", maxLength: 32, optional: true)
+        let (approval, performed) = try await ApprovalService.approve(req.parameters.get("id") ?? "", by: viewer, otp: otp, app: req.application, address: req.remoteAddress?.ipAddress)
         guard case .object(var answer) = answer(performed, settlement: approval.operation.isSettlement) else { throw StoreDamage("approval answer") }
         answer["approval"] = approval.json
         return JSON.object(answer).response(status: .created)

@@ -90,7 +90,12 @@ enum FinancingController {
         return try await decision(try req.txIdParameter(), viewer.caller, req.application).response()
     }
 
-    @Sendable static func approve(req: Request) async throws -> Response { try await decide(req) { try await FinancingService.approve($0, by: $1, app: $2) } }
+    /// `POST /financings/{id}/approve {otp?}`: `otp`, the approver's code, for an e-CNY payout above the threshold.
+    @Sendable static func approve(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let otp = try StrictBody(req, allowed: ["otp"]).string("otp", maxLength: 32, optional: true)
+        return try await FinancingService.approve(try req.txIdParameter(), by: viewer.caller, otp: otp, app: req.application).response()
+    }
     @Sendable static func reject(req: Request) async throws -> Response { try await decide(req) { .done(try await FinancingService.reject($0, by: $1, app: $2)) } }
     @Sendable static func cancel(req: Request) async throws -> Response { try await decide(req) { .done(try await FinancingService.cancel($0, by: $1, app: $2)) } }
     @Sendable static func confirmPayout(req: Request) async throws -> Response {

@@ -92,6 +92,23 @@ enum PaymentController {
         return Response(status: .ok, headers: headers, body: .init(buffer: body))
     }
 
+    /// `POST /rails/ecny/callbacks`: the wallet service's signed, sealed callback. One whose
+    /// signature does not verify is refused (401), logged, and changes nothing.
+    @Sendable static func ecnyCallback(req: Request) async throws -> Response {
+        guard let rail = req.application.rails["ecny"] else { throw Problem(.notFound, "the e-CNY rail is not connected on this server") }
+        let body = req.body.data.map { Array($0.readableBytesView) } ?? []
+        let folded = Array("\(req.headers.first(name: "X-Wallet-Timestamp") ?? "")\n\(req.headers.first(name: "X-Wallet-Signature") ?? "")\n".utf8) + body
+        do {
+            let taken = try await PaymentService.take(folded, rail: rail, from: nil, app: req.application)
+            return JSON.object(["entries": .array(taken.entries)]).response()
+        } catch let error as Problem where error.status == 401 {
+            req.logger.warning("e-CNY callback refused from \(req.remoteAddress?.ipAddress ?? "?"): \(error.detail ?? "")")
+            try await AuditLog.record(AuditLog.Entry(action: "rail.callback.refused", address: req.remoteAddress?.ipAddress, detail: "e-CNY callback: \(error.detail ?? "")"),
+                                      nowMs: req.application.wallClock.nowMs(), on: req.application.sql)
+            throw error
+        }
+    }
+
     @Sendable static func accounts(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let org = try req.orgIdParameter()
@@ -106,16 +123,17 @@ enum PaymentController {
     @Sendable static func setAccount(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let org = try req.orgIdParameter()
-        guard let rail = req.parameters.get("rail"), rail == "bank" else { throw Problem(.notFound, "no such rail: bank is the one connected") }
+        guard let rail = req.parameters.get("rail"), rail == "bank" || rail == "ecny" else { throw Problem(.notFound, "no such rail: bank (a bank account) or ecny (an e-CNY wallet)") }
         try viewer.caller.requireRecentSignIn(nowMs: req.application.wallClock.nowMs())
         try PeopleService.requireAdmin(of: org, viewer)
         let body = try StrictBody(req, allowed: ["account", "accountName", "agent", "agentOrgId"])
-        let account = try body.string("account", maxLength: 34)!, name = try body.string("accountName", maxLength: 140)!, agent = try body.string("agent", maxLength: 12)!
+        let account = try body.string("account", maxLength: 34)!, name = try body.string("accountName", maxLength: 140)!
+        let agent = try body.string("agent", maxLength: 12, optional: rail == "ecny") ?? ""
         guard !account.isEmpty, account.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
             throw LedgerError.invalid("account", "must be 1 to 34 letters, digits or hyphens")
         }
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw LedgerError.invalid("accountName", "must name the account's holder") }
-        guard agent.count == 12, agent.allSatisfy({ $0.isASCII && $0.isNumber }) else { throw LedgerError.invalid("agent", "must be the bank's 12-digit CNAPS code") }
+        guard rail == "ecny" || (agent.count == 12 && agent.allSatisfy({ $0.isASCII && $0.isNumber })) else { throw LedgerError.invalid("agent", "must be the bank's 12-digit CNAPS code") }
         var agentOrg: OrgID?
         if let text = try body.string("agentOrgId", maxLength: 36, optional: true) {
             guard let id = OrgID(text), try await OrgController.role(of: id, on: req.application.sql) == .bank else { throw LedgerError.invalid("agentOrgId", "must be a bank of the platform") }

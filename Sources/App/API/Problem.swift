@@ -87,7 +87,7 @@ extension ErrorCode {
         case .notFound: 404
         case .tokenNotActive, .financingNotOpen, .insufficientCredit, .creditLineUnusable, .noCreditLine,
             .tierLimitExceeded, .pastDue, .notYetDue, .financingCutoff, .duplicateInvoice, .orgSuspended,
-            .idempotencyConflict, .approvalNotPending:
+            .idempotencyConflict, .approvalNotPending, .insufficientBalance:
             409
         case .payloadTooLarge: 413
         case .validationFailed, .amountOutOfRange, .splitSumMismatch, .termOutOfRange, .invalidCounterparty: 422

@@ -69,8 +69,9 @@ enum ApprovalPages: ConsoleArea {
 
     @Sendable static func approve(req: Request) async throws -> Response {
         let id = req.parameters.get("id") ?? ""
-        return try await act(req, action: "approve", next: "/approvals/\(id)", done: "approval_approved", page: { try await detail(req, form: $0, error: $1) }) { viewer, _ in
-            _ = try await ApprovalService.approve(id, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+        return try await act(req, action: "approve", next: "/approvals/\(id)", done: "approval_approved", page: { try await detail(req, form: $0, error: $1) }) { viewer, v in
+            let otp = v["otp"].flatMap { $0.isEmpty ? nil : $0 }
+            _ = try await ApprovalService.approve(id, by: viewer, otp: otp, app: req.application, address: req.remoteAddress?.ipAddress)
         }
     }
 

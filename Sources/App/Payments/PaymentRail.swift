@@ -43,8 +43,9 @@ protocol PaymentRail: Sendable {
     var name: String { get }
     /// The message that instructs `batch`, as the rail takes it.
     func message(for batch: PaymentBatch) throws -> RailMessage
-    /// Hands an instruction to the rail. The same message again is harmless: the rail knows its id.
-    func deliver(_ message: RailMessage) async throws
+    /// Hands an instruction to the rail, and returns what it answered at once of each payment.
+    /// The same message again is harmless: the rail knows its payments' ids.
+    func deliver(_ message: RailMessage) async throws -> [RailEvent]
     /// What the rail says now of a payment, when it can be asked; nil when it tells by notifications only.
     func status(of payment: Payment) async throws -> RailEvent?
     /// The changes a notification reports.
@@ -79,10 +80,11 @@ struct BankTransferRail: PaymentRail {
         return RailMessage(id: id, rail: name, kind: "pain.001.001.09", orgId: batch.payer.orgId, body: body, createdMs: batch.nowMs)
     }
 
-    func deliver(_ message: RailMessage) async throws {
+    func deliver(_ message: RailMessage) async throws -> [RailEvent] {
         for folder in [outbox, keep].compactMap({ $0 }) {
             try Self.write(message.body, named: "\(message.id).xml", in: folder)
         }
+        return []  // the bank answers later, in a camt.054
     }
 
     func status(of payment: Payment) async throws -> RailEvent? { nil }

@@ -11,10 +11,36 @@ enum PaymentService {
     /// The rail a payout goes by: the bank-transfer rail, when the bank and the supplier both
     /// have accounts on it.
     static func payoutRoute(for f: Financing, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
-        guard let rail = app.rails["bank"],
-              let payer = try await PaymentAccount.find(f.bankId, rail: rail.name, on: app.sql),
-              let payee = try await PaymentAccount.find(f.supplierId, rail: rail.name, on: app.sql) else { return nil }
-        return (rail, payer, payee)
+        // e-CNY when both have wallets, else a bank transfer when both have bank accounts.
+        for name in ["ecny", "bank"] {
+            guard let rail = app.rails[name],
+                  let payer = try await PaymentAccount.find(f.bankId, rail: name, on: app.sql),
+                  let payee = try await PaymentAccount.find(f.supplierId, rail: name, on: app.sql) else { continue }
+            return (rail, payer, payee)
+        }
+        return nil
+    }
+
+    /// Before a financing is approved (and so its payout instructed): on the e-CNY rail, the
+    /// bank's wallet must hold the payout, and from `CASCADE_ECNY_SECOND_FACTOR_FROM_FEN` the
+    /// approving person gives a code of their second factor (`otp`). A short balance, or a missing
+    /// or wrong code, refuses the approval before anything is signed.
+    static func checkPayout(of financingId: TxID, by caller: Caller, otp: String?, app: Application) async throws {
+        guard let f = try await app.requireSequencer().read({ $0.financings[financingId] }), f.status == .requested,
+              let route = try await payoutRoute(for: f, app: app), let ecny = route.rail as? EcnyRail else { return }
+        if let from = ecny.secondFactorFromFen, f.payoutFen >= from {
+            guard let otp, !otp.isEmpty else {
+                throw Problem(.otpRequired, "an e-CNY payout of \(Money.format(f.payoutFen)) needs the approving person's second factor: send the code as otp")
+            }
+            guard try await TwoFactor.useCode(userId: caller.userId, code: otp, app: app, nowMs: app.wallClock.nowMs()) else {
+                throw Problem(.unauthorized, "the second-factor code is wrong or was used already")
+            }
+        }
+        let balance: Int64?
+        do { balance = try await ecny.balance(of: route.payer.account) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
+        guard let balance, balance >= f.payoutFen else {
+            throw LedgerError(.insufficientBalance, "the bank's e-CNY wallet \(route.payer.account) holds \(balance.map(Money.format) ?? "nothing known"), less than the payout of \(Money.format(f.payoutFen))")
+        }
     }
 
     /// Instructs the payout of an approved financing, once: the payment's id comes from the
@@ -100,7 +126,9 @@ enum PaymentService {
         return stored
     }
 
-    /// Hands a stored instruction to its rail and notes when it went.
+    /// Hands a stored instruction to its rail, notes when it went, and applies what the rail
+    /// answered at once. Not reached (a timeout, a fault), it stays undelivered: the sweep hands
+    /// it over again, and the rail, knowing the payments' ids, pays none twice.
     static func deliver(_ messageId: String, rail: any PaymentRail, app: Application) async throws {
         guard let row = try await app.sql.raw("""
             SELECT id, rail, kind, org_id, body, created_ms FROM rail_messages WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId)
@@ -108,8 +136,9 @@ enum PaymentService {
         let message = RailMessage(id: messageId, rail: rail.name, kind: try row.decode(column: "kind", as: String.self),
                                   orgId: try row.decode(column: "org_id", as: String?.self).flatMap(OrgID.init), body: try row.decode(column: "body", as: String.self),
                                   createdMs: try row.decode(column: "created_ms", as: Int64.self))
-        try await rail.deliver(message)
-        try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.ledgerClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
+        let answers = try await rail.deliver(message)
+        try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.wallClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
+        _ = try await apply(answers, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
     }
 
     /// After an approval: the payout goes out if the bank is connected. A failure here is not the
@@ -134,16 +163,22 @@ enum PaymentService {
     /// nothing of the bank's, or whose amount differs, change nothing and say so.
     static func take(_ bytes: [UInt8], rail: any PaymentRail, from bank: OrgID?, app: Application) async throws -> Taken {
         let (messageId, events) = try rail.events(in: bytes)
-        let now = app.ledgerClock.nowMs(), sql = app.sql
-        try await sql.raw("""
+        try await app.sql.raw("""
             INSERT INTO rail_messages (id, rail, direction, kind, org_id, body, created_ms) VALUES
-            (\(bind: messageId), \(bind: rail.name), 'in', 'notification', \(bind: bank?.description), \(bind: String(decoding: bytes, as: UTF8.self)), \(bind: now))
+            (\(bind: messageId), \(bind: rail.name), 'in', 'notification', \(bind: bank?.description), \(bind: String(decoding: bytes, as: UTF8.self)), \(bind: app.ledgerClock.nowMs()))
             ON CONFLICT DO NOTHING
             """).run()
+        return Taken(messageId: messageId, entries: try await apply(events, in: messageId, rail: rail, from: bank, app: app))
+    }
+
+    /// What a rail reported, payment by payment: matched by id to a payment of `bank`'s (any, for
+    /// the rail's own link), for its amount, moved only forward; a settled one onto the ledger.
+    static func apply(_ events: [RailEvent], in messageId: String, rail: any PaymentRail, from bank: OrgID?, app: Application) async throws -> [JSON] {
+        let now = app.ledgerClock.nowMs(), sql = app.sql
         var entries: [JSON] = []
         for e in events {
             var answer: [JSONKey: JSON] = ["endToEndId": .string(e.paymentId), "status": .string(e.status.rawValue), "amountFen": .int(e.amountFen)]
-            guard let payment = try await PaymentStore.find(e.paymentId, on: sql), try await keptBy(bank, payment, on: sql) else {
+            guard let payment = try await PaymentStore.find(e.paymentId, on: sql), payment.rail == rail.name, try await keptBy(bank, payment, on: sql) else {
                 answer["applied"] = false; answer["note"] = .string("no payment of this bank has this end-to-end id")
                 entries.append(.object(answer)); continue
             }
@@ -160,7 +195,7 @@ enum PaymentService {
             if let moved, moved.status == .settled { try await record(moved, app: app) }
             entries.append(.object(answer))
         }
-        return Taken(messageId: messageId, entries: entries)
+        return entries
     }
 
     /// The bank keeps the payer's account: the payer itself (a bank paying out), or the account's agent.
@@ -218,7 +253,9 @@ enum PaymentService {
         let sql = app.sql
         for (name, rail) in app.rails {
             for row in try await sql.raw("SELECT id FROM rail_messages WHERE rail = \(bind: name) AND direction = 'out' AND delivered_ms IS NULL").all() {
-                try await deliver(try row.decode(column: "id", as: String.self), rail: rail, app: app)
+                let id = try row.decode(column: "id", as: String.self)
+                // One rail out of reach does not hold up the rest of the sweep.
+                do { try await deliver(id, rail: rail, app: app) } catch { app.logger.warning("rail \(name): message \(id) not delivered yet (\(error))") }
             }
         }
         guard !app.rails.isEmpty else { return }
@@ -228,6 +265,12 @@ enum PaymentService {
             """).all()
         for row in approved { try await instructPayout(try RowReader(row, "financings").financing, app: app) }
         for (name, rail) in app.rails { try await readInbox(rail, named: name, app: app) }
+        // Payments on their way on a rail that can be asked: what became of them.
+        for row in try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status IN ('instructed', 'accepted') ORDER BY created_ms").all() {
+            let p = try Payment(row: row)
+            guard let rail = app.rails[p.rail], let event = try? await rail.status(of: p) else { continue }
+            _ = try await apply([event], in: "a status query", rail: rail, from: nil, app: app)
+        }
         let unrecorded = try await sql.raw("""
             SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL
                 AND ((kind = 'payout' AND subject_id IN (SELECT id FROM financings WHERE status = 'approved'))

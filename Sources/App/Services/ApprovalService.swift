@@ -325,7 +325,8 @@ enum ApprovalService {
     /// A checker approves: the operation is performed now (signed and submitted) and its usual
     /// answer returned. Two checkers at once: one performs it, the other hears it is decided.
     /// If the ledger refuses it, it stays pending with the refusal noted, and the error is the answer.
-    static func approve(_ id: String, by viewer: Viewer, app: Application, address: String?) async throws -> (Approval, Performed) {
+    /// `otp`: the checker's second-factor code, when the payment it instructs needs one.
+    static func approve(_ id: String, by viewer: Viewer, otp: String? = nil, app: Application, address: String?) async throws -> (Approval, Performed) {
         let sql = app.sql
         let approval = try await find(id, visibleTo: viewer, app: app)
         try requireChecker(approval, viewer)
@@ -339,7 +340,7 @@ enum ApprovalService {
         let performed: Performed
         do {
             performed = try await ApprovalInFlight.$current.withValue(ApprovalInFlight(id: id, sql: sql)) {
-                try await perform(approval.operation, org: approval.orgId, by: viewer, app: app)
+                try await perform(approval.operation, org: approval.orgId, by: viewer, otp: otp, app: app)
             }
         } catch let error as Unavailable {
             throw error  // fate unknown: it stays `approving` until the writer can say what was committed
@@ -376,7 +377,7 @@ enum ApprovalService {
     }
 
     /// Performs an approved operation as its org; a checker approved it, so no preparer is needed.
-    static func perform(_ operation: PreparedOperation, org: OrgID, by viewer: Viewer, app: Application) async throws -> Performed {
+    static func perform(_ operation: PreparedOperation, org: OrgID, by viewer: Viewer, otp: String?, app: Application) async throws -> Performed {
         switch operation {
         case .ledger(.settle(let receivableId, let tokenIds, let reference)):
             let settlement = try await ReceivableService.perform(receivableId, tokenIds: tokenIds, reference: reference, by: viewer, app: app)
@@ -387,10 +388,10 @@ enum ApprovalService {
         case .ledger(.issue(var p)):
             p.issueDate = BusinessDate(epochMs: app.ledgerClock.nowMs())
             return Performed(outcomes: [try await LedgerService.submit(.issue(p), by: viewer.caller, app: app)])
+        case .ledger(let payload) where payload.type == .approveFinancing:
+            return Performed(outcomes: [try await FinancingService.performApproval(payload, by: viewer.caller, otp: otp, app: app)])
         case .ledger(let payload):
-            let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
-            if case .approveFinancing = payload { await PaymentService.approved(outcome, app: app) }
-            return Performed(outcomes: [outcome])
+            return Performed(outcomes: [try await LedgerService.submit(payload, by: viewer.caller, app: app)])
         case .rules(let rules):
             try await ApprovalRules.replace(org, with: rules, on: app.db)
             return Performed(rules: rules)

@@ -9,11 +9,22 @@ enum FinancingService {
     }
 
     /// Waits for a checker when the bank's rules say so.
-    /// Approved, the payout goes out on the bank's rail when it has one.
-    static func approve(_ financingId: TxID, by caller: Caller, app: Application) async throws -> Prepared<Outcome> {
-        let prepared = try await LedgerService.submitOrHold(.approveFinancing(financingId: financingId), by: caller, app: app)
-        if case .done(let outcome) = prepared { await PaymentService.approved(outcome, app: app) }
-        return prepared
+    /// Waits for a checker when the bank's rules say so. Approved, the payout goes out on the
+    /// bank's rail when it has one (checked first: an e-CNY wallet's balance, and from a threshold
+    /// the approving person's second factor, `otp`).
+    static func approve(_ financingId: TxID, by caller: Caller, otp: String? = nil, app: Application) async throws -> Prepared<Outcome> {
+        let payload = Payload.approveFinancing(financingId: financingId)
+        if let approval = try await ApprovalService.hold(.ledger(payload), by: caller, app: app) { return .pending(approval) }
+        return .done(try await performApproval(payload, by: caller, otp: otp, app: app))
+    }
+
+    /// The approval itself, prepared alone or approved by a checker.
+    static func performApproval(_ payload: Payload, by caller: Caller, otp: String?, app: Application) async throws -> Outcome {
+        guard case .approveFinancing(let id) = payload else { throw StoreDamage("approveFinancing payload") }
+        try await PaymentService.checkPayout(of: id, by: caller, otp: otp, app: app)
+        let outcome = try await LedgerService.submit(payload, by: caller, app: app)
+        await PaymentService.approved(outcome, app: app)
+        return outcome
     }
 
     static func reject(_ financingId: TxID, by caller: Caller, app: Application) async throws -> Outcome {

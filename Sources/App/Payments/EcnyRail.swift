@@ -1,0 +1,125 @@
+import Crypto
+import Foundation
+import Ledger
+import Vapor
+
+/// The e-CNY (数字人民币) rail: each payment one request to the operating institution's corporate
+/// wallet service, from the payer's wallet to the payee's, sealed and signed (`WalletWire`); the
+/// service answers at once (accepted, or failed with its reason) and calls back when the money
+/// has moved. `CASCADE_ECNY_URL`, `CASCADE_ECNY_KEY` (the onboarding secret, base64),
+/// `CASCADE_ECNY_CALLBACK_KEY` (the service's Ed25519 public key, base64) and
+/// `CASCADE_ECNY_CALLBACK_URL` (where the service calls back: this server's
+/// `/api/v1/rails/ecny/callbacks`) connect it.
+struct EcnyRail: PaymentRail {
+    /// How a request reaches the service and its answer comes back.
+    typealias Transport = @Sendable (_ method: HTTPMethod, _ path: String, _ headers: HTTPHeaders, _ body: [UInt8]) async throws -> (HTTPStatus, HTTPHeaders, [UInt8])
+
+    let wire: WalletWire
+    /// The wallet service's Ed25519 public key, raw: callbacks are checked against it.
+    let callbackKey: [UInt8]
+    let callbackURL: String?
+    let transport: Transport
+    let clock: @Sendable () -> Int64
+    /// From this payout the approving person's second factor is asked too
+    /// (`CASCADE_ECNY_SECOND_FACTOR_FROM_FEN`); nil: never.
+    var secondFactorFromFen: Int64?
+
+    var name: String { "ecny" }
+
+    static func fromEnvironment(_ app: Application) -> EcnyRail? {
+        let env = ProcessInfo.processInfo.environment
+        guard let base = env["CASCADE_ECNY_URL"], let wire = env["CASCADE_ECNY_KEY"].flatMap(WalletWire.init(base64:)),
+              let key = env["CASCADE_ECNY_CALLBACK_KEY"].flatMap(Base64.decode), key.count == 32 else { return nil }
+        let root = base.hasSuffix("/") ? String(base.dropLast()) : base
+        let client = app.client
+        return EcnyRail(wire: wire, callbackKey: key, callbackURL: env["CASCADE_ECNY_CALLBACK_URL"], transport: { method, path, headers, body in
+            let response = try await client.send(method, headers: headers, to: URI(string: root + path)) { req in
+                if !body.isEmpty { req.body = ByteBuffer(bytes: body) }
+                req.timeout = .seconds(5)
+            }
+            return (response.status, response.headers, response.body.map { Array($0.readableBytesView) } ?? [])
+        }, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, secondFactorFromFen: env["CASCADE_ECNY_SECOND_FACTOR_FROM_FEN"].flatMap(Int64.init))
+    }
+
+    /// Raised when the service cannot be reached or answers unsigned: what became of the request
+    /// is not known, and asking again (the same payment id) is how to learn it.
+    struct Unreachable: Error, CustomStringConvertible { var description: String }
+
+    /// One signed, sealed request; the answer opened, its signature checked.
+    func call(_ method: HTTPMethod, _ path: String, _ message: JSON?) async throws -> (HTTPStatus, JSON) {
+        let body = try message.map(wire.seal) ?? []
+        let now = clock()
+        var headers = HTTPHeaders()
+        headers.contentType = .json
+        headers.replaceOrAdd(name: "X-Wallet-Timestamp", value: String(now))
+        headers.replaceOrAdd(name: "X-Wallet-Signature", value: wire.signature(method.rawValue, path, timestamp: now, body: body))
+        let (status, answerHeaders, answer) = try await transport(method, path, headers, body)
+        guard wire.verify("ANSWER", path, timestamp: answerHeaders.first(name: "X-Wallet-Timestamp"), signature: answerHeaders.first(name: "X-Wallet-Signature"),
+                          body: answer, nowMs: clock()), let opened = wire.open(answer) else {
+            throw Unreachable(description: "the wallet service's answer to \(method) \(path) (\(status.code)) is not signed and sealed under the onboarding key")
+        }
+        return (status, opened)
+    }
+
+    func message(for batch: PaymentBatch) throws -> RailMessage {
+        let items: [JSON] = try batch.payments.map { p in
+            guard let payee = batch.payees[p.payeeId] else { throw StoreDamage("payee wallet of \(p.id)") }
+            return ["paymentId": .string(p.id), "payer": .string(batch.payer.account), "payee": .string(payee.account), "amountFen": .int(p.amountFen)]
+        }
+        return RailMessage(id: batch.messageId, rail: name, kind: "ecny.payments", orgId: batch.payer.orgId, body: JSON.array(items).canonicalString, createdMs: batch.nowMs)
+    }
+
+    func deliver(_ message: RailMessage) async throws -> [RailEvent] {
+        guard case .array(let items) = try JSON.parse(Array(message.body.utf8)) else { throw StoreDamage("ecny message \(message.id)") }
+        var events: [RailEvent] = []
+        for plain in items {
+            guard case .object(var fields) = plain else { throw StoreDamage("ecny message \(message.id)") }
+            if let callbackURL { fields["callbackUrl"] = .string(callbackURL) }
+            let item = JSON.object(fields)
+            let (status, answer) = try await call(.POST, "/v1/payments", item)
+            guard status == .ok else { throw Unreachable(description: "the wallet service answered \(status.code) to payment \(item["paymentId"]?.stringValue ?? "")") }
+            if let event = Self.event(answer) { events.append(event) }
+        }
+        return events
+    }
+
+    func status(of payment: Payment) async throws -> RailEvent? {
+        let (status, answer) = try await call(.GET, "/v1/payments/\(payment.id)", nil)
+        return status == .ok ? Self.event(answer) : nil
+    }
+
+    /// The payer's balance on its wallet, in fen.
+    func balance(of wallet: String) async throws -> Int64? {
+        let (status, answer) = try await call(.GET, "/v1/wallets/\(wallet)", nil)
+        guard status == .ok, case .int(let fen)? = answer["balanceFen"] else { return nil }
+        return fen
+    }
+
+    /// A callback, with its headers folded in front of the body by the route (`timestamp\nsignature\nbody`).
+    func events(in notification: [UInt8]) throws -> (messageId: String, events: [RailEvent]) {
+        guard let a = notification.firstIndex(of: 0x0A), let b = notification[(a + 1)...].firstIndex(of: 0x0A),
+              let timestamp = Int64(String(decoding: notification[..<a], as: UTF8.self)),
+              let signature = Base64.decode(String(decoding: notification[(a + 1)..<b], as: UTF8.self)) else {
+            throw LedgerError.invalid("callback", "has no X-Wallet-Timestamp and X-Wallet-Signature")
+        }
+        let body = Array(notification[(b + 1)...])
+        guard abs(clock() - timestamp) <= WalletWire.maxSkewMs, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: callbackKey),
+              key.isValidSignature(signature, for: WalletWire.callbackMaterial(timestamp: timestamp, body: body)) else {
+            throw Problem(.unauthorized, "the callback's signature does not verify under the wallet service's key")
+        }
+        guard let message = wire.open(body), let event = Self.event(message) else { throw LedgerError.invalid("callback", "does not open under the onboarding key") }
+        return ("callback \(timestamp)", [event])
+    }
+
+    static func event(_ m: JSON) -> RailEvent? {
+        guard let id = m["paymentId"]?.stringValue, case .int(let amount)? = m["amountFen"], let text = m["status"]?.stringValue else { return nil }
+        let status: PaymentStatus
+        switch text {
+        case "accepted": status = .accepted
+        case "settled": status = .settled
+        case "failed": status = .failed
+        default: return nil
+        }
+        return RailEvent(paymentId: id, status: status, amountFen: amount, reference: m["reference"]?.stringValue, reason: m["reason"]?.stringValue)
+    }
+}

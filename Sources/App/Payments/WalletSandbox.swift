@@ -1,0 +1,195 @@
+import Crypto
+import Foundation
+import Ledger
+import Vapor
+
+/// A stand-in for an operating institution's e-CNY corporate wallet service (`cascade
+/// wallet-sandbox`), playing the outside world as a fake should: wallets with balances, a payment
+/// API that pays each payment id once, asynchronous signed callbacks, and faults injected at the
+/// rates it is given — answers that fail or never come back in time, callbacks sent twice or an
+/// older one after a newer. It speaks `WalletWire`: nothing it accepts is unsigned or in clear.
+actor WalletSandbox {
+    struct Faults: Sendable {
+        /// The request is refused with a 503 before anything is done.
+        var failRate = 0.0
+        /// The payment is taken, but the answer comes only after `slowAnswerMs` (the caller has given up).
+        var timeoutRate = 0.0
+        var slowAnswerMs: UInt64 = 8_000
+        /// A callback is sent twice.
+        var duplicateRate = 0.0
+        /// An `accepted` callback is sent again after the `settled` one.
+        var reorderRate = 0.0
+        /// How long a payment takes to settle.
+        var settleMs: UInt64 = 200
+    }
+
+    struct Wallet: Sendable { var name: String; var balanceFen: Int64 }
+
+    struct SandboxPayment: Sendable {
+        var id: String
+        var payer: String
+        var payee: String
+        var amountFen: Int64
+        var status: String
+        var reference: String
+        var reason: String?
+        var callbackURL: String?
+    }
+
+    let wire: WalletWire
+    /// The service's Ed25519 signing key, raw; the platform holds its public half.
+    let signingKey: [UInt8]
+    var faults: Faults
+    private(set) var wallets: [String: Wallet] = [:]
+    private(set) var payments: [String: SandboxPayment] = [:]
+    private var rng: SeededRandom
+    private var sequence = 0
+    /// How a callback reaches the platform: over HTTP in the process; straight in, in tests.
+    let send: @Sendable (_ url: String, _ headers: HTTPHeaders, _ body: [UInt8]) async -> Void
+
+    init(wire: WalletWire, signingKey: [UInt8], faults: Faults, seed: UInt64,
+         send: @escaping @Sendable (_ url: String, _ headers: HTTPHeaders, _ body: [UInt8]) async -> Void) {
+        self.wire = wire; self.signingKey = signingKey; self.faults = faults; rng = SeededRandom(seed: seed); self.send = send
+    }
+
+    func setFaults(_ f: Faults) { faults = f }
+    func addWallet(_ id: String, name: String, balanceFen: Int64) { wallets[id] = Wallet(name: name, balanceFen: balanceFen) }
+    func balance(_ id: String) -> Int64? { wallets[id]?.balanceFen }
+    func payment(_ id: String) -> SandboxPayment? { payments[id] }
+
+    private func roll(_ rate: Double) -> Bool { rate > 0 && rng.nextUnit() < rate }
+
+    /// One signed, sealed request; its sealed, signed answer (or a fault).
+    func handle(method: String, path: String, timestamp: String?, signature: String?, body: [UInt8], nowMs: Int64) async -> (HTTPStatus, JSON, delayMs: UInt64) {
+        guard wire.verify(method, path, timestamp: timestamp, signature: signature, body: body, nowMs: nowMs) else {
+            return (.unauthorized, ["error": "bad signature or timestamp"], 0)
+        }
+        if roll(faults.failRate) { return (.serviceUnavailable, ["error": "temporarily unavailable"], 0) }
+        let message = method == "GET" ? JSON.object([:]) : wire.open(body)
+        guard let message else { return (.badRequest, ["error": "the body does not open under the key"], 0) }
+        let parts = path.split(separator: "/").map(String.init)
+        switch (method, parts.count > 1 ? parts[1] : "", parts.count) {
+        case ("POST", "wallets", 2):
+            guard let id = message["walletId"]?.stringValue, let name = message["name"]?.stringValue, case .int(let balance)? = message["balanceFen"], balance >= 0 else {
+                return (.badRequest, ["error": "walletId, name and balanceFen are needed"], 0)
+            }
+            wallets[id] = Wallet(name: name, balanceFen: balance)
+            return (.ok, ["walletId": .string(id), "balanceFen": .int(balance)], 0)
+        case ("GET", "wallets", 3):
+            guard let w = wallets[parts[2]] else { return (.notFound, ["error": "no such wallet"], 0) }
+            return (.ok, ["walletId": .string(parts[2]), "name": .string(w.name), "balanceFen": .int(w.balanceFen)], 0)
+        case ("GET", "payments", 3):
+            guard let p = payments[parts[2]] else { return (.notFound, ["error": "no such payment"], 0) }
+            return (.ok, Self.json(p), 0)
+        case ("POST", "payments", 2):
+            return pay(message)
+        default:
+            return (.notFound, ["error": "no such route"], 0)
+        }
+    }
+
+    /// A payment id is paid once: the same id again answers what became of the first.
+    private func pay(_ m: JSON) -> (HTTPStatus, JSON, delayMs: UInt64) {
+        guard let id = m["paymentId"]?.stringValue, let payer = m["payer"]?.stringValue, let payee = m["payee"]?.stringValue,
+              case .int(let amount)? = m["amountFen"], amount > 0 else { return (.badRequest, ["error": "paymentId, payer, payee and a positive amountFen are needed"], 0) }
+        if let existing = payments[id] {
+            guard case .object(var answer) = Self.json(existing) else { return (.ok, Self.json(existing), 0) }
+            answer["duplicate"] = true
+            return (.ok, .object(answer), 0)
+        }
+        guard wallets[payee] != nil else { return (.ok, Self.json(record(id, payer, payee, amount, "failed", reason: "unknown_payee", m)), 0) }
+        guard let w = wallets[payer], w.balanceFen >= amount else {
+            return (.ok, Self.json(record(id, payer, payee, amount, "failed", reason: "insufficient_balance", m)), 0)
+        }
+        let p = record(id, payer, payee, amount, "accepted", reason: nil, m)
+        let settleMs = faults.settleMs
+        Task { [weak self] in
+            try? await Task.sleep(nanoseconds: settleMs * 1_000_000)
+            await self?.settle(id)
+        }
+        return (.ok, Self.json(p), roll(faults.timeoutRate) ? faults.slowAnswerMs : 0)
+    }
+
+    private func record(_ id: String, _ payer: String, _ payee: String, _ amount: Int64, _ status: String, reason: String?, _ m: JSON) -> SandboxPayment {
+        sequence += 1
+        let p = SandboxPayment(id: id, payer: payer, payee: payee, amountFen: amount, status: status, reference: "ECNY\(String(format: "%010d", sequence))",
+                               reason: reason, callbackURL: m["callbackUrl"]?.stringValue)
+        payments[id] = p
+        return p
+    }
+
+    /// Moves the money (or fails for want of it) and calls back, faults included.
+    func settle(_ id: String) async {
+        guard var p = payments[id], p.status == "accepted" else { return }
+        if let w = wallets[p.payer], w.balanceFen >= p.amountFen, wallets[p.payee] != nil {
+            wallets[p.payer]!.balanceFen -= p.amountFen
+            wallets[p.payee]!.balanceFen += p.amountFen
+            p.status = "settled"
+        } else {
+            p.status = "failed"; p.reason = "insufficient_balance"
+        }
+        payments[id] = p
+        guard let url = p.callbackURL else { return }
+        var sends = [p]
+        if roll(faults.duplicateRate) { sends.append(p) }
+        if roll(faults.reorderRate) { var stale = p; stale.status = "accepted"; sends.append(stale) }
+        for s in sends { await callback(s, to: url) }
+    }
+
+    private func callback(_ p: SandboxPayment, to url: String) async {
+        guard let body = try? wire.seal(Self.json(p)) else { return }
+        let timestamp = Int64(Date().timeIntervalSince1970 * 1000)
+        guard let signer = try? Curve25519.Signing.PrivateKey(rawRepresentation: signingKey),
+              let signature = try? signer.signature(for: WalletWire.callbackMaterial(timestamp: timestamp, body: body)) else { return }
+        var headers = HTTPHeaders()
+        headers.contentType = .json
+        headers.replaceOrAdd(name: "X-Wallet-Timestamp", value: String(timestamp))
+        headers.replaceOrAdd(name: "X-Wallet-Signature", value: Base64.encode(Array(signature)))
+        await send(url, headers, body)
+    }
+
+    static func json(_ p: SandboxPayment) -> JSON {
+        ["paymentId": .string(p.id), "payer": .string(p.payer), "payee": .string(p.payee), "amountFen": .int(p.amountFen), "status": .string(p.status),
+         "reference": .string(p.reference), "reason": p.reason.map(JSON.string) ?? .null]
+    }
+
+    /// One request as it arrives, its answer sealed and signed, after the delay a fault asks for.
+    nonisolated func respond(_ method: HTTPMethod, _ path: String, _ headers: HTTPHeaders, _ body: [UInt8]) async -> (HTTPStatus, HTTPHeaders, [UInt8]) {
+        let (status, answer, delay) = await handle(method: method.rawValue, path: path, timestamp: headers.first(name: "X-Wallet-Timestamp"),
+                                                   signature: headers.first(name: "X-Wallet-Signature"), body: body, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+        if delay > 0 { try? await Task.sleep(nanoseconds: delay * 1_000_000) }
+        let sealed = (try? wire.seal(answer)) ?? []
+        let timestamp = Int64(Date().timeIntervalSince1970 * 1000)
+        var out = HTTPHeaders()
+        out.contentType = .json
+        out.replaceOrAdd(name: "X-Wallet-Timestamp", value: String(timestamp))
+        out.replaceOrAdd(name: "X-Wallet-Signature", value: wire.signature("ANSWER", path, timestamp: timestamp, body: sealed))
+        return (status, out, sealed)
+    }
+
+    /// The service's routes on `app`.
+    nonisolated func register(on app: Application) {
+        let handler: @Sendable (Request) async throws -> Response = { req in
+            let (status, headers, body) = await self.respond(req.method, req.url.path, req.headers, req.body.data.map { Array($0.readableBytesView) } ?? [])
+            return Response(status: status, headers: headers, body: .init(data: Data(body)))
+        }
+        app.on(.POST, "v1", "wallets", body: .collect(maxSize: "64kb"), use: handler)
+        app.on(.GET, "v1", "wallets", ":id", use: handler)
+        app.on(.POST, "v1", "payments", body: .collect(maxSize: "64kb"), use: handler)
+        app.on(.GET, "v1", "payments", ":id", use: handler)
+    }
+}
+
+/// splitmix64: the sandbox's faults fall the same way for the same seed.
+struct SeededRandom: Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

@@ -1,0 +1,152 @@
+import Crypto
+import Foundation
+import Ledger
+import SQLKit
+import Testing
+import VaporTesting
+
+@testable import App
+
+/// The e-CNY rail against the wallet sandbox, in this process: every request sealed and signed as
+/// over HTTP, callbacks delivered into the platform's own route, faults as the sandbox injects them.
+@Suite struct EcnyTests {
+    /// The sandbox, its wallets for the bank and tier 1, and the platform connected to it.
+    static func connect(_ d: DemoPlatform, faults: WalletSandbox.Faults = WalletSandbox.Faults(settleMs: 0), bankBalance: Int64 = 5_000_000_00,
+                        loseAnswers: LockedFlag = LockedFlag(false), secondFactorFromFen: Int64? = nil) async throws -> WalletSandbox {
+        let secret = SymmetricKey(size: .bits256), signer = Curve25519.Signing.PrivateKey()
+        let wire = WalletWire(secret: secret)
+        let app = d.app
+        let publicKey = Array(signer.publicKey.rawRepresentation)
+        let sandbox = WalletSandbox(wire: wire, signingKey: Array(signer.rawRepresentation), faults: faults, seed: 20261201) { _, headers, body in
+            try? await app.testing().test(.POST, "/api/v1/rails/ecny/callbacks", headers: headers, body: ByteBuffer(bytes: body)) { _ in }
+        }
+        let lose = loseAnswers
+        d.app.rails["ecny"] = EcnyRail(wire: wire, callbackKey: publicKey, callbackURL: "http://platform.test/api/v1/rails/ecny/callbacks",
+                                       transport: { method, path, headers, body in
+                                           let answer = await sandbox.respond(method, path, headers, body)
+                                           // The request reached the service; its answer is lost on the way back.
+                                           if method == .POST, lose.value { throw EcnyRail.Unreachable(description: "the answer was lost") }
+                                           return answer
+                                       }, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, secondFactorFromFen: secondFactorFromFen)
+        await sandbox.addWallet("W-BANK", name: "江南商业银行", balanceFen: bankBalance)
+        await sandbox.addWallet("W-TIER1", name: "苏州精密部件", balanceFen: 0)
+        #expect(try await d.call("bank", .PUT, "/api/v1/orgs/\(d.orgs["bank"]!)/payment-accounts/ecny", #"{"account":"W-BANK","accountName":"江南商业银行"}"#).status == .ok)
+        #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/ecny", #"{"account":"W-TIER1","accountName":"苏州精密部件"}"#).status == .ok)
+        return sandbox
+    }
+
+    final class LockedFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var flag: Bool
+        init(_ v: Bool) { flag = v }
+        var value: Bool { get { lock.withLock { flag } } set { lock.withLock { flag = newValue } } }
+    }
+
+    /// Polls until `condition` holds, for at most ten seconds: the sandbox settles and calls back on its own.
+    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("not within 10 s: \(what)")
+    }
+
+    @Test func anApprovedFinancingIsPaidOutFromTheBanksWalletAndRecordedOnItsCallback() async throws {
+        try await DemoPlatform.with { d in
+            let sandbox = try await Self.connect(d)
+            let f = try await ApprovalTests.request(d)
+            let approved = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")
+            #expect(approved.status == .ok, "\(approved.json)")
+            let payout = approved["financing"]!["payoutFen"]!.intValue!
+            try await Self.eventually("the financing is paid") { try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "paid" }
+            let payment = try await d.call("tier1", .GET, "/api/v1/payments?financingId=\(f)").items[0]
+            #expect(payment["rail"] == "ecny" && payment["status"] == "settled" && payment["reference"]?.stringValue?.hasPrefix("ECNY") == true)
+            #expect(await sandbox.balance("W-BANK") == 5_000_000_00 - payout)
+            #expect(await sandbox.balance("W-TIER1") == payout)
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    @Test func aShortBalanceRefusesTheApprovalBeforeAnythingIsSigned() async throws {
+        try await DemoPlatform.with { d in
+            _ = try await Self.connect(d, bankBalance: 1)
+            let f = try await ApprovalTests.request(d)
+            let height = await d.height
+            let refused = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")
+            #expect(refused.status == .conflict && refused.code == "insufficient_balance", "\(refused.json)")
+            #expect(refused["detail"]?.stringValue?.contains("W-BANK") == true)
+            #expect(await d.height == height)
+            #expect(try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items.isEmpty)
+        }
+    }
+
+    @Test func aLargePayoutNeedsTheApproversSecondFactor() async throws {
+        try await DemoPlatform.with { d in
+            _ = try await Self.connect(d, secondFactorFromFen: 1)
+            let f = try await ApprovalTests.request(d)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve").code == "otp_required")
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve", #"{"otp":"000000"}"#).code == "unauthorized")
+            let code = TOTP.code(secret: Base32.decode(DemoSeed.totpSecret)!, step: TOTP.step(at: d.clock.nowMs() / 1000))
+            let approved = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve", #"{"otp":"\#(code)"}"#)
+            #expect(approved.status == .ok, "\(approved.json)")
+            // The code works once.
+            let g = try await ApprovalTests.request(d)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(g)/approve", #"{"otp":"\#(code)"}"#).code == "unauthorized")
+        }
+    }
+
+    @Test func duplicatedLateAndLostAnswersPayOnceAndForgetNothing() async throws {
+        try await DemoPlatform.with { d in
+            var faults = WalletSandbox.Faults(settleMs: 0)
+            faults.duplicateRate = 1; faults.reorderRate = 1
+            let lose = LockedFlag(true)
+            let sandbox = try await Self.connect(d, faults: faults, loseAnswers: lose)
+            let f = try await ApprovalTests.request(d)
+            // The payment reaches the service, its answer is lost: the approval stands, the payment waits.
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve").status == .ok)
+            let payment = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items[0]
+            let id = payment["id"]!.stringValue!, payout = payment["amountFen"]!.intValue!
+            // Its callbacks come anyway, twice, and a stale "accepted" after: it settles once.
+            try await Self.eventually("the financing is paid") { try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "paid" }
+            let height = await d.height
+            // The sweep hands the message over again (now its answer comes back): the service
+            // knows the id, and pays nothing twice.
+            try await PaymentService.sweep(d.app)
+            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM rail_messages WHERE rail = 'ecny' AND direction = 'out' AND delivered_ms IS NULL").first()!.decode(column: "n", as: Int.self) == 1)
+            lose.value = false
+            try await PaymentService.sweep(d.app)
+            try await PaymentService.sweep(d.app)
+            #expect(await d.height == height)
+            #expect(await sandbox.balance("W-TIER1") == payout)
+            let shown = try await d.call("bank", .GET, "/api/v1/payments/\(id)")
+            #expect(shown["status"] == "settled")
+            #expect(shown["history"]?.arrayValue?.filter { $0["status"] == "settled" && $0["source"] == "ecny" }.count == 1)
+            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM rail_messages WHERE rail = 'ecny' AND direction = 'out' AND delivered_ms IS NULL").first()!.decode(column: "n", as: Int.self) == 0)
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    @Test func aCallbackThatDoesNotVerifyIsRefusedLoggedAndChangesNothing() async throws {
+        try await DemoPlatform.with { d in
+            _ = try await Self.connect(d, faults: WalletSandbox.Faults(settleMs: 60_000))
+            let f = try await ApprovalTests.request(d)
+            _ = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")
+            let payment = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items[0]
+            // A forger with the onboarding secret but not the service's signing key.
+            let rail = try #require(d.app.rails["ecny"] as? EcnyRail)
+            let body = try rail.wire.seal(["paymentId": payment["id"]!, "amountFen": payment["amountFen"]!, "status": "settled", "reference": "FORGED"])
+            let forger = Curve25519.Signing.PrivateKey()
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let signature = Base64.encode(Array(try forger.signature(for: WalletWire.callbackMaterial(timestamp: now, body: body))))
+            var status: HTTPResponseStatus = .ok
+            try await d.app.testing().test(.POST, "/api/v1/rails/ecny/callbacks", headers: ["X-Wallet-Timestamp": String(now), "X-Wallet-Signature": signature, "Content-Type": "application/json"],
+                                           body: ByteBuffer(bytes: body)) { status = $0.status }
+            #expect(status == .unauthorized)
+            try await d.app.testing().test(.POST, "/api/v1/rails/ecny/callbacks", body: ByteBuffer(string: "{}")) { status = $0.status }
+            #expect(status == .unprocessableEntity)
+            #expect(try await d.call("bank", .GET, "/api/v1/payments/\(payment["id"]!.stringValue!)")["status"] == "accepted")
+            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'rail.callback.refused'").first()!.decode(column: "n", as: Int.self) == 1)
+        }
+    }
+}
