@@ -6,7 +6,9 @@ import Vapor
 /// Builds the application: the database, the middleware, the routes and the commands. The
 /// writer itself (lock, keys, sequencer) starts in `serve` and `demo`.
 public func configure(_ app: Application) async throws {
-    if app.environment != .testing || Environment.get("DATABASE_URL") != nil {
+    // The wallet sandbox plays the outside world: it has no database of the platform's.
+    let sandbox = CommandLine.arguments.dropFirst().first == "wallet-sandbox"
+    if !sandbox, app.environment != .testing || Environment.get("DATABASE_URL") != nil {
         try app.useDatabase(DatabaseLocation(url: try databaseURL(app.environment)))
     }
     app.loginThrottle = LoginThrottle()
@@ -35,6 +37,7 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(ExportCommand(), as: "export")
     app.asyncCommands.use(VerifyCommand(), as: "verify")
     app.asyncCommands.use(BenchCommand(), as: "bench")
+    app.asyncCommands.use(WalletSandboxCommand(), as: "wallet-sandbox")
 }
 
 /// The console's static files (`Public/`). The API serves no files, so its requests go straight

@@ -146,6 +146,10 @@ struct DemoCommand: AsyncCommand {
             context.console.print("the database already holds a chain; not seeding")
         }
         context.console.print(DemoSeed.loginTable(url: "the address below"))
+        if let wallets = try await DemoWallets.start(app, demoPort: DemoWallets.demoPort(), console: context.console) {
+            // The sandbox goes when the demo does (serving goes on after `run` returns).
+            app.lifecycle.use(DemoWallets.Stopper(process: wallets))
+        }
         Jobs.schedule(app)
         try await app.servers.asyncCommand.run(using: context, signature: signature)
     }

@@ -30,15 +30,21 @@ struct EcnyRail: PaymentRail {
         let env = ProcessInfo.processInfo.environment
         guard let base = env["CASCADE_ECNY_URL"], let wire = env["CASCADE_ECNY_KEY"].flatMap(WalletWire.init(base64:)),
               let key = env["CASCADE_ECNY_CALLBACK_KEY"].flatMap(Base64.decode), key.count == 32 else { return nil }
+        return over(app, base: base, wire: wire, callbackKey: key, callbackURL: env["CASCADE_ECNY_CALLBACK_URL"],
+                    secondFactorFromFen: env["CASCADE_ECNY_SECOND_FACTOR_FROM_FEN"].flatMap(Int64.init))
+    }
+
+    /// The rail over HTTP to the wallet service at `base`.
+    static func over(_ app: Application, base: String, wire: WalletWire, callbackKey: [UInt8], callbackURL: String?, secondFactorFromFen: Int64?) -> EcnyRail {
         let root = base.hasSuffix("/") ? String(base.dropLast()) : base
         let client = app.client
-        return EcnyRail(wire: wire, callbackKey: key, callbackURL: env["CASCADE_ECNY_CALLBACK_URL"], transport: { method, path, headers, body in
+        return EcnyRail(wire: wire, callbackKey: callbackKey, callbackURL: callbackURL, transport: { method, path, headers, body in
             let response = try await client.send(method, headers: headers, to: URI(string: root + path)) { req in
                 if !body.isEmpty { req.body = ByteBuffer(bytes: body) }
                 req.timeout = .seconds(5)
             }
             return (response.status, response.headers, response.body.map { Array($0.readableBytesView) } ?? [])
-        }, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, secondFactorFromFen: env["CASCADE_ECNY_SECOND_FACTOR_FROM_FEN"].flatMap(Int64.init))
+        }, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, secondFactorFromFen: secondFactorFromFen)
     }
 
     /// Raised when the service cannot be reached or answers unsigned: what became of the request

@@ -64,8 +64,11 @@ enum PaymentService {
 
     /// The rail a core enterprise settles by: the bank-transfer rail, when it has an account on it.
     static func settlementRoute(core: OrgID, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount)? {
-        guard let rail = app.rails["bank"], let payer = try await PaymentAccount.find(core, rail: rail.name, on: app.sql) else { return nil }
-        return (rail, payer)
+        // e-CNY when the core has a wallet, else a bank transfer when it has a bank account.
+        for name in ["ecny", "bank"] {
+            if let rail = app.rails[name], let payer = try await PaymentAccount.find(core, rail: name, on: app.sql) { return (rail, payer) }
+        }
+        return nil
     }
 
     /// At maturity, one payment per holder of each payable piece (the listed ones, or all), in one
@@ -113,6 +116,14 @@ enum PaymentService {
             var stored: [Payment] = []
             for id in live { if let found = try await PaymentStore.find(id, on: sql) { stored.append(found) } }
             return stored
+        }
+        if let ecny = route.rail as? EcnyRail {
+            let total = payments.reduce(Int64(0)) { $0 + $1.amountFen }
+            let balance: Int64?
+            do { balance = try await ecny.balance(of: route.payer.account) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
+            guard let balance, balance >= total else {
+                throw LedgerError(.insufficientBalance, "the e-CNY wallet \(route.payer.account) holds \(balance.map(Money.format) ?? "nothing known"), less than the \(Money.format(total)) to pay")
+            }
         }
         let batch = PaymentBatch(payer: route.payer, payees: payees, payments: payments,
                                  remittance: Dictionary(uniqueKeysWithValues: payments.map { ($0.id, "Cascade \(number) \(reference)") }),

@@ -193,3 +193,48 @@ struct SeededRandom: Sendable {
     }
     mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
+
+/// `cascade wallet-sandbox`: the sandbox as a process of its own, on 127.0.0.1. Its onboarding
+/// secret and signing key come from `CASCADE_ECNY_KEY` and `CASCADE_ECNY_SIGNING_SEED` (base64, 32
+/// bytes each), or are made up and printed. Faults at the rates given, from `--seed`.
+struct WalletSandboxCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "port", help: "the port to listen on (default 8090)") var port: Int?
+        @Option(name: "fail-rate", help: "share of requests refused with 503") var failRate: Double?
+        @Option(name: "timeout-rate", help: "share of payments whose answer comes too late") var timeoutRate: Double?
+        @Option(name: "duplicate-rate", help: "share of callbacks sent twice") var duplicateRate: Double?
+        @Option(name: "reorder-rate", help: "share of settlements followed by a stale accepted callback") var reorderRate: Double?
+        @Option(name: "settle-ms", help: "how long a payment takes to settle (default 200)") var settleMs: Int?
+        @Option(name: "seed", help: "the faults' seed") var seed: Int?
+        init() {}
+    }
+
+    var help: String { "Runs the e-CNY corporate wallet sandbox (a fake of the outside world, for tests and the demo)." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let env = ProcessInfo.processInfo.environment
+        func random() -> [UInt8] { (0..<32).map { _ in UInt8.random(in: 0...255) } }
+        let secret = env["CASCADE_ECNY_KEY"].flatMap(Base64.decode) ?? random()
+        let seed = env["CASCADE_ECNY_SIGNING_SEED"].flatMap(Base64.decode) ?? random()
+        guard secret.count == 32, seed.count == 32, let signer = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
+            throw ConfigurationError("CASCADE_ECNY_KEY and CASCADE_ECNY_SIGNING_SEED must be 32 bytes each, base64")
+        }
+        var faults = WalletSandbox.Faults()
+        faults.failRate = signature.failRate ?? 0; faults.timeoutRate = signature.timeoutRate ?? 0
+        faults.duplicateRate = signature.duplicateRate ?? 0; faults.reorderRate = signature.reorderRate ?? 0
+        faults.settleMs = UInt64(max(0, signature.settleMs ?? 200))
+        let server = try await Application.make(.development)
+        let port = signature.port ?? 8090
+        server.http.server.configuration.hostname = "127.0.0.1"
+        server.http.server.configuration.port = port
+        let client = server.client
+        let sandbox = WalletSandbox(wire: WalletWire(secret: SymmetricKey(data: secret)), signingKey: seed, faults: faults, seed: UInt64(signature.seed ?? 1)) { url, headers, body in
+            _ = try? await client.post(URI(string: url), headers: headers) { $0.body = ByteBuffer(bytes: body) }
+        }
+        sandbox.register(on: server)
+        try await server.server.start(address: .hostname("127.0.0.1", port: port))
+        context.console.print("wallet sandbox on http://127.0.0.1:\(port); callbacks signed by Ed25519 key \(Base64.encode(Array(signer.publicKey.rawRepresentation)))")
+        if env["CASCADE_ECNY_KEY"] == nil { context.console.print("onboarding secret (CASCADE_ECNY_KEY): \(Base64.encode(secret))") }
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+}

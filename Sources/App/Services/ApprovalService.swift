@@ -343,7 +343,10 @@ enum ApprovalService {
                 try await perform(approval.operation, org: approval.orgId, by: viewer, otp: otp, app: app)
             }
         } catch let error as Unavailable {
-            throw error  // fate unknown: it stays `approving` until the writer can say what was committed
+            // Nothing submitted yet (a rail out of reach before signing): pending again at once.
+            // Submitted: its fate is unknown, and it stays `approving` until the writer can say.
+            if try await find(id, org: nil, on: sql).transactionIds.isEmpty { _ = try await settleAfterRefusal(id, because: error.description, app: app) }
+            throw error
         } catch {
             let settled = try await settleAfterRefusal(id, because: String(describing: error), app: app)
             if settled.status == .approved { try await audit(viewer.caller, "approval.approve", id, "\(settled.summary) (in part: \(error))", app: app, address: address) }

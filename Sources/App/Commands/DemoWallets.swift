@@ -1,0 +1,70 @@
+import Crypto
+import Foundation
+import Ledger
+import Vapor
+
+/// The demo's e-CNY wallets: `cascade demo` starts `cascade wallet-sandbox` as a process of its
+/// own (on the demo's port + 10), connects the e-CNY rail to it, and gives 江南商业银行, 华东重工集团
+/// and the three suppliers a wallet each. 沪上保理 has none: its payouts are confirmed by hand, so
+/// the difference shows. `CASCADE_DEMO_WALLETS=off` leaves the rail out.
+enum DemoWallets {
+    static let wallets: [(key: String, wallet: String, balanceFen: Int64)] = [
+        ("bank", "W-JNCB-0001", 200_000_000_00), ("core", "W-HDHI-0001", 100_000_000_00),
+        ("tier1", "W-SZJM-0001", 0), ("tier2", "W-WXZZ-0001", 0), ("tier3", "W-CZWJ-0001", 0),
+    ]
+
+    struct Stopper: LifecycleHandler {
+        let process: Process
+        func shutdown(_ application: Application) { if process.isRunning { process.terminate() } }
+    }
+
+    /// The port `cascade demo` was given (`--port`, `-p`), 8080 by default.
+    static func demoPort() -> Int {
+        let args = CommandLine.arguments
+        for (i, a) in args.enumerated() where (a == "--port" || a == "-p") && i + 1 < args.count { if let p = Int(args[i + 1]) { return p } }
+        return 8080
+    }
+
+    static func start(_ app: Application, demoPort: Int, console: any Console) async throws -> Process? {
+        guard Environment.get("CASCADE_DEMO_WALLETS") != "off" else { return nil }
+        let secret = (0..<32).map { _ in UInt8.random(in: 0...255) }, seed = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let publicKey = Array(try Curve25519.Signing.PrivateKey(rawRepresentation: seed).publicKey.rawRepresentation)
+        let port = demoPort + 10
+        let process = Process()
+        let me = ProcessInfo.processInfo.arguments[0]
+        process.executableURL = URL(fileURLWithPath: me.hasPrefix("/") ? me : FileManager.default.currentDirectoryPath + "/" + me)
+        process.arguments = ["wallet-sandbox", "--port", String(port), "--settle-ms", "1500"]
+        var env = ProcessInfo.processInfo.environment
+        env["CASCADE_ECNY_KEY"] = Base64.encode(secret)
+        env["CASCADE_ECNY_SIGNING_SEED"] = Base64.encode(seed)
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let rail = EcnyRail.over(app, base: "http://127.0.0.1:\(port)", wire: WalletWire(secret: SymmetricKey(data: secret)), callbackKey: publicKey,
+                                 callbackURL: "http://127.0.0.1:\(demoPort)/api/v1/rails/ecny/callbacks", secondFactorFromFen: nil)
+        // Up within 30 s, or the demo goes on without it.
+        var up = false
+        for _ in 0..<300 where !up {
+            // Any signed answer (a 404 for a wallet nobody has) means it is up.
+            if (try? await rail.call(.GET, "/v1/wallets/W-NONE", nil)) != nil { up = true } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        guard up else {
+            process.terminate()
+            console.warning("the wallet sandbox did not start: the demo runs without the e-CNY rail")
+            return nil
+        }
+        app.rails["ecny"] = rail
+        let names = try await ReceivableQueries.orgNames(on: app.sql)
+        for w in wallets {
+            guard let org = try await app.sql.raw("SELECT u.org_id FROM users u WHERE u.email = \(bind: "\(w.key)@cascade.demo")").first()
+                .flatMap({ OrgID(try $0.decode(column: "org_id", as: String.self)) }) else { continue }
+            _ = try await rail.call(.POST, "/v1/wallets", ["walletId": .string(w.wallet), "name": .string(names[org.description] ?? w.key), "balanceFen": .int(w.balanceFen)])
+            if try await PaymentAccount.find(org, rail: "ecny", on: app.sql) == nil {
+                try await PaymentAccount(orgId: org, rail: "ecny", account: w.wallet, accountName: names[org.description] ?? w.key, agent: "", agentOrgId: nil)
+                    .save(on: app.sql, nowMs: app.ledgerClock.nowMs())
+            }
+        }
+        console.print("e-CNY wallet sandbox on http://127.0.0.1:\(port): 江南商业银行, 华东重工集团 and the suppliers pay and are paid through it; 沪上保理 confirms by hand")
+        return process
+    }
+}
