@@ -28,6 +28,11 @@ import VaporTesting
             expect("malformed_json", .badRequest, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", "{"))
             expect("unauthorized", .unauthorized, try await d.call(nil, .GET, "/api/v1/tokens"))
             expect("forbidden", .forbidden, try await d.call("tier1", .POST, "/api/v1/credit-lines", #"{"coreId":"\#(d.orgs["core"]!)","limitFen":1,"rateBps":1,"expiresOn":"2027-01-01"}"#))
+            // An e-CNY payout from a bank's wallet that does not hold it (tier 1's ¥220,000 piece).
+            _ = try await EcnyTests.connect(d, bankBalance: 1)
+            let piece = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(220_000_00) }!["id"]!.stringValue!
+            let short = try await d.call("tier1", .POST, "/api/v1/financings", #"{"tokenId":"\#(piece)","bankId":"\#(bank)"}"#)["financing"]!["id"]!.stringValue!
+            expect("insufficient_balance", .conflict, try await d.call("bank", .POST, "/api/v1/financings/\(short)/approve"))
             expect("not_holder", .forbidden, try await d.call("tier2", .POST, "/api/v1/tokens/\(big)/split", #"{"amountsFen":[1,59999999]}"#))
             expect("not_found", .notFound, try await d.call("tier1", .GET, "/api/v1/receivables/\(String(repeating: "0", count: 64))"))
             expect("payload_too_large", .payloadTooLarge, try await d.call("tier1", .POST, "/api/v1/tokens/\(big)/transfer", "{\"memo\":\"" + String(repeating: "x", count: 70_000) + "\"}"))
@@ -129,7 +134,7 @@ import VaporTesting
             404: ["not_found"],
             409: ["token_not_active", "financing_not_open", "insufficient_credit", "credit_line_unusable", "no_credit_line",
                   "tier_limit_exceeded", "past_due", "not_yet_due", "financing_cutoff", "duplicate_invoice", "org_suspended",
-                  "idempotency_conflict", "approval_not_pending"],
+                  "idempotency_conflict", "approval_not_pending", "insufficient_balance"],
             413: ["payload_too_large"],
             422: ["validation_failed", "amount_out_of_range", "split_sum_mismatch", "term_out_of_range", "invalid_counterparty"],
             429: ["rate_limited"],

@@ -186,7 +186,7 @@ import VaporTesting
                 #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/bank", bad).status == .unprocessableEntity, "\(bad)")
             }
             #expect(try await d.call("tier2", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/bank", Self.supplierAccount).status == .forbidden)
-            #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/ecny", Self.supplierAccount).status == .notFound)
+            #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/cash", Self.supplierAccount).status == .notFound)
         }
     }
 

@@ -35,7 +35,8 @@ struct Presenter {
         FinancingView(id: f.id.description, tokenId: f.tokenId.description, supplierName: name(f.supplierId), bankName: name(f.bankId),
                       amount: Money.format(f.amountFen), rate: Self.rate(f.rateBps), days: f.days, interest: Money.format(f.interestFen),
                       payout: Money.format(f.payoutFen), status: f.status.rawValue, statusLabel: status(f.status.rawValue),
-                      requestedOn: f.requestedOn.description, reference: f.payoutReference ?? "")
+                      requestedOn: f.requestedOn.description, reference: f.payoutReference ?? "",
+                      manual: f.status == .paid && !(f.payoutReference ?? "").hasPrefix("RAIL-"))
     }
 
     func creditLine(_ l: CreditLine) -> CreditLineView {

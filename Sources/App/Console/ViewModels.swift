@@ -129,6 +129,8 @@ struct FinancingView: Encodable {
     var statusLabel: String
     var requestedOn: String
     var reference: String
+    /// Paid out by the bank's own confirmation, not recorded from a rail's report.
+    var manual: Bool
 }
 
 struct CreditLineView: Encodable {
