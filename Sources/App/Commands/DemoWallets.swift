@@ -27,6 +27,12 @@ enum DemoWallets {
 
     static func start(_ app: Application, demoPort: Int, console: any Console) async throws -> Process? {
         guard Environment.get("CASCADE_DEMO_WALLETS") != "off" else { return nil }
+        // A wallet service named by the environment (CASCADE_ECNY_URL …): the demo's wallets there.
+        if let rail = app.rails["ecny"] as? EcnyRail {
+            try await open(rail, app: app)
+            console.print("e-CNY wallets at the wallet service of CASCADE_ECNY_URL")
+            return nil
+        }
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255) }, seed = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let publicKey = Array(try Curve25519.Signing.PrivateKey(rawRepresentation: seed).publicKey.rawRepresentation)
         let port = demoPort + 10
@@ -54,17 +60,34 @@ enum DemoWallets {
             return nil
         }
         app.rails["ecny"] = rail
+        try await open(rail, app: app)
+        console.print("e-CNY wallet sandbox on http://127.0.0.1:\(port): 江南商业银行, 华东重工集团 and the suppliers pay and are paid through it; 沪上保理 confirms by hand")
+        return process
+    }
+
+    /// Each demo org's wallet, opened with its starting balance unless the service has it already
+    /// (a demo started again keeps what the wallets hold), and its payment account.
+    static func open(_ rail: EcnyRail, app: Application) async throws {
         let names = try await ReceivableQueries.orgNames(on: app.sql)
         for w in wallets {
             guard let org = try await app.sql.raw("SELECT u.org_id FROM users u WHERE u.email = \(bind: "\(w.key)@cascade.demo")").first()
                 .flatMap({ OrgID(try $0.decode(column: "org_id", as: String.self)) }) else { continue }
-            _ = try await rail.call(.POST, "/v1/wallets", ["walletId": .string(w.wallet), "name": .string(names[org.description] ?? w.key), "balanceFen": .int(w.balanceFen)])
+            // A service that refuses now and then (its faults) is asked again.
+            for attempt in 1...20 {
+                do {
+                    if try await rail.balance(of: w.wallet) == nil {
+                        let (status, _) = try await rail.call(.POST, "/v1/wallets", ["walletId": .string(w.wallet), "name": .string(names[org.description] ?? w.key), "balanceFen": .int(w.balanceFen)])
+                        guard status == .ok else { throw EcnyRail.Unreachable(description: "wallet \(w.wallet): \(status.code)") }
+                    }
+                    break
+                } catch where attempt < 20 {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
             if try await PaymentAccount.find(org, rail: "ecny", on: app.sql) == nil {
                 try await PaymentAccount(orgId: org, rail: "ecny", account: w.wallet, accountName: names[org.description] ?? w.key, agent: "", agentOrgId: nil)
                     .save(on: app.sql, nowMs: app.ledgerClock.nowMs())
             }
         }
-        console.print("e-CNY wallet sandbox on http://127.0.0.1:\(port): 江南商业银行, 华东重工集团 and the suppliers pay and are paid through it; 沪上保理 confirms by hand")
-        return process
     }
 }

@@ -91,13 +91,18 @@ struct EcnyRail: PaymentRail {
 
     func status(of payment: Payment) async throws -> RailEvent? {
         let (status, answer) = try await call(.GET, "/v1/payments/\(payment.id)", nil)
-        return status == .ok ? Self.event(answer) : nil
+        if status == .notFound { return nil }
+        guard status == .ok else { throw Unreachable(description: "the wallet service answered \(status.code) for payment \(payment.id)") }
+        return Self.event(answer)
     }
 
     /// The payer's balance on its wallet, in fen.
     func balance(of wallet: String) async throws -> Int64? {
         let (status, answer) = try await call(.GET, "/v1/wallets/\(wallet)", nil)
-        guard status == .ok, case .int(let fen)? = answer["balanceFen"] else { return nil }
+        if status == .notFound { return nil }
+        guard status == .ok, case .int(let fen)? = answer["balanceFen"] else {
+            throw Unreachable(description: "the wallet service answered \(status.code) for wallet \(wallet)")
+        }
         return fen
     }
 

@@ -44,6 +44,17 @@ actor WalletSandbox {
     private(set) var payments: [String: SandboxPayment] = [:]
     private var rng: SeededRandom
     private var sequence = 0
+    /// Where the sandbox writes down its wallets and payments after each change, for checks from outside.
+    var stateFile: String?
+    func setStateFile(_ path: String?) { stateFile = path }
+
+    private func persist() {
+        guard let stateFile else { return }
+        let state: JSON = ["wallets": .object(Dictionary(uniqueKeysWithValues: wallets.map { (JSONKey($0.key), JSON.int($0.value.balanceFen)) })),
+                           "payments": .array(payments.values.sorted { $0.id < $1.id }.map(Self.json))]
+        try? BankTransferRail.write(state.canonicalString, named: URL(fileURLWithPath: stateFile).lastPathComponent, in: URL(fileURLWithPath: stateFile).deletingLastPathComponent().path)
+    }
+
     /// How a callback reaches the platform: over HTTP in the process; straight in, in tests.
     let send: @Sendable (_ url: String, _ headers: HTTPHeaders, _ body: [UInt8]) async -> Void
 
@@ -74,6 +85,7 @@ actor WalletSandbox {
                 return (.badRequest, ["error": "walletId, name and balanceFen are needed"], 0)
             }
             wallets[id] = Wallet(name: name, balanceFen: balance)
+            persist()
             return (.ok, ["walletId": .string(id), "balanceFen": .int(balance)], 0)
         case ("GET", "wallets", 3):
             guard let w = wallets[parts[2]] else { return (.notFound, ["error": "no such wallet"], 0) }
@@ -115,6 +127,7 @@ actor WalletSandbox {
         let p = SandboxPayment(id: id, payer: payer, payee: payee, amountFen: amount, status: status, reference: "ECNY\(String(format: "%010d", sequence))",
                                reason: reason, callbackURL: m["callbackUrl"]?.stringValue)
         payments[id] = p
+        persist()
         return p
     }
 
@@ -129,6 +142,7 @@ actor WalletSandbox {
             p.status = "failed"; p.reason = "insufficient_balance"
         }
         payments[id] = p
+        persist()
         guard let url = p.callbackURL else { return }
         var sends = [p]
         if roll(faults.duplicateRate) { sends.append(p) }
@@ -206,6 +220,7 @@ struct WalletSandboxCommand: AsyncCommand {
         @Option(name: "reorder-rate", help: "share of settlements followed by a stale accepted callback") var reorderRate: Double?
         @Option(name: "settle-ms", help: "how long a payment takes to settle (default 200)") var settleMs: Int?
         @Option(name: "seed", help: "the faults' seed") var seed: Int?
+        @Option(name: "state-file", help: "where to write the wallets and payments after each change") var stateFile: String?
         init() {}
     }
 
@@ -231,6 +246,7 @@ struct WalletSandboxCommand: AsyncCommand {
         let sandbox = WalletSandbox(wire: WalletWire(secret: SymmetricKey(data: secret)), signingKey: seed, faults: faults, seed: UInt64(signature.seed ?? 1)) { url, headers, body in
             _ = try? await client.post(URI(string: url), headers: headers) { $0.body = ByteBuffer(bytes: body) }
         }
+        await sandbox.setStateFile(signature.stateFile)
         sandbox.register(on: server)
         try await server.server.start(address: .hostname("127.0.0.1", port: port))
         context.console.print("wallet sandbox on http://127.0.0.1:\(port); callbacks signed by Ed25519 key \(Base64.encode(Array(signer.publicKey.rawRepresentation)))")
