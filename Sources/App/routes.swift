@@ -165,6 +165,7 @@ func consoleRoutes(_ app: Application) {
     signedIn.post("orgs", ":id", "suspend", use: OrgPages.setOrgStatus)
     signedIn.post("orgs", ":id", "activate", use: OrgPages.setOrgStatus)
     signedIn.post("orgs", use: OrgPages.registerOrg)
+    signedIn.get("reconciliation", use: PaymentPages.reconciliation)
     signedIn.get("approvals", use: ApprovalPages.list)
     signedIn.get("approvals", ":id", use: ApprovalPages.show)
     signedIn.post("approvals", ":id", "approve", use: ApprovalPages.approve)

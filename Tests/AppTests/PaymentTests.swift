@@ -305,6 +305,10 @@ import VaporTesting
                 csv = String(buffer: res.body)
             }
             #expect(csv.contains("difference: settled_without_ledger_record") && csv.contains("difference: ledger_record_without_payment"))
+            // The console shows the same day, differences and all, and the payment with its state.
+            let page = try await ConsoleTests.get(d, try await ConsoleTests.session(d, "bank"), "/reconciliation?date=\(today)")
+            #expect(page.status == .ok && page.html.contains("id=\"differences\"") && page.html.contains("Settled, not on the ledger"))
+            #expect(page.html.contains("data-payment-id=\"\(payment["id"]!.stringValue!)\""))
             #expect(try await d.chainAgrees())
         }
     }

@@ -315,6 +315,11 @@ def core_settles():
             assert time.time() < deadline, u.text("#receivable-status")
             time.sleep(1)
         assert u.text("#receivable-paid") == "¥12,345.67", u.text("#receivable-paid")
+        # The day's reconciliation: every holder's payment settled and on the ledger, nothing left over.
+        u.go("/reconciliation?date=" + due)
+        assert u.text("#balanced") == "已平", u.text("#balanced")
+        assert len(u.d.find_elements(By.CSS_SELECTOR, "#payments tbody tr")) >= 3
+        u.shot("core-reconciliation")
         u.go("/receivables")
         u.shot("core-receivables")
     finally:

@@ -55,6 +55,7 @@ extension ConsoleArea {
         case .operator: items += [("/orgs", "nav_orgs"), ("/policy", "nav_policy"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
         }
         if [.bank, .core, .regulator].contains(role) { items.append(("/approvals", "nav_approvals")) }
+        if role != .operator { items.append(("/reconciliation", "nav_reconciliation")) }
         if let caller = req.auth.get(Caller.self), caller.isAdmin, role != .operator {
             items.append(("/orgs/\(caller.orgId)/users", "nav_people"))
             // An admin reads its own org's audit log (the regulator's link above reads all of it).
