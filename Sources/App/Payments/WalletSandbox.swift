@@ -42,7 +42,8 @@ actor WalletSandbox {
     var faults: Faults
     private(set) var wallets: [String: Wallet] = [:]
     private(set) var payments: [String: SandboxPayment] = [:]
-    private var rng: SeededRandom
+    /// The faults fall the same way for the same seed.
+    private var rng: SplitMix64
     private var sequence = 0
     /// Where the sandbox writes down its wallets and payments after each change, for checks from outside.
     var stateFile: String?
@@ -60,7 +61,7 @@ actor WalletSandbox {
 
     init(wire: WalletWire, signingKey: [UInt8], faults: Faults, seed: UInt64,
          send: @escaping @Sendable (_ url: String, _ headers: HTTPHeaders, _ body: [UInt8]) async -> Void) {
-        self.wire = wire; self.signingKey = signingKey; self.faults = faults; rng = SeededRandom(seed: seed); self.send = send
+        self.wire = wire; self.signingKey = signingKey; self.faults = faults; rng = SplitMix64(seed: seed); self.send = send
     }
 
     func setFaults(_ f: Faults) { faults = f }
@@ -68,7 +69,7 @@ actor WalletSandbox {
     func balance(_ id: String) -> Int64? { wallets[id]?.balanceFen }
     func payment(_ id: String) -> SandboxPayment? { payments[id] }
 
-    private func roll(_ rate: Double) -> Bool { rate > 0 && rng.nextUnit() < rate }
+    private func roll(_ rate: Double) -> Bool { rate > 0 && Double.random(in: 0..<1, using: &rng) < rate }
 
     /// One signed, sealed request; its sealed, signed answer (or a fault).
     func handle(method: String, path: String, timestamp: String?, signature: String?, body: [UInt8], nowMs: Int64) async -> (HTTPStatus, JSON, delayMs: UInt64) {
@@ -192,20 +193,6 @@ actor WalletSandbox {
         app.on(.POST, "v1", "payments", body: .collect(maxSize: "64kb"), use: handler)
         app.on(.GET, "v1", "payments", ":id", use: handler)
     }
-}
-
-/// splitmix64: the sandbox's faults fall the same way for the same seed.
-struct SeededRandom: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 /// `cascade wallet-sandbox`: the sandbox as a process of its own, on 127.0.0.1. Its onboarding
