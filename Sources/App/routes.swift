@@ -73,6 +73,7 @@ func routes(_ app: Application) throws {
     do {  // payments: payer, payee, regulator, operator
         signedIn.get("payments", use: PaymentController.list)
         signedIn.get("payments", ":id", use: PaymentController.show)
+        signedIn.post("payments", ":id", "retry", use: PaymentController.retry)
         signedIn.get("orgs", ":id", "payment-accounts", use: PaymentController.accounts)
         signedIn.get("reconciliation", use: PaymentController.reconciliation)
         signedIn.put("orgs", ":id", "payment-accounts", ":rail", use: PaymentController.setAccount)

@@ -167,6 +167,13 @@ import VaporTesting
             let returned = try await d.call("bank", .GET, "/api/v1/payments/\(id)")
             #expect(returned["status"] == "returned" && returned["reason"] == "AC04")
             #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "approved")
+            // The bank pays it again, as a new attempt; the supplier and another bank may not.
+            #expect(try await d.call("tier1", .POST, "/api/v1/payments/\(id)/retry").status == .forbidden)
+            #expect(try await d.call("bank2", .POST, "/api/v1/payments/\(id)/retry").status == .notFound)
+            let again = try await d.call("bank", .POST, "/api/v1/payments/\(id)/retry")
+            #expect(again.status == .created && again["id"] != .string(id) && again["status"] == "instructed" && again["amountFen"] == .int(amount), "\(again.json)")
+            #expect(try await d.call("bank", .POST, "/api/v1/payments/\(id)/retry").code == "financing_not_open")
+            #expect(try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items.count == 2)
         }
     }
 

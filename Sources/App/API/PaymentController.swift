@@ -39,6 +39,14 @@ enum PaymentController {
         return try Payment(row: row).json(history: try await PaymentStore.history(of: id, on: req.application.sql)).response()
     }
 
+    /// `POST /payments/{id}/retry`: `201` with the new attempt.
+    @Sendable static func retry(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        _ = try StrictBody(req, allowed: [])
+        guard let id = req.parameters.get("id"), Hex.isLowercaseHex(id, length: 32) else { throw LedgerError.invalid("id", "must be a payment id (32 lowercase hex characters)") }
+        return try await PaymentService.retry(id, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress).json().response(status: .created)
+    }
+
     /// A bank posts a `camt.054.001.08` document (`application/xml`): `{messageId, entries}`, each
     /// entry saying whether it moved a payment of the bank's.
     @Sendable static func bankNotification(req: Request) async throws -> Response {

@@ -46,10 +46,21 @@ enum PaymentService {
     /// Instructs the payout of an approved financing, once: the payment's id comes from the
     /// financing and the supplier, so instructing again finds the same payment and message.
     @discardableResult
-    static func instructPayout(_ f: Financing, app: Application) async throws -> Payment? {
+    /// `retry`: the last attempt failed or was returned, and the bank pays it again, as the next
+    /// attempt (an id of its own); never while one is on its way or has arrived.
+    static func instructPayout(_ f: Financing, retry: Bool = false, app: Application) async throws -> Payment? {
         guard f.status == .approved, let route = try await payoutRoute(for: f, app: app) else { return nil }
         let now = app.ledgerClock.nowMs()
-        let id = Payment.id(.payout, paying: f.id.description, to: f.supplierId)
+        let earlier = try await app.sql.raw("SELECT id, status FROM rail_payments WHERE kind = 'payout' AND subject_id = \(bind: f.id.description) ORDER BY created_ms DESC, id").all()
+        var subject = f.id.description
+        if retry {
+            let statuses = try earlier.map { PaymentStatus(rawValue: try $0.decode(column: "status", as: String.self)) }
+            guard !statuses.isEmpty, statuses.allSatisfy({ $0 == .failed || $0 == .returned }) else {
+                throw LedgerError(.financingNotOpen, "only a payout whose every payment failed or was returned is paid again")
+            }
+            subject += "#\(earlier.count + 1)"
+        }
+        let id = Payment.id(.payout, paying: subject, to: f.supplierId)
         var payment = Payment(id: id, rail: route.rail.name, kind: .payout, payerId: f.bankId, payeeId: f.supplierId, amountFen: f.payoutFen,
                               subjectId: f.id, tokenId: nil, messageId: "", nowMs: now)
         let batch = PaymentBatch(payer: route.payer, payees: [f.supplierId: route.payee], payments: [payment],
@@ -105,8 +116,8 @@ enum PaymentService {
         var payments: [Payment] = [], live: [String] = []
         for (t, holder, amount) in pieces {
             let earlier = try await sql.raw("SELECT id, status FROM rail_payments WHERE token_id = \(bind: t.description) ORDER BY created_ms DESC, id").all()
-            if let last = earlier.first, let status = PaymentStatus(rawValue: try last.decode(column: "status", as: String.self)), status != .failed, status != .returned {
-                live.append(try last.decode(column: "id", as: String.self)); continue
+            if let onItsWay = try earlier.first(where: { ![PaymentStatus.failed.rawValue, PaymentStatus.returned.rawValue].contains(try $0.decode(column: "status", as: String.self)) }) {
+                live.append(try onItsWay.decode(column: "id", as: String.self)); continue
             }
             let subject = earlier.isEmpty ? t.description : "\(t)#\(earlier.count + 1)"
             payments.append(Payment(id: Payment.id(.settlement, paying: subject, to: holder), rail: route.rail.name, kind: .settlement, payerId: caller.orgId,
@@ -150,6 +161,23 @@ enum PaymentService {
         let answers = try await rail.deliver(message)
         try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.wallClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
         _ = try await apply(answers, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
+    }
+
+    /// `POST /payments/{id}/retry` by the payer: a failed or returned payout paid again. A
+    /// settlement's piece is paid again by settling the receivable again.
+    static func retry(_ id: String, by viewer: Viewer, app: Application, address: String?) async throws -> Payment {
+        try viewer.caller.requirePreparer()
+        guard let p = try await PaymentStore.find(id, on: app.sql), p.payerId == viewer.orgId || p.payeeId == viewer.orgId || viewer.seesAll else {
+            throw Problem(.notFound, "no such payment")
+        }
+        guard p.payerId == viewer.orgId else { throw Problem(.forbidden, "only the payer pays a payment again") }
+        guard p.kind == .payout else { throw LedgerError(.tokenNotActive, "a settlement's piece is paid again by settling the receivable again") }
+        guard let f = try await app.requireSequencer().read({ $0.financings[p.subjectId] }), f.status == .approved else {
+            throw LedgerError(.financingNotOpen, "financing \(p.subjectId) is not waiting for its payout")
+        }
+        guard let again = try await instructPayout(f, retry: true, app: app) else { throw Problem(.notFound, "the bank and the supplier have no rail in common any more") }
+        try await OnboardingService.audit(viewer, "payment.retry", viewer.orgId, "payout of \(f.id) paid again as \(again.id) (after \(p.id), \(p.status.rawValue))", app: app, address: address)
+        return again
     }
 
     /// After an approval: the payout goes out if the bank is connected. A failure here is not the
