@@ -36,11 +36,27 @@ enum PaymentService {
                 throw Problem(.unauthorized, "the second-factor code is wrong or was used already")
             }
         }
+        try await requireBalance(f.payoutFen, in: route.payer.account, on: ecny, for: "payout")
+    }
+
+    /// Refuses unless the e-CNY wallet holds `fen`: short, `insufficient_balance`; the service out
+    /// of reach, `unavailable` (never taken for a short balance).
+    static func requireBalance(_ fen: Int64, in wallet: String, on ecny: EcnyRail, for what: String) async throws {
         let balance: Int64?
-        do { balance = try await ecny.balance(of: route.payer.account) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
-        guard let balance, balance >= f.payoutFen else {
-            throw LedgerError(.insufficientBalance, "the bank's e-CNY wallet \(route.payer.account) holds \(balance.map(Money.format) ?? "nothing known"), less than the payout of \(Money.format(f.payoutFen))")
+        do { balance = try await ecny.balance(of: wallet) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
+        guard let balance, balance >= fen else {
+            throw LedgerError(.insufficientBalance, "the e-CNY wallet \(wallet) holds \(balance.map(Money.format) ?? "nothing known"), less than the \(what) of \(Money.format(fen))")
         }
+    }
+
+    /// Stores a batch's payments with the message that instructs them, in one transaction, then
+    /// hands the message to the rail.
+    static func send(_ batch: PaymentBatch, on rail: any PaymentRail, app: Application) async throws {
+        var batch = batch
+        for i in batch.payments.indices { batch.payments[i].messageId = batch.messageId }
+        let message = try rail.message(for: batch)
+        try await PaymentStore.instruct(batch.payments, message: message, on: app.db)
+        try await deliver(message.id, rail: rail, app: app)
     }
 
     /// Instructs the payout of an approved financing, once: the payment's id comes from the
@@ -61,15 +77,11 @@ enum PaymentService {
             subject += "#\(earlier.count + 1)"
         }
         let id = Payment.id(.payout, paying: subject, to: f.supplierId)
-        var payment = Payment(id: id, rail: route.rail.name, kind: .payout, payerId: f.bankId, payeeId: f.supplierId, amountFen: f.payoutFen,
+        let payment = Payment(id: id, rail: route.rail.name, kind: .payout, payerId: f.bankId, payeeId: f.supplierId, amountFen: f.payoutFen,
                               subjectId: f.id, tokenId: nil, messageId: "", nowMs: now)
-        let batch = PaymentBatch(payer: route.payer, payees: [f.supplierId: route.payee], payments: [payment],
-                                 remittance: [id: "Cascade financing \(f.id.description.prefix(16))"],
-                                 executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now)
-        payment.messageId = batch.messageId
-        let message = try route.rail.message(for: batch)
-        try await PaymentStore.instruct([payment], message: message, on: app.db)
-        try await deliver(message.id, rail: route.rail, app: app)
+        try await send(PaymentBatch(payer: route.payer, payees: [f.supplierId: route.payee], payments: [payment],
+                                    remittance: [id: "Cascade financing \(f.id.description.prefix(16))"],
+                                    executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now), on: route.rail, app: app)
         return try await PaymentStore.find(id, on: app.sql)
     }
 
@@ -129,20 +141,11 @@ enum PaymentService {
             return stored
         }
         if let ecny = route.rail as? EcnyRail {
-            let total = payments.reduce(Int64(0)) { $0 + $1.amountFen }
-            let balance: Int64?
-            do { balance = try await ecny.balance(of: route.payer.account) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
-            guard let balance, balance >= total else {
-                throw LedgerError(.insufficientBalance, "the e-CNY wallet \(route.payer.account) holds \(balance.map(Money.format) ?? "nothing known"), less than the \(Money.format(total)) to pay")
-            }
+            try await requireBalance(payments.reduce(Int64(0)) { $0 + $1.amountFen }, in: route.payer.account, on: ecny, for: "settlement")
         }
-        let batch = PaymentBatch(payer: route.payer, payees: payees, payments: payments,
-                                 remittance: Dictionary(uniqueKeysWithValues: payments.map { ($0.id, "Cascade \(number) \(reference)") }),
-                                 executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now)
-        for i in payments.indices { payments[i].messageId = batch.messageId }
-        let message = try route.rail.message(for: batch)
-        try await PaymentStore.instruct(payments, message: message, on: app.db)
-        try await deliver(message.id, rail: route.rail, app: app)
+        try await send(PaymentBatch(payer: route.payer, payees: payees, payments: payments,
+                                    remittance: Dictionary(uniqueKeysWithValues: payments.map { ($0.id, "Cascade \(number) \(reference)") }),
+                                    executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now), on: route.rail, app: app)
         var stored: [Payment] = []
         for id in live + payments.map(\.id) { if let found = try await PaymentStore.find(id, on: sql) { stored.append(found) } }
         return stored

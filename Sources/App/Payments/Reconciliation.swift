@@ -38,8 +38,7 @@ enum Reconciliation {
 
     /// The ledger-time milliseconds of `date`'s start and end, in the business calendar (UTC+8).
     static func span(_ date: BusinessDate) -> (Int64, Int64) {
-        let start = date.dayNumber * 86_400_000 - 8 * 3_600_000
-        return (start, start + 86_400_000)
+        (date.startEpochMs, date.adding(days: 1).startEpochMs)
     }
 
     /// `org`: the payments it pays or receives; nil: every payment (the regulator, the operator).
