@@ -7,7 +7,7 @@ import Vapor
 /// writer itself (lock, keys, sequencer) starts in `serve` and `demo`.
 public func configure(_ app: Application) async throws {
     // The wallet sandbox plays the outside world: it has no database of the platform's.
-    let sandbox = CommandLine.arguments.dropFirst().first == "wallet-sandbox"
+    let sandbox = ["wallet-sandbox", "bank-sandbox"].contains(CommandLine.arguments.dropFirst().first ?? "")
     if !sandbox, app.environment != .testing || Environment.get("DATABASE_URL") != nil {
         try app.useDatabase(DatabaseLocation(url: try databaseURL(app.environment)))
     }
@@ -15,6 +15,7 @@ public func configure(_ app: Application) async throws {
     app.chainVerification = ChainVerification()
     app.idempotencyInFlight = NIOLockedValueBox([])
     app.approvalsInFlight = NIOLockedValueBox([])
+    app.inboxReading = NIOLockedValueBox(false)
     app.rails = ["bank": BankTransferRail.fromEnvironment()]
     if let ecny = EcnyRail.fromEnvironment(app) { app.rails["ecny"] = ecny }
     app.middleware = Middlewares()
@@ -38,6 +39,7 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(VerifyCommand(), as: "verify")
     app.asyncCommands.use(BenchCommand(), as: "bench")
     app.asyncCommands.use(WalletSandboxCommand(), as: "wallet-sandbox")
+    app.asyncCommands.use(BankSandboxCommand(), as: "bank-sandbox")
 }
 
 /// The console's static files (`Public/`). The API serves no files, so its requests go straight

@@ -77,6 +77,7 @@ func routes(_ app: Application) throws {
         signedIn.get("orgs", ":id", "payment-accounts", use: PaymentController.accounts)
         signedIn.get("reconciliation", use: PaymentController.reconciliation)
         signedIn.put("orgs", ":id", "payment-accounts", ":rail", use: PaymentController.setAccount)
+        signedIn.put("orgs", ":id", "payment-rail", use: PaymentController.setPaysBy)
         let notifications = api.grouped(BearerAuthenticator(), RequireCaller(), IdempotencyMiddleware(maxBodyBytes: ISO20022.maxNotificationBytes))
         api.on(.POST, "rails", "ecny", "callbacks", body: .collect(maxSize: "64kb"), use: PaymentController.ecnyCallback)
         notifications.on(.POST, "rails", "bank", "notifications", body: .collect(maxSize: ByteCount(value: ISO20022.maxNotificationBytes)), use: PaymentController.bankNotification)

@@ -11,14 +11,14 @@ import VaporTesting
 /// 华东重工集团 (`core`) issues from ¥1,000,000.00 and settling, 沪上保理 (`bank2`) none.
 @Suite struct ApprovalTests {
     /// tier 1 asks `bank` to finance its ¥200,000 piece of the first receivable.
-    static func request(_ d: DemoPlatform, bank: String = "bank") async throws -> String {
-        // The largest piece tier 1 holds of the first receivable, split to give ¥200,000.
-        let held = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.filter { $0["tier"] == .int(1) && ($0["amountFen"]?.intValue ?? 0) > 300_000_00 }
+    static func request(_ d: DemoPlatform, bank: String = "bank", fen: Int64 = 200_000_00) async throws -> String {
+        // The largest piece tier 1 holds of the first receivable, split to give `fen` (¥200,000).
+        let held = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.filter { $0["tier"] == .int(1) && ($0["amountFen"]?.intValue ?? 0) > fen + 100_000_00 }
         let token = try #require(held.max { ($0["amountFen"]?.intValue ?? 0) < ($1["amountFen"]?.intValue ?? 0) })
-        let rest = token["amountFen"]!.intValue! - 200_000_00
-        let split = try await d.call("tier1", .POST, "/api/v1/tokens/\(token["id"]!.stringValue!)/split", #"{"amountsFen":[20000000,\#(rest)]}"#)
+        let rest = token["amountFen"]!.intValue! - fen
+        let split = try await d.call("tier1", .POST, "/api/v1/tokens/\(token["id"]!.stringValue!)/split", #"{"amountsFen":[\#(fen),\#(rest)]}"#)
         #expect(split.status == .created, "\(split.json)")
-        let piece = split["tokens"]!.arrayValue!.first { $0["amountFen"] == .int(200_000_00) }!["id"]!.stringValue!
+        let piece = split["tokens"]!.arrayValue!.first { $0["amountFen"] == .int(fen) }!["id"]!.stringValue!
         let f = try await d.call("tier1", .POST, "/api/v1/financings", #"{"tokenId":"\#(piece)","bankId":"\#(d.orgs[bank]!)"}"#)
         #expect(f.status == .created, "\(f.json)")
         return f["financing"]!["id"]!.stringValue!

@@ -68,6 +68,53 @@ import VaporTesting
         }
     }
 
+    /// Both rails connected, the bank and the supplier on both: the bank's choice decides.
+    @Test func theBankChoosesTheRailItPaysBy() async throws {
+        try await DemoPlatform.with { d in
+            _ = try await Self.connect(d)
+            let outbox = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-outbox-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: outbox) }
+            d.app.rails["bank"] = BankTransferRail(outbox: outbox.path, inbox: nil, keep: nil)
+            try await PaymentTests.connect(d)
+            let bank = d.orgs["bank"]!, path = "/api/v1/orgs/\(bank)/payment-rail"
+            func rail(of f: String) async throws -> JSON? { try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items.first?["rail"] }
+            for bad in [#"{}"#, #"{"rail":"cash"}"#, #"{"rail":1}"#, #"{"rail":"bank","extra":1}"#, #"{"rail":"bank\u0000"}"#] {
+                #expect(try await d.call("bank", .PUT, path, bad).status == .unprocessableEntity, "\(bad)")
+            }
+            #expect(try await d.call("tier1", .PUT, path, #"{"rail":"manual"}"#).status == .forbidden)
+            #expect(try await d.call("regulator", .PUT, path, #"{"rail":"manual"}"#).status == .forbidden)
+            #expect(try await d.call("bank", .GET, "/api/v1/orgs/\(bank)/payment-accounts")["paysBy"] == .null)
+
+            // No choice: e-CNY, where both have wallets.
+            let f1 = try await ApprovalTests.request(d, fen: 50_000_00)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f1)/approve").status == .ok)
+            #expect(try await rail(of: f1) == "ecny")
+
+            // The bank chooses bank transfers: the next payout is a pain.001 in the outbox.
+            let chosen = try await d.call("bank", .PUT, path, #"{"rail":"bank"}"#)
+            #expect(chosen.status == .ok && chosen["paysBy"] == "bank", "\(chosen.json)")
+            #expect(try await d.call("bank", .GET, "/api/v1/orgs/\(bank)/payment-accounts")["paysBy"] == "bank")
+            let f2 = try await ApprovalTests.request(d, fen: 50_000_00)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f2)/approve").status == .ok)
+            #expect(try await rail(of: f2) == "bank")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outbox.path).contains { $0.hasSuffix(".xml") })
+
+            // By hand: nothing is instructed, and the clerk confirms with the bank's reference.
+            #expect(try await d.call("bank", .PUT, path, #"{"rail":"manual"}"#)["paysBy"] == "manual")
+            let f3 = try await ApprovalTests.request(d, fen: 50_000_00)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f3)/approve").status == .ok)
+            #expect(try await rail(of: f3) == nil)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f3)/confirm-payout", #"{"reference":"HAND-0001"}"#).status == .ok)
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f3)")["status"] == "paid")
+
+            // Back to no choice; each change is audited.
+            #expect(try await d.call("bank", .PUT, path, #"{"rail":null}"#)["paysBy"] == .null)
+            let audited = try await d.app.sql.raw("SELECT detail FROM audit_log WHERE action = 'payment.rail' ORDER BY seq").all().map { try $0.decode(column: "detail", as: String.self) }
+            #expect(audited == ["pays by either rail → bank", "pays by bank → manual", "pays by manual → either rail"])
+            #expect(try await d.chainAgrees())
+        }
+    }
+
     @Test func aShortBalanceRefusesTheApprovalBeforeAnythingIsSigned() async throws {
         try await DemoPlatform.with { d in
             _ = try await Self.connect(d, bankBalance: 1)

@@ -33,6 +33,22 @@ import VaporTesting
         #expect(text.contains("<MmbId>313305000002</MmbId>"))
     }
 
+    @Test func aPaymentInitiationIsReadBackAsWritten() throws {
+        let transfers = [ISO20022.Transfer(endToEndId: String(repeating: "c", count: 32), amountFen: 12_345_67,
+                                           creditor: ISO20022.Account(number: "6222000033334444", name: "苏州精密部件 <一厂> & 二厂", bankCode: "313305000002"), remittance: "Cascade CAS-1 付款"),
+                         ISO20022.Transfer(endToEndId: String(repeating: "d", count: 32), amountFen: 1,
+                                           creditor: ISO20022.Account(number: "6222000055556666", name: "无锡铸造厂", bankCode: "313302000003"), remittance: "")]
+        let written = ISO20022.Initiation(messageId: "CAS-READ-BACK", createdMs: 1_790_000_000_000, executionDate: BusinessDate("2026-12-01")!,
+                                          initiatingParty: "江南商业银行", debtor: Self.debtor, transfers: transfers)
+        #expect(try ISO20022.initiation(Array(ISO20022.document(written).utf8)) == written)
+        let good = ISO20022.document(written)
+        for bad in ["", "<Document/>", good.replacingOccurrences(of: "pain.001.001.09", with: "pain.001.001.03"),
+                    good.replacingOccurrences(of: "Ccy=\"CNY\"", with: "Ccy=\"EUR\""), good.replacingOccurrences(of: ">12345.67<", with: ">12345.678<"),
+                    good.replacingOccurrences(of: "<EndToEndId>\(String(repeating: "d", count: 32))</EndToEndId>", with: "")] {
+            #expect(throws: LedgerError.self, "\(bad.prefix(60))") { try ISO20022.initiation(Array(bad.utf8)) }
+        }
+    }
+
     @Test func yuanTextIsReadExactlyOrNotAtAll() {
         #expect(ISO20022.fen("99125.00") == 99_125_00 && ISO20022.fen("0.5") == 50 && ISO20022.fen("12") == 1200)
         for bad in ["", "1.234", "-1.00", "1,000.00", "1e5", " 1.00", "１.00", "10000000000000000.00", "99999999999999999999"] {
@@ -174,6 +190,62 @@ import VaporTesting
             #expect(again.status == .created && again["id"] != .string(id) && again["status"] == "instructed" && again["amountFen"] == .int(amount), "\(again.json)")
             #expect(try await d.call("bank", .POST, "/api/v1/payments/\(id)/retry").code == "financing_not_open")
             #expect(try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items.count == 2)
+        }
+    }
+
+    /// The host-to-host link end to end: the platform's pain.001 in the outbox, the sandbox bank
+    /// taking it and leaving camt.054s in the inbox (each twice, and a stale pending one after the
+    /// booking), the platform reading them. One transfer returned, then paid again.
+    @Test func theFolderLinkCarriesPayoutsToTheBankAndItsNotificationsBack() async throws {
+        try await DemoPlatform.with { d in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-link-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let outbox = folder.appendingPathComponent("outbox").path, inbox = folder.appendingPathComponent("inbox").path
+            d.app.rails = ["bank": BankTransferRail(outbox: outbox, inbox: inbox, keep: ProcessInfo.processInfo.environment["CASCADE_ISO20022_KEEP"])]
+            let bank = BankSandbox(outbox: outbox, inbox: inbox, faults: BankSandbox.Faults(duplicateRate: 1, reorderRate: 1, settleMs: 1000), seed: 3, stateFile: nil)
+            try await Self.connect(d)
+            let f = try await ApprovalTests.request(d, fen: 50_000_00)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve").status == .ok)
+            let payment = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items[0]
+            let id = payment["id"]!.stringValue!, amount = payment["amountFen"]!.intValue!
+            #expect(try await bank.pass(nowMs: 1_000) == 2)  // pending, and the same again
+            try await PaymentService.readInboxes(d.app)
+            #expect(try await d.call("bank", .GET, "/api/v1/payments/\(id)")["status"] == "accepted")
+            // Handed over again (as the sweep does after a lost answer): the bank books it once.
+            try await d.app.sql.raw("UPDATE rail_messages SET delivered_ms = NULL").run()
+            try await PaymentService.sweep(d.app)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outbox).contains { $0.hasSuffix(".xml") })
+            #expect(try await bank.pass(nowMs: 1_500) == 0)
+            #expect(try await bank.pass(nowMs: 2_001) == 4)  // booked twice, the stale pending twice
+            let height = await d.height
+            try await PaymentService.readInboxes(d.app)
+            let shown = try await d.call("tier1", .GET, "/api/v1/payments/\(id)")
+            #expect(shown["status"] == "settled" && shown["reference"]?.stringValue?.hasPrefix("CNAPS") == true, "\(shown.json)")
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "paid")
+            #expect(await d.height == height + 1)
+            #expect(await bank.balance("6222000011112222") == -amount)
+            #expect(await bank.balance("6222000033334444") == amount)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: inbox).filter { $0.hasSuffix(".xml") }.isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: inbox + "/done").count == 6)
+
+            // Every transfer returned: the payout stays approved, with the bank's reason, until paid again.
+            await bank.setFaults(BankSandbox.Faults(returnRate: 1, settleMs: 0))
+            let g = try await ApprovalTests.request(d, fen: 50_000_00)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(g)/approve").status == .ok)
+            try await bank.pass(nowMs: 3_000)
+            try await PaymentService.readInboxes(d.app)
+            let returned = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(g)").items[0]
+            #expect(returned["status"] == "returned" && returned["reason"] == "AC04", "\(returned)")
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(g)")["status"] == "approved")
+            await bank.setFaults(BankSandbox.Faults(settleMs: 0))
+            let again = try await d.call("bank", .POST, "/api/v1/payments/\(returned["id"]!.stringValue!)/retry")
+            #expect(again.status == .created)
+            try await bank.pass(nowMs: 4_000)
+            try await PaymentService.readInboxes(d.app)
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(g)")["status"] == "paid")
+            let paid = try await d.call("bank", .GET, "/api/v1/financings/\(g)")["payoutFen"]!.intValue!
+            #expect(await bank.balance("6222000033334444") == amount + paid)
+            #expect(try await d.chainAgrees())
         }
     }
 

@@ -123,7 +123,33 @@ enum PaymentController {
         guard viewer.seesAll || viewer.orgId == org else { throw Problem(.notFound, "no such organisation") }
         var items: [JSON] = []
         for rail in ["bank", "ecny"] { if let a = try await PaymentAccount.find(org, rail: rail, on: req.application.sql) { items.append(a.json) } }
-        return JSON.object(["items": .array(items)]).response()
+        let paysBy = try await PaysBy.of(org, on: req.application.sql)
+        return JSON.object(["items": .array(items), "paysBy": paysBy.map { .string($0.rawValue) } ?? .null]).response()
+    }
+
+    /// `PUT /orgs/{id}/payment-rail {rail: "ecny"|"bank"|"manual"|null}`: the rail the org pays by
+    /// (null: e-CNY where both sides have wallets, else a bank transfer). The org's admin, soon
+    /// after giving the password; audited. Payments already instructed keep their rail.
+    @Sendable static func setPaysBy(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let org = try req.orgIdParameter()
+        try viewer.caller.requireRecentSignIn(nowMs: req.application.wallClock.nowMs())
+        try PeopleService.requireAdmin(of: org, viewer)
+        let body = try StrictBody(req, allowed: ["rail"])
+        let choice: PaysBy?
+        if body.fields["rail"] == .null {
+            choice = nil
+        } else {
+            let text = try body.string("rail", maxLength: 8)!  // missing: "is required"
+            guard let c = PaysBy(rawValue: text) else { throw LedgerError.invalid("rail", "must be ecny, bank, manual or null") }
+            choice = c
+        }
+        let sql = req.application.sql
+        let before = try await PaysBy.of(org, on: sql)
+        try await PaysBy.choose(choice, for: org, on: sql, nowMs: req.application.ledgerClock.nowMs())
+        try await OnboardingService.audit(viewer, "payment.rail", org, "pays by \(before?.rawValue ?? "either rail") → \(choice?.rawValue ?? "either rail")",
+                                          app: req.application, address: req.remoteAddress?.ipAddress)
+        return JSON.object(["orgId": .string(org.description), "paysBy": choice.map { .string($0.rawValue) } ?? .null]).response()
     }
 
     /// `PUT /orgs/{id}/payment-accounts/bank {account, accountName, agent, agentOrgId?}`: the org's

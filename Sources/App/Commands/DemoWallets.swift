@@ -4,13 +4,14 @@ import Ledger
 import Vapor
 
 /// The demo's e-CNY wallets: `cascade demo` starts `cascade wallet-sandbox` as a process of its
-/// own (on the demo's port + 10), connects the e-CNY rail to it, and gives 江南商业银行, 华东重工集团
-/// and the three suppliers a wallet each. 沪上保理 has none: its payouts are confirmed by hand, so
-/// the difference shows. `CASCADE_DEMO_WALLETS=off` leaves the rail out.
+/// own (on the demo's port + 10), connects the e-CNY rail to it, and gives every demo org but the
+/// regulator and the operator a wallet. 江南商业银行 and 华东重工集团 pay by e-CNY; 沪上保理 pays by
+/// bank transfer (`DemoBank`) and is paid at maturity into its wallet. `CASCADE_DEMO_WALLETS=off`
+/// leaves the rail out.
 enum DemoWallets {
     static let wallets: [(key: String, wallet: String, balanceFen: Int64)] = [
         ("bank", "W-JNCB-0001", 200_000_000_00), ("core", "W-HDHI-0001", 100_000_000_00),
-        ("tier1", "W-SZJM-0001", 0), ("tier2", "W-WXZZ-0001", 0), ("tier3", "W-CZWJ-0001", 0),
+        ("tier1", "W-SZJM-0001", 0), ("tier2", "W-WXZZ-0001", 0), ("tier3", "W-CZWJ-0001", 0), ("bank2", "W-HSBL-0001", 0),
     ]
 
     struct Stopper: LifecycleHandler {
@@ -36,16 +37,8 @@ enum DemoWallets {
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255) }, seed = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let publicKey = Array(try Curve25519.Signing.PrivateKey(rawRepresentation: seed).publicKey.rawRepresentation)
         let port = demoPort + 10
-        let process = Process()
-        let me = ProcessInfo.processInfo.arguments[0]
-        process.executableURL = URL(fileURLWithPath: me.hasPrefix("/") ? me : FileManager.default.currentDirectoryPath + "/" + me)
-        process.arguments = ["wallet-sandbox", "--port", String(port), "--settle-ms", "1500"]
-        var env = ProcessInfo.processInfo.environment
-        env["CASCADE_ECNY_KEY"] = Base64.encode(secret)
-        env["CASCADE_ECNY_SIGNING_SEED"] = Base64.encode(seed)
-        process.environment = env
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try spawn(["wallet-sandbox", "--port", String(port), "--settle-ms", "1500"],
+                                environment: ["CASCADE_ECNY_KEY": Base64.encode(secret), "CASCADE_ECNY_SIGNING_SEED": Base64.encode(seed)])
         let rail = EcnyRail.over(app, base: "http://127.0.0.1:\(port)", wire: WalletWire(secret: SymmetricKey(data: secret)), callbackKey: publicKey,
                                  callbackURL: "http://127.0.0.1:\(demoPort)/api/v1/rails/ecny/callbacks", secondFactorFromFen: nil)
         // Up within 30 s, or the demo goes on without it.
@@ -61,7 +54,20 @@ enum DemoWallets {
         }
         app.rails["ecny"] = rail
         try await open(rail, app: app)
-        console.print("e-CNY wallet sandbox on http://127.0.0.1:\(port): 江南商业银行, 华东重工集团 and the suppliers pay and are paid through it; 沪上保理 confirms by hand")
+        console.print("e-CNY wallet sandbox on http://127.0.0.1:\(port): 江南商业银行 and 华东重工集团 pay through it, and every demo org is paid into its wallet")
+        return process
+    }
+
+    /// This program again, as a sandbox of the outside world, gone when the demo goes (even
+    /// killed: `--exit-with` names the demo's process).
+    static func spawn(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        let me = ProcessInfo.processInfo.arguments[0]
+        process.executableURL = URL(fileURLWithPath: me.hasPrefix("/") ? me : FileManager.default.currentDirectoryPath + "/" + me)
+        process.arguments = arguments + ["--exit-with", String(ProcessInfo.processInfo.processIdentifier)]
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
         return process
     }
 

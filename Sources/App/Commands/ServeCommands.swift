@@ -136,9 +136,9 @@ struct DemoCommand: AsyncCommand {
     func run(using context: CommandContext, signature: Signature) async throws {
         let app = context.application
         let location = try DatabaseLocation(url: try databaseURL(app.environment))
-        var keyFile: String?
-        if case .sqlite(let path) = location { keyFile = path + ".master-key" }
-        let sealer = try await Platform.startWriter(app, masterKeyFile: keyFile)
+        var databasePath: String?
+        if case .sqlite(let path) = location { databasePath = path }
+        let sealer = try await Platform.startWriter(app, masterKeyFile: databasePath.map { $0 + ".master-key" })
         if await app.sequencer?.read(\.operatorId) == nil {
             try await DemoSeed.seed(app, sealer: sealer)
             context.console.print("seeded the demo consortium")
@@ -149,6 +149,9 @@ struct DemoCommand: AsyncCommand {
         if let wallets = try await DemoWallets.start(app, demoPort: DemoWallets.demoPort(), console: context.console) {
             // The sandbox goes when the demo does (serving goes on after `run` returns).
             app.lifecycle.use(DemoWallets.Stopper(process: wallets))
+        }
+        if let bank = try await DemoBank.start(app, demoPort: DemoWallets.demoPort(), databasePath: databasePath, console: context.console) {
+            app.lifecycle.use(DemoWallets.Stopper(process: bank))
         }
         Jobs.schedule(app)
         try await app.servers.asyncCommand.run(using: context, signature: signature)

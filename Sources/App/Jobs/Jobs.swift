@@ -77,5 +77,12 @@ enum Jobs {
                 do { try await PaymentService.sweep(app) } catch { app.logger.warning("payments sweep: \(error)") }
             }
         }
+        // The banks' notifications are read as they arrive, not only at the minute's sweep.
+        let poll = TimeAmount.milliseconds(Int64(Environment.get("CASCADE_BANK_RAIL_POLL_MS").flatMap(Int.init).map { max(100, $0) } ?? 2000))
+        app.eventLoopGroup.next().scheduleRepeatedAsyncTask(initialDelay: poll, delay: poll) { _ in
+            app.eventLoopGroup.next().makeFutureWithTask {
+                do { try await PaymentService.readInboxes(app) } catch { app.logger.warning("rail inboxes: \(error)") }
+            }
+        }
     }
 }

@@ -113,6 +113,26 @@ enum ISO20022 {
         return f.string(from: Date(timeIntervalSince1970: Double(ms / 1000)))
     }
 
+    /// Reads a `pain.001.001.09` document back: what a bank takes from the platform's outbox
+    /// (the demo's bank, the tests). Anything else is refused with what is wrong.
+    static func initiation(_ bytes: [UInt8]) throws -> Initiation {
+        guard bytes.count <= maxNotificationBytes else { throw LedgerError(.payloadTooLarge, "an instruction is at most \(maxNotificationBytes) bytes") }
+        let reader = PainReader()
+        let parser = XMLParser(data: Data(bytes))
+        parser.shouldProcessNamespaces = true
+        parser.shouldResolveExternalEntities = false
+        parser.delegate = reader
+        guard parser.parse(), reader.failure == nil else {
+            throw LedgerError.invalid("document", reader.failure ?? "is not well-formed XML")
+        }
+        guard reader.namespace == pain001 else { throw LedgerError.invalid("document", "must be a pain.001.001.09 document (namespace \(pain001))") }
+        guard let id = reader.messageId, !id.isEmpty, let date = BusinessDate(reader.executionDate) else {
+            throw LedgerError.invalid("document", "has no GrpHdr/MsgId or PmtInf/ReqdExctnDt")
+        }
+        return Initiation(messageId: id, createdMs: reader.createdMs, executionDate: date, initiatingParty: reader.initiatingParty,
+                          debtor: reader.debtor, transfers: reader.transfers)
+    }
+
     // MARK: - camt.054
 
     /// One entry's transaction of a notification: which payment, how much, and what became of it.
@@ -241,6 +261,64 @@ private final class CamtReader: NSObject, XMLParserDelegate {
                 n.outcome = outcome
                 entries.append(n)
             }
+        default: break
+        }
+        path.removeLast()
+        text = ""
+    }
+
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: any Error) {
+        failure = failure ?? "is not well-formed XML"
+    }
+}
+
+/// A SAX reader of a pain.001: the debtor, and each transfer's id, amount and creditor.
+private final class PainReader: NSObject, XMLParserDelegate {
+    var namespace: String?
+    var messageId: String?
+    var createdMs: Int64 = 0
+    var executionDate = ""
+    var initiatingParty = ""
+    var debtor = ISO20022.Account(number: "", name: "", bankCode: "")
+    var transfers: [ISO20022.Transfer] = []
+    var failure: String?
+
+    private var path: [String] = []
+    private var text = ""
+    private var transfer = ISO20022.Transfer(endToEndId: "", amountFen: -1, creditor: ISO20022.Account(number: "", name: "", bankCode: ""), remittance: "")
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        if path.isEmpty { namespace = namespaceURI; if name != "Document" { failure = "the root element must be Document" } }
+        path.append(name)
+        text = ""
+        if name == "CdtTrfTxInf" { transfer = ISO20022.Transfer(endToEndId: "", amountFen: -1, creditor: ISO20022.Account(number: "", name: "", bankCode: ""), remittance: "") }
+        if name == "InstdAmt", attributes["Ccy"] != "CNY" { failure = failure ?? "amounts must be in CNY" }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let within = { (ancestor: String) in self.path.dropLast().contains(ancestor) }
+        switch name {
+        case "MsgId" where within("GrpHdr"): messageId = value
+        case "CreDtTm" where within("GrpHdr"): createdMs = ISO8601DateFormatter().date(from: value).map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
+        case "Nm" where within("InitgPty"): initiatingParty = value
+        case "Dt" where within("ReqdExctnDt"): executionDate = value
+        case "Nm" where within("Dbtr"): debtor.name = value
+        case "Id" where within("DbtrAcct") && within("Othr"): debtor.number = value
+        case "MmbId" where within("DbtrAgt"): debtor.bankCode = value
+        case "EndToEndId": transfer.endToEndId = value
+        case "InstdAmt": transfer.amountFen = ISO20022.fen(value) ?? -1
+        case "MmbId" where within("CdtrAgt"): transfer.creditor.bankCode = value
+        case "Nm" where within("Cdtr"): transfer.creditor.name = value
+        case "Id" where within("CdtrAcct") && within("Othr"): transfer.creditor.number = value
+        case "Ustrd": transfer.remittance = value
+        case "CdtTrfTxInf":
+            if transfer.endToEndId.isEmpty || transfer.amountFen < 0 || transfer.creditor.number.isEmpty {
+                failure = failure ?? "a CdtTrfTxInf lacks its EndToEndId, its amount in yuan or its creditor's account"
+            }
+            transfers.append(transfer)
         default: break
         }
         path.removeLast()

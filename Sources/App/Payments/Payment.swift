@@ -156,6 +156,37 @@ enum PaymentStore {
     }
 }
 
+/// The rail an org pays by (a bank's payouts, a core enterprise's settlements), as its admin
+/// chose. With no choice made, e-CNY where both sides have wallets, else a bank transfer where
+/// both have bank accounts. `manual`: confirmed by hand, whatever accounts there are.
+enum PaysBy: String, CaseIterable, Sendable {
+    case ecny, bank, manual
+
+    static func of(_ org: OrgID, on sql: any SQLDatabase) async throws -> PaysBy? {
+        try await sql.raw("SELECT rail FROM payment_rail_choices WHERE org_id = \(bind: org.description)").first()
+            .map { row in
+                let text = try row.decode(column: "rail", as: String.self)
+                guard let choice = PaysBy(rawValue: text) else { throw StoreDamage("payment rail choice \(text)") }
+                return choice
+            }
+    }
+
+    static func choose(_ choice: PaysBy?, for org: OrgID, on sql: any SQLDatabase, nowMs: Int64) async throws {
+        try await sql.raw("DELETE FROM payment_rail_choices WHERE org_id = \(bind: org.description)").run()
+        guard let choice else { return }
+        try await sql.raw("INSERT INTO payment_rail_choices (org_id, rail, updated_ms) VALUES (\(bind: org.description), \(bind: choice.rawValue), \(bind: nowMs))").run()
+    }
+
+    /// The rails an org's payment may go by, in the order tried: its choice, or both.
+    static func rails(for org: OrgID, on sql: any SQLDatabase) async throws -> [String] {
+        switch try await of(org, on: sql) {
+        case .manual: []
+        case .some(let rail): [rail.rawValue]
+        case nil: ["ecny", "bank"]
+        }
+    }
+}
+
 /// An org's account on a rail.
 struct PaymentAccount: Sendable, Equatable {
     var orgId: OrgID

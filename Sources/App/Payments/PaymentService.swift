@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Ledger
 import SQLKit
 import Vapor
@@ -8,11 +9,10 @@ import Vapor
 /// without a connected rail (no account on it for itself or for the supplier) confirms payouts
 /// by hand, as before.
 enum PaymentService {
-    /// The rail a payout goes by: the bank-transfer rail, when the bank and the supplier both
-    /// have accounts on it.
+    /// The rail a payout goes by: the one the bank chose (`PaysBy`), when it is connected and the
+    /// bank and the supplier both have accounts on it; nil (confirmed by hand) otherwise.
     static func payoutRoute(for f: Financing, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
-        // e-CNY when both have wallets, else a bank transfer when both have bank accounts.
-        for name in ["ecny", "bank"] {
+        for name in try await PaysBy.rails(for: f.bankId, on: app.sql) {
             guard let rail = app.rails[name],
                   let payer = try await PaymentAccount.find(f.bankId, rail: name, on: app.sql),
                   let payee = try await PaymentAccount.find(f.supplierId, rail: name, on: app.sql) else { continue }
@@ -85,10 +85,10 @@ enum PaymentService {
         return try await PaymentStore.find(id, on: app.sql)
     }
 
-    /// The rail a core enterprise settles by: the bank-transfer rail, when it has an account on it.
+    /// The rail a core enterprise settles by: the one it chose (`PaysBy`), when it is connected
+    /// and the core has an account on it; nil (settled by hand) otherwise.
     static func settlementRoute(core: OrgID, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount)? {
-        // e-CNY when the core has a wallet, else a bank transfer when it has a bank account.
-        for name in ["ecny", "bank"] {
+        for name in try await PaysBy.rails(for: core, on: app.sql) {
             if let rail = app.rails[name], let payer = try await PaymentAccount.find(core, rail: name, on: app.sql) { return (rail, payer) }
         }
         return nil
@@ -270,8 +270,15 @@ enum PaymentService {
         }
     }
 
-    /// Notifications the rail left in its inbox folder, each taken once and then moved to `done/`.
-    static func readInbox(_ rail: any PaymentRail, named name: String, app: Application) async throws {
+    /// Every rail's inbox folder, read by one task at a time (the short poll and the sweep may
+    /// meet): each notification is taken once, then moved to `done/`.
+    static func readInboxes(_ app: Application) async throws {
+        guard app.inboxReading.withLockedValue({ busy in defer { busy = true }; return !busy }) else { return }
+        defer { app.inboxReading.withLockedValue { $0 = false } }
+        for (name, rail) in app.rails { try await readInbox(rail, named: name, app: app) }
+    }
+
+    private static func readInbox(_ rail: any PaymentRail, named name: String, app: Application) async throws {
         guard let bank = rail as? BankTransferRail, let inbox = bank.inbox,
               let files = try? FileManager.default.contentsOfDirectory(atPath: inbox).filter({ $0.hasSuffix(".xml") }).sorted() else { return }
         let done = URL(fileURLWithPath: inbox).appendingPathComponent("done")
@@ -306,7 +313,7 @@ enum PaymentService {
             WHERE f.status = 'approved' AND NOT EXISTS (SELECT 1 FROM rail_payments p WHERE p.subject_id = f.id AND p.kind = 'payout')
             """).all()
         for row in approved { try await instructPayout(try RowReader(row, "financings").financing, app: app) }
-        for (name, rail) in app.rails { try await readInbox(rail, named: name, app: app) }
+        try await readInboxes(app)
         // Payments on their way on a rail that can be asked: what became of them.
         for row in try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status IN ('instructed', 'accepted') ORDER BY created_ms").all() {
             let p = try Payment(row: row)
@@ -321,5 +328,15 @@ enum PaymentService {
         for row in unrecorded {
             try await record(try Payment(row: row), app: app)
         }
+    }
+}
+
+extension Application {
+    private struct InboxReadingKey: StorageKey { typealias Value = NIOLockedValueBox<Bool> }
+
+    /// Whether a task is reading the rails' inboxes now. Set up in `configure`.
+    var inboxReading: NIOLockedValueBox<Bool> {
+        get { storage[InboxReadingKey.self] ?? NIOLockedValueBox(false) }
+        set { storage[InboxReadingKey.self] = newValue }
     }
 }

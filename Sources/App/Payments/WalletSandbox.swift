@@ -208,6 +208,7 @@ struct WalletSandboxCommand: AsyncCommand {
         @Option(name: "settle-ms", help: "how long a payment takes to settle (default 200)") var settleMs: Int?
         @Option(name: "seed", help: "the faults' seed") var seed: Int?
         @Option(name: "state-file", help: "where to write the wallets and payments after each change") var stateFile: String?
+        @Option(name: "exit-with", help: "a process id: the sandbox stops when that process has gone") var exitWith: Int?
         init() {}
     }
 
@@ -238,6 +239,15 @@ struct WalletSandboxCommand: AsyncCommand {
         try await server.server.start(address: .hostname("127.0.0.1", port: port))
         context.console.print("wallet sandbox on http://127.0.0.1:\(port); callbacks signed by Ed25519 key \(Base64.encode(Array(signer.publicKey.rawRepresentation)))")
         if env["CASCADE_ECNY_KEY"] == nil { context.console.print("onboarding secret (CASCADE_ECNY_KEY): \(Base64.encode(secret))") }
-        while true { try await Task.sleep(for: .seconds(3600)) }
+        while !SandboxOwner.gone(signature.exitWith) { try await Task.sleep(for: .seconds(1)) }
+        try await server.server.shutdown()
+    }
+}
+
+/// The process a sandbox was started for (`--exit-with`): the demo, even killed, leaves none behind.
+enum SandboxOwner {
+    static func gone(_ pid: Int?) -> Bool {
+        guard let pid, pid > 0 else { return false }
+        return kill(pid_t(pid), 0) != 0 && errno == ESRCH
     }
 }
