@@ -49,6 +49,8 @@ struct DemoPlatform: Sendable {
         var status: HTTPResponseStatus
         var headers: HTTPHeaders
         var json: JSON
+        /// The body as text, whatever its type (an XML document, a CSV).
+        var text = ""
         var code: String? { json["code"]?.stringValue }
         subscript(key: String) -> JSON? { json[key] }
         var items: [JSON] {
@@ -66,7 +68,7 @@ struct DemoPlatform: Sendable {
         for (k, v) in extra { headers.replaceOrAdd(name: k, value: v) }
         var answer: Answer?
         try await app.testing().test(method, path, headers: headers, body: body.map { ByteBuffer(string: $0) }) { res in
-            answer = Answer(status: res.status, headers: res.headers, json: (try? JSON.parse(Array(res.body.readableBytesView))) ?? .null)
+            answer = Answer(status: res.status, headers: res.headers, json: (try? JSON.parse(Array(res.body.readableBytesView))) ?? .null, text: String(buffer: res.body))
         }
         return answer!
     }

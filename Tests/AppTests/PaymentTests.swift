@@ -238,8 +238,21 @@ import VaporTesting
             #expect(returned["status"] == "returned" && returned["reason"] == "AC04", "\(returned)")
             #expect(try await d.call("bank", .GET, "/api/v1/financings/\(g)")["status"] == "approved")
             await bank.setFaults(BankSandbox.Faults(settleMs: 0))
-            let again = try await d.call("bank", .POST, "/api/v1/payments/\(returned["id"]!.stringValue!)/retry")
-            #expect(again.status == .created)
+            // The console: the payment with what the bank reported, and for its payer the button that pays it again.
+            let returnedId = returned["id"]!.stringValue!
+            let banker = try await ConsoleTests.session(d, "bank"), supplier = try await ConsoleTests.session(d, "tier1")
+            let page = try await ConsoleTests.get(d, banker, "/payments/\(returnedId)")
+            #expect(page.status == .ok && page.html.contains("id=\"retry\"") && page.html.contains("AC04") && page.html.contains("CNAPS"), "\(page.html.prefix(300))")
+            let seen = try await ConsoleTests.get(d, supplier, "/payments/\(returnedId)")
+            #expect(seen.status == .ok && !seen.html.contains("id=\"retry\""))
+            #expect(try await ConsoleTests.get(d, try await ConsoleTests.session(d, "tier2"), "/payments/\(returnedId)").status == .notFound)
+            #expect(try await ConsoleTests.post(d, supplier, "/payments/\(returnedId)/retry", [:]).status == .forbidden)
+            let retried = try await ConsoleTests.post(d, banker, "/payments/\(returnedId)/retry", [:])
+            let location = retried.headers.first(name: .location) ?? ""
+            #expect(retried.status == .seeOther && location.hasPrefix("/payments/") && !location.contains(returnedId), "\(retried.status) \(location)")
+            let attempt = try await ConsoleTests.get(d, banker, String(location.prefix { $0 != "?" }))
+            #expect(attempt.html.contains("id=\"payment-attempts\"") && !attempt.html.contains("id=\"retry\""))
+            #expect(try await ConsoleTests.post(d, banker, "/payments/\(returnedId)/retry", [:]).status == .conflict)
             try await bank.pass(nowMs: 4_000)
             try await PaymentService.readInboxes(d.app)
             #expect(try await d.call("bank", .GET, "/api/v1/financings/\(g)")["status"] == "paid")
@@ -322,6 +335,18 @@ import VaporTesting
             // Settling again while they are on their way instructs nothing more.
             #expect(try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-R-1"}"#)["payments"]?.arrayValue?.count == 3)
             #expect(try FileManager.default.contentsOfDirectory(atPath: outbox.path).filter { $0.hasSuffix(".xml") }.count == 1)
+            // The bank keeping the core's account takes the instruction through the API too; no other bank, no supplier.
+            let listed = try await d.call("bank", .GET, "/api/v1/rails/bank/instructions").items
+            let message = try #require(listed.first { $0["payerId"] == .string(d.orgs["core"]!.description) })
+            let document = try await d.call("bank", .GET, message["href"]!.stringValue!)
+            #expect(document.status == .ok && document.headers.contentType?.subType == "xml")
+            #expect(payments.allSatisfy { p in document.text.contains("<EndToEndId>\(p["id"]!.stringValue!)</EndToEndId>") })
+            #expect(try ISO20022.initiation(Array(document.text.utf8)).transfers.count == 3)
+            #expect(try await d.call("bank2", .GET, "/api/v1/rails/bank/instructions").items.isEmpty)
+            #expect(try await d.call("bank2", .GET, message["href"]!.stringValue!).status == .notFound)
+            #expect(try await d.call("tier1", .GET, "/api/v1/rails/bank/instructions").status == .forbidden)
+            #expect(try await d.call("regulator", .GET, "/api/v1/rails/bank/instructions").items.count == listed.count)
+            #expect(try await d.call("bank", .GET, "/api/v1/rails/bank/instructions/not-an-id").status == .unprocessableEntity)
 
             func entry(_ payee: String, _ outcome: ISO20022.Notified.Outcome, _ ref: String) -> ISO20022.Notified {
                 let p = payments.first { $0["payeeId"] == .string(d.orgs[payee]!.description) }!

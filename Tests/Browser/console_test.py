@@ -320,6 +320,14 @@ def core_settles():
         assert u.text("#balanced") == "已平", u.text("#balanced")
         assert len(u.d.find_elements(By.CSS_SELECTOR, "#payments tbody tr")) >= 3
         u.shot("core-reconciliation")
+        # One payment, with every change the rail reported and the ledger's record of it.
+        u.d.find_element(By.CSS_SELECTOR, "#payments tbody tr a").click()
+        u.wait_for("#payment-history")
+        assert u.text("#payment-status") == "settled", u.text("#payment-status")
+        history = u.text("#payment-history")
+        assert "instructed" in history and "recorded on the ledger" in history, history
+        assert not u.d.find_elements(By.ID, "retry"), "a settled payment is not paid again"
+        u.shot("core-payment")
         u.go("/receivables")
         u.shot("core-receivables")
     finally:

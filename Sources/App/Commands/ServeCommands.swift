@@ -74,6 +74,7 @@ enum Platform {
             }
             sealer.set(signer)
         }
+        if let adjustable = clock as? AdjustableClock { adjustable.catchUp(to: await sequencer.tipTimeMs) }
         app.sequencer = sequencer
         try await ApprovalService.recover(app)
         return sealer

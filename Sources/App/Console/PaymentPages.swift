@@ -60,13 +60,78 @@ enum PaymentPages: ConsoleArea {
         var query: SQLQueryString = "SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE "
         query += PaymentController.visible(viewer)
         query += " ORDER BY updated_ms DESC, id LIMIT 200"
-        let payments = try await sql.raw(query).all().map { row -> PaymentRow in
-            let p = try Payment(row: row)
-            return PaymentRow(id: p.id, kind: req.tr("payment_\(p.kind.rawValue)"), rail: p.rail == "ecny" ? req.tr("rail_ecny") : req.tr("rail_bank"),
-                              payer: names[p.payerId.description] ?? "", payee: names[p.payeeId.description] ?? "", amount: Money.format(p.amountFen),
-                              status: p.status.rawValue, reference: p.reference ?? "", reason: p.reason ?? "", updatedAt: Time.local(p.updatedMs))
-        }
+        let payments = try await sql.raw(query).all().map { paymentRow(try Payment(row: $0), names: names, req: req) }
         return try await render(req, "common/reconciliation", title: "nav_reconciliation",
                                 page: Page(date: date.description, rows: rows, differences: differences, balanced: r.balanced, payments: payments))
+    }
+
+    struct HistoryRow: Encodable {
+        var at: String
+        var status: String
+        var source: String
+        var detail: String
+    }
+
+    struct PaymentPage: Encodable {
+        var payment: PaymentRow
+        var subject: String
+        var subjectLink: String
+        var transactionId: String
+        var history: [HistoryRow]
+        var attempts: [PaymentRow]
+        var canRetry: Bool
+    }
+
+    /// One payment with every change the rail reported, the other attempts at what it pays, and
+    /// for a payer's payout that failed or came back, the button that pays it again.
+    @Sendable static func payment(req: Request) async throws -> Response {
+        try await paymentPage(req, id: try paymentId(req), error: nil, status: .ok)
+    }
+
+    static func paymentId(_ req: Request) throws -> String {
+        guard let id = req.parameters.get("id"), Hex.isLowercaseHex(id, length: 32) else { throw Problem(.notFound, "no such payment") }
+        return id
+    }
+
+    static func paymentPage(_ req: Request, id: String, error: String?, status: HTTPResponseStatus) async throws -> Response {
+        let viewer = try await viewer(req)
+        let sql = req.application.sql
+        guard let row = try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE id = \(bind: id) AND \(PaymentController.visible(viewer))").first() else {
+            throw Problem(.notFound, "no such payment")
+        }
+        let p = try Payment(row: row)
+        let names = try await ReceivableQueries.orgNames(on: sql)
+        let history = try await PaymentStore.events(of: id, on: sql).map { HistoryRow(at: Time.local($0.atMs), status: $0.status, source: $0.source, detail: $0.detail) }
+        var others: SQLQueryString = "SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE subject_id = \(bind: p.subjectId.description) AND kind = \(bind: p.kind.rawValue)"
+        if let token = p.tokenId { others += " AND token_id = \(bind: token.description)" }
+        others += " ORDER BY created_ms, id"
+        let attempts = try await sql.raw(others).all().map { try Payment(row: $0) }
+        let retryable = attempts.allSatisfy { $0.status == .failed || $0.status == .returned }
+        let canRetry = p.kind == .payout && p.payerId == viewer.orgId && viewer.caller.userRole.prepares && retryable
+        let subject = p.kind == .payout ? "/financings" : "/receivables/\(p.subjectId)"
+        return try await render(req, "common/payment", title: "payment_title",
+                                page: PaymentPage(payment: paymentRow(p, names: names, req: req), subject: p.subjectId.description, subjectLink: subject,
+                                                  transactionId: p.transactionId?.description ?? "", history: history,
+                                                  attempts: attempts.map { paymentRow($0, names: names, req: req) }, canRetry: canRetry),
+                                status: status, notice: notice(req), error: error)
+    }
+
+    static func paymentRow(_ p: Payment, names: [String: String], req: Request) -> PaymentRow {
+        PaymentRow(id: p.id, kind: req.tr("payment_\(p.kind.rawValue)"), rail: p.rail == "ecny" ? req.tr("rail_ecny") : req.tr("rail_bank"),
+                   payer: names[p.payerId.description] ?? "", payee: names[p.payeeId.description] ?? "", amount: Money.format(p.amountFen),
+                   status: p.status.rawValue, reference: p.reference ?? "", reason: p.reason ?? "", updatedAt: Time.local(p.updatedMs))
+    }
+
+    /// `POST /payments/{id}/retry`: the payer's payout paid again, as the next attempt.
+    @Sendable static func retry(req: Request) async throws -> Response {
+        let id = try paymentId(req)
+        let viewer = try await viewer(req)
+        do {
+            let again = try await PaymentService.retry(id, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+            return redirect("/payments/\(again.id)", notice: "payment_retried")
+        } catch {
+            let (message, state) = try formError(req, error, values: [:])
+            return try await paymentPage(req, id: id, error: message, status: state.httpStatus)
+        }
     }
 }

@@ -15,6 +15,12 @@ final class AdjustableClock: LedgerClock, @unchecked Sendable {
 
     func nowMs() -> Int64 { lock.withLock { base.nowMs() + offsetMs } }
 
+    /// Moves the clock forward to at least `ms`: a server started again on a chain whose clock
+    /// was moved (a demo at maturity) goes on from the chain's last block, not from before it.
+    func catchUp(to ms: Int64) {
+        lock.withLock { offsetMs = max(offsetMs, ms - base.nowMs()) }
+    }
+
     /// Moves the business date forward to `day` (the same time of day); refuses to go back.
     func move(to day: BusinessDate) throws {
         try lock.withLock {
@@ -69,8 +75,9 @@ enum Jobs {
         return done
     }
 
-    /// Runs the jobs every `interval` until the application shuts down.
-    static func schedule(_ app: Application, every interval: TimeAmount = .seconds(60)) {
+    /// Runs the jobs and the payments sweep every `interval` (`CASCADE_SWEEP_SECONDS`, 60 by
+    /// default) until the application shuts down.
+    static func schedule(_ app: Application, every interval: TimeAmount = .seconds(Int64(Environment.get("CASCADE_SWEEP_SECONDS").flatMap(Int.init).map { max(1, $0) } ?? 60))) {
         app.eventLoopGroup.next().scheduleRepeatedAsyncTask(initialDelay: .seconds(5), delay: interval) { _ in
             app.eventLoopGroup.next().makeFutureWithTask {
                 do { try await run(app) } catch { app.logger.warning("jobs: \(error)") }

@@ -94,10 +94,23 @@ enum PaymentStore {
         try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE id = \(bind: id)").first().map(Payment.init(row:))
     }
 
-    static func history(of id: String, on sql: any SQLDatabase) async throws -> [JSON] {
+    struct Event: Sendable {
+        var status: String
+        var source: String
+        var detail: String
+        var atMs: Int64
+    }
+
+    static func events(of id: String, on sql: any SQLDatabase) async throws -> [Event] {
         try await sql.raw("SELECT status, source, detail, at_ms FROM rail_payment_events WHERE payment_id = \(bind: id) ORDER BY seq").all().map { row in
-            ["status": .string(try row.decode(column: "status", as: String.self)), "source": .string(try row.decode(column: "source", as: String.self)),
-             "detail": .string(try row.decode(column: "detail", as: String.self)), "at": .string(Time.rfc3339(try row.decode(column: "at_ms", as: Int64.self)))]
+            Event(status: try row.decode(column: "status", as: String.self), source: try row.decode(column: "source", as: String.self),
+                  detail: try row.decode(column: "detail", as: String.self), atMs: try row.decode(column: "at_ms", as: Int64.self))
+        }
+    }
+
+    static func history(of id: String, on sql: any SQLDatabase) async throws -> [JSON] {
+        try await events(of: id, on: sql).map { e in
+            ["status": .string(e.status), "source": .string(e.source), "detail": .string(e.detail), "at": .string(Time.rfc3339(e.atMs))]
         }
     }
 

@@ -56,7 +56,11 @@ enum PaymentService {
         for i in batch.payments.indices { batch.payments[i].messageId = batch.messageId }
         let message = try rail.message(for: batch)
         try await PaymentStore.instruct(batch.payments, message: message, on: app.db)
-        try await deliver(message.id, rail: rail, app: app)
+        // Stored, the payments are instructed whatever happens next: a rail out of reach now is
+        // handed the message by the sweep, and the caller's answer shows them instructed.
+        do { try await deliver(message.id, rail: rail, app: app) } catch {
+            app.logger.warning("rail \(rail.name): message \(message.id) stored but not delivered yet (\(error)); the sweep hands it over")
+        }
     }
 
     /// Instructs the payout of an approved financing, once: the payment's id comes from the

@@ -52,6 +52,8 @@ public actor Sequencer {
     public private(set) var height: Int64
     private var lastHash: String
     private var lastTime: Int64
+    /// The time of the last block: the chain's own clock never runs behind it.
+    var tipTimeMs: Int64 { lastTime }
     private var store: LedgerStore
     private let sealer: @Sendable () -> (any TransactionSigner)?
     private let clock: any LedgerClock

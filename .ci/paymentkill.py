@@ -1,0 +1,267 @@
+"""The driver of .ci/paymentkill: runs `cascade demo` (argv: the binary, the port, the work folder),
+kills it with -9 in each phase and starts it again, then checks the ledger, the sandboxes' state
+files and the platform's payments against each other. Ends "paymentkill: N passed, N failed"."""
+import base64, hashlib, hmac, json, signal, struct, subprocess, sys, threading, time, urllib.error, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+binary, port, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+api = f"http://127.0.0.1:{port}/api/v1"
+server = None
+errors = []  # answers that must never happen: 500s
+
+
+def start():
+    global server
+    log = open(f"{folder}/demo.log", "a")
+    server = subprocess.Popen([binary, "demo", "--port", port], stdout=log, stderr=log)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(api + "/node/status", timeout=2)
+            return
+        except Exception:
+            time.sleep(0.5)
+    raise SystemExit("cascade demo did not start")
+
+
+def kill(what):
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    print(f"   {what}; the server killed (-9)")
+    start()
+    print("   restarted on the same database")
+
+
+def call(method, path, token=None, body=None, timeout=30):
+    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        answer = json.loads(e.read() or b"{}")
+        if e.code >= 500 and e.code != 503:
+            errors.append((method, path, e.code, answer))
+        return e.code, answer
+    except Exception as e:
+        return 0, {"error": str(e)}
+
+
+def totp():
+    key = base64.b32decode("CASCADEDEMOTOTPA")
+    h = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+def key(who, otp=False):
+    body = {"email": f"{who}@cascade.demo", "password": "demo-password"}
+    if otp:
+        body["otp"] = totp()
+    status, a = call("POST", "/auth/login", body=body)
+    assert status == 200, (who, status, a)
+    return a["token"]
+
+
+def until(what, condition, seconds=240):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(1)
+    print("   not within", seconds, "s:", what)
+    return False
+
+
+def approve_held(held, checker):
+    """A checker's approval of what was held; asked again while the wallet service refuses or is slow."""
+    for _ in range(30):
+        status, done = call("POST", f"/approvals/{held['approval']['id']}/approve", checker)
+        if status == 201 or (status == 409 and done.get("code") == "approval_not_pending"):
+            return done
+        time.sleep(0.5)
+    raise AssertionError((held, status, done))
+
+
+def prepare(path, token, body=None):
+    """A maker's step, asked again while a fault of the wallet service refuses it (503)."""
+    for _ in range(30):
+        status, answer = call("POST", path, token, body)
+        if status != 503 and status != 0:
+            return status, answer
+        time.sleep(0.5)
+    return status, answer
+
+
+def pieces(token, holder_token, amount, count):
+    status, split = call("POST", f"/tokens/{token}/split", holder_token, {"amountsFen": [amount] * count})
+    assert status == 201, split
+    return [t["id"] for t in split["tokens"] if t["status"] == "active"]
+
+
+start()
+t1, t2, core, core_checker, op, reg = key("tier1"), key("tier2"), key("core"), key("core-checker"), key("operator"), key("regulator")
+bank, checker, bank2 = key("bank", otp=True), key("bank-checker", otp=True), key("bank2", otp=True)
+_, orgs = call("GET", "/orgs?limit=200", reg)
+names = {o["id"]: o["name"] for o in orgs["items"]}
+ids = {o["name"]: o["id"] for o in orgs["items"]}
+_, receivables = call("GET", "/receivables?limit=200", core)
+first = next(r for r in receivables["items"] if r["faceFen"] == 100000000)
+rid, due = first["id"], first["dueDate"]
+held_by = lambda tok, fen: next(t["id"] for t in call("GET", "/tokens?status=active&limit=200", tok)[1]["items"] if t["amountFen"] == fen and t["receivableId"] == rid)
+
+print("-- 1. twelve payouts by e-CNY from 江南商业银行 (maker and checker); killed after seven")
+ecny_financings = []
+for p in pieces(held_by(t1, 60000000), t1, 5000000, 12):
+    status, f = call("POST", "/financings", t1, {"tokenId": p, "bankId": ids["江南商业银行"]})
+    assert status == 201, f
+    ecny_financings.append(f["financing"]["id"])
+
+
+def approve_at_jiangnan(f):
+    status, held = prepare(f"/financings/{f}/approve", bank)
+    assert status == 202, (status, held)
+    approve_held(held, checker)
+
+
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(approve_at_jiangnan, ecny_financings[:7]))
+kill("seven financings approved, their payouts on their way")
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(approve_at_jiangnan, ecny_financings[7:]))
+
+print("-- 2. ten payouts by bank transfer from 沪上保理, approved at once; killed before the bank's notifications are read")
+bank_financings = []
+for p in pieces(held_by(t2, 25000000), t2, 2500000, 10):
+    status, f = call("POST", "/financings", t2, {"tokenId": p, "bankId": ids["沪上保理"]})
+    assert status == 201, f
+    bank_financings.append(f["financing"]["id"])
+with ThreadPoolExecutor(8) as pool:
+    answers = list(pool.map(lambda f: prepare(f"/financings/{f}/approve", bank2), bank_financings))
+assert all(s == 200 for s, _ in answers), answers
+kill("ten payouts instructed by pain.001")
+
+
+def paid_or_retried(financings, payer):
+    """Every financing paid; a payout the bank returned is paid again by its payer, as the next attempt."""
+    def check():
+        done = True
+        for f in financings:
+            if call("GET", f"/financings/{f}", reg)[1].get("status") == "paid":
+                continue
+            done = False
+            attempts = call("GET", f"/payments?financingId={f}", reg)[1].get("items", [])
+            if attempts and all(a["status"] in ("returned", "failed") for a in attempts):
+                status, again = call("POST", f"/payments/{attempts[0]['id']}/retry", payer)
+                assert status in (201, 409), (status, again)
+        return done
+    return check
+
+
+until("every e-CNY payout paid", paid_or_retried(ecny_financings, bank))
+until("every bank-transfer payout paid", paid_or_retried(bank_financings, bank2))
+
+print(f"-- 3. at maturity ({due}) 华东重工集团 pays every holder of the receivable by e-CNY; killed after its checker's approval")
+status, moved = call("POST", "/admin/clock", op, {"today": due})
+assert status == 200, moved
+
+
+def settle():
+    status, held = prepare(f"/receivables/{rid}/settle", core, {"reference": "CNAPS-SETTLE-LOAD"})
+    assert status == 202, (status, held)
+    return approve_held(held, core_checker)
+
+
+done = settle()
+print(f"   {len(done.get('payments', []))} payments instructed")
+kill("the settlement's payments on their way")
+
+
+def settled_or_settled_again():
+    if call("GET", f"/receivables/{rid}", reg)[1].get("status") == "settled":
+        return True
+    payments = call("GET", f"/payments?receivableId={rid}&limit=200", reg)[1].get("items", [])
+    live = {p["tokenId"] for p in payments if p["status"] not in ("returned", "failed")}
+    if any(p["status"] in ("returned", "failed") and p["tokenId"] not in live for p in payments):
+        settle()  # a piece whose payment failed is paid anew
+    return False
+
+
+until("the receivable settled", settled_or_settled_again)
+
+print("-- checks")
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("  ok:", what)
+    else:
+        failed += 1
+        print("  FAIL:", what)
+
+
+def every(path):
+    items, cursor = [], None
+    while True:
+        _, page = call("GET", path + ("&cursor=" + cursor if cursor else ""), reg)
+        items += page["items"]
+        cursor = page.get("nextCursor")
+        if not cursor:
+            return items
+
+
+payments = every("/payments?limit=200")
+settled = [p for p in payments if p["status"] == "settled"]
+financings = ecny_financings + bank_financings
+states = [call("GET", f"/financings/{f}", reg)[1] for f in financings]
+check(all(s["status"] == "paid" for s in states), f"every financing paid out ({sum(s['status'] == 'paid' for s in states)} of {len(financings)})")
+for f in financings:
+    if sum(1 for p in settled if p["kind"] == "payout" and p.get("financingId") == f) != 1:
+        check(False, f"financing {f} paid exactly once")
+        break
+else:
+    check(True, f"each of them paid exactly once ({sum(1 for p in payments if p['kind'] == 'payout' and p['status'] == 'returned')} returned transfers paid again)")
+payouts = sum(p["amountFen"] for p in settled if p["kind"] == "payout")
+check(sum(s["payoutFen"] for s in states) == payouts, f"the ledger's payouts and the rails' agree to the fen (¥{payouts / 100:,.2f})")
+receivable = call("GET", f"/receivables/{rid}", reg)[1]
+settlements = [p for p in settled if p["kind"] == "settlement" and p.get("receivableId") == rid]
+check(receivable.get("status") == "settled", "the receivable is settled")
+check(len({p["tokenId"] for p in settlements}) == len(settlements), f"each piece paid once ({len(settlements)} pieces)")
+check(sum(p["amountFen"] for p in settlements) == receivable["faceFen"], f"its holders were paid its face value, ¥{receivable['faceFen'] / 100:,.2f}")
+check(all(p["transactionId"] for p in settled), "every settled payment is on the ledger")
+
+wallets, bank_state = json.load(open(f"{folder}/wallets.json")), json.load(open(f"{folder}/bank.json"))
+by_rail = lambda rail, status: sorted(p["id"] for p in payments if p["rail"] == rail and p["status"] == status)
+check(sorted(p["paymentId"] for p in wallets["payments"] if p["status"] == "settled") == by_rail("ecny", "settled"), "the wallet service paid exactly the payments the platform holds settled")
+check(sorted(t["endToEndId"] for t in bank_state["transfers"] if t["status"] == "settled") == by_rail("bank", "settled"), "the bank booked exactly the transfers the platform holds settled")
+check(sorted(t["endToEndId"] for t in bank_state["transfers"] if t["status"] == "returned") == by_rail("bank", "returned"), "and returned exactly those it holds returned")
+start_fen = {"W-JNCB-0001": 20000000000, "W-HDHI-0001": 10000000000}
+accounts = {}
+for org in ids.values():
+    for a in call("GET", f"/orgs/{org}/payment-accounts", reg)[1]["items"]:
+        accounts[(org, a["rail"])] = a["account"]
+expected = {}
+for p in settled:
+    for org, sign in ((p["payerId"], -1), (p["payeeId"], 1)):
+        account = accounts[(org, p["rail"])]
+        expected[account] = expected.get(account, start_fen.get(account, 0)) + sign * p["amountFen"]
+wrong = [(names[o], a, expected.get(a, start_fen.get(a, 0)), wallets["wallets"].get(a) if r == "ecny" else bank_state["balances"].get(a, 0))
+         for (o, r), a in accounts.items() if expected.get(a, start_fen.get(a, 0)) != (wallets["wallets"].get(a) if r == "ecny" else bank_state["balances"].get(a, 0))]
+check(not wrong, f"every wallet's and bank account's balance is what the platform's payments say, to the fen ({len(accounts)} accounts)" + (f": {wrong}" if wrong else ""))
+shown = {names[o] + " " + a: expected.get(a, start_fen.get(a, 0)) for (o, r), a in accounts.items() if expected.get(a, start_fen.get(a, 0)) != start_fen.get(a, 0)}
+print("   balances moved:", json.dumps({k: f"{v / 100:,.2f}" for k, v in sorted(shown.items())}, ensure_ascii=False))
+today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+for day in sorted({today, due}):
+    _, report = call("GET", f"/reconciliation?date={day}", reg)
+    print("   reconciliation", day, json.dumps({k: report.get(k) for k in ("rail", "ledger", "differences")}, ensure_ascii=False))
+    check(report.get("balanced") is True, f"the reconciliation of {day} balances")
+check(not errors, f"no answer was a 500 ({errors[:3]})")
+server.send_signal(signal.SIGTERM)
+server.wait(timeout=30)
+print(f"paymentkill: {passed} passed, {failed} failed")
+sys.exit(0 if failed == 0 else 1)
