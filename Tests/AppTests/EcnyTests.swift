@@ -174,6 +174,39 @@ import VaporTesting
         }
     }
 
+    /// A settlement whose first payment reached the wallet service but whose answer was lost: the
+    /// core's answer shows its payments instructed (never a 500), the sweep hands the message over
+    /// again, and every piece is paid and settled once.
+    @Test func aSettlementWhoseAnswerIsLostIsAnsweredAndPaidOnce() async throws {
+        try await DemoPlatform.with { d in
+            let lose = LockedFlag(false)
+            let sandbox = try await Self.connect(d, loseAnswers: lose)
+            await sandbox.addWallet("W-CORE", name: "华东重工集团", balanceFen: 2_000_000_00)
+            for who in ["core", "tier2", "tier3"] {
+                if who != "core" { await sandbox.addWallet("W-\(who.uppercased())", name: who, balanceFen: 0) }
+                #expect(try await d.call(who, .PUT, "/api/v1/orgs/\(d.orgs[who]!)/payment-accounts/ecny", #"{"account":"W-\#(who.uppercased())","accountName":"\#(who)"}"#).status == .ok)
+            }
+            let first = try await d.call("core", .GET, "/api/v1/receivables?status=active").items.first { $0["faceFen"] == .int(1_000_000_00) && $0["dueDate"] == "2026-11-30" }!
+            let rid = first["id"]!.stringValue!
+            _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-30"}"#)
+            lose.value = true
+            let settled = try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-LOST-1"}"#)
+            #expect(settled.status == .accepted, "\(settled.json)")
+            #expect(settled["payments"]?.arrayValue?.count == 3 && settled["payments"]?.arrayValue?.allSatisfy { $0["status"] == "instructed" } == true)
+            // The first payment went (its answer lost), the rest of the message waits for the sweep.
+            lose.value = false
+            try await PaymentService.sweep(d.app)
+            try await Self.eventually("the receivable is settled") { try await d.call("core", .GET, "/api/v1/receivables/\(rid)")["status"] == "settled" }
+            let height = await d.height
+            try await PaymentService.sweep(d.app)
+            try await PaymentService.sweep(d.app)
+            #expect(await d.height == height)
+            #expect(await sandbox.balance("W-CORE") == 1_000_000_00)
+            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM rail_messages WHERE rail = 'ecny' AND direction = 'out' AND delivered_ms IS NULL").first()!.decode(column: "n", as: Int.self) == 0)
+            #expect(try await d.chainAgrees())
+        }
+    }
+
     @Test func aCallbackThatDoesNotVerifyIsRefusedLoggedAndChangesNothing() async throws {
         try await DemoPlatform.with { d in
             _ = try await Self.connect(d, faults: WalletSandbox.Faults(settleMs: 60_000))

@@ -228,3 +228,24 @@ struct Consortium {
         await again.release()
     }
 }
+
+/// The demo's business clock: moved forward by hand, never back, and after a restart never behind
+/// the chain it writes (a restart at maturity stays at maturity).
+@Suite struct AdjustableClockTests {
+    @Test func itMovesForwardOnlyAndCatchesUpWithTheChain() throws {
+        let base = FakeClock("2026-12-01")
+        let clock = AdjustableClock(base: base)
+        #expect(throws: LedgerError.self) { try clock.move(to: BusinessDate("2026-11-30")!) }
+        try clock.move(to: BusinessDate("2027-03-02")!)
+        #expect(BusinessDate(epochMs: clock.nowMs()) == BusinessDate("2027-03-02")!)
+        // Started again: the system clock is back at 2026-12-01, the chain's last block at maturity.
+        let restarted = AdjustableClock(base: base)
+        let tip = clock.nowMs()
+        restarted.catchUp(to: tip)
+        #expect(restarted.nowMs() == tip)
+        restarted.catchUp(to: tip - 86_400_000)  // never back
+        #expect(restarted.nowMs() == tip)
+        base.advance(minutes: 5)
+        #expect(restarted.nowMs() == tip + 300_000)
+    }
+}
