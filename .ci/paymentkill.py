@@ -95,10 +95,17 @@ def prepare(path, token, body=None):
     return status, answer
 
 
-def pieces(token, holder_token, amount, count):
-    status, split = call("POST", f"/tokens/{token}/split", holder_token, {"amountsFen": [amount] * count})
+def financed(holder, fen, pieces, bank):
+    """The holder's piece of the receivable worth `fen`, split into `pieces` equal ones, each financed at `bank`."""
+    token = next(t["id"] for t in call("GET", "/tokens?status=active&limit=200", holder)[1]["items"] if t["amountFen"] == fen and t["receivableId"] == rid)
+    status, split = call("POST", f"/tokens/{token}/split", holder, {"amountsFen": [fen // pieces] * pieces})
     assert status == 201, split
-    return [t["id"] for t in split["tokens"] if t["status"] == "active"]
+    financings = []
+    for piece in (t["id"] for t in split["tokens"] if t["status"] == "active"):
+        status, f = call("POST", "/financings", holder, {"tokenId": piece, "bankId": ids[bank]})
+        assert status == 201, f
+        financings.append(f["financing"]["id"])
+    return financings
 
 
 start()
@@ -110,14 +117,9 @@ ids = {o["name"]: o["id"] for o in orgs["items"]}
 _, receivables = call("GET", "/receivables?limit=200", core)
 first = next(r for r in receivables["items"] if r["faceFen"] == 100000000)
 rid, due = first["id"], first["dueDate"]
-held_by = lambda tok, fen: next(t["id"] for t in call("GET", "/tokens?status=active&limit=200", tok)[1]["items"] if t["amountFen"] == fen and t["receivableId"] == rid)
 
 print("-- 1. twelve payouts by e-CNY from 江南商业银行 (maker and checker); killed after seven")
-ecny_financings = []
-for p in pieces(held_by(t1, 60000000), t1, 5000000, 12):
-    status, f = call("POST", "/financings", t1, {"tokenId": p, "bankId": ids["江南商业银行"]})
-    assert status == 201, f
-    ecny_financings.append(f["financing"]["id"])
+ecny_financings = financed(t1, 60000000, 12, "江南商业银行")
 
 
 def approve_at_jiangnan(f):
@@ -133,11 +135,7 @@ with ThreadPoolExecutor(4) as pool:
     list(pool.map(approve_at_jiangnan, ecny_financings[7:]))
 
 print("-- 2. ten payouts by bank transfer from 沪上保理, approved at once; killed before the bank's notifications are read")
-bank_financings = []
-for p in pieces(held_by(t2, 25000000), t2, 2500000, 10):
-    status, f = call("POST", "/financings", t2, {"tokenId": p, "bankId": ids["沪上保理"]})
-    assert status == 201, f
-    bank_financings.append(f["financing"]["id"])
+bank_financings = financed(t2, 25000000, 10, "沪上保理")
 with ThreadPoolExecutor(8) as pool:
     answers = list(pool.map(lambda f: prepare(f"/financings/{f}/approve", bank2), bank_financings))
 assert all(s == 200 for s, _ in answers), answers
