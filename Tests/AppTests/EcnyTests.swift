@@ -207,6 +207,34 @@ import VaporTesting
         }
     }
 
+    /// The wallet service refuses a payment (the supplier's wallet is not known there): the payment
+    /// fails with the service's reason, the financing stays approved and unpaid, and once the
+    /// supplier has put its real wallet in, the bank pays it again and it arrives.
+    @Test func aPaymentTheWalletServiceRefusesFailsWithItsReasonAndIsPaidAgain() async throws {
+        try await DemoPlatform.with { d in
+            let sandbox = try await Self.connect(d)
+            #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/ecny", #"{"account":"W-GONE","accountName":"苏州精密部件"}"#).status == .ok)
+            let f = try await ApprovalTests.request(d)
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve").status == .ok)
+            let failed = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items[0]
+            #expect(failed["status"] == "failed" && failed["reason"] == "unknown_payee", "\(failed)")
+            #expect(try await d.call("bank", .GET, "/api/v1/payments?status=failed").items.count == 1)
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "approved")
+            #expect(await sandbox.balance("W-BANK") == 5_000_000_00)
+            // The day's reconciliation shows it failed; nothing is missing from the ledger.
+            let report = try await d.call("bank", .GET, "/api/v1/reconciliation")
+            #expect(report["rail"]?["failed"]?["count"] == 1 && report["balanced"] == true, "\(report.json)")
+            #expect(try await d.call("tier1", .PUT, "/api/v1/orgs/\(d.orgs["tier1"]!)/payment-accounts/ecny", #"{"account":"W-TIER1","accountName":"苏州精密部件"}"#).status == .ok)
+            let again = try await d.call("bank", .POST, "/api/v1/payments/\(failed["id"]!.stringValue!)/retry")
+            #expect(again.status == .created, "\(again.json)")
+            try await Self.eventually("the financing is paid") { try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "paid" }
+            let payout = again["amountFen"]!.intValue!
+            #expect(await sandbox.balance("W-TIER1") == payout)
+            #expect(await sandbox.balance("W-BANK") == 5_000_000_00 - payout)
+            #expect(try await d.chainAgrees())
+        }
+    }
+
     @Test func aCallbackThatDoesNotVerifyIsRefusedLoggedAndChangesNothing() async throws {
         try await DemoPlatform.with { d in
             _ = try await Self.connect(d, faults: WalletSandbox.Faults(settleMs: 60_000))

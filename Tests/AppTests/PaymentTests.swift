@@ -262,6 +262,39 @@ import VaporTesting
         }
     }
 
+    /// 收付款账户 in the console: the org's admin sets its accounts and the rail it pays by; a checker
+    /// reads them and changes nothing; the regulator has no such page.
+    @Test func anAdminSetsTheAccountsAndTheRailInTheConsole() async throws {
+        try await DemoPlatform.with { d in
+            let bank = d.orgs["bank"]!
+            let admin = try await ConsoleTests.session(d, "bank")
+            let page = try await ConsoleTests.get(d, admin, "/payment-settings")
+            #expect(page.status == .ok && page.html.contains("id=\"pays-by\"") && page.html.contains("id=\"save-account-bank\""))
+            let saved = try await ConsoleTests.post(d, admin, "/payment-settings/accounts/bank",
+                                                    ["account": "6222000011112222", "accountName": "江南商业银行", "agent": "313301000001", "agentOrgId": ""])
+            #expect(saved.status == .seeOther, "\(saved.html.prefix(400))")
+            #expect(try await PaymentAccount.find(bank, rail: "bank", on: d.app.sql)?.agent == "313301000001")
+            let refused = try await ConsoleTests.post(d, admin, "/payment-settings/accounts/bank", ["account": "6222", "accountName": "x", "agent": "123"])
+            #expect(refused.status == .unprocessableEntity && refused.html.contains("12"))
+            #expect(try await PaymentAccount.find(bank, rail: "bank", on: d.app.sql)?.account == "6222000011112222")
+            #expect(try await ConsoleTests.post(d, admin, "/payment-settings/rail", ["rail": "manual"]).status == .seeOther)
+            #expect(try await PaysBy.of(bank, on: d.app.sql) == .manual)
+            #expect(try await ConsoleTests.post(d, admin, "/payment-settings/rail", ["rail": "cash"]).status == .unprocessableEntity)
+            #expect(try await ConsoleTests.post(d, admin, "/payment-settings/rail", ["rail": "either"]).status == .seeOther)
+            #expect(try await PaysBy.of(bank, on: d.app.sql) == nil)
+            // A checker reads, and may change nothing.
+            let checker = try await ConsoleTests.session(d, "bank-checker")
+            let read = try await ConsoleTests.get(d, checker, "/payment-settings")
+            #expect(read.status == .ok && read.html.contains("6222000011112222") && !read.html.contains("id=\"save-rail\""))
+            #expect(try await ConsoleTests.post(d, checker, "/payment-settings/rail", ["rail": "manual"]).status == .forbidden)
+            #expect(try await PaysBy.of(bank, on: d.app.sql) == nil)
+            // The regulator neither pays nor is paid: no page, and no accounts through the API either.
+            #expect(try await ConsoleTests.get(d, try await ConsoleTests.session(d, "regulator"), "/payment-settings").status == .notFound)
+            #expect(try await d.call("regulator", .PUT, "/api/v1/orgs/\(d.orgs["regulator"]!)/payment-rail", #"{"rail":"bank"}"#).status == .forbidden)
+            #expect(try await d.call("regulator", .PUT, "/api/v1/orgs/\(d.orgs["regulator"]!)/payment-accounts/ecny", #"{"account":"W-REG","accountName":"x"}"#).status == .forbidden)
+        }
+    }
+
     @Test func withoutAConnectedRailThePayoutIsConfirmedByHand() async throws {
         try await Self.with { d, outbox in
             // Only the bank has an account: the supplier has none, so nothing is instructed.

@@ -173,14 +173,10 @@ enum PaymentController {
         return JSON.object(["items": .array(items), "paysBy": paysBy.map { .string($0.rawValue) } ?? .null]).response()
     }
 
-    /// `PUT /orgs/{id}/payment-rail {rail: "ecny"|"bank"|"manual"|null}`: the rail the org pays by
-    /// (null: e-CNY where both sides have wallets, else a bank transfer). The org's admin, soon
-    /// after giving the password; audited. Payments already instructed keep their rail.
+    /// `PUT /orgs/{id}/payment-rail {rail: "ecny"|"bank"|"manual"|null}`: the rail the org pays by.
     @Sendable static func setPaysBy(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let org = try req.orgIdParameter()
-        try viewer.caller.requireRecentSignIn(nowMs: req.application.wallClock.nowMs())
-        try PeopleService.requireAdmin(of: org, viewer)
         let body = try StrictBody(req, allowed: ["rail"])
         let choice: PaysBy?
         if body.fields["rail"] == .null {
@@ -190,38 +186,20 @@ enum PaymentController {
             guard let c = PaysBy(rawValue: text) else { throw LedgerError.invalid("rail", "must be ecny, bank, manual or null") }
             choice = c
         }
-        let sql = req.application.sql
-        let before = try await PaysBy.of(org, on: sql)
-        try await PaysBy.choose(choice, for: org, on: sql, nowMs: req.application.ledgerClock.nowMs())
-        try await OnboardingService.audit(viewer, "payment.rail", org, "pays by \(before?.rawValue ?? "either rail") → \(choice?.rawValue ?? "either rail")",
-                                          app: req.application, address: req.remoteAddress?.ipAddress)
+        try await PaymentSettingsService.choose(choice, for: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         return JSON.object(["orgId": .string(org.description), "paysBy": choice.map { .string($0.rawValue) } ?? .null]).response()
     }
 
-    /// `PUT /orgs/{id}/payment-accounts/bank {account, accountName, agent, agentOrgId?}`: the org's
-    /// admin, soon after giving the password; audited.
+    /// `PUT /orgs/{id}/payment-accounts/{bank|ecny} {account, accountName, agent, agentOrgId?}`.
     @Sendable static func setAccount(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let org = try req.orgIdParameter()
-        guard let rail = req.parameters.get("rail"), rail == "bank" || rail == "ecny" else { throw Problem(.notFound, "no such rail: bank (a bank account) or ecny (an e-CNY wallet)") }
-        try viewer.caller.requireRecentSignIn(nowMs: req.application.wallClock.nowMs())
-        try PeopleService.requireAdmin(of: org, viewer)
+        let rail = req.parameters.get("rail") ?? ""
+        guard rail == "bank" || rail == "ecny" else { throw Problem(.notFound, "no such rail: bank (a bank account) or ecny (an e-CNY wallet)") }
         let body = try StrictBody(req, allowed: ["account", "accountName", "agent", "agentOrgId"])
-        let account = try body.string("account", maxLength: 34)!, name = try body.string("accountName", maxLength: 140)!
-        let agent = try body.string("agent", maxLength: 12, optional: rail == "ecny") ?? ""
-        guard !account.isEmpty, account.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-            throw LedgerError.invalid("account", "must be 1 to 34 letters, digits or hyphens")
-        }
-        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw LedgerError.invalid("accountName", "must name the account's holder") }
-        guard rail == "ecny" || (agent.count == 12 && agent.allSatisfy({ $0.isASCII && $0.isNumber })) else { throw LedgerError.invalid("agent", "must be the bank's 12-digit CNAPS code") }
-        var agentOrg: OrgID?
-        if let text = try body.string("agentOrgId", maxLength: 36, optional: true) {
-            guard let id = OrgID(text), try await OrgController.role(of: id, on: req.application.sql) == .bank else { throw LedgerError.invalid("agentOrgId", "must be a bank of the platform") }
-            agentOrg = id
-        }
-        let saved = PaymentAccount(orgId: org, rail: rail, account: account, accountName: name, agent: agent, agentOrgId: agentOrg)
-        try await saved.save(on: req.application.sql, nowMs: req.application.ledgerClock.nowMs())
-        try await OnboardingService.audit(viewer, "payment.account", org, "\(rail) account \(account) at \(agent)", app: req.application, address: req.remoteAddress?.ipAddress)
-        return saved.json.response()
+        let input = PaymentSettingsService.AccountInput(account: try body.string("account", maxLength: 34)!, accountName: try body.string("accountName", maxLength: 140)!,
+                                                        agent: try body.string("agent", maxLength: 12, optional: rail == "ecny") ?? "",
+                                                        agentOrgId: try body.string("agentOrgId", maxLength: 36, optional: true))
+        return try await PaymentSettingsService.setAccount(input, rail: rail, of: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress).json.response()
     }
 }

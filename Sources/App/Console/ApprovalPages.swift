@@ -27,7 +27,7 @@ enum ApprovalPages: ConsoleArea {
     struct ListPage: Encodable {
         var items: [ApprovalView]
         var status: String
-        var statuses: [PeoplePages.RoleOption]
+        var statuses: [Choice]
     }
 
     struct DetailPage: Encodable {
@@ -54,7 +54,7 @@ enum ApprovalPages: ConsoleArea {
         query += " AND status = \(bind: status.rawValue) ORDER BY prepared_ms DESC, id LIMIT 500"
         let items = try await req.application.sql.raw(query).all().map { view(try Approval(row: $0), req) }
         return try await render(req, "common/approvals", title: "nav_approvals",
-                                page: ListPage(items: items, status: status.rawValue, statuses: [ApprovalStatus.pending, .approved, .rejected].map { PeoplePages.RoleOption(value: $0.rawValue, label: req.tr("approval_status_\($0.rawValue)")) }), notice: notice(req))
+                                page: ListPage(items: items, status: status.rawValue, statuses: [ApprovalStatus.pending, .approved, .rejected].map { Choice(value: $0.rawValue, label: req.tr("approval_status_\($0.rawValue)")) }), notice: notice(req))
     }
 
     @Sendable static func show(req: Request) async throws -> Response { try await detail(req, form: FormState(), error: nil) }

@@ -58,6 +58,7 @@ extension ConsoleArea {
         if role != .operator { items.append(("/reconciliation", "nav_reconciliation")) }
         if let caller = req.auth.get(Caller.self), caller.isAdmin, role != .operator {
             items.append(("/orgs/\(caller.orgId)/users", "nav_people"))
+            if [.core, .supplier, .bank].contains(role) { items.append(("/payment-settings", "nav_payment_settings")) }
             // An admin reads its own org's audit log (the regulator's link above reads all of it).
             if role != .regulator { items.append(("/audit", "nav_audit")) }
         }

@@ -24,12 +24,7 @@ enum PeoplePages: ConsoleArea {
         var form: FormState
         /// Only the org's own admins add people; the operator sees them.
         var canAdd: Bool
-        var roles: [RoleOption]
-    }
-
-    struct RoleOption: Encodable {
-        var value: String
-        var label: String
+        var roles: [Choice]
     }
 
     @Sendable static func users(req: Request) async throws -> Response { try await usersPage(req, form: FormState(), error: nil) }
@@ -47,7 +42,7 @@ enum PeoplePages: ConsoleArea {
         }
         return try await render(req, "operator/users", title: "users_title", page: UsersPage(orgId: org.description, orgName: name, users: users, form: form,
                                                                                   canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil,
-                                                                                  roles: UserRole.allCases.map { RoleOption(value: $0.rawValue, label: req.tr("user_\($0.rawValue)")) }),
+                                                                                  roles: UserRole.allCases.map { Choice(value: $0.rawValue, label: req.tr("user_\($0.rawValue)")) }),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice ?? Self.notice(req), error: error)
     }
 

@@ -69,6 +69,12 @@ struct Pager: Encodable {
 }
 
 /// A form's state after a refused post: what was typed, and each field's error.
+/// One option of a select: the value a form sends, the label a person reads.
+struct Choice: Encodable {
+    var value: String
+    var label: String
+}
+
 struct FormState: Encodable {
     var values: [String: String] = [:]
     var errors: [String: String] = [:]
