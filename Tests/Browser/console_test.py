@@ -323,13 +323,43 @@ def core_settles():
         # One payment, with every change the rail reported and the ledger's record of it.
         u.d.find_element(By.CSS_SELECTOR, "#payments tbody tr a").click()
         u.wait_for("#payment-history")
-        assert u.text("#payment-status") == "settled", u.text("#payment-status")
+        assert u.text("#payment-status") == "已到账", u.text("#payment-status")
         history = u.text("#payment-history")
         assert "instructed" in history and "recorded on the ledger" in history, history
         assert not u.d.find_elements(By.ID, "retry"), "a settled payment is not paid again"
         u.shot("core-payment")
         u.go("/receivables")
         u.shot("core-receivables")
+    finally:
+        u.close()
+
+
+@step("a bank's admin sees its accounts and chooses the rail it pays by in 收付款账户")
+def bank_payment_settings():
+    u = User("bank2")
+    try:
+        u.d.find_element(By.CSS_SELECTOR, "nav a[href='/payment-settings']").click()
+        u.wait_for("#pays-by")
+        chosen = Select(u.d.find_element(By.ID, "pays-by"))
+        assert chosen.first_selected_option.get_attribute("value") == "bank", chosen.first_selected_option.text
+        assert u.d.find_element(By.ID, "account-bank-number").get_attribute("value") == "6222000077778888"
+        assert u.d.find_element(By.ID, "account-ecny-number").get_attribute("value") == "W-HSBL-0001"
+        u.shot("bank-payment-settings")
+        chosen.select_by_value("manual")
+        u.d.find_element(By.ID, "save-rail").click()
+        u.wait_url("done=payment_rail_set")
+        assert Select(u.d.find_element(By.ID, "pays-by")).first_selected_option.get_attribute("value") == "manual"
+        # A CNAPS code of the wrong length is refused on the page, the account as it was.
+        agent = u.d.find_element(By.ID, "account-bank-agent")
+        agent.clear()
+        agent.send_keys("3132")
+        u.d.find_element(By.ID, "save-account-bank").click()
+        u.wait_for(".field-error")
+        u.go("/payment-settings")
+        assert u.d.find_element(By.ID, "account-bank-agent").get_attribute("value") == "313290000017"
+        Select(u.d.find_element(By.ID, "pays-by")).select_by_value("bank")
+        u.d.find_element(By.ID, "save-rail").click()
+        u.wait_url("done=payment_rail_set")
     finally:
         u.close()
 
@@ -424,7 +454,7 @@ def receipt():
         d.quit()
 
 
-for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_maker_and_checker, core_settles, regulator_traces,
+for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_maker_and_checker, core_settles, bank_payment_settings, regulator_traces,
              operator_and_language, csrf_refused, receipt):
     test()
 passed = sum(1 for _, ok in results if ok)

@@ -29,6 +29,7 @@ enum PaymentPages: ConsoleArea {
         var payee: String
         var amount: String
         var status: String
+        var statusLabel: String
         var reference: String
         var reason: String
         var updatedAt: String
@@ -68,6 +69,7 @@ enum PaymentPages: ConsoleArea {
     struct HistoryRow: Encodable {
         var at: String
         var status: String
+        var statusLabel: String
         var source: String
         var detail: String
     }
@@ -101,7 +103,7 @@ enum PaymentPages: ConsoleArea {
         }
         let p = try Payment(row: row)
         let names = try await ReceivableQueries.orgNames(on: sql)
-        let history = try await PaymentStore.events(of: id, on: sql).map { HistoryRow(at: Time.local($0.atMs), status: $0.status, source: $0.source, detail: $0.detail) }
+        let history = try await PaymentStore.events(of: id, on: sql).map { HistoryRow(at: Time.local($0.atMs), status: $0.status, statusLabel: req.tr("payment_status_\($0.status)"), source: $0.source, detail: $0.detail) }
         var others: SQLQueryString = "SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE subject_id = \(bind: p.subjectId.description) AND kind = \(bind: p.kind.rawValue)"
         if let token = p.tokenId { others += " AND token_id = \(bind: token.description)" }
         others += " ORDER BY created_ms, id"
@@ -119,7 +121,8 @@ enum PaymentPages: ConsoleArea {
     static func paymentRow(_ p: Payment, names: [String: String], req: Request) -> PaymentRow {
         PaymentRow(id: p.id, kind: req.tr("payment_\(p.kind.rawValue)"), rail: p.rail == "ecny" ? req.tr("rail_ecny") : req.tr("rail_bank"),
                    payer: names[p.payerId.description] ?? "", payee: names[p.payeeId.description] ?? "", amount: Money.format(p.amountFen),
-                   status: p.status.rawValue, reference: p.reference ?? "", reason: p.reason ?? "", updatedAt: Time.local(p.updatedMs))
+                   status: p.status.rawValue, statusLabel: req.tr("payment_status_\(p.status.rawValue)"), reference: p.reference ?? "", reason: p.reason ?? "",
+                   updatedAt: Time.local(p.updatedMs))
     }
 
     /// `POST /payments/{id}/retry`: the payer's payout paid again, as the next attempt.

@@ -22,13 +22,15 @@ enum PaymentSettingsPages: ConsoleArea {
         var banks: [OrgOption]
         var canEdit: Bool
         var form: FormState
+        /// The account form the refusal is about ("" when none).
+        var refusedRail: String
     }
 
     @Sendable static func settings(req: Request) async throws -> Response {
         try await settingsPage(req, form: FormState(), error: nil)
     }
 
-    static func settingsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+    static func settingsPage(_ req: Request, form: FormState, error: String?, refusedRail: String = "") async throws -> Response {
         let viewer = try await viewer(req)
         guard [.core, .supplier, .bank].contains(viewer.role) else { throw Problem(.notFound, "no such page") }
         let sql = req.application.sql
@@ -42,7 +44,7 @@ enum PaymentSettingsPages: ConsoleArea {
         let rails = ["either", "ecny", "bank", "manual"].map { Choice(value: $0, label: req.tr("pays_by_\($0)")) }
         return try await render(req, "common/payment_settings", title: "nav_payment_settings",
                                 page: Page(accounts: accounts, paysBy: paysBy, rails: rails, banks: try await orgOptions(.bank, activeOnly: true, on: sql),
-                                           canEdit: viewer.caller.isAdmin, form: form),
+                                           canEdit: viewer.caller.isAdmin, form: form, refusedRail: refusedRail),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
@@ -58,7 +60,8 @@ enum PaymentSettingsPages: ConsoleArea {
     /// `POST /payment-settings/accounts/{bank|ecny} {account, accountName, agent, agentOrgId}`.
     @Sendable static func setAccount(req: Request) async throws -> Response {
         let rail = req.parameters.get("rail") ?? ""
-        return try await act(req, action: "account", next: "/payment-settings", done: "payment_account_set", page: { try await settingsPage(req, form: $0, error: $1) }) { viewer, v in
+        return try await act(req, action: "account", next: "/payment-settings", done: "payment_account_set",
+                             page: { try await settingsPage(req, form: $0, error: $1, refusedRail: rail) }) { viewer, v in
             let input = PaymentSettingsService.AccountInput(account: v["account"] ?? "", accountName: v["accountName"] ?? "", agent: v["agent"] ?? "",
                                                             agentOrgId: v["agentOrgId"].flatMap { $0.isEmpty ? nil : $0 })
             _ = try await PaymentSettingsService.setAccount(input, rail: rail, of: viewer.orgId, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
