@@ -118,8 +118,8 @@ _, receivables = call("GET", "/receivables?limit=200", core)
 first = next(r for r in receivables["items"] if r["faceFen"] == 100000000)
 rid, due = first["id"], first["dueDate"]
 
-print("-- 1. twelve payouts by e-CNY from 江南商业银行 (maker and checker); killed after seven")
-ecny_financings = financed(t1, 60000000, 12, "江南商业银行")
+print("-- 1. 24 payouts by e-CNY from 江南商业银行 (maker and checker); killed after twelve")
+ecny_financings = financed(t1, 60000000, 24, "江南商业银行")
 
 
 def approve_at_jiangnan(f):
@@ -129,17 +129,17 @@ def approve_at_jiangnan(f):
 
 
 with ThreadPoolExecutor(4) as pool:
-    list(pool.map(approve_at_jiangnan, ecny_financings[:7]))
-kill("seven financings approved, their payouts on their way")
+    list(pool.map(approve_at_jiangnan, ecny_financings[:12]))
+kill("twelve financings approved, their payouts on their way")
 with ThreadPoolExecutor(4) as pool:
-    list(pool.map(approve_at_jiangnan, ecny_financings[7:]))
+    list(pool.map(approve_at_jiangnan, ecny_financings[12:]))
 
-print("-- 2. ten payouts by bank transfer from 沪上保理, approved at once; killed before the bank's notifications are read")
-bank_financings = financed(t2, 25000000, 10, "沪上保理")
+print("-- 2. 25 payouts by bank transfer from 沪上保理, approved at once; killed before the bank's notifications are read")
+bank_financings = financed(t2, 25000000, 25, "沪上保理")
 with ThreadPoolExecutor(8) as pool:
     answers = list(pool.map(lambda f: prepare(f"/financings/{f}/approve", bank2), bank_financings))
 assert all(s == 200 for s, _ in answers), answers
-kill("ten payouts instructed by pain.001")
+kill("25 payouts instructed by pain.001")
 
 
 def paid_or_retried(financings, payer):

@@ -75,17 +75,44 @@ struct EcnyRail: PaymentRail {
         return RailMessage(id: batch.messageId, rail: name, kind: "ecny.payments", orgId: batch.payer.orgId, body: JSON.array(items).canonicalString, createdMs: batch.nowMs)
     }
 
+    /// How many of a message's payments are asked of the service at once.
+    static let concurrentPayments = 8
+
+    /// Every payment of the message, up to `concurrentPayments` at a time: one the service refuses
+    /// or does not answer in time does not hold up the rest, and the message as a whole stays to
+    /// be handed over again (`PartlyDelivered`), with what the others answered.
     func deliver(_ message: RailMessage) async throws -> [RailEvent] {
         guard case .array(let items) = try JSON.parse(Array(message.body.utf8)) else { throw StoreDamage("ecny message \(message.id)") }
-        var events: [RailEvent] = []
-        for plain in items {
+        let payments: [JSON] = try items.map { plain in
             guard case .object(var fields) = plain else { throw StoreDamage("ecny message \(message.id)") }
             if let callbackURL { fields["callbackUrl"] = .string(callbackURL) }
-            let item = JSON.object(fields)
-            let (status, answer) = try await call(.POST, "/v1/payments", item)
-            guard status == .ok else { throw Unreachable(description: "the wallet service answered \(status.code) to payment \(item["paymentId"]?.stringValue ?? "")") }
-            if let event = Self.event(answer) { events.append(event) }
+            return .object(fields)
         }
+        var events: [RailEvent] = [], missed: [String] = []
+        await withTaskGroup(of: Result<RailEvent?, Unreachable>.self) { group in
+            var next = payments.makeIterator()
+            func ask(_ item: JSON) {
+                group.addTask {
+                    let id = item["paymentId"]?.stringValue ?? ""
+                    do {
+                        let (status, answer) = try await call(.POST, "/v1/payments", item)
+                        guard status == .ok else { return .failure(Unreachable(description: "\(id): the wallet service answered \(status.code)")) }
+                        return .success(Self.event(answer))
+                    } catch {
+                        return .failure(Unreachable(description: "\(id): \(error)"))
+                    }
+                }
+            }
+            for _ in 0..<Self.concurrentPayments { if let item = next.next() { ask(item) } }
+            for await answer in group {
+                switch answer {
+                case .success(let event): if let event { events.append(event) }
+                case .failure(let failure): missed.append(failure.description)
+                }
+                if let item = next.next() { ask(item) }
+            }
+        }
+        guard missed.isEmpty else { throw PartlyDelivered(events: events, missed: missed) }
         return events
     }
 

@@ -36,6 +36,14 @@ struct RailEvent: Sendable, Equatable {
     var reason: String?
 }
 
+/// A message the rail took only in part: what it answered of the payments it took, and why the
+/// others did not go. The message stays undelivered; handed over again, the rail pays none twice.
+struct PartlyDelivered: Error, CustomStringConvertible {
+    var events: [RailEvent]
+    var missed: [String]
+    var description: String { "\(missed.count) payment(s) not taken: " + missed.prefix(3).joined(separator: "; ") }
+}
+
 /// How money moves outside the ledger: instructing a payment, asking what became of it, taking
 /// the rail's notifications in. Funds pass between the payer's and payee's accounts at their
 /// banks (or wallets), never through an account of the platform.

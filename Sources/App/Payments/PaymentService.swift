@@ -165,7 +165,12 @@ enum PaymentService {
         let message = RailMessage(id: messageId, rail: rail.name, kind: try row.decode(column: "kind", as: String.self),
                                   orgId: try row.decode(column: "org_id", as: String?.self).flatMap(OrgID.init), body: try row.decode(column: "body", as: String.self),
                                   createdMs: try row.decode(column: "created_ms", as: Int64.self))
-        let answers = try await rail.deliver(message)
+        let answers: [RailEvent]
+        do { answers = try await rail.deliver(message) } catch let partly as PartlyDelivered {
+            // What the payments it took answered counts now; the rest waits for the sweep.
+            _ = try await apply(partly.events, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
+            throw partly
+        }
         try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.wallClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
         _ = try await apply(answers, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
     }
