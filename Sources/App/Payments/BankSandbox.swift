@@ -37,9 +37,21 @@ actor BankSandbox {
     private var sequence = 0
     private let stateFile: String?
 
+    /// Started again on its state file, it knows every transfer it booked: a file handed over
+    /// again after its restart is not booked twice, as a bank keeps its end-to-end ids.
     init(outbox: String, inbox: String, faults: Faults, seed: UInt64, stateFile: String?) {
         self.outbox = URL(fileURLWithPath: outbox); self.inbox = URL(fileURLWithPath: inbox)
         self.faults = faults; rng = SplitMix64(seed: seed); self.stateFile = stateFile
+        guard let stateFile, let data = FileManager.default.contents(atPath: stateFile), let state = try? JSON.parse(Array(data)) else { return }
+        if case .object(let b)? = state["balances"] {
+            for (account, fen) in b { if case .int(let n) = fen { balances[account.string] = n } }
+        }
+        for t in state["transfers"]?.arrayValue ?? [] {
+            guard let id = t["endToEndId"]?.stringValue, case .int(let amount)? = t["amountFen"] else { continue }
+            transfers[id] = Transfer(endToEndId: id, debtor: t["debtor"]?.stringValue ?? "", creditor: t["creditor"]?.stringValue ?? "", amountFen: amount,
+                                     status: t["status"]?.stringValue ?? "", reference: t["reference"]?.stringValue ?? "")
+        }
+        sequence = transfers.count * 4  // past every reference and message it made
     }
 
     private func roll(_ rate: Double) -> Bool { rate > 0 && Double.random(in: 0..<1, using: &rng) < rate }
