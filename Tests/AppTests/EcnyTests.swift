@@ -174,9 +174,9 @@ import VaporTesting
         }
     }
 
-    /// A settlement whose first payment reached the wallet service but whose answer was lost: the
-    /// core's answer shows its payments instructed (never a 500), the sweep hands the message over
-    /// again, and every piece is paid and settled once.
+    /// A settlement whose payments reached the wallet service but whose answers were lost: the
+    /// core's answer shows its payments (never a 500), the sweep hands the message over again, and
+    /// every piece is paid and settled once.
     @Test func aSettlementWhoseAnswerIsLostIsAnsweredAndPaidOnce() async throws {
         try await DemoPlatform.with { d in
             let lose = LockedFlag(false)
@@ -192,8 +192,10 @@ import VaporTesting
             lose.value = true
             let settled = try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-LOST-1"}"#)
             #expect(settled.status == .accepted, "\(settled.json)")
-            #expect(settled["payments"]?.arrayValue?.count == 3 && settled["payments"]?.arrayValue?.allSatisfy { $0["status"] == "instructed" } == true)
-            // The first payment went (its answer lost), the rest of the message waits for the sweep.
+            // Each payment stored and instructed; a callback may have overtaken the answer.
+            #expect(settled["payments"]?.arrayValue?.count == 3, "\(settled.json)")
+            #expect(settled["payments"]?.arrayValue?.allSatisfy { ["instructed", "accepted", "settled"].contains($0["status"]?.stringValue ?? "") } == true, "\(settled.json)")
+            // Every payment reached the service, its answer lost: the message waits for the sweep.
             lose.value = false
             try await PaymentService.sweep(d.app)
             try await Self.eventually("the receivable is settled") { try await d.call("core", .GET, "/api/v1/receivables/\(rid)")["status"] == "settled" }
