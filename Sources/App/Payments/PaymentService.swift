@@ -343,9 +343,10 @@ enum PaymentService {
 extension Application {
     private struct InboxReadingKey: StorageKey { typealias Value = NIOLockedValueBox<Bool> }
 
-    /// Whether a task is reading the rails' inboxes now. Set up in `configure`.
+    /// Whether a task is reading the rails' inboxes now. Set up once, in `configure`, before any
+    /// request: a box made afresh on each read would guard nothing.
     var inboxReading: NIOLockedValueBox<Bool> {
-        get { storage[InboxReadingKey.self] ?? NIOLockedValueBox(false) }
+        get { storage[InboxReadingKey.self]! }
         set { storage[InboxReadingKey.self] = newValue }
     }
 }
