@@ -7,7 +7,7 @@ retried with the same key after Retry-After, as a client should; a connection re
 writer between attempts) likewise. An operation counts as acknowledged when the writer answered
 201 with its transaction id, or 409 naming the transaction the first attempt became. Every
 acknowledged transaction id is written, one per line, to the output file, with the time it was
-acknowledged.
+acknowledged. An operation without a final answer after two minutes is reported and fails the run.
 
 usage: failover_clients.py BASE_URL TOKEN CLIENTS STOP_FILE OUT_FILE
 """
@@ -23,6 +23,7 @@ import uuid
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+GIVE_UP_SECONDS = 120
 
 
 def credit_code(n):
@@ -49,7 +50,15 @@ def client(number, base, token, stop_file, out, lock, stats):
         code = credit_code(number * 1_000_000 + n)
         body = {"name": "供应商 %d-%d" % (number, n), "role": "supplier", "creditCode": code}
         key = str(uuid.uuid4())
+        started = time.time()
         while True:
+            if time.time() - started > GIVE_UP_SECONDS:
+                # An operation that gets no final answer for this long is a failure of the writer,
+                # not something to wait out: report it and stop, so the run ends and says so.
+                with lock:
+                    stats["stuck"] += 1
+                    print("client %d: Idempotency-Key %s got no final answer in %d s" % (number, key, GIVE_UP_SECONDS), file=sys.stderr)
+                return
             try:
                 status, answer, headers = post(base, token, "/api/v1/orgs", body, key)
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
@@ -88,7 +97,7 @@ def client(number, base, token, stop_file, out, lock, stats):
 def main():
     base, token, clients, stop_file, out_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
     lock = threading.Lock()
-    stats = {"acknowledged": 0, "503": 0, "unreachable": 0, "other": 0, "5xx": 0}
+    stats = {"acknowledged": 0, "503": 0, "unreachable": 0, "other": 0, "5xx": 0, "stuck": 0}
     with open(out_file, "w") as out:
         threads = [threading.Thread(target=client, args=(i + 1, base, token, stop_file, out, lock, stats)) for i in range(clients)]
         for t in threads:
@@ -96,8 +105,8 @@ def main():
         for t in threads:
             t.join()
     print("clients: %(acknowledged)d acknowledged, %(503)d answers of 503, %(unreachable)d unreachable, "
-          "%(other)d other answers (%(5xx)d of them 5xx)" % stats)
-    sys.exit(1 if stats["5xx"] else 0)
+          "%(other)d other answers (%(5xx)d of them 5xx), %(stuck)d without a final answer" % stats)
+    sys.exit(1 if stats["5xx"] or stats["stuck"] else 0)
 
 
 if __name__ == "__main__":

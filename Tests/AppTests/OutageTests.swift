@@ -1,5 +1,7 @@
 import Foundation
 import Ledger
+import NIOConcurrencyHelpers
+import PostgresNIO
 import SQLKit
 import Testing
 import VaporTesting
@@ -120,4 +122,69 @@ import VaporTesting
             }
         }
     }
+}
+
+/// A transaction on PostgreSQL whose connection the server closes between two statements, or
+/// that stops answering, fails with `Unavailable` (503) and keeps nothing: it never leaves its
+/// request waiting, and the pool serves on. (A statement written to a connection after it
+/// closed is never answered; a failover's requests used to wait for ever on one.)
+@Suite(.enabled(if: TestDatabase.postgresURL != nil)) struct GuardedTransactionTests {
+    @Test func aConnectionClosedBetweenTwoStatementsFailsTheTransactionAtOnce() async throws {
+        try await TestDatabase.with { app in
+            // setup
+            try await app.sql.raw("CREATE TABLE guarded (n INT)").run()
+            let admin = try await TestDatabase.connection()
+            // act: the server ends the session in the middle of the transaction
+            let outcome = try await Self.ending {
+                try await app.db.sqlTransaction { sql in
+                    try await sql.raw("INSERT INTO guarded VALUES (1)").run()
+                    let pid = try await sql.raw("SELECT pg_backend_pid() AS pid").first()!.decode(column: "pid", as: Int32.self)
+                    _ = try await admin.query("SELECT pg_terminate_backend(\(pid))", logger: admin.logger)
+                    try await poll("the server to end the session") {
+                        try await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = \(pid)", logger: admin.logger).collect().isEmpty
+                    }
+                    try await sql.raw("INSERT INTO guarded VALUES (2)").run()
+                }
+            }
+            try await admin.close()
+            // check: 503, nothing kept, and the pool answers
+            #expect(Unavailable.databaseFault(outcome) != nil, "\(outcome)")
+            #expect(try await app.sql.raw("SELECT count(*) AS n FROM guarded").first()!.decode(column: "n", as: Int.self) == 0)
+        }
+    }
+
+    @Test func aStatementTheDatabaseDoesNotAnswerInTimeFailsTheTransaction() async throws {
+        try await TestDatabase.with { app in
+            // setup
+            try await app.sql.raw("CREATE TABLE guarded (n INT)").run()
+            let started = ContinuousClock.now
+            // act: a statement that takes far longer than the transaction may wait
+            let outcome = try await Self.ending {
+                try await app.db.sqlTransaction(within: .milliseconds(300)) { sql in
+                    try await sql.raw("INSERT INTO guarded VALUES (1)").run()
+                    // The server notices the connection closed within 100 ms, rather than at the sleep's end.
+                    try await sql.raw("SET LOCAL client_connection_check_interval = 100").run()
+                    try await sql.raw("SELECT pg_sleep(30)").run()
+                }
+            }
+            // check
+            #expect(outcome is Unavailable && "\(outcome)".contains("did not answer within 300 ms"), "\(outcome)")
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(try await app.sql.raw("SELECT count(*) AS n FROM guarded").first()!.decode(column: "n", as: Int.self) == 0)
+        }
+    }
+
+    /// The error `transaction` ends with. Polled rather than awaited, so that a transaction that
+    /// hangs fails the test instead of hanging it.
+    static func ending(_ transaction: @escaping @Sendable () async throws -> Void) async throws -> any Error {
+        let ended = NIOLockedValueBox<Result<Void, any Error>?>(nil)
+        Task {
+            do { try await transaction(); ended.withLockedValue { $0 = .success(()) } } catch { ended.withLockedValue { $0 = .failure(error) } }
+        }
+        try await poll("the transaction to end") { ended.withLockedValue { $0 != nil } }
+        guard case .failure(let error)? = ended.withLockedValue({ $0 }) else { throw Committed() }
+        return error
+    }
+
+    struct Committed: Error {}
 }

@@ -117,8 +117,7 @@ enum PaymentStore {
     /// Stores an instruction: its message and its payments, instructed, in one transaction.
     /// Payments that exist already (instructed before) are left as they are, and so is the message.
     static func instruct(_ payments: [Payment], message: RailMessage, on db: any Database) async throws {
-        try await db.transaction { db in
-            let sql = db as! any SQLDatabase  // both drivers are SQL databases
+        try await db.sqlTransaction { sql in
             try await sql.raw("""
                 INSERT INTO rail_messages (id, rail, direction, kind, org_id, body, created_ms) VALUES
                 (\(bind: message.id), \(bind: message.rail), 'out', \(bind: message.kind), \(bind: message.orgId?.description), \(bind: message.body), \(bind: message.createdMs))
@@ -142,8 +141,7 @@ enum PaymentStore {
     /// (already there, or past it: a repeated or late notification).
     static func move(_ id: String, to status: PaymentStatus, reference: String?, reason: String?, source: String, detail: String,
                      nowMs: Int64, on db: any Database) async throws -> Payment? {
-        try await db.transaction { db in
-            let sql = db as! any SQLDatabase
+        try await db.sqlTransaction { sql in
             let from = status.reachableFrom.map { "'\($0.rawValue)'" }.joined(separator: ", ")
             guard !from.isEmpty, try await sql.raw("""
                 UPDATE rail_payments SET status = \(bind: status.rawValue), reference = COALESCE(\(bind: reference), reference), reason = COALESCE(\(bind: reason), reason),

@@ -472,8 +472,7 @@ enum ApprovalRules {
     }
 
     static func replace(_ org: OrgID, with rules: [ApprovalRule], on db: any Database) async throws {
-        try await db.transaction { db in
-            let tx = db as! any SQLDatabase  // both drivers are SQL databases
+        try await db.sqlTransaction { tx in
             try await tx.raw("DELETE FROM approval_rules WHERE org_id = \(bind: org.description)").run()
             for rule in rules {
                 try await tx.raw("INSERT INTO approval_rules (org_id, action, min_amount_fen) VALUES (\(bind: org.description), \(bind: rule.action.rawValue), \(bind: rule.minAmountFen))").run()

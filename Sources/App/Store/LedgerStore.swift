@@ -94,7 +94,7 @@ struct LedgerStore: Sendable {
     /// making it fail halfway.
     private func writeTransaction(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
         guard sql.dialect.name == "sqlite" else {
-            try await db.transaction { fluent in try await body(fluent as! any SQLDatabase) }
+            try await db.sqlTransaction(body)
             return
         }
         try await sql.withSession { db in
