@@ -70,12 +70,13 @@ final class WriterLock: @unchecked Sendable {
     private static func lockedConnection(url: String, schema: String?, key: Int64, logger: Logger) async throws -> (String, PostgresConnection) {
         let (server, connection) = try await PostgresServers(url).connect(writes: true, on: WriterThread.loop, logger: logger)
         do {
+            // A server that ends the new connection, or stops answering, fails the attempt (the
+            // writer tries again) rather than holding it for ever.
+            let sql = GuardedConnection(connection: connection, limit: GuardedConnection.answerLimit, logger: logger)
             if let schema {
-                _ = try await connection.query("SELECT set_config('search_path', \(schema), false)", logger: logger)
+                try await sql.raw("SELECT set_config('search_path', \(bind: schema), false)").run()
             }
-            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(key)) AS locked", logger: logger)
-            var locked = false
-            for try await row in rows { locked = try row.decode(Bool.self) }
+            let locked = try await sql.raw("SELECT pg_try_advisory_lock(\(bind: key)) AS locked").first()?.decode(column: "locked", as: Bool.self) ?? false
             guard locked else {
                 throw Taken(description: "another Cascade writer already holds this PostgreSQL database (advisory lock \(key)); run this one as a reader or stop the other")
             }

@@ -54,10 +54,9 @@ struct PostgresServers: Sendable, Equatable {
 
     /// Whether the server at `url` takes writes (it is not a standby in recovery).
     static func takesWrites(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query("SELECT pg_is_in_recovery() AS standby", logger: logger)
-        var standby = true
-        for try await row in rows { standby = try row.decode(Bool.self) }
-        return !standby
+        let row = try await GuardedConnection(connection: connection, limit: GuardedConnection.answerLimit, logger: logger)
+            .raw("SELECT pg_is_in_recovery() AS standby").first()
+        return try row?.decode(column: "standby", as: Bool.self) == false
     }
 
     /// The first server, in order, that answers and (if `writes`) takes writes: its URL and a
