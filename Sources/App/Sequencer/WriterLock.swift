@@ -72,7 +72,7 @@ final class WriterLock: @unchecked Sendable {
         do {
             // A server that ends the new connection, or stops answering, fails the attempt (the
             // writer tries again) rather than holding it for ever.
-            let sql = GuardedConnection(connection: connection, logger: logger)
+            let sql = GuardedConnection(connection: connection, limit: GuardedConnection.answerLimit, logger: logger)
             if let schema {
                 try await sql.raw("SELECT set_config('search_path', \(bind: schema), false)").run()
             }
@@ -115,8 +115,13 @@ final class WriterLock: @unchecked Sendable {
     func release() async {
         releasedBox.withLockedValue { $0 = true }
         if let connection {
-            // A connection the server has ended already holds no lock: nothing to let go.
-            try? await GuardedConnection(connection: connection, logger: logger).raw("SELECT pg_advisory_unlock(\(bind: key))").run()
+            // Checked and sent in one turn of the connection's event loop: a query written to a
+            // connection that has closed (the server may have ended it) would never be answered.
+            let key = self.key, logger = self.logger
+            _ = try? await connection.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+                if connection.isClosed { return connection.eventLoop.makeSucceededVoidFuture() }
+                return connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger).map { _ in }
+            }.get()
             try? await connection.close()
             self.connection = nil
         }

@@ -54,7 +54,7 @@ struct PostgresServers: Sendable, Equatable {
 
     /// Whether the server at `url` takes writes (it is not a standby in recovery).
     static func takesWrites(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let row = try await GuardedConnection(connection: connection, logger: logger)
+        let row = try await GuardedConnection(connection: connection, limit: GuardedConnection.answerLimit, logger: logger)
             .raw("SELECT pg_is_in_recovery() AS standby").first()
         return try row?.decode(column: "standby", as: Bool.self) == false
     }

@@ -14,10 +14,10 @@ extension Database {
     /// connection's handlers are gone, and the statement with them. Fluent's transactions write
     /// each statement from the task running the body, so a server that went away between two
     /// statements (a failover, a restarted server) could leave a request waiting for ever. Here
-    /// every statement of the transaction goes through `GuardedConnection`. Either way the
-    /// transaction fails with `Unavailable` (503): rolled back, or, when it is the `COMMIT` that
-    /// went unanswered, of unknown fate (every caller's transaction can be run again; the server
-    /// rolls back what a closed connection had not committed). SQLite: Fluent's transaction.
+    /// every statement of the transaction is written from the connection's own event loop, and
+    /// only while it is open (the writer's connection is written the same way), and it must be
+    /// answered within `limit`, or the connection is closed. Either way the transaction fails
+    /// with `Unavailable` (503), rolled back or never committed. SQLite: Fluent's transaction.
     func sqlTransaction<T: Sendable>(within limit: TimeAmount = GuardedConnection.answerLimit,
                                      _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard let postgres = self as? any PostgresDatabase else {
@@ -40,23 +40,21 @@ extension Database {
     }
 }
 
-/// A PostgreSQL connection held across statements (a transaction's, or the writer's new
-/// connection), each statement written from the connection's event loop and only while it is
-/// open (a statement written after it closed would never be answered), and answered within
-/// `limit`, or the connection is closed. Both failures are `Unavailable`.
+/// One leased PostgreSQL connection, each statement written from its event loop while it is
+/// open and answered within `limit` (see `Database.sqlTransaction`).
 struct GuardedConnection: SQLDatabase {
     let connection: PostgresConnection
     let limit: TimeAmount
     let logger: Logger
     private var base: any SQLDatabase { connection.sql(logger: logger) }
 
-    init(connection: PostgresConnection, limit: TimeAmount = GuardedConnection.answerLimit, logger: Logger) {
+    init(connection: PostgresConnection, limit: TimeAmount, logger: Logger) {
         self.connection = connection
         self.limit = limit
         self.logger = logger
     }
 
-    /// How long a statement may go unanswered (`CASCADE_DB_ANSWER_SECONDS`,
+    /// How long a statement in a transaction may go unanswered (`CASCADE_DB_ANSWER_SECONDS`,
     /// default 30): longer than any statement of ours takes, short of a client giving up.
     static let answerLimit: TimeAmount = .seconds(ProcessInfo.processInfo.environment["CASCADE_DB_ANSWER_SECONDS"].flatMap(Int64.init).map { max(1, $0) } ?? 30)
 
@@ -70,7 +68,7 @@ struct GuardedConnection: SQLDatabase {
         return loop.flatSubmit {
             // On the connection's loop, it cannot close between this check and the write below.
             guard !connection.isClosed else {
-                return loop.makeFailedFuture(Unavailable("the database connection closed; the statement was not sent"))
+                return loop.makeFailedFuture(Unavailable("the database connection closed in the middle of a transaction; nothing of it was kept"))
             }
             let answer = loop.makePromise(of: Void.self)
             let pending = NIOLockedValueBox(true)
@@ -79,7 +77,7 @@ struct GuardedConnection: SQLDatabase {
                 answer.completeWith(result)
             }
             let deadline = loop.scheduleTask(in: limit) {
-                finish(.failure(Unavailable("the database did not answer within \(limit.nanoseconds / 1_000_000) ms; its connection was closed")))
+                finish(.failure(Unavailable("the database did not answer within \(limit.nanoseconds / 1_000_000) ms; the transaction was not committed")))
                 connection.close().whenComplete { _ in }
             }
             base.execute(sql: query) { row in if pending.withLockedValue({ $0 }) { onRow(row) } }
