@@ -1,4 +1,6 @@
 import FluentKit
+import Vapor
+import FluentSQLiteDriver
 import Foundation
 import Ledger
 import Logging
@@ -13,10 +15,17 @@ struct LedgerStore: Sendable {
     /// The writer's own PostgreSQL connection (the one holding the writer lock): when set, blocks
     /// are written through it and nowhere else.
     var writer: PostgresConnection?
+    /// Where reads go instead of the pool: one connection holding one snapshot (`atOneMoment`).
+    var reader: (any SQLDatabase)?
+
+    init(db: any Database, writer: PostgresConnection? = nil) {
+        self.db = db
+        self.writer = writer
+    }
 
     /// The writer's connection is gone, and the writer lock with it: no block may be written.
     var writerLost: Bool { writer?.isClosed ?? false }
-    var sql: any SQLDatabase { db as! any SQLDatabase }  // both drivers are SQL databases
+    var sql: any SQLDatabase { reader ?? db as! any SQLDatabase }  // both drivers are SQL databases
 
     /// Rows for one table, written as they are (`upsert` false) or replacing the row with the
     /// same primary key (the first column).
@@ -338,5 +347,64 @@ extension Cell {
 extension Array {
     func chunked(_ size: Int) -> [ArraySlice<Element>] {
         stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}
+
+extension LedgerStore {
+    /// Runs `body` with a store whose every read sees one moment of the database: the chain and
+    /// the projection tables as one block's commit left them, however many blocks commit while
+    /// it reads. Reading them one after the other instead, a block committed in between shows
+    /// as rows the chain does not explain.
+    ///
+    /// PostgreSQL: one pooled connection in a read-only `REPEATABLE READ` transaction. SQLite: a
+    /// connection of its own in a read transaction (write-ahead logging keeps its snapshot while
+    /// the writer goes on), so that the pool's connections stay free for requests.
+    func atOneMoment<T: Sendable>(_ body: @escaping @Sendable (LedgerStore) async throws -> T) async throws -> T {
+        let db = self.db
+        if let postgres = db as? any PostgresDatabase {
+            return try await postgres.withConnection { connection in
+                connection.eventLoop.makeFutureWithTask {
+                    let reader = GuardedConnection(connection: connection, limit: GuardedConnection.answerLimit, logger: db.logger)
+                    return try await Self.inReadTransaction(reader, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { reader in
+                        var store = LedgerStore(db: db)
+                        store.reader = reader
+                        return try await body(store)
+                    }
+                }
+            }.get()
+        }
+        guard let file = try await sql.raw("SELECT file FROM pragma_database_list WHERE name = 'main'").first()?.decode(column: "file", as: String.self),
+              !file.isEmpty else {
+            // An in-memory database has no second connection to read from; nothing writes it concurrently.
+            return try await body(self)
+        }
+        let connection = try await SQLiteConnection.open(storage: .file(path: file), logger: db.logger)
+        do {
+            let reader = connection.sql()
+            _ = try await reader.raw("PRAGMA busy_timeout = \(unsafeRaw: String(Application.sqliteBusyTimeoutMs))").all()
+            let result = try await Self.inReadTransaction(reader, begin: "BEGIN") { reader in
+                var store = LedgerStore(db: db)
+                store.reader = reader
+                return try await body(store)
+            }
+            try await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private static func inReadTransaction<T: Sendable>(_ reader: any SQLDatabase, begin: SQLQueryString,
+                                                       _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await reader.raw(begin).run()
+        do {
+            let result = try await body(reader)
+            try await reader.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await reader.raw("ROLLBACK").run()
+            throw error
+        }
     }
 }

@@ -26,8 +26,20 @@ struct StoredChainVerification: Sendable {
     /// `report` hears the number of blocks replayed after each page. The chain is read a page at a
     /// time; each page is parsed and replayed on the thread pool, never on an event loop or the
     /// cooperative threads that serve requests.
-    static func run(_ store: LedgerStore, report: @Sendable (Int64) async -> Void = { _ in }) async -> StoredChainVerification {
+    ///
+    /// The chain and the tables are read at one moment (`LedgerStore.atOneMoment`): blocks the
+    /// writer commits meanwhile are neither in the replay nor in the rows it is compared with.
+    static func run(_ store: LedgerStore, report: @escaping @Sendable (Int64) async -> Void = { _ in }) async -> StoredChainVerification {
         let started = Date()
+        do {
+            return try await store.atOneMoment { store in await run(atOneMoment: store, started: started, report: report) }
+        } catch {
+            return StoredChainVerification(ok: false, height: -1, blockCount: 0, txCount: 0, tokenCount: 0, head: "", problems: ["the stored chain could not be read: \(error)"],
+                                           seconds: String(format: "%.3f", Date().timeIntervalSince(started)), state: nil)
+        }
+    }
+
+    private static func run(atOneMoment store: LedgerStore, started: Date, report: @Sendable (Int64) async -> Void) async -> StoredChainVerification {
         let work = Work()
         func result(_ problems: [String], differing: Int = 0, state: LedgerState?) -> StoredChainVerification {
             let replayer = work.replayer
