@@ -120,8 +120,10 @@ extension Application {
     }
 
     /// How long an SQLite connection waits for another's write lock before it answers "busy"
-    /// (which requests see as 503 with Retry-After), instead of spinning on it without end.
-    static let sqliteBusyTimeoutMs = 5_000
+    /// (which requests see as 503 with Retry-After), instead of spinning on it without end. Far
+    /// beyond what a write takes, even a block of thousands of rows on a loaded machine: a 503
+    /// means the database is stuck (another program holds it), never that it was only busy.
+    static let sqliteBusyTimeoutMs = 60_000
 
     /// The driver keeps one connection per event loop, for the life of the process: each gets the
     /// busy timeout once.

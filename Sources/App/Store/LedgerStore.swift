@@ -81,7 +81,7 @@ struct LedgerStore: Sendable {
             _ = try await writer.execute(AppendBlock(parameters: sets.map(Self.jsonRows)), logger: db.logger)
             return
         }
-        try await writeTransaction { db in
+        try await db.sqlTransaction { db in
             for set in sets where !set.rows.isEmpty {
                 var rows = set.rows
                 if set.table == "events" {
@@ -94,26 +94,6 @@ struct LedgerStore: Sendable {
                 for chunk in rows.chunked(200) {
                     try await Self.insert(set.table, set.columns, chunk, upsert: set.upsert, on: db)
                 }
-            }
-        }
-    }
-
-    /// One database transaction around `body`. On SQLite it takes the write lock at its start
-    /// (`BEGIN IMMEDIATE`), so that a request writing at the same moment waits for it instead of
-    /// making it fail halfway.
-    private func writeTransaction(_ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
-        guard sql.dialect.name == "sqlite" else {
-            try await db.sqlTransaction(body)
-            return
-        }
-        try await sql.withSession { db in
-            try await db.raw("BEGIN IMMEDIATE").run()
-            do {
-                try await body(db)
-                try await db.raw("COMMIT").run()
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
             }
         }
     }
