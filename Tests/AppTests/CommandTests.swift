@@ -44,4 +44,15 @@ import Vapor
         // A smoke run only: the figures belong to `swift run -c release cascade bench ledger`.
         try await run(["bench", "ledger", "--receivables", "20", "--moves", "200", "--block-size", "50"])
     }
+
+    /// The demo keeps the master key it made where the next run finds it, on either database: a
+    /// file per database, never one shared by two, and never named after a password.
+    @Test func theDemoKeepsItsMasterKeyBesideItsDatabase() throws {
+        #expect(DemoCommand.masterKeyFile(for: .sqlite(path: "./.cascade/demo.sqlite")) == "./.cascade/demo.sqlite.master-key")
+        let one = DemoCommand.masterKeyFile(for: .postgres(url: "postgres://cascade:secret@127.0.0.1:5432/demo", schema: nil))
+        let samePassword = DemoCommand.masterKeyFile(for: .postgres(url: "postgres://cascade:other@127.0.0.1:5432/demo", schema: nil))
+        let other = DemoCommand.masterKeyFile(for: .postgres(url: "postgres://cascade:secret@127.0.0.1:5432/demo2", schema: nil))
+        #expect(one.hasPrefix(".cascade/postgres-") && one.hasSuffix(".master-key"))
+        #expect(one == samePassword && one != other && !one.contains("secret"))
+    }
 }

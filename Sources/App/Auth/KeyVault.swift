@@ -24,7 +24,7 @@ struct KeyVault: Sendable {
     static func fromEnvironment(_ value: String?, keptIn file: String?) throws -> (vault: KeyVault, generated: Bool) {
         guard let value, !value.isEmpty else {
             guard file != nil else {
-                throw ConfigurationError("CASCADE_MASTER_KEY is not set: org keys are sealed under it and would not open after a restart. Set 32 random bytes in base64 (openssl rand -base64 32), or run `cascade demo`, which keeps one beside its database")
+                throw ConfigurationError("CASCADE_MASTER_KEY is not set: org keys are sealed under it and would not open after a restart. Set CASCADE_MASTER_KEY to 32 random bytes in base64 (CASCADE_MASTER_KEY=$(openssl rand -base64 32)) and keep it: the org keys this database holds open only with it. `cascade demo` keeps one of its own in .cascade/")
             }
             return (KeyVault(masterKey: SymmetricKey(size: .bits256)), true)
         }

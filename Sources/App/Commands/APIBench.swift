@@ -33,6 +33,7 @@ struct APIBench {
         say("pgbench TPC-B: \(Int(pgbenchTps)) transactions/s with \(pgbenchClients) clients")
 
         // The writer, as `serve` starts it, then the orgs: each keeps its own key.
+        Platform.useThrowawayMasterKey(app)
         let sealer = try await Platform.startWriter(app)
         let op = try await Platform.genesis(app, sealer: sealer, name: "Bench 平台运营", creditCode: CreditCode.complete("91310000MA1B00001")!,
                                             email: "operator@bench.example", password: "bench-password")

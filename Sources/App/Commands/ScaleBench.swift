@@ -31,10 +31,8 @@ struct ScaleBench {
         guard case .postgres = try DatabaseLocation(url: try databaseURL(app.environment)) else {
             throw CommandFailure(exitCode: 2, "bench scale needs DATABASE_URL=postgres://… naming a scratch database (it is wiped)")
         }
-        if Environment.get("CASCADE_MASTER_KEY")?.isEmpty ?? true {
-            // The served process opens the operator's key with the same master key.
-            setenv("CASCADE_MASTER_KEY", Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(), 1)
-        }
+        // The served process opens the operator's key with the same master key.
+        Platform.useThrowawayMasterKey(app)
         say("bench scale: \(transactions) transactions, and \(transactions / 4) first; \(ProcessInfo.processInfo.activeProcessorCount) cores")
         let quarter = try await measure(app, transactions: transactions / 4)
         let full = try await measure(app, transactions: transactions)

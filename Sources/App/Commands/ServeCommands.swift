@@ -1,3 +1,4 @@
+import Crypto
 import Fluent
 import Foundation
 import Ledger
@@ -21,6 +22,14 @@ enum Platform {
         func shutdownAsync(_ app: Application) async {
             await app.storage[LockKey.self]?.release()
         }
+    }
+
+    /// A benchmark's database is scratch, wiped before it starts: without `CASCADE_MASTER_KEY`,
+    /// its org keys are sealed under a key made for this run (processes it starts inherit it).
+    static func useThrowawayMasterKey(_ app: Application) {
+        guard Environment.get("CASCADE_MASTER_KEY")?.isEmpty ?? true else { return }
+        setenv("CASCADE_MASTER_KEY", Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(), 1)
+        app.logger.notice("CASCADE_MASTER_KEY is not set: the benchmark seals its scratch keys under one made for this run")
     }
 
     /// Keeps `lock` for as long as `app` runs; it is released when the application shuts down.
@@ -47,6 +56,7 @@ enum Platform {
         let (vault, generated) = try KeyVault.fromEnvironment(keyText, keptIn: masterKeyFile)
         if generated, let masterKeyFile {
             let encoded = vault.masterKey.withUnsafeBytes { Data($0).base64EncodedString() }
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: masterKeyFile).deletingLastPathComponent().path, withIntermediateDirectories: true)
             guard FileManager.default.createFile(atPath: masterKeyFile, contents: Data(encoded.utf8), attributes: [.posixPermissions: 0o600]) else {
                 throw ConfigurationError("cannot keep the demo's master key in \(masterKeyFile)")
             }
@@ -139,7 +149,7 @@ struct DemoCommand: AsyncCommand {
         let location = try DatabaseLocation(url: try databaseURL(app.environment))
         var databasePath: String?
         if case .sqlite(let path) = location { databasePath = path }
-        let sealer = try await Platform.startWriter(app, masterKeyFile: databasePath.map { $0 + ".master-key" })
+        let sealer = try await Platform.startWriter(app, masterKeyFile: Self.masterKeyFile(for: location))
         if await app.sequencer?.read(\.operatorId) == nil {
             try await DemoSeed.seed(app, sealer: sealer)
             context.console.print("seeded the demo consortium")
@@ -156,5 +166,22 @@ struct DemoCommand: AsyncCommand {
         }
         Jobs.schedule(app)
         try await app.servers.asyncCommand.run(using: context, signature: signature)
+    }
+
+    /// Where the demo keeps the master key it generates, so that the next run opens the keys it
+    /// sealed: beside the SQLite file, or for PostgreSQL in `.cascade/`, one file per server and
+    /// database (its URL without the password), so that two demo databases never share a key.
+    static func masterKeyFile(for location: DatabaseLocation) -> String {
+        switch location {
+        case .sqlite(let path):
+            return path + ".master-key"
+        case .postgres(let url, _):
+            var named = url
+            if let at = named.lastIndex(of: "@"), let scheme = named.range(of: "://"), let colon = named[scheme.upperBound..<at].firstIndex(of: ":") {
+                named.removeSubrange(colon..<at)
+            }
+            let digest = SHA256.hash(data: Data(named.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+            return ".cascade/postgres-\(digest).master-key"
+        }
     }
 }
