@@ -13,6 +13,8 @@ public func configure(_ app: Application) async throws {
     }
     app.loginThrottle = LoginThrottle()
     app.chainVerification = ChainVerification()
+    app.background = BackgroundWork()
+    app.lifecycle.use(BackgroundWork.Stopper())
     app.idempotencyInFlight = NIOLockedValueBox([])
     app.approvalsInFlight = NIOLockedValueBox([])
     app.inboxReading = NIOLockedValueBox(false)

@@ -93,3 +93,89 @@ enum LoadGenerator {
         precondition(x != 0 || true)
     }
 }
+
+/// Drift is loud: a row the block writer wrote wrong, or a writer whose own state went wrong,
+/// stops the writer at the next check, and says where.
+@Suite struct DriftCheckTests {
+    static func check(_ app: Application, _ c: Consortium) async -> DriftCheck {
+        let (state, tip) = await c.sequencer.stateAndTip()
+        return DriftCheck(state: state, tip: tip, store: { LedgerStore(db: app.db) }, halt: { reason in await c.sequencer.halt(because: reason) })
+    }
+
+    @Test func aRowThatDriftedFromTheChainStopsTheWriter() async throws {
+        try await TestDatabase.with { app in
+            // setup: a writer, its check, a transfer that checks out
+            let c = try await Consortium.make(app)
+            let check = await Self.check(app, c)
+            let token = try await c.activeToken(faceFen: 1_000_000)
+            let moved = try await c.submit("s1", .transfer(tokenId: token, toOrgId: c.ids["s2"]!, amountFen: 400_000, memo: nil))
+            let accepted = try await c.submit("s2", .accept(tokenId: moved.effects.createdTokens[0]))
+            #expect(try await check.check() == nil)
+            #expect(check.current.blocksChecked > 0 && check.current.height == accepted.blockHeight)
+            // act: a row the next block writes is stored wrong
+            let next = try await c.submit("s2", .split(tokenId: moved.effects.createdTokens[0], amountsFen: [100_000, 300_000]))
+            let piece = next.effects.createdTokens[1]
+            try await app.sql.raw("UPDATE tokens SET amount_fen = 300001 WHERE id = \(bind: piece.description)").run()
+            let drift = try await check.check()
+            // check: the writer stopped, and the reason names the block, the row, both values, the transaction
+            let reason = try #require(drift)
+            #expect(reason.contains("block \(next.blockHeight)") && reason.contains("tokens \(piece)") && reason.contains("300001") && reason.contains("300000"))
+            #expect(reason.contains("transaction \(next.effects.transactionId) (split)"))
+            #expect(await c.sequencer.broken?.contains(reason) == true)
+            await #expect(throws: Unavailable.self) { _ = try await c.submit("s1", .transfer(tokenId: moved.effects.createdTokens[1], toOrgId: c.ids["s3"]!, amountFen: 1, memo: nil)) }
+            #expect(try await check.check() == reason)
+        }
+    }
+
+    @Test func aWriterWhoseStateDriftedIsStoppedAtItsNextBlock() async throws {
+        try await TestDatabase.with { app in
+            // setup: a line with one receivable on it, checked
+            let c = try await Consortium.make(app)
+            let check = await Self.check(app, c)
+            let token = try await c.activeToken(faceFen: 1_000_000)
+            let line = await c.sequencer.read { $0.receivables[$0.tokens[token]!.receivableId]!.creditLineId }
+            #expect(try await check.check() == nil)
+            // act: the writer's state takes a receivable the chain never got, then writes a real one
+            func issue(_ faceFen: Int64) throws -> Transaction {
+                let today = BusinessDate(epochMs: c.clock.nowMs())
+                let body = TransactionBody(orgId: c.ids["core"]!, keyId: c.signers["core"]!.keyId, time: c.clock.nowMs(), nonce: UUID().uuidString,
+                                           payload: .issue(IssuePayload(supplierId: c.ids["s2"]!, creditLineId: line, faceFen: faceFen, issueDate: today,
+                                                                        dueDate: today.adding(days: 60), documents: [], memo: nil)))
+                return try Transaction.sign(body, with: c.signers["core"]!)
+            }
+            try await c.sequencer.applyWithoutWriting(try issue(77_000))
+            let real = try await c.sequencer.submit(try issue(50_000))
+            // check: the line's row was written from the wrong state, and the check says so
+            let reason = try #require(try await check.check())
+            #expect(reason.contains("block \(real.blockHeight)") && reason.contains("credit_lines \(line)") && reason.contains("transaction \(real.effects.transactionId) (issue)"))
+            #expect(reason.contains("1127000") && reason.contains("1050000"), "\(reason)")
+            #expect(await c.sequencer.broken != nil)
+        }
+    }
+
+    @Test func theStatusAndTheRegulatorsChainPageSayWhyTheWriterStopped() async throws {
+        try await DemoPlatform.with { d in
+            // setup
+            let (state, tip) = await d.app.sequencer!.stateAndTip()
+            let check = DriftCheck(state: state, tip: tip, store: { LedgerStore(db: d.app.db) }, halt: { reason in await d.app.sequencer!.halt(because: reason) })
+            #expect(try await check.check() == nil)
+            #expect(try await d.call("regulator", .GET, "/api/v1/node/status")["state"]?.stringValue == "writing")
+            // act: a split is written, and its spent piece's row then reads as active again
+            let token = try #require(try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first)
+            let tokenId = token["id"]!.stringValue!, amount = token["amountFen"]!.intValue!
+            let split = try await d.call("tier1", .POST, "/api/v1/tokens/\(tokenId)/split", #"{"amountsFen":[1,"# + "\(amount - 1)]}")
+            #expect(split.status == .created, "\(split.json)")
+            try await d.app.sql.raw("UPDATE tokens SET status = 'active', spent_tx = NULL WHERE id = \(bind: tokenId)").run()
+            let reason = try #require(try await check.check())
+            // check: the status and the chain page say so, and writes are refused with 503
+            let status = try await d.call("regulator", .GET, "/api/v1/node/status")
+            #expect(status["state"]?.stringValue == "stopped" && status["problem"]?.stringValue?.contains(reason) == true)
+            let page = try await ConsoleTests.get(d, try await ConsoleTests.session(d, "regulator"), "/chain")
+            #expect(page.html.contains("id=\"writer-stopped\"") && page.html.contains("The writer stopped accepting transactions"))
+            #expect(page.html.contains("the tables drifted from the chain: block \(await d.height)") && reason.contains("tokens \(tokenId)"))
+            let other = try #require(try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["id"]?.stringValue != tokenId })
+            let refused = try await d.call("tier1", .POST, "/api/v1/tokens/\(other["id"]!.stringValue!)/split", #"{"amountsFen":[1,1]}"#)
+            #expect(refused.status == .serviceUnavailable)
+        }
+    }
+}

@@ -38,6 +38,16 @@ enum Platform {
         app.lifecycle.use(ReleaseLock())
     }
 
+    /// Starts the drift check from the writer's state as it starts, every `CASCADE_DRIFT_CHECK_SECONDS`
+    /// (default 5): drift stops the writer within seconds of the block that caused it.
+    static func watchForDrift(_ app: Application, _ sequencer: Sequencer) async {
+        let interval = Duration.seconds(Environment.get("CASCADE_DRIFT_CHECK_SECONDS").flatMap(Int.init).map { max(1, $0) } ?? 5)
+        let (state, tip) = await sequencer.stateAndTip()
+        let check = DriftCheck(state: state, tip: tip, store: { LedgerStore(db: app.db) }, halt: { reason in await sequencer.halt(because: reason) })
+        app.driftCheck = check
+        app.background.start { await check.loop(every: interval, until: { app.background.isStopping }) }
+    }
+
     /// The writer lock this process holds, if any.
     static func heldLock(_ app: Application) -> WriterLock? { app.storage[LockKey.self] }
 
@@ -86,6 +96,7 @@ enum Platform {
         }
         if let adjustable = clock as? AdjustableClock { adjustable.catchUp(to: await sequencer.tipTimeMs) }
         app.sequencer = sequencer
+        await watchForDrift(app, sequencer)
         try await ApprovalService.recover(app)
         return sealer
     }

@@ -25,6 +25,8 @@ enum ChainPages: ConsoleArea {
         var txCount: Int64
         var problems: [String]
         var seconds: String
+        /// Why the writer stopped accepting transactions (drift found, a chain it cannot take up).
+        var writerStopped: String?
     }
 
     @Sendable static func chain(req: Request) async throws -> Response {
@@ -39,7 +41,7 @@ enum ChainPages: ConsoleArea {
         return try await render(req, "regulator/chain", title: "nav_chain", page: ChainPage(
             blocks: blocks, running: p.running, percent: p.blocksTotal > 0 ? min(100, p.blocksDone * 100 / p.blocksTotal) : 0, blocksDone: p.blocksDone,
             blocksTotal: p.blocksTotal, verified: r != nil && !p.running, ok: r?.ok ?? false, height: r?.height ?? 0, txCount: r?.txCount ?? 0,
-            problems: r?.problems ?? [], seconds: r?.seconds ?? ""), refresh: p.running)
+            problems: r?.problems ?? [], seconds: r?.seconds ?? "", writerStopped: await req.application.sequencer?.broken), refresh: p.running)
     }
 
     /// The regulator's one button: starts a verification in the background and shows its progress.

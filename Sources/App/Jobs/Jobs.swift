@@ -76,20 +76,18 @@ enum Jobs {
     }
 
     /// Runs the jobs and the payments sweep every `interval` (`CASCADE_SWEEP_SECONDS`, 60 by
-    /// default) until the application shuts down.
-    static func schedule(_ app: Application, every interval: TimeAmount = .seconds(Int64(Environment.get("CASCADE_SWEEP_SECONDS").flatMap(Int.init).map { max(1, $0) } ?? 60))) {
-        app.eventLoopGroup.next().scheduleRepeatedAsyncTask(initialDelay: .seconds(5), delay: interval) { _ in
-            app.eventLoopGroup.next().makeFutureWithTask {
-                do { try await run(app) } catch { app.logger.warning("jobs: \(error)") }
-                do { try await PaymentService.sweep(app) } catch { app.logger.warning("payments sweep: \(error)") }
-            }
+    /// default), and reads the banks' inboxes every `CASCADE_BANK_RAIL_POLL_MS`, until the
+    /// application shuts down.
+    static func schedule(_ app: Application, every interval: Duration = .seconds(Environment.get("CASCADE_SWEEP_SECONDS").flatMap(Int.init).map { max(1, $0) } ?? 60)) {
+        app.background.every(interval, after: .seconds(5)) {
+            do { try await run(app) } catch { app.logger.warning("jobs: \(error)") }
+            guard !app.background.isStopping else { return }
+            do { try await PaymentService.sweep(app) } catch { app.logger.warning("payments sweep: \(error)") }
         }
         // The banks' notifications are read as they arrive, not only at the minute's sweep.
-        let poll = TimeAmount.milliseconds(Int64(Environment.get("CASCADE_BANK_RAIL_POLL_MS").flatMap(Int.init).map { max(100, $0) } ?? 2000))
-        app.eventLoopGroup.next().scheduleRepeatedAsyncTask(initialDelay: poll, delay: poll) { _ in
-            app.eventLoopGroup.next().makeFutureWithTask {
-                do { try await PaymentService.readInboxes(app) } catch { app.logger.warning("rail inboxes: \(error)") }
-            }
+        let poll = Duration.milliseconds(Environment.get("CASCADE_BANK_RAIL_POLL_MS").flatMap(Int.init).map { max(100, $0) } ?? 2000)
+        app.background.every(poll, after: poll) {
+            do { try await PaymentService.readInboxes(app) } catch { app.logger.warning("rail inboxes: \(error)") }
         }
     }
 }

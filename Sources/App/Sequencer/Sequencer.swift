@@ -495,6 +495,19 @@ public actor Sequencer {
         recovering = nil
     }
 
+    /// Stops accepting transactions because a check outside the writer found something wrong
+    /// (the drift check): the first reason given stands.
+    public func halt(because reason: String) {
+        guard broken == nil else { return }
+        stop(because: reason)
+    }
+
+    /// The last block this writer committed or took up.
+    var tip: ChainTip { ChainTip(height: height, hash: lastHash, time: lastTime) }
+
+    /// The state and the block it stands at, read together: where the drift check starts.
+    func stateAndTip() -> (LedgerState, ChainTip) { (state, tip) }
+
     /// Accepts nothing more, and tells everyone waiting why.
     private func stop(because reason: String, level: Logger.Level = .critical) {
         broken = reason
@@ -512,6 +525,12 @@ public actor Sequencer {
 }
 
 extension Sequencer {
+    /// Applies `tx` to the writer's state and writes nothing: a writer whose state went wrong
+    /// (tests of the drift check).
+    func applyWithoutWriting(_ tx: Transaction) throws {
+        _ = try state.apply(tx).get()
+    }
+
     /// Lets the state retire what the rules no longer need now, rather than when enough has
     /// piled up (tests).
     func retireNow() { state.retire() }
