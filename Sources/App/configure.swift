@@ -14,6 +14,8 @@ public func configure(_ app: Application) async throws {
     app.loginThrottle = LoginThrottle()
     app.chainVerification = ChainVerification()
     app.background = BackgroundWork()
+    // SIGTERM: requests still running after this are cut off, so that the process stops in seconds.
+    app.http.server.configuration.shutdownTimeout = .seconds(3)
     app.lifecycle.use(BackgroundWork.Stopper())
     app.idempotencyInFlight = NIOLockedValueBox([])
     app.approvalsInFlight = NIOLockedValueBox([])

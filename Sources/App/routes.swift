@@ -256,17 +256,23 @@ enum NodeController {
             return Status(role: "observer", height: s.height, businessDate: BusinessDate(epochMs: req.application.ledgerClock.nowMs()).description,
                           upstream: s.upstream, state: s.state.rawValue, problem: s.problem)
         }
-        var status = try await query(on: req.application.sql, nowMs: req.application.ledgerClock.nowMs())
-        if req.application.readOnlyReplica {
-            status.role = "replica"
-            status.state = "reading"
-        } else if let sequencer = req.application.sequencer {
+        if !req.application.readOnlyReplica, let sequencer = req.application.sequencer {
+            // The writer knows its own height: its status never waits for the database, whatever
+            // state that is in (a failover, a server that does not answer).
+            var status = Status(role: "writer", height: await sequencer.height, businessDate: BusinessDate(epochMs: req.application.ledgerClock.nowMs()).description,
+                                state: "writing")
             if let stopped = await sequencer.broken {
                 status.state = "stopped"
                 status.problem = stopped
             } else if await sequencer.recovering != nil {
                 status.state = "reconnecting"
             }
+            return status
+        }
+        var status = try await query(on: req.application.sql, nowMs: req.application.ledgerClock.nowMs())
+        if req.application.readOnlyReplica {
+            status.role = "replica"
+            status.state = "reading"
         }
         return status
     }

@@ -52,7 +52,24 @@ extension Application {
         }
     }
 
-    public var sql: any SQLDatabase { db as! any SQLDatabase }  // both drivers are SQL databases
+    /// The request pool as SQL. Once the databases are shut down (the process is stopping), a
+    /// request or job still running is told the database is unavailable instead of trapping on
+    /// Fluent's missing database.
+    public var sql: any SQLDatabase {
+        guard let database = databases.database(logger: logger, on: eventLoopGroup.any()) else { return ShutDownDatabase(logger: logger, eventLoop: eventLoopGroup.any()) }
+        return SQLiteWrites.sql(database)
+    }
+
+    /// What `sql` answers once the databases are shut down: every statement fails with 503.
+    struct ShutDownDatabase: SQLDatabase {
+        let logger: Logger
+        let eventLoop: any EventLoop
+        var dialect: any SQLDialect { PostgresDialect() }
+        var version: (any SQLDatabaseReportedVersion)? { nil }
+        func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+            eventLoop.makeFailedFuture(Unavailable("the platform is shutting down; try again shortly"))
+        }
+    }
 
     /// The PostgreSQL servers of `DATABASE_URL`, and the one the request pool uses now.
     struct PostgresPool: Sendable {
@@ -67,7 +84,34 @@ extension Application {
         var config = try SQLPostgresConfiguration(url: url)
         config.searchPath = schema.map { [$0] }
         // Requests read while others wait on the database: several connections per event loop.
-        databases.use(.postgres(configuration: config, maxConnectionsPerEventLoop: databasePoolSize, connectionPoolTimeout: .seconds(30)), as: .psql, isDefault: true)
+        let pool = DatabaseConfigurationFactory.postgres(configuration: config, maxConnectionsPerEventLoop: databasePoolSize, connectionPoolTimeout: .seconds(30))
+        databases.use(DatabaseConfigurationFactory { RequestPool(base: pool.make()) }, as: .psql, isDefault: true)
+    }
+
+    /// PostgreSQL's request pool, whose shutdown never waits. Fluent shuts a pool down while it
+    /// holds the lock every request takes to reach its database; the pool's shutdown in turn
+    /// waits for the event loops, where requests may be waiting for that very lock. After a
+    /// failover, moving the requests to the new primary then stopped the whole server. The old
+    /// pool is now let go at once and closes on its own: its idle connections are closed, the
+    /// requests waiting for one hear 503, and connections still lent out close when returned.
+    struct RequestPool: DatabaseConfiguration {
+        var base: any DatabaseConfiguration
+        var middleware: [any AnyModelMiddleware] {
+            get { base.middleware }
+            set { base.middleware = newValue }
+        }
+
+        func makeDriver(for databases: Databases) -> any DatabaseDriver { Driver(base: base.makeDriver(for: databases)) }
+
+        struct Driver: DatabaseDriver {
+            let base: any DatabaseDriver
+            func makeDatabase(with context: DatabaseContext) -> any Database { base.makeDatabase(with: context) }
+            func shutdown() {
+                let base = self.base
+                Task.detached { await base.shutdownAsync() }
+            }
+            func shutdownAsync() async { await base.shutdownAsync() }
+        }
     }
 
     private struct PoolSizeKey: StorageKey { typealias Value = Int }
@@ -87,9 +131,8 @@ extension Application {
         try usePostgres(url, schema: pool.schema)
         pool.current = url
         storage[PostgresPoolKey.self] = pool
-        // Shutting the old pool down waits for it: off the event loops.
-        let databases = self.databases
-        try await NIOThreadPool.singleton.runIfActive { databases.reinitialize(.psql) }
+        // The next request opens the new pool; the old one closes on its own (`RequestPool`).
+        databases.reinitialize(.psql)
     }
 
     /// Brings the schema up to date. SQLite then runs in write-ahead-log mode (kept in the file):

@@ -25,7 +25,7 @@ struct LedgerStore: Sendable {
 
     /// The writer's connection is gone, and the writer lock with it: no block may be written.
     var writerLost: Bool { writer?.isClosed ?? false }
-    var sql: any SQLDatabase { reader ?? db as! any SQLDatabase }  // both drivers are SQL databases
+    var sql: any SQLDatabase { reader ?? SQLiteWrites.sql(db) }
 
     /// Rows for one table, written as they are (`upsert` false) or replacing the row with the
     /// same primary key (the first column).

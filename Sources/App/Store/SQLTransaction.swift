@@ -19,22 +19,25 @@ extension Database {
     /// answered within `limit`, or the connection is closed. Either way the transaction fails
     /// with `Unavailable` (503), rolled back or never committed.
     ///
-    /// SQLite: the transaction takes the write lock at its start (`BEGIN IMMEDIATE`), waiting for
-    /// it up to the busy timeout. A transaction that read first and then wrote (SQLite's default,
-    /// as Fluent begins them) fails at once with "database is locked" when another connection
-    /// wrote in between, whatever the timeout: under load, requests that only had to wait failed.
+    /// SQLite: the transaction waits for this process's turn to write (`SQLiteWrites`), then
+    /// takes the write lock at its start (`BEGIN IMMEDIATE`). A transaction that read first and
+    /// then wrote (SQLite's default, as Fluent begins them) failed at once with "database is
+    /// locked" when another connection wrote in between: requests that only had to wait failed.
     func sqlTransaction<T: Sendable>(within limit: TimeAmount = GuardedConnection.answerLimit,
                                      _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard let postgres = self as? any PostgresDatabase else {
-            return try await (self as! any SQLDatabase).withSession { session in  // both drivers are SQL databases
-                try await session.raw("BEGIN IMMEDIATE").run()
-                do {
-                    let result = try await body(session)
-                    try await session.raw("COMMIT").run()
-                    return result
-                } catch {
-                    try? await session.raw("ROLLBACK").run()
-                    throw error
+            let sqlite = self as! any SQLDatabase  // both drivers are SQL databases
+            return try await SQLiteWrites.inTurn {
+                try await sqlite.withSession { session in
+                    try await session.raw("BEGIN IMMEDIATE").run()
+                    do {
+                        let result = try await body(session)
+                        try await session.raw("COMMIT").run()
+                        return result
+                    } catch {
+                        try? await session.raw("ROLLBACK").run()
+                        throw error
+                    }
                 }
             }
         }
