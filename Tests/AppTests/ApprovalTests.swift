@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import NIOConcurrencyHelpers
 import SQLKit
 import Testing
 import VaporTesting
@@ -178,6 +179,32 @@ import VaporTesting
             let id = org["org"]?["id"]?.stringValue ?? ""
             let rules = try await ApprovalRules.of(try #require(OrgID(id)), on: d.app.sql)
             #expect(Set(rules.map(\.action)) == [.approveFinancing, .confirmPayout, .grantCredit, .updateCredit] && rules.allSatisfy { $0.minAmountFen == 0 })
+        }
+    }
+
+    /// A bank's rules are stored before its registration reaches the ledger: a request that ends
+    /// right after the block (the database gone, the process killed) leaves no bank on the chain
+    /// that approves alone. A registration the ledger refuses leaves no rules behind.
+    @Test func aBanksRulesAreStoredBeforeItIsOnTheChain() async throws {
+        try await DemoPlatform.with { d in
+            let app = d.app
+            let atCommit = NIOLockedValueBox<[Int]>([])
+            await app.sequencer!.setBeforeCommit { block in
+                for tx in block.transactions {
+                    guard case .registerOrg(let registered) = tx.body.payload else { continue }
+                    let rules = try await ApprovalRules.of(registered.orgId, on: app.sql)
+                    atCommit.withLockedValue { $0.append(rules.count) }
+                }
+            }
+            let code = CreditCode.complete("91320000MA1K00097")!
+            let body = #"{"name":"又一家银行","role":"bank","creditCode":"\#(code)"}"#
+            #expect(try await d.call("operator", .POST, "/api/v1/orgs", body).status == .created)
+            await app.sequencer!.setBeforeCommit(nil)
+            #expect(atCommit.withLockedValue { $0 } == [4])
+            let stored = try await app.sql.raw("SELECT count(*) AS n FROM approval_rules").first()!.decode(column: "n", as: Int.self)
+            let refused = try await d.call("operator", .POST, "/api/v1/orgs", body)  // the same credit code again
+            #expect(refused.status.code >= 400 && refused.status.code < 500, "\(refused.json)")
+            #expect(try await app.sql.raw("SELECT count(*) AS n FROM approval_rules").first()!.decode(column: "n", as: Int.self) == stored)
         }
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOConcurrencyHelpers
 import Ledger
 import SQLKit
 import Testing
@@ -16,6 +17,16 @@ struct DemoPlatform: Sendable {
     let clock: FakeClock
     let keys: [String: String]
     let orgs: [String: OrgID]
+    /// What must stop before the platform does (fakes of the outside world calling into it).
+    let teardown = Teardown()
+
+    final class Teardown: Sendable {
+        private let steps = NIOLockedValueBox<[@Sendable () async -> Void]>([])
+        func add(_ step: @escaping @Sendable () async -> Void) { steps.withLockedValue { $0.append(step) } }
+        func run() async {
+            for step in steps.withLockedValue({ all in defer { all = [] }; return all }).reversed() { await step() }
+        }
+    }
 
     static func with(ownDatabase: Bool = false, fourEyes: Bool = false, _ body: (DemoPlatform) async throws -> Void) async throws {
         try await TestDatabase.with(ownDatabase: ownDatabase) { app in
@@ -41,7 +52,14 @@ struct DemoPlatform: Sendable {
                 keys["\(c.key)-checker"] = try await accounts.createAPIKey(for: try Accounts.caller(row, viaAPIKey: false), name: "tests", nowMs: 0).secret
             }
             if !fourEyes { try await app.sql.raw("DELETE FROM approval_rules").run() }
-            try await body(DemoPlatform(app: app, clock: clock, keys: keys, orgs: orgs))
+            let platform = DemoPlatform(app: app, clock: clock, keys: keys, orgs: orgs)
+            do {
+                try await body(platform)
+            } catch {
+                await platform.teardown.run()
+                throw error
+            }
+            await platform.teardown.run()
         }
     }
 

@@ -20,6 +20,7 @@ import VaporTesting
         let sandbox = WalletSandbox(wire: wire, signingKey: Array(signer.rawRepresentation), faults: faults, seed: 20261201) { _, headers, body in
             try? await app.testing().test(.POST, "/api/v1/rails/ecny/callbacks", headers: headers, body: ByteBuffer(bytes: body)) { _ in }
         }
+        d.teardown.add { await sandbox.stop() }
         let lose = loseAnswers
         d.app.rails["ecny"] = EcnyRail(wire: wire, callbackKey: publicKey, callbackURL: "http://platform.test/api/v1/rails/ecny/callbacks",
                                        transport: { method, path, headers, body in

@@ -116,9 +116,11 @@ actor WalletSandbox {
         }
         let p = record(id, payer, payee, amount, "accepted", reason: nil, m)
         let settleMs = faults.settleMs
-        Task { [weak self] in
-            try? await Task.sleep(nanoseconds: settleMs * 1_000_000)
-            await self?.settle(id)
+        if !stopped {
+            settling.append(Task { [weak self] in
+                try? await Task.sleep(nanoseconds: settleMs * 1_000_000)
+                await self?.settle(id)
+            })
         }
         return (.ok, Self.json(p), roll(faults.timeoutRate) ? faults.slowAnswerMs : 0)
     }
@@ -132,9 +134,22 @@ actor WalletSandbox {
         return p
     }
 
+    /// Payments being settled, each on a task of its own, and whether the sandbox was stopped.
+    private var settling: [Task<Void, Never>] = []
+    private var stopped = false
+
+    /// Settles nothing more and calls nobody back; returns once the settlements under way are done.
+    func stop() async {
+        stopped = true
+        let running = settling
+        settling = []
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+    }
+
     /// Moves the money (or fails for want of it) and calls back, faults included.
     func settle(_ id: String) async {
-        guard var p = payments[id], p.status == "accepted" else { return }
+        guard !stopped, var p = payments[id], p.status == "accepted" else { return }
         if let w = wallets[p.payer], w.balanceFen >= p.amountFen, wallets[p.payee] != nil {
             wallets[p.payer]!.balanceFen -= p.amountFen
             wallets[p.payee]!.balanceFen += p.amountFen
@@ -148,7 +163,7 @@ actor WalletSandbox {
         var sends = [p]
         if roll(faults.duplicateRate) { sends.append(p) }
         if roll(faults.reorderRate) { var stale = p; stale.status = "accepted"; sends.append(stale) }
-        for s in sends { await callback(s, to: url) }
+        for s in sends where !stopped { await callback(s, to: url) }
     }
 
     private func callback(_ p: SandboxPayment, to url: String) async {

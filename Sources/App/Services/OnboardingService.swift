@@ -16,23 +16,25 @@ enum OnboardingService {
         let signer = Ed25519Signer.generate()
         let payload = try body.payload(.registerOrg, adding: ["orgId": .string(orgId.description), "publicKey": .string(Base64.encode(signer.publicKey))])
         if let admin { try await admin.checkEmailFree(on: app.sql) }
-        // The sealed key is stored first; if the ledger refuses the org, it is removed again.
+        // The sealed key and the org's first approval rules (a new bank: every bank action waits
+        // for a checker) are stored first, so that no org is on the chain without them even if
+        // the request ends right after the ledger; if the ledger refuses the org, they go again.
         try await app.sql.insert(into: "org_keys").columns("org_id", "key_id", "sealed_seed", "created_ms")
             .values(SQLBind(orgId.description), SQLBind(signer.keyId), SQLBind(try vault.seal(seed: signer.seed, for: orgId)), SQLBind(app.wallClock.nowMs()))
             .run()
+        if case .registerOrg(let registered) = payload { try await ApprovalRules.replace(orgId, with: ApprovalRules.defaults(for: registered.role), on: app.db) }
         let outcome: Outcome
         do {
             outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
         } catch {
-            // Refused: the key goes. Of unknown fate (the database went away): it stays, since the
-            // org may be on the chain; a key for an org never registered opens nothing.
+            // Refused: they go. Of unknown fate (the database went away): they stay, since the org
+            // may be on the chain; a key or rules for an org never registered open nothing.
             if !(error is Unavailable) {
                 try? await app.sql.delete(from: "org_keys").where("org_id", .equal, SQLBind(orgId.description)).run()
+                try? await app.sql.delete(from: "approval_rules").where("org_id", .equal, SQLBind(orgId.description)).run()
             }
             throw error
         }
-        // A new bank starts with every bank action waiting for a checker.
-        if case .registerOrg(let registered) = payload, case let role = registered.role { try await ApprovalRules.replace(orgId, with: ApprovalRules.defaults(for: role), on: app.db) }
         try await audit(viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")", app: app, address: address)
         let user = try await admin?.create(in: orgId, by: viewer, app: app, address: address, registering: true)
         return (outcome.effects.transactionId, orgId, user)
