@@ -38,6 +38,67 @@ import Vapor
     }
 }
 
+/// The paths a slow database exercises, all at once: blocks that fill while the one before is
+/// written, several settlements of one receivable and one line in a block, the same piece
+/// settled twice (the rail's callback and the sweep), trials of a whole settlement racing real
+/// blocks, and blocks the database refuses for their content, written again one transaction at
+/// a time. Whatever the writer's path, its state, the tables and a replay of the chain agree.
+@Suite struct SlowDatabaseTests {
+    @Test func aSettlementPaidPieceByPieceOnASlowDatabaseLeavesTablesAndChainAgreeing() async throws {
+        try await TestDatabase.with { app in
+            // setup: a receivable split into 300 pieces, at maturity; blocks of up to 40
+            let c = try await Consortium.make(app, maxBlockTx: 40)
+            let token = try await c.activeToken(faceFen: 3_000_000)
+            let tenths = try await c.submit("s1", .split(tokenId: token, amountsFen: Array(repeating: 1_000_000, count: 3))).effects.createdTokens
+            var split: [TokenID] = []
+            for t in tenths { split += try await c.submit("s1", .split(tokenId: t, amountsFen: Array(repeating: 10_000, count: 100))).effects.createdTokens }
+            let pieces = split
+            let receivable = await c.sequencer.read { $0.tokens[token]!.receivableId }
+            let line = await c.sequencer.read { $0.receivables[receivable]!.creditLineId }
+            let usedBefore = await c.sequencer.read { $0.creditLines[line]!.usedFen }
+            c.clock.advance(days: 90)
+            // A slow database: each block waits while the queue fills; every third block's content
+            // is refused once, so that its transactions are written again one by one.
+            let sequencer = c.sequencer, blocks = NIOLockedValueBox(0)
+            await sequencer.setBeforeCommit { block in
+                for _ in 0..<200 where await sequencer.queued < 16 { await Task.yield() }
+                let n = blocks.withLockedValue { n in n += 1; return n }
+                if n % 3 == 0, block.transactions.count > 1 { throw LedgerStore.ContentFault(description: "simulated: a value the database cannot store") }
+            }
+            // act: every piece paid twice over (the callback and the sweep), and whole-settlement trials
+            let (settled, refusedTwice, trials) = await withTaskGroup(of: (Int, Int, Int).self) { group in
+                for (i, piece) in pieces.enumerated() {
+                    for _ in 0..<2 {
+                        group.addTask {
+                            do { _ = try await c.submit("core", .settle(receivableId: receivable, tokenIds: [piece], reference: "RAIL-\(i)")); return (1, 0, 0) } catch let e as LedgerError where e.code == .tokenNotActive {
+                                return (0, 1, 0)
+                            } catch { return (0, 0, 0) }
+                        }
+                    }
+                    if i % 50 == 0 {
+                        group.addTask {
+                            let body = TransactionBody(orgId: c.ids["core"]!, keyId: c.signers["core"]!.keyId, time: c.clock.nowMs(), nonce: UUID().uuidString,
+                                                       payload: .settle(receivableId: receivable, tokenIds: pieces, reference: "TRIAL"))
+                            do { _ = try await sequencer.trial(try Transaction.sign(body, with: c.signers["core"]!)); return (0, 0, 1) } catch { return (0, 0, 1) }
+                        }
+                    }
+                }
+                return await group.reduce((0, 0, 0)) { ($0.0 + $1.0, $0.1 + $1.1, $0.2 + $1.2) }
+            }
+            await sequencer.setBeforeCommit(nil)
+            // check: each piece paid once, the receivable settled, the line restored to the fen
+            #expect(settled == 300 && refusedTwice == 300 && trials == 6, "\(settled) \(refusedTwice) \(trials)")
+            #expect(blocks.withLockedValue { $0 } > 20, "\(blocks.withLockedValue { $0 }) blocks")
+            let (status, paid, used) = await sequencer.read { ($0.receivables[receivable]!.status, $0.receivables[receivable]!.paidFen, $0.creditLines[line]!.usedFen) }
+            #expect(status == .settled && paid == 3_000_000 && used == usedBefore - 3_000_000)
+            // and memory, the tables and a replay of the chain agree
+            let verified = await StoredChainVerification.run(LedgerStore(db: app.db))
+            #expect(verified.ok, "\(verified.problems)")
+            #expect(verified.state?.snapshotJSON == (await sequencer.read(\.snapshotJSON)))
+        }
+    }
+}
+
 /// On SQLite a write waits for the one before it, however loaded the machine: `503` is for a
 /// database that is really gone, never for one that is only busy.
 @Suite struct SQLiteWaitTests {
