@@ -22,7 +22,7 @@ bad = []                         # answers that must never happen
 passed = failed = 0
 
 
-def call(method, path, token=None, body=None, timeout=60):
+def call(method, path, token=None, body=None, timeout=120):
     req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body is not None else None)
     req.add_header("Content-Type", "application/json")
     if token:
@@ -236,7 +236,7 @@ def repair():
             call("POST", f"/payments/{p['id']}/retry", tok[payer])
 
 
-def quiet(limit=90):
+def quiet(limit=240):
     """Until no payment is on its way and the height stands still for a moment."""
     deadline = time.time() + limit
     while time.time() < deadline:

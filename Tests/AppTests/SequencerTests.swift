@@ -25,7 +25,7 @@ struct Consortium {
     let ids: [String: OrgID]
     static let names: [(String, OrgRole)] = [("op", .operator), ("core", .core), ("s1", .supplier), ("s2", .supplier), ("s3", .supplier), ("bank", .bank), ("reg", .regulator)]
 
-    static func make(_ app: Application, maxBlockTx: Int = 1_000) async throws -> Consortium {
+    static func make(_ app: Application, maxBlockTx: Int = 1_000, store: LedgerStore? = nil) async throws -> Consortium {
         var signers: [String: Ed25519Signer] = [:], ids: [String: OrgID] = [:]
         for (i, (name, _)) in names.enumerated() {
             signers[name] = try Ed25519Signer(seed: [UInt8](repeating: UInt8(40 + i), count: 32))
@@ -33,7 +33,8 @@ struct Consortium {
         }
         let op = signers["op"]!
         let clock = FakeClock("2026-09-01")
-        let sequencer = try await Sequencer.load(store: try await TestDatabase.writerStore(app), sealer: { op }, clock: clock, maxBlockTx: maxBlockTx,
+        let writerStore = if let store { store } else { try await TestDatabase.writerStore(app) }
+        let sequencer = try await Sequencer.load(store: writerStore, sealer: { op }, clock: clock, maxBlockTx: maxBlockTx,
                                                  reconnect: TestDatabase.reconnect(app))
         let c = Consortium(sequencer: sequencer, clock: clock, signers: signers, ids: ids)
         for (i, (name, role)) in names.enumerated() {
@@ -196,6 +197,43 @@ struct Consortium {
             let offered = try await app.sql.raw("SELECT COUNT(*) AS n FROM tokens WHERE holder_id = \(bind: c.ids["s2"]!.description) AND status = 'pending'").first()!
             #expect(try offered.decode(column: "n", as: Int.self) == 100)
             #expect(await c.sequencer.read(\.snapshotJSON) == replayed.state.snapshotJSON)
+        }
+    }
+
+    /// A block the database does not answer (a server that stopped answering, a primary gone
+    /// with its socket still open) must not hold the writer for ever: past the answer limit it
+    /// gives the connection up and reconnects, and what the database did with the block decides.
+    @Test(.enabled(if: TestDatabase.postgresURL != nil)) func aBlockTheDatabaseDoesNotAnswerMakesTheWriterReconnect() async throws {
+        try await TestDatabase.with { app in
+            // setup: a writer whose block writes must be answered within 2 s
+            var store = try await TestDatabase.writerStore(app)
+            store.answerLimit = .seconds(2)
+            let c = try await Consortium.make(app, store: store)
+            let tokens = try await c.submit("s1", .split(tokenId: try await c.activeToken(), amountsFen: [400_000, 600_000])).effects.createdTokens
+            let height = await c.sequencer.height
+            // act: another session holds the blocks table, so the next block's write is not answered
+            let (schema, _) = try await TestDatabase.writerLockKey(app)
+            let holder = try await TestDatabase.connection()
+            let first: Task<Outcome, any Error>
+            do {
+                _ = try await holder.query("BEGIN", logger: app.logger).get()
+                _ = try await holder.query("LOCK TABLE \"\(unescaped: schema)\".blocks IN ACCESS EXCLUSIVE MODE", logger: app.logger).get()
+                first = Task { try await c.submit("s1", .transfer(tokenId: tokens[0], toOrgId: c.ids["s2"]!, amountFen: 400_000, memo: nil)) }
+                try await poll("the writer to give up the unanswered connection and reconnect") { await c.sequencer.recovering != nil }
+                _ = try await holder.query("COMMIT", logger: app.logger).get()
+            } catch {
+                try? await holder.close()
+                throw error
+            }
+            try await holder.close()
+            // check: the block the database wrote after all is taken up once; the writer goes on
+            _ = try? await first.value
+            try await poll("the writer to be back") { await c.sequencer.recovering == nil }
+            _ = try await c.submit("s1", .transfer(tokenId: tokens[1], toOrgId: c.ids["s3"]!, amountFen: 600_000, memo: nil))
+            #expect(await c.sequencer.height == height + 2)
+            let replayed = try ChainReplayer.verify(export: try await LedgerStore(db: app.db).exportAll(), parallelism: 2).get()
+            #expect(await c.sequencer.read(\.snapshotJSON) == replayed.state.snapshotJSON)
+            #expect(try await LedgerStore(db: app.db).projectionProblems(against: replayed.state) == [])
         }
     }
 

@@ -50,7 +50,10 @@ enum PaymentService {
     }
 
     /// Stores a batch's payments with the message that instructs them, in one transaction, then
-    /// hands the message to the rail.
+    /// hands the message to the rail: at once for a batch of up to `deliveredInline` payments (the
+    /// caller's answer shows what the rail said), in the background for a larger one (a
+    /// settlement to thousands of holders on a rail that answers some of them late took minutes,
+    /// and the person approving it waited for all of them).
     static func send(_ batch: PaymentBatch, on rail: any PaymentRail, app: Application) async throws {
         var batch = batch
         for i in batch.payments.indices { batch.payments[i].messageId = batch.messageId }
@@ -58,10 +61,15 @@ enum PaymentService {
         try await PaymentStore.instruct(batch.payments, message: message, on: app.db)
         // Stored, the payments are instructed whatever happens next: a rail out of reach now is
         // handed the message by the sweep, and the caller's answer shows them instructed.
-        do { try await deliver(message.id, rail: rail, app: app) } catch {
-            app.logger.warning("rail \(rail.name): message \(message.id) stored but not delivered yet (\(error)); the sweep hands it over")
+        @Sendable func handOver() async {
+            do { try await deliver(message.id, rail: rail, app: app) } catch {
+                app.logger.warning("rail \(rail.name): message \(message.id) stored but not delivered yet (\(error)); the sweep hands it over")
+            }
         }
+        if batch.payments.count <= deliveredInline { await handOver() } else { app.background.start(handOver) }
     }
+
+    static let deliveredInline = 64
 
     /// Instructs the payout of an approved financing, once: the payment's id comes from the
     /// financing and the supplier, so instructing again finds the same payment and message.

@@ -17,6 +17,8 @@ struct LedgerStore: Sendable {
     var writer: PostgresConnection?
     /// Where reads go instead of the pool: one connection holding one snapshot (`atOneMoment`).
     var reader: (any SQLDatabase)?
+    /// How long a block's write may go unanswered before the writer gives its connection up.
+    var answerLimit = GuardedConnection.answerLimit
 
     init(db: any Database, writer: PostgresConnection? = nil) {
         self.db = db
@@ -74,11 +76,14 @@ struct LedgerStore: Sendable {
     func append(_ block: Block, effects: [TxEffects], state: LedgerState) async throws {
         let sets = Self.rowSets(block, effects: effects, state: state)
         if let writer {
-            // A statement written to a closed connection would never be answered. The sequencer
-            // runs on the connection's own event loop, so the connection cannot close between
-            // this check and the write.
-            guard !writer.isClosed else { throw ConfigurationError("the database connection holding the writer lock was lost") }
-            _ = try await writer.execute(AppendBlock(parameters: sets.map(Self.jsonRows)), logger: db.logger)
+            // Through `GuardedConnection`: the statement is written from the connection's event
+            // loop only while it is open (one written after it closed would never be answered;
+            // this function does not run on that loop, so a check here and a write would race a
+            // failover), and it must be answered within the answer limit, or the connection is
+            // closed. Either way the writer hears that its connection is gone and recovers,
+            // finding out from the database whether the block was written.
+            try await GuardedConnection(connection: writer, limit: answerLimit, logger: db.logger)
+                .raw(Self.appendQuery(sets.map(Self.jsonRows))).run()
             return
         }
         try await db.sqlTransaction { db in
@@ -167,23 +172,24 @@ struct LedgerStore: Sendable {
         try await insert.run()
     }
 
-    /// The whole block as one PostgreSQL statement, prepared once per connection: each table's
-    /// rows travel as one JSON parameter (`[]` when the block left the table alone), unpacked by
+    /// The whole block as one PostgreSQL statement: each table's rows travel as one JSON
+    /// parameter (`[]` when the block left the table alone), unpacked by
     /// `json_populate_recordset` in a data-modifying `WITH`. One statement is atomic by itself.
-    struct AppendBlock: PostgresPreparedStatement {
-        typealias Row = ()
-        static let name = "cascade_append_block"
-        static let sql = LedgerStore.appendStatement(LedgerStore.shapes)
-        var parameters: [String]
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: parameters.count)
-            for parameter in parameters { bindings.append(parameter) }
-            return bindings
+    static func appendQuery(_ parameters: [String]) -> SQLQueryString {
+        var query = SQLQueryString("")
+        var rest = Substring(appendText)
+        // `$k` in the statement's text is set k's rows.
+        while let dollar = rest.firstIndex(of: "$") {
+            query += SQLQueryString(String(rest[..<dollar]))
+            let digits = rest[rest.index(after: dollar)...].prefix { $0.isNumber }
+            query += "\(bind: parameters[Int(digits)! - 1])"
+            rest = rest[rest.index(dollar, offsetBy: 1 + digits.count)...]
         }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row {}
+        query += SQLQueryString(String(rest))
+        return query
     }
+
+    static let appendText = appendStatement(shapes)
 
     /// The statement's text for sets of this shape (their rows are not read): `$k` is set k's rows.
     static func appendStatement(_ sets: [RowSet]) -> String {
