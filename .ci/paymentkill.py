@@ -1,8 +1,11 @@
 """The driver of .ci/paymentkill: runs `cascade demo` (argv: the binary, the port, the work folder),
 kills it with -9 in each phase and starts it again, then checks the ledger, the sandboxes' state
 files and the platform's payments against each other. Ends "paymentkill: N passed, N failed"."""
-import base64, hashlib, hmac, json, signal, struct, subprocess, sys, threading, time, urllib.error, urllib.request
+import json, os, signal, subprocess, sys, time, urllib.error, urllib.request
 from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import demo_login  # noqa: E402
 
 binary, port, folder = sys.argv[1], sys.argv[2], sys.argv[3]
 api = f"http://127.0.0.1:{port}/api/v1"
@@ -49,20 +52,8 @@ def call(method, path, token=None, body=None, timeout=30):
         return 0, {"error": str(e)}
 
 
-def totp():
-    key = base64.b32decode("CASCADEDEMOTOTPA")
-    h = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
-    o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
-
-
 def key(who, otp=False):
-    body = {"email": f"{who}@cascade.demo", "password": "demo-password"}
-    if otp:
-        body["otp"] = totp()
-    status, a = call("POST", "/auth/login", body=body)
-    assert status == 200, (who, status, a)
-    return a["token"]
+    return demo_login.login(api, who, otp)
 
 
 def until(what, condition, seconds=240):

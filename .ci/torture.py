@@ -9,8 +9,11 @@ pieces paid again when a faulty rail returned them. After each round, once the r
 financing and credit line the API shows against an independent replay of the chain the API
 exports (`cascade verify --file … --state-out`). No answer may be a 5xx but a 503 naming a rail
 that is out of reach. Ends "torture: N passed, N failed"."""
-import base64, collections, hashlib, hmac, json, os, random, struct, subprocess, sys, threading, time, urllib.error, urllib.request
+import collections, json, os, random, subprocess, sys, threading, time, urllib.error, urllib.request
 from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import demo_login  # noqa: E402
 
 binary, port, folder, database_url = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 rounds, seconds = int(sys.argv[5]), float(sys.argv[6])
@@ -51,20 +54,8 @@ def call(method, path, token=None, body=None, timeout=120):
         return 0, {"error": str(e)}
 
 
-def totp():
-    key = base64.b32decode("CASCADEDEMOTOTPA")
-    h = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
-    o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
-
-
 def login(who, otp=False):
-    body = {"email": f"{who}@cascade.demo", "password": "demo-password"}
-    if otp:
-        body["otp"] = totp()
-    status, a = call("POST", "/auth/login", body=body)
-    assert status == 200, (who, status, a)
-    return a["token"]
+    return demo_login.login(api, who, otp)
 
 
 def check(ok, what):

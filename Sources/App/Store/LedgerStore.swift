@@ -351,7 +351,7 @@ extension LedgerStore {
             return try await postgres.withConnection { connection in
                 connection.eventLoop.makeFutureWithTask {
                     let reader = GuardedConnection(connection: connection, limit: GuardedConnection.answerLimit, logger: db.logger)
-                    return try await Self.inReadTransaction(reader, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { reader in
+                    return try await reader.inTransaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { reader in
                         var store = LedgerStore(db: db)
                         store.reader = reader
                         return try await body(store)
@@ -368,7 +368,7 @@ extension LedgerStore {
         do {
             let reader = connection.sql()
             _ = try await reader.raw("PRAGMA busy_timeout = \(unsafeRaw: String(Application.sqliteBusyTimeoutMs))").all()
-            let result = try await Self.inReadTransaction(reader, begin: "BEGIN") { reader in
+            let result = try await reader.inTransaction(begin: "BEGIN") { reader in
                 var store = LedgerStore(db: db)
                 store.reader = reader
                 return try await body(store)
@@ -377,19 +377,6 @@ extension LedgerStore {
             return result
         } catch {
             try? await connection.close()
-            throw error
-        }
-    }
-
-    private static func inReadTransaction<T: Sendable>(_ reader: any SQLDatabase, begin: SQLQueryString,
-                                                       _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await reader.raw(begin).run()
-        do {
-            let result = try await body(reader)
-            try await reader.raw("COMMIT").run()
-            return result
-        } catch {
-            try? await reader.raw("ROLLBACK").run()
             throw error
         }
     }

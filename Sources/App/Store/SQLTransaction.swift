@@ -28,33 +28,29 @@ extension Database {
         guard let postgres = self as? any PostgresDatabase else {
             let sqlite = self as! any SQLDatabase  // both drivers are SQL databases
             return try await SQLiteWrites.inTurn {
-                try await sqlite.withSession { session in
-                    try await session.raw("BEGIN IMMEDIATE").run()
-                    do {
-                        let result = try await body(session)
-                        try await session.raw("COMMIT").run()
-                        return result
-                    } catch {
-                        try? await session.raw("ROLLBACK").run()
-                        throw error
-                    }
-                }
+                try await sqlite.withSession { session in try await session.inTransaction(begin: "BEGIN IMMEDIATE", body) }
             }
         }
         return try await postgres.withConnection { connection in
             connection.eventLoop.makeFutureWithTask {
-                let sql = GuardedConnection(connection: connection, limit: limit, logger: self.logger)
-                try await sql.raw("BEGIN").run()
-                do {
-                    let result = try await body(sql)
-                    try await sql.raw("COMMIT").run()
-                    return result
-                } catch {
-                    try? await sql.raw("ROLLBACK").run()
-                    throw error
-                }
+                try await GuardedConnection(connection: connection, limit: limit, logger: self.logger).inTransaction(begin: "BEGIN", body)
             }
         }.get()
+    }
+}
+
+extension SQLDatabase {
+    /// `begin`, then `body` on this connection, then `COMMIT`; `ROLLBACK` if anything throws.
+    func inTransaction<T: Sendable>(begin: SQLQueryString, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await raw(begin).run()
+        do {
+            let result = try await body(self)
+            try await raw("COMMIT").run()
+            return result
+        } catch {
+            try? await raw("ROLLBACK").run()
+            throw error
+        }
     }
 }
 
