@@ -227,7 +227,7 @@ def repair():
             call("POST", f"/payments/{p['id']}/retry", tok[payer])
 
 
-def quiet(limit=240):
+def quiet(limit=360):
     """Until no payment is on its way and the height stands still for a moment."""
     deadline = time.time() + limit
     while time.time() < deadline:
@@ -244,11 +244,16 @@ def quiet(limit=240):
 
 def compare_with_replay(label):
     """The API's views and an independent replay of the chain it exports, at one height."""
-    for _ in range(10):
+    # The views are read page by page: they show one height only if no block came meanwhile.
+    for _ in range(30):
         h1 = call("GET", "/node/status")[1]["height"]
         views = {k: every(p, tok["regulator"]) for k, p in (("receivables", "/receivables"), ("tokens", "/tokens"), ("financings", "/financings"), ("creditLines", "/credit-lines"))}
         if call("GET", "/node/status")[1]["height"] == h1:
             break
+        time.sleep(2)
+    else:
+        check(False, f"{label}: the API's views could be read at one height (blocks kept coming for 30 tries)")
+        return
     req = urllib.request.Request(api + "/chain/export", headers={"Authorization": "Bearer " + tok["regulator"]})
     with urllib.request.urlopen(req, timeout=300) as r:
         lines = r.read().split(b"\n")[: h1 + 1]

@@ -331,11 +331,21 @@ enum PaymentService {
             """).all()
         for row in approved { try await instructPayout(try RowReader(row, "financings").financing, app: app) }
         try await readInboxes(app)
-        // Payments on their way on a rail that can be asked: what became of them.
-        for row in try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status IN ('instructed', 'accepted') ORDER BY created_ms").all() {
-            let p = try Payment(row: row)
-            guard let rail = app.rails[p.rail], let event = try? await rail.status(of: p) else { continue }
-            _ = try await apply([event], in: "a status query", rail: rail, from: nil, app: app)
+        // Payments on their way on a rail that can be asked: what became of them, eight questions
+        // at a time (a settlement to thousands of holders left thousands on their way, asked one
+        // after another for minutes).
+        let onTheirWay = try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status IN ('instructed', 'accepted') ORDER BY created_ms").all().map(Payment.init(row:))
+        for chunk in onTheirWay.chunked(EcnyRail.concurrentPayments) {
+            let answers = await withTaskGroup(of: (any PaymentRail, RailEvent)?.self) { group in
+                for p in chunk {
+                    group.addTask {
+                        guard let rail = app.rails[p.rail], let event = try? await rail.status(of: p) else { return nil }
+                        return (rail, event)
+                    }
+                }
+                return await group.reduce(into: [(any PaymentRail, RailEvent)]()) { if let answer = $1 { $0.append(answer) } }
+            }
+            for (rail, event) in answers { _ = try await apply([event], in: "a status query", rail: rail, from: nil, app: app) }
         }
         let unrecorded = try await sql.raw("""
             SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL
