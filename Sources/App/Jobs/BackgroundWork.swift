@@ -39,18 +39,21 @@ final class BackgroundWork: Sendable {
         stopped.withLockedValue { $0 = true }
         let running = tasks.withLockedValue { all in defer { all = [] }; return all }
         for task in running { task.cancel() }
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
+        // Not a task group: a group waits for all its children when it ends, and waiting for a
+        // task's value cannot be cancelled, so the limit would not hold.
+        let finished = await withCheckedContinuation { (answer: CheckedContinuation<Bool, Never>) in
+            let answered = NIOLockedValueBox(false)
+            let once: @Sendable (Bool) -> Void = { value in
+                if answered.withLockedValue({ was in defer { was = true }; return !was }) { answer.resume(returning: value) }
+            }
+            Task {
                 for task in running { await task.value }
-                return true
+                once(true)
             }
-            group.addTask {
+            Task {
                 try? await Task.sleep(for: limit)
-                return false
+                once(false)
             }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
         }
         if !finished { logger.warning("shutdown: background work still running after \(limit); going on without it") }
     }

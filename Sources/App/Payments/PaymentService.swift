@@ -58,7 +58,7 @@ enum PaymentService {
         var batch = batch
         for i in batch.payments.indices { batch.payments[i].messageId = batch.messageId }
         let message = try rail.message(for: batch)
-        try await PaymentStore.instruct(batch.payments, message: message, on: app.db)
+        try await PaymentStore.instruct(batch.payments, message: message, on: try app.database())
         // Stored, the payments are instructed whatever happens next: a rail out of reach now is
         // handed the message by the sweep, and the caller's answer shows them instructed.
         @Sendable func handOver() async {
@@ -248,7 +248,7 @@ enum PaymentService {
                 entries.append(.object(answer)); continue
             }
             let detail = "\(e.status.rawValue) in \(messageId)" + (e.reference.map { ", reference \($0)" } ?? "") + (e.reason.map { ", reason \($0)" } ?? "")
-            let moved = try await PaymentStore.move(payment.id, to: e.status, reference: e.reference, reason: e.reason, source: rail.name, detail: detail, nowMs: now, on: app.db)
+            let moved = try await PaymentStore.move(payment.id, to: e.status, reference: e.reference, reason: e.reason, source: rail.name, detail: detail, nowMs: now, on: try app.database())
             answer["applied"] = .bool(moved != nil)
             if moved == nil { answer["note"] = .string("the payment is \(payment.status.rawValue) already: nothing changed") }
             if let moved, moved.status == .settled { try await record(moved, app: app) }

@@ -60,6 +60,13 @@ extension Application {
         return SQLiteWrites.sql(database)
     }
 
+    /// The request pool as a Fluent database, or 503 once the databases are shut down (work
+    /// still running as the process stops must not trap on Fluent's missing database).
+    func database() throws -> any Database {
+        guard let database = databases.database(logger: logger, on: eventLoopGroup.any()) else { throw Unavailable("the platform is shutting down; try again shortly") }
+        return database
+    }
+
     /// What `sql` answers once the databases are shut down: every statement fails with 503.
     struct ShutDownDatabase: SQLDatabase {
         let logger: Logger
