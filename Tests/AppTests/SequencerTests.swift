@@ -237,6 +237,36 @@ struct Consortium {
         }
     }
 
+    /// An idle writer asks its connection every few seconds: one that does not answer is given up
+    /// and the writer reconnects, rather than sitting on a dead primary until a block fails.
+    @Test(.enabled(if: TestDatabase.postgresURL != nil)) func anIdleWriterWhoseConnectionDoesNotAnswerReconnects() async throws {
+        try await TestDatabase.with { app in
+            // setup
+            let c = try await Consortium.make(app)
+            let token = try await c.activeToken()
+            await c.sequencer.heartbeat(within: .seconds(1))
+            #expect(await c.sequencer.recovering == nil)
+            // act: the blocks table is held by another session while the writer asks
+            let (schema, _) = try await TestDatabase.writerLockKey(app)
+            let holder = try await TestDatabase.connection()
+            do {
+                _ = try await holder.query("BEGIN", logger: app.logger).get()
+                _ = try await holder.query("LOCK TABLE \"\(unescaped: schema)\".blocks IN ACCESS EXCLUSIVE MODE", logger: app.logger).get()
+                let asked = Task { await c.sequencer.heartbeat(within: .seconds(1)) }
+                try await poll("the writer to give its connection up") { await c.sequencer.recovering != nil }
+                _ = try await holder.query("COMMIT", logger: app.logger).get()
+                await asked.value
+            } catch {
+                try? await holder.close()
+                throw error
+            }
+            try await holder.close()
+            // check: back, and writing
+            #expect(await c.sequencer.recovering == nil)
+            _ = try await c.submit("s1", .split(tokenId: token, amountsFen: [1, 999_999]))
+        }
+    }
+
     @Test func aRefusedTransactionIsAnsweredWithItsCodeAndChangesNothing() async throws {
         try await TestDatabase.with { app in
             let c = try await Consortium.make(app)

@@ -97,6 +97,7 @@ enum Platform {
         if let adjustable = clock as? AdjustableClock { adjustable.catchUp(to: await sequencer.tipTimeMs) }
         app.sequencer = sequencer
         await watchForDrift(app, sequencer)
+        app.background.every(.seconds(2), after: .seconds(2)) { await sequencer.heartbeat() }
         try await ApprovalService.recover(app)
         return sealer
     }

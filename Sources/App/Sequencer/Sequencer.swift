@@ -184,6 +184,22 @@ public actor Sequencer {
         await drain()
     }
 
+    /// Asks the connection holding the writer lock for the last block (within `limit`) while
+    /// no block is being written, and recovers if it does not: a connection that died without
+    /// the writer hearing of it, or a server that stopped answering, must not leave an idle
+    /// writer (and the request pool it moves on a failover) on a dead primary. Called every
+    /// few seconds.
+    func heartbeat(within limit: TimeAmount = .seconds(5)) async {
+        guard !writing, recovering == nil, broken == nil, !reconnect.letGo(), let connection = store.writer else { return }
+        writing = true  // no block starts while the connection is asked
+        do {
+            try await GuardedConnection(connection: connection, limit: limit, logger: logger).raw("SELECT height FROM blocks ORDER BY height DESC LIMIT 1").run()
+        } catch {
+            if !reconnect.letGo() { await recover(holding: [], sealed: nil, because: "the connection holding the writer lock does not answer (\(error))") }
+        }
+        await drain()
+    }
+
     /// Reads the current state on the writer. Reach the state only through here: a copy taken
     /// out of the actor would make the next transaction copy every table it touches.
     public func read<T: Sendable>(_ body: (LedgerState) throws -> T) rethrows -> T {
