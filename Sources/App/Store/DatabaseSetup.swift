@@ -56,7 +56,7 @@ extension Application {
     /// request or job still running is told the database is unavailable instead of trapping on
     /// Fluent's missing database.
     public var sql: any SQLDatabase {
-        guard let database = databases.database(logger: logger, on: eventLoopGroup.any()) else { return ShutDownDatabase(logger: logger, eventLoop: eventLoopGroup.any()) }
+        guard let database = try? database() else { return ShutDownDatabase(logger: logger, eventLoop: eventLoopGroup.any()) }
         return SQLiteWrites.sql(database)
     }
 

@@ -83,7 +83,7 @@ struct LedgerStore: Sendable {
             // closed. Either way the writer hears that its connection is gone and recovers,
             // finding out from the database whether the block was written.
             try await GuardedConnection(connection: writer, limit: answerLimit, logger: db.logger)
-                .raw(Self.appendQuery(sets.map(Self.jsonRows))).run()
+                .raw(Self.appendQuery(sets)).run()
             return
         }
         try await db.sqlTransaction { db in
@@ -175,43 +175,28 @@ struct LedgerStore: Sendable {
     /// The whole block as one PostgreSQL statement: each table's rows travel as one JSON
     /// parameter (`[]` when the block left the table alone), unpacked by
     /// `json_populate_recordset` in a data-modifying `WITH`. One statement is atomic by itself.
-    static func appendQuery(_ parameters: [String]) -> SQLQueryString {
-        var query = SQLQueryString("")
-        var rest = Substring(appendText)
-        // `$k` in the statement's text is set k's rows.
-        while let dollar = rest.firstIndex(of: "$") {
-            query += SQLQueryString(String(rest[..<dollar]))
-            let digits = rest[rest.index(after: dollar)...].prefix { $0.isNumber }
-            query += "\(bind: parameters[Int(digits)! - 1])"
-            rest = rest[rest.index(dollar, offsetBy: 1 + digits.count)...]
-        }
-        query += SQLQueryString(String(rest))
-        return query
-    }
-
-    static let appendText = appendStatement(shapes)
-
-    /// The statement's text for sets of this shape (their rows are not read): `$k` is set k's rows.
-    static func appendStatement(_ sets: [RowSet]) -> String {
-        var clauses: [String] = []
-        for (k, set) in sets.enumerated() {
+    static func appendQuery(_ sets: [RowSet]) -> SQLQueryString {
+        var clauses: [SQLQueryString] = []
+        for set in sets {
             var selected = set.columns.map { "r.\($0)" }
-            var from = "json_populate_recordset(NULL::\(set.table), $\(k + 1)::json) r"
+            var from = SQLQueryString("json_populate_recordset(NULL::\(unsafeRaw: set.table), \(bind: jsonRows(set))::json) r")
             if set.table == "events" {
                 // The feed's sequence continues from its end, read in this statement's snapshot.
                 selected[0] = "m.base + r.seq"
                 from = "(SELECT COALESCE(MAX(seq), 0) AS base FROM events) m, " + from
             }
-            var clause = "INSERT INTO \(set.table) (\(set.columns.joined(separator: ", "))) SELECT \(selected.joined(separator: ", ")) FROM \(from)"
+            var clause = SQLQueryString("INSERT INTO \(unsafeRaw: set.table) (\(unsafeRaw: set.columns.joined(separator: ", "))) SELECT \(unsafeRaw: selected.joined(separator: ", ")) FROM ") + from
             if set.upsert {
                 let updates = set.columns.dropFirst().map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
-                clause += " ON CONFLICT (\(set.columns[0])) DO UPDATE SET \(updates)"
+                clause += " ON CONFLICT (\(unsafeRaw: set.columns[0])) DO UPDATE SET \(unsafeRaw: updates)"
             }
             clauses.append(clause)
         }
         // The last insert is the statement itself; the others run, to completion, in its WITH.
         let main = clauses.removeLast()
-        return "WITH " + clauses.enumerated().map { "s\($0) AS (\($1))" }.joined(separator: ", ") + " " + main
+        var query = SQLQueryString("WITH ")
+        for (k, clause) in clauses.enumerated() { query += (k > 0 ? ", " : "") + "s\(unsafeRaw: String(k)) AS (" + clause + ")" }
+        return query + " " + main
     }
 
     /// A set's rows as a JSON array of objects keyed by column name.
