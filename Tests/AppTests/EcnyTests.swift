@@ -12,7 +12,8 @@ import VaporTesting
 @Suite struct EcnyTests {
     /// The sandbox, its wallets for the bank and tier 1, and the platform connected to it.
     static func connect(_ d: DemoPlatform, faults: WalletSandbox.Faults = WalletSandbox.Faults(settleMs: 0), bankBalance: Int64 = 5_000_000_00,
-                        loseAnswers: LockedFlag = LockedFlag(false), secondFactorFromFen: Int64? = nil) async throws -> WalletSandbox {
+                        loseAnswers: LockedFlag = LockedFlag(false), refuse: (@Sendable (_ paymentId: String) -> Bool)? = nil,
+                        secondFactorFromFen: Int64? = nil) async throws -> WalletSandbox {
         let secret = SymmetricKey(size: .bits256), signer = Curve25519.Signing.PrivateKey()
         let wire = WalletWire(secret: secret)
         let app = d.app
@@ -24,6 +25,10 @@ import VaporTesting
         let lose = loseAnswers
         d.app.rails["ecny"] = EcnyRail(wire: wire, callbackKey: publicKey, callbackURL: "http://platform.test/api/v1/rails/ecny/callbacks",
                                        transport: { method, path, headers, body in
+                                           // The request never reaches the service (a dropped connection).
+                                           if method == .POST, path == "/v1/payments", let refuse, let id = wire.open(body)?["paymentId"]?.stringValue, refuse(id) {
+                                               throw EcnyRail.Unreachable(description: "the connection dropped")
+                                           }
                                            let answer = await sandbox.respond(method, path, headers, body)
                                            // The request reached the service; its answer is lost on the way back.
                                            if method == .POST, lose.value { throw EcnyRail.Unreachable(description: "the answer was lost") }
@@ -146,7 +151,7 @@ import VaporTesting
 
     @Test func duplicatedLateAndLostAnswersPayOnceAndForgetNothing() async throws {
         try await DemoPlatform.with { d in
-            var faults = WalletSandbox.Faults(settleMs: 0)
+            var faults = WalletSandbox.Faults(settleMs: 600_000)  // settled below, by hand
             faults.duplicateRate = 1; faults.reorderRate = 1
             let lose = LockedFlag(true)
             let sandbox = try await Self.connect(d, faults: faults, loseAnswers: lose)
@@ -155,14 +160,21 @@ import VaporTesting
             #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve").status == .ok)
             let payment = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items[0]
             let id = payment["id"]!.stringValue!, payout = payment["amountFen"]!.intValue!
-            // Its callbacks come anyway, twice, and a stale "accepted" after: it settles once.
+            #expect(payment["status"] == "instructed")
+            // The sweep hands the message over again, its answer lost again: the service knows the
+            // id and pays nothing twice; asked what became of it, it says accepted.
+            try await PaymentService.sweep(d.app)
+            #expect(try await Self.undelivered(d) == 1)
+            #expect(await sandbox.payment(id)?.status == "accepted")
+            #expect(try await d.call("bank", .GET, "/api/v1/payments/\(id)")["status"] == "accepted")
+            // Answered now, the payment is not asked for again: the message is done.
+            lose.value = false
+            try await PaymentService.sweep(d.app)
+            #expect(try await Self.undelivered(d) == 0)
+            // Its callbacks come, twice, and a stale "accepted" after: it settles once.
+            await sandbox.settle(id)
             try await Self.eventually("the financing is paid") { try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "paid" }
             let height = await d.height
-            // The sweep hands the message over again (now its answer comes back): the service
-            // knows the id, and pays nothing twice.
-            try await PaymentService.sweep(d.app)
-            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM rail_messages WHERE rail = 'ecny' AND direction = 'out' AND delivered_ms IS NULL").first()!.decode(column: "n", as: Int.self) == 1)
-            lose.value = false
             try await PaymentService.sweep(d.app)
             try await PaymentService.sweep(d.app)
             #expect(await d.height == height)
@@ -170,7 +182,60 @@ import VaporTesting
             let shown = try await d.call("bank", .GET, "/api/v1/payments/\(id)")
             #expect(shown["status"] == "settled")
             #expect(shown["history"]?.arrayValue?.filter { $0["status"] == "settled" && $0["source"] == "ecny" }.count == 1)
-            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM rail_messages WHERE rail = 'ecny' AND direction = 'out' AND delivered_ms IS NULL").first()!.decode(column: "n", as: Int.self) == 0)
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    static func undelivered(_ d: DemoPlatform) async throws -> Int {
+        try await d.app.sql.raw("SELECT COUNT(*) AS n FROM rail_messages WHERE rail = 'ecny' AND direction = 'out' AND delivered_ms IS NULL").first()!.decode(column: "n", as: Int.self)
+    }
+
+    /// Wallets on the sandbox for the core and every holder of the first receivable due on
+    /// 2026-11-30, and the clock at its maturity; its id.
+    static func readyToSettle(_ d: DemoPlatform, _ sandbox: WalletSandbox) async throws -> String {
+        await sandbox.addWallet("W-CORE", name: "华东重工集团", balanceFen: 2_000_000_00)
+        for who in ["core", "tier2", "tier3"] {
+            if who != "core" { await sandbox.addWallet("W-\(who.uppercased())", name: who, balanceFen: 0) }
+            #expect(try await d.call(who, .PUT, "/api/v1/orgs/\(d.orgs[who]!)/payment-accounts/ecny", #"{"account":"W-\#(who.uppercased())","accountName":"\#(who)"}"#).status == .ok)
+        }
+        let first = try await d.call("core", .GET, "/api/v1/receivables?status=active").items.first { $0["faceFen"] == .int(1_000_000_00) && $0["dueDate"] == "2026-11-30" }!
+        _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-30"}"#)
+        return first["id"]!.stringValue!
+    }
+
+    /// A message handed over again asks only for the payments the service has not answered: one
+    /// refused now and then does not make the others be asked again (a settlement to hundreds of
+    /// holders, each payment refused one time in five, was asked whole on every sweep and never
+    /// done). The payments are refused 0, 1 and 2 times before they reach the service.
+    @Test func aMessageHandedOverAgainAsksOnlyForThePaymentsNotYetAnswered() async throws {
+        final class Asked: @unchecked Sendable {
+            let lock = NSLock()
+            var times: [String: Int] = [:], refusals: [String: Int] = [:]
+            /// Whether this request for `id` is refused: the n-th payment seen is refused n times.
+            func refuse(_ id: String) -> Bool {
+                lock.withLock {
+                    if refusals[id] == nil { refusals[id] = refusals.count }
+                    times[id, default: 0] += 1
+                    return times[id]! <= refusals[id]!
+                }
+            }
+        }
+        try await DemoPlatform.with { d in
+            let asked = Asked()
+            let sandbox = try await Self.connect(d, refuse: { asked.refuse($0) })
+            let rid = try await Self.readyToSettle(d, sandbox)
+            let settled = try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-AGAIN-1"}"#)
+            #expect(settled.status == .accepted, "\(settled.json)")
+            #expect(try await Self.undelivered(d) == 1)
+            try await PaymentService.sweep(d.app)
+            #expect(try await Self.undelivered(d) == 1)
+            try await PaymentService.sweep(d.app)
+            #expect(try await Self.undelivered(d) == 0)
+            // Each payment asked until the service answered it, and never after.
+            #expect(asked.lock.withLock { asked.times.keys.sorted().map { asked.times[$0]! - asked.refusals[$0]! } } == [1, 1, 1])
+            #expect(asked.lock.withLock { asked.times.values.sorted() } == [1, 2, 3])
+            try await Self.eventually("the receivable is settled") { try await d.call("core", .GET, "/api/v1/receivables/\(rid)")["status"] == "settled" }
+            #expect(await sandbox.balance("W-CORE") == 1_000_000_00)
             #expect(try await d.chainAgrees())
         }
     }
@@ -182,14 +247,7 @@ import VaporTesting
         try await DemoPlatform.with { d in
             let lose = LockedFlag(false)
             let sandbox = try await Self.connect(d, loseAnswers: lose)
-            await sandbox.addWallet("W-CORE", name: "华东重工集团", balanceFen: 2_000_000_00)
-            for who in ["core", "tier2", "tier3"] {
-                if who != "core" { await sandbox.addWallet("W-\(who.uppercased())", name: who, balanceFen: 0) }
-                #expect(try await d.call(who, .PUT, "/api/v1/orgs/\(d.orgs[who]!)/payment-accounts/ecny", #"{"account":"W-\#(who.uppercased())","accountName":"\#(who)"}"#).status == .ok)
-            }
-            let first = try await d.call("core", .GET, "/api/v1/receivables?status=active").items.first { $0["faceFen"] == .int(1_000_000_00) && $0["dueDate"] == "2026-11-30" }!
-            let rid = first["id"]!.stringValue!
-            _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-30"}"#)
+            let rid = try await Self.readyToSettle(d, sandbox)
             lose.value = true
             let settled = try await d.call("core", .POST, "/api/v1/receivables/\(rid)/settle", #"{"reference":"SETTLE-LOST-1"}"#)
             #expect(settled.status == .accepted, "\(settled.json)")
@@ -205,7 +263,7 @@ import VaporTesting
             try await PaymentService.sweep(d.app)
             #expect(await d.height == height)
             #expect(await sandbox.balance("W-CORE") == 1_000_000_00)
-            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM rail_messages WHERE rail = 'ecny' AND direction = 'out' AND delivered_ms IS NULL").first()!.decode(column: "n", as: Int.self) == 0)
+            #expect(try await Self.undelivered(d) == 0)
             #expect(try await d.chainAgrees())
         }
     }

@@ -78,13 +78,16 @@ struct EcnyRail: PaymentRail {
     /// How many of a message's payments are asked of the service at once.
     static let concurrentPayments = 8
 
-    /// Every payment of the message, up to `concurrentPayments` at a time: one the service refuses
-    /// or does not answer in time does not hold up the rest, and the message as a whole stays to
-    /// be handed over again (`PartlyDelivered`), with what the others answered.
-    func deliver(_ message: RailMessage) async throws -> [RailEvent] {
+    /// Every payment of the message not `answered` before, up to `concurrentPayments` at a time:
+    /// one the service refuses or does not answer in time does not hold up the rest, and the
+    /// message as a whole stays to be handed over again (`PartlyDelivered`), with what the others
+    /// answered. Handed over again, it asks only for those still unanswered: a message of
+    /// hundreds of payments, each refused now and then, asked whole every time, was never done.
+    func deliver(_ message: RailMessage, answered: Set<String>) async throws -> [RailEvent] {
         guard case .array(let items) = try JSON.parse(Array(message.body.utf8)) else { throw StoreDamage("ecny message \(message.id)") }
-        let payments: [JSON] = try items.map { plain in
-            guard case .object(var fields) = plain else { throw StoreDamage("ecny message \(message.id)") }
+        let payments: [JSON] = try items.compactMap { plain in
+            guard case .object(var fields) = plain, let id = fields["paymentId"]?.stringValue else { throw StoreDamage("ecny message \(message.id)") }
+            if answered.contains(id) { return nil }
             if let callbackURL { fields["callbackUrl"] = .string(callbackURL) }
             return .object(fields)
         }

@@ -52,8 +52,10 @@ protocol PaymentRail: Sendable {
     /// The message that instructs `batch`, as the rail takes it.
     func message(for batch: PaymentBatch) throws -> RailMessage
     /// Hands an instruction to the rail, and returns what it answered at once of each payment.
-    /// The same message again is harmless: the rail knows its payments' ids.
-    func deliver(_ message: RailMessage) async throws -> [RailEvent]
+    /// The same message again is harmless: the rail knows its payments' ids. `answered` are the
+    /// message's payments the rail has answered before: a rail that takes payments one by one
+    /// need not be asked for them again; one that takes the message whole gets it whole.
+    func deliver(_ message: RailMessage, answered: Set<String>) async throws -> [RailEvent]
     /// What the rail says now of a payment, when it can be asked; nil when it tells by notifications only.
     func status(of payment: Payment) async throws -> RailEvent?
     /// The changes a notification reports.
@@ -88,7 +90,7 @@ struct BankTransferRail: PaymentRail {
         return RailMessage(id: id, rail: name, kind: "pain.001.001.09", orgId: batch.payer.orgId, body: body, createdMs: batch.nowMs)
     }
 
-    func deliver(_ message: RailMessage) async throws -> [RailEvent] {
+    func deliver(_ message: RailMessage, answered: Set<String>) async throws -> [RailEvent] {
         for folder in [outbox, keep].compactMap({ $0 }) {
             try Self.write(message.body, named: "\(message.id).xml", in: folder)
         }
