@@ -167,14 +167,16 @@ import VaporTesting
 
     /// Every route, with malformed ids, wrong types, huge numbers and junk bodies: a precise
     /// problem, never a 500, and the chain does not move.
-    @Test func noInputProducesAServerError() async throws {
+    /// Every route, with hostile ids and bodies, as a supplier and as the regulator; the routes
+    /// dealt out to four parts that run side by side (together they were the run's longest test).
+    @Test(arguments: 0..<4) func noInputProducesAServerError(part: Int) async throws {
         try await DemoPlatform.with { d in
             let height = await d.height
             let ids = ["x", "00", String(repeating: "f", count: 32), String(repeating: "f", count: 64), "00000000-0000-4000-8000-000000000000", "-1", "9223372036854775808"]
             let bodies = [nil, "{", "[]", "null", #"{"amountFen":1e400}"#, #"{"amountFen":9007199254740993}"#, #"{"faceFen":-5,"supplierId":7}"#,
                           #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":-1}"#, #"{"amountsFen":[1]}"#, "{\"memo\":\"" + String(repeating: "长", count: 70_000) + "\"}",
                           #"{"limitFen":1000000000000000001,"rateBps":10001,"coreId":"x","expiresOn":"2026-02-30"}"#, #"{"unknown":true}"#]
-            let routes = Self.servedRoutes(d.app).sorted()
+            let routes = Self.servedRoutes(d.app).sorted().enumerated().filter { $0.offset % 4 == part }.map(\.element)
             var tried = 0
             for route in routes {
                 let parts = route.split(separator: " ", maxSplits: 1)
@@ -192,7 +194,7 @@ import VaporTesting
                     }
                 }
             }
-            #expect(tried > 2_000)
+            #expect(tried > 500)
             #expect(await d.height == height)
         }
     }

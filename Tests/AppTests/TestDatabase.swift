@@ -18,6 +18,8 @@ enum TestDatabase {
     /// `ownDatabase`: on PostgreSQL, a database of the test's own (named `TestDatabase.name(app)`)
     /// instead of a schema, so that the test can take it away from every connection at once.
     static func with(arguments: [String] = [], ownDatabase: Bool = false, _ body: (Application) async throws -> Void) async throws {
+        // Accounts made by the hundreds: bcrypt at its lowest cost (at 12, they were most of the run's CPU).
+        Passwords.useLowestCostForTests()
         let app = try await Application.make(Environment(name: "testing", arguments: ["cascade"] + arguments))
         app.directory = DirectoryConfiguration(workingDirectory: packageRoot.path + "/")
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()

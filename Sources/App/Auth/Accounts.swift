@@ -2,6 +2,7 @@ import Crypto
 import FluentKit
 import Foundation
 import Ledger
+import NIOConcurrencyHelpers
 import SQLKit
 import Vapor
 
@@ -172,7 +173,7 @@ struct Accounts: Sendable {
         return try await openSession(for: found.caller, nowMs: nowMs)
     }
 
-    static let dummyHash = (try? Bcrypt.hash("cascade-timing-equaliser")) ?? ""
+    static let dummyHash = (try? Bcrypt.hash("cascade-timing-equaliser", cost: Passwords.cost)) ?? ""
 
     func logout(token: String) async throws {
         try await sql.delete(from: "login_tokens").where("token_hash", .equal, SQLBind(Self.secretHash(token))).run()
@@ -238,11 +239,23 @@ struct Accounts: Sendable {
     }
 }
 
-/// bcrypt, on the thread pool: a hash takes tens of milliseconds of CPU, which on an event loop
+/// bcrypt, on the thread pool: a hash takes a quarter of a second of CPU, which on an event loop
 /// would hold up every request sharing that loop.
 enum Passwords {
+    /// bcrypt's work factor: 2^12 rounds, as OWASP's password storage guidance asks at least.
+    static let productionCost = 12
+    private static let chosenCost = NIOLockedValueBox(productionCost)
+
+    /// The cost new hashes are made with. A hash keeps its own cost: checking it costs what it did.
+    static var cost: Int { chosenCost.withLockedValue { $0 } }
+
+    /// For the test harness only, which makes thousands of accounts: bcrypt's lowest cost (4).
+    /// Nothing in the product calls it.
+    static func useLowestCostForTests() { chosenCost.withLockedValue { $0 = 4 } }
+
     static func hash(_ password: String) async throws -> String {
-        try await NIOThreadPool.singleton.runIfActive { try Bcrypt.hash(password) }
+        let cost = cost
+        return try await NIOThreadPool.singleton.runIfActive { try Bcrypt.hash(password, cost: cost) }
     }
 
     static func verify(_ password: String, created hash: String) async throws -> Bool {
