@@ -109,8 +109,11 @@ import VaporTesting
             #expect(verified.status == .ok && verified.html.contains("The chain verifies") && !verified.html.contains("http-equiv=\"refresh\""))
             // Its pages offer no form that changes anything but its session, language or a verification.
             for path in ["/dashboard", "/overview", "/orgs", "/orgs/\(d.orgs["bank"]!)/exposure", "/audit", "/policy", "/receivables", "/chain", "/events", "/receivables/\(try await d.call("regulator", .GET, "/api/v1/receivables").items[0]["id"]!.stringValue!)"] {
-                let html = try await Self.get(d, s, path).html
-                let actions = html.components(separatedBy: "<form method=\"post\" action=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+                let page = try await Self.get(d, s, path)
+                #expect(page.status == .ok, "\(path): \(page.status)")
+                let actions = page.html.components(separatedBy: "<form method=\"post\" action=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+                // The forms are found (every page has its sign-out), and they are only those.
+                #expect(actions.contains("/logout"), "\(path): no forms found")
                 #expect(actions.allSatisfy { $0 == "/logout" || $0 == "/chain/verify" }, "\(path): \(actions)")
             }
         }
