@@ -94,6 +94,14 @@ enum PaymentStore {
         try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE id = \(bind: id)").first().map(Payment.init(row:))
     }
 
+    /// The payments of a message the rail has answered (each is past `instructed`): a message
+    /// handed over again does not ask for them.
+    static func answered(in messageId: String, rail: String, on sql: any SQLDatabase) async throws -> Set<String> {
+        Set(try await sql.raw("""
+            SELECT id FROM rail_payments WHERE rail = \(bind: rail) AND message_id = \(bind: messageId) AND status <> 'instructed'
+            """).all().map { try $0.decode(column: "id", as: String.self) })
+    }
+
     struct Event: Sendable {
         var status: String
         var source: String

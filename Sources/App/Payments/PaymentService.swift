@@ -173,10 +173,7 @@ enum PaymentService {
         let message = RailMessage(id: messageId, rail: rail.name, kind: try row.decode(column: "kind", as: String.self),
                                   orgId: try row.decode(column: "org_id", as: String?.self).flatMap(OrgID.init), body: try row.decode(column: "body", as: String.self),
                                   createdMs: try row.decode(column: "created_ms", as: Int64.self))
-        // Its payments the rail answered before (each is past `instructed`) are not asked again.
-        let answered = Set(try await app.sql.raw("""
-            SELECT id FROM rail_payments WHERE rail = \(bind: rail.name) AND message_id = \(bind: messageId) AND status <> 'instructed'
-            """).all().map { try $0.decode(column: "id", as: String.self) })
+        let answered = try await PaymentStore.answered(in: messageId, rail: rail.name, on: app.sql)
         let answers: [RailEvent]
         do { answers = try await rail.deliver(message, answered: answered) } catch let partly as PartlyDelivered {
             // What the payments it took answered counts now; the rest waits for the sweep.
