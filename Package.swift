@@ -31,24 +31,48 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // The platform below its faces: the store and every read, the single writer, the services,
+        // payments, sign-in, the background jobs and the observer. It speaks the ledger's errors,
+        // never HTTP: Vapor only for its Application (the container and lifecycle) and its client.
         .target(
-            name: "App",
+            name: "Core",
             dependencies: [
                 "Ledger",
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Fluent", package: "fluent"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
-                .product(name: "Leaf", package: "leaf"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict
         ),
+        // The two faces: the JSON API and the console, with problem+json in one place.
+        .target(
+            name: "Web",
+            dependencies: [
+                "Ledger", "Core",
+                .product(name: "Vapor", package: "vapor"),
+                .product(name: "Leaf", package: "leaf"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strict
+        ),
+        // The command line: serve, demo, follow, migrate, export, verify, bench and the sandboxes.
+        .target(
+            name: "Commands",
+            dependencies: [
+                "Ledger", "Core", "Web",
+                .product(name: "Vapor", package: "vapor"),
+                .product(name: "Leaf", package: "leaf"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "cascade",
-            dependencies: ["App"],
+            dependencies: ["Commands"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -62,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "App",
+                "Core", "Web", "Commands",
                 .product(name: "VaporTesting", package: "vapor"),
             ],
             swiftSettings: strict

@@ -125,7 +125,7 @@ public struct ChainReplayer: Sendable {
 
     public init() {}
 
-    /// Goes on from a state restored at `tip` (a checkpoint): the blocks appended next must follow it.
+    /// Goes on from a state restored at `tip` (a snapshot): the blocks appended next must follow it.
     public init(resuming state: LedgerState, at tip: ChainTip) {
         self.state = state
         height = tip.height

@@ -4,7 +4,7 @@
 ///
 /// Filters of doubling size, each filled to its capacity before the next is made, so that it
 /// grows with the chain without ever being rebuilt. The same ids inserted in the same order give
-/// the same bits on every node: a checkpoint's hash does not depend on who made it.
+/// the same bits on every node: a snapshot's hash does not depend on who made it.
 public struct SeenIds: Sendable, Equatable {
     struct Segment: Sendable, Equatable {
         var bits: [UInt64]

@@ -541,3 +541,21 @@ enum KeyIdText: Sendable, Equatable {
         }
     }
 }
+
+extension TransactionBody {
+    /// The signer and every org the payload names: who a transaction concerns, and so who may
+    /// read it and whose feed it appears in.
+    public var parties: Set<OrgID> {
+        var orgs: Set<OrgID> = [orgId]
+        switch payload {
+        case .registerOrg(let p): orgs.insert(p.orgId)
+        case .rotateKey(let o, _), .setOrgStatus(let o, _): orgs.insert(o)
+        case .grantCredit(let core, _, _, _): orgs.insert(core)
+        case .issue(let p): orgs.insert(p.supplierId)
+        case .transfer(_, let to, _, _): orgs.insert(to)
+        case .requestFinancing(_, let bank): orgs.insert(bank)
+        default: break
+        }
+        return orgs
+    }
+}

@@ -1,4 +1,4 @@
-import App
+import Commands
 import Foundation
 import Logging
 import NIOCore

@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The API's surface: the OpenAPI document against the routes, pages, idempotency, onboarding,
 /// keys, documents, and bad input everywhere.

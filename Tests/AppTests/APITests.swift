@@ -3,7 +3,9 @@ import Ledger
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 @Suite struct APITests {
     @Test func nodeStatusNamesTheWriterAndItsHeight() async throws {

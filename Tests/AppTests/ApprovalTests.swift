@@ -5,7 +5,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// Maker-checker (四眼原则): what waits for a checker, who may decide it, and that nothing is
 /// signed before a checker approves it. The demo's rules: 江南商业银行 (`bank`) every bank action,

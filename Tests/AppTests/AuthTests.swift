@@ -3,7 +3,9 @@ import Ledger
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 @Suite struct AuthTests {
     func json(_ res: TestingHTTPResponse) -> JSON { (try? JSON.parse(Array(res.body.readableBytesView))) ?? .null }
@@ -27,7 +29,7 @@ import VaporTesting
             try await app.testing().test(.GET, "/api/v1/me", headers: ["Authorization": "Bearer \(token)"]) { res in
                 #expect(res.status == .ok && json(res)["user"]?["email"] == .string("tier1@cascade.demo"))
             }
-            let stored = try await app.sql.raw("SELECT token_hash FROM login_tokens").all().map { try $0.decode(column: "token_hash", as: String.self) }
+            let stored = try await app.sql.raw("SELECT secret_hash FROM sessions").all().map { try $0.decode(column: "secret_hash", as: String.self) }
             #expect(stored == [Accounts.secretHash(token)])
             try await app.testing().test(.POST, "/api/v1/auth/logout", headers: ["Authorization": "Bearer \(token)"]) { #expect($0.status == .noContent) }
             try await app.testing().test(.GET, "/api/v1/me", headers: ["Authorization": "Bearer \(token)"]) { #expect($0.status == .unauthorized) }

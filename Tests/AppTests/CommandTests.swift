@@ -2,7 +2,9 @@ import Foundation
 import Testing
 import Vapor
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The `cascade` commands, run the way the executable runs them.
 @Suite struct CommandTests {

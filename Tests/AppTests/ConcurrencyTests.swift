@@ -5,7 +5,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// 64 requests at once to each write route: sign-in, API keys, users, uploads and every ledger
 /// operation. None may answer 5xx, on either database; where only one can win, exactly one

@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The console through HTTP: pages for each role, CSRF on every form, the regulator's
 /// read-only session, translations, headers, error pages.

@@ -6,7 +6,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The demo consortium of SPEC §7 on a fresh database, seeded through the service layer as
 /// `cascade demo` does, on a clock the test moves; an API key for each demo user (the checkers'

@@ -5,7 +5,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The e-CNY rail against the wallet sandbox, in this process: every request sealed and signed as
 /// over HTTP, callbacks delivered into the platform's own route, faults as the sandbox injects them.

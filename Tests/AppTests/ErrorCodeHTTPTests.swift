@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// Every stable code of SPEC §5 through HTTP, with its status, each provoked the way a client
 /// would; and 64 clients racing to spend one token.

@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// Random operations through every way in — the custodial JSON API, the console's forms and
 /// `POST /transactions` signed by the org itself — with edge sizes: empty, one item, at the

@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The writer's gate and what it protects: nothing a user sends breaks a block, the chain or the
 /// server, whichever way it comes in.

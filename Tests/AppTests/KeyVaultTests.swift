@@ -4,7 +4,9 @@ import Ledger
 import SQLKit
 import Testing
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 @Suite struct KeyVaultTests {
     let org = OrgID("00000000-0000-4000-8000-000000000042")!
@@ -15,11 +17,11 @@ import Testing
         let seed = [UInt8](repeating: 7, count: 32)
         let sealed = try vault.seal(seed: seed, for: org)
         #expect(try vault.open(sealed, for: org) == seed)
-        #expect(throws: KeyVault.Problem.self) { try vault.open(sealed, for: other) }
-        #expect(throws: KeyVault.Problem.self) { try KeyVault(masterKey: SymmetricKey(size: .bits256)).open(sealed, for: org) }
+        #expect(throws: KeyVault.SealBroken.self) { try vault.open(sealed, for: other) }
+        #expect(throws: KeyVault.SealBroken.self) { try KeyVault(masterKey: SymmetricKey(size: .bits256)).open(sealed, for: org) }
         var bytes = Data(base64Encoded: sealed)!
         bytes[20] ^= 1
-        #expect(throws: KeyVault.Problem.self) { try vault.open(bytes.base64EncodedString(), for: org) }
+        #expect(throws: KeyVault.SealBroken.self) { try vault.open(bytes.base64EncodedString(), for: org) }
         #expect(!sealed.contains(Data(seed).base64EncodedString()))
     }
 

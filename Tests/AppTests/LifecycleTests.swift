@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// SPEC §3 from start to finish through HTTP, each step by the role that does it, on the demo
 /// consortium.

@@ -3,7 +3,9 @@ import Ledger
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// A known path asked with a method it does not have answers 405 with `Allow`, as problem+json.
 @Suite struct MethodTests {

@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// Two nodes on loopback: the demo writer, and an observer with its own database following it
 /// over HTTP. They converge; then the writer serves a forged block, or a rewritten one, and the
@@ -72,21 +74,21 @@ import VaporTesting
         }
     }
 
-    @Test func anObserverStartsFromItsOwnCheckpoint() async throws {
+    @Test func anObserverStartsFromItsOwnSnapshot() async throws {
         try await Self.twoNodes { d, observer, follower in
             _ = try await follower.poll()
-            try await follower.writeCheckpoint()
+            try await follower.writeSnapshot()
             let at = await follower.height
             let token = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
             #expect(try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":100}"#).status == .created)
             let restarted = try await Follower.load(app: observer, upstream: follower.upstream, token: follower.token)
-            #expect(await restarted.start == "from the checkpoint at block \(at), then 0 block(s)")
+            #expect(await restarted.start == "from the snapshot at block \(at), then 0 block(s)")
             #expect(try await restarted.poll() == 1)
             #expect(try await Self.agrees(observer) == (at + 1, []))
-            // Its checkpoint damaged, it says so and replays what it holds.
-            try await observer.sql.raw("UPDATE checkpoints SET state_hash = \(bind: String(repeating: "0", count: 64))").run()
+            // Its snapshot damaged, it says so and replays what it holds.
+            try await observer.sql.raw("UPDATE snapshots SET state_hash = \(bind: String(repeating: "0", count: 64))").run()
             let again = try await Follower.load(app: observer, upstream: follower.upstream, token: follower.token)
-            #expect(await again.start.hasSuffix("because the checkpoint at block \(at) is refused: its bytes do not hash to the stored state hash"))
+            #expect(await again.start.hasSuffix("because the snapshot at block \(at) is refused: its bytes do not hash to the stored state hash"))
             #expect(await again.height == at + 1)
         }
     }

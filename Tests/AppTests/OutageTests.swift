@@ -6,7 +6,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The database goes away under a running platform (every connection ended, new ones refused,
 /// as while PostgreSQL restarts) and comes back. Meanwhile every request answers `503

@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// ISO 20022 as the bank-transfer rail writes and reads it. Every document made here is also
 /// kept in `CASCADE_ISO20022_KEEP` when it is set, and `.ci/iso20022` checks them all against the

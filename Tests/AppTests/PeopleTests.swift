@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// An org's admin disables and enables people, ends their sessions and resets their passwords;
 /// each takes effect at once, and nobody outside the org can do any of it.

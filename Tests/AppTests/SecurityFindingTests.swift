@@ -4,7 +4,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The findings of the attacker's review, each tried as the attacker tried it.
 @Suite struct SecurityFindingTests {

@@ -5,7 +5,9 @@ import PostgresNIO
 import Testing
 import Vapor
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 final class FakeClock: LedgerClock, @unchecked Sendable {
     private let lock = NSLock()

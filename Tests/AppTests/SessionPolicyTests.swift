@@ -3,7 +3,9 @@ import Ledger
 import Testing
 import Vapor
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// A session ends after the idle timeout without use, and at its lifetime however much it is used.
 @Suite struct SessionPolicyTests {

@@ -5,7 +5,9 @@ import SQLKit
 import Testing
 import Vapor
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The chain and its projections in SQL, on SQLite and (with CASCADE_TEST_POSTGRES_URL) PostgreSQL.
 @Suite struct StoreTests {

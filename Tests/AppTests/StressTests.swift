@@ -5,7 +5,9 @@ import SQLKit
 import Testing
 import Vapor
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// The tables never drift from the chain, and what would look like drift is not reported as such.
 @Suite struct DriftTests {

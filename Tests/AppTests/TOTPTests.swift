@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// TOTP against RFC 6238's published values (Appendix B, SHA-1, secret "12345678901234567890").
 @Suite struct TOTPTests {

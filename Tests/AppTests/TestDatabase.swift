@@ -5,7 +5,9 @@ import PostgresNIO
 import SQLKit
 import Vapor
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// A fresh database for one test: a new SQLite file, or — when `CASCADE_TEST_POSTGRES_URL` is
 /// set — a new schema in that PostgreSQL, dropped afterwards. Migrated, ready to use.

@@ -5,7 +5,9 @@ import SQLKit
 import Testing
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// Operations through the platform's custodial keys: accept, reject, transfer, split.
 @Suite struct TokenActionTests {

@@ -5,7 +5,9 @@ import Testing
 import Vapor
 import VaporTesting
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// Two-factor sign-in: required for every user of a bank; a code works once; a wrong one counts
 /// toward throttling; recovery codes work once; enrolment is confirmed with a first code; a bank

@@ -4,7 +4,9 @@ import NIOConcurrencyHelpers
 import Testing
 import Vapor
 
-@testable import App
+@testable import Core
+@testable import Web
+@testable import Commands
 
 /// A failed commit goes back to the state before its block from memory, and a transaction whose
 /// content the database refuses fails alone.

@@ -3,7 +3,7 @@ import PropertyBased
 import Testing
 
 /// A live state (history retired to the database, recalled when a transaction needs it) decides
-/// every transaction exactly as a state holding everything does, and its checkpoint reads back.
+/// every transaction exactly as a state holding everything does, and its snapshot reads back.
 @Suite struct LiveStateTests {
     /// What the database's projections hold: every object of the full state.
     static func recalled(_ asked: Recall, from full: LedgerState, applied: Set<TxID>) -> Recalled {
@@ -63,10 +63,10 @@ import Testing
                 case 0: live.retire()
                 case 1:
                     let tip = ChainTip(height: Int64(k), hash: String(repeating: "a", count: 64), time: 0)
-                    let bytes = live.checkpointBytes(at: tip)
-                    let restored = try! LedgerState.restore(checkpoint: bytes)
+                    let bytes = live.snapshotBytes(at: tip)
+                    let restored = try! LedgerState.restore(snapshot: bytes)
                     #expect(restored.tip == tip)
-                    #expect(restored.state.checkpointBytes(at: tip) == bytes, "a checkpoint reads back to the same bytes")
+                    #expect(restored.state.snapshotBytes(at: tip) == bytes, "a snapshot reads back to the same bytes")
                     live = restored.state
                 default: break
                 }
@@ -101,22 +101,22 @@ import Testing
         #expect(fx.applied.allSatisfy { live.missing(for: [$0]).transactionIds.contains($0.id) }, "every past id is a 'maybe' of the filter")
     }
 
-    @Test func aDamagedCheckpointIsRefused() {
+    @Test func aDamagedSnapshotIsRefused() {
         var fx = Fixture()
         let line = fx.grant(limitFen: 200_000_000)
         _ = fx.activeReceivable(line: line)
         var live = LedgerState()
         live.goLive()
         for tx in fx.applied { _ = live.apply(tx) }
-        let bytes = live.checkpointBytes(at: ChainTip(height: 3, hash: String(repeating: "b", count: 64), time: 1))
-        #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: Array(bytes.dropLast())) }
-        #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: bytes + [0]) }
-        #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: Array("cascade-checkpoint-9\n".utf8) + bytes.dropFirst(21)) }
-        #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: []) }
+        let bytes = live.snapshotBytes(at: ChainTip(height: 3, hash: String(repeating: "b", count: 64), time: 1))
+        #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: Array(bytes.dropLast())) }
+        #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: bytes + [0]) }
+        #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: Array("cascade-snapshot-9\n".utf8) + bytes.dropFirst(21)) }
+        #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: []) }
         // A count claiming more items than the bytes could hold is refused before room is made.
         var huge = bytes
         let orgCount = 21 + 8 + 8 + 64 + 8 + 1 + 16 + 8 + 8 + 8 * 8  // magic, tip, operator, counters, policy
         for k in 0..<8 { huge[orgCount + k] = k == 7 ? 0x0F : 0xFF }
-        #expect(throws: CheckpointError.self) { try LedgerState.restore(checkpoint: huge) }
+        #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: huge) }
     }
 }

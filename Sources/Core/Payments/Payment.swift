@@ -1,0 +1,163 @@
+import FluentKit
+import Foundation
+import Ledger
+import SQLKit
+import class Vapor.Application
+import protocol Vapor.StorageKey
+
+package enum PaymentKind: String, CaseIterable, Sendable { case payout, settlement }
+
+/// `instructed → accepted → settled`, or `failed` / `returned`. A payment never moves back: a
+/// notification repeated, or one arriving after a later one, changes nothing.
+package enum PaymentStatus: String, CaseIterable, Sendable {
+    case instructed, accepted, settled, failed, returned
+
+    /// The states a payment may be in to move to this one.
+    package var reachableFrom: [PaymentStatus] {
+        switch self {
+        case .instructed: []
+        case .accepted: [.instructed]
+        case .settled, .failed: [.instructed, .accepted]
+        case .returned: [.instructed, .accepted, .settled]
+        }
+    }
+}
+
+/// A payment the platform instructed on a rail, in fen, with its id derived from what it pays.
+package struct Payment: Sendable {
+    package var id: String
+    package var rail: String
+    package var kind: PaymentKind
+    package var payerId: OrgID
+    package var payeeId: OrgID
+    package var amountFen: Int64
+    package var status: PaymentStatus
+    /// The financing a payout pays, the receivable a settlement pays.
+    package var subjectId: TxID
+    package var tokenId: TokenID?
+    package var messageId: String
+    package var reference: String?
+    package var transactionId: TxID?
+    package var reason: String?
+    package var createdMs: Int64
+    package var updatedMs: Int64
+
+    package static let columns = "id, rail, kind, payer_id, payee_id, amount_fen, status, subject_id, token_id, message_id, reference, transaction_id, reason, created_ms, updated_ms"
+
+    /// 32 lowercase hex characters of SHA-256 over what the payment pays and to whom: the same
+    /// payment whenever it is instructed again, and its end-to-end id on the rail.
+    package static func id(_ kind: PaymentKind, paying subject: String, to payee: OrgID) -> String {
+        String(Hashing.sha256Hex(Array("cascade-payment-1\n\(kind.rawValue)\n\(subject)\n\(payee)".utf8)).prefix(32))
+    }
+
+    package init(id: String, rail: String, kind: PaymentKind, payerId: OrgID, payeeId: OrgID, amountFen: Int64, subjectId: TxID, tokenId: TokenID?, messageId: String, nowMs: Int64) {
+        self.id = id; self.rail = rail; self.kind = kind; self.payerId = payerId; self.payeeId = payeeId; self.amountFen = amountFen
+        status = .instructed; self.subjectId = subjectId; self.tokenId = tokenId; self.messageId = messageId
+        createdMs = nowMs; updatedMs = nowMs
+    }
+
+    package init(row: any SQLRow) throws {
+        func text(_ c: String) throws -> String { try row.decode(column: c, as: String.self) }
+        guard let kind = PaymentKind(rawValue: try text("kind")), let status = PaymentStatus(rawValue: try text("status")),
+              let payer = OrgID(try text("payer_id")), let payee = OrgID(try text("payee_id")), let subject = TxID(try text("subject_id")) else {
+            throw StoreDamage("payment row")
+        }
+        id = try text("id"); rail = try text("rail"); self.kind = kind; payerId = payer; payeeId = payee
+        amountFen = try row.decode(column: "amount_fen", as: Int64.self); self.status = status; subjectId = subject
+        tokenId = try row.decode(column: "token_id", as: String?.self).flatMap(TokenID.init)
+        messageId = try text("message_id"); reference = try row.decode(column: "reference", as: String?.self)
+        transactionId = try row.decode(column: "transaction_id", as: String?.self).flatMap(TxID.init)
+        reason = try row.decode(column: "reason", as: String?.self)
+        createdMs = try row.decode(column: "created_ms", as: Int64.self); updatedMs = try row.decode(column: "updated_ms", as: Int64.self)
+    }
+
+    package func json(history: [JSON]? = nil) -> JSON {
+        var fields: [JSONKey: JSON] = [
+            "id": .string(id), "rail": .string(rail), "kind": .string(kind.rawValue), "payerId": .string(payerId.description),
+            "payeeId": .string(payeeId.description), "amountFen": .int(amountFen), "status": .string(status.rawValue),
+            "reference": reference.map(JSON.string) ?? .null, "transactionId": transactionId.map { .string($0.description) } ?? .null,
+            "reason": reason.map(JSON.string) ?? .null, "messageId": .string(messageId),
+            "createdAt": .string(Time.rfc3339(createdMs)), "updatedAt": .string(Time.rfc3339(updatedMs)),
+        ]
+        switch kind {
+        case .payout: fields["financingId"] = .string(subjectId.description)
+        case .settlement: fields["receivableId"] = .string(subjectId.description); fields["tokenId"] = tokenId.map { .string($0.description) } ?? .null
+        }
+        if let history { fields["history"] = .array(history) }
+        return .object(fields)
+    }
+}
+
+/// The rail an org pays by (a bank's payouts, a core enterprise's settlements), as its admin
+/// chose. With no choice made, e-CNY where both sides have wallets, else a bank transfer where
+/// both have bank accounts. `manual`: confirmed by hand, whatever accounts there are.
+package enum PaysBy: String, CaseIterable, Sendable {
+    case ecny, bank, manual
+
+    package static func of(_ org: OrgID, on sql: any SQLDatabase) async throws -> PaysBy? {
+        try await sql.raw("SELECT rail FROM payment_rail_choices WHERE org_id = \(bind: org.description)").first()
+            .map { row in
+                let text = try row.decode(column: "rail", as: String.self)
+                guard let choice = PaysBy(rawValue: text) else { throw StoreDamage("payment rail choice \(text)") }
+                return choice
+            }
+    }
+
+    package static func choose(_ choice: PaysBy?, for org: OrgID, on sql: any SQLDatabase, nowMs: Int64) async throws {
+        try await sql.raw("DELETE FROM payment_rail_choices WHERE org_id = \(bind: org.description)").run()
+        guard let choice else { return }
+        try await sql.raw("INSERT INTO payment_rail_choices (org_id, rail, updated_ms) VALUES (\(bind: org.description), \(bind: choice.rawValue), \(bind: nowMs))").run()
+    }
+
+    /// The rails an org's payment may go by, in the order tried: its choice, or both.
+    package static func rails(for org: OrgID, on sql: any SQLDatabase) async throws -> [String] {
+        switch try await of(org, on: sql) {
+        case .manual: []
+        case .some(let rail): [rail.rawValue]
+        case nil: ["ecny", "bank"]
+        }
+    }
+}
+
+/// An org's account on a rail.
+package struct PaymentAccount: Sendable, Equatable {
+    package var orgId: OrgID
+    package var rail: String
+    package var account: String
+    package var accountName: String
+    /// The account's bank: its CNAPS participant code.
+    package var agent: String
+    /// That bank as an org of the platform, when it is one.
+    package var agentOrgId: OrgID?
+
+    package init(orgId: OrgID, rail: String, account: String, accountName: String, agent: String, agentOrgId: OrgID? = nil) {
+        self.orgId = orgId
+        self.rail = rail
+        self.account = account
+        self.accountName = accountName
+        self.agent = agent
+        self.agentOrgId = agentOrgId
+    }
+
+    package static func find(_ org: OrgID, rail: String, on sql: any SQLDatabase) async throws -> PaymentAccount? {
+        try await sql.raw("SELECT account, account_name, agent, agent_org_id FROM payment_accounts WHERE org_id = \(bind: org.description) AND rail = \(bind: rail)").first().map { row in
+            PaymentAccount(orgId: org, rail: rail, account: try row.decode(column: "account", as: String.self), accountName: try row.decode(column: "account_name", as: String.self),
+                           agent: try row.decode(column: "agent", as: String.self), agentOrgId: try row.decode(column: "agent_org_id", as: String?.self).flatMap(OrgID.init))
+        }
+    }
+
+    package func save(on sql: any SQLDatabase, nowMs: Int64) async throws {
+        try await sql.raw("DELETE FROM payment_accounts WHERE org_id = \(bind: orgId.description) AND rail = \(bind: rail)").run()
+        try await sql.raw("""
+            INSERT INTO payment_accounts (org_id, rail, account, account_name, agent, agent_org_id, created_ms)
+            VALUES (\(bind: orgId.description), \(bind: rail), \(bind: account), \(bind: accountName), \(bind: agent), \(bind: agentOrgId?.description), \(bind: nowMs))
+            """).run()
+    }
+
+    package var json: JSON {
+        ["orgId": .string(orgId.description), "rail": .string(rail), "account": .string(account), "accountName": .string(accountName),
+         "agent": .string(agent), "agentOrgId": agentOrgId.map { .string($0.description) } ?? .null]
+    }
+
+    package var iso: ISO20022.Account { ISO20022.Account(number: account, name: accountName, bankCode: agent) }
+}

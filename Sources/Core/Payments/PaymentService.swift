@@ -1,0 +1,372 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Ledger
+import SQLKit
+import class Vapor.Application
+import protocol Vapor.StorageKey
+
+/// Money moving: a financing's payout instructed on the bank's rail once it is approved, the
+/// rail's notifications taken in, and the ledger told only once the money has arrived. A bank
+/// without a connected rail (no account on it for itself or for the supplier) confirms payouts
+/// by hand, as before.
+package enum PaymentService {
+    /// The rail a payout goes by: the one the bank chose (`PaysBy`), when it is connected and the
+    /// bank and the supplier both have accounts on it; nil (confirmed by hand) otherwise.
+    package static func payoutRoute(for f: Financing, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
+        for name in try await PaysBy.rails(for: f.bankId, on: app.sql) {
+            guard let rail = app.rails[name],
+                  let payer = try await PaymentAccount.find(f.bankId, rail: name, on: app.sql),
+                  let payee = try await PaymentAccount.find(f.supplierId, rail: name, on: app.sql) else { continue }
+            return (rail, payer, payee)
+        }
+        return nil
+    }
+
+    /// Before a financing is approved (and so its payout instructed): on the e-CNY rail, the
+    /// bank's wallet must hold the payout, and from `CASCADE_ECNY_SECOND_FACTOR_FROM_FEN` the
+    /// approving person gives a code of their second factor (`otp`). A short balance, or a missing
+    /// or wrong code, refuses the approval before anything is signed.
+    package static func checkPayout(of financingId: TxID, by caller: Caller, otp: String?, app: Application) async throws {
+        guard let f = try await app.requireSequencer().read({ $0.financings[financingId] }), f.status == .requested,
+              let route = try await payoutRoute(for: f, app: app), let ecny = route.rail as? EcnyRail else { return }
+        if let from = ecny.secondFactorFromFen, f.payoutFen >= from {
+            guard let otp, !otp.isEmpty else {
+                throw LedgerError(.otpRequired, "an e-CNY payout of \(Money.format(f.payoutFen)) needs the approving person's second factor: send the code as otp")
+            }
+            guard try await TwoFactor.useCode(userId: caller.userId, code: otp, app: app, nowMs: app.wallClock.nowMs()) else {
+                throw LedgerError(.unauthorized, "the second-factor code is wrong or was used already")
+            }
+        }
+        try await requireBalance(f.payoutFen, in: route.payer.account, on: ecny, for: "payout")
+    }
+
+    /// Refuses unless the e-CNY wallet holds `fen`: short, `insufficient_balance`; the service out
+    /// of reach, `unavailable` (never taken for a short balance).
+    package static func requireBalance(_ fen: Int64, in wallet: String, on ecny: EcnyRail, for what: String) async throws {
+        let balance: Int64?
+        do { balance = try await ecny.balance(of: wallet) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
+        guard let balance, balance >= fen else {
+            throw LedgerError(.insufficientBalance, "the e-CNY wallet \(wallet) holds \(balance.map(Money.format) ?? "nothing known"), less than the \(what) of \(Money.format(fen))")
+        }
+    }
+
+    /// Stores a batch's payments with the message that instructs them, in one transaction, then
+    /// hands the message to the rail: at once for a batch of up to `deliveredInline` payments (the
+    /// caller's answer shows what the rail said), in the background for a larger one (a
+    /// settlement to thousands of holders on a rail that answers some of them late took minutes,
+    /// and the person approving it waited for all of them).
+    package static func send(_ batch: PaymentBatch, on rail: any PaymentRail, app: Application) async throws {
+        var batch = batch
+        for i in batch.payments.indices { batch.payments[i].messageId = batch.messageId }
+        let message = try rail.message(for: batch)
+        try await PaymentStore.instruct(batch.payments, message: message, on: try app.database())
+        // Stored, the payments are instructed whatever happens next: a rail out of reach now is
+        // handed the message by the sweep, and the caller's answer shows them instructed.
+        @Sendable func handOver() async {
+            do { try await deliver(message.id, rail: rail, app: app) } catch {
+                app.logger.warning("rail \(rail.name): message \(message.id) stored but not delivered yet (\(error)); the sweep hands it over")
+            }
+        }
+        if batch.payments.count <= deliveredInline { await handOver() } else { app.background.start(handOver) }
+    }
+
+    package static let deliveredInline = 64
+
+    /// Instructs the payout of an approved financing, once: the payment's id comes from the
+    /// financing and the supplier, so instructing again finds the same payment and message.
+    @discardableResult
+    /// `retry`: the last attempt failed or was returned, and the bank pays it again, as the next
+    /// attempt (an id of its own); never while one is on its way or has arrived.
+    package static func instructPayout(_ f: Financing, retry: Bool = false, app: Application) async throws -> Payment? {
+        guard f.status == .approved, let route = try await payoutRoute(for: f, app: app) else { return nil }
+        let now = app.ledgerClock.nowMs()
+        let earlier = try await app.sql.raw("SELECT id, status FROM rail_payments WHERE kind = 'payout' AND subject_id = \(bind: f.id.description) ORDER BY created_ms DESC, id").all()
+        var subject = f.id.description
+        if retry {
+            let statuses = try earlier.map { PaymentStatus(rawValue: try $0.decode(column: "status", as: String.self)) }
+            guard !statuses.isEmpty, statuses.allSatisfy({ $0 == .failed || $0 == .returned }) else {
+                throw LedgerError(.financingNotOpen, "only a payout whose every payment failed or was returned is paid again")
+            }
+            subject += "#\(earlier.count + 1)"
+        }
+        let id = Payment.id(.payout, paying: subject, to: f.supplierId)
+        let payment = Payment(id: id, rail: route.rail.name, kind: .payout, payerId: f.bankId, payeeId: f.supplierId, amountFen: f.payoutFen,
+                              subjectId: f.id, tokenId: nil, messageId: "", nowMs: now)
+        try await send(PaymentBatch(payer: route.payer, payees: [f.supplierId: route.payee], payments: [payment],
+                                    remittance: [id: "Cascade financing \(f.id.description.prefix(16))"],
+                                    executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now), on: route.rail, app: app)
+        return try await PaymentStore.find(id, on: app.sql)
+    }
+
+    /// The rail a core enterprise settles by: the one it chose (`PaysBy`), when it is connected
+    /// and the core has an account on it; nil (settled by hand) otherwise.
+    package static func settlementRoute(core: OrgID, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount)? {
+        for name in try await PaysBy.rails(for: core, on: app.sql) {
+            if let rail = app.rails[name], let payer = try await PaymentAccount.find(core, rail: name, on: app.sql) { return (rail, payer) }
+        }
+        return nil
+    }
+
+    /// At maturity, one payment per holder of each payable piece (the listed ones, or all), in one
+    /// instruction from the core's account. The ledger is asked first whether it would settle them
+    /// today: nothing is paid before maturity. Every holder must have an account on the rail; if
+    /// one has none, nothing is instructed and the answer names them. A piece paid already (its
+    /// payment instructed, accepted or settled) is not paid again.
+    package static func instructSettlement(_ receivableId: TxID, tokenIds: [TokenID]?, reference: String, by caller: Caller,
+                                   route: (rail: any PaymentRail, payer: PaymentAccount), app: Application) async throws -> [Payment] {
+        let sql = app.sql
+        var query: SQLQueryString = "SELECT id, holder_id, amount_fen FROM tokens WHERE receivable_id = \(bind: receivableId.description) AND status IN ('active', 'locked')"
+        if let tokenIds { query += " AND id IN (\(unsafeRaw: tokenIds.map { "'\($0)'" }.joined(separator: ", ")))" }
+        query += " ORDER BY id"
+        let pieces = try await sql.raw(query).all().map { row -> (TokenID, OrgID, Int64) in
+            guard let t = TokenID(try row.decode(column: "id", as: String.self)), let h = OrgID(try row.decode(column: "holder_id", as: String.self)) else { throw StoreDamage("token row") }
+            return (t, h, try row.decode(column: "amount_fen", as: Int64.self))
+        }
+        guard !pieces.isEmpty else { throw LedgerError(.tokenNotActive, "receivable \(receivableId) has no active or locked piece to pay") }
+        if let tokenIds, tokenIds.count != pieces.count { throw LedgerError(.tokenNotActive, "tokenIds: only active or locked pieces of this receivable are paid") }
+        for chunk in stride(from: 0, to: pieces.count, by: Limits.maxSettleTokens).map({ Array(pieces[$0..<min($0 + Limits.maxSettleTokens, pieces.count)]) }) {
+            try await LedgerService.trial(.settle(receivableId: receivableId, tokenIds: chunk.map(\.0), reference: reference), by: caller, app: app)
+        }
+        var payees: [OrgID: PaymentAccount] = [:], missing: [OrgID] = []
+        for holder in Set(pieces.map(\.1)) {
+            if let a = try await PaymentAccount.find(holder, rail: route.rail.name, on: sql) { payees[holder] = a } else { missing.append(holder) }
+        }
+        guard missing.isEmpty else {
+            let names = try await ReceivableQueries.orgNames(on: sql)
+            throw LedgerError(.invalidCounterparty, "holders without an account on the \(route.rail.name) rail: \(missing.map { names[$0.description] ?? $0.description }.sorted().joined(separator: ", ")); they add one, or the piece is settled by hand")
+        }
+        let now = app.ledgerClock.nowMs(), number = try await sql.raw("SELECT number FROM receivables WHERE id = \(bind: receivableId.description)").first()?.decode(column: "number", as: String.self) ?? ""
+        // A piece whose payment is on its way (or arrived) is not paid again; one whose last
+        // payment failed or was returned is paid anew, as the next attempt (an id of its own).
+        var payments: [Payment] = [], live: [String] = []
+        for (t, holder, amount) in pieces {
+            let earlier = try await sql.raw("SELECT id, status FROM rail_payments WHERE token_id = \(bind: t.description) ORDER BY created_ms DESC, id").all()
+            if let onItsWay = try earlier.first(where: { ![PaymentStatus.failed.rawValue, PaymentStatus.returned.rawValue].contains(try $0.decode(column: "status", as: String.self)) }) {
+                live.append(try onItsWay.decode(column: "id", as: String.self)); continue
+            }
+            let subject = earlier.isEmpty ? t.description : "\(t)#\(earlier.count + 1)"
+            payments.append(Payment(id: Payment.id(.settlement, paying: subject, to: holder), rail: route.rail.name, kind: .settlement, payerId: caller.orgId,
+                                    payeeId: holder, amountFen: amount, subjectId: receivableId, tokenId: t, messageId: "", nowMs: now))
+        }
+        guard !payments.isEmpty else {
+            var stored: [Payment] = []
+            for id in live { if let found = try await PaymentStore.find(id, on: sql) { stored.append(found) } }
+            return stored
+        }
+        if let ecny = route.rail as? EcnyRail {
+            try await requireBalance(payments.reduce(Int64(0)) { $0 + $1.amountFen }, in: route.payer.account, on: ecny, for: "settlement")
+        }
+        try await send(PaymentBatch(payer: route.payer, payees: payees, payments: payments,
+                                    remittance: Dictionary(uniqueKeysWithValues: payments.map { ($0.id, "Cascade \(number) \(reference)") }),
+                                    executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now), on: route.rail, app: app)
+        var stored: [Payment] = []
+        for id in live + payments.map(\.id) { if let found = try await PaymentStore.find(id, on: sql) { stored.append(found) } }
+        return stored
+    }
+
+    /// Hands a stored instruction to its rail, notes when it went, and applies what the rail
+    /// answered at once. Not reached (a timeout, a fault), it stays undelivered: the sweep hands
+    /// it over again, and the rail, knowing the payments' ids, pays none twice.
+    package static func deliver(_ messageId: String, rail: any PaymentRail, app: Application) async throws {
+        guard let row = try await app.sql.raw("""
+            SELECT id, rail, kind, org_id, body, created_ms FROM rail_messages WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId)
+            """).first() else { return }
+        let message = RailMessage(id: messageId, rail: rail.name, kind: try row.decode(column: "kind", as: String.self),
+                                  orgId: try row.decode(column: "org_id", as: String?.self).flatMap(OrgID.init), body: try row.decode(column: "body", as: String.self),
+                                  createdMs: try row.decode(column: "created_ms", as: Int64.self))
+        let answered = try await PaymentStore.answered(in: messageId, rail: rail.name, on: app.sql)
+        let answers: [RailEvent]
+        do { answers = try await rail.deliver(message, answered: answered) } catch let partly as PartlyDelivered {
+            // What the payments it took answered counts now; the rest waits for the sweep.
+            _ = try await apply(partly.events, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
+            throw partly
+        }
+        try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.wallClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
+        _ = try await apply(answers, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
+    }
+
+    /// `POST /payments/{id}/retry` by the payer: a failed or returned payout paid again. A
+    /// settlement's piece is paid again by settling the receivable again.
+    package static func retry(_ id: String, by viewer: Viewer, app: Application, address: String?) async throws -> Payment {
+        try viewer.caller.requirePreparer()
+        guard let p = try await PaymentStore.find(id, on: app.sql), p.payerId == viewer.orgId || p.payeeId == viewer.orgId || viewer.seesAll else {
+            throw LedgerError(.notFound, "no such payment")
+        }
+        guard p.payerId == viewer.orgId else { throw LedgerError(.forbidden, "only the payer pays a payment again") }
+        guard p.kind == .payout else { throw LedgerError(.tokenNotActive, "a settlement's piece is paid again by settling the receivable again") }
+        guard let f = try await app.requireSequencer().read({ $0.financings[p.subjectId] }), f.status == .approved else {
+            throw LedgerError(.financingNotOpen, "financing \(p.subjectId) is not waiting for its payout")
+        }
+        guard let again = try await instructPayout(f, retry: true, app: app) else { throw LedgerError(.notFound, "the bank and the supplier have no rail in common any more") }
+        try await OnboardingService.audit(viewer, "payment.retry", viewer.orgId, "payout of \(f.id) paid again as \(again.id) (after \(p.id), \(p.status.rawValue))", app: app, address: address)
+        return again
+    }
+
+    /// After an approval: the payout goes out if the bank is connected. A failure here is not the
+    /// approval's: it is logged, and the recovery sweep instructs it later.
+    package static func approved(_ outcome: Outcome, app: Application) async {
+        for f in outcome.financings where f.status == .approved {
+            do { try await instructPayout(f, app: app) } catch {
+                app.logger.warning("payout of financing \(f.id) not instructed yet (\(error)); the sweep will")
+            }
+        }
+    }
+
+    /// What a notification did, entry by entry.
+    package struct Taken: Sendable {
+        package var messageId: String
+        package var entries: [JSON]
+    }
+
+    /// A notification from `bank` (posted, or read from the rail's inbox): each entry matched by
+    /// end-to-end id to a payment whose payer's account that bank keeps. A settled payout is then
+    /// recorded on the ledger (`confirmPayout` with the clearing reference). Entries that match
+    /// nothing of the bank's, or whose amount differs, change nothing and say so.
+    package static func take(_ bytes: [UInt8], rail: any PaymentRail, from bank: OrgID?, app: Application) async throws -> Taken {
+        let (messageId, events) = try rail.events(in: bytes)
+        try await app.sql.raw("""
+            INSERT INTO rail_messages (id, rail, direction, kind, org_id, body, created_ms) VALUES
+            (\(bind: messageId), \(bind: rail.name), 'in', 'notification', \(bind: bank?.description), \(bind: String(decoding: bytes, as: UTF8.self)), \(bind: app.ledgerClock.nowMs()))
+            ON CONFLICT DO NOTHING
+            """).run()
+        return Taken(messageId: messageId, entries: try await apply(events, in: messageId, rail: rail, from: bank, app: app))
+    }
+
+    /// What a rail reported, payment by payment: matched by id to a payment of `bank`'s (any, for
+    /// the rail's own link), for its amount, moved only forward; a settled one onto the ledger.
+    package static func apply(_ events: [RailEvent], in messageId: String, rail: any PaymentRail, from bank: OrgID?, app: Application) async throws -> [JSON] {
+        let now = app.ledgerClock.nowMs(), sql = app.sql
+        var entries: [JSON] = []
+        for e in events {
+            var answer: [JSONKey: JSON] = ["endToEndId": .string(e.paymentId), "status": .string(e.status.rawValue), "amountFen": .int(e.amountFen)]
+            guard let payment = try await PaymentStore.find(e.paymentId, on: sql), payment.rail == rail.name, try await keptBy(bank, payment, on: sql) else {
+                answer["applied"] = false; answer["note"] = .string("no payment of this bank has this end-to-end id")
+                entries.append(.object(answer)); continue
+            }
+            answer["paymentId"] = .string(payment.id)
+            guard e.amountFen == payment.amountFen else {
+                try await PaymentStore.note(payment.id, "notified \(Money.format(e.amountFen)) in \(messageId), not \(Money.format(payment.amountFen)): not applied", source: rail.name, nowMs: now, on: sql)
+                answer["applied"] = false; answer["note"] = .string("the amount differs from the payment's \(payment.amountFen) fen")
+                entries.append(.object(answer)); continue
+            }
+            let detail = "\(e.status.rawValue) in \(messageId)" + (e.reference.map { ", reference \($0)" } ?? "") + (e.reason.map { ", reason \($0)" } ?? "")
+            let moved = try await PaymentStore.move(payment.id, to: e.status, reference: e.reference, reason: e.reason, source: rail.name, detail: detail, nowMs: now, on: try app.database())
+            answer["applied"] = .bool(moved != nil)
+            if moved == nil { answer["note"] = .string("the payment is \(payment.status.rawValue) already: nothing changed") }
+            if let moved, moved.status == .settled { try await record(moved, app: app) }
+            entries.append(.object(answer))
+        }
+        return entries
+    }
+
+    /// The bank keeps the payer's account: the payer itself (a bank paying out), or the account's agent.
+    package static func keptBy(_ bank: OrgID?, _ p: Payment, on sql: any SQLDatabase) async throws -> Bool {
+        guard let bank else { return true }  // read from the rail's own inbox: the link is the authentication
+        if p.payerId == bank { return true }
+        return try await PaymentAccount.find(p.payerId, rail: p.rail, on: sql)?.agentOrgId == bank
+    }
+
+    /// A settled payment onto the ledger, signed as its payer: a payout's `confirmPayout` with
+    /// the rail's reference. Refused (the bank confirmed it by hand meanwhile), the payment
+    /// keeps the refusal in its history and shows on reconciliation.
+    package static func record(_ p: Payment, app: Application) async throws {
+        guard p.transactionId == nil, p.status == .settled else { return }
+        let reference = String("RAIL-\(p.reference ?? p.id)".prefix(Limits.maxReferenceLength))
+        let rail = Caller(userId: "rail:\(p.rail)", orgId: p.payerId, email: "rail:\(p.rail)", name: "\(p.rail) rail", userRole: .admin, viaAPIKey: true)
+        let payload: Payload
+        switch p.kind {
+        case .payout: payload = .confirmPayout(financingId: p.subjectId, reference: reference)
+        case .settlement:
+            guard let token = p.tokenId else { return }
+            payload = .settle(receivableId: p.subjectId, tokenIds: [token], reference: reference)
+        }
+        do {
+            let outcome = try await LedgerService.submit(payload, by: rail, app: app)
+            try await app.sql.raw("UPDATE rail_payments SET transaction_id = \(bind: outcome.effects.transactionId.description) WHERE id = \(bind: p.id)").run()
+            try await PaymentStore.note(p.id, "recorded on the ledger: \(payload.type.rawValue) \(outcome.effects.transactionId)", source: "platform", nowMs: app.ledgerClock.nowMs(), on: app.sql)
+        } catch let error as LedgerError {
+            try await PaymentStore.note(p.id, "the ledger refused \(payload.type.rawValue): \(error.message)", source: "platform", nowMs: app.ledgerClock.nowMs(), on: app.sql)
+        }
+    }
+
+    /// Every rail's inbox folder, read by one task at a time (the short poll and the sweep may
+    /// meet): each notification is taken once, then moved to `done/`.
+    package static func readInboxes(_ app: Application) async throws {
+        guard app.inboxReading.withLockedValue({ busy in defer { busy = true }; return !busy }) else { return }
+        defer { app.inboxReading.withLockedValue { $0 = false } }
+        for (name, rail) in app.rails { try await readInbox(rail, named: name, app: app) }
+    }
+
+    private static func readInbox(_ rail: any PaymentRail, named name: String, app: Application) async throws {
+        guard let bank = rail as? BankTransferRail, let inbox = bank.inbox,
+              let files = try? FileManager.default.contentsOfDirectory(atPath: inbox).filter({ $0.hasSuffix(".xml") }).sorted() else { return }
+        let done = URL(fileURLWithPath: inbox).appendingPathComponent("done")
+        try FileManager.default.createDirectory(at: done, withIntermediateDirectories: true)
+        for file in files {
+            let url = URL(fileURLWithPath: inbox).appendingPathComponent(file)
+            let bytes = Array(try Data(contentsOf: url))
+            do { _ = try await take(bytes, rail: rail, from: nil, app: app) } catch let error as LedgerError {
+                app.logger.warning("rail \(name): \(file) refused: \(error.message)")
+            }
+            let target = done.appendingPathComponent(file)
+            if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
+            try FileManager.default.moveItem(at: url, to: target)
+        }
+    }
+
+    /// The recovery sweep, at start-up and on a timer: instructions not yet handed to their rail,
+    /// approved financings of connected banks with no payout, settled payments not yet on the
+    /// ledger. Each step finds the same payment if it exists: nothing is instructed twice.
+    package static func sweep(_ app: Application) async throws {
+        let sql = app.sql
+        for (name, rail) in app.rails {
+            for row in try await sql.raw("SELECT id FROM rail_messages WHERE rail = \(bind: name) AND direction = 'out' AND delivered_ms IS NULL").all() {
+                let id = try row.decode(column: "id", as: String.self)
+                // One rail out of reach does not hold up the rest of the sweep.
+                do { try await deliver(id, rail: rail, app: app) } catch { app.logger.warning("rail \(name): message \(id) not delivered yet (\(error))") }
+            }
+        }
+        guard !app.rails.isEmpty else { return }
+        let approved = try await sql.raw("""
+            SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f
+            WHERE f.status = 'approved' AND NOT EXISTS (SELECT 1 FROM rail_payments p WHERE p.subject_id = f.id AND p.kind = 'payout')
+            """).all()
+        for row in approved { try await instructPayout(try RowReader(row, "financings").financing, app: app) }
+        try await readInboxes(app)
+        // Payments on their way on a rail that can be asked: what became of them, eight questions
+        // at a time (a settlement to thousands of holders left thousands on their way, asked one
+        // after another for minutes).
+        let onTheirWay = try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status IN ('instructed', 'accepted') ORDER BY created_ms").all().map(Payment.init(row:))
+        for chunk in onTheirWay.chunked(EcnyRail.concurrentPayments) {
+            let answers = await withTaskGroup(of: (any PaymentRail, RailEvent)?.self) { group in
+                for p in chunk {
+                    group.addTask {
+                        guard let rail = app.rails[p.rail], let event = try? await rail.status(of: p) else { return nil }
+                        return (rail, event)
+                    }
+                }
+                return await group.reduce(into: [(any PaymentRail, RailEvent)]()) { if let answer = $1 { $0.append(answer) } }
+            }
+            for (rail, event) in answers { _ = try await apply([event], in: "a status query", rail: rail, from: nil, app: app) }
+        }
+        let unrecorded = try await sql.raw("""
+            SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL
+                AND ((kind = 'payout' AND subject_id IN (SELECT id FROM financings WHERE status = 'approved'))
+                  OR (kind = 'settlement' AND token_id IN (SELECT id FROM tokens WHERE status IN ('active', 'locked'))))
+            """).all()
+        for row in unrecorded {
+            try await record(try Payment(row: row), app: app)
+        }
+    }
+}
+
+extension Application {
+    private struct InboxReadingKey: StorageKey { typealias Value = NIOLockedValueBox<Bool> }
+
+    /// Whether a task is reading the rails' inboxes now. Set up once, in `configure`, before any
+    /// request: a box made afresh on each read would guard nothing.
+    package var inboxReading: NIOLockedValueBox<Bool> {
+        get { storage[InboxReadingKey.self]! }
+        set { storage[InboxReadingKey.self] = newValue }
+    }
+}

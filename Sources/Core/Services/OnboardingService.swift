@@ -1,0 +1,63 @@
+import Foundation
+import Ledger
+import SQLKit
+import class Vapor.Application
+import protocol Vapor.StorageKey
+
+/// The operator's onboarding, for the API and the console: registering an org (its key made
+/// and sealed, the `registerOrg` transaction, and the key removed again if the ledger refuses),
+/// suspending and reactivating it, and the policy. Each leaves an entry in the audit log.
+package enum OnboardingService {
+    /// The one way an org is registered, from the API and the console: a new key sealed for
+    /// it, the `registerOrg` transaction, the audit entry, and its first admin when given.
+    package static func register(_ body: StrictBody, admin: NewUser?, by viewer: Viewer, app: Application, address: String?) async throws -> (TxID, OrgID, JSON?) {
+        guard viewer.role == .operator else { throw LedgerError(.forbidden, "only the platform operator registers organisations") }
+        guard let vault = app.keyVault else { throw LedgerError(.forbidden, "this node holds no keys; register organisations on the writer") }
+        let orgId = OrgID(UUID().uuidString.lowercased())!
+        let signer = Ed25519Signer.generate()
+        let payload = try body.payload(.registerOrg, adding: ["orgId": .string(orgId.description), "publicKey": .string(Base64.encode(signer.publicKey))])
+        if let admin { try await admin.checkEmailFree(on: app.sql) }
+        // The sealed key and the org's first approval rules (a new bank: every bank action waits
+        // for a checker) are stored first, so that no org is on the chain without them even if
+        // the request ends right after the ledger; if the ledger refuses the org, they go again.
+        try await app.sql.insert(into: "org_keys").columns("org_id", "key_id", "sealed_seed", "created_ms")
+            .values(SQLBind(orgId.description), SQLBind(signer.keyId), SQLBind(try vault.seal(seed: signer.seed, for: orgId)), SQLBind(app.wallClock.nowMs()))
+            .run()
+        if case .registerOrg(let registered) = payload { try await ApprovalRules.replace(orgId, with: ApprovalRules.defaults(for: registered.role), on: app.db) }
+        let outcome: Outcome
+        do {
+            outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
+        } catch {
+            // Refused: they go. Of unknown fate (the database went away): they stay, since the org
+            // may be on the chain; a key or rules for an org never registered open nothing.
+            if !(error is Unavailable) {
+                try? await app.sql.delete(from: "org_keys").where("org_id", .equal, SQLBind(orgId.description)).run()
+                try? await app.sql.delete(from: "approval_rules").where("org_id", .equal, SQLBind(orgId.description)).run()
+            }
+            throw error
+        }
+        try await audit(viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")", app: app, address: address)
+        let user = try await admin?.create(in: orgId, by: viewer, app: app, address: address, registering: true)
+        return (outcome.effects.transactionId, orgId, user)
+    }
+
+    package static func setStatus(of orgId: OrgID, to status: OrgStatus, by viewer: Viewer, app: Application, address: String?) async throws -> Outcome {
+        let outcome = try await LedgerService.submit(.setOrgStatus(orgId: orgId, status: status), by: viewer.caller, app: app)
+        try await audit(viewer, status == .suspended ? "org.suspend" : "org.activate", orgId, "status set to \(status.rawValue)", app: app, address: address)
+        return outcome
+    }
+
+    package static func setPolicy(_ fields: [JSONKey: JSON], by viewer: Viewer, app: Application, address: String?) async throws -> (TxID, Policy) {
+        let payload = try StrictBody(fields: ["policy": .object(fields)], path: "", allowed: ["policy"]).payload(.setPolicy)
+        let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
+        try await audit(viewer, "policy.set", nil, JSON.object(fields).canonicalString, app: app, address: address)
+        guard case .setPolicy(let policy) = payload else { throw StoreDamage("setPolicy payload") }
+        return (outcome.effects.transactionId, policy)
+    }
+
+    package static func audit(_ viewer: Viewer, _ action: String, _ org: OrgID?, _ detail: String, app: Application, address: String?) async throws {
+        try await AuditLog.record(AuditLog.Entry(action: action, orgId: org, userId: viewer.caller.userId, email: viewer.caller.email,
+                                                 address: address, detail: detail),
+                                  nowMs: app.wallClock.nowMs(), on: app.sql)
+    }
+}

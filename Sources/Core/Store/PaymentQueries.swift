@@ -1,0 +1,62 @@
+import Foundation
+import Ledger
+import SQLKit
+
+/// The payments the rails carry, as their payer, their payee, the regulator and the operator see
+/// them; to anyone else a payment does not exist.
+package enum PaymentQueries {
+    /// Which payments a list may show: all, or only those of one status, kind, financing's payout
+    /// or receivable's settlement.
+    package struct Filter: Sendable {
+        package var status: PaymentStatus?
+        package var kind: PaymentKind?
+        package var financingId: TxID?
+        package var receivableId: TxID?
+
+        package init(status: PaymentStatus? = nil, kind: PaymentKind? = nil, financingId: TxID? = nil, receivableId: TxID? = nil) {
+            self.status = status
+            self.kind = kind
+            self.financingId = financingId
+            self.receivableId = receivableId
+        }
+    }
+
+    static func visible(_ viewer: Viewer) -> SQLQueryString {
+        viewer.seesAll ? "1 = 1" : "(payer_id = \(bind: viewer.orgId.description) OR payee_id = \(bind: viewer.orgId.description))"
+    }
+
+    /// The payments `viewer` may see, newest first, a page at a time.
+    package static func list(_ filter: Filter, visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<Payment> {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE "
+        query += visible(viewer)
+        if let status = filter.status { query += " AND status = \(bind: status.rawValue)" }
+        if let kind = filter.kind { query += " AND kind = \(bind: kind.rawValue)" }
+        if let f = filter.financingId { query += " AND kind = 'payout' AND subject_id = \(bind: f.description)" }
+        if let r = filter.receivableId { query += " AND kind = 'settlement' AND subject_id = \(bind: r.description)" }
+        return try await page.rows(query, keys: ["created_ms", "id"], descending: true, on: sql) { row in
+            let p = try Payment(row: row)
+            return (p, [.int(p.createdMs), .string(p.id)])
+        }
+    }
+
+    /// The payments `viewer` may see that changed last: the reconciliation page's list.
+    package static func recentlyChanged(visibleTo viewer: Viewer, limit: Int = 200, on sql: any SQLDatabase) async throws -> [Payment] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE "
+        query += visible(viewer)
+        query += " ORDER BY updated_ms DESC, id LIMIT \(literal: limit)"
+        return try await sql.raw(query).all().map { try Payment(row: $0) }
+    }
+
+    /// A payment, if `viewer` may see it.
+    package static func find(_ id: String, visibleTo viewer: Viewer, on sql: any SQLDatabase) async throws -> Payment? {
+        try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE id = \(bind: id) AND \(visible(viewer))").first().map { try Payment(row: $0) }
+    }
+
+    /// Every attempt at what `payment` pays (the same payout, or the same piece's settlement), oldest first.
+    package static func attempts(like payment: Payment, on sql: any SQLDatabase) async throws -> [Payment] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE subject_id = \(bind: payment.subjectId.description) AND kind = \(bind: payment.kind.rawValue)"
+        if let token = payment.tokenId { query += " AND token_id = \(bind: token.description)" }
+        query += " ORDER BY created_ms, id"
+        return try await sql.raw(query).all().map { try Payment(row: $0) }
+    }
+}

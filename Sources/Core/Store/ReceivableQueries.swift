@@ -1,0 +1,57 @@
+import Foundation
+import Ledger
+import SQLKit
+
+/// Reads of receivables and their pieces, by id and viewer: the API, the console and the
+/// services share them.
+package enum ReceivableQueries {
+    package static let columns = Projection.receivables.columns.map { "r." + $0 }.joined(separator: ", ")
+
+    /// The issuer sees its receivables; a holder (supplier or bank) those it holds or held a
+    /// piece of; the regulator and the operator all.
+    package static func visible(_ v: Viewer) -> SQLQueryString {
+        switch v.role {
+        case .regulator, .operator: return "1 = 1"
+        case .core: return "r.issuer_id = \(bind: v.orgId.description)"
+        case .supplier, .bank: return "EXISTS (SELECT 1 FROM tokens t WHERE t.receivable_id = r.id AND t.holder_id = \(bind: v.orgId.description))"
+        }
+    }
+
+    /// The receivable, if `viewer` may see it (another org's receivable is not found).
+    package static func find(_ id: TxID, visibleTo viewer: Viewer, on sql: any SQLDatabase) async throws -> Receivable? {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM receivables r WHERE r.id = \(bind: id.description) AND "
+        query += visible(viewer)
+        guard let row = try await sql.raw(query).first() else { return nil }
+        return try RowReader(row, "receivables").receivable
+    }
+
+    package static func tokens(of r: TxID, holder: OrgID? = nil, statuses: [TokenStatus]? = nil, on sql: any SQLDatabase) async throws -> [Token] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.columns.joined(separator: ", ")) FROM tokens WHERE receivable_id = \(bind: r.description)"
+        if let holder { query += " AND holder_id = \(bind: holder.description)" }
+        if let statuses { query += " AND status IN (\(binds: statuses.map(\.rawValue)))" }
+        query += " ORDER BY tier, created_on, id"
+        return try await sql.raw(query).all().map { try RowReader($0, "tokens").token }
+    }
+
+    /// Up to `limit` ids of the receivable's pieces that settlement pays (active or locked), in
+    /// id order after `after`.
+    package static func payableIds(of r: TxID, after: TokenID? = nil, limit: Int, on sql: any SQLDatabase) async throws -> [TokenID] {
+        var query: SQLQueryString = "SELECT id FROM tokens WHERE receivable_id = \(bind: r.description) AND status IN ('active', 'locked')"
+        if let after { query += " AND id > \(bind: after.description)" }
+        query += " ORDER BY id LIMIT \(unsafeRaw: String(limit))"
+        return try await sql.raw(query).all().map { row in
+            let text = try row.decode(column: "id", as: String.self)
+            guard let id = TokenID(text) else { throw StoreDamage("tokens.id \(text)") }
+            return id
+        }
+    }
+
+    /// Every org's name by id, for pages that name holders.
+    package static func orgNames(on sql: any SQLDatabase) async throws -> [String: String] {
+        var names: [String: String] = [:]
+        for row in try await sql.raw("SELECT id, name FROM orgs").all() {
+            names[try row.decode(column: "id", as: String.self)] = try row.decode(column: "name", as: String.self)
+        }
+        return names
+    }
+}

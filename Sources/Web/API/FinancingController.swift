@@ -1,0 +1,72 @@
+import Core
+import Foundation
+import Ledger
+import SQLKit
+import Vapor
+
+/// Financing: quotes, requests, and the bank's decisions.
+package enum FinancingController {
+    @Sendable package static func list(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let page = try Page(req, keyCount: 2)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f WHERE "
+        query += FinancingQueries.visible(viewer)
+        if let status = try req.queryEnum("status", FinancingStatus.self) { query += " AND f.status = \(bind: status.rawValue)" }
+        return try await page.run(query, keys: ["f.requested_on", "f.id"], descending: true, on: req.application.sql) { row in
+            let f = try RowReader(row, "financings").financing
+            return (DTO.financing(f), [.string(f.requestedOn.description), .string(f.id.description)])
+        }.response()
+    }
+
+    package static func find(_ id: TxID, _ viewer: Viewer, on sql: any SQLDatabase) async throws -> Financing {
+        guard let f = try await FinancingQueries.find(id, visibleTo: viewer, on: sql) else { throw Problem(.notFound, "no such financing") }
+        return f
+    }
+
+    @Sendable package static func show(req: Request) async throws -> Response {
+        DTO.financing(try await find(try req.txIdParameter(), try await req.viewer(), on: req.application.sql)).response()
+    }
+
+    /// `POST /financings {tokenId, bankId}`: rate, days, interest and payout are fixed now.
+    @Sendable package static func create(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        guard case .requestFinancing(let tokenId, let bankId) = try StrictBody(req, allowed: ["tokenId", "bankId"]).payload(.requestFinancing) else {
+            throw StoreDamage("requestFinancing payload")
+        }
+        return DTO.outcome(try await FinancingService.request(tokenId, from: bankId, by: viewer.caller, app: req.application)).response(status: .created)
+    }
+
+    package static func decide(_ req: Request, _ decision: (TxID, Caller, Application) async throws -> Prepared<Outcome>) async throws -> Response {
+        let viewer = try await req.viewer()
+        _ = try StrictBody(req, allowed: [])
+        return try await decision(try req.txIdParameter(), viewer.caller, req.application).response()
+    }
+
+    /// `POST /financings/{id}/approve {otp?}`: `otp`, the approver's code, for an e-CNY payout above the threshold.
+    @Sendable package static func approve(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let otp = try StrictBody(req, allowed: ["otp"]).string("otp", maxLength: 32, optional: true)
+        return try await FinancingService.approve(try req.txIdParameter(), by: viewer.caller, otp: otp, app: req.application).response()
+    }
+    @Sendable package static func reject(req: Request) async throws -> Response { try await decide(req) { .done(try await FinancingService.reject($0, by: $1, app: $2)) } }
+    @Sendable package static func cancel(req: Request) async throws -> Response { try await decide(req) { .done(try await FinancingService.cancel($0, by: $1, app: $2)) } }
+    @Sendable package static func confirmPayout(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let id = try req.txIdParameter()
+        let reference = try StrictBody(req, allowed: ["reference"]).string("reference", maxLength: Limits.maxReferenceLength)!
+        return try await FinancingService.confirmPayout(id, reference: reference, by: viewer.caller, app: req.application).response()
+    }
+
+    /// `GET /tokens/{id}/quotes`: each bank's offer for this token today, from the lines it
+    /// granted the token's issuer — the numbers a request would fix.
+    @Sendable package static func quotes(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let token = try await TokenController.visibleToken(req)
+        guard token.holderId == viewer.orgId else { throw Problem(.notHolder, "only the holder of a token asks for quotes on it") }
+        let items: [JSON] = try await FinancingService.quotes(for: token, app: req.application).map { q, name in
+            ["bankId": .string(q.bankId.description), "bankName": .string(name), "creditLineId": .string(q.creditLineId.description),
+             "rateBps": .int(q.rateBps), "days": .int(q.days), "amountFen": .int(q.amountFen), "interestFen": .int(q.interestFen), "payoutFen": .int(q.payoutFen)]
+        }
+        return JSON.object(["items": .array(items)]).response()
+    }
+}

@@ -1,0 +1,96 @@
+import Core
+import Foundation
+import Ledger
+import Leaf
+import SQLKit
+import Vapor
+
+/// An org's people (its admins, the operator).
+package enum PeoplePages: ConsoleArea {
+    package struct UserRow: Encodable {
+        package var id: String
+        package var email: String
+        package var name: String
+        package var role: String
+        package var roleName: String
+        package var createdAt: String
+        package var disabled: Bool
+        package var isSelf: Bool
+    }
+
+    package struct UsersPage: Encodable {
+        package var orgId: String
+        package var orgName: String
+        package var users: [UserRow]
+        package var form: FormState
+        /// Only the org's own admins add people; the operator sees them.
+        package var canAdd: Bool
+        package var roles: [Choice]
+    }
+
+    @Sendable package static func users(req: Request) async throws -> Response { try await usersPage(req, form: FormState(), error: nil) }
+
+    package static func usersPage(_ req: Request, form: FormState, error: String?, notice: String? = nil) async throws -> Response {
+        let viewer = try await viewer(req)
+        let org = try req.orgIdParameter()
+        try PeopleService.requireAdminOrOperator(of: org, viewer)
+        let name = try await OrgQueries.find(org, on: req.application.sql)["name"]?.stringValue ?? ""
+        let users = try await req.application.sql.raw("SELECT id, email, name, role, created_ms, disabled_ms FROM users WHERE org_id = \(bind: org.description) ORDER BY email").all().map {
+            UserRow(id: try $0.decode(column: "id", as: String.self), email: try $0.decode(column: "email", as: String.self), name: try $0.decode(column: "name", as: String.self),
+                    role: req.tr("user_\(UserRole(stored: try $0.decode(column: "role", as: String.self)).rawValue)"),
+                    roleName: UserRole(stored: try $0.decode(column: "role", as: String.self)).rawValue, createdAt: Time.local(try $0.decode(column: "created_ms", as: Int64.self)),
+                    disabled: try $0.decode(column: "disabled_ms", as: Int64?.self) != nil, isSelf: try $0.decode(column: "id", as: String.self) == viewer.caller.userId)
+        }
+        return try await render(req, "operator/users", title: "users_title", page: UsersPage(orgId: org.description, orgName: name, users: users, form: form,
+                                                                                  canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil,
+                                                                                  roles: UserRole.allCases.map { Choice(value: $0.rawValue, label: req.tr("user_\($0.rawValue)")) }),
+                                status: error == nil ? .ok : form.httpStatus, notice: notice ?? Self.notice(req), error: error)
+    }
+
+    @Sendable package static func addUser(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let org = try req.orgIdParameter()
+        let values = form(req)
+        do {
+            try UserController.requireAdmin(of: org, viewer)
+            var fields: [JSONKey: JSON] = [:]
+            for key in ["email", "name", "password", "role"] { fields[key] = .string(values[key] ?? "") }
+            _ = try await NewUser(StrictBody(fields: fields, path: "", allowed: ["email", "name", "password", "role"])).create(in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+            return redirect("/orgs/\(org)/users", notice: "user_added")
+        } catch is ReauthenticationRequired {
+            return ReauthPages.ask(back: "/orgs/\(org)/users")
+        } catch {
+            let (message, state) = try formError(req, error, values: values.filter { $0.key != "password" })
+            return try await usersPage(req, form: state, error: message)
+        }
+    }
+
+    /// The admin's buttons on each person: disable or enable, end their sessions, reset their
+    /// password (the temporary one is shown on the page, once).
+    @Sendable package static func personAction(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let (org, user) = try UserController.orgAndUser(req)
+        let app = req.application, address = req.remoteAddress?.ipAddress
+        do {
+            switch req.parameters.get("action") {
+            case "disable": _ = try await PeopleService.setDisabled(user, true, in: org, by: viewer, app: app, address: address)
+            case "enable": _ = try await PeopleService.setDisabled(user, false, in: org, by: viewer, app: app, address: address)
+            case "end-sessions": _ = try await PeopleService.endSessions(user, in: org, by: viewer, app: app, address: address)
+            case "role":
+                guard let role = form(req)["role"].flatMap(UserRole.init(rawValue:)) else { throw Problem(.forbidden, "choose a role") }
+                _ = try await PeopleService.setRole(user, to: role, in: org, by: viewer, app: app, address: address)
+            case "reset-password":
+                let (json, temporary) = try await PeopleService.resetPassword(user, in: org, by: viewer, app: app, address: address)
+                let email = json["email"]?.stringValue ?? ""
+                return try await usersPage(req, form: FormState(), error: nil,
+                                           notice: req.tr("temporary_password_notice").replacingOccurrences(of: "{email}", with: email).replacingOccurrences(of: "{password}", with: temporary))
+            default: throw Problem(.notFound, "no such action")
+            }
+            return redirect("/orgs/\(org)/users", notice: "person_\(req.parameters.get("action")!.replacingOccurrences(of: "-", with: "_"))")
+        } catch is ReauthenticationRequired {
+            return ReauthPages.ask(back: "/orgs/\(org)/users")
+        } catch let problem as LedgerError where problem.code.httpStatus == 403 {
+            return try await ConsolePages.error(req, status: .forbidden, code: .forbidden, detail: problem.message)
+        }
+    }
+}

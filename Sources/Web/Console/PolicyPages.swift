@@ -1,0 +1,54 @@
+import Core
+import Foundation
+import Ledger
+import Leaf
+import SQLKit
+import Vapor
+
+/// The policy (everyone reads it; the operator sets it).
+package enum PolicyPages: ConsoleArea {
+    package struct PolicyField: Encodable {
+        package var key: String
+        package var label: String
+        package var value: String
+        package var error: String?
+    }
+
+    package struct PolicyPage: Encodable {
+        package var fields: [PolicyField]
+        package var editable: Bool
+    }
+
+    package static let policyKeys = ["maxTermDays", "minTermDays", "minPieceFen", "maxFaceFen", "maxTier", "acceptanceWindowDays", "financingCutoffDays", "graceDays"]
+
+    @Sendable package static func policy(req: Request) async throws -> Response { try await policyPage(req, form: FormState(), error: nil) }
+
+    package static func policyPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        let current = try await req.application.requireSequencer().read(\.policy).json
+        let fields = policyKeys.map { key in
+            PolicyField(key: key, label: req.tr("policy_\(key)"), value: form.values[key] ?? String(current[key]?.intValue ?? 0), error: form.errors[key])
+        }
+        return try await render(req, "operator/policy", title: "policy_title", page: PolicyPage(fields: fields, editable: viewer.role == .operator),
+                                status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
+    }
+
+    @Sendable package static func setPolicy(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let values = form(req)
+        do {
+            var fields: [JSONKey: JSON] = [:]
+            for key in policyKeys {
+                guard let n = values[key].flatMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }) else { throw LedgerError.invalid(key, "must be a whole number") }
+                fields[key] = .int(n)
+            }
+            _ = try await OnboardingService.setPolicy(fields, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+            return redirect("/policy", notice: "policy_set")
+        } catch {
+            var fieldNames: [String: String] = [:]
+            for key in policyKeys { fieldNames["payload.policy.\(key)"] = key }
+            let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames)
+            return try await policyPage(req, form: state, error: message)
+        }
+    }
+}

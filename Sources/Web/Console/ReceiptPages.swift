@@ -1,0 +1,57 @@
+import Core
+import Foundation
+import Ledger
+import Leaf
+import SQLKit
+import Vapor
+
+/// "Verify my receipt": anyone pastes an inclusion proof and sees it checked — the audit path
+/// leads to the block's Merkle root, the header hashes to the block hash, the operator signed
+/// it — and whether this node's own copy of that block is the same.
+package enum ReceiptPages: ConsoleArea {
+    package struct ReceiptPage: Encodable {
+        package var proof: String
+        package var checked: Bool
+        package var ok: Bool
+        package var problem: String
+        package var matchesChain: Bool
+        package var height: Int64
+        package var transactionId: String
+    }
+
+    @Sendable package static func receiptForm(req: Request) async throws -> Response {
+        try await receiptPage(req, ReceiptPage(proof: "", checked: false, ok: false, problem: "", matchesChain: false, height: 0, transactionId: ""))
+    }
+
+    package static func receiptPage(_ req: Request, _ page: ReceiptPage, status: HTTPResponseStatus = .ok) async throws -> Response {
+        try await withPreSession(req) { try await render(req, "common/receipt", title: "receipt_title", page: page, status: status) }
+    }
+
+    @Sendable package static func checkReceipt(req: Request) async throws -> Response {
+        let text = String((form(req)["proof"] ?? "").prefix(64 * 1024))
+        var page = ReceiptPage(proof: text, checked: true, ok: false, problem: "", matchesChain: false, height: 0, transactionId: "")
+        let proof: InclusionProof
+        do {
+            proof = try InclusionProof(json: try JSON.parse(Array(text.utf8)))
+        } catch {
+            page.problem = req.tr("receipt_unreadable") + " (\(error))"
+            return try await receiptPage(req, page, status: .unprocessableEntity)
+        }
+        page.height = proof.blockHeight
+        page.transactionId = proof.transactionId
+        let sql = req.application.sql
+        guard let op = try await sql.raw("SELECT public_key FROM orgs WHERE role = 'operator'").first(),
+              let key = Base64.decode(try op.decode(column: "public_key", as: String.self)) else {
+            page.problem = req.tr("receipt_no_chain")
+            return try await receiptPage(req, page)
+        }
+        if let problem = proof.problem(sealerPublicKey: key) {
+            page.problem = problem
+        } else {
+            page.ok = true
+        }
+        let stored = try await sql.raw("SELECT hash FROM blocks WHERE height = \(bind: proof.blockHeight)").first().map { try $0.decode(column: "hash", as: String.self) }
+        page.matchesChain = stored == proof.hash
+        return try await receiptPage(req, page)
+    }
+}

@@ -1,0 +1,201 @@
+import Core
+import Foundation
+import Ledger
+import Leaf
+import SQLKit
+import Vapor
+
+/// The core enterprise's receivables: the list, issuing, one receivable with its clearing list and tree, settlement.
+package enum ReceivablePages: ConsoleArea {
+    package struct ReceivablesPage: Encodable {
+        package var receivables: [ReceivableView]
+        package var isCore: Bool
+        package var pager: Pager
+    }
+
+    @Sendable package static func receivables(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let p = try await Presenter.make(req)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableQueries.columns) FROM receivables r WHERE "
+        query += ReceivableQueries.visible(viewer)
+        let number = Pager.number(req)
+        query += " ORDER BY r.due_date, r.id"
+        query += Pager.sql(number)
+        let (rows, pager) = Pager.make(req, number, rows: try await req.application.sql.raw(query).all().map { p.receivable(try RowReader($0, "receivables").receivable) })
+        return try await render(req, "core/receivables", title: "nav_receivables", page: ReceivablesPage(receivables: rows, isCore: viewer.role == .core, pager: pager),
+                                notice: notice(req))
+    }
+
+    package struct LineOption: Encodable {
+        package var id: String
+        package var label: String
+    }
+
+    package struct IssuePage: Encodable {
+        package var suppliers: [OrgOption]
+        package var lines: [LineOption]
+        package var earliest: String
+        package var latest: String
+        package var maxTermDays: Int64
+        package var form: FormState
+    }
+
+    @Sendable package static func issueForm(req: Request) async throws -> Response {
+        try await issuePage(req, form: FormState(), error: nil)
+    }
+
+    package static func issuePage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        guard viewer.role == .core else { throw Problem(.forbidden, "only a core enterprise issues receivables") }
+        let sql = req.application.sql
+        let p = try await Presenter.make(req)
+        let suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql)
+        let lines = try await sql.raw("SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE core_id = \(bind: viewer.orgId.description) AND status = 'active' ORDER BY id").all()
+            .map { try RowReader($0, "credit_lines").creditLine }
+            .map { LineOption(id: $0.id.description, label: "\(p.name($0.bankId)) · \(Presenter.rate($0.rateBps)) · \(req.tr("available")) \(Money.format($0.availableFen)) · \(req.tr("expires")) \($0.expiresOn)") }
+        let (policy, today) = try await req.application.requireSequencer().read { ($0.policy, BusinessDate(epochMs: req.application.ledgerClock.nowMs())) }
+        return try await render(req, "core/issue", title: "nav_issue", page: IssuePage(
+            suppliers: suppliers, lines: lines, earliest: today.adding(days: policy.minTermDays).description, latest: today.adding(days: policy.maxTermDays).description,
+            maxTermDays: policy.maxTermDays, form: form), status: error == nil ? .ok : form.httpStatus, error: error)
+    }
+
+    /// The issue form, posted as multipart so the document travels with it.
+    package struct IssueForm: Content {
+        package var supplierId: String?
+        package var creditLineId: String?
+        package var face: String?
+        package var dueDate: String?
+        package var documentSha256: String?
+        package var invoiceNumber: String?
+        package var fileName: String?
+        package var memo: String?
+        package var file: File?
+    }
+
+    @Sendable package static func issue(req: Request) async throws -> Response {
+        let viewer = try await viewer(req)
+        let posted = (try? req.content.decode(IssueForm.self)) ?? IssueForm()
+        var values: [String: String] = [:]
+        for (key, value) in [("supplierId", posted.supplierId), ("creditLineId", posted.creditLineId), ("face", posted.face), ("dueDate", posted.dueDate),
+                             ("documentSha256", posted.documentSha256), ("invoiceNumber", posted.invoiceNumber), ("fileName", posted.fileName), ("memo", posted.memo)] {
+            if let value { values[key] = value }
+        }
+        let now = req.application.ledgerClock.nowMs()
+        do {
+            // The file, if one came, is kept by its hash; the hash is what goes on the chain.
+            if viewer.role == .core, let file = posted.file, file.data.readableBytes > 0 {
+                guard file.data.readableBytes <= DocumentController.maxBytes else { throw LedgerError.invalid("documentSha256", "a document may be at most 10 MB") }
+                let name = file.filename
+                try Limits.checkText(name, field: "fileName", maxLength: Limits.maxFileNameLength)
+                let kind = (values["invoiceNumber"] ?? "").isEmpty ? "contract" : "invoice"
+                let sha = try await DocumentController.store(Data(file.data.readableBytesView), kind: kind, number: values["invoiceNumber"].flatMap { $0.isEmpty ? nil : $0 },
+                                                             fileName: name, contentType: file.contentType?.serialize() ?? "application/octet-stream", by: viewer.orgId, app: req.application)
+                if let typed = values["documentSha256"], !typed.isEmpty, typed != sha {
+                    throw LedgerError.invalid("documentSha256", "the file's SHA-256 is \(sha), not the one given")
+                }
+                values["documentSha256"] = sha
+                values["fileName"] = name
+            }
+            guard let supplier = values["supplierId"].flatMap(OrgID.init) else { throw LedgerError.invalid("supplierId", "choose a supplier") }
+            guard let line = values["creditLineId"].flatMap(TxID.init) else { throw LedgerError.invalid("creditLineId", "choose a credit line") }
+            guard let due = values["dueDate"].flatMap(BusinessDate.init) else { throw LedgerError.invalid("dueDate", "must be a date YYYY-MM-DD") }
+            var documents: [Document] = []
+            if let sha = values["documentSha256"], !sha.isEmpty {
+                guard Hex.isLowercaseHex(sha, length: 64) else { throw LedgerError.invalid("documentSha256", "must be 64 lowercase hex characters") }
+                // Empty fields are absent; anything else is the ledger's to judge, never cut here.
+                let number = values["invoiceNumber"].flatMap { $0.isEmpty ? nil : $0 }
+                documents.append(Document(kind: number == nil ? .contract : .invoice, sha256: sha, number: number, fileName: values["fileName"].flatMap { $0.isEmpty ? nil : $0 }))
+            }
+            let issue = ReceivableService.Issue(supplierId: supplier, creditLineId: line, faceFen: try fen(values, "face"), dueDate: due, documents: documents,
+                                                memo: values["memo"].flatMap { $0.isEmpty ? nil : $0 })
+            let prepared = try await ReceivableService.issue(issue, by: viewer.caller, app: req.application)
+            guard case .done(let outcome) = prepared else { return redirect("/approvals/\(prepared.held?.id ?? "")", notice: "held") }
+            return redirect("/receivables/\(outcome.effects.receivableId?.description ?? "")", notice: "issued")
+        } catch {
+            let fieldFor: [String: String] = ["faceFen": "face", "dueDate": "dueDate", "memo": "memo", "documents[0].number": "invoiceNumber",
+                                              "documents[0].fileName": "fileName"]
+            var (message, state) = try formError(req, error, values: values, fieldNames: fieldFor)
+            if let code = (error as? LedgerError)?.code {
+                switch code {
+                case .termOutOfRange: state.errors["dueDate"] = req.tr("error_term_out_of_range")
+                case .amountOutOfRange: state.errors["face"] = req.tr("error_amount_out_of_range")
+                case .insufficientCredit, .creditLineUnusable: state.errors["creditLineId"] = req.tr("error_\(code.rawValue)")
+                case .duplicateInvoice: state.errors["invoiceNumber"] = req.tr("error_duplicate_invoice")
+                case .invalidCounterparty, .orgSuspended: state.errors["supplierId"] = req.tr("error_\(code.rawValue)")
+                default: break
+                }
+            }
+            return try await issuePage(req, form: state, error: message)
+        }
+    }
+
+    package struct ClearingRow: Encodable {
+        package var tokenId: String
+        package var holderName: String
+        package var amount: String
+        package var tier: Int64
+        package var status: String
+        package var statusLabel: String
+    }
+
+    package struct ReceivablePage: Encodable {
+        package var receivable: ReceivableView
+        package var clearing: [ClearingRow]
+        package var pager: Pager
+        package var tree: String
+        package var canSettle: Bool
+        package var payable: String
+        package var form: FormState
+    }
+
+    @Sendable package static func receivable(req: Request) async throws -> Response {
+        try await receivablePage(req, form: FormState(), error: nil)
+    }
+
+    /// One receivable: its clearing list a page at a time, the amount still to pay, and its tree
+    /// as a picture can hold it (the rest summarised), however many pieces it has.
+    package static func receivablePage(_ req: Request, form: FormState, error: String?) async throws -> Response {
+        let viewer = try await viewer(req)
+        let r = try await ReceivableController.find(req, viewer)
+        let p = try await Presenter.make(req)
+        let sql = req.application.sql
+        let issuerView = viewer.seesAll || r.issuerId == viewer.orgId
+        var scope: SQLQueryString = "t.receivable_id = \(bind: r.id.description) AND t.status IN (\(binds: TokenQueries.clearingStatuses.map(\.rawValue)))"
+        if !issuerView { scope += " AND t.holder_id = \(bind: viewer.orgId.description)" }
+        let number = Pager.number(req)
+        var query: SQLQueryString = "SELECT \(unsafeRaw: TokenQueries.columns) FROM tokens t WHERE "
+        query += scope
+        query += " ORDER BY t.tier, t.created_on, t.id"
+        query += Pager.sql(number)
+        let (rows, pager) = Pager.make(req, number, rows: try await sql.raw(query).all().map { try RowReader($0, "tokens").token })
+        let clearing = rows.map {
+            ClearingRow(tokenId: $0.id.description, holderName: p.name($0.holderId), amount: Money.format($0.amountFen), tier: $0.tier, status: $0.status.rawValue,
+                        statusLabel: p.status($0.status.rawValue))
+        }
+        let payable = try await sql.totalFen("SELECT CAST(SUM(amount_fen) AS BIGINT) AS total FROM tokens WHERE receivable_id = \(bind: r.id.description) AND status IN ('active', 'locked')")
+        var tree = ""
+        if issuerView {
+            let slice = try await TokenQueries.treeSlice(of: r.id, on: sql)
+            tree = Charts.tree(slice.tokens, hidden: slice.hidden, names: p.names, label: { p.status($0) },
+                               more: { count, fen in req.tr("tree_more").replacingOccurrences(of: "{count}", with: String(count)).replacingOccurrences(of: "{amount}", with: Money.format(fen)) })
+        }
+        let page = ReceivablePage(receivable: p.receivable(r), clearing: clearing, pager: pager, tree: tree,
+                                  canSettle: viewer.role == .core && r.issuerId == viewer.orgId && payable > 0, payable: Money.format(payable), form: form)
+        return try await render(req, "core/receivable", title: "receivable_title", page: page, status: error == nil ? .ok : form.httpStatus,
+                                notice: notice(req), error: error)
+    }
+
+    @Sendable package static func settle(req: Request) async throws -> Response {
+        let id = try req.txIdParameter()
+        var instructed = false
+        let response = try await actOrHold(req, action: "settle", next: "/receivables/\(id)", done: "settled", fieldNames: ["reference": "reference"],
+                                           page: { try await receivablePage(req, form: $0, error: $1) }) { viewer, v in
+            guard let reference = v["reference"], !reference.isEmpty else { throw LedgerError.invalid("reference", "give the payment's reference") }
+            let prepared = try await ReceivableService.settle(id, tokenIds: nil, reference: reference, by: viewer, app: req.application)
+            if case .done(let settlement) = prepared, !settlement.payments.isEmpty { instructed = true }
+            return prepared.held
+        }
+        // Through the core's rail: paid, and settled on the ledger, as each holder's payment arrives.
+        return instructed ? redirect("/receivables/\(id)", notice: "settle_instructed") : response
+    }
+}
