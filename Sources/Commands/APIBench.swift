@@ -119,9 +119,7 @@ struct APIBench {
 
     /// The scratch database, empty.
     static func wipe(_ app: Application) async throws {
-        try await app.sql.raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name = 'pgbench'").run()
-        try await app.sql.raw("DROP SCHEMA IF EXISTS public CASCADE").run()
-        try await app.sql.raw("CREATE SCHEMA public").run()
+        try await app.wipeScratchPostgres()
     }
 
     /// pgbench's TPC-B-like rate on the same database: scale 8, `pgbenchClients` clients, 15 s.

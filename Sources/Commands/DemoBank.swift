@@ -39,8 +39,7 @@ enum DemoBank {
     static func open(_ app: Application) async throws {
         let names = try await ReceivableQueries.orgNames(on: app.sql)
         func org(_ key: String) async throws -> OrgID? {
-            try await app.sql.raw("SELECT u.org_id FROM users u WHERE u.email = \(bind: "\(key)@cascade.demo")").first()
-                .flatMap { OrgID(try $0.decode(column: "org_id", as: String.self)) }
+            try await OrgQueries.org(ofUserWithEmail: "\(key)@cascade.demo", on: app.sql)
         }
         for a in accounts {
             guard let id = try await org(a.key), try await PaymentAccount.find(id, rail: "bank", on: app.sql) == nil else { continue }

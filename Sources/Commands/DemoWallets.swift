@@ -78,8 +78,7 @@ enum DemoWallets {
     static func open(_ rail: EcnyRail, app: Application) async throws {
         let names = try await ReceivableQueries.orgNames(on: app.sql)
         for w in wallets {
-            guard let org = try await app.sql.raw("SELECT u.org_id FROM users u WHERE u.email = \(bind: "\(w.key)@cascade.demo")").first()
-                .flatMap({ OrgID(try $0.decode(column: "org_id", as: String.self)) }) else { continue }
+            guard let org = try await OrgQueries.org(ofUserWithEmail: "\(w.key)@cascade.demo", on: app.sql) else { continue }
             // A service that refuses now and then (its faults) is asked again.
             for attempt in 1...20 {
                 do {

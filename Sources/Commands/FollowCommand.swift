@@ -70,9 +70,8 @@ package struct FollowCommand: AsyncCommand {
 
     /// A local sign-in bound to the chain's regulator, made once the chain names one.
     package static func localUser(_ app: Application, follower: Follower, email: String, password: String) async throws {
-        guard try await app.sql.raw("SELECT id FROM users WHERE email = \(bind: email.lowercased())").first() == nil else { return }
-        guard let row = try await app.sql.raw("SELECT id FROM orgs WHERE role = 'regulator' ORDER BY id").first(),
-              let org = OrgID(try row.decode(column: "id", as: String.self)) else { return }
+        guard try await OrgQueries.org(ofUserWithEmail: email, on: app.sql) == nil else { return }
+        guard let org = try await OrgQueries.first(.regulator, on: app.sql) else { return }
         try await Accounts(sql: app.sql).createUser(org: org, email: email, name: "Observer", role: .admin, password: password, nowMs: app.wallClock.nowMs())
     }
 }

@@ -17,8 +17,7 @@ struct MigrateCommand: AsyncCommand {
             throw CommandFailure(exitCode: 2, "no migrations")
         }
         try await context.application.migrateDatabase()
-        let names = try await context.application.sql.raw("SELECT name FROM _fluent_migrations ORDER BY name").all()
-            .map { try $0.decode(column: "name", as: String.self) }
+        let names = try await context.application.appliedMigrations()
         context.console.print("migrated: \(names.joined(separator: ", "))")
     }
 }

@@ -112,10 +112,7 @@ struct ScaleBench {
             _ = try await accounts.createUser(org: org, email: email, name: email, role: .admin, password: Self.password, nowMs: nowMs)
         }
         // The core's open receivable in the most pieces: the largest tree page.
-        let receivable = try await app.sql.raw("""
-            SELECT r.id FROM receivables r JOIN tokens t ON t.receivable_id = r.id
-            WHERE r.issuer_id = \(bind: core.description) AND r.status = 'active' GROUP BY r.id ORDER BY count(*) DESC LIMIT 1
-            """).first().flatMap { TxID(try $0.decode(column: "id", as: String.self)) }
+        let receivable = try await TokenQueries.largestActiveReceivable(of: core, on: app.sql)
         let summary = counts.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
         return Built(transactions: w.state.transactionCount, counts: summary, supplier: supplier, core: core, regulator: regulator,
                      receivable: receivable ?? TxID(digest: [UInt8](repeating: 0, count: 32)))
@@ -167,7 +164,7 @@ struct ScaleBench {
             return t
         }
         let supplier = try await token("supplier@scale.bench"), core = try await token("core@scale.bench"), regulator = try await token("regulator@scale.bench")
-        let proofIds = try await app.sql.raw("SELECT id FROM transactions TABLESAMPLE SYSTEM (1) LIMIT 220").all().map { try $0.decode(column: "id", as: String.self) }
+        let proofIds = try await ChainQueries.sampleTransactionIds(count: 220, on: app.sql)
         let reads: [(String, String, String)] = [
             ("holdings page", "/holdings", "Cookie: cascade_session=\(supplier)\r\n"),
             ("receivable tree page", "/receivables/\(built.receivable)", "Cookie: cascade_session=\(core)\r\n"),

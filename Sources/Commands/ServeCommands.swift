@@ -80,7 +80,7 @@ enum Platform {
         app.ledgerClock = clock
         let sealer = SealerBox()
         // The operator's key checks the snapshot's signature before the state is read from it.
-        if let op = try await app.sql.raw("SELECT id FROM orgs WHERE role = 'operator'").first().flatMap({ OrgID(try $0.decode(column: "id", as: String.self)) }),
+        if let op = try await OrgQueries.first(.operator, on: app.sql),
            let signer = try await vault.signer(for: op, on: app.sql) {
             sealer.set(signer)
         }

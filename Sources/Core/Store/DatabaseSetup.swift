@@ -145,6 +145,19 @@ extension Application {
         databases.reinitialize(.psql)
     }
 
+    /// The names of the migrations applied, in order.
+    package func appliedMigrations() async throws -> [String] {
+        try await sql.raw("SELECT name FROM _fluent_migrations ORDER BY name").all().map { try $0.decode(column: "name", as: String.self) }
+    }
+
+    /// Empties a scratch PostgreSQL database (a benchmark's): its pgbench clients are cut off and
+    /// the whole public schema goes.
+    package func wipeScratchPostgres() async throws {
+        try await sql.raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name = 'pgbench'").run()
+        try await sql.raw("DROP SCHEMA IF EXISTS public CASCADE").run()
+        try await sql.raw("CREATE SCHEMA public").run()
+    }
+
     /// Brings the schema up to date. SQLite then runs in write-ahead-log mode (kept in the file):
     /// readers never wait for the writer, and the writer waits only for another writer.
     public func migrateDatabase() async throws {

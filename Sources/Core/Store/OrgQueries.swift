@@ -34,4 +34,38 @@ package enum OrgQueries {
     package static func all(on sql: any SQLDatabase) async throws -> [JSON] {
         try await sql.raw("SELECT \(unsafeRaw: columns) FROM orgs ORDER BY role, name").all().map { try RowReader($0, "orgs").org }
     }
+
+    /// An org's name, role and status as the chain registered them; nil for an org it does not know.
+    package static func summary(of id: OrgID, on sql: any SQLDatabase) async throws -> (name: String, role: String, status: String)? {
+        try await sql.raw("SELECT name, role, status FROM orgs WHERE id = \(bind: id.description)").first().map {
+            (try $0.decode(column: "name", as: String.self), try $0.decode(column: "role", as: String.self), try $0.decode(column: "status", as: String.self))
+        }
+    }
+
+    /// The orgs of a role, by name, with their ids: what a form may name.
+    package static func named(role: OrgRole, activeOnly: Bool, on sql: any SQLDatabase) async throws -> [(id: String, name: String)] {
+        var query: SQLQueryString = "SELECT id, name FROM orgs WHERE role = \(bind: role.rawValue)"
+        if activeOnly { query += " AND status = 'active'" }
+        query += " ORDER BY name"
+        return try await sql.raw(query).all().map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "name", as: String.self)) }
+    }
+
+    /// The platform's policy as the chain set it last (nil before any).
+    package static func policy(on sql: any SQLDatabase) async throws -> JSON? {
+        guard let row = try await sql.raw("SELECT body FROM policy WHERE id = 1").first() else { return nil }
+        return try JSON.parse(try row.decode(column: "body", as: String.self))
+    }
+
+    /// The first org of a role, by id: the operator (there is one), the regulator an observer's
+    /// local sign-in is bound to.
+    package static func first(_ role: OrgRole, on sql: any SQLDatabase) async throws -> OrgID? {
+        try await sql.raw("SELECT id FROM orgs WHERE role = \(bind: role.rawValue) ORDER BY id").first()
+            .flatMap { OrgID(try $0.decode(column: "id", as: String.self)) }
+    }
+
+    /// The org of the user with this email, if there is one.
+    package static func org(ofUserWithEmail email: String, on sql: any SQLDatabase) async throws -> OrgID? {
+        try await sql.raw("SELECT org_id FROM users WHERE email = \(bind: email.lowercased())").first()
+            .flatMap { OrgID(try $0.decode(column: "org_id", as: String.self)) }
+    }
 }

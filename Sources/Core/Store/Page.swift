@@ -41,10 +41,16 @@ package struct Page {
     /// One page of typed rows, and the cursor of the next page (nil on the last).
     package struct Rows<Row> {
         package var items: [Row]
-        package var nextCursor: String?
+        /// The sort key of the last item, when more follow.
+        package var lastKey: [JSON]?
+
+        package var nextCursor: String? { lastKey.map(Page.cursor) }
+
+        /// The page after this one, of the same size; nil on the last.
+        package func next(limit: Int) -> Page? { lastKey.map { Page(limit: limit, after: $0) } }
 
         package func map<Other>(_ transform: (Row) throws -> Other) rethrows -> Rows<Other> {
-            Rows<Other>(items: try items.map(transform), nextCursor: nextCursor)
+            Rows<Other>(items: try items.map(transform), lastKey: lastKey)
         }
 
         /// `{items, nextCursor}`, as every list of the API answers.
@@ -76,7 +82,7 @@ package struct Page {
             items.append(item)
             lastKey = key
         }
-        return Rows(items: items, nextCursor: found.count > limit ? Self.cursor(lastKey) : nil)
+        return Rows(items: items, lastKey: found.count > limit ? lastKey : nil)
     }
 
     /// Runs `select` (a query ending in its WHERE clause, which may be `WHERE 1 = 1`) one page
@@ -86,5 +92,24 @@ package struct Page {
     package func run(_ select: SQLQueryString, keys: [String], descending: Bool = false, on sql: any SQLDatabase,
                      _ item: (any SQLRow) throws -> (json: JSON, key: [JSON])) async throws -> JSON {
         try await rows(select, keys: keys, descending: descending, on: sql) { try item($0) }.json { $0 }
+    }
+}
+
+/// Rows `offset` to `offset + limit` of a list in its order: the console's numbered pages and
+/// its short lists (the dashboard's next receivables).
+package struct Slice: Sendable {
+    package var limit: Int
+    package var offset: Int
+
+    package init(limit: Int, offset: Int = 0) {
+        self.limit = limit
+        self.offset = offset
+    }
+
+    /// Runs `select` (a query ending in its WHERE clause) ordered by `order`.
+    package func rows<Row>(_ select: SQLQueryString, order: String, on sql: any SQLDatabase, _ row: (any SQLRow) throws -> Row) async throws -> [Row] {
+        var query = select
+        query += " ORDER BY \(unsafeRaw: order) LIMIT \(literal: limit) OFFSET \(literal: offset)"
+        return try await sql.raw(query).all().map(row)
     }
 }

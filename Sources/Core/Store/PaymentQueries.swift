@@ -59,4 +59,47 @@ package enum PaymentQueries {
         query += " ORDER BY created_ms, id"
         return try await sql.raw(query).all().map { try Payment(row: $0) }
     }
+
+    // MARK: The bank rail's instructions
+
+    /// A pain.001 file the platform made for a bank, without its body.
+    package struct Instruction: Sendable {
+        package var id: String
+        package var kind: String
+        package var payerId: String?
+        package var createdMs: Int64
+        package var deliveredMs: Int64?
+    }
+
+    /// The instructions a bank takes from the platform: its own (a bank paying out) and those of
+    /// the accounts it keeps (a core enterprise's settlement from its account there); every one
+    /// for the regulator and the operator.
+    static func instructionsFor(_ viewer: Viewer) throws -> SQLQueryString {
+        if viewer.seesAll { return "rail = 'bank' AND direction = 'out'" }
+        guard viewer.role == .bank else { throw LedgerError(.forbidden, "a bank takes the instructions of the accounts it keeps") }
+        let bank = viewer.orgId.description
+        return """
+            rail = 'bank' AND direction = 'out' AND (org_id = \(bind: bank)
+                OR org_id IN (SELECT org_id FROM payment_accounts WHERE rail = 'bank' AND agent_org_id = \(bind: bank)))
+            """
+    }
+
+    /// Newest first, a page at a time.
+    package static func instructions(visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<Instruction> {
+        var query: SQLQueryString = "SELECT id, kind, org_id, created_ms, delivered_ms FROM rail_messages WHERE "
+        query += try instructionsFor(viewer)
+        return try await page.rows(query, keys: ["created_ms", "id"], descending: true, on: sql) { row in
+            let i = Instruction(id: try row.decode(column: "id", as: String.self), kind: try row.decode(column: "kind", as: String.self),
+                                payerId: try row.decode(column: "org_id", as: String?.self), createdMs: try row.decode(column: "created_ms", as: Int64.self),
+                                deliveredMs: try row.decode(column: "delivered_ms", as: Int64?.self))
+            return (i, [.int(i.createdMs), .string(i.id)])
+        }
+    }
+
+    /// The pain.001.001.09 document itself, as it was made, if `viewer` takes it.
+    package static func instructionBody(_ id: String, visibleTo viewer: Viewer, on sql: any SQLDatabase) async throws -> String? {
+        var query: SQLQueryString = "SELECT body FROM rail_messages WHERE id = \(bind: id) AND "
+        query += try instructionsFor(viewer)
+        return try await sql.raw(query).first().map { try $0.decode(column: "body", as: String.self) }
+    }
 }

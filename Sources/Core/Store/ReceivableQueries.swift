@@ -17,6 +17,56 @@ package enum ReceivableQueries {
         }
     }
 
+    /// Which receivables a list shows: all the viewer may see, or those of some statuses, one
+    /// issuer, or due on or before a day.
+    package struct Filter: Sendable {
+        package var statuses: [ReceivableStatus]?
+        package var issuerId: OrgID?
+        package var dueBefore: BusinessDate?
+
+        package init(statuses: [ReceivableStatus]? = nil, issuerId: OrgID? = nil, dueBefore: BusinessDate? = nil) {
+            self.statuses = statuses
+            self.issuerId = issuerId
+            self.dueBefore = dueBefore
+        }
+    }
+
+    static func select(_ filter: Filter, visibleTo viewer: Viewer) -> SQLQueryString {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM receivables r WHERE "
+        query += visible(viewer)
+        if let statuses = filter.statuses { query += " AND r.status IN (\(binds: statuses.map(\.rawValue)))" }
+        if let issuer = filter.issuerId { query += " AND r.issuer_id = \(bind: issuer.description)" }
+        if let due = filter.dueBefore { query += " AND r.due_date <= \(bind: due.description)" }
+        return query
+    }
+
+    /// The receivables `viewer` may see, soonest due first, a page at a time.
+    package static func list(_ filter: Filter, visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<Receivable> {
+        try await page.rows(select(filter, visibleTo: viewer), keys: ["r.due_date", "r.id"], on: sql) { row in
+            let r = try RowReader(row, "receivables").receivable
+            return (r, [.string(r.dueDate.description), .string(r.id.description)])
+        }
+    }
+
+    /// The same list, as rows `slice` of it.
+    package static func list(_ filter: Filter, visibleTo viewer: Viewer, slice: Slice, on sql: any SQLDatabase) async throws -> [Receivable] {
+        try await slice.rows(select(filter, visibleTo: viewer), order: "r.due_date, r.id", on: sql) { try RowReader($0, "receivables").receivable }
+    }
+
+    /// The receivables `viewer` may see, in id order, a page at a time: the export.
+    package static func all(visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<Receivable> {
+        try await page.rows(select(Filter(), visibleTo: viewer), keys: ["r.id"], on: sql) { row in
+            let r = try RowReader(row, "receivables").receivable
+            return (r, [.string(r.id.description)])
+        }
+    }
+
+    /// The receivable a token the viewer may see is a piece of (whoever else holds its other pieces).
+    package static func receivable(of token: Token, on sql: any SQLDatabase) async throws -> Receivable? {
+        try await sql.raw("SELECT \(unsafeRaw: columns) FROM receivables r WHERE r.id = \(bind: token.receivableId.description)").first()
+            .map { try RowReader($0, "receivables").receivable }
+    }
+
     /// The receivable, if `viewer` may see it (another org's receivable is not found).
     package static func find(_ id: TxID, visibleTo viewer: Viewer, on sql: any SQLDatabase) async throws -> Receivable? {
         var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM receivables r WHERE r.id = \(bind: id.description) AND "

@@ -66,4 +66,39 @@ package enum StatsQueries {
         }
         return t
     }
+
+    /// The regulator's overview: what each core that has issued still owes (its open
+    /// receivables' face less what was paid), and each bank's approved financing with its
+    /// amount-weighted rate. For the regulator and the operator.
+    package struct Overview: Sendable {
+        package var outstandingByCore: [(coreId: String, outstandingFen: Int64)]
+        package var financedByBank: [(bankId: String, amountFen: Int64, averageRateBps: Int64)]
+    }
+
+    package static func overview(for viewer: Viewer, on sql: any SQLDatabase) async throws -> Overview {
+        guard viewer.seesAll else { throw LedgerError(.forbidden, "the overview is for the regulator and the operator") }
+        // Outstanding is the sum of the open receivables' live tokens (value is conserved), read
+        // from the status index, whatever the length of the history behind them.
+        var outstanding: [String: Int64] = [:]
+        for row in try await sql.raw("""
+            SELECT issuer_id AS org, CAST(SUM(face_fen - paid_fen) AS BIGINT) AS outstanding
+            FROM receivables WHERE status IN ('pending', 'active', 'overdue') GROUP BY issuer_id
+            """).all() {
+            outstanding[try row.decode(column: "org", as: String.self)] = try row.decode(column: "outstanding", as: Int64.self)
+        }
+        let byCore = try await sql.raw("""
+            SELECT o.id AS org FROM orgs o WHERE o.role = 'core' AND EXISTS (SELECT 1 FROM receivables r WHERE r.issuer_id = o.id) ORDER BY o.id
+            """).all().map { row -> (String, Int64) in
+                let org = try row.decode(column: "org", as: String.self)
+                return (org, outstanding[org] ?? 0)
+            }
+        let byBank = try await sql.raw("""
+            SELECT bank_id AS org, CAST(SUM(amount_fen) AS BIGINT) AS financed, CAST(SUM(amount_fen * rate_bps) AS BIGINT) AS weighted
+            FROM financings WHERE status IN ('approved', 'paid') GROUP BY bank_id ORDER BY bank_id
+            """).all().map { row -> (String, Int64, Int64) in
+                let financed = try row.decode(column: "financed", as: Int64.self)
+                return (try row.decode(column: "org", as: String.self), financed, financed > 0 ? try row.decode(column: "weighted", as: Int64.self) / financed : 0)
+            }
+        return Overview(outstandingByCore: byCore, financedByBank: byBank)
+    }
 }

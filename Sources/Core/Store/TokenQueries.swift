@@ -9,6 +9,118 @@ package enum TokenQueries {
     package static let columns = Projection.tokens.columns.map { "t." + $0 }.joined(separator: ", ")
     package static let clearingStatuses: [TokenStatus] = [.pending, .active, .locked, .settled]
 
+    // MARK: A receivable's clearing list: who is to be paid how much at maturity
+
+    /// The pieces of `r` that are live (pending, active, locked) or already settled: all of them
+    /// for the issuer, the regulator and the operator, a holder's own for a holder.
+    static func clearingSelect(of r: Receivable, visibleTo viewer: Viewer) -> SQLQueryString {
+        var query: SQLQueryString = """
+            SELECT \(unsafeRaw: columns) FROM tokens t WHERE t.receivable_id = \(bind: r.id.description)
+            AND t.status IN (\(binds: clearingStatuses.map(\.rawValue)))
+            """
+        if !(viewer.seesAll || r.issuerId == viewer.orgId) { query += " AND t.holder_id = \(bind: viewer.orgId.description)" }
+        return query
+    }
+
+    /// The clearing list in tier, creation and id order, a page at a time.
+    package static func clearing(of r: Receivable, visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<Token> {
+        try await page.rows(clearingSelect(of: r, visibleTo: viewer), keys: ["t.tier", "t.created_on", "t.id"], on: sql) { row in
+            let t = try RowReader(row, "tokens").token
+            return (t, [.int(t.tier), .string(t.createdOn.description), .string(t.id.description)])
+        }
+    }
+
+    /// The same list, as rows `slice` of it.
+    package static func clearing(of r: Receivable, visibleTo viewer: Viewer, slice: Slice, on sql: any SQLDatabase) async throws -> [Token] {
+        try await slice.rows(clearingSelect(of: r, visibleTo: viewer), order: "t.tier, t.created_on, t.id", on: sql) { try RowReader($0, "tokens").token }
+    }
+
+    /// The same list in id order, a page at a time: the export.
+    package static func clearingById(of r: Receivable, visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<Token> {
+        try await page.rows(clearingSelect(of: r, visibleTo: viewer), keys: ["t.id"], on: sql) { row in
+            let t = try RowReader(row, "tokens").token
+            return (t, [.string(t.id.description)])
+        }
+    }
+
+    /// What settling `r` still pays: its active and locked pieces.
+    package static func payableFen(of r: TxID, on sql: any SQLDatabase) async throws -> Int64 {
+        try await sql.totalFen("SELECT CAST(SUM(amount_fen) AS BIGINT) AS total FROM tokens WHERE receivable_id = \(bind: r.description) AND status IN ('active', 'locked')")
+    }
+
+    // MARK: A receivable's whole tree
+
+    /// Every token descended from `r`, spent ones included, with its holder's name, in tier,
+    /// creation and id order, a page at a time: for the issuer, the regulator and the operator.
+    package static func tree(of r: Receivable, visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<(token: Token, holderName: String)> {
+        guard viewer.seesAll || r.issuerId == viewer.orgId else {
+            throw LedgerError(.forbidden, "the whole tree is shown to the issuer, the regulator and the operator; a holder sees its own pieces and their ancestry")
+        }
+        let query: SQLQueryString = """
+            SELECT \(unsafeRaw: columns), o.name AS holder_name FROM tokens t LEFT JOIN orgs o ON o.id = t.holder_id
+            WHERE t.receivable_id = \(bind: r.id.description)
+            """
+        return try await page.rows(query, keys: ["t.tier", "t.created_on", "t.id"], on: sql) { row in
+            let t = try RowReader(row, "tokens").token
+            return ((t, (try? row.decode(column: "holder_name", as: String.self)) ?? ""), [.int(t.tier), .string(t.createdOn.description), .string(t.id.description)])
+        }
+    }
+
+    // MARK: Holdings
+
+    /// A holder's own tokens (the live ones unless a status is asked for); every token, spent
+    /// ones included, for the regulator and the operator. Newest first, a page at a time.
+    package static func list(status: TokenStatus?, receivableId: TxID?, visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<Token> {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.columns.joined(separator: ", ")) FROM tokens WHERE "
+        if viewer.seesAll {
+            query += "1 = 1"
+        } else {
+            query += "holder_id = \(bind: viewer.orgId.description)"
+            if status == nil { query += " AND status IN ('pending', 'active', 'locked')" }
+        }
+        if let status { query += " AND status = \(bind: status.rawValue)" }
+        if let receivableId { query += " AND receivable_id = \(bind: receivableId.description)" }
+        return try await page.rows(query, keys: ["created_on", "id"], descending: true, on: sql) { row in
+            let t = try RowReader(row, "tokens").token
+            return (t, [.string(t.createdOn.description), .string(t.id.description)])
+        }
+    }
+
+    static func heldScope(by viewer: Viewer, statuses: [TokenStatus]) -> SQLQueryString {
+        "t.holder_id = \(bind: viewer.orgId.description) AND t.status IN (\(binds: statuses.map(\.rawValue)))"
+    }
+
+    /// The viewer's org's tokens in `statuses` with their receivables, soonest due first: the
+    /// console's inbox and holdings.
+    package static func held(by viewer: Viewer, statuses: [TokenStatus], slice: Slice, on sql: any SQLDatabase) async throws -> [(token: Token, receivable: Receivable)] {
+        var query: SQLQueryString = """
+            SELECT \(unsafeRaw: Projection.tokens.select("t")), \(unsafeRaw: Projection.receivables.columns.map { "r.\($0) AS r_\($0)" }.joined(separator: ", "))
+            FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE\u{20}
+            """
+        query += heldScope(by: viewer, statuses: statuses)
+        return try await slice.rows(query, order: "r.due_date, t.created_on DESC, t.id", on: sql) { row in
+            (try RowReader(row, "tokens").token, try RowReader(PrefixedRow(row: row, prefix: "r_"), "receivables").receivable)
+        }
+    }
+
+    /// What the viewer's org holds in `statuses`, in all.
+    package static func heldFen(by viewer: Viewer, statuses: [TokenStatus], on sql: any SQLDatabase) async throws -> Int64 {
+        try await sql.totalFen("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t WHERE " + heldScope(by: viewer, statuses: statuses))
+    }
+
+    /// The tokens the viewer may see with their receivables' numbers, in id order, a page at a
+    /// time: the export (a holder's own, spent ones included; all for the regulator and the operator).
+    package static func all(visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<(token: Token, number: String)> {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.select("t")), r.number AS number FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE "
+        query += viewer.seesAll ? "1 = 1" : "t.holder_id = \(bind: viewer.orgId.description)"
+        return try await page.rows(query, keys: ["t.id"], on: sql) { row in
+            let t = try RowReader(row, "tokens").token
+            return ((t, try row.decode(column: "number", as: String.self)), [.string(t.id.description)])
+        }
+    }
+
+    // MARK: One token
+
     /// A token, if `viewer` may see it: its holder, the core enterprise that issued it, the
     /// regulator and the operator do; to anyone else it does not exist.
     package static func find(_ id: TokenID, visibleTo viewer: Viewer, on sql: any SQLDatabase) async throws -> Token? {
@@ -83,5 +195,14 @@ package enum TokenQueries {
             """).all()
         let tokens = try rows.map { try RowReader($0, "tokens").token }
         return (Array(tokens.prefix(limit)), tokens.count > limit)
+    }
+
+    /// The core's active receivable in the most pieces (the largest tree a page shows): what
+    /// `cascade bench scale` reads.
+    package static func largestActiveReceivable(of core: OrgID, on sql: any SQLDatabase) async throws -> TxID? {
+        try await sql.raw("""
+            SELECT r.id FROM receivables r JOIN tokens t ON t.receivable_id = r.id
+            WHERE r.issuer_id = \(bind: core.description) AND r.status = 'active' GROUP BY r.id ORDER BY count(*) DESC LIMIT 1
+            """).first().flatMap { TxID(try $0.decode(column: "id", as: String.self)) }
     }
 }

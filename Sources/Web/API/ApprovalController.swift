@@ -16,14 +16,8 @@ package enum ApprovalController {
     @Sendable package static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 2)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Approval.columns) FROM approvals WHERE "
-        query += viewer.seesAll ? "1 = 1" : "org_id = \(bind: viewer.orgId.description)"
-        if let status = try req.queryEnum("status", ApprovalStatus.self) { query += " AND status = \(bind: status.rawValue)" }
-        if let action = try req.queryEnum("action", ApprovalAction.self) { query += " AND action = \(bind: action.rawValue)" }
-        return try await page.run(query, keys: ["prepared_ms", "id"], descending: true, on: req.application.sql) { row in
-            let approval = try Approval(row: row)
-            return (approval.json, [.int(approval.preparedMs), .string(approval.id)])
-        }.response()
+        return try await ApprovalQueries.list(status: try req.queryEnum("status", ApprovalStatus.self), action: try req.queryEnum("action", ApprovalAction.self),
+                                              visibleTo: viewer, page: page, on: req.application.sql).json(\.json).response()
     }
 
     @Sendable package static func show(req: Request) async throws -> Response {

@@ -110,9 +110,8 @@ package enum AuthController {
     /// `{user, org}`: the org as the chain registered it.
     package static func me(_ c: Caller, sql: any SQLDatabase) async throws -> JSON {
         var org: JSON = ["id": .string(c.orgId.description)]
-        if let row = try await sql.raw("SELECT name, role, status FROM orgs WHERE id = \(bind: c.orgId.description)").first() {
-            org = ["id": .string(c.orgId.description), "name": .string(try row.decode(column: "name", as: String.self)),
-                   "role": .string(try row.decode(column: "role", as: String.self)), "status": .string(try row.decode(column: "status", as: String.self))]
+        if let o = try await OrgQueries.summary(of: c.orgId, on: sql) {
+            org = ["id": .string(c.orgId.description), "name": .string(o.name), "role": .string(o.role), "status": .string(o.status)]
         }
         return ["user": ["id": .string(c.userId), "email": .string(c.email), "name": .string(c.name), "role": .string(c.userRole.rawValue),
                          "mustChangePassword": .bool(c.mustChangePassword), "mustEnrolTwoFactor": .bool(c.mustEnrolTwoFactor)],

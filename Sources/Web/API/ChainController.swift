@@ -29,55 +29,36 @@ package enum ChainController {
         }, count: -1))
     }
 
-    /// The transaction named in the path, if the caller is one of its parties (or sees
-    /// everything); otherwise it does not exist.
-    package static func visibleTransaction(_ req: Request) async throws -> (id: TxID, row: any SQLRow) {
-        let viewer = try await req.viewer()
-        let id = try req.txIdParameter()
-        let sql = req.application.sql
-        guard let row = try await sql.raw("SELECT id, block_height, position, type, org_id, time_ms, body, signature FROM transactions WHERE id = \(bind: id.description)").first() else {
+    /// The transaction named in the path, if the caller may see it; otherwise it does not exist.
+    package static func visibleTransaction(_ req: Request) async throws -> ChainQueries.StoredTransaction {
+        guard let stored = try await ChainQueries.transaction(try req.txIdParameter(), visibleTo: try await req.viewer(), on: req.application.sql) else {
             throw Problem(.notFound, "no such transaction")
         }
-        if !viewer.seesAll {
-            let body = try TransactionBody(json: try JSON.parse(try row.decode(column: "body", as: String.self)))
-            let holders = try await sql.raw("SELECT holder_id FROM tokens WHERE created_tx = \(bind: id.description)").all()
-                .map { try $0.decode(column: "holder_id", as: String.self) }
-            guard body.parties.contains(viewer.orgId) || holders.contains(viewer.orgId.description) else {
-                throw Problem(.notFound, "no such transaction")
-            }
-        }
-        return (id, row)
+        return stored
     }
 
     /// `GET /transactions/{id}`: `{id, blockHeight, position, type, orgId, time, body, signature}`.
     @Sendable package static func transaction(req: Request) async throws -> Response {
-        let (id, row) = try await visibleTransaction(req)
+        let t = try await visibleTransaction(req)
         return JSON.object([
-            "id": .string(id.description), "blockHeight": .int(try row.decode(column: "block_height", as: Int64.self)),
-            "position": .int(try row.decode(column: "position", as: Int64.self)), "type": .string(try row.decode(column: "type", as: String.self)),
-            "orgId": .string(try row.decode(column: "org_id", as: String.self)), "time": .string(Time.rfc3339(try row.decode(column: "time_ms", as: Int64.self))),
-            "body": try JSON.parse(try row.decode(column: "body", as: String.self)), "signature": .string(try row.decode(column: "signature", as: String.self)),
+            "id": .string(t.id.description), "blockHeight": .int(t.blockHeight), "position": .int(t.position), "type": .string(t.type),
+            "orgId": .string(t.orgId), "time": .string(Time.rfc3339(t.timeMs)), "body": try JSON.parse(t.body), "signature": .string(t.signature),
         ]).response()
     }
 
     /// `GET /transactions/{id}/proof`: the RFC 6962 audit path and the signed block header.
     @Sendable package static func proof(req: Request) async throws -> Response {
-        let (id, row) = try await visibleTransaction(req)
-        let height = try row.decode(column: "block_height", as: Int64.self)
-        guard let proof = try await LedgerStore(db: req.application.db).inclusionProof(of: id, inBlock: height) else {
+        let t = try await visibleTransaction(req)
+        guard let proof = try await LedgerStore(db: req.application.db).inclusionProof(of: t.id, inBlock: t.blockHeight) else {
             throw Problem(.notFound, "no such transaction")
         }
         return proof.json.response()
     }
 
-    package static func blockJSON(_ row: any SQLRow) throws -> JSON {
-        ["height": .int(try row.decode(column: "height", as: Int64.self)), "hash": .string(try row.decode(column: "hash", as: String.self)),
-         "prevHash": .string(try row.decode(column: "prev_hash", as: String.self)), "txRoot": .string(try row.decode(column: "tx_root", as: String.self)),
-         "txCount": .int(try row.decode(column: "tx_count", as: Int64.self)), "time": .string(Time.rfc3339(try row.decode(column: "time_ms", as: Int64.self))),
-         "signature": .string(try row.decode(column: "signature", as: String.self))]
+    package static func json(_ h: ChainQueries.Header) -> JSON {
+        ["height": .int(h.height), "hash": .string(h.hash), "prevHash": .string(h.prevHash), "txRoot": .string(h.txRoot),
+         "txCount": .int(h.txCount), "time": .string(Time.rfc3339(h.timeMs)), "signature": .string(h.signature)]
     }
-
-    package static let blockColumns = "height, hash, prev_hash, tx_root, tx_count, time_ms, signature"
 
     /// `GET /blocks?from=&limit=`: block headers in height order (`from` or `cursor` to go on).
     @Sendable package static func blocks(req: Request) async throws -> Response {
@@ -86,10 +67,7 @@ package enum ChainController {
         if page.after == nil, let from = try req.queryCount("from", "a block height") {
             page.after = [.int(from - 1)]
         }
-        return try await page.run("SELECT \(unsafeRaw: blockColumns) FROM blocks WHERE 1 = 1", keys: ["height"], on: req.application.sql) { row in
-            let json = try blockJSON(row)
-            return (json, [json["height"]!])
-        }.response()
+        return try await ChainQueries.headers(page: page, on: req.application.sql).json(json).response()
     }
 
     /// `GET /blocks/{height}`: the header and its transactions' ids and types.
@@ -98,13 +76,10 @@ package enum ChainController {
         guard let text = req.parameters.get("height"), let height = Int64(text), height >= 0 else {
             throw LedgerError.invalid("height", "must be a block height, 0 or more")
         }
-        let sql = req.application.sql
-        guard let row = try await sql.raw("SELECT \(unsafeRaw: blockColumns) FROM blocks WHERE height = \(bind: height)").first(),
-              case .object(var fields) = try blockJSON(row) else { throw Problem(.notFound, "no block at height \(height)") }
-        fields["transactions"] = .array(try await sql.raw("SELECT id, type, org_id FROM transactions WHERE block_height = \(bind: height) ORDER BY position").all().map {
-            ["id": .string(try $0.decode(column: "id", as: String.self)), "type": .string(try $0.decode(column: "type", as: String.self)),
-             "orgId": .string(try $0.decode(column: "org_id", as: String.self))]
-        })
+        guard let block = try await ChainQueries.block(at: height, on: req.application.sql), case .object(var fields) = json(block.header) else {
+            throw Problem(.notFound, "no block at height \(height)")
+        }
+        fields["transactions"] = .array(block.transactions.map { ["id": .string($0.id), "type": .string($0.type), "orgId": .string($0.orgId)] })
         return JSON.object(fields).response()
     }
 

@@ -9,15 +9,10 @@ package enum CreditController {
     @Sendable package static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 1)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE "
-        query += try CreditLineQueries.visible(viewer)
-        if let status = try req.queryEnum("status", CreditLineStatus.self) { query += " AND status = \(bind: status.rawValue)" }
-        if let core = try req.queryId("coreId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND core_id = \(bind: core.description)" }
-        if let bank = try req.queryId("bankId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND bank_id = \(bind: bank.description)" }
-        return try await page.run(query, keys: ["id"], on: req.application.sql) { row in
-            let line = try RowReader(row, "credit_lines").creditLine
-            return (DTO.creditLine(line), [.string(line.id.description)])
-        }.response()
+        let filter = CreditLineQueries.Filter(status: try req.queryEnum("status", CreditLineStatus.self),
+                                              coreId: try req.queryId("coreId", OrgID.init, "an org id (a lowercase UUID)"),
+                                              bankId: try req.queryId("bankId", OrgID.init, "an org id (a lowercase UUID)"))
+        return try await CreditLineQueries.list(filter, visibleTo: viewer, page: page, on: req.application.sql).json(DTO.creditLine).response()
     }
 
     package static func find(_ req: Request, _ viewer: Viewer) async throws -> CreditLine {

@@ -49,13 +49,7 @@ package enum DocumentController {
 
     /// Keeps a file by its SHA-256 (once: the same bytes uploaded again are the same document).
     package static func store(_ bytes: Data, kind: String, number: String?, fileName: String, contentType: String, by org: OrgID, app: Application) async throws -> String {
-        let sha = Hex.encode(Array(SHA256.hash(data: bytes)))
-        try await app.sql.insert(into: "documents").columns("sha256", "size", "kind", "number", "file_name", "content_type", "content", "uploaded_by", "created_ms")
-            .values(SQLBind(sha), SQLBind(Int64(bytes.count)), SQLBind(kind), SQLBind(number), SQLBind(fileName), SQLBind(contentType), SQLBind(bytes),
-                    SQLBind(org.description), SQLBind(app.wallClock.nowMs()))
-            .ignoringConflicts(with: "sha256")
-            .run()
-        return sha
+        try await DocumentStore.keep(bytes, kind: kind, number: number, fileName: fileName, contentType: contentType, by: org, nowMs: app.wallClock.nowMs(), on: app.sql)
     }
 
     /// `GET /documents/{sha256}`: the file, to the org that uploaded it, the regulator and the
@@ -65,26 +59,13 @@ package enum DocumentController {
         guard let sha = req.parameters.get("sha256"), Hex.isLowercaseHex(sha, length: 64) else {
             throw LedgerError.invalid("sha256", "must be 64 lowercase hex characters")
         }
-        let sql = req.application.sql
-        guard let row = try await sql.raw("SELECT content, content_type, file_name, uploaded_by FROM documents WHERE sha256 = \(bind: sha)").first() else {
+        guard let file = try await DocumentStore.file(sha, visibleTo: viewer, on: req.application.sql) else {
             throw Problem(.notFound, "no document with this SHA-256 was uploaded")
         }
-        let uploader = try row.decode(column: "uploaded_by", as: String.self)
-        if !viewer.seesAll, uploader != viewer.orgId.description {
-            // A receivable the viewer sees opens a document only if its issuer uploaded that file:
-            // naming another org's hash in one's own receivable opens nothing.
-            var query: SQLQueryString = "SELECT r.documents FROM receivables r WHERE r.issuer_id = \(bind: uploader) AND r.documents LIKE \(bind: "%" + sha + "%") AND "
-            query += ReceivableQueries.visible(viewer)
-            let names = try await sql.raw(query).all().contains { candidate in
-                guard case .array(let documents)? = try? JSON.parse(try candidate.decode(column: "documents", as: String.self)) else { return false }
-                return documents.contains { $0["sha256"]?.stringValue == sha }
-            }
-            guard names else { throw Problem(.notFound, "no document with this SHA-256 was uploaded") }
-        }
         var headers = HTTPHeaders()
-        headers.replaceOrAdd(name: .contentType, value: try row.decode(column: "content_type", as: String.self))
-        let name = (try? row.decode(column: "file_name", as: String.self)) ?? sha
+        headers.replaceOrAdd(name: .contentType, value: file.contentType)
+        let name = file.fileName ?? sha
         headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename*=UTF-8''\(name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sha)")
-        return Response(status: .ok, headers: headers, body: .init(data: try row.decode(column: "content", as: Data.self)))
+        return Response(status: .ok, headers: headers, body: .init(data: file.content))
     }
 }

@@ -9,13 +9,8 @@ package enum FinancingController {
     @Sendable package static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 2)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f WHERE "
-        query += FinancingQueries.visible(viewer)
-        if let status = try req.queryEnum("status", FinancingStatus.self) { query += " AND f.status = \(bind: status.rawValue)" }
-        return try await page.run(query, keys: ["f.requested_on", "f.id"], descending: true, on: req.application.sql) { row in
-            let f = try RowReader(row, "financings").financing
-            return (DTO.financing(f), [.string(f.requestedOn.description), .string(f.id.description)])
-        }.response()
+        return try await FinancingQueries.list(status: try req.queryEnum("status", FinancingStatus.self), visibleTo: viewer, page: page, on: req.application.sql)
+            .json(DTO.financing).response()
     }
 
     package static func find(_ id: TxID, _ viewer: Viewer, on sql: any SQLDatabase) async throws -> Financing {

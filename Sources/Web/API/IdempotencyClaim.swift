@@ -12,6 +12,7 @@ package struct IdempotencyClaim: Sendable {
     package let requestHash: String
     package let sql: any SQLDatabase
     package var id: String { scope + "\n" + key }
+    package var keys: IdempotencyKeys { IdempotencyKeys(sql: sql, scope: scope, key: key) }
 
     /// What a replay answers instead of the body sent, when the body holds a secret shown once.
     package struct KeptAnswer: StorageKey { package typealias Value = String }
@@ -21,43 +22,36 @@ package struct IdempotencyClaim: Sendable {
     package func take(running: NIOLockedValueBox<Set<String>>, req: Request) async throws -> Response? {
         while true {
             do {
-                try await sql.insert(into: "idempotency_keys").columns("scope", "key", "request_hash", "status", "content_type", "body", "created_ms")
-                    .values(SQLBind(scope), SQLBind(key), SQLBind(requestHash), SQLBind(0), SQLBind(""), SQLBind(""), SQLBind(req.application.wallClock.nowMs()))
-                    .run()
+                try await keys.claim(requestHash: requestHash, nowMs: req.application.wallClock.nowMs())
                 running.withLockedValue { _ = $0.insert(id) }
                 return nil
             } catch {
-                guard let row = try await sql.raw("""
-                    SELECT request_hash, status, content_type, body, transaction_id FROM idempotency_keys WHERE scope = \(bind: scope) AND key = \(bind: key)
-                    """).first() else {
+                guard let claimed = try await keys.claimed() else {
                     if Unavailable.databaseFault(error) != nil { throw error }
                     continue  // the key was let go between the two statements: claim it again
                 }
-                guard try row.decode(column: "request_hash", as: String.self) == requestHash else {
+                guard claimed.requestHash == requestHash else {
                     throw Problem(.idempotencyConflict, "Idempotency-Key \(key) was used before with a different request")
                 }
-                let status = try row.decode(column: "status", as: Int.self)
-                if status == 0 {
+                if claimed.status == 0 {
                     // Unanswered: still running here, or it ended (or the process did) before its answer was kept.
                     guard !running.withLockedValue({ $0.contains(id) }) else {
                         throw Problem(.idempotencyConflict, "the first request with Idempotency-Key \(key) is still being processed")
                     }
-                    try await settle(submitted: try row.decode(column: "transaction_id", as: String?.self), req: req)
+                    try await settle(submitted: claimed.transactionId, req: req)
                     continue
                 }
                 var headers = HTTPHeaders()
-                let contentType = try row.decode(column: "content_type", as: String.self)
-                if !contentType.isEmpty { headers.replaceOrAdd(name: .contentType, value: contentType) }
+                if !claimed.contentType.isEmpty { headers.replaceOrAdd(name: .contentType, value: claimed.contentType) }
                 headers.replaceOrAdd(name: "Idempotent-Replayed", value: "true")
-                return Response(status: HTTPResponseStatus(statusCode: status), headers: headers, body: .init(string: try row.decode(column: "body", as: String.self)))
+                return Response(status: HTTPResponseStatus(statusCode: claimed.status), headers: headers, body: .init(string: claimed.body))
             }
         }
     }
 
     /// Records, before it is submitted, the transaction this request's operation becomes.
     package func note(_ transaction: TxID) async throws {
-        try await sql.update("idempotency_keys").set("transaction_id", to: SQLBind(transaction.description))
-            .where("scope", .equal, SQLBind(scope)).where("key", .equal, SQLBind(key)).run()
+        try await keys.note(transaction)
     }
 
     /// A first request that ended without its answer kept. It submitted nothing: the key is let
@@ -67,8 +61,7 @@ package struct IdempotencyClaim: Sendable {
     package func settle(submitted transactionId: String?, req: Request) async throws {
         if let transactionId {
             func committed() async throws {
-                guard let row = try await sql.raw("SELECT block_height FROM transactions WHERE id = \(bind: transactionId)").first() else { return }
-                let height = try row.decode(column: "block_height", as: Int64.self)
+                guard let id = TxID(transactionId), let height = try await ChainQueries.height(of: id, on: sql) else { return }
                 throw Problem(.idempotencyConflict, "the first request with Idempotency-Key \(key) was committed as transaction \(transactionId) in block \(height); read it at /api/v1/transactions/\(transactionId)")
             }
             try await committed()
@@ -78,6 +71,6 @@ package struct IdempotencyClaim: Sendable {
             // The writer is back, so the block's fate is settled: look once more, now that it is.
             try await committed()
         }
-        try await sql.delete(from: "idempotency_keys").where("scope", .equal, SQLBind(scope)).where("key", .equal, SQLBind(key)).run()
+        try await keys.release()
     }
 }

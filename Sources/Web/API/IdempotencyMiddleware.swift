@@ -47,13 +47,10 @@ package struct IdempotencyMiddleware: AsyncMiddleware {
         do {
             if response.status.code >= 500 {
                 // Free for a retry, unless a transaction was submitted: then its fate decides.
-                try await claim.sql.delete(from: "idempotency_keys").where("scope", .equal, SQLBind(claim.scope)).where("key", .equal, SQLBind(key))
-                    .where("transaction_id", .is, SQLLiteral.null).run()
+                try await claim.keys.release(unlessSubmitted: true)
             } else {
                 let text = response.storage[IdempotencyClaim.KeptAnswer.self] ?? response.body.buffer.map { String(buffer: $0) } ?? ""
-                try await claim.sql.update("idempotency_keys").set("status", to: SQLBind(Int(response.status.code)))
-                    .set("content_type", to: SQLBind(response.headers.first(name: .contentType) ?? "")).set("body", to: SQLBind(text))
-                    .where("scope", .equal, SQLBind(claim.scope)).where("key", .equal, SQLBind(key)).run()
+                try await claim.keys.answer(status: Int(response.status.code), contentType: response.headers.first(name: .contentType) ?? "", body: text)
             }
         } catch {
             // The answer stands; the key stays unanswered, and a retry settles it as above.

@@ -54,10 +54,7 @@ package enum OrgController {
 
     @Sendable package static func policy(req: Request) async throws -> Response {
         _ = try await req.viewer()
-        guard let row = try await req.application.sql.raw("SELECT body FROM policy WHERE id = 1").first() else {
-            return Policy().json.response()
-        }
-        return try JSON.parse(try row.decode(column: "body", as: String.self)).response()
+        return try await (OrgQueries.policy(on: req.application.sql) ?? Policy().json).response()
     }
 
     /// `PUT /policy`: the whole policy, every field of SPEC §2.

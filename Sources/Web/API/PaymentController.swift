@@ -50,34 +50,14 @@ package enum PaymentController {
         return JSON.object(["messageId": .string(taken.messageId), "entries": .array(taken.entries)]).response()
     }
 
-    /// The instructions a bank takes from the platform: its own (a bank paying out) and those of
-    /// the accounts it keeps (a core enterprise's settlement from its account there); every one
-    /// for the regulator and the operator.
-    package static func instructionsFor(_ viewer: Viewer) throws -> SQLQueryString {
-        if viewer.seesAll { return "rail = 'bank' AND direction = 'out'" }
-        guard viewer.role == .bank else { throw Problem(.forbidden, "a bank takes the instructions of the accounts it keeps") }
-        let bank = viewer.orgId.description
-        return """
-            rail = 'bank' AND direction = 'out' AND (org_id = \(bind: bank)
-                OR org_id IN (SELECT org_id FROM payment_accounts WHERE rail = 'bank' AND agent_org_id = \(bind: bank)))
-            """
-    }
-
     /// `GET /rails/bank/instructions`: the pain.001 files for a bank that takes them through the
     /// API rather than a host-to-host folder, newest first.
     @Sendable package static func instructions(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 2)
-        var query: SQLQueryString = "SELECT id, kind, org_id, created_ms, delivered_ms FROM rail_messages WHERE "
-        query += try instructionsFor(viewer)
-        return try await page.run(query, keys: ["created_ms", "id"], descending: true, on: req.application.sql) { row in
-            let id = try row.decode(column: "id", as: String.self), created = try row.decode(column: "created_ms", as: Int64.self)
-            let json: JSON = ["id": .string(id), "kind": .string(try row.decode(column: "kind", as: String.self)),
-                              "payerId": try row.decode(column: "org_id", as: String?.self).map(JSON.string) ?? .null,
-                              "createdAt": .string(Time.rfc3339(created)),
-                              "deliveredAt": try row.decode(column: "delivered_ms", as: Int64?.self).map { .string(Time.rfc3339($0)) } ?? .null,
-                              "href": .string("/api/v1/rails/bank/instructions/\(id)")]
-            return (json, [.int(created), .string(id)])
+        return try await PaymentQueries.instructions(visibleTo: viewer, page: page, on: req.application.sql).json { i in
+            ["id": .string(i.id), "kind": .string(i.kind), "payerId": i.payerId.map(JSON.string) ?? .null, "createdAt": .string(Time.rfc3339(i.createdMs)),
+             "deliveredAt": i.deliveredMs.map { .string(Time.rfc3339($0)) } ?? .null, "href": .string("/api/v1/rails/bank/instructions/\(i.id)")]
         }.response()
     }
 
@@ -87,13 +67,11 @@ package enum PaymentController {
         guard let id = req.parameters.get("id"), id.count <= 35, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
             throw LedgerError.invalid("id", "must be an instruction's message id (up to 35 letters and digits)")
         }
-        var query: SQLQueryString = "SELECT body FROM rail_messages WHERE id = \(bind: id) AND "
-        query += try instructionsFor(viewer)
-        guard let row = try await req.application.sql.raw(query).first() else { throw Problem(.notFound, "no such instruction") }
+        guard let body = try await PaymentQueries.instructionBody(id, visibleTo: viewer, on: req.application.sql) else { throw Problem(.notFound, "no such instruction") }
         var headers = HTTPHeaders()
         headers.replaceOrAdd(name: .contentType, value: "application/xml; charset=utf-8")
         headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"\(id).xml\"")
-        return Response(status: .ok, headers: headers, body: .init(string: try row.decode(column: "body", as: String.self)))
+        return Response(status: .ok, headers: headers, body: .init(string: body))
     }
 
     /// `?date=YYYY-MM-DD`, today's business date by default: the viewer's own org's payments, every

@@ -13,18 +13,13 @@ package enum ReceivableController {
     @Sendable package static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 2)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableQueries.columns) FROM receivables r WHERE "
-        query += ReceivableQueries.visible(viewer)
-        if let status = try req.queryEnum("status", ReceivableStatus.self) { query += " AND r.status = \(bind: status.rawValue)" }
-        if let issuer = try req.queryId("issuerId", OrgID.init, "an org id (a lowercase UUID)") { query += " AND r.issuer_id = \(bind: issuer.description)" }
+        var filter = ReceivableQueries.Filter(statuses: try req.queryEnum("status", ReceivableStatus.self).map { [$0] },
+                                              issuerId: try req.queryId("issuerId", OrgID.init, "an org id (a lowercase UUID)"))
         if let due = try req.queryText("dueBefore", maxLength: 10) {
-            guard BusinessDate(due) != nil else { throw LedgerError.invalid("dueBefore", "must be a date YYYY-MM-DD") }
-            query += " AND r.due_date <= \(bind: due)"
+            guard let day = BusinessDate(due) else { throw LedgerError.invalid("dueBefore", "must be a date YYYY-MM-DD") }
+            filter.dueBefore = day
         }
-        return try await page.run(query, keys: ["r.due_date", "r.id"], on: req.application.sql) { row in
-            let r = try RowReader(row, "receivables").receivable
-            return (DTO.receivable(r), [.string(r.dueDate.description), .string(r.id.description)])
-        }.response()
+        return try await ReceivableQueries.list(filter, visibleTo: viewer, page: page, on: req.application.sql).json(DTO.receivable).response()
     }
 
     package static func find(_ req: Request, _ viewer: Viewer) async throws -> Receivable {
@@ -48,19 +43,10 @@ package enum ReceivableController {
     @Sendable package static func tree(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let r = try await find(req, viewer)
-        guard viewer.seesAll || r.issuerId == viewer.orgId else {
-            throw Problem(.forbidden, "the whole tree is shown to the issuer, the regulator and the operator; a holder sees its own pieces and their ancestry")
-        }
-        let page = try Page(req, keyCount: 3)
-        let query: SQLQueryString = """
-            SELECT \(unsafeRaw: TokenQueries.columns), o.name AS holder_name FROM tokens t LEFT JOIN orgs o ON o.id = t.holder_id
-            WHERE t.receivable_id = \(bind: r.id.description)
-            """
-        let listed = try await page.run(query, keys: ["t.tier", "t.created_on", "t.id"], on: req.application.sql) { row in
-            let t = try RowReader(row, "tokens").token
-            guard case .object(var fields) = DTO.token(t) else { throw StoreDamage("token") }
-            fields["holderName"] = .string((try? row.decode(column: "holder_name", as: String.self)) ?? "")
-            return (.object(fields), [.int(t.tier), .string(t.createdOn.description), .string(t.id.description)])
+        let listed = try await TokenQueries.tree(of: r, visibleTo: viewer, page: try Page(req, keyCount: 3), on: req.application.sql).json { item in
+            guard case .object(var fields) = DTO.token(item.token) else { throw StoreDamage("token") }
+            fields["holderName"] = .string(item.holderName)
+            return .object(fields)
         }
         guard case .object(var answer) = listed else { throw StoreDamage("page") }
         answer["receivable"] = DTO.receivable(r)
@@ -74,17 +60,9 @@ package enum ReceivableController {
     @Sendable package static func clearing(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let r = try await find(req, viewer)
-        let page = try Page(req, keyCount: 3)
-        var query: SQLQueryString = """
-            SELECT \(unsafeRaw: TokenQueries.columns) FROM tokens t WHERE t.receivable_id = \(bind: r.id.description)
-            AND t.status IN (\(binds: TokenQueries.clearingStatuses.map(\.rawValue)))
-            """
-        if !(viewer.seesAll || r.issuerId == viewer.orgId) { query += " AND t.holder_id = \(bind: viewer.orgId.description)" }
-        let listed = try await page.run(query, keys: ["t.tier", "t.created_on", "t.id"], on: req.application.sql) { row in
-            let t = try RowReader(row, "tokens").token
-            let item: JSON = ["tokenId": .string(t.id.description), "holderId": .string(t.holderId.description), "amountFen": .int(t.amountFen),
-                              "tier": .int(t.tier), "status": .string(t.status.rawValue)]
-            return (item, [.int(t.tier), .string(t.createdOn.description), .string(t.id.description)])
+        let listed = try await TokenQueries.clearing(of: r, visibleTo: viewer, page: try Page(req, keyCount: 3), on: req.application.sql).json { t in
+            ["tokenId": .string(t.id.description), "holderId": .string(t.holderId.description), "amountFen": .int(t.amountFen),
+             "tier": .int(t.tier), "status": .string(t.status.rawValue)]
         }
         guard case .object(var answer) = listed else { throw StoreDamage("page") }
         for (k, v) in ["receivableId": JSON.string(r.id.description), "dueDate": .string(r.dueDate.description), "faceFen": .int(r.faceFen), "paidFen": .int(r.paidFen)] {
@@ -154,19 +132,9 @@ extension TokenController {
     @Sendable package static func list(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let page = try Page(req, keyCount: 2)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.columns.joined(separator: ", ")) FROM tokens WHERE "
         let status = try req.queryEnum("status", TokenStatus.self)
-        if viewer.seesAll {
-            query += "1 = 1"
-        } else {
-            query += "holder_id = \(bind: viewer.orgId.description)"
-            if status == nil { query += " AND status IN ('pending', 'active', 'locked')" }
-        }
-        if let status { query += " AND status = \(bind: status.rawValue)" }
-        if let r = try req.queryId("receivableId", TxID.init, "a receivable id (64 lowercase hex characters)") { query += " AND receivable_id = \(bind: r.description)" }
-        return try await page.run(query, keys: ["created_on", "id"], descending: true, on: req.application.sql) { row in
-            let t = try RowReader(row, "tokens").token
-            return (DTO.token(t), [.string(t.createdOn.description), .string(t.id.description)])
-        }.response()
+        let receivable = try req.queryId("receivableId", TxID.init, "a receivable id (64 lowercase hex characters)")
+        return try await TokenQueries.list(status: status, receivableId: receivable, visibleTo: viewer, page: page, on: req.application.sql)
+            .json(DTO.token).response()
     }
 }

@@ -14,11 +14,7 @@ package enum UserController {
         let org = try req.orgIdParameter()
         try PeopleService.requireAdminOrOperator(of: org, viewer)
         _ = try await OrgQueries.find(org, on: req.application.sql)
-        let page = try Page(req, keyCount: 1)
-        return try await page.run("SELECT id, email, name, role, created_ms, disabled_ms, must_change_password FROM users WHERE org_id = \(bind: org.description)",
-                                  keys: ["email"], on: req.application.sql) { row in
-            (try PeopleService.userJSON(row), [.string(try row.decode(column: "email", as: String.self))])
-        }.response()
+        return try await PeopleQueries.people(of: org, visibleTo: viewer, page: try Page(req, keyCount: 1), on: req.application.sql).json(\.json).response()
     }
 
     @Sendable package static func create(req: Request) async throws -> Response {
@@ -77,20 +73,12 @@ package enum UserController {
         return (org, text)
     }
 
-    package static func keyJSON(_ row: any SQLRow) throws -> JSON {
-        let revoked = try row.decodeNil(column: "revoked_ms") ? nil : try row.decode(column: "revoked_ms", as: Int64.self)
-        return ["id": .string(try row.decode(column: "id", as: String.self)), "name": .string(try row.decode(column: "name", as: String.self)),
-                "prefix": .string(try row.decode(column: "prefix", as: String.self)), "userId": .string(try row.decode(column: "user_id", as: String.self)),
-                "createdAt": .string(Time.rfc3339(try row.decode(column: "created_ms", as: Int64.self))),
-                "revokedAt": revoked.map { .string(Time.rfc3339($0)) } ?? .null]
-    }
-
     /// `POST /api-keys {name}`: a key for the calling admin; the secret is shown this once.
     @Sendable package static func createKey(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let name = try StrictBody(req, allowed: ["name"]).string("name", maxLength: 100)!
         let (id, secret) = try await PeopleService.createAPIKey(named: name, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
-        guard let row = try await req.application.sql.raw("SELECT * FROM api_keys WHERE id = \(bind: id)").first(), case .object(var fields) = try keyJSON(row) else {
+        guard let key = try await PeopleQueries.key(id, visibleTo: viewer, on: req.application.sql), case .object(var fields) = key.json else {
             throw StoreDamage("api key \(id) vanished")
         }
         // A replay with the same Idempotency-Key answers without the secret: it is shown once, and
@@ -104,11 +92,7 @@ package enum UserController {
 
     @Sendable package static func listKeys(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        try requireAdmin(of: viewer.orgId, viewer)
-        let page = try Page(req, keyCount: 1)
-        return try await page.run("SELECT * FROM api_keys WHERE org_id = \(bind: viewer.orgId.description)", keys: ["id"], on: req.application.sql) { row in
-            (try keyJSON(row), [.string(try row.decode(column: "id", as: String.self))])
-        }.response()
+        return try await PeopleQueries.keys(visibleTo: viewer, page: try Page(req, keyCount: 1), on: req.application.sql).json(\.json).response()
     }
 
     @Sendable package static func revokeKey(req: Request) async throws -> Response {

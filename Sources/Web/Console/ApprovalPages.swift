@@ -50,10 +50,7 @@ package enum ApprovalPages: ConsoleArea {
     @Sendable package static func list(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         let status = try req.queryEnum("status", ApprovalStatus.self) ?? .pending
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Approval.columns) FROM approvals WHERE "
-        query += viewer.seesAll ? "1 = 1" : "org_id = \(bind: viewer.orgId.description)"
-        query += " AND status = \(bind: status.rawValue) ORDER BY prepared_ms DESC, id LIMIT 500"
-        let items = try await req.application.sql.raw(query).all().map { view(try Approval(row: $0), req) }
+        let items = try await ApprovalQueries.list(status: status, action: nil, visibleTo: viewer, slice: Slice(limit: 500), on: req.application.sql).map { view($0, req) }
         return try await render(req, "common/approvals", title: "nav_approvals",
                                 page: ListPage(items: items, status: status.rawValue, statuses: [ApprovalStatus.pending, .approved, .rejected].map { Choice(value: $0.rawValue, label: req.tr("approval_status_\($0.rawValue)")) }), notice: notice(req))
     }

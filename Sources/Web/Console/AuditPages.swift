@@ -24,23 +24,13 @@ package enum AuditPages: ConsoleArea {
 
     @Sendable package static func audit(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
-        let scope = try viewer.auditScope()
         let action = try req.queryText("action", maxLength: 40, emptyIsAbsent: true) ?? ""
-        var query: SQLQueryString = "SELECT time_ms, action, email, address, detail FROM audit_log WHERE "
-        query += scope
-        if !action.isEmpty { query += " AND action = \(bind: action)" }
         let number = Pager.number(req)
-        query += " ORDER BY seq DESC"
-        query += Pager.sql(number)
-        func text(_ row: any SQLRow, _ c: String) throws -> String { try row.decodeNil(column: c) ? "" : try row.decode(column: c, as: String.self) }
-        let (rows, pager) = Pager.make(req, number, rows: try await req.application.sql.raw(query).all().map {
-            AuditRow(time: Time.local(try $0.decode(column: "time_ms", as: Int64.self)), action: try text($0, "action"), email: try text($0, "email"),
-                     address: try text($0, "address"), detail: try text($0, "detail"))
+        let entries = try await AuditLog.entries(action: action.isEmpty ? nil : action, visibleTo: viewer, slice: Pager.slice(number), on: req.application.sql)
+        let (rows, pager) = Pager.make(req, number, rows: entries.map {
+            AuditRow(time: Time.local($0.timeMs), action: $0.action, email: $0.email ?? "", address: $0.address ?? "", detail: $0.detail)
         })
-        var distinct: SQLQueryString = "SELECT DISTINCT action FROM audit_log WHERE "
-        distinct += scope
-        distinct += " ORDER BY action"
-        let actions = try await req.application.sql.raw(distinct).all().map { try $0.decode(column: "action", as: String.self) }
+        let actions = try await AuditLog.actions(visibleTo: viewer, on: req.application.sql)
         return try await render(req, "operator/audit", title: "audit_title", page: AuditPage(rows: rows, action: action, actions: actions, pager: pager))
     }
 }

@@ -33,9 +33,8 @@ package enum ChainPages: ConsoleArea {
     @Sendable package static func chain(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         guard viewer.seesAll else { throw Problem(.forbidden, "the chain explorer is for the regulator and the operator") }
-        let blocks = try await req.application.sql.raw("SELECT height, hash, tx_count, time_ms FROM blocks ORDER BY height DESC LIMIT 30").all().map {
-            BlockView(height: try $0.decode(column: "height", as: Int64.self), hash: String(try $0.decode(column: "hash", as: String.self).prefix(16)),
-                      txCount: try $0.decode(column: "tx_count", as: Int64.self), time: Time.local(try $0.decode(column: "time_ms", as: Int64.self)))
+        let blocks = try await ChainQueries.latestHeaders(limit: 30, on: req.application.sql).map {
+            BlockView(height: $0.height, hash: String($0.hash.prefix(16)), txCount: $0.txCount, time: Time.local($0.timeMs))
         }
         let p = await req.application.chainVerification.current
         let r = p.result

@@ -31,9 +31,9 @@ extension ConsoleArea {
         var role: OrgRole?
         if let caller = req.auth.get(Caller.self) {
             // The caller's own org, one row: its role for the navigation, its name for the header.
-            let org = try await req.application.sql.raw("SELECT name, role FROM orgs WHERE id = \(bind: caller.orgId.description)").first()
-            role = try org.flatMap { OrgRole(rawValue: try $0.decode(column: "role", as: String.self)) }
-            user = UserView(name: caller.name, email: caller.email, orgName: try org?.decode(column: "name", as: String.self) ?? "", role: role?.rawValue ?? "",
+            let org = try await OrgQueries.summary(of: caller.orgId, on: req.application.sql)
+            role = org.flatMap { OrgRole(rawValue: $0.role) }
+            user = UserView(name: caller.name, email: caller.email, orgName: org?.name ?? "", role: role?.rawValue ?? "",
                             roleLabel: req.tr("role_\(role?.rawValue ?? "")"), prepares: caller.userRole.prepares)
         }
         let csrf = req.storage[SessionSecretKey.self].map(ConsoleSession.csrf(for:)) ?? req.cookies[ConsoleSession.preCookie]?.string ?? ""
@@ -70,10 +70,7 @@ extension ConsoleArea {
 
     /// The orgs of a role a form may name, by name.
     package static func orgOptions(_ role: OrgRole, activeOnly: Bool, on sql: any SQLDatabase) async throws -> [OrgOption] {
-        var query: SQLQueryString = "SELECT id, name FROM orgs WHERE role = \(bind: role.rawValue)"
-        if activeOnly { query += " AND status = 'active'" }
-        query += " ORDER BY name"
-        return try await sql.raw(query).all().map { OrgOption(id: try $0.decode(column: "id", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
+        try await OrgQueries.named(role: role, activeOnly: activeOnly, on: sql).map { OrgOption(id: $0.id, name: $0.name) }
     }
 
     /// Runs a form's workflow through its service; on success back to `next`, on refusal the page

@@ -22,10 +22,7 @@ package enum CreditLinePages: ConsoleArea {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
         let sql = req.application.sql
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE "
-        query += try CreditLineQueries.visible(viewer)
-        query += " ORDER BY id LIMIT 500"
-        let lines = try await sql.raw(query).all().map { p.creditLine(try RowReader($0, "credit_lines").creditLine) }
+        let lines = try await CreditLineQueries.list(.init(), visibleTo: viewer, slice: Slice(limit: 500), on: sql).map(p.creditLine)
         let cores = viewer.role == .bank ? try await orgOptions(.core, activeOnly: false, on: sql) : []
         return try await render(req, "bank/credit-lines", title: "nav_credit_lines", page: CreditLinesPage(lines: lines, isBank: viewer.role == .bank, cores: cores, form: form),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)

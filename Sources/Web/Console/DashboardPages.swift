@@ -41,11 +41,9 @@ package enum DashboardPages: ConsoleArea {
         let tiers = Charts.bars(stats.byTier.map { (req.tr("tier") + " \($0.tier)", $0.outstandingFen) }, caption: req.tr("chart_by_tier"))
         let months = Charts.bars(stats.byMonth.map { ($0.month, $0.outstandingFen) }, caption: req.tr("chart_by_month"))
         let events = try await recentEvents(viewer, limit: 8, zh: req.language == "zh", on: sql)
-        var receivableQuery: SQLQueryString = "SELECT \(unsafeRaw: ReceivableQueries.columns) FROM receivables r WHERE r.status IN ('pending', 'active', 'overdue') AND "
-        receivableQuery += ReceivableQueries.visible(viewer)
-        receivableQuery += " ORDER BY r.due_date, r.id LIMIT 6"
         let presenter = try await Presenter.make(req)
-        let upcoming = try await sql.raw(receivableQuery).all().map { presenter.receivable(try RowReader($0, "receivables").receivable) }
+        let upcoming = try await ReceivableQueries.list(.init(statuses: [.pending, .active, .overdue]), visibleTo: viewer, slice: Slice(limit: 6), on: sql)
+            .map(presenter.receivable)
         return try await render(req, "common/dashboard", title: "nav_dashboard",
                                 page: DashboardPage(stats: cards, byTierChart: tiers, byMonthChart: months, events: events, upcoming: upcoming))
     }

@@ -21,10 +21,7 @@ package enum FinancingPages: ConsoleArea {
     package static func financingsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f WHERE "
-        query += FinancingQueries.visible(viewer)
-        query += " ORDER BY f.requested_on DESC, f.id LIMIT 500"
-        let all = try await req.application.sql.raw(query).all().map { p.financing(try RowReader($0, "financings").financing) }
+        let all = try await FinancingQueries.list(status: nil, visibleTo: viewer, slice: Slice(limit: 500), on: req.application.sql).map(p.financing)
         return try await render(req, "bank/financings", title: viewer.role == .bank ? "nav_financing_queue" : "nav_financings",
                                 page: FinancingsPage(open: all.filter { $0.status == "requested" || $0.status == "approved" },
                                                      done: all.filter { $0.status != "requested" && $0.status != "approved" }, isBank: viewer.role == .bank, form: form),

@@ -7,16 +7,6 @@ import Vapor
 
 /// A holder's inbox and holdings, one token and what to do with it: accept, reject, pay, split, finance.
 package enum HoldingsPages: ConsoleArea {
-    package static func tokens(_ where: SQLQueryString, on sql: any SQLDatabase, page: Int) async throws -> [(Token, Receivable)] {
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Projection.tokens.select("t")), \(unsafeRaw: Projection.receivables.columns.map { "r.\($0) AS r_\($0)" }.joined(separator: ", ")) FROM tokens t JOIN receivables r ON r.id = t.receivable_id WHERE "
-        query += `where`
-        query += " ORDER BY r.due_date, t.created_on DESC, t.id"
-        query += Pager.sql(page)
-        return try await sql.raw(query).all().map { row in
-            (try RowReader(row, "tokens").token, try RowReader(PrefixedRow(row: row, prefix: "r_"), "receivables").receivable)
-        }
-    }
-
     package struct TokenListPage: Encodable {
         package var tokens: [TokenView]
         package var total: String
@@ -29,10 +19,9 @@ package enum HoldingsPages: ConsoleArea {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
         let sql = req.application.sql
-        let scope: SQLQueryString = "t.holder_id = \(bind: viewer.orgId.description) AND t.status IN (\(binds: statuses.map(\.rawValue)))"
         let number = Pager.number(req)
-        let (rows, pager) = Pager.make(req, number, rows: try await tokens(scope, on: sql, page: number))
-        let totalFen = try await sql.totalFen("SELECT CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t WHERE " + scope)
+        let (rows, pager) = Pager.make(req, number, rows: try await TokenQueries.held(by: viewer, statuses: statuses, slice: Pager.slice(number), on: sql))
+        let totalFen = try await TokenQueries.heldFen(by: viewer, statuses: statuses, on: sql)
         return try await render(req, "supplier/tokens", title: title, page: TokenListPage(
             tokens: rows.map { p.token($0.0, receivable: $0.1) }, total: Money.format(totalFen), inbox: inbox, pager: pager), notice: notice(req))
     }
@@ -77,10 +66,9 @@ package enum HoldingsPages: ConsoleArea {
         let token = try await TokenController.visibleToken(req)
         let sql = req.application.sql
         let p = try await Presenter.make(req)
-        guard let receivableRow = try await sql.raw("SELECT \(unsafeRaw: Projection.receivables.columns.joined(separator: ", ")) FROM receivables WHERE id = \(bind: token.receivableId.description)").first() else {
+        guard let receivable = try await ReceivableQueries.receivable(of: token, on: sql) else {
             throw Problem(.notFound, "no such token")
         }
-        let receivable = try RowReader(receivableRow, "receivables").receivable
         // The nearest 50 steps back to issuance; the API pages through the rest.
         let ancestry = try await TokenQueries.ancestry(of: token.id, from: 1, limit: 50, on: sql).tokens.map { p.token($0, receivable: receivable) }
         let holder = token.holderId == viewer.orgId

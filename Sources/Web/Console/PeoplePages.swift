@@ -35,11 +35,9 @@ package enum PeoplePages: ConsoleArea {
         let org = try req.orgIdParameter()
         try PeopleService.requireAdminOrOperator(of: org, viewer)
         let name = try await OrgQueries.find(org, on: req.application.sql)["name"]?.stringValue ?? ""
-        let users = try await req.application.sql.raw("SELECT id, email, name, role, created_ms, disabled_ms FROM users WHERE org_id = \(bind: org.description) ORDER BY email").all().map {
-            UserRow(id: try $0.decode(column: "id", as: String.self), email: try $0.decode(column: "email", as: String.self), name: try $0.decode(column: "name", as: String.self),
-                    role: req.tr("user_\(UserRole(stored: try $0.decode(column: "role", as: String.self)).rawValue)"),
-                    roleName: UserRole(stored: try $0.decode(column: "role", as: String.self)).rawValue, createdAt: Time.local(try $0.decode(column: "created_ms", as: Int64.self)),
-                    disabled: try $0.decode(column: "disabled_ms", as: Int64?.self) != nil, isSelf: try $0.decode(column: "id", as: String.self) == viewer.caller.userId)
+        let users = try await PeopleQueries.people(of: org, visibleTo: viewer, on: req.application.sql).map {
+            UserRow(id: $0.id, email: $0.email, name: $0.name, role: req.tr("user_\($0.role.rawValue)"), roleName: $0.role.rawValue,
+                    createdAt: Time.local($0.createdMs), disabled: $0.disabledMs != nil, isSelf: $0.id == viewer.caller.userId)
         }
         return try await render(req, "operator/users", title: "users_title", page: UsersPage(orgId: org.description, orgName: name, users: users, form: form,
                                                                                   canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil,

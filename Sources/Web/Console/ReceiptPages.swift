@@ -40,8 +40,7 @@ package enum ReceiptPages: ConsoleArea {
         page.height = proof.blockHeight
         page.transactionId = proof.transactionId
         let sql = req.application.sql
-        guard let op = try await sql.raw("SELECT public_key FROM orgs WHERE role = 'operator'").first(),
-              let key = Base64.decode(try op.decode(column: "public_key", as: String.self)) else {
+        guard let key = try await ChainQueries.operatorKey(on: sql) else {
             page.problem = req.tr("receipt_no_chain")
             return try await receiptPage(req, page)
         }
@@ -50,7 +49,7 @@ package enum ReceiptPages: ConsoleArea {
         } else {
             page.ok = true
         }
-        let stored = try await sql.raw("SELECT hash FROM blocks WHERE height = \(bind: proof.blockHeight)").first().map { try $0.decode(column: "hash", as: String.self) }
+        let stored = try await ChainQueries.hash(at: proof.blockHeight, on: sql)
         page.matchesChain = stored == proof.hash
         return try await receiptPage(req, page)
     }

@@ -16,12 +16,9 @@ package enum ReceivablePages: ConsoleArea {
     @Sendable package static func receivables(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: ReceivableQueries.columns) FROM receivables r WHERE "
-        query += ReceivableQueries.visible(viewer)
         let number = Pager.number(req)
-        query += " ORDER BY r.due_date, r.id"
-        query += Pager.sql(number)
-        let (rows, pager) = Pager.make(req, number, rows: try await req.application.sql.raw(query).all().map { p.receivable(try RowReader($0, "receivables").receivable) })
+        let (rows, pager) = Pager.make(req, number, rows: try await ReceivableQueries.list(.init(), visibleTo: viewer, slice: Pager.slice(number), on: req.application.sql)
+            .map(p.receivable))
         return try await render(req, "core/receivables", title: "nav_receivables", page: ReceivablesPage(receivables: rows, isCore: viewer.role == .core, pager: pager),
                                 notice: notice(req))
     }
@@ -50,8 +47,7 @@ package enum ReceivablePages: ConsoleArea {
         let sql = req.application.sql
         let p = try await Presenter.make(req)
         let suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql)
-        let lines = try await sql.raw("SELECT \(unsafeRaw: Projection.creditLines.columns.joined(separator: ", ")) FROM credit_lines WHERE core_id = \(bind: viewer.orgId.description) AND status = 'active' ORDER BY id").all()
-            .map { try RowReader($0, "credit_lines").creditLine }
+        let lines = try await CreditLineQueries.list(.init(status: .active, coreId: viewer.orgId), visibleTo: viewer, slice: Slice(limit: 500), on: sql)
             .map { LineOption(id: $0.id.description, label: "\(p.name($0.bankId)) · \(Presenter.rate($0.rateBps)) · \(req.tr("available")) \(Money.format($0.availableFen)) · \(req.tr("expires")) \($0.expiresOn)") }
         let (policy, today) = try await req.application.requireSequencer().read { ($0.policy, BusinessDate(epochMs: req.application.ledgerClock.nowMs())) }
         return try await render(req, "core/issue", title: "nav_issue", page: IssuePage(
@@ -160,19 +156,13 @@ package enum ReceivablePages: ConsoleArea {
         let p = try await Presenter.make(req)
         let sql = req.application.sql
         let issuerView = viewer.seesAll || r.issuerId == viewer.orgId
-        var scope: SQLQueryString = "t.receivable_id = \(bind: r.id.description) AND t.status IN (\(binds: TokenQueries.clearingStatuses.map(\.rawValue)))"
-        if !issuerView { scope += " AND t.holder_id = \(bind: viewer.orgId.description)" }
         let number = Pager.number(req)
-        var query: SQLQueryString = "SELECT \(unsafeRaw: TokenQueries.columns) FROM tokens t WHERE "
-        query += scope
-        query += " ORDER BY t.tier, t.created_on, t.id"
-        query += Pager.sql(number)
-        let (rows, pager) = Pager.make(req, number, rows: try await sql.raw(query).all().map { try RowReader($0, "tokens").token })
+        let (rows, pager) = Pager.make(req, number, rows: try await TokenQueries.clearing(of: r, visibleTo: viewer, slice: Pager.slice(number), on: sql))
         let clearing = rows.map {
             ClearingRow(tokenId: $0.id.description, holderName: p.name($0.holderId), amount: Money.format($0.amountFen), tier: $0.tier, status: $0.status.rawValue,
                         statusLabel: p.status($0.status.rawValue))
         }
-        let payable = try await sql.totalFen("SELECT CAST(SUM(amount_fen) AS BIGINT) AS total FROM tokens WHERE receivable_id = \(bind: r.id.description) AND status IN ('active', 'locked')")
+        let payable = try await TokenQueries.payableFen(of: r.id, on: sql)
         var tree = ""
         if issuerView {
             let slice = try await TokenQueries.treeSlice(of: r.id, on: sql)

@@ -53,7 +53,8 @@ package struct Pager: Encodable {
         return n
     }
 
-    package static func sql(_ page: Int) -> SQLQueryString { " LIMIT \(literal: size + 1) OFFSET \(literal: (page - 1) * size)" }
+    /// The rows of page `page`, and one more to know whether there is a next page.
+    package static func slice(_ page: Int) -> Slice { Slice(limit: size + 1, offset: (page - 1) * size) }
 
     /// Cuts the extra row fetched to know whether there is a next page.
     package static func make<T>(_ req: Request, _ page: Int, rows: [T]) -> ([T], Pager) {

@@ -1,4 +1,3 @@
-import Core
 import SQLKit
 
 /// A row whose columns carry a prefix (`r_id`), read as if they did not.
