@@ -51,6 +51,7 @@ package func routes(_ app: Application) throws {
         signedIn.get("approvals", ":id", use: ApprovalController.show)
         signedIn.post("approvals", ":id", "approve", use: ApprovalController.approve)
         signedIn.post("approvals", ":id", "reject", use: ApprovalController.reject)
+        signedIn.post("approvals", ":id", "withdraw", use: ApprovalController.withdraw)
         signedIn.get("policy", use: OrgController.policy)
         signedIn.put("policy", use: OrgController.setPolicy)
     }
@@ -180,6 +181,7 @@ package func consoleRoutes(_ app: Application) {
     signedIn.get("approvals", ":id", use: ApprovalPages.show)
     signedIn.post("approvals", ":id", "approve", use: ApprovalPages.approve)
     signedIn.post("approvals", ":id", "reject", use: ApprovalPages.reject)
+    signedIn.post("approvals", ":id", "withdraw", use: ApprovalPages.withdraw)
     signedIn.get("approval-rules", use: ApprovalPages.rules)
     signedIn.post("approval-rules", use: ApprovalPages.setRules)
     signedIn.get("orgs", ":id", "users", use: PeoplePages.users)

@@ -123,6 +123,50 @@ import VaporTesting
         }
     }
 
+    @Test func theMakerWithdrawsWhatTheyPreparedAndNobodyElseDoes() async throws {
+        try await DemoPlatform.with(fourEyes: true) { d in
+            let f = try await Self.request(d)
+            let id = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")["approval"]!["id"]!.stringValue!
+            let height = await d.height
+            // Not the checker, not another org, not the regulator: they reject, or cannot see it.
+            #expect(try await d.call("bank-checker", .POST, "/api/v1/approvals/\(id)/withdraw").status == .forbidden)
+            #expect(try await d.call("bank2", .POST, "/api/v1/approvals/\(id)/withdraw").status == .notFound)
+            #expect(try await d.call("regulator", .POST, "/api/v1/approvals/\(id)/withdraw").status == .forbidden)
+            #expect(try await d.call("bank", .POST, "/api/v1/approvals/\(id)/withdraw", #"{"reason":"x"}"#).code == "validation_failed")
+            let withdrawn = try await d.call("bank", .POST, "/api/v1/approvals/\(id)/withdraw")
+            #expect(withdrawn.status == .ok && withdrawn["approval"]?["status"] == "withdrawn", "\(withdrawn.json)")
+            #expect(withdrawn["approval"]?["decidedBy"]?["email"] == "bank@cascade.demo")
+            // Never performed: nothing signed, the financing still requested, and no checker can approve it now.
+            #expect(await d.height == height)
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "requested")
+            #expect(try await d.call("bank-checker", .POST, "/api/v1/approvals/\(id)/approve").code == "approval_not_pending")
+            #expect(try await d.call("bank", .POST, "/api/v1/approvals/\(id)/withdraw").code == "approval_not_pending")
+            #expect(try await d.call("bank", .GET, "/api/v1/approvals?status=withdrawn").items.map { $0["id"] } == [.string(id)])
+            #expect(try await audit(d, "approval.withdraw").count == 1)
+            // One already decided is not withdrawn either.
+            let again = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")["approval"]!["id"]!.stringValue!
+            #expect(try await d.call("bank-checker", .POST, "/api/v1/approvals/\(again)/reject", #"{"reason":"no"}"#).status == .ok)
+            #expect(try await d.call("bank", .POST, "/api/v1/approvals/\(again)/withdraw").code == "approval_not_pending")
+        }
+    }
+
+    @Test func theMakerWithdrawsOnTheConsole() async throws {
+        try await DemoPlatform.with(fourEyes: true) { d in
+            let f = try await Self.request(d)
+            let maker = try await ConsoleTests.session(d, "bank")
+            let held = try await ConsoleTests.post(d, maker, "/financings/\(f)/approve", [:])
+            let path = String(try #require(held.headers.first(name: .location)).prefix { $0 != "?" })
+            #expect(try await ConsoleTests.get(d, maker, path).html.contains("id=\"withdraw\""))
+            let checker = try await ConsoleTests.session(d, "bank-checker")
+            #expect(!(try await ConsoleTests.get(d, checker, path).html.contains("id=\"withdraw\"")))
+            let done = try await ConsoleTests.post(d, maker, "\(path)/withdraw", [:])
+            #expect(done.headers.first(name: .location) == "\(path)?done=approval_withdrawn")
+            let page = try await ConsoleTests.get(d, maker, path)
+            #expect(page.html.contains("data-status=\"withdrawn\"") && !page.html.contains("id=\"withdraw\""))
+            #expect(!(try await ConsoleTests.get(d, checker, path).html.contains("id=\"approve\"")))
+        }
+    }
+
     @Test func twoCheckersApprovingAtOnceSignItOnce() async throws {
         try await DemoPlatform.with(fourEyes: true) { d in
             let f = try await Self.request(d)

@@ -114,7 +114,7 @@ package struct Performed: Sendable {
 }
 
 package enum ApprovalStatus: String, CaseIterable, Sendable {
-    case pending, approving, approved, rejected
+    case pending, approving, approved, rejected, withdrawn
 }
 
 /// An operation prepared by one person of an org, for another with the checker role.
@@ -369,6 +369,18 @@ package enum ApprovalService {
         try requireChecker(approval, viewer)
         try await claim(approval, status: "rejected", by: viewer, reason: reason, app: app)
         try await audit(viewer.caller, "approval.reject", id, "\(approval.summary), prepared by \(approval.preparedEmail): \(reason)", app: app, address: address)
+        return try await find(id, org: nil, on: app.sql)
+    }
+
+    /// The maker takes back an operation they prepared, while it still waits for a checker: it
+    /// is never performed. Nobody else withdraws it; a checker rejects instead.
+    package static func withdraw(_ id: String, by viewer: Viewer, app: Application, address: String?) async throws -> Approval {
+        let approval = try await find(id, visibleTo: viewer, app: app)
+        guard approval.orgId == viewer.orgId, approval.preparedBy == viewer.caller.userId else {
+            throw LedgerError(.forbidden, "only the person who prepared an operation withdraws it; a checker rejects it")
+        }
+        try await claim(approval, status: ApprovalStatus.withdrawn.rawValue, by: viewer, reason: nil, app: app)
+        try await audit(viewer.caller, "approval.withdraw", id, approval.summary, app: app, address: address)
         return try await find(id, org: nil, on: app.sql)
     }
 

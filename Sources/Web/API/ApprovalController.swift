@@ -41,6 +41,14 @@ package enum ApprovalController {
         return settlement ? ReceivableController.settlementAnswer(performed.outcomes) : DTO.outcome(performed.outcomes[0])
     }
 
+    /// `POST /approvals/{id}/withdraw`: the maker takes back what they prepared, while it is pending.
+    @Sendable package static func withdraw(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        _ = try StrictBody(req, allowed: [])
+        let approval = try await ApprovalService.withdraw(req.parameters.get("id") ?? "", by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+        return JSON.object(["approval": approval.json]).response()
+    }
+
     @Sendable package static func reject(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let reason = try StrictBody(req, allowed: ["reason"]).string("reason", maxLength: Limits.maxMemoLength)!

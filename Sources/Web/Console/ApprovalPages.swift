@@ -35,6 +35,8 @@ package enum ApprovalPages: ConsoleArea {
         package var approval: ApprovalView
         /// The viewer may decide it: a checker of its org who did not prepare it, while it is pending.
         package var canDecide: Bool
+        /// The viewer prepared it and it still waits: they may withdraw it.
+        package var canWithdraw: Bool
         package var form: FormState
     }
 
@@ -61,7 +63,9 @@ package enum ApprovalPages: ConsoleArea {
         let viewer = try await viewer(req)
         let approval = try await ApprovalService.find(req.parameters.get("id") ?? "", visibleTo: viewer, app: req.application)
         let canDecide = approval.status == .pending && (try? ApprovalService.requireChecker(approval, viewer)) != nil
-        return try await render(req, "common/approval", title: "approval_title", page: DetailPage(approval: view(approval, req), canDecide: canDecide, form: form),
+        let canWithdraw = approval.status == .pending && approval.orgId == viewer.orgId && approval.preparedBy == viewer.caller.userId
+        return try await render(req, "common/approval", title: "approval_title",
+                                page: DetailPage(approval: view(approval, req), canDecide: canDecide, canWithdraw: canWithdraw, form: form),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
@@ -80,6 +84,13 @@ package enum ApprovalPages: ConsoleArea {
             guard let reason = v["reason"]?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else { throw LedgerError.invalid("reason", "say why it is rejected") }
             guard reason.count <= Limits.maxMemoLength else { throw LedgerError.invalid("reason", "must be at most \(Limits.maxMemoLength) characters") }
             _ = try await ApprovalService.reject(id, reason: reason, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+        }
+    }
+
+    @Sendable package static func withdraw(req: Request) async throws -> Response {
+        let id = req.parameters.get("id") ?? ""
+        return try await act(req, action: "withdraw", next: "/approvals/\(id)", done: "approval_withdrawn", page: { try await detail(req, form: $0, error: $1) }) { viewer, _ in
+            _ = try await ApprovalService.withdraw(id, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         }
     }
 
