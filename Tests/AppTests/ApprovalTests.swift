@@ -94,7 +94,9 @@ import VaporTesting
             }
             let id = try #require(held?["approval"]?["id"]?.stringValue)
             let changed = try await d.call("bank", .PATCH, "/api/v1/orgs/\(bank)/users/\(clerk)", #"{"role":"checker"}"#)
-            #expect(changed.status == .ok && changed["role"] == "checker")
+            #expect(changed.status == .accepted, "\(changed.json)")
+            let made = try await d.call("operator", .POST, "/api/v1/approvals/\(changed["approval"]!["id"]!.stringValue!)/approve")
+            #expect(made.status == .created && made["user"]?["role"] == "checker", "\(made.json)")
             #expect(try await asClerk(.POST, "/api/v1/approvals/\(id)/approve") == .forbidden)
             #expect(try await asClerk(.POST, "/api/v1/approvals/\(id)/reject", #"{"reason":"mine"}"#) == .forbidden)
             // As a checker the clerk prepares nothing more.
@@ -164,6 +166,46 @@ import VaporTesting
             let page = try await ConsoleTests.get(d, maker, path)
             #expect(page.html.contains("data-status=\"withdrawn\"") && !page.html.contains("id=\"withdraw\""))
             #expect(!(try await ConsoleTests.get(d, checker, path).html.contains("id=\"approve\"")))
+        }
+    }
+
+    @Test func nobodyIsMadeACheckerOrAnAdminOnOnePersonsWord() async throws {
+        try await DemoPlatform.with(fourEyes: true) { d in
+            let bank = d.orgs["bank"]!, accounts = Accounts(sql: d.app.sql)
+            let clerk = try await accounts.createUser(org: bank, email: "clerk@bank.example", name: "柜员", role: .maker, password: "clerk-password-1", nowMs: 0)
+            func role(_ id: String) async throws -> String? {
+                try await d.app.sql.raw("SELECT role FROM users WHERE id = \(bind: id)").first()?.decode(column: "role", as: String.self)
+            }
+            // The admin asks; the role does not change yet.
+            let asked = try await d.call("bank", .PATCH, "/api/v1/orgs/\(bank)/users/\(clerk)", #"{"role":"checker"}"#)
+            #expect(asked.status == .accepted && asked["approval"]?["action"] == "grantRole" && asked["approval"]?["status"] == "pending", "\(asked.json)")
+            #expect(try await role(clerk) == "maker")
+            let id = asked["approval"]!["id"]!.stringValue!
+            // Not the admin who asked, not a checker, not the regulator, not another org's admin.
+            #expect(try await d.call("bank", .POST, "/api/v1/approvals/\(id)/approve").status == .forbidden)
+            #expect(try await d.call("bank-checker", .POST, "/api/v1/approvals/\(id)/approve").status == .forbidden)
+            #expect(try await d.call("regulator", .POST, "/api/v1/approvals/\(id)/approve").status == .forbidden)
+            #expect(try await d.call("bank2", .POST, "/api/v1/approvals/\(id)/approve").status == .notFound)
+            #expect(try await role(clerk) == "maker")
+            // A second admin of the org decides it.
+            let second = try await accounts.createUser(org: bank, email: "admin2@bank.example", name: "二号管理员", role: .admin, password: "admin2-password-1", nowMs: 0)
+            let row = try await d.app.sql.raw("SELECT id, org_id, email, name, role FROM users WHERE id = \(bind: second)").first()!
+            let key = try await accounts.createAPIKey(for: try Accounts.caller(row, viaAPIKey: true), name: "t", nowMs: 0).secret
+            var status: HTTPResponseStatus = .internalServerError
+            try await d.app.testing().test(.POST, "/api/v1/approvals/\(id)/approve", headers: ["Authorization": "Bearer \(key)"]) { status = $0.status }
+            #expect(status == .created)
+            #expect(try await role(clerk) == "checker")
+            // Taking a role back, or giving one that holds no control, is at once.
+            #expect(try await d.call("bank", .PATCH, "/api/v1/orgs/\(bank)/users/\(clerk)", #"{"role":"viewer"}"#).status == .ok)
+            #expect(try await role(clerk) == "viewer")
+            // A new admin, as a new checker, starts as a viewer; the operator may decide, or reject.
+            let made = try await d.call("bank", .POST, "/api/v1/orgs/\(bank)/users", #"{"email":"puppet@bank.example","name":"p","password":"puppet-password-1","role":"admin"}"#)
+            #expect(made.status == .created && made["role"] == "viewer" && made["approval"]?["status"] == "pending", "\(made.json)")
+            let puppet = made["id"]!.stringValue!
+            let rejected = try await d.call("operator", .POST, "/api/v1/approvals/\(made["approval"]!["id"]!.stringValue!)/reject", #"{"reason":"who is this?"}"#)
+            #expect(rejected.status == .ok && rejected["approval"]?["status"] == "rejected")
+            #expect(try await role(puppet) == "viewer")
+            #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'approval.prepare'").first()?.decode(column: "n", as: Int.self) == 2)
         }
     }
 
@@ -347,7 +389,14 @@ import VaporTesting
             let tier1 = d.orgs["tier1"]!
             func person(_ role: String) async throws -> String {
                 let made = try await d.call("tier1", .POST, "/api/v1/orgs/\(tier1)/users", #"{"email":"\#(role)@t1.example","name":"\#(role)","password":"first-password","role":"\#(role)"}"#)
-                #expect(made.status == .created && made["role"] == .string(role), "\(made.json)")
+                #expect(made.status == .created, "\(made.json)")
+                if let held = made["approval"]?["id"]?.stringValue {
+                    // A new checker starts as a viewer; the operator gives the role.
+                    #expect(role == "checker" && made["role"] == "viewer")
+                    #expect(try await d.call("operator", .POST, "/api/v1/approvals/\(held)/approve").status == .created)
+                } else {
+                    #expect(made["role"] == .string(role))
+                }
                 let row = try await d.app.sql.raw("SELECT id, org_id, email, name, role FROM users WHERE email = \(bind: "\(role)@t1.example")").first()!
                 return try await Accounts(sql: d.app.sql).createAPIKey(for: try Accounts.caller(row, viaAPIKey: true), name: "t", nowMs: 0).secret
             }
@@ -383,7 +432,7 @@ import VaporTesting
             #expect(try await d.call("tier2", .PATCH, "/api/v1/orgs/\(tier1)/users/\(viewerId)", #"{"role":"admin"}"#).status == .forbidden)
             #expect(try await d.call("tier1", .PATCH, "/api/v1/orgs/\(tier1)/users/\(viewerId)", #"{"role":"maker"}"#)["role"] == "maker")
             #expect(try await call(viewer, .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":100}"#) != .forbidden)
-            #expect(try await audit(d, "user.role").first?.contains("viewer → maker") == true)
+            #expect(try await audit(d, "user.role").contains { $0.contains("viewer@t1.example: viewer → maker") })
         }
     }
 

@@ -23,6 +23,11 @@ import VaporTesting
         let made = try await d.call("tier1", .POST, "/api/v1/orgs/\(org)/users",
                                     #"{"email":"clerk@t1.example","name":"出纳","password":"first-password","role":"\#(admin ? "admin" : "maker")"}"#)
         let id = try #require(made["id"]?.stringValue, "\(made.json)")
+        if let held = made["approval"]?["id"]?.stringValue {
+            // A new admin starts as a viewer until a second admin, or the operator, agrees.
+            #expect(admin && made["role"] == "viewer")
+            #expect(try await d.call("operator", .POST, "/api/v1/approvals/\(held)/approve").status == .created)
+        }
         let session = try #require(try await signIn(d, "first-password")["token"]?.stringValue)
         let key = try await d.call(nil, .POST, "/api/v1/api-keys", #"{"name":"clerk"}"#, headers: ["Authorization": "Bearer \(session)"])
         // Only admins make API keys: a member's clerk has none.
@@ -64,7 +69,8 @@ import VaporTesting
             #expect(try await d.call("tier1", .POST, "/api/v1/orgs/\(org)/users/\(tier2User)/disable").status == .notFound)
             #expect(try await d.call("tier1", .POST, "/api/v1/orgs/\(org)/users/not-a-uuid/disable").code == "validation_failed")
             let audit = try await d.app.sql.raw("SELECT action FROM audit_log WHERE action LIKE 'user.%' ORDER BY seq").all().map { try $0.decode(column: "action", as: String.self) }
-            #expect(audit == ["user.create", "user.disable", "user.enable"])
+            // The clerk was added as a viewer, made an admin once the operator agreed, then disabled and enabled.
+            #expect(audit == ["user.create", "user.role", "user.disable", "user.enable"])
         }
     }
 
@@ -115,6 +121,26 @@ import VaporTesting
 @Suite struct PeoplePagesTests {
     /// On the console: the admin's People page disables a clerk, and resets the password of
     /// another, whose next sign-in goes to the password page before anything else.
+    /// Making a clerk a checker on the console waits for a second admin or the operator, who
+    /// decides it on the approval's page.
+    @Test func aNewCheckerWaitsForTheOperatorOnTheConsole() async throws {
+        try await DemoPlatform.with { d in
+            let org = d.orgs["tier1"]!
+            let clerk = try #require(try await d.call("tier1", .POST, "/api/v1/orgs/\(org)/users", #"{"email":"clerk@t1.example","name":"出纳","password":"first-password"}"#)["id"]?.stringValue)
+            let admin = try await ConsoleTests.session(d, "tier1")
+            let held = try await ConsoleTests.post(d, admin, "/orgs/\(org)/users/\(clerk)/role", ["role": "checker"])
+            let location = try #require(held.headers.first(name: .location))
+            #expect(held.status == .seeOther && location.hasPrefix("/approvals/") && location.hasSuffix("?done=held"), "\(location)")
+            let path = String(location.prefix { $0 != "?" })
+            #expect(!(try await ConsoleTests.get(d, admin, path).html.contains("id=\"approve\"")), "not the admin who asked")
+            let op = try await ConsoleTests.session(d, "operator")
+            #expect(try await ConsoleTests.get(d, op, path).html.contains("id=\"approve\""))
+            let done = try await ConsoleTests.post(d, op, "\(path)/approve", [:])
+            #expect(done.headers.first(name: .location) == "\(path)?done=approval_approved")
+            #expect(try await d.app.sql.raw("SELECT role FROM users WHERE id = \(bind: clerk)").first()?.decode(column: "role", as: String.self) == "checker")
+        }
+    }
+
     @Test func anAdminManagesPeopleOnTheConsole() async throws {
         try await DemoPlatform.with { d in
             let org = d.orgs["tier1"]!

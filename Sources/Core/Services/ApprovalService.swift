@@ -12,6 +12,9 @@ import protocol Vapor.StorageKey
 /// whenever the org has any, so that nobody switches the four eyes off alone.
 package enum ApprovalAction: String, CaseIterable, Sendable {
     case approveFinancing, confirmPayout, grantCredit, updateCredit, issue, settle, changeRules
+    /// Making someone a checker or an admin: always waits, for a second admin of the org or the
+    /// operator (four eyes over who holds the four eyes).
+    case grantRole
 
     /// The actions an org of `role` can have wait for a checker.
     package static func configurable(for role: OrgRole) -> [ApprovalAction] {
@@ -42,12 +45,15 @@ package enum PreparedOperation: Sendable {
     case ledger(Payload)
     case settleAll(receivableId: TxID, reference: String)
     case rules([ApprovalRule])
+    /// A person of the org given the checker or the admin role.
+    case role(userId: String, email: String, role: UserRole)
 
     package var json: JSON {
         switch self {
         case .ledger(let p): ["kind": "ledger", "type": .string(p.type.rawValue), "payload": p.json]
         case .settleAll(let r, let reference): ["kind": "settleAll", "receivableId": .string(r.description), "reference": .string(reference)]
         case .rules(let rules): ["kind": "rules", "rules": .array(rules.map(\.json))]
+        case .role(let user, let email, let role): ["kind": "role", "userId": .string(user), "email": .string(email), "role": .string(role.rawValue)]
         }
     }
 
@@ -65,6 +71,10 @@ package enum PreparedOperation: Sendable {
                 guard let a = $0["action"]?.stringValue.flatMap(ApprovalAction.init(rawValue:)), case .int(let min)? = $0["minAmountFen"] else { throw StoreDamage("approval rule") }
                 return ApprovalRule(action: a, minAmountFen: min)
             })
+        case "role":
+            guard let user = json["userId"]?.stringValue, let email = json["email"]?.stringValue,
+                  let role = json["role"]?.stringValue.flatMap(UserRole.init(rawValue:)) else { throw StoreDamage("approval role") }
+            self = .role(userId: user, email: email, role: role)
         default: throw StoreDamage("approval operation kind")
         }
     }
@@ -78,7 +88,7 @@ package enum PreparedOperation: Sendable {
         case .ledger(.updateCredit): .updateCredit
         case .ledger(.issue): .issue
         case .ledger(.settle), .settleAll: .settle
-        case .ledger, .rules: nil
+        case .ledger, .rules, .role: nil
         }
     }
 
@@ -111,6 +121,8 @@ package struct Performed: Sendable {
     package var rules: [ApprovalRule]?
     /// The payments a settlement instructed on the core's rail.
     package var payments: [Payment] = []
+    /// The person whose role changed, as the API shows a person.
+    package var person: JSON?
 }
 
 package enum ApprovalStatus: String, CaseIterable, Sendable {
@@ -200,7 +212,7 @@ package enum ApprovalService {
         let rules = try await ApprovalRules.of(caller.orgId, on: sql)
         if let action = operation.action, !rules.contains(where: { $0.action == action }) { return nil }
         guard let subject = try await describe(operation, org: caller.orgId, rules: rules, app: app) else { return nil }
-        if subject.action != .changeRules {
+        if subject.action != .changeRules && subject.action != .grantRole {
             guard let rule = rules.first(where: { $0.action == subject.action }), subject.amountFen >= rule.minAmountFen else { return nil }
         }
         // Nothing the ledger would refuse today waits for a checker: its refusal is the answer now.
@@ -225,7 +237,7 @@ package enum ApprovalService {
             let chunk = try await ReceivableQueries.payableIds(of: receivableId, after: nil, limit: Limits.maxSettleTokens, on: app.sql)
             guard !chunk.isEmpty else { throw LedgerError(.tokenNotActive, "receivable \(receivableId) has no active or locked piece to pay") }
             try await LedgerService.trial(.settle(receivableId: receivableId, tokenIds: chunk, reference: reference), by: caller, app: app)
-        case .rules:
+        case .rules, .role:
             return
         }
     }
@@ -249,6 +261,10 @@ package enum ApprovalService {
             let text = new.isEmpty ? "none" : new.map { "\($0.action.rawValue) from \(y($0.minAmountFen))" }.joined(separator: ", ")
             return Subject(action: .changeRules, amountFen: 0, id: org.description, summary: "Loosen the approval rules to: \(text)",
                            summaryZh: "放宽复核规则为：\(new.isEmpty ? "无" : new.map { "\($0.action.rawValue) 自 \(y($0.minAmountFen))" }.joined(separator: "，"))")
+        }
+        if case .role(let user, let email, let role) = operation {
+            return Subject(action: .grantRole, amountFen: 0, id: user, summary: "Make \(email) \(role == .admin ? "an admin" : "a checker")",
+                           summaryZh: "将 \(email) 设为\(role == .admin ? "管理员" : "复核岗")")
         }
         return try await app.requireSequencer().read { state -> Subject? in
             func name(_ id: OrgID) -> String { state.orgs[id]?.name ?? id.description }
@@ -317,8 +333,18 @@ package enum ApprovalService {
         return try await resolved(try await find(id, org: viewer.seesAll ? nil : viewer.orgId, on: app.sql), app: app)
     }
 
-    /// Only a checker of the approval's own org decides it, and never on what they prepared.
+    /// Only a checker of the approval's own org decides it, and never on what they prepared. Who
+    /// is made a checker or an admin is decided by a second admin of the org, or the operator.
     package static func requireChecker(_ approval: Approval, _ viewer: Viewer) throws {
+        if approval.action == .grantRole {
+            guard viewer.role == .operator || (viewer.orgId == approval.orgId && viewer.caller.isAdmin) else {
+                throw LedgerError(.forbidden, "a second admin of the organisation, or the operator, decides who becomes a checker or an admin")
+            }
+            guard approval.preparedBy != viewer.caller.userId else {
+                throw LedgerError(.forbidden, "you prepared this; a second admin of the organisation, or the operator, decides it")
+            }
+            return
+        }
         guard viewer.orgId == approval.orgId else { throw LedgerError(.forbidden, "only a checker of the organisation decides its approvals") }
         guard viewer.caller.userRole == .checker else {
             throw LedgerError(.forbidden, "only a person with the checker role approves or rejects; you are a \(viewer.caller.userRole.rawValue)")
@@ -416,6 +442,8 @@ package enum ApprovalService {
         case .rules(let rules):
             try await ApprovalRules.replace(org, with: rules, on: app.db)
             return Performed(rules: rules)
+        case .role(let user, _, let role):
+            return Performed(person: try await PeopleService.applyRole(user, role, in: org, by: viewer, app: app))
         }
     }
 

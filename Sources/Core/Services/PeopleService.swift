@@ -43,9 +43,16 @@ package enum PeopleService {
         let sql = app.sql
         try await user.checkEmailFree(on: sql)
         let now = app.wallClock.nowMs()
-        let id = try await Accounts(sql: sql).createUser(org: org, email: user.email, name: user.name, role: user.role, password: user.password, nowMs: now)
-        try await OnboardingService.audit(viewer, "user.create", org, "added \(user.email) as \(user.role.rawValue)", app: app, address: address)
-        return PeopleService.userJSON(id: id, email: user.email, name: user.name, role: user.role, createdMs: now)
+        // A new checker or admin starts as a viewer until a second admin, or the operator, agrees.
+        let held = !registering && Self.grantsControl(user.role)
+        let role = held ? UserRole.viewer : user.role
+        let id = try await Accounts(sql: sql).createUser(org: org, email: user.email, name: user.name, role: role, password: user.password, nowMs: now)
+        try await OnboardingService.audit(viewer, "user.create", org, "added \(user.email) as \(role.rawValue)", app: app, address: address)
+        guard case .object(var fields) = PeopleService.userJSON(id: id, email: user.email, name: user.name, role: role, createdMs: now) else { return .null }
+        if held, let approval = try await ApprovalService.hold(.role(userId: id, email: user.email, role: user.role), by: viewer.caller, app: app, address: address) {
+            fields["approval"] = approval.json
+        }
+        return .object(fields)
     }
 
     /// A key for the calling admin: its id and its secret, which is shown this once.
@@ -153,14 +160,31 @@ extension PeopleService {
         return try userJSON(try await user(userId, in: org, on: sql))
     }
 
+    /// The roles that hold the four eyes: a checker decides what makers prepare, an admin names
+    /// checkers and sets the rules. Nobody is given one on one person's word.
+    package static func grantsControl(_ role: UserRole) -> Bool { role == .checker || role == .admin }
+
     /// Gives a user of the admin's org another role; it holds from their next request. An admin
-    /// does not change their own (an org keeps the admin who is doing it).
-    package static func setRole(_ userId: String, to role: UserRole, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
+    /// does not change their own (an org keeps the admin who is doing it). Making someone a
+    /// checker or an admin waits for a second admin of the org, or the operator.
+    package static func setRole(_ userId: String, to role: UserRole, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> Prepared<JSON> {
         try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: org, viewer)
+        let row = try await user(userId, in: org, on: app.sql)
+        guard userId != viewer.caller.userId else { throw LedgerError(.forbidden, "an admin does not change their own role; another admin does") }
+        let was = UserRole(stored: try row.decode(column: "role", as: String.self))
+        if grantsControl(role), role != was,
+           let approval = try await ApprovalService.hold(.role(userId: userId, email: try row.decode(column: "email", as: String.self), role: role),
+                                                         by: viewer.caller, app: app, address: address) {
+            return .pending(approval)
+        }
+        return .done(try await applyRole(userId, role, in: org, by: viewer, app: app, address: address))
+    }
+
+    /// Sets the role, with its entry in the org's audit log: an admin's change, or an approved one.
+    package static func applyRole(_ userId: String, _ role: UserRole, in org: OrgID, by viewer: Viewer, app: Application, address: String? = nil) async throws -> JSON {
         let sql = app.sql
         let row = try await user(userId, in: org, on: sql)
-        guard userId != viewer.caller.userId else { throw LedgerError(.forbidden, "an admin does not change their own role; another admin does") }
         let was = UserRole(stored: try row.decode(column: "role", as: String.self))
         try await sql.raw("UPDATE users SET role = \(bind: role.rawValue) WHERE id = \(bind: userId)").run()
         try await OnboardingService.audit(viewer, "user.role", org, "\(try row.decode(column: "email", as: String.self)): \(was.rawValue) → \(role.rawValue)", app: app, address: address)

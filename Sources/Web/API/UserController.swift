@@ -53,7 +53,10 @@ package enum UserController {
         let viewer = try await req.viewer()
         let (org, user) = try orgAndUser(req)
         let role = try NewUser.role(try StrictBody(req, allowed: ["role"]))
-        return try await PeopleService.setRole(user, to: role, in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress).response()
+        switch try await PeopleService.setRole(user, to: role, in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress) {
+        case .done(let person): return person.response()
+        case .pending(let approval): return JSON.object(["approval": approval.json]).response(status: .accepted)
+        }
     }
 
     @Sendable package static func resetPassword(req: Request) async throws -> Response {

@@ -53,7 +53,8 @@ package enum PeoplePages: ConsoleArea {
             try UserController.requireAdmin(of: org, viewer)
             var fields: [JSONKey: JSON] = [:]
             for key in ["email", "name", "password", "role"] { fields[key] = .string(values[key] ?? "") }
-            _ = try await NewUser(StrictBody(fields: fields, path: "", allowed: ["email", "name", "password", "role"])).create(in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+            let made = try await NewUser(StrictBody(fields: fields, path: "", allowed: ["email", "name", "password", "role"])).create(in: org, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+            if let held = made["approval"]?["id"]?.stringValue { return redirect("/approvals/\(held)", notice: "held") }
             return redirect("/orgs/\(org)/users", notice: "user_added")
         } catch is ReauthenticationRequired {
             return ReauthPages.ask(back: "/orgs/\(org)/users")
@@ -76,7 +77,9 @@ package enum PeoplePages: ConsoleArea {
             case "end-sessions": _ = try await PeopleService.endSessions(user, in: org, by: viewer, app: app, address: address)
             case "role":
                 guard let role = form(req)["role"].flatMap(UserRole.init(rawValue:)) else { throw Problem(.forbidden, "choose a role") }
-                _ = try await PeopleService.setRole(user, to: role, in: org, by: viewer, app: app, address: address)
+                if let held = try await PeopleService.setRole(user, to: role, in: org, by: viewer, app: app, address: address).held {
+                    return redirect("/approvals/\(held.id)", notice: "held")
+                }
             case "reset-password":
                 let (json, temporary) = try await PeopleService.resetPassword(user, in: org, by: viewer, app: app, address: address)
                 let email = json["email"]?.stringValue ?? ""
