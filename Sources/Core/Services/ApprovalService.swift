@@ -402,12 +402,17 @@ package enum ApprovalService {
     /// is never performed. Nobody else withdraws it; a checker rejects instead.
     package static func withdraw(_ id: String, by viewer: Viewer, app: Application, address: String?) async throws -> Approval {
         let approval = try await find(id, visibleTo: viewer, app: app)
-        guard approval.orgId == viewer.orgId, approval.preparedBy == viewer.caller.userId else {
-            throw LedgerError(.forbidden, "only the person who prepared an operation withdraws it; a checker rejects it")
-        }
+        try requireWithdrawer(approval, viewer)
         try await claim(approval, status: ApprovalStatus.withdrawn.rawValue, by: viewer, reason: nil, app: app)
         try await audit(viewer.caller, "approval.withdraw", id, approval.summary, app: app, address: address)
         return try await find(id, org: nil, on: app.sql)
+    }
+
+    /// Only the person who prepared an operation withdraws it.
+    package static func requireWithdrawer(_ approval: Approval, _ viewer: Viewer) throws {
+        guard approval.orgId == viewer.orgId, approval.preparedBy == viewer.caller.userId else {
+            throw LedgerError(.forbidden, "only the person who prepared an operation withdraws it; a checker rejects it")
+        }
     }
 
     /// Moves a pending approval on, atomically: of two deciding at once, one wins.

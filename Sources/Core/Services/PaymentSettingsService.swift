@@ -44,7 +44,7 @@ package enum PaymentSettingsService {
         guard rail == "ecny" || (agent.count == 12 && agent.allSatisfy({ $0.isASCII && $0.isNumber })) else { throw LedgerError.invalid("agent", "must be the bank's 12-digit CNAPS code") }
         var agentOrg: OrgID?
         if let text = input.agentOrgId {
-            guard let id = OrgID(text), try await Self.role(of: id, app: app) == .bank else { throw LedgerError.invalid("agentOrgId", "must be a bank of the platform") }
+            guard let id = OrgID(text), try await OrgQueries.role(of: id, on: app.sql) == .bank else { throw LedgerError.invalid("agentOrgId", "must be a bank of the platform") }
             agentOrg = id
         }
         let saved = PaymentAccount(orgId: org, rail: rail, account: account, accountName: name, agent: agent, agentOrgId: agentOrg)
@@ -60,13 +60,5 @@ package enum PaymentSettingsService {
         let before = try await PaysBy.of(org, on: app.sql)
         try await PaysBy.choose(choice, for: org, on: app.sql, nowMs: app.ledgerClock.nowMs())
         try await OnboardingService.audit(viewer, "payment.rail", org, "pays by \(before?.rawValue ?? "either rail") → \(choice?.rawValue ?? "either rail")", app: app, address: address)
-    }
-}
-
-extension PaymentSettingsService {
-    /// The role of an org the caller names; an id no org has is not found.
-    fileprivate static func role(of id: OrgID, app: Application) async throws -> OrgRole {
-        guard let role = try await Accounts.role(of: id, on: app.sql) else { throw LedgerError(.notFound, "no such organisation") }
-        return role
     }
 }

@@ -129,16 +129,6 @@ extension PeopleService {
         return row
     }
 
-    package static func userJSON(_ row: any SQLRow) throws -> JSON {
-        guard case .object(var fields) = PeopleService.userJSON(id: try row.decode(column: "id", as: String.self), email: try row.decode(column: "email", as: String.self),
-                                                             name: try row.decode(column: "name", as: String.self), role: UserRole(stored: try row.decode(column: "role", as: String.self)),
-                                                             createdMs: try row.decode(column: "created_ms", as: Int64.self)) else { return .null }
-        let disabled = try row.decode(column: "disabled_ms", as: Int64?.self)
-        fields["disabledAt"] = disabled.map { .string(Time.rfc3339($0)) } ?? .null
-        fields["mustChangePassword"] = .bool(try row.decode(column: "must_change_password", as: Int.self) != 0)
-        return .object(fields)
-    }
-
     /// Disables (or enables again) a user of the admin's org. Disabled, their sessions end and
     /// their keys stop working at once. An admin does not disable themselves.
     package static func setDisabled(_ userId: String, _ disabled: Bool, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
@@ -157,7 +147,7 @@ extension PeopleService {
         }
         let email = try row.decode(column: "email", as: String.self)
         try await OnboardingService.audit(viewer, disabled ? "user.disable" : "user.enable", org, "\(disabled ? "disabled" : "enabled") \(email)", app: app, address: address)
-        return try userJSON(try await user(userId, in: org, on: sql))
+        return try PeopleQueries.person(try await user(userId, in: org, on: sql)).json
     }
 
     /// The roles that hold the four eyes: a checker decides what makers prepare, an admin names
@@ -188,7 +178,7 @@ extension PeopleService {
         let was = UserRole(stored: try row.decode(column: "role", as: String.self))
         try await sql.raw("UPDATE users SET role = \(bind: role.rawValue) WHERE id = \(bind: userId)").run()
         try await OnboardingService.audit(viewer, "user.role", org, "\(try row.decode(column: "email", as: String.self)): \(was.rawValue) → \(role.rawValue)", app: app, address: address)
-        return try userJSON(try await user(userId, in: org, on: sql))
+        return try PeopleQueries.person(try await user(userId, in: org, on: sql)).json
     }
 
     /// Ends every session of a user of the admin's org (their API keys are revoked one by one).
@@ -215,7 +205,7 @@ extension PeopleService {
         try await sql.raw("UPDATE users SET password_hash = \(bind: hash), must_change_password = 1 WHERE id = \(bind: userId)").run()
         try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: userId)").run()
         try await OnboardingService.audit(viewer, "user.password.reset", org, "temporary password for \(try row.decode(column: "email", as: String.self))", app: app, address: address)
-        return (try userJSON(try await user(userId, in: org, on: sql)), temporary)
+        return (try PeopleQueries.person(try await user(userId, in: org, on: sql)).json, temporary)
     }
 
     /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): 80 bits.

@@ -36,9 +36,7 @@ package enum EventQueries {
 
     /// The viewer's org's latest events, newest first: `limit` of them after skipping `offset`.
     package static func latest(for viewer: Viewer, limit: Int, offset: Int = 0, on sql: any SQLDatabase) async throws -> [Event] {
-        try await sql.raw("""
-            SELECT \(unsafeRaw: columns) FROM events WHERE org_id = \(bind: viewer.orgId.description)
-            ORDER BY seq DESC LIMIT \(literal: limit) OFFSET \(literal: offset)
-            """).all().map(Self.event)
+        try await Slice(limit: limit, offset: offset).rows("SELECT \(unsafeRaw: columns) FROM events WHERE org_id = \(bind: viewer.orgId.description)",
+                                                          order: "seq DESC", on: sql, event)
     }
 }

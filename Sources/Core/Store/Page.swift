@@ -84,15 +84,6 @@ package struct Page {
         }
         return Rows(items: items, lastKey: found.count > limit ? lastKey : nil)
     }
-
-    /// Runs `select` (a query ending in its WHERE clause, which may be `WHERE 1 = 1`) one page
-    /// at a time, ordered by `keys` (the last one unique), and answers
-    /// `{items, nextCursor}`. `item` gives each row's JSON and its sort key (strings or integers,
-    /// as the columns hold them).
-    package func run(_ select: SQLQueryString, keys: [String], descending: Bool = false, on sql: any SQLDatabase,
-                     _ item: (any SQLRow) throws -> (json: JSON, key: [JSON])) async throws -> JSON {
-        try await rows(select, keys: keys, descending: descending, on: sql) { try item($0) }.json { $0 }
-    }
 }
 
 /// Rows `offset` to `offset + limit` of a list in its order: the console's numbered pages and

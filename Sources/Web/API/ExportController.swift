@@ -100,6 +100,7 @@ package enum ExportController {
     @Sendable package static func registry(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let sql = req.application.sql
+        // Refused before the stream begins, so that the refusal is a 403, not a 200 cut short.
         _ = try FinancingQueries.registryScope(viewer)
         return try await stream(req, name: "registry-filing.csv",
                                 header: ["登记类型 registration type", "出质人/转让人 assignor", "转让人统一社会信用代码 assignor credit code", "受让人 assignee", "受让人统一社会信用代码 assignee credit code",
@@ -119,6 +120,7 @@ package enum ExportController {
         let viewer = try await req.viewer()
         let action = try req.queryText("action", maxLength: 40)
         let sql = req.application.sql
+        // Refused before the stream begins, so that the refusal is a 403, not a 200 cut short.
         _ = try viewer.auditScope()
         return try await stream(req, name: "audit-log.csv", header: ["序号 seq", "时间 time (UTC+8)", "操作 action", "机构 org", "邮箱 email", "地址 address", "详情 detail"],
                                 pages: { try await AuditLog.entries(action: action, visibleTo: viewer, page: $0, on: sql) }) { e, names in

@@ -63,7 +63,7 @@ package enum ApprovalPages: ConsoleArea {
         let viewer = try await viewer(req)
         let approval = try await ApprovalService.find(req.parameters.get("id") ?? "", visibleTo: viewer, app: req.application)
         let canDecide = approval.status == .pending && (try? ApprovalService.requireChecker(approval, viewer)) != nil
-        let canWithdraw = approval.status == .pending && approval.orgId == viewer.orgId && approval.preparedBy == viewer.caller.userId
+        let canWithdraw = approval.status == .pending && (try? ApprovalService.requireWithdrawer(approval, viewer)) != nil
         return try await render(req, "common/approval", title: "approval_title",
                                 page: DetailPage(approval: view(approval, req), canDecide: canDecide, canWithdraw: canWithdraw, form: form),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
