@@ -152,6 +152,34 @@ import VaporTesting
         }
     }
 
+    @Test func aWithdrawalRacingApprovalsEndsOneWayOnly() async throws {
+        try await DemoPlatform.with(fourEyes: true) { d in
+            let f = try await Self.request(d)
+            let id = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")["approval"]!["id"]!.stringValue!
+            let height = await d.height
+            let answers = try await withThrowingTaskGroup(of: (String, DemoPlatform.Answer).self) { group in
+                for i in 0..<64 {
+                    let (who, step) = i % 2 == 0 ? ("bank", "withdraw") : ("bank-checker", "approve")
+                    group.addTask { (step, try await d.call(who, .POST, "/api/v1/approvals/\(id)/\(step)")) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let won = answers.filter { $0.1.status == .ok || $0.1.status == .created }
+            #expect(won.count == 1, "\(answers.map { ($0.0, $0.1.status.code) })")
+            #expect(answers.allSatisfy { $0.1.status.code < 500 })
+            #expect(answers.filter { $0.1.code == "approval_not_pending" }.count == 63)
+            let final = try await d.call("bank", .GET, "/api/v1/approvals/\(id)")["approval"]!["status"]
+            let after = await d.height
+            if won.first?.0 == "withdraw" {
+                #expect(final == "withdrawn" && after == height)
+                #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "requested")
+            } else {
+                #expect(final == "approved" && after == height + 1)
+            }
+            #expect(try await d.chainAgrees())
+        }
+    }
+
     @Test func theMakerWithdrawsOnTheConsole() async throws {
         try await DemoPlatform.with(fourEyes: true) { d in
             let f = try await Self.request(d)
