@@ -42,14 +42,14 @@ enum DemoBank {
             try await OrgQueries.org(ofUserWithEmail: "\(key)@cascade.demo", on: app.sql)
         }
         for a in accounts {
-            guard let id = try await org(a.key), try await PaymentAccount.find(id, rail: "bank", on: app.sql) == nil else { continue }
+            guard let id = try await org(a.key), try await PaymentAccounts.find(id, rail: "bank", on: app.sql) == nil else { continue }
             let agentOrg = a.key == "bank" || a.key == "bank2" ? id : nil
-            try await PaymentAccount(orgId: id, rail: "bank", account: a.account, accountName: names[id.description] ?? a.key, agent: a.agent, agentOrgId: agentOrg)
-                .save(on: app.sql, nowMs: app.ledgerClock.nowMs())
+            let account = PaymentAccount(orgId: id, rail: "bank", account: a.account, accountName: names[id.description] ?? a.key, agent: a.agent, agentOrgId: agentOrg)
+            try await PaymentAccounts.save(account, on: app.sql, nowMs: app.ledgerClock.nowMs())
         }
         for p in payers {
-            guard let id = try await org(p.key), try await PaysBy.of(id, on: app.sql) == nil else { continue }
-            try await PaysBy.choose(p.paysBy, for: id, on: app.sql, nowMs: app.ledgerClock.nowMs())
+            guard let id = try await org(p.key), try await PaymentAccounts.choice(of: id, on: app.sql) == nil else { continue }
+            try await PaymentAccounts.choose(p.paysBy, for: id, on: app.sql, nowMs: app.ledgerClock.nowMs())
         }
     }
 }

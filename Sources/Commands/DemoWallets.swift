@@ -91,9 +91,9 @@ enum DemoWallets {
                     try await Task.sleep(for: .milliseconds(200))
                 }
             }
-            if try await PaymentAccount.find(org, rail: "ecny", on: app.sql) == nil {
-                try await PaymentAccount(orgId: org, rail: "ecny", account: w.wallet, accountName: names[org.description] ?? w.key, agent: "", agentOrgId: nil)
-                    .save(on: app.sql, nowMs: app.ledgerClock.nowMs())
+            if try await PaymentAccounts.find(org, rail: "ecny", on: app.sql) == nil {
+                let account = PaymentAccount(orgId: org, rail: "ecny", account: w.wallet, accountName: names[org.description] ?? w.key, agent: "", agentOrgId: nil)
+                try await PaymentAccounts.save(account, on: app.sql, nowMs: app.ledgerClock.nowMs())
             }
         }
     }

@@ -94,24 +94,9 @@ package struct Payment: Sendable {
 package enum PaysBy: String, CaseIterable, Sendable {
     case ecny, bank, manual
 
-    package static func of(_ org: OrgID, on sql: any SQLDatabase) async throws -> PaysBy? {
-        try await sql.raw("SELECT rail FROM payment_rail_choices WHERE org_id = \(bind: org.description)").first()
-            .map { row in
-                let text = try row.decode(column: "rail", as: String.self)
-                guard let choice = PaysBy(rawValue: text) else { throw StoreDamage("payment rail choice \(text)") }
-                return choice
-            }
-    }
-
-    package static func choose(_ choice: PaysBy?, for org: OrgID, on sql: any SQLDatabase, nowMs: Int64) async throws {
-        try await sql.raw("DELETE FROM payment_rail_choices WHERE org_id = \(bind: org.description)").run()
-        guard let choice else { return }
-        try await sql.raw("INSERT INTO payment_rail_choices (org_id, rail, updated_ms) VALUES (\(bind: org.description), \(bind: choice.rawValue), \(bind: nowMs))").run()
-    }
-
     /// The rails an org's payment may go by, in the order tried: its choice, or both.
     package static func rails(for org: OrgID, on sql: any SQLDatabase) async throws -> [String] {
-        switch try await of(org, on: sql) {
+        switch try await PaymentAccounts.choice(of: org, on: sql) {
         case .manual: []
         case .some(let rail): [rail.rawValue]
         case nil: ["ecny", "bank"]
@@ -137,21 +122,6 @@ package struct PaymentAccount: Sendable, Equatable {
         self.accountName = accountName
         self.agent = agent
         self.agentOrgId = agentOrgId
-    }
-
-    package static func find(_ org: OrgID, rail: String, on sql: any SQLDatabase) async throws -> PaymentAccount? {
-        try await sql.raw("SELECT account, account_name, agent, agent_org_id FROM payment_accounts WHERE org_id = \(bind: org.description) AND rail = \(bind: rail)").first().map { row in
-            PaymentAccount(orgId: org, rail: rail, account: try row.decode(column: "account", as: String.self), accountName: try row.decode(column: "account_name", as: String.self),
-                           agent: try row.decode(column: "agent", as: String.self), agentOrgId: try row.decode(column: "agent_org_id", as: String?.self).flatMap(OrgID.init))
-        }
-    }
-
-    package func save(on sql: any SQLDatabase, nowMs: Int64) async throws {
-        try await sql.raw("DELETE FROM payment_accounts WHERE org_id = \(bind: orgId.description) AND rail = \(bind: rail)").run()
-        try await sql.raw("""
-            INSERT INTO payment_accounts (org_id, rail, account, account_name, agent, agent_org_id, created_ms)
-            VALUES (\(bind: orgId.description), \(bind: rail), \(bind: account), \(bind: accountName), \(bind: agent), \(bind: agentOrgId?.description), \(bind: nowMs))
-            """).run()
     }
 
     package var json: JSON {

@@ -15,8 +15,8 @@ package enum PaymentService {
     package static func payoutRoute(for f: Financing, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
         for name in try await PaysBy.rails(for: f.bankId, on: app.sql) {
             guard let rail = app.rails[name],
-                  let payer = try await PaymentAccount.find(f.bankId, rail: name, on: app.sql),
-                  let payee = try await PaymentAccount.find(f.supplierId, rail: name, on: app.sql) else { continue }
+                  let payer = try await PaymentAccounts.find(f.bankId, rail: name, on: app.sql),
+                  let payee = try await PaymentAccounts.find(f.supplierId, rail: name, on: app.sql) else { continue }
             return (rail, payer, payee)
         }
         return nil
@@ -80,11 +80,10 @@ package enum PaymentService {
     package static func instructPayout(_ f: Financing, retry: Bool = false, app: Application) async throws -> Payment? {
         guard f.status == .approved, let route = try await payoutRoute(for: f, app: app) else { return nil }
         let now = app.ledgerClock.nowMs()
-        let earlier = try await app.sql.raw("SELECT id, status FROM rail_payments WHERE kind = 'payout' AND subject_id = \(bind: f.id.description) ORDER BY created_ms DESC, id").all()
+        let earlier = try await PaymentStore.attempts(payingOut: f.id, on: app.sql)
         var subject = f.id.description
         if retry {
-            let statuses = try earlier.map { PaymentStatus(rawValue: try $0.decode(column: "status", as: String.self)) }
-            guard !statuses.isEmpty, statuses.allSatisfy({ $0 == .failed || $0 == .returned }) else {
+            guard !earlier.isEmpty, earlier.allSatisfy(\.isOver) else {
                 throw LedgerError(.financingNotOpen, "only a payout whose every payment failed or was returned is paid again")
             }
             subject += "#\(earlier.count + 1)"
@@ -102,7 +101,7 @@ package enum PaymentService {
     /// and the core has an account on it; nil (settled by hand) otherwise.
     package static func settlementRoute(core: OrgID, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount)? {
         for name in try await PaysBy.rails(for: core, on: app.sql) {
-            if let rail = app.rails[name], let payer = try await PaymentAccount.find(core, rail: name, on: app.sql) { return (rail, payer) }
+            if let rail = app.rails[name], let payer = try await PaymentAccounts.find(core, rail: name, on: app.sql) { return (rail, payer) }
         }
         return nil
     }
@@ -115,13 +114,10 @@ package enum PaymentService {
     package static func instructSettlement(_ receivableId: TxID, tokenIds: [TokenID]?, reference: String, by caller: Caller,
                                    route: (rail: any PaymentRail, payer: PaymentAccount), app: Application) async throws -> [Payment] {
         let sql = app.sql
-        var query: SQLQueryString = "SELECT id, holder_id, amount_fen FROM tokens WHERE receivable_id = \(bind: receivableId.description) AND status IN ('active', 'locked')"
-        if let tokenIds { query += " AND id IN (\(unsafeRaw: tokenIds.map { "'\($0)'" }.joined(separator: ", ")))" }
-        query += " ORDER BY id"
-        let pieces = try await sql.raw(query).all().map { row -> (TokenID, OrgID, Int64) in
-            guard let t = TokenID(try row.decode(column: "id", as: String.self)), let h = OrgID(try row.decode(column: "holder_id", as: String.self)) else { throw StoreDamage("token row") }
-            return (t, h, try row.decode(column: "amount_fen", as: Int64.self))
-        }
+        let listed = tokenIds.map(Set.init)
+        let pieces = try await ReceivableQueries.tokens(of: receivableId, statuses: [.active, .locked], on: sql)
+            .filter { listed?.contains($0.id) ?? true }.sorted { $0.id.description < $1.id.description }
+            .map { ($0.id, $0.holderId, $0.amountFen) }
         guard !pieces.isEmpty else { throw LedgerError(.tokenNotActive, "receivable \(receivableId) has no active or locked piece to pay") }
         if let tokenIds, tokenIds.count != pieces.count { throw LedgerError(.tokenNotActive, "tokenIds: only active or locked pieces of this receivable are paid") }
         for chunk in stride(from: 0, to: pieces.count, by: Limits.maxSettleTokens).map({ Array(pieces[$0..<min($0 + Limits.maxSettleTokens, pieces.count)]) }) {
@@ -129,20 +125,20 @@ package enum PaymentService {
         }
         var payees: [OrgID: PaymentAccount] = [:], missing: [OrgID] = []
         for holder in Set(pieces.map(\.1)) {
-            if let a = try await PaymentAccount.find(holder, rail: route.rail.name, on: sql) { payees[holder] = a } else { missing.append(holder) }
+            if let a = try await PaymentAccounts.find(holder, rail: route.rail.name, on: sql) { payees[holder] = a } else { missing.append(holder) }
         }
         guard missing.isEmpty else {
             let names = try await ReceivableQueries.orgNames(on: sql)
             throw LedgerError(.invalidCounterparty, "holders without an account on the \(route.rail.name) rail: \(missing.map { names[$0.description] ?? $0.description }.sorted().joined(separator: ", ")); they add one, or the piece is settled by hand")
         }
-        let now = app.ledgerClock.nowMs(), number = try await sql.raw("SELECT number FROM receivables WHERE id = \(bind: receivableId.description)").first()?.decode(column: "number", as: String.self) ?? ""
+        let now = app.ledgerClock.nowMs(), number = try await ReceivableQueries.number(of: receivableId, on: sql)
         // A piece whose payment is on its way (or arrived) is not paid again; one whose last
         // payment failed or was returned is paid anew, as the next attempt (an id of its own).
         var payments: [Payment] = [], live: [String] = []
         for (t, holder, amount) in pieces {
-            let earlier = try await sql.raw("SELECT id, status FROM rail_payments WHERE token_id = \(bind: t.description) ORDER BY created_ms DESC, id").all()
-            if let onItsWay = try earlier.first(where: { ![PaymentStatus.failed.rawValue, PaymentStatus.returned.rawValue].contains(try $0.decode(column: "status", as: String.self)) }) {
-                live.append(try onItsWay.decode(column: "id", as: String.self)); continue
+            let earlier = try await PaymentStore.attempts(settling: t, on: sql)
+            if let onItsWay = earlier.first(where: { !$0.isOver }) {
+                live.append(onItsWay.id); continue
             }
             let subject = earlier.isEmpty ? t.description : "\(t)#\(earlier.count + 1)"
             payments.append(Payment(id: Payment.id(.settlement, paying: subject, to: holder), rail: route.rail.name, kind: .settlement, payerId: caller.orgId,
@@ -168,12 +164,7 @@ package enum PaymentService {
     /// answered at once. Not reached (a timeout, a fault), it stays undelivered: the sweep hands
     /// it over again, and the rail, knowing the payments' ids, pays none twice.
     package static func deliver(_ messageId: String, rail: any PaymentRail, app: Application) async throws {
-        guard let row = try await app.sql.raw("""
-            SELECT id, rail, kind, org_id, body, created_ms FROM rail_messages WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId)
-            """).first() else { return }
-        let message = RailMessage(id: messageId, rail: rail.name, kind: try row.decode(column: "kind", as: String.self),
-                                  orgId: try row.decode(column: "org_id", as: String?.self).flatMap(OrgID.init), body: try row.decode(column: "body", as: String.self),
-                                  createdMs: try row.decode(column: "created_ms", as: Int64.self))
+        guard let message = try await PaymentStore.outgoing(messageId, rail: rail.name, on: app.sql) else { return }
         let answered = try await PaymentStore.answered(in: messageId, rail: rail.name, on: app.sql)
         let answers: [RailEvent]
         do { answers = try await rail.deliver(message, answered: answered) } catch let partly as PartlyDelivered {
@@ -181,7 +172,7 @@ package enum PaymentService {
             _ = try await apply(partly.events, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
             throw partly
         }
-        try await app.sql.raw("UPDATE rail_messages SET delivered_ms = \(bind: app.wallClock.nowMs()) WHERE rail = \(bind: rail.name) AND direction = 'out' AND id = \(bind: messageId) AND delivered_ms IS NULL").run()
+        try await PaymentStore.delivered(messageId, rail: rail.name, nowMs: app.wallClock.nowMs(), on: app.sql)
         _ = try await apply(answers, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
     }
 
@@ -224,11 +215,7 @@ package enum PaymentService {
     /// nothing of the bank's, or whose amount differs, change nothing and say so.
     package static func take(_ bytes: [UInt8], rail: any PaymentRail, from bank: OrgID?, app: Application) async throws -> Taken {
         let (messageId, events) = try rail.events(in: bytes)
-        try await app.sql.raw("""
-            INSERT INTO rail_messages (id, rail, direction, kind, org_id, body, created_ms) VALUES
-            (\(bind: messageId), \(bind: rail.name), 'in', 'notification', \(bind: bank?.description), \(bind: String(decoding: bytes, as: UTF8.self)), \(bind: app.ledgerClock.nowMs()))
-            ON CONFLICT DO NOTHING
-            """).run()
+        try await PaymentStore.received(messageId, rail: rail.name, from: bank, body: String(decoding: bytes, as: UTF8.self), nowMs: app.ledgerClock.nowMs(), on: app.sql)
         return Taken(messageId: messageId, entries: try await apply(events, in: messageId, rail: rail, from: bank, app: app))
     }
 
@@ -263,7 +250,7 @@ package enum PaymentService {
     package static func keptBy(_ bank: OrgID?, _ p: Payment, on sql: any SQLDatabase) async throws -> Bool {
         guard let bank else { return true }  // read from the rail's own inbox: the link is the authentication
         if p.payerId == bank { return true }
-        return try await PaymentAccount.find(p.payerId, rail: p.rail, on: sql)?.agentOrgId == bank
+        return try await PaymentAccounts.find(p.payerId, rail: p.rail, on: sql)?.agentOrgId == bank
     }
 
     /// A settled payment onto the ledger, signed as its payer: a payout's `confirmPayout` with
@@ -282,7 +269,7 @@ package enum PaymentService {
         }
         do {
             let outcome = try await LedgerService.submit(payload, by: rail, app: app)
-            try await app.sql.raw("UPDATE rail_payments SET transaction_id = \(bind: outcome.effects.transactionId.description) WHERE id = \(bind: p.id)").run()
+            try await PaymentStore.recorded(p.id, as: outcome.effects.transactionId, on: app.sql)
             try await PaymentStore.note(p.id, "recorded on the ledger: \(payload.type.rawValue) \(outcome.effects.transactionId)", source: "platform", nowMs: app.ledgerClock.nowMs(), on: app.sql)
         } catch let error as LedgerError {
             try await PaymentStore.note(p.id, "the ledger refused \(payload.type.rawValue): \(error.message)", source: "platform", nowMs: app.ledgerClock.nowMs(), on: app.sql)
@@ -320,23 +307,18 @@ package enum PaymentService {
     package static func sweep(_ app: Application) async throws {
         let sql = app.sql
         for (name, rail) in app.rails {
-            for row in try await sql.raw("SELECT id FROM rail_messages WHERE rail = \(bind: name) AND direction = 'out' AND delivered_ms IS NULL").all() {
-                let id = try row.decode(column: "id", as: String.self)
+            for id in try await PaymentStore.undelivered(on: name, on: sql) {
                 // One rail out of reach does not hold up the rest of the sweep.
                 do { try await deliver(id, rail: rail, app: app) } catch { app.logger.warning("rail \(name): message \(id) not delivered yet (\(error))") }
             }
         }
         guard !app.rails.isEmpty else { return }
-        let approved = try await sql.raw("""
-            SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f
-            WHERE f.status = 'approved' AND NOT EXISTS (SELECT 1 FROM rail_payments p WHERE p.subject_id = f.id AND p.kind = 'payout')
-            """).all()
-        for row in approved { try await instructPayout(try RowReader(row, "financings").financing, app: app) }
+        for f in try await PaymentStore.approvedWithoutPayout(on: sql) { try await instructPayout(f, app: app) }
         try await readInboxes(app)
         // Payments on their way on a rail that can be asked: what became of them, eight questions
         // at a time (a settlement to thousands of holders left thousands on their way, asked one
         // after another for minutes).
-        let onTheirWay = try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status IN ('instructed', 'accepted') ORDER BY created_ms").all().map(Payment.init(row:))
+        let onTheirWay = try await PaymentStore.onTheirWay(on: sql)
         for chunk in onTheirWay.chunked(EcnyRail.concurrentPayments) {
             let answers = await withTaskGroup(of: (any PaymentRail, RailEvent)?.self) { group in
                 for p in chunk {
@@ -349,14 +331,7 @@ package enum PaymentService {
             }
             for (rail, event) in answers { _ = try await apply([event], in: "a status query", rail: rail, from: nil, app: app) }
         }
-        let unrecorded = try await sql.raw("""
-            SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL
-                AND ((kind = 'payout' AND subject_id IN (SELECT id FROM financings WHERE status = 'approved'))
-                  OR (kind = 'settlement' AND token_id IN (SELECT id FROM tokens WHERE status IN ('active', 'locked'))))
-            """).all()
-        for row in unrecorded {
-            try await record(try Payment(row: row), app: app)
-        }
+        for p in try await PaymentStore.settledNotRecorded(on: sql) { try await record(p, app: app) }
     }
 }
 

@@ -48,7 +48,7 @@ package enum PaymentSettingsService {
             agentOrg = id
         }
         let saved = PaymentAccount(orgId: org, rail: rail, account: account, accountName: name, agent: agent, agentOrgId: agentOrg)
-        try await saved.save(on: app.sql, nowMs: app.ledgerClock.nowMs())
+        try await PaymentAccounts.save(saved, on: app.sql, nowMs: app.ledgerClock.nowMs())
         try await OnboardingService.audit(viewer, "payment.account", org, "\(rail) account \(account)" + (agent.isEmpty ? "" : " at \(agent)"), app: app, address: address)
         return saved
     }
@@ -57,8 +57,8 @@ package enum PaymentSettingsService {
     /// Payments already instructed keep their rail.
     package static func choose(_ choice: PaysBy?, for org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws {
         try await requireSettable(org, by: viewer, app: app)
-        let before = try await PaysBy.of(org, on: app.sql)
-        try await PaysBy.choose(choice, for: org, on: app.sql, nowMs: app.ledgerClock.nowMs())
+        let before = try await PaymentAccounts.choice(of: org, on: app.sql)
+        try await PaymentAccounts.choose(choice, for: org, on: app.sql, nowMs: app.ledgerClock.nowMs())
         try await OnboardingService.audit(viewer, "payment.rail", org, "pays by \(before?.rawValue ?? "either rail") → \(choice?.rawValue ?? "either rail")", app: app, address: address)
     }
 }

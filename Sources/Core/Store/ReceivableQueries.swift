@@ -96,6 +96,11 @@ package enum ReceivableQueries {
         }
     }
 
+    /// The receivable's number, as the core enterprise gave it ("" for an unknown id).
+    package static func number(of r: TxID, on sql: any SQLDatabase) async throws -> String {
+        try await sql.raw("SELECT number FROM receivables WHERE id = \(bind: r.description)").first()?.decode(column: "number", as: String.self) ?? ""
+    }
+
     /// Every org's name by id, for pages that name holders.
     package static func orgNames(on sql: any SQLDatabase) async throws -> [String: String] {
         var names: [String: String] = [:]

@@ -85,7 +85,7 @@ package enum PaymentController {
         } else {
             date = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
         }
-        return try await Reconciliation.report(on: date, for: viewer.seesAll ? nil : viewer.orgId, sql: req.application.sql)
+        return try await ReconciliationQueries.report(on: date, for: viewer.seesAll ? nil : viewer.orgId, sql: req.application.sql)
     }
 
     @Sendable package static func reconciliation(req: Request) async throws -> Response {
@@ -137,8 +137,8 @@ package enum PaymentController {
         let org = try req.orgIdParameter()
         guard viewer.seesAll || viewer.orgId == org else { throw Problem(.notFound, "no such organisation") }
         var items: [JSON] = []
-        for rail in ["bank", "ecny"] { if let a = try await PaymentAccount.find(org, rail: rail, on: req.application.sql) { items.append(a.json) } }
-        let paysBy = try await PaysBy.of(org, on: req.application.sql)
+        for rail in ["bank", "ecny"] { if let a = try await PaymentAccounts.find(org, rail: rail, on: req.application.sql) { items.append(a.json) } }
+        let paysBy = try await PaymentAccounts.choice(of: org, on: req.application.sql)
         return JSON.object(["items": .array(items), "paysBy": paysBy.map { .string($0.rawValue) } ?? .null]).response()
     }
 

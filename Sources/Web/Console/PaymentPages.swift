@@ -48,7 +48,7 @@ package enum PaymentPages: ConsoleArea {
         let viewer = try await viewer(req)
         let date = try req.queryText("date", maxLength: 10).flatMap(BusinessDate.init) ?? BusinessDate(epochMs: req.application.ledgerClock.nowMs())
         let sql = req.application.sql
-        let r = try await Reconciliation.report(on: date, for: viewer.seesAll ? nil : viewer.orgId, sql: sql)
+        let r = try await ReconciliationQueries.report(on: date, for: viewer.seesAll ? nil : viewer.orgId, sql: sql)
         let names = try await ReceivableQueries.orgNames(on: sql)
         var rows = ["instructed", "settled", "returned", "failed"].map { s in
             Row(label: req.tr("rail_\(s)"), count: r.rail[s]?.count ?? 0, amount: Money.format(r.rail[s]?.amountFen ?? 0))

@@ -37,11 +37,11 @@ package enum PaymentSettingsPages: ConsoleArea {
         let sql = req.application.sql
         var accounts: [AccountView] = []
         for rail in ["bank", "ecny"] {
-            let a = try await PaymentAccount.find(viewer.orgId, rail: rail, on: sql)
+            let a = try await PaymentAccounts.find(viewer.orgId, rail: rail, on: sql)
             accounts.append(AccountView(rail: rail, label: req.tr("rail_\(rail)"), account: a?.account ?? "", accountName: a?.accountName ?? "",
                                         agent: a?.agent ?? "", agentOrgId: a?.agentOrgId?.description ?? "", isSet: a != nil))
         }
-        let paysBy = try await PaysBy.of(viewer.orgId, on: sql)?.rawValue ?? "either"
+        let paysBy = try await PaymentAccounts.choice(of: viewer.orgId, on: sql)?.rawValue ?? "either"
         let rails = ["either", "ecny", "bank", "manual"].map { Choice(value: $0, label: req.tr("pays_by_\($0)")) }
         return try await render(req, "common/payment_settings", title: "nav_payment_settings",
                                 page: Page(accounts: accounts, paysBy: paysBy, rails: rails, banks: try await orgOptions(.bank, activeOnly: true, on: sql),

@@ -40,6 +40,89 @@ package enum PaymentStore {
         }
     }
 
+    /// One attempt at a payment: a payout's, or a settled piece's, the latest first.
+    package struct Attempt: Sendable {
+        package var id: String
+        package var status: String
+        package var isOver: Bool { status == PaymentStatus.failed.rawValue || status == PaymentStatus.returned.rawValue }
+    }
+
+    /// The attempts at paying out a financing, the latest first.
+    package static func attempts(payingOut financing: TxID, on sql: any SQLDatabase) async throws -> [Attempt] {
+        try await attempts(sql.raw("SELECT id, status FROM rail_payments WHERE kind = 'payout' AND subject_id = \(bind: financing.description) ORDER BY created_ms DESC, id"))
+    }
+
+    /// The attempts at paying a piece at settlement, the latest first.
+    package static func attempts(settling token: TokenID, on sql: any SQLDatabase) async throws -> [Attempt] {
+        try await attempts(sql.raw("SELECT id, status FROM rail_payments WHERE token_id = \(bind: token.description) ORDER BY created_ms DESC, id"))
+    }
+
+    private static func attempts(_ query: SQLRawBuilder) async throws -> [Attempt] {
+        try await query.all().map { Attempt(id: try $0.decode(column: "id", as: String.self), status: try $0.decode(column: "status", as: String.self)) }
+    }
+
+    /// An instruction stored to go out on `rail`.
+    package static func outgoing(_ id: String, rail: String, on sql: any SQLDatabase) async throws -> RailMessage? {
+        try await sql.raw("""
+            SELECT kind, org_id, body, created_ms FROM rail_messages WHERE rail = \(bind: rail) AND direction = 'out' AND id = \(bind: id)
+            """).first().map { row in
+            RailMessage(id: id, rail: rail, kind: try row.decode(column: "kind", as: String.self),
+                        orgId: try row.decode(column: "org_id", as: String?.self).flatMap(OrgID.init), body: try row.decode(column: "body", as: String.self),
+                        createdMs: try row.decode(column: "created_ms", as: Int64.self))
+        }
+    }
+
+    /// The ids of the instructions for `rail` not yet handed over.
+    package static func undelivered(on rail: String, on sql: any SQLDatabase) async throws -> [String] {
+        try await sql.raw("SELECT id FROM rail_messages WHERE rail = \(bind: rail) AND direction = 'out' AND delivered_ms IS NULL ORDER BY created_ms, id").all()
+            .map { try $0.decode(column: "id", as: String.self) }
+    }
+
+    /// Notes when an instruction reached its rail (the first time only).
+    package static func delivered(_ id: String, rail: String, nowMs: Int64, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            UPDATE rail_messages SET delivered_ms = \(bind: nowMs) WHERE rail = \(bind: rail) AND direction = 'out' AND id = \(bind: id) AND delivered_ms IS NULL
+            """).run()
+    }
+
+    /// Keeps a notification a rail sent (once: the same message again is kept once).
+    package static func received(_ id: String, rail: String, from bank: OrgID?, body: String, nowMs: Int64, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            INSERT INTO rail_messages (id, rail, direction, kind, org_id, body, created_ms) VALUES
+            (\(bind: id), \(bind: rail), 'in', 'notification', \(bind: bank?.description), \(bind: body), \(bind: nowMs))
+            ON CONFLICT DO NOTHING
+            """).run()
+    }
+
+    /// Links a payment to the ledger transaction that recorded it.
+    package static func recorded(_ id: String, as transaction: TxID, on sql: any SQLDatabase) async throws {
+        try await sql.raw("UPDATE rail_payments SET transaction_id = \(bind: transaction.description) WHERE id = \(bind: id)").run()
+    }
+
+    /// Payments on their way (instructed or accepted), the oldest first.
+    package static func onTheirWay(on sql: any SQLDatabase) async throws -> [Payment] {
+        try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status IN ('instructed', 'accepted') ORDER BY created_ms, id").all().map(Payment.init(row:))
+    }
+
+    /// Settled payments the ledger has not recorded, whose financing or piece still waits for them.
+    package static func settledNotRecorded(on sql: any SQLDatabase) async throws -> [Payment] {
+        try await sql.raw("""
+            SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL
+                AND ((kind = 'payout' AND subject_id IN (SELECT id FROM financings WHERE status = 'approved'))
+                  OR (kind = 'settlement' AND token_id IN (SELECT id FROM tokens WHERE status IN ('active', 'locked'))))
+            ORDER BY created_ms, id
+            """).all().map(Payment.init(row:))
+    }
+
+    /// Approved financings with no payout payment yet.
+    package static func approvedWithoutPayout(on sql: any SQLDatabase) async throws -> [Financing] {
+        try await sql.raw("""
+            SELECT \(unsafeRaw: FinancingQueries.columns) FROM financings f
+            WHERE f.status = 'approved' AND NOT EXISTS (SELECT 1 FROM rail_payments p WHERE p.subject_id = f.id AND p.kind = 'payout')
+            ORDER BY f.id
+            """).all().map { try RowReader($0, "financings").financing }
+    }
+
     /// Stores an instruction: its message and its payments, instructed, in one transaction.
     /// Payments that exist already (instructed before) are left as they are, and so is the message.
     package static func instruct(_ payments: [Payment], message: RailMessage, on db: any Database) async throws {
