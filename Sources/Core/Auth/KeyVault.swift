@@ -54,16 +54,14 @@ package struct KeyVault: Sendable {
     /// Makes a new key for `org`, stores it sealed, and returns its signer.
     package func createKey(for org: OrgID, on sql: any SQLDatabase, nowMs: Int64) async throws -> Ed25519Signer {
         let signer = Ed25519Signer.generate()
-        try await sql.insert(into: "org_keys").columns("org_id", "key_id", "sealed_seed", "created_ms")
-            .values(SQLBind(org.description), SQLBind(signer.keyId), SQLBind(try seal(seed: signer.seed, for: org)), SQLBind(nowMs))
-            .run()
+        try await OrgKeys.store(org, keyId: signer.keyId, sealedSeed: try seal(seed: signer.seed, for: org), nowMs: nowMs, on: sql)
         return signer
     }
 
     /// The custodial signer of `org`, or nil when the org keeps its own key.
     package func signer(for org: OrgID, on sql: any SQLDatabase) async throws -> Ed25519Signer? {
-        guard let row = try await sql.raw("SELECT sealed_seed FROM org_keys WHERE org_id = \(bind: org.description)").first() else { return nil }
-        return try Ed25519Signer(seed: try open(try row.decode(column: "sealed_seed", as: String.self), for: org))
+        guard let sealed = try await OrgKeys.sealedSeed(of: org, on: sql) else { return nil }
+        return try Ed25519Signer(seed: try open(sealed, for: org))
     }
 }
 

@@ -42,7 +42,7 @@ package enum SignInService {
                     return (.wrong, failed: true, detail: "wrong or used second-factor code")
                 }
             }
-            try await app.sql.raw("UPDATE sessions SET authenticated_ms = \(bind: now) WHERE secret_hash = \(bind: Accounts.secretHash(session))").run()
+            try await Accounts(sql: app.sql).reauthenticated(session: session, nowMs: now)
             return (.confirmed, failed: false, detail: "")
         }
         switch outcome {

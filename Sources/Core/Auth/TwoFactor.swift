@@ -35,14 +35,8 @@ package enum TwoFactor {
         let vault = try requireVault(app)
         let sealed = try vault.seal(secret, context: context(userId))
         let codes = (0..<10).map { _ in recoveryCode() }
-        let sql = app.sql
-        try await sql.raw("""
-            UPDATE users SET totp_secret = \(bind: sealed), totp_enabled_ms = \(bind: confirmed ? nowMs : nil), totp_last_step = NULL WHERE id = \(bind: userId)
-            """).run()
-        try await sql.raw("DELETE FROM recovery_codes WHERE user_id = \(bind: userId)").run()
-        for code in codes {
-            try await sql.raw("INSERT INTO recovery_codes (user_id, code_hash) VALUES (\(bind: userId), \(bind: vault.keyedHash(code, context: context(userId))))").run()
-        }
+        try await SecondFactors(sql: app.sql).enrol(userId, sealedSecret: sealed, enabledMs: confirmed ? nowMs : nil,
+                                                    recoveryCodeHashes: codes.map { vault.keyedHash($0, context: context(userId)) })
         return Enrolment(secret: Base32.encode(secret), uri: TOTP.uri(secret: secret, account: email, issuer: issuer), recoveryCodes: codes)
     }
 
@@ -69,15 +63,14 @@ package enum TwoFactor {
     package static func confirm(userId: String, code: String, app: Application, nowMs: Int64) async throws -> Bool {
         guard try await isEnabled(userId: userId, on: app.sql) == false else { return false }
         guard try await useCode(userId: userId, code: code, app: app, nowMs: nowMs, recoveryToo: false) else { return false }
-        try await app.sql.raw("UPDATE users SET totp_enabled_ms = \(bind: nowMs) WHERE id = \(bind: userId)").run()
+        try await SecondFactors(sql: app.sql).enable(userId, nowMs: nowMs)
         return true
     }
 
     /// nil: not enrolled; false: enrolled, not yet confirmed; true: asked for at sign-in.
     package static func isEnabled(userId: String, on sql: any SQLDatabase) async throws -> Bool? {
-        guard let row = try await sql.raw("SELECT totp_secret, totp_enabled_ms FROM users WHERE id = \(bind: userId)").first(),
-              try row.decode(column: "totp_secret", as: String?.self) != nil else { return nil }
-        return try row.decode(column: "totp_enabled_ms", as: Int64?.self) != nil
+        guard let state = try await SecondFactors(sql: sql).state(of: userId), state.sealedSecret != nil else { return nil }
+        return state.enabledMs != nil
     }
 
     /// Takes `code` for the user: a TOTP code within a step of now and later than the last one
@@ -85,21 +78,15 @@ package enum TwoFactor {
     /// bring it at the same moment: the row is claimed by one conditional update.
     package static func useCode(userId: String, code raw: String, app: Application, nowMs: Int64, recoveryToo: Bool = true) async throws -> Bool {
         let code = raw.trimmingCharacters(in: .whitespaces)
-        let sql = app.sql, vault = try requireVault(app)
-        guard let row = try await sql.raw("SELECT totp_secret, totp_last_step FROM users WHERE id = \(bind: userId)").first(),
-              let sealed = try row.decode(column: "totp_secret", as: String?.self) else { return false }
+        let factors = SecondFactors(sql: app.sql), vault = try requireVault(app)
+        guard let state = try await factors.state(of: userId), let sealed = state.sealedSecret else { return false }
         if code.count == TOTP.digits {
             let secret = try vault.open(sealed, context: context(userId))
-            guard let step = TOTP.verify(code, secret: secret, at: nowMs / 1000, lastUsed: try row.decode(column: "totp_last_step", as: Int64?.self)) else { return false }
-            return try await sql.raw("""
-                UPDATE users SET totp_last_step = \(bind: step) WHERE id = \(bind: userId) AND (totp_last_step IS NULL OR totp_last_step < \(bind: step)) RETURNING id
-                """).first() != nil
+            guard let step = TOTP.verify(code, secret: secret, at: nowMs / 1000, lastUsed: state.lastStep) else { return false }
+            return try await factors.claim(step: step, of: userId)
         }
         guard recoveryToo, code.count <= 32 else { return false }
-        return try await sql.raw("""
-            UPDATE recovery_codes SET used_ms = \(bind: nowMs)
-            WHERE user_id = \(bind: userId) AND code_hash = \(bind: vault.keyedHash(code.lowercased(), context: context(userId))) AND used_ms IS NULL RETURNING user_id
-            """).first() != nil
+        return try await factors.useRecoveryCode(hash: vault.keyedHash(code.lowercased(), context: context(userId)), of: userId, nowMs: nowMs)
     }
 
     /// Ten characters of base32 in two groups: `abcde-fghjk`.

@@ -20,9 +20,7 @@ package enum OnboardingService {
         // The sealed key and the org's first approval rules (a new bank: every bank action waits
         // for a checker) are stored first, so that no org is on the chain without them even if
         // the request ends right after the ledger; if the ledger refuses the org, they go again.
-        try await app.sql.insert(into: "org_keys").columns("org_id", "key_id", "sealed_seed", "created_ms")
-            .values(SQLBind(orgId.description), SQLBind(signer.keyId), SQLBind(try vault.seal(seed: signer.seed, for: orgId)), SQLBind(app.wallClock.nowMs()))
-            .run()
+        try await OrgKeys.store(orgId, keyId: signer.keyId, sealedSeed: try vault.seal(seed: signer.seed, for: orgId), nowMs: app.wallClock.nowMs(), on: app.sql)
         if case .registerOrg(let registered) = payload { try await ApprovalRules.replace(orgId, with: ApprovalRules.defaults(for: registered.role), on: app.db) }
         let outcome: Outcome
         do {
@@ -31,8 +29,7 @@ package enum OnboardingService {
             // Refused: they go. Of unknown fate (the database went away): they stay, since the org
             // may be on the chain; a key or rules for an org never registered open nothing.
             if !(error is Unavailable) {
-                try? await app.sql.delete(from: "org_keys").where("org_id", .equal, SQLBind(orgId.description)).run()
-                try? await app.sql.delete(from: "approval_rules").where("org_id", .equal, SQLBind(orgId.description)).run()
+                try? await OrgKeys.forgetRegistration(of: orgId, on: app.sql)
             }
             throw error
         }

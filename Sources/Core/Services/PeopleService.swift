@@ -67,11 +67,9 @@ package enum PeopleService {
     package static func revokeAPIKey(_ id: String, by viewer: Viewer, app: Application, address: String?) async throws {
         try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: viewer.orgId, viewer)
-        let sql = app.sql
-        guard try await sql.raw("SELECT id FROM api_keys WHERE id = \(bind: id) AND org_id = \(bind: viewer.orgId.description)").first() != nil else {
+        guard try await Accounts(sql: app.sql).revokeAPIKey(id, of: viewer.orgId, nowMs: app.wallClock.nowMs()) else {
             throw LedgerError(.notFound, "no such API key")
         }
-        try await sql.raw("UPDATE api_keys SET revoked_ms = \(bind: app.wallClock.nowMs()) WHERE id = \(bind: id) AND revoked_ms IS NULL").run()
         try await OnboardingService.audit(viewer, "apikey.revoke", viewer.orgId, "key \(id)", app: app, address: address)
     }
 }
@@ -106,7 +104,7 @@ package struct NewUser {
     }
 
     package func checkEmailFree(on sql: any SQLDatabase) async throws {
-        if try await sql.raw("SELECT id FROM users WHERE email = \(bind: email)").first() != nil {
+        if try await Accounts(sql: sql).emailTaken(email) {
             throw LedgerError.invalid("email", "is already in use")
         }
     }
@@ -121,33 +119,19 @@ package struct NewUser {
 /// password to a temporary one; and what each person does for themselves: change their password.
 /// Every step leaves an entry in the org's audit log.
 extension PeopleService {
-    /// The org's user `userId` (`email`), or 404: another org's user is not found here.
-    package static func user(_ userId: String, in org: OrgID, on sql: any SQLDatabase) async throws -> any SQLRow {
-        guard let row = try await sql.raw("""
-            SELECT id, email, name, role, created_ms, disabled_ms, must_change_password FROM users WHERE id = \(bind: userId) AND org_id = \(bind: org.description)
-            """).first() else { throw LedgerError(.notFound, "no such user in this organisation") }
-        return row
-    }
-
     /// Disables (or enables again) a user of the admin's org. Disabled, their sessions end and
     /// their keys stop working at once. An admin does not disable themselves.
     package static func setDisabled(_ userId: String, _ disabled: Bool, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> JSON {
         try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: org, viewer)
         let sql = app.sql
-        let row = try await user(userId, in: org, on: sql)
+        let person = try await PeopleQueries.member(userId, of: org, on: sql)
         if disabled, userId == viewer.caller.userId {
             throw LedgerError(.forbidden, "an admin does not disable themselves; another admin of the organisation can")
         }
-        if disabled {
-            try await sql.raw("UPDATE users SET disabled_ms = \(bind: app.wallClock.nowMs()) WHERE id = \(bind: userId) AND disabled_ms IS NULL").run()
-            try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: userId)").run()
-        } else {
-            try await sql.raw("UPDATE users SET disabled_ms = NULL WHERE id = \(bind: userId)").run()
-        }
-        let email = try row.decode(column: "email", as: String.self)
-        try await OnboardingService.audit(viewer, disabled ? "user.disable" : "user.enable", org, "\(disabled ? "disabled" : "enabled") \(email)", app: app, address: address)
-        return try PeopleQueries.person(try await user(userId, in: org, on: sql)).json
+        try await Accounts(sql: sql).setDisabled(userId, disabled, nowMs: app.wallClock.nowMs())
+        try await OnboardingService.audit(viewer, disabled ? "user.disable" : "user.enable", org, "\(disabled ? "disabled" : "enabled") \(person.email)", app: app, address: address)
+        return try await PeopleQueries.member(userId, of: org, on: sql).json
     }
 
     /// The roles that hold the four eyes: a checker decides what makers prepare, an admin names
@@ -160,11 +144,10 @@ extension PeopleService {
     package static func setRole(_ userId: String, to role: UserRole, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> Prepared<JSON> {
         try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: org, viewer)
-        let row = try await user(userId, in: org, on: app.sql)
+        let person = try await PeopleQueries.member(userId, of: org, on: app.sql)
         guard userId != viewer.caller.userId else { throw LedgerError(.forbidden, "an admin does not change their own role; another admin does") }
-        let was = UserRole(stored: try row.decode(column: "role", as: String.self))
-        if grantsControl(role), role != was,
-           let approval = try await ApprovalService.hold(.role(userId: userId, email: try row.decode(column: "email", as: String.self), role: role),
+        if grantsControl(role), role != person.role,
+           let approval = try await ApprovalService.hold(.role(userId: userId, email: person.email, role: role),
                                                          by: viewer.caller, app: app, address: address) {
             return .pending(approval)
         }
@@ -174,22 +157,19 @@ extension PeopleService {
     /// Sets the role, with its entry in the org's audit log: an admin's change, or an approved one.
     package static func applyRole(_ userId: String, _ role: UserRole, in org: OrgID, by viewer: Viewer, app: Application, address: String? = nil) async throws -> JSON {
         let sql = app.sql
-        let row = try await user(userId, in: org, on: sql)
-        let was = UserRole(stored: try row.decode(column: "role", as: String.self))
-        try await sql.raw("UPDATE users SET role = \(bind: role.rawValue) WHERE id = \(bind: userId)").run()
-        try await OnboardingService.audit(viewer, "user.role", org, "\(try row.decode(column: "email", as: String.self)): \(was.rawValue) → \(role.rawValue)", app: app, address: address)
-        return try PeopleQueries.person(try await user(userId, in: org, on: sql)).json
+        let person = try await PeopleQueries.member(userId, of: org, on: sql)
+        try await Accounts(sql: sql).setRole(userId, role)
+        try await OnboardingService.audit(viewer, "user.role", org, "\(person.email): \(person.role.rawValue) → \(role.rawValue)", app: app, address: address)
+        return try await PeopleQueries.member(userId, of: org, on: sql).json
     }
 
     /// Ends every session of a user of the admin's org (their API keys are revoked one by one).
     package static func endSessions(_ userId: String, in org: OrgID, by viewer: Viewer, app: Application, address: String?) async throws -> Int {
         try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: org, viewer)
-        let sql = app.sql
-        let row = try await user(userId, in: org, on: sql)
-        let count = try await sql.raw("SELECT COUNT(*) AS n FROM sessions WHERE user_id = \(bind: userId)").first()?.decode(column: "n", as: Int.self) ?? 0
-        try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: userId)").run()
-        try await OnboardingService.audit(viewer, "user.sessions.end", org, "ended \(count) session(s) of \(try row.decode(column: "email", as: String.self))", app: app, address: address)
+        let person = try await PeopleQueries.member(userId, of: org, on: app.sql)
+        let count = try await Accounts(sql: app.sql).endSessions(of: userId)
+        try await OnboardingService.audit(viewer, "user.sessions.end", org, "ended \(count) session(s) of \(person.email)", app: app, address: address)
         return count
     }
 
@@ -199,13 +179,11 @@ extension PeopleService {
         try viewer.caller.requireRecentSignIn(nowMs: app.wallClock.nowMs())
         try requireAdmin(of: org, viewer)
         let sql = app.sql
-        let row = try await user(userId, in: org, on: sql)
+        let person = try await PeopleQueries.member(userId, of: org, on: sql)
         let temporary = temporaryPassword()
-        let hash = try await Passwords.hash(temporary)
-        try await sql.raw("UPDATE users SET password_hash = \(bind: hash), must_change_password = 1 WHERE id = \(bind: userId)").run()
-        try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: userId)").run()
-        try await OnboardingService.audit(viewer, "user.password.reset", org, "temporary password for \(try row.decode(column: "email", as: String.self))", app: app, address: address)
-        return (try PeopleQueries.person(try await user(userId, in: org, on: sql)).json, temporary)
+        try await Accounts(sql: sql).setPassword(userId, hash: try await Passwords.hash(temporary), temporary: true, keeping: nil)
+        try await OnboardingService.audit(viewer, "user.password.reset", org, "temporary password for \(person.email)", app: app, address: address)
+        return (try await PeopleQueries.member(userId, of: org, on: sql).json, temporary)
     }
 
     /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): 80 bits.
@@ -222,9 +200,7 @@ extension PeopleService {
         guard new != current else { throw LedgerError.invalid("newPassword", "must differ from the current password") }
         let sql = app.sql
         try await SignInService.checkPassword(caller, password: current, address: address, app: app)
-        try await sql.raw("UPDATE users SET password_hash = \(bind: try await Passwords.hash(new)), must_change_password = 0 WHERE id = \(bind: caller.userId)").run()
-        let keep = session.map(Accounts.secretHash) ?? ""
-        try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: caller.userId) AND secret_hash <> \(bind: keep)").run()
+        try await Accounts(sql: sql).setPassword(caller.userId, hash: try await Passwords.hash(new), temporary: false, keeping: session)
         try await AuditLog.record(AuditLog.Entry(action: "user.password.change", orgId: caller.orgId, userId: caller.userId, email: caller.email, address: address,
                                                  detail: "changed their password"), nowMs: app.wallClock.nowMs(), on: sql)
     }

@@ -53,6 +53,14 @@ package enum PeopleQueries {
             createdMs: try row.decode(column: "created_ms", as: Int64.self), revokedMs: try row.decode(column: "revoked_ms", as: Int64?.self))
     }
 
+    /// The org's user `userId`, or 404: another org's user is not found here.
+    package static func member(_ userId: String, of org: OrgID, on sql: any SQLDatabase) async throws -> Person {
+        guard let row = try await sql.raw("SELECT \(unsafeRaw: personColumns) FROM users WHERE id = \(bind: userId) AND org_id = \(bind: org.description)").first() else {
+            throw LedgerError(.notFound, "no such user in this organisation")
+        }
+        return try person(row)
+    }
+
     /// The people of `org` by email, a page at a time: for its admins and the operator.
     package static func people(of org: OrgID, visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<Person> {
         try PeopleService.requireAdminOrOperator(of: org, viewer)

@@ -8,99 +8,6 @@ import class Vapor.Application
 import var Vapor.Bcrypt
 import protocol Vapor.StorageKey
 
-/// Who is calling: a user of an org, through a session or an API key.
-package struct Caller: Sendable {
-    package var userId: String
-    package var orgId: OrgID
-    package var email: String
-    package var name: String
-    package var userRole: UserRole
-    package var viaAPIKey: Bool
-    /// Signed in with a temporary password an admin set: only changing it is allowed.
-    package var mustChangePassword = false
-    /// Signed in with a password alone by a user who must have a second factor and has none
-    /// yet: only enrolling one is allowed.
-    package var mustEnrolTwoFactor = false
-    /// When the person last gave their password in this session (nil for an API key).
-    package var authenticatedMs: Int64?
-
-    package init(userId: String, orgId: OrgID, email: String, name: String, userRole: UserRole, viaAPIKey: Bool, mustChangePassword: Bool = false, mustEnrolTwoFactor: Bool = false, authenticatedMs: Int64? = nil) {
-        self.userId = userId
-        self.orgId = orgId
-        self.email = email
-        self.name = name
-        self.userRole = userRole
-        self.viaAPIKey = viaAPIKey
-        self.mustChangePassword = mustChangePassword
-        self.mustEnrolTwoFactor = mustEnrolTwoFactor
-        self.authenticatedMs = authenticatedMs
-    }
-
-    package var isAdmin: Bool { userRole == .admin }
-
-    /// Viewers read and checkers approve; only makers and admins prepare an operation.
-    package func requirePreparer() throws {
-        guard userRole.prepares else {
-            throw LedgerError(.forbidden, userRole == .checker
-                ? "a checker approves what others prepared; a maker or an admin of the organisation prepares it"
-                : "a viewer reads only; a maker or an admin of the organisation does this")
-        }
-    }
-
-    /// People and keys change only soon after the person gave their password: a session left open
-    /// on a desk does not let someone else add a user or mint a key. An API key is a machine
-    /// credential with no password to give again; it passes.
-    package func requireRecentSignIn(nowMs: Int64, policy: SessionPolicy = .configured) throws {
-        guard let at = authenticatedMs, nowMs - at > policy.reauthMs else { return }
-        throw ReauthenticationRequired(minutes: policy.reauthMs / 60_000)
-    }
-}
-
-/// What a person may do inside their org. Viewers read; makers prepare operations (and perform
-/// those that need no checker); checkers approve or reject what a maker prepared; admins manage
-/// the org's people, keys and rules, and prepare like a maker. Nobody approves their own work.
-package enum UserRole: String, CaseIterable, Sendable {
-    case viewer, maker, checker, admin
-
-    package var prepares: Bool { self == .maker || self == .admin }
-
-    /// A stored role; `member`, the role before there were four, is a maker.
-    package init(stored: String) {
-        self = UserRole(rawValue: stored) ?? (stored == "member" ? .maker : .viewer)
-    }
-}
-
-/// A sensitive change asked for too long after the person last gave their password.
-package struct ReauthenticationRequired: Error, CustomStringConvertible {
-    package var minutes: Int64
-    package var description: String {
-        "give your password again first (POST /api/v1/auth/reauthenticate): people and keys change only within \(minutes) minutes of it"
-    }
-}
-
-/// How long a session lasts: it ends after `idleMs` without use, and `lifetimeMs` after sign-in
-/// however much it is used. `CASCADE_SESSION_IDLE_MINUTES` (default 30) and
-/// `CASCADE_SESSION_HOURS` (default 12).
-package struct SessionPolicy: Sendable {
-    package var idleMs: Int64 = 30 * 60_000
-    package var lifetimeMs: Int64 = 12 * 3_600_000
-    /// How long after giving their password a person may change people, keys and second factors
-    /// (`CASCADE_REAUTH_MINUTES`, default 15).
-    package var reauthMs: Int64 = 15 * 60_000
-
-    package static let configured: SessionPolicy = {
-        let env = ProcessInfo.processInfo.environment
-        var p = SessionPolicy()
-        if let m = env["CASCADE_SESSION_IDLE_MINUTES"].flatMap(Int64.init), m > 0 { p.idleMs = m * 60_000 }
-        if let h = env["CASCADE_SESSION_HOURS"].flatMap(Int64.init), h > 0 { p.lifetimeMs = h * 3_600_000 }
-        if let m = env["CASCADE_REAUTH_MINUTES"].flatMap(Int64.init), m > 0 { p.reauthMs = m * 60_000 }
-        return p
-    }()
-
-    /// A session's last use is written at most this often (not on every request).
-    package static let touchEveryMs: Int64 = 60_000
-}
-
 /// Users, sessions and API keys in SQL. Secrets are random, shown once, stored hashed.
 package struct Accounts: Sendable {
     package let sql: any SQLDatabase
@@ -240,6 +147,53 @@ package struct Accounts: Sendable {
         }
     }
 
+    /// Notes that the person gave their password (or second factor) again in this session.
+    package func reauthenticated(session: String, nowMs: Int64) async throws {
+        try await sql.raw("UPDATE sessions SET authenticated_ms = \(bind: nowMs) WHERE secret_hash = \(bind: Self.secretHash(session))").run()
+    }
+
+    /// Whether a user, of any org, has this email.
+    package func emailTaken(_ email: String) async throws -> Bool {
+        try await sql.raw("SELECT id FROM users WHERE email = \(bind: email)").first() != nil
+    }
+
+    /// Disables a user: their sessions end, and their keys stop working (the check of a key reads
+    /// its user). Enabling them again brings no session back.
+    package func setDisabled(_ userId: String, _ disabled: Bool, nowMs: Int64) async throws {
+        if disabled {
+            try await sql.raw("UPDATE users SET disabled_ms = \(bind: nowMs) WHERE id = \(bind: userId) AND disabled_ms IS NULL").run()
+            try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: userId)").run()
+        } else {
+            try await sql.raw("UPDATE users SET disabled_ms = NULL WHERE id = \(bind: userId)").run()
+        }
+    }
+
+    package func setRole(_ userId: String, _ role: UserRole) async throws {
+        try await sql.raw("UPDATE users SET role = \(bind: role.rawValue) WHERE id = \(bind: userId)").run()
+    }
+
+    /// Sets a password (a bcrypt hash) and ends the user's sessions but `keeping` (a session's
+    /// secret, or none). `temporary`: the next sign-in with it may only change it.
+    package func setPassword(_ userId: String, hash: String, temporary: Bool, keeping session: String?) async throws {
+        try await sql.raw("UPDATE users SET password_hash = \(bind: hash), must_change_password = \(bind: temporary ? 1 : 0) WHERE id = \(bind: userId)").run()
+        try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: userId) AND secret_hash <> \(bind: session.map(Self.secretHash) ?? "")").run()
+    }
+
+    /// Ends every session of a user; answers how many there were.
+    package func endSessions(of userId: String) async throws -> Int {
+        let count = try await sql.raw("SELECT COUNT(*) AS n FROM sessions WHERE user_id = \(bind: userId)").first()?.decode(column: "n", as: Int.self) ?? 0
+        try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: userId)").run()
+        return count
+    }
+
+    /// Revokes `org`'s API key `id`; false when the org has no such key (another org's is not found).
+    /// A key revoked already stays revoked when it was.
+    package func revokeAPIKey(_ id: String, of org: OrgID, nowMs: Int64) async throws -> Bool {
+        guard try await sql.raw("SELECT id FROM api_keys WHERE id = \(bind: id) AND org_id = \(bind: org.description)").first() != nil else { return false }
+        try await sql.raw("UPDATE api_keys SET revoked_ms = \(bind: nowMs) WHERE id = \(bind: id) AND revoked_ms IS NULL").run()
+        return true
+    }
+
     /// Creates an API key for a user; the secret is returned once and stored only as a hash.
     package func createAPIKey(for caller: Caller, name: String, nowMs: Int64) async throws -> (id: String, secret: String) {
         let id = UUID().uuidString.lowercased()
@@ -255,29 +209,5 @@ package struct Accounts: Sendable {
         return Caller(userId: try row.decode(column: "id", as: String.self), orgId: org, email: try row.decode(column: "email", as: String.self),
                       name: try row.decode(column: "name", as: String.self), userRole: UserRole(stored: try row.decode(column: "role", as: String.self)),
                       viaAPIKey: viaAPIKey, mustChangePassword: !viaAPIKey && ((try? row.decode(column: "must_change_password", as: Int.self)) ?? 0) != 0)
-    }
-}
-
-/// bcrypt, on the thread pool: a hash takes a quarter of a second of CPU, which on an event loop
-/// would hold up every request sharing that loop.
-package enum Passwords {
-    /// bcrypt's work factor: 2^12 rounds, as OWASP's password storage guidance asks at least.
-    package static let productionCost = 12
-    private static let chosenCost = NIOLockedValueBox(productionCost)
-
-    /// The cost new hashes are made with. A hash keeps its own cost: checking it costs what it did.
-    package static var cost: Int { chosenCost.withLockedValue { $0 } }
-
-    /// For the test harness only, which makes thousands of accounts: bcrypt's lowest cost (4).
-    /// Nothing in the product calls it.
-    package static func useLowestCostForTests() { chosenCost.withLockedValue { $0 = 4 } }
-
-    package static func hash(_ password: String) async throws -> String {
-        let cost = cost
-        return try await NIOThreadPool.singleton.runIfActive { try Bcrypt.hash(password, cost: cost) }
-    }
-
-    package static func verify(_ password: String, created hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { try Bcrypt.verify(password, created: hash) }
     }
 }
