@@ -122,8 +122,8 @@ enum DemoSeed {
                 _ = try await TwoFactor.enrol(userId: user, email: c.email, secret: Base32.decode(totpSecret)!, confirmed: true, app: app, nowMs: nowMs)
             }
         }
-        try await ApprovalRules.replace(orgs["bank"]!, with: ApprovalRules.defaults(for: .bank), on: app.db)
-        try await ApprovalRules.replace(orgs["core"]!, with: [ApprovalRule(action: .issue, minAmountFen: issueApprovalFromFen),
+        try await ApprovalRecords.replaceRules(orgs["bank"]!, with: ApprovalRules.defaults(for: .bank), on: app.db)
+        try await ApprovalRecords.replaceRules(orgs["core"]!, with: [ApprovalRule(action: .issue, minAmountFen: issueApprovalFromFen),
                                                               ApprovalRule(action: .settle, minAmountFen: 0)], on: app.db)
     }
 }

@@ -293,7 +293,7 @@ import VaporTesting
             let org = try await d.call("operator", .POST, "/api/v1/orgs", #"{"name":"新银行","role":"bank","creditCode":"\#(code)","admin":{"email":"admin@newbank.example","name":"管理员","password":"first-password"}}"#)
             #expect(org.status == .created, "\(org.json)")
             let id = org["org"]?["id"]?.stringValue ?? ""
-            let rules = try await ApprovalRules.of(try #require(OrgID(id)), on: d.app.sql)
+            let rules = try await ApprovalQueries.rules(of: try #require(OrgID(id)), on: d.app.sql)
             #expect(Set(rules.map(\.action)) == [.approveFinancing, .confirmPayout, .grantCredit, .updateCredit] && rules.allSatisfy { $0.minAmountFen == 0 })
         }
     }
@@ -308,7 +308,7 @@ import VaporTesting
             await app.sequencer!.setBeforeCommit { block in
                 for tx in block.transactions {
                     guard case .registerOrg(let registered) = tx.body.payload else { continue }
-                    let rules = try await ApprovalRules.of(registered.orgId, on: app.sql)
+                    let rules = try await ApprovalQueries.rules(of: registered.orgId, on: app.sql)
                     atCommit.withLockedValue { $0.append(rules.count) }
                 }
             }
@@ -330,10 +330,10 @@ import VaporTesting
             let path = "/api/v1/orgs/\(bank)/approval-rules"
             let loosen = try await d.call("bank", .PUT, path, #"{"rules":[{"action":"approveFinancing","minAmountFen":100000000}]}"#)
             #expect(loosen.status == .accepted && loosen["approval"]?["action"] == "changeRules", "\(loosen.json)")
-            #expect(try await ApprovalRules.of(bank, on: d.app.sql).count == 4)
+            #expect(try await ApprovalQueries.rules(of: bank, on: d.app.sql).count == 4)
             let approved = try await d.call("bank-checker", .POST, "/api/v1/approvals/\(loosen["approval"]!["id"]!.stringValue!)/approve")
             #expect(approved.status == .created && approved["rules"]?.arrayValue?.count == 1)
-            #expect(try await ApprovalRules.of(bank, on: d.app.sql) == [ApprovalRule(action: .approveFinancing, minAmountFen: 100_000_000)])
+            #expect(try await ApprovalQueries.rules(of: bank, on: d.app.sql) == [ApprovalRule(action: .approveFinancing, minAmountFen: 100_000_000)])
             // Under the threshold the bank now approves alone.
             let f = try await Self.request(d)
             #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve").status == .ok)
@@ -346,7 +346,7 @@ import VaporTesting
                 let answer = try await d.call("bank", .PUT, path, bad)
                 #expect(answer.status == .unprocessableEntity, "\(bad): \(answer.json)")
             }
-            #expect(try await ApprovalRules.of(bank, on: d.app.sql).count == 2)
+            #expect(try await ApprovalQueries.rules(of: bank, on: d.app.sql).count == 2)
             // Only the bank's admins set them.
             #expect(try await d.call("bank-checker", .PUT, path, #"{"rules":[]}"#).status == .forbidden)
             #expect(try await d.call("bank2", .PUT, path, #"{"rules":[]}"#).status == .forbidden)
@@ -405,8 +405,8 @@ import VaporTesting
             try await d.app.sql.raw("UPDATE approvals SET status = 'approving', transaction_ids = \(bind: JSON.array([.string(tx)]).canonicalString) WHERE id = \(bind: committed)").run()
             try await d.app.sql.raw("UPDATE approvals SET status = 'approving', transaction_ids = \(bind: JSON.array([.string(String(repeating: "ab", count: 32))]).canonicalString) WHERE id = \(bind: lost)").run()
             try await ApprovalService.recover(d.app)
-            #expect(try await ApprovalService.find(committed, org: nil, on: d.app.sql).status == .approved)
-            let again = try await ApprovalService.find(lost, org: nil, on: d.app.sql)
+            #expect(try await ApprovalQueries.find(committed, org: nil, on: d.app.sql).status == .approved)
+            let again = try await ApprovalQueries.find(lost, org: nil, on: d.app.sql)
             #expect(again.status == .pending && again.transactionIds.isEmpty && again.lastError != nil)
             #expect(try await d.call("bank-checker", .POST, "/api/v1/approvals/\(lost)/approve").status == .created)
         }

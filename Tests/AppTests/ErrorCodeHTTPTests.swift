@@ -77,7 +77,7 @@ import VaporTesting
             _ = try await d.call("operator", .POST, "/api/v1/admin/clock", #"{"today":"2026-11-30"}"#)
             expect("past_due", .conflict, try await d.call("tier1", .POST, "/api/v1/tokens/\(change)/transfer", #"{"toOrgId":"\#(tier2)","amountFen":5}"#))
             // A bank's grant waits for its checker; decided once, it is not decided again.
-            try await ApprovalRules.replace(d.orgs["bank"]!, with: ApprovalRules.defaults(for: .bank), on: d.app.db)
+            try await ApprovalRecords.replaceRules(d.orgs["bank"]!, with: ApprovalRules.defaults(for: .bank), on: d.app.db)
             let held = try await d.call("bank", .POST, "/api/v1/credit-lines", #"{"coreId":"\#(d.orgs["core"]!)","limitFen":100,"rateBps":300,"expiresOn":"2027-06-01"}"#)
             let approval = held["approval"]?["id"]?.stringValue ?? ""
             #expect(try await d.call("bank-checker", .POST, "/api/v1/approvals/\(approval)/reject", #"{"reason":"no"}"#).status == .ok)

@@ -18,12 +18,8 @@ package enum Jobs {
         // An offer made on day d expires once d + window < date; a receivable once due + grace < date.
         let offeredBefore = date.adding(days: -policy.acceptanceWindowDays).description
         let dueBefore = date.adding(days: -policy.graceDays).description
-        let offers = try await sql.raw("""
-            SELECT id FROM tokens WHERE status = 'pending' AND created_on < \(bind: offeredBefore) ORDER BY created_on, id
-            """).all().compactMap { TokenID(try $0.decode(column: "id", as: String.self)) }
-        let overdue = try await sql.raw("""
-            SELECT id FROM receivables WHERE status = 'active' AND due_date < \(bind: dueBefore) ORDER BY id
-            """).all().compactMap { TxID(try $0.decode(column: "id", as: String.self)) }
+        let offers = try await TokenQueries.offers(madeBefore: offeredBefore, on: sql)
+        let overdue = try await ReceivableQueries.active(dueBefore: dueBefore, on: sql)
         return offers.map { .expireOffer(tokenId: $0) } + overdue.map { .markOverdue(receivableId: $0) }
     }
 

@@ -240,19 +240,3 @@ extension Projection {
         return out
     }
 }
-
-extension LedgerStore {
-    /// The stored rows of `table` whose first column is one of `keys`, keyed by it.
-    package func rows(of table: Projection.Table, keys: [String]) async throws -> [String: [Cell]] {
-        var out: [String: [Cell]] = [:]
-        let columns = table.columns.joined(separator: ", ")
-        for chunk in keys.chunked(500) {
-            let list = table.isInteger.contains(table.columns[0]) ? SQLList(chunk.compactMap { Int64($0) }.map { SQLBind($0) }) : SQLList(chunk.map { SQLBind($0) })
-            for row in try await sql.raw("SELECT \(unsafeRaw: columns) FROM \(ident: table.name) WHERE \(ident: table.columns[0]) IN (\(list))").all() {
-                let cells = try Projection.cells(row, of: table)
-                out[Projection.key(of: cells)] = cells
-            }
-        }
-        return out
-    }
-}

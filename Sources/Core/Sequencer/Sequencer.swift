@@ -182,7 +182,7 @@ public actor Sequencer {
         guard !writing, recovering == nil, broken == nil, !reconnect.letGo(), let connection = store.writer else { return }
         writing = true  // no block starts while the connection is asked
         do {
-            try await GuardedConnection(connection: connection, limit: limit, logger: logger).raw("SELECT height FROM blocks ORDER BY height DESC LIMIT 1").run()
+            try await LedgerStore.ping(GuardedConnection(connection: connection, limit: limit, logger: logger))
         } catch {
             if !reconnect.letGo() { await recover(holding: [], sealed: nil, because: "the connection holding the writer lock does not answer (\(error))") }
         }

@@ -190,10 +190,7 @@ package struct ApprovalInFlight: Sendable {
     /// Appends `transaction` to the approval's list before it is submitted: a restart then learns
     /// whether it was committed instead of performing the operation twice.
     package func note(_ transaction: TxID) async throws {
-        guard let row = try await sql.raw("SELECT transaction_ids FROM approvals WHERE id = \(bind: id)").first(),
-              case .array(var ids) = try JSON.parse(Array(try row.decode(column: "transaction_ids", as: String.self).utf8)) else { throw StoreDamage("approval \(id)") }
-        ids.append(.string(transaction.description))
-        try await sql.raw("UPDATE approvals SET transaction_ids = \(bind: JSON.array(ids).canonicalString) WHERE id = \(bind: id)").run()
+        try await ApprovalRecords.note(transaction, in: id, on: sql)
     }
 }
 
@@ -209,7 +206,7 @@ package enum ApprovalService {
         if ApprovalInFlight.current != nil { return nil }
         try caller.requirePreparer()
         let sql = app.sql
-        let rules = try await ApprovalRules.of(caller.orgId, on: sql)
+        let rules = try await ApprovalQueries.rules(of: caller.orgId, on: sql)
         if let action = operation.action, !rules.contains(where: { $0.action == action }) { return nil }
         guard let subject = try await describe(operation, org: caller.orgId, rules: rules, app: app) else { return nil }
         if subject.action != .changeRules && subject.action != .grantRole {
@@ -218,13 +215,9 @@ package enum ApprovalService {
         // Nothing the ledger would refuse today waits for a checker: its refusal is the answer now.
         try await trial(operation, by: caller, app: app)
         let id = UUID().uuidString.lowercased(), now = app.wallClock.nowMs()
-        try await sql.raw("""
-            INSERT INTO approvals (id, org_id, action, status, operation, amount_fen, subject_id, summary, summary_zh, prepared_by, prepared_email, prepared_ms, transaction_ids)
-            VALUES (\(bind: id), \(bind: caller.orgId.description), \(bind: subject.action.rawValue), 'pending', \(bind: operation.json.canonicalString),
-                    \(bind: subject.amountFen), \(bind: subject.id), \(bind: subject.summary), \(bind: subject.summaryZh), \(bind: caller.userId), \(bind: caller.email), \(bind: now), '[]')
-            """).run()
+        try await ApprovalRecords.prepare(id, operation: operation.json, subject: subject, by: caller, nowMs: now, on: sql)
         try await audit(caller, "approval.prepare", id, subject.summary, app: app, address: address)
-        return try await find(id, org: caller.orgId, on: sql)
+        return try await ApprovalQueries.find(id, org: caller.orgId, on: sql)
     }
 
     /// Asks the ledger whether it would take the operation now (a settlement of every piece: its
@@ -320,17 +313,10 @@ package enum ApprovalService {
         }
     }
 
-    package static func find(_ id: String, org: OrgID?, on sql: any SQLDatabase) async throws -> Approval {
-        var query: SQLQueryString = "SELECT \(unsafeRaw: Approval.columns) FROM approvals WHERE id = \(bind: id)"
-        if let org { query += " AND org_id = \(bind: org.description)" }
-        guard let row = try await sql.raw(query).first() else { throw LedgerError(.notFound, "no such approval") }
-        return try Approval(row: row)
-    }
-
     /// The approval as `viewer` may read it: its own org's, or any for the regulator and the operator.
     package static func find(_ id: String, visibleTo viewer: Viewer, app: Application) async throws -> Approval {
         guard UUID(uuidString: id) != nil, id == id.lowercased() else { throw LedgerError.invalid("id", "must be an approval id (a lowercase UUID)") }
-        return try await resolved(try await find(id, org: viewer.seesAll ? nil : viewer.orgId, on: app.sql), app: app)
+        return try await resolved(try await ApprovalQueries.find(id, org: viewer.seesAll ? nil : viewer.orgId, on: app.sql), app: app)
     }
 
     /// Only a checker of the approval's own org decides it, and never on what they prepared. Who
@@ -377,16 +363,16 @@ package enum ApprovalService {
         } catch let error as Unavailable {
             // Nothing submitted yet (a rail out of reach before signing): pending again at once.
             // Submitted: its fate is unknown, and it stays `approving` until the writer can say.
-            if try await find(id, org: nil, on: sql).transactionIds.isEmpty { _ = try await settleAfterRefusal(id, because: error.description, app: app) }
+            if try await ApprovalQueries.find(id, org: nil, on: sql).transactionIds.isEmpty { _ = try await settleAfterRefusal(id, because: error.description, app: app) }
             throw error
         } catch {
             let settled = try await settleAfterRefusal(id, because: String(describing: error), app: app)
             if settled.status == .approved { try await audit(viewer.caller, "approval.approve", id, "\(settled.summary) (in part: \(error))", app: app, address: address) }
             throw error
         }
-        try await sql.raw("UPDATE approvals SET status = 'approved', last_error = NULL WHERE id = \(bind: id)").run()
+        try await ApprovalRecords.approved(id, on: sql)
         try await audit(viewer.caller, "approval.approve", id, "\(approval.summary), prepared by \(approval.preparedEmail)", app: app, address: address)
-        return (try await find(id, org: nil, on: sql), performed)
+        return (try await ApprovalQueries.find(id, org: nil, on: sql), performed)
     }
 
     /// A checker rejects, with a reason; nothing is signed.
@@ -395,7 +381,7 @@ package enum ApprovalService {
         try requireChecker(approval, viewer)
         try await claim(approval, status: "rejected", by: viewer, reason: reason, app: app)
         try await audit(viewer.caller, "approval.reject", id, "\(approval.summary), prepared by \(approval.preparedEmail): \(reason)", app: app, address: address)
-        return try await find(id, org: nil, on: app.sql)
+        return try await ApprovalQueries.find(id, org: nil, on: app.sql)
     }
 
     /// The maker takes back an operation they prepared, while it still waits for a checker: it
@@ -405,7 +391,7 @@ package enum ApprovalService {
         try requireWithdrawer(approval, viewer)
         try await claim(approval, status: ApprovalStatus.withdrawn.rawValue, by: viewer, reason: nil, app: app)
         try await audit(viewer.caller, "approval.withdraw", id, approval.summary, app: app, address: address)
-        return try await find(id, org: nil, on: app.sql)
+        return try await ApprovalQueries.find(id, org: nil, on: app.sql)
     }
 
     /// Only the person who prepared an operation withdraws it.
@@ -417,13 +403,8 @@ package enum ApprovalService {
 
     /// Moves a pending approval on, atomically: of two deciding at once, one wins.
     package static func claim(_ approval: Approval, status: String, by viewer: Viewer, reason: String?, app: Application) async throws {
-        let won = try await app.sql.raw("""
-            UPDATE approvals SET status = \(bind: status), decided_by = \(bind: viewer.caller.userId), decided_email = \(bind: viewer.caller.email),
-                decided_ms = \(bind: app.wallClock.nowMs()), reason = \(bind: reason)
-            WHERE id = \(bind: approval.id) AND status = 'pending' RETURNING id
-            """).first() != nil
-        guard won else {
-            let now = try await find(approval.id, org: nil, on: app.sql)
+        guard try await ApprovalRecords.claim(approval.id, status: status, by: viewer.caller, reason: reason, nowMs: app.wallClock.nowMs(), on: app.sql) else {
+            let now = try await ApprovalQueries.find(approval.id, org: nil, on: app.sql)
             throw LedgerError(.approvalNotPending, "approval \(approval.id) is \(now.status.rawValue)\(now.decidedEmail.map { " by \($0)" } ?? ""): only a pending approval is decided")
         }
     }
@@ -445,7 +426,7 @@ package enum ApprovalService {
         case .ledger(let payload):
             return Performed(outcomes: [try await LedgerService.submit(payload, by: viewer.caller, app: app)])
         case .rules(let rules):
-            try await ApprovalRules.replace(org, with: rules, on: app.db)
+            try await ApprovalRecords.replaceRules(org, with: rules, on: app.db)
             return Performed(rules: rules)
         case .role(let user, _, let role):
             return Performed(person: try await PeopleService.applyRole(user, role, in: org, by: viewer, app: app))
@@ -456,26 +437,14 @@ package enum ApprovalService {
     /// it is approved with the refusal noted; otherwise it is pending again, the refusal noted.
     package static func settleAfterRefusal(_ id: String, because reason: String, app: Application) async throws -> Approval {
         let sql = app.sql
-        let approval = try await find(id, org: nil, on: sql)
-        let committed = try await committedIds(approval.transactionIds, on: sql)
+        let approval = try await ApprovalQueries.find(id, org: nil, on: sql)
+        let committed = try await ChainQueries.stored(approval.transactionIds, on: sql)
         if committed.isEmpty {
-            try await sql.raw("""
-                UPDATE approvals SET status = 'pending', decided_by = NULL, decided_email = NULL, decided_ms = NULL, transaction_ids = '[]', last_error = \(bind: reason)
-                WHERE id = \(bind: id)
-                """).run()
+            try await ApprovalRecords.reopen(id, because: reason, on: sql)
         } else {
-            try await sql.raw("""
-                UPDATE approvals SET status = 'approved', transaction_ids = \(bind: JSON.array(committed.map(JSON.string)).canonicalString), last_error = \(bind: reason)
-                WHERE id = \(bind: id)
-                """).run()
+            try await ApprovalRecords.approvedInPart(id, committed: committed, because: reason, on: sql)
         }
-        return try await find(id, org: nil, on: sql)
-    }
-
-    package static func committedIds(_ ids: [String], on sql: any SQLDatabase) async throws -> [String] {
-        var committed: [String] = []
-        for id in ids where try await sql.raw("SELECT id FROM transactions WHERE id = \(bind: id)").first() != nil { committed.append(id) }
-        return committed
+        return try await ApprovalQueries.find(id, org: nil, on: sql)
     }
 
     /// An approval left `approving` by a request that ended without finishing (the process was
@@ -488,9 +457,8 @@ package enum ApprovalService {
 
     /// At start-up: every approval a previous process left `approving`.
     package static func recover(_ app: Application) async throws {
-        let rows = try await app.sql.raw("SELECT \(unsafeRaw: Approval.columns) FROM approvals WHERE status = 'approving'").all()
-        for row in rows {
-            let settled = try await resolved(try Approval(row: row), app: app)
+        for approval in try await ApprovalQueries.approving(on: app.sql) {
+            let settled = try await resolved(approval, app: app)
             app.logger.notice("approval \(settled.id) was being performed when the server stopped: now \(settled.status.rawValue)")
         }
     }
@@ -502,7 +470,7 @@ package enum ApprovalService {
         guard viewer.orgId == org, viewer.caller.isAdmin else { throw LedgerError(.forbidden, "only an admin of the organisation sets its approval rules") }
         let detail = rules.isEmpty ? "none" : rules.map { "\($0.action.rawValue) from \($0.minAmountFen) fen" }.joined(separator: ", ")
         if let approval = try await hold(.rules(rules), by: viewer.caller, app: app, address: address) { return .pending(approval) }
-        try await ApprovalRules.replace(org, with: rules, on: app.db)
+        try await ApprovalRecords.replaceRules(org, with: rules, on: app.db)
         try await OnboardingService.audit(viewer, "approval.rules", org, "rules set to: \(detail)", app: app, address: address)
         return .done(rules)
     }
@@ -513,24 +481,8 @@ package enum ApprovalService {
     }
 }
 
-/// Each org's rules: which actions wait for a checker, from which amount.
+/// Each org's rules (which actions wait for a checker, from which amount) as they start and as an admin sends them; stored by `ApprovalRecords`, read by `ApprovalQueries.rules`.
 package enum ApprovalRules {
-    package static func of(_ org: OrgID, on sql: any SQLDatabase) async throws -> [ApprovalRule] {
-        try await sql.raw("SELECT action, min_amount_fen FROM approval_rules WHERE org_id = \(bind: org.description) ORDER BY action").all().compactMap { row in
-            guard let action = ApprovalAction(rawValue: try row.decode(column: "action", as: String.self)) else { return nil }
-            return ApprovalRule(action: action, minAmountFen: try row.decode(column: "min_amount_fen", as: Int64.self))
-        }
-    }
-
-    package static func replace(_ org: OrgID, with rules: [ApprovalRule], on db: any Database) async throws {
-        try await db.sqlTransaction { tx in
-            try await tx.raw("DELETE FROM approval_rules WHERE org_id = \(bind: org.description)").run()
-            for rule in rules {
-                try await tx.raw("INSERT INTO approval_rules (org_id, action, min_amount_fen) VALUES (\(bind: org.description), \(bind: rule.action.rawValue), \(bind: rule.minAmountFen))").run()
-            }
-        }
-    }
-
     /// What a new org starts with: a bank, every bank action waiting for a checker.
     package static func defaults(for role: OrgRole) -> [ApprovalRule] {
         role == .bank ? ApprovalAction.configurable(for: .bank).map { ApprovalRule(action: $0, minAmountFen: 0) } : []

@@ -21,7 +21,7 @@ package enum OnboardingService {
         // for a checker) are stored first, so that no org is on the chain without them even if
         // the request ends right after the ledger; if the ledger refuses the org, they go again.
         try await OrgKeys.store(orgId, keyId: signer.keyId, sealedSeed: try vault.seal(seed: signer.seed, for: orgId), nowMs: app.wallClock.nowMs(), on: app.sql)
-        if case .registerOrg(let registered) = payload { try await ApprovalRules.replace(orgId, with: ApprovalRules.defaults(for: registered.role), on: app.db) }
+        if case .registerOrg(let registered) = payload { try await ApprovalRecords.replaceRules(orgId, with: ApprovalRules.defaults(for: registered.role), on: app.db) }
         let outcome: Outcome
         do {
             outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)

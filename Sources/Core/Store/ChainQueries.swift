@@ -101,4 +101,11 @@ package enum ChainQueries {
         guard let row = try await sql.raw("SELECT public_key FROM orgs WHERE role = 'operator'").first() else { return nil }
         return Base64.decode(try row.decode(column: "public_key", as: String.self))
     }
+
+    /// Those of `ids` that name a stored transaction, in their order.
+    package static func stored(_ ids: [String], on sql: any SQLDatabase) async throws -> [String] {
+        var found: [String] = []
+        for id in ids where try await sql.raw("SELECT id FROM transactions WHERE id = \(bind: id)").first() != nil { found.append(id) }
+        return found
+    }
 }

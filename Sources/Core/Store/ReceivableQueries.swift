@@ -109,4 +109,11 @@ package enum ReceivableQueries {
         }
         return names
     }
+
+    /// Active receivables due before `date` (YYYY-MM-DD), by index.
+    package static func active(dueBefore date: String, on sql: any SQLDatabase) async throws -> [TxID] {
+        try await sql.raw("""
+            SELECT id FROM receivables WHERE status = 'active' AND due_date < \(bind: date) ORDER BY id
+            """).all().compactMap { TxID(try $0.decode(column: "id", as: String.self)) }
+    }
 }

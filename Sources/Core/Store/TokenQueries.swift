@@ -205,4 +205,11 @@ package enum TokenQueries {
             WHERE r.issuer_id = \(bind: core.description) AND r.status = 'active' GROUP BY r.id ORDER BY count(*) DESC LIMIT 1
             """).first().flatMap { TxID(try $0.decode(column: "id", as: String.self)) }
     }
+
+    /// Offers (pending pieces) made before `date` (YYYY-MM-DD), the oldest first, by index.
+    package static func offers(madeBefore date: String, on sql: any SQLDatabase) async throws -> [TokenID] {
+        try await sql.raw("""
+            SELECT id FROM tokens WHERE status = 'pending' AND created_on < \(bind: date) ORDER BY created_on, id
+            """).all().compactMap { TokenID(try $0.decode(column: "id", as: String.self)) }
+    }
 }

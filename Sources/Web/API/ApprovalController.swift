@@ -69,7 +69,7 @@ package enum ApprovalController {
     }
 
     package static func rulesAnswer(_ org: OrgID, role: OrgRole, on sql: any SQLDatabase) async throws -> JSON {
-        ["rules": .array(try await ApprovalRules.of(org, on: sql).map(\.json)),
+        ["rules": .array(try await ApprovalQueries.rules(of: org, on: sql).map(\.json)),
          "actions": .array(ApprovalAction.configurable(for: role).map { .string($0.rawValue) })]
     }
 

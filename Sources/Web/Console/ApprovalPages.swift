@@ -112,7 +112,7 @@ package enum ApprovalPages: ConsoleArea {
 
     package static func rulesPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
-        let rules = try await ApprovalRules.of(viewer.orgId, on: req.application.sql)
+        let rules = try await ApprovalQueries.rules(of: viewer.orgId, on: req.application.sql)
         let rows = ApprovalAction.configurable(for: viewer.role).map { action in
             let rule = rules.first { $0.action == action }
             return RuleRow(action: action.rawValue, label: req.tr("approval_action_\(action.rawValue)"), on: rule != nil,
