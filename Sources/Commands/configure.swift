@@ -31,10 +31,7 @@ public func configure(_ app: Application) async throws {
     app.middleware.use(ReadOnlyNode())
     app.middleware.use(PublicFiles(files: FileMiddleware(publicDirectory: app.directory.publicDirectory)))
     let templates = app.directory.workingDirectory + "Templates/"
-    app.views.use(.leaf)
-    app.leaf.configuration = LeafConfiguration(rootDirectory: templates)
-    app.leaf.cache.isEnabled = app.environment.isRelease
-    app.translations = try Translations.load(from: templates)
+    try ConsolePages.useTemplates(templates, on: app)
     app.routes.defaultMaxBodySize = "64kb"
     try routes(app)
     app.asyncCommands.use(WriterServeCommand(), as: "serve", isDefault: true)

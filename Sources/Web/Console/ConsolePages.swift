@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Ledger
 import Leaf
+import LeafKit
 import SQLKit
 import Vapor
 
@@ -19,34 +20,52 @@ package struct OrgOption: Encodable {
 }
 
 /// The console's shared pages (the error page) for code outside any area.
-package enum ConsolePages: ConsoleArea {}
+package enum ConsolePages: ConsoleArea {
+    /// Pages rendered by Leaf from `templates` (cached in release builds), in the words of
+    /// `templates/i18n`.
+    package static func useTemplates(_ templates: String, on app: Application) throws {
+        app.views.use(.leaf)
+        app.leaf.configuration = LeafConfiguration(rootDirectory: templates)
+        app.leaf.cache.isEnabled = app.environment.isRelease
+        app.translations = try Translations.load(from: templates)
+    }
+}
 
 extension ConsoleArea {
     // MARK: - Rendering
 
     package static func render<P: Encodable>(_ req: Request, _ template: String, title: String, page: P, status: HTTPResponseStatus = .ok,
                                       notice: String? = nil, error: String? = nil, refresh: Bool = false) async throws -> Response {
-        let lang = req.language
-        var user: UserView?
-        var role: OrgRole?
-        if let caller = req.auth.get(Caller.self) {
-            // The caller's own org, one row: its role for the navigation, its name for the header.
-            let org = try await OrgQueries.summary(of: caller.orgId, on: req.application.sql)
-            role = org.flatMap { OrgRole(rawValue: $0.role) }
-            user = UserView(name: caller.name, email: caller.email, orgName: org?.name ?? "", role: role?.rawValue ?? "",
-                            roleLabel: req.tr("role_\(role?.rawValue ?? "")"), prepares: caller.userRole.prepares)
-        }
-        let csrf = req.storage[SessionSecretKey.self].map(ConsoleSession.csrf(for:)) ?? req.cookies[ConsoleSession.preCookie]?.string ?? ""
-        let view = PageView(t: req.application.translations.table(lang), lang: lang, otherLang: lang == "zh" ? "en" : "zh", title: req.tr(title),
-                            user: user, nav: nav(req, role), csrf: csrf, notice: notice.map(req.tr), error: error, refresh: refresh, page: page)
+        let view = pageView(try await frame(req), title: title, page: page, notice: notice, error: error, refresh: refresh)
         let response = try await req.view.render(template, view).encodeResponse(for: req)
         response.status = status
         response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
         return response
     }
 
-    package static func nav(_ req: Request, _ role: OrgRole?) -> [NavItem] {
-        guard let role else { return [] }
+    /// What every page shows around its own content, read from the request once: the language,
+    /// the person signed in and their org, the path and the form token.
+    package static func frame(_ req: Request) async throws -> PageFrame {
+        var frame = PageFrame(lang: req.language, table: req.application.translations.table(req.language), path: req.url.path,
+                              csrf: req.storage[SessionSecretKey.self].map(ConsoleSession.csrf(for:)) ?? req.cookies[ConsoleSession.preCookie]?.string ?? "")
+        if let caller = req.auth.get(Caller.self) {
+            // The caller's own org, one row: its role for the navigation, its name for the header.
+            let org = try await OrgQueries.summary(of: caller.orgId, on: req.application.sql)
+            frame.signedIn(caller, orgName: org?.name ?? "", role: org.flatMap { OrgRole(rawValue: $0.role) })
+        }
+        return frame
+    }
+
+    /// The whole page's view model, from its frame and its own content: no request, no database.
+    package static func pageView<P: Encodable>(_ frame: PageFrame, title: String, page: P, notice: String? = nil, error: String? = nil,
+                                               refresh: Bool = false) -> PageView<P> {
+        PageView(t: frame.table, lang: frame.lang, otherLang: frame.lang == "zh" ? "en" : "zh", title: frame.tr(title), user: frame.user,
+                 nav: nav(frame), csrf: frame.csrf, notice: notice.map(frame.tr), error: error, refresh: refresh, page: page)
+    }
+
+    /// The navigation of the signed-in person's role, the current page marked.
+    package static func nav(_ frame: PageFrame) -> [NavItem] {
+        guard let role = frame.role else { return [] }
         var items: [(String, String)] = [("/dashboard", "nav_dashboard")]
         switch role {
         case .supplier: items += [("/inbox", "nav_inbox"), ("/holdings", "nav_holdings"), ("/financings", "nav_financings")]
@@ -57,15 +76,14 @@ extension ConsoleArea {
         }
         if [.bank, .core, .regulator].contains(role) { items.append(("/approvals", "nav_approvals")) }
         if role != .operator { items.append(("/reconciliation", "nav_reconciliation")) }
-        if let caller = req.auth.get(Caller.self), caller.isAdmin, role != .operator {
-            items.append(("/orgs/\(caller.orgId)/users", "nav_people"))
+        if frame.isAdmin, let org = frame.orgId, role != .operator {
+            items.append(("/orgs/\(org)/users", "nav_people"))
             if [.core, .supplier, .bank].contains(role) { items.append(("/payment-settings", "nav_payment_settings")) }
             // An admin reads its own org's audit log (the regulator's link above reads all of it).
             if role != .regulator { items.append(("/audit", "nav_audit")) }
         }
         items.append(("/events", "nav_events"))
-        let path = req.url.path
-        return items.map { NavItem(href: $0.0, label: req.tr($0.1), current: path == $0.0) }
+        return items.map { NavItem(href: $0.0, label: frame.tr($0.1), current: frame.path == $0.0) }
     }
 
     /// The orgs of a role a form may name, by name.

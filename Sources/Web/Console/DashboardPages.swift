@@ -29,29 +29,39 @@ package enum DashboardPages: ConsoleArea {
     @Sendable package static func dashboard(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         let sql = req.application.sql
-        let stats = try await StatsQueries.totals(for: viewer, on: sql)
-        var cards = [Stat(label: req.tr("stat_outstanding"), value: Money.format(stats.outstandingFen))]
-        switch viewer.role {
-        case .core, .regulator, .operator:
-            cards += [Stat(label: req.tr("stat_issued"), value: Money.format(stats.issuedFen)), Stat(label: req.tr("stat_financed"), value: Money.format(stats.financedFen)),
-                      Stat(label: req.tr("stat_settled"), value: Money.format(stats.settledFen)), Stat(label: req.tr("stat_overdue"), value: Money.format(stats.overdueFen))]
-        case .supplier, .bank:
-            cards += [Stat(label: req.tr("stat_financed"), value: Money.format(stats.financedFen)), Stat(label: req.tr("stat_settled"), value: Money.format(stats.settledFen))]
-        }
-        let tiers = Charts.bars(stats.byTier.map { (req.tr("tier") + " \($0.tier)", $0.outstandingFen) }, caption: req.tr("chart_by_tier"))
-        let months = Charts.bars(stats.byMonth.map { ($0.month, $0.outstandingFen) }, caption: req.tr("chart_by_month"))
-        let events = try await recentEvents(viewer, limit: 8, zh: req.language == "zh", on: sql)
         let presenter = try await Presenter.make(req)
-        let upcoming = try await ReceivableQueries.list(.init(statuses: [.pending, .active, .overdue]), visibleTo: viewer, slice: Slice(limit: 6), on: sql)
-            .map(presenter.receivable)
-        return try await render(req, "common/dashboard", title: "nav_dashboard",
-                                page: DashboardPage(stats: cards, byTierChart: tiers, byMonthChart: months, events: events, upcoming: upcoming))
+        let page = model(role: viewer.role, totals: try await StatsQueries.totals(for: viewer, on: sql),
+                         events: try await EventQueries.latest(for: viewer, limit: 8, offset: 0, on: sql),
+                         upcoming: try await ReceivableQueries.list(.init(statuses: [.pending, .active, .overdue]), visibleTo: viewer, slice: Slice(limit: 6), on: sql),
+                         presenter: presenter, chinese: req.language == "zh")
+        return try await render(req, "common/dashboard", title: "nav_dashboard", page: page)
+    }
+
+    /// The dashboard of an org of `role`: its totals as cards and charts, its latest events and
+    /// the receivables due next, in the presenter's language.
+    package static func model(role: OrgRole, totals stats: StatsQueries.Totals, events: [EventQueries.Event], upcoming: [Receivable],
+                              presenter: Presenter, chinese: Bool) -> DashboardPage {
+        let tr = presenter.tr
+        var cards = [Stat(label: tr("stat_outstanding"), value: Money.format(stats.outstandingFen))]
+        switch role {
+        case .core, .regulator, .operator:
+            cards += [Stat(label: tr("stat_issued"), value: Money.format(stats.issuedFen)), Stat(label: tr("stat_financed"), value: Money.format(stats.financedFen)),
+                      Stat(label: tr("stat_settled"), value: Money.format(stats.settledFen)), Stat(label: tr("stat_overdue"), value: Money.format(stats.overdueFen))]
+        case .supplier, .bank:
+            cards += [Stat(label: tr("stat_financed"), value: Money.format(stats.financedFen)), Stat(label: tr("stat_settled"), value: Money.format(stats.settledFen))]
+        }
+        return DashboardPage(stats: cards,
+                             byTierChart: Charts.bars(stats.byTier.map { (tr("tier") + " \($0.tier)", $0.outstandingFen) }, caption: tr("chart_by_tier")),
+                             byMonthChart: Charts.bars(stats.byMonth.map { ($0.month, $0.outstandingFen) }, caption: tr("chart_by_month")),
+                             events: events.map { eventView($0, chinese: chinese) }, upcoming: upcoming.map(presenter.receivable))
+    }
+
+    package static func eventView(_ e: EventQueries.Event, chinese: Bool) -> EventView {
+        EventView(time: Time.local(e.timeMs), type: e.type, summary: e.summary(chinese: chinese))
     }
 
     package static func recentEvents(_ viewer: Viewer, limit: Int, offset: Int = 0, zh: Bool, on sql: any SQLDatabase) async throws -> [EventView] {
-        try await EventQueries.latest(for: viewer, limit: limit, offset: offset, on: sql).map {
-            EventView(time: Time.local($0.timeMs), type: $0.type, summary: $0.summary(chinese: zh))
-        }
+        try await EventQueries.latest(for: viewer, limit: limit, offset: offset, on: sql).map { eventView($0, chinese: zh) }
     }
 
     package struct EventsPage: Encodable {

@@ -7,15 +7,24 @@ import Vapor
 /// Turning ledger objects into what a page shows: amounts as ¥12,345.67, rates as 3.50%,
 /// statuses with their label in the user's language.
 package struct Presenter {
-    package let req: Request
+    /// The words of the page's language.
+    package let table: [String: String]
+    /// Every org's name by id.
     package let names: [String: String]
 
-    package static func make(_ req: Request) async throws -> Presenter {
-        Presenter(req: req, names: try await ReceivableQueries.orgNames(on: req.application.sql))
+    package init(table: [String: String], names: [String: String]) {
+        self.table = table
+        self.names = names
     }
 
+    package static func make(_ req: Request) async throws -> Presenter {
+        Presenter(table: req.application.translations.table(req.language), names: try await ReceivableQueries.orgNames(on: req.application.sql))
+    }
+
+    package func tr(_ key: String) -> String { table[key] ?? key }
+
     package func name(_ id: OrgID) -> String { names[id.description] ?? id.description }
-    package func status(_ s: String) -> String { req.tr("status_\(s)") }
+    package func status(_ s: String) -> String { tr("status_\(s)") }
     package static func rate(_ bps: Int64) -> String { String(format: "%d.%02d%%", bps / 100, bps % 100) }
 
     package func token(_ t: Token, receivable: Receivable?) -> TokenView {
@@ -29,7 +38,7 @@ package struct Presenter {
         ReceivableView(id: r.id.description, number: r.number, issuerName: name(r.issuerId), firstHolderName: name(r.firstHolderId),
                        face: Money.format(r.faceFen), paid: Money.format(r.paidFen), issueDate: r.issueDate.description, dueDate: r.dueDate.description,
                        status: r.status.rawValue, statusLabel: status(r.status.rawValue), memo: r.memo ?? "",
-                       documents: r.documents.map { DocumentView(kind: req.tr("doc_\($0.kind.rawValue)"), sha256: $0.sha256, number: $0.number ?? "", fileName: $0.fileName ?? "") })
+                       documents: r.documents.map { DocumentView(kind: tr("doc_\($0.kind.rawValue)"), sha256: $0.sha256, number: $0.number ?? "", fileName: $0.fileName ?? "") })
     }
 
     package func financing(_ f: Financing) -> FinancingView {

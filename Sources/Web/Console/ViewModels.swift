@@ -21,7 +21,38 @@ package struct PageView<P: Encodable>: Encodable {
     package var page: P
 }
 
-package struct UserView: Encodable {
+/// Who a page is for, and where: what its frame (header, navigation, language switch, form
+/// token) is built from. A test makes one without a request.
+package struct PageFrame: Sendable {
+    package var lang: String
+    package var table: [String: String]
+    package var path: String
+    package var csrf: String
+    package var user: UserView?
+    package var role: OrgRole?
+    package var isAdmin = false
+    package var orgId: OrgID?
+
+    package init(lang: String, table: [String: String], path: String, csrf: String) {
+        self.lang = lang
+        self.table = table
+        self.path = path
+        self.csrf = csrf
+    }
+
+    package func tr(_ key: String) -> String { table[key] ?? key }
+
+    /// The person signed in, of an org with `role` (nil for an org the chain does not know).
+    package mutating func signedIn(_ caller: Caller, orgName: String, role: OrgRole?) {
+        self.role = role
+        isAdmin = caller.isAdmin
+        orgId = caller.orgId
+        user = UserView(name: caller.name, email: caller.email, orgName: orgName, role: role?.rawValue ?? "",
+                        roleLabel: tr("role_\(role?.rawValue ?? "")"), prepares: caller.userRole.prepares)
+    }
+}
+
+package struct UserView: Encodable, Sendable {
     package var name: String
     package var email: String
     package var orgName: String
