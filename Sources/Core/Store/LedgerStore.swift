@@ -302,7 +302,7 @@ package struct LedgerStore: Sendable {
             }
             for key in have.keys.sorted() where want[key] == nil { problems.append("\(table.name) \(key): not in the chain") }
         }
-        return problems
+        return problems + Summaries.problems(stored: try await Summaries.stored(on: sql), expected: Summaries.expected(of: state))
     }
 }
 

@@ -77,28 +77,31 @@ package enum StatsQueries {
 
     package static func overview(for viewer: Viewer, on sql: any SQLDatabase) async throws -> Overview {
         guard viewer.seesAll else { throw LedgerError(.forbidden, "the overview is for the regulator and the operator") }
-        // Outstanding is the sum of the open receivables' live tokens (value is conserved), read
-        // from the status index, whatever the length of the history behind them.
-        var outstanding: [String: Int64] = [:]
-        for row in try await sql.raw("""
-            SELECT issuer_id AS org, CAST(SUM(face_fen - paid_fen) AS BIGINT) AS outstanding
-            FROM receivables WHERE status IN ('pending', 'active', 'overdue') GROUP BY issuer_id
-            """).all() {
-            outstanding[try row.decode(column: "org", as: String.self)] = try row.decode(column: "outstanding", as: Int64.self)
-        }
+        // Each org's totals as the database keeps them (`org_totals`, a row per org that has
+        // issued or been asked to finance): what the page reads does not grow with history.
         let byCore = try await sql.raw("""
-            SELECT o.id AS org FROM orgs o WHERE o.role = 'core' AND EXISTS (SELECT 1 FROM receivables r WHERE r.issuer_id = o.id) ORDER BY o.id
-            """).all().map { row -> (String, Int64) in
-                let org = try row.decode(column: "org", as: String.self)
-                return (org, outstanding[org] ?? 0)
-            }
+            SELECT s.org_id AS org, s.outstanding_fen AS outstanding FROM org_totals s JOIN orgs o ON o.id = s.org_id
+            WHERE o.role = 'core' ORDER BY s.org_id
+            """).all().map { (try $0.decode(column: "org", as: String.self), try $0.decode(column: "outstanding", as: Int64.self)) }
         let byBank = try await sql.raw("""
-            SELECT bank_id AS org, CAST(SUM(amount_fen) AS BIGINT) AS financed, CAST(SUM(amount_fen * rate_bps) AS BIGINT) AS weighted
-            FROM financings WHERE status IN ('approved', 'paid') GROUP BY bank_id ORDER BY bank_id
+            SELECT org_id AS org, financed_fen AS financed, CAST(financed_rate AS TEXT) AS rate FROM org_totals WHERE financed_fen > 0 ORDER BY org_id
             """).all().map { row -> (String, Int64, Int64) in
                 let financed = try row.decode(column: "financed", as: Int64.self)
-                return (try row.decode(column: "org", as: String.self), financed, financed > 0 ? try row.decode(column: "weighted", as: Int64.self) / financed : 0)
+                return (try row.decode(column: "org", as: String.self), financed, try averageRate(try row.decode(column: "rate", as: String.self), over: financed))
             }
         return Overview(outstandingByCore: byCore, financedByBank: byBank)
+    }
+
+    /// Σ amount × rate over `amountFen`, rounded down to a whole basis point. The sum is kept as
+    /// a number wider than 64 bits (one financing of the largest amount at the highest rate
+    /// would not fit), and read here as its decimal text.
+    static func averageRate(_ weightedSum: String, over amountFen: Int64) throws -> Int64 {
+        guard amountFen > 0 else { return 0 }
+        guard var sum = Decimal(string: weightedSum) else { throw StoreDamage("org_totals.financed_rate \(weightedSum)") }
+        var quotient = Decimal(), rounded = Decimal()
+        var divisor = Decimal(amountFen)
+        _ = NSDecimalDivide(&quotient, &sum, &divisor, .plain)
+        NSDecimalRound(&rounded, &quotient, 0, .down)
+        return NSDecimalNumber(decimal: rounded).int64Value
     }
 }

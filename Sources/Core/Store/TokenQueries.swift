@@ -43,9 +43,10 @@ package enum TokenQueries {
         }
     }
 
-    /// What settling `r` still pays: its active and locked pieces.
+    /// What settling `r` still pays: its active and locked pieces, as the database keeps the sum
+    /// (`receivable_totals`), one row however many pieces there are.
     package static func payableFen(of r: TxID, on sql: any SQLDatabase) async throws -> Int64 {
-        try await sql.totalFen("SELECT CAST(SUM(amount_fen) AS BIGINT) AS total FROM tokens WHERE receivable_id = \(bind: r.description) AND status IN ('active', 'locked')")
+        try await sql.totalFen("SELECT payable_fen AS total FROM receivable_totals WHERE receivable_id = \(bind: r.description)")
     }
 
     // MARK: A receivable's whole tree
@@ -149,21 +150,31 @@ package enum TokenQueries {
         var frontier = shown
         while !frontier.isEmpty {
             let parents = frontier.map(\.id.description)
-            let counts = try await sql.raw("""
-                SELECT t.parent_id AS parent_id, COUNT(*) AS n, CAST(SUM(t.amount_fen) AS BIGINT) AS total FROM tokens t
-                WHERE t.parent_id IN (\(binds: parents)) GROUP BY t.parent_id
-                """).all()
+            // How many children each has, and their amount, as the database keeps them.
+            let counts = try await sql.raw("SELECT parent_id, children, amount_fen FROM token_children WHERE parent_id IN (\(binds: parents))").all()
             var childCount: [String: (Int64, Int64)] = [:]
-            for row in counts { childCount[try row.decode(column: "parent_id", as: String.self)] = (try row.decode(column: "n", as: Int64.self), try row.decode(column: "total", as: Int64.self)) }
+            for row in counts {
+                childCount[try row.decode(column: "parent_id", as: String.self)] = (try row.decode(column: "children", as: Int64.self), try row.decode(column: "amount_fen", as: Int64.self))
+            }
             let room = maxNodes - shown.count
             var children: [Token] = []
-            if room > 0 {
-                children = try await sql.raw("""
-                    SELECT \(unsafeRaw: Projection.tokens.columns.joined(separator: ", ")) FROM (
-                      SELECT \(unsafeRaw: columns), ROW_NUMBER() OVER (PARTITION BY t.parent_id ORDER BY t.created_on, t.id) AS rn
-                      FROM tokens t WHERE t.parent_id IN (\(binds: parents))) c
-                    WHERE c.rn <= \(literal: maxChildren) ORDER BY c.parent_id, c.rn LIMIT \(literal: room)
-                    """).all().map { try RowReader($0, "tokens").token }
+            let withChildren = parents.filter { (childCount[$0]?.0 ?? 0) > 0 }
+            if room > 0, !withChildren.isEmpty {
+                // Each parent's first children by creation, from the index on (parent, creation,
+                // id): one bounded read per parent, all in one statement.
+                var query = SQLQueryString("")
+                for (k, parent) in withChildren.enumerated() {
+                    query += (k > 0 ? " UNION ALL " : "") + """
+                        SELECT * FROM (SELECT \(unsafeRaw: columns) FROM tokens t WHERE t.parent_id = \(bind: parent)
+                        ORDER BY t.created_on, t.id LIMIT \(literal: maxChildren)) c\(unsafeRaw: String(k))
+                        """
+                }
+                let byParent = Dictionary(grouping: try await sql.raw(query).all().map { try RowReader($0, "tokens").token }) { $0.parentId!.description }
+                for parent in withChildren.sorted() {
+                    let sorted = (byParent[parent] ?? []).sorted { ($0.createdOn, $0.id) < ($1.createdOn, $1.id) }
+                    children += sorted.prefix(maxChildren)
+                }
+                children = Array(children.prefix(room))
             }
             var shownUnder: [TokenID: (Int64, Int64)] = [:]
             for c in children {
