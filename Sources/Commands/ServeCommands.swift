@@ -101,6 +101,7 @@ enum Platform {
         await watchForDrift(app, sequencer)
         app.background.every(.seconds(2), after: .seconds(2)) { await sequencer.heartbeat() }
         try await ApprovalService.recover(app)
+        try await OnboardingService.sweepUnregistered(app)
         return sealer
     }
 

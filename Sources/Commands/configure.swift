@@ -21,6 +21,8 @@ public func configure(_ app: Application) async throws {
     app.lifecycle.use(BackgroundWork.Stopper())
     app.idempotencyInFlight = NIOLockedValueBox([])
     app.approvalsInFlight = NIOLockedValueBox([])
+    app.registrationsInFlight = NIOLockedValueBox([])
+    app.walletChecks = TakingTurns()
     app.inboxReading = NIOLockedValueBox(false)
     app.rails = ["bank": BankTransferRail.fromEnvironment()]
     if let ecny = EcnyRail.fromEnvironment(app) { app.rails["ecny"] = ecny }

@@ -324,6 +324,42 @@ import VaporTesting
         }
     }
 
+    /// A registration whose fate was unknown (the database went away after its key and rules
+    /// were stored) leaves them until the writer knows: then, if the org is not on the chain,
+    /// the sweep removes them; never while a request is still registering it, never an org's
+    /// that the chain knows.
+    @Test func whatARegistrationOfUnknownFateLeftIsSweptOnceTheWriterKnows() async throws {
+        try await DemoPlatform.with { d in
+            let app = d.app, sql = d.app.sql
+            func count(_ table: String) async throws -> Int {
+                try await sql.raw("SELECT count(*) AS n FROM \(ident: table)").first()!.decode(column: "n", as: Int.self)
+            }
+            let keysBefore = try await count("org_keys"), rulesBefore = try await count("approval_rules")
+            // What `register` stores before the ledger, for an org that never reached it.
+            let ghost = OrgID(UUID().uuidString.lowercased())!
+            try await OrgKeys.store(ghost, keyId: "k-ghost", sealedSeed: try app.keyVault!.seal(seed: Ed25519Signer.generate().seed, for: ghost),
+                                    nowMs: 1, on: sql)
+            try await ApprovalRecords.replaceRules(ghost, with: ApprovalRules.defaults(for: .bank), on: app.db)
+            #expect(try await OrgKeys.unregistered(on: sql) == [ghost])
+            // While a request is registering it, it stays.
+            app.registrationsInFlight.withLockedValue { _ = $0.insert(ghost) }
+            #expect(try await OnboardingService.sweepUnregistered(app) == 0)
+            #expect(try await count("org_keys") == keysBefore + 1)
+            app.registrationsInFlight.withLockedValue { _ = $0.remove(ghost) }
+            // Then it goes, and nothing of the registered orgs with it.
+            #expect(try await OnboardingService.sweepUnregistered(app) == 1)
+            #expect(try await count("org_keys") == keysBefore)
+            #expect(try await count("approval_rules") == rulesBefore)
+            #expect(try await OrgKeys.unregistered(on: sql).isEmpty)
+            #expect(try await OnboardingService.sweepUnregistered(app) == 0)
+            // The registered orgs still sign.
+            #expect(try await d.call("tier1", .GET, "/api/v1/tokens").status == .ok)
+            let code = CreditCode.complete("91320000MA1K00098")!
+            #expect(try await d.call("operator", .POST, "/api/v1/orgs", #"{"name":"再一家银行","role":"bank","creditCode":"\#(code)"}"#).status == .created)
+            #expect(try await OnboardingService.sweepUnregistered(app) == 0)
+        }
+    }
+
     @Test func looseningTheRulesWaitsForACheckerAndTighteningDoesNot() async throws {
         try await DemoPlatform.with(fourEyes: true) { d in
             let bank = d.orgs["bank"]!

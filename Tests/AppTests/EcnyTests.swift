@@ -72,7 +72,50 @@ import VaporTesting
             #expect(payment["rail"] == "ecny" && payment["status"] == "settled" && payment["reference"]?.stringValue?.hasPrefix("ECNY") == true)
             #expect(await sandbox.balance("W-BANK") == 5_000_000_00 - payout)
             #expect(await sandbox.balance("W-TIER1") == payout)
+            // Settled, the payment no longer holds any of the wallet.
+            #expect(try await Self.held(d) == 0)
             #expect(try await d.chainAgrees())
+        }
+    }
+
+    static func held(_ d: DemoPlatform) async throws -> Int64 {
+        try await BalanceHolds.held(in: "W-BANK", rail: "ecny", except: [], on: d.app.sql)
+    }
+
+    /// A balance check reserves what it checked until the payment settles or fails: two payouts
+    /// approved at once, each within the wallet's balance and together beyond it, cannot both
+    /// pass; one is approved and paid, the other refused before anything is signed, saying what
+    /// is reserved. A refused approval reserves nothing.
+    @Test func twoPayoutsCannotBothPassOnOneBalance() async throws {
+        try await DemoPlatform.with { d in
+            // Payments settle after a minute: the first is on its way while the second is checked.
+            let first = try await ApprovalTests.request(d), second = try await ApprovalTests.request(d)
+            let payout = try await d.call("bank", .GET, "/api/v1/financings/\(first)")["payoutFen"]!.intValue!
+            #expect(try await d.call("bank", .GET, "/api/v1/financings/\(second)")["payoutFen"]!.intValue! == payout)
+            let sandbox = try await Self.connect(d, faults: WalletSandbox.Faults(settleMs: 60_000), bankBalance: 2 * payout - 1)
+            let height = await d.height
+            async let a = d.call("bank", .POST, "/api/v1/financings/\(first)/approve")
+            async let b = d.call("bank", .POST, "/api/v1/financings/\(second)/approve")
+            let answers = try await [a, b]
+            #expect(answers.filter { $0.status == .ok }.count == 1, "\(answers.map(\.json))")
+            let refused = try #require(answers.first { $0.status != .ok })
+            #expect(refused.status == .conflict && refused.code == "insufficient_balance", "\(refused.json)")
+            #expect(refused["detail"]?.stringValue?.contains("reserved for payments on their way") == true, "\(refused.json)")
+            #expect(await d.height == height + 1)
+            #expect(try await Self.held(d) == payout)
+            let (winner, loser) = answers[0].status == .ok ? (first, second) : (second, first)
+            let instructed = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(winner)").items
+            #expect(instructed.count == 1 && instructed.first?["status"] == "accepted", "\(instructed)")
+            #expect(try await d.call("bank", .GET, "/api/v1/payments?financingId=\(loser)").items.isEmpty)
+            // Asked again, it is refused again while the first is on its way, and holds nothing.
+            #expect(try await d.call("bank", .POST, "/api/v1/financings/\(loser)/approve").code == "insufficient_balance")
+            #expect(try await Self.held(d) == payout)
+            // The first settles: its reservation is released, and the wallet's balance alone decides.
+            await sandbox.settle(instructed[0]["id"]!.stringValue!)
+            try await Self.eventually("the first financing is paid") { try await d.call("bank", .GET, "/api/v1/financings/\(winner)")["status"] == "paid" }
+            #expect(try await Self.held(d) == 0)
+            let short = try await d.call("bank", .POST, "/api/v1/financings/\(loser)/approve")
+            #expect(short.code == "insufficient_balance" && short["detail"]?.stringValue?.contains("reserved") == false, "\(short.json)")
         }
     }
 
@@ -281,6 +324,8 @@ import VaporTesting
             #expect(try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve").status == .ok)
             let failed = try await d.call("bank", .GET, "/api/v1/payments?financingId=\(f)").items[0]
             #expect(failed["status"] == "failed" && failed["reason"] == "unknown_payee", "\(failed)")
+            // Failed, it no longer holds any of the wallet.
+            #expect(try await Self.held(d) == 0)
             #expect(try await d.call("bank", .GET, "/api/v1/payments?status=failed").items.count == 1)
             #expect(try await d.call("bank", .GET, "/api/v1/financings/\(f)")["status"] == "approved")
             #expect(await sandbox.balance("W-BANK") == 5_000_000_00)

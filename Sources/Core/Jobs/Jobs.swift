@@ -53,6 +53,7 @@ package enum Jobs {
             do { try await run(app) } catch { app.logger.warning("jobs: \(error)") }
             guard !app.background.isStopping else { return }
             do { try await PaymentService.sweep(app) } catch { app.logger.warning("payments sweep: \(error)") }
+            do { try await OnboardingService.sweepUnregistered(app) } catch { app.logger.warning("registrations sweep: \(error)") }
         }
         // The banks' notifications are read as they arrive, not only at the minute's sweep.
         let poll = Duration.milliseconds(Environment.get("CASCADE_BANK_RAIL_POLL_MS").flatMap(Int.init).map { max(100, $0) } ?? 2000)

@@ -37,16 +37,29 @@ package enum PaymentService {
                 throw LedgerError(.unauthorized, "the second-factor code is wrong or was used already")
             }
         }
-        try await requireBalance(f.payoutFen, in: route.payer.account, on: ecny, for: "payout")
+        try await reserve([BalanceHolds.Hold(paymentId: firstPayoutId(of: f), kind: .payout, subjectId: f.id.description, amountFen: f.payoutFen)],
+                          in: route.payer.account, on: ecny, for: "payout", app: app)
     }
 
-    /// Refuses unless the e-CNY wallet holds `fen`: short, `insufficient_balance`; the service out
-    /// of reach, `unavailable` (never taken for a short balance).
-    package static func requireBalance(_ fen: Int64, in wallet: String, on ecny: EcnyRail, for what: String) async throws {
-        let balance: Int64?
-        do { balance = try await ecny.balance(of: wallet) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
-        guard let balance, balance >= fen else {
-            throw LedgerError(.insufficientBalance, "the e-CNY wallet \(wallet) holds \(balance.map(Money.format) ?? "nothing known"), less than the \(what) of \(Money.format(fen))")
+    /// The id of a financing's first payout attempt (a retry's has its own).
+    package static func firstPayoutId(of f: Financing) -> String { Payment.id(.payout, paying: f.id.description, to: f.supplierId) }
+
+    /// Refuses unless the e-CNY wallet holds the payments' total beyond what earlier checks
+    /// reserved for payments not yet settled, failed or returned; then reserves it, until each
+    /// payment is (or the check's operation does not go ahead). Short: `insufficient_balance`;
+    /// the service out of reach: `unavailable` (never taken for a short balance). One wallet's
+    /// checks take turns, so two payouts cannot both pass on one balance.
+    package static func reserve(_ holds: [BalanceHolds.Hold], in wallet: String, on ecny: EcnyRail, for what: String, app: Application) async throws {
+        let total = holds.reduce(Int64(0)) { $0 + $1.amountFen }
+        try await app.walletChecks.inTurn(for: "\(ecny.name)|\(wallet)") {
+            let balance: Int64?
+            do { balance = try await ecny.balance(of: wallet) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
+            let held = try await BalanceHolds.held(in: wallet, rail: ecny.name, except: holds.map(\.paymentId), on: app.sql)
+            guard let balance, balance - held >= total else {
+                let reserved = held > 0 ? ", \(Money.format(held)) of it reserved for payments on their way" : ""
+                throw LedgerError(.insufficientBalance, "the e-CNY wallet \(wallet) holds \(balance.map(Money.format) ?? "nothing known")\(reserved), less than the \(what) of \(Money.format(total))")
+            }
+            try await BalanceHolds.hold(holds, in: wallet, rail: ecny.name, nowMs: app.wallClock.nowMs(), on: app.sql)
         }
     }
 
@@ -150,7 +163,8 @@ package enum PaymentService {
             return stored
         }
         if let ecny = route.rail as? EcnyRail {
-            try await requireBalance(payments.reduce(Int64(0)) { $0 + $1.amountFen }, in: route.payer.account, on: ecny, for: "settlement")
+            try await reserve(payments.map { BalanceHolds.Hold(paymentId: $0.id, kind: .settlement, subjectId: receivableId.description, amountFen: $0.amountFen) },
+                              in: route.payer.account, on: ecny, for: "settlement", app: app)
         }
         try await send(PaymentBatch(payer: route.payer, payees: payees, payments: payments,
                                     remittance: Dictionary(uniqueKeysWithValues: payments.map { ($0.id, "Cascade \(number) \(reference)") }),
@@ -332,10 +346,21 @@ package enum PaymentService {
             for (rail, event) in answers { _ = try await apply([event], in: "a status query", rail: rail, from: nil, app: app) }
         }
         for p in try await PaymentStore.settledNotRecorded(on: sql) { try await record(p, app: app) }
+        // Reservations whose operation never went ahead, five minutes on.
+        let released = try await BalanceHolds.releaseAbandoned(before: app.wallClock.nowMs() - 300_000, on: sql)
+        if released > 0 { app.logger.notice("payments sweep: \(released) balance reservation(s) with no payment behind them released") }
     }
 }
 
 extension Application {
+    private struct WalletChecksKey: StorageKey { typealias Value = TakingTurns }
+
+    /// Balance checks of one wallet take turns. Set up once, in `configure`, before any request.
+    package var walletChecks: TakingTurns {
+        get { storage[WalletChecksKey.self]! }
+        set { storage[WalletChecksKey.self] = newValue }
+    }
+
     private struct InboxReadingKey: StorageKey { typealias Value = NIOLockedValueBox<Bool> }
 
     /// Whether a task is reading the rails' inboxes now. Set up once, in `configure`, before any

@@ -9,7 +9,6 @@ package enum FinancingService {
         try await LedgerService.submit(.requestFinancing(tokenId: tokenId, bankId: bankId), by: caller, app: app)
     }
 
-    /// Waits for a checker when the bank's rules say so.
     /// Waits for a checker when the bank's rules say so. Approved, the payout goes out on the
     /// bank's rail when it has one (checked first: an e-CNY wallet's balance, and from a threshold
     /// the approving person's second factor, `otp`).
@@ -23,7 +22,17 @@ package enum FinancingService {
     package static func performApproval(_ payload: Payload, by caller: Caller, otp: String?, app: Application) async throws -> Outcome {
         guard case .approveFinancing(let id) = payload else { throw StoreDamage("approveFinancing payload") }
         try await PaymentService.checkPayout(of: id, by: caller, otp: otp, app: app)
-        let outcome = try await LedgerService.submit(payload, by: caller, app: app)
+        let outcome: Outcome
+        do {
+            outcome = try await LedgerService.submit(payload, by: caller, app: app)
+        } catch let refused as LedgerError {
+            // Refused: no payout follows, and what the check reserved is free at once. (Of
+            // unknown fate, the reservation stays until the sweep knows.)
+            if let f = try? await app.requireSequencer().read({ $0.financings[id] }) {
+                try? await BalanceHolds.release([PaymentService.firstPayoutId(of: f)], on: app.sql)
+            }
+            throw refused
+        }
         await PaymentService.approved(outcome, app: app)
         return outcome
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Ledger
 import SQLKit
 import class Vapor.Application
@@ -17,6 +18,9 @@ package enum OnboardingService {
         let signer = Ed25519Signer.generate()
         let payload = try body.payload(.registerOrg, adding: ["orgId": .string(orgId.description), "publicKey": .string(Base64.encode(signer.publicKey))])
         if let admin { try await admin.checkEmailFree(on: app.sql) }
+        // Until this request ends, the sweep leaves what it stores alone.
+        app.registrationsInFlight.withLockedValue { _ = $0.insert(orgId) }
+        defer { app.registrationsInFlight.withLockedValue { _ = $0.remove(orgId) } }
         // The sealed key and the org's first approval rules (a new bank: every bank action waits
         // for a checker) are stored first, so that no org is on the chain without them even if
         // the request ends right after the ledger; if the ledger refuses the org, they go again.
@@ -27,7 +31,7 @@ package enum OnboardingService {
             outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
         } catch {
             // Refused: they go. Of unknown fate (the database went away): they stay, since the org
-            // may be on the chain; a key or rules for an org never registered open nothing.
+            // may be on the chain, until the writer knows (`sweepUnregistered`).
             if !(error is Unavailable) {
                 try? await OrgKeys.forgetRegistration(of: orgId, on: app.sql)
             }
@@ -36,6 +40,27 @@ package enum OnboardingService {
         try await audit(viewer, "org.register", orgId, "registered \(payload.json["name"]?.stringValue ?? "") as \(payload.json["role"]?.stringValue ?? "")", app: app, address: address)
         let user = try await admin?.create(in: orgId, by: viewer, app: app, address: address, registering: true)
         return (outcome.effects.transactionId, orgId, user)
+    }
+
+    /// What registrations of unknown fate left behind: the key and rules of an org the chain
+    /// does not know, once no request of this process is registering it and the writer is
+    /// writing (every block it was asked for is on the chain or never will be). Each is logged.
+    /// At start-up and with every sweep; answers how many orgs' leftovers went.
+    @discardableResult
+    package static func sweepUnregistered(_ app: Application) async throws -> Int {
+        guard let sequencer = app.sequencer, await sequencer.recovering == nil, await sequencer.broken == nil else { return 0 }
+        let candidates = try await OrgKeys.unregistered(on: app.sql)
+        let inFlight = app.registrationsInFlight.withLockedValue { $0 }
+        var swept = 0
+        for org in candidates where !inFlight.contains(org) {
+            // Asked again now that the writer is known to be writing: a registration committed
+            // between the list and here is not swept.
+            guard try await OrgQueries.summary(of: org, on: app.sql) == nil, await sequencer.recovering == nil else { continue }
+            try await OrgKeys.forgetRegistration(of: org, on: app.sql)
+            app.logger.notice("registration of org \(org) never reached the chain: its key and approval rules are removed")
+            swept += 1
+        }
+        return swept
     }
 
     package static func setStatus(of orgId: OrgID, to status: OrgStatus, by viewer: Viewer, app: Application, address: String?) async throws -> Outcome {
@@ -56,5 +81,15 @@ package enum OnboardingService {
         try await AuditLog.record(AuditLog.Entry(action: action, orgId: org, userId: viewer.caller.userId, email: viewer.caller.email,
                                                  address: address, detail: detail),
                                   nowMs: app.wallClock.nowMs(), on: app.sql)
+    }
+}
+
+extension Application {
+    private struct RegistrationsInFlightKey: StorageKey { typealias Value = NIOLockedValueBox<Set<OrgID>> }
+
+    /// The orgs this process is registering now. Set up once, in `configure`, before any request.
+    package var registrationsInFlight: NIOLockedValueBox<Set<OrgID>> {
+        get { storage[RegistrationsInFlightKey.self]! }
+        set { storage[RegistrationsInFlightKey.self] = newValue }
     }
 }

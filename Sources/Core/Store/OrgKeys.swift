@@ -21,4 +21,13 @@ package enum OrgKeys {
         try await sql.raw("DELETE FROM org_keys WHERE org_id = \(bind: org.description)").run()
         try await sql.raw("DELETE FROM approval_rules WHERE org_id = \(bind: org.description)").run()
     }
+
+    /// Orgs with a stored key or approval rules that the chain does not know.
+    package static func unregistered(on sql: any SQLDatabase) async throws -> [OrgID] {
+        try await sql.raw("""
+            SELECT org_id FROM org_keys WHERE org_id NOT IN (SELECT id FROM orgs)
+            UNION SELECT org_id FROM approval_rules WHERE org_id NOT IN (SELECT id FROM orgs)
+            ORDER BY org_id
+            """).all().compactMap { OrgID(try $0.decode(column: "org_id", as: String.self)) }
+    }
 }

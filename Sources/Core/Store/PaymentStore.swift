@@ -158,6 +158,8 @@ package enum PaymentStore {
                 WHERE id = \(bind: id) AND status IN (\(unsafeRaw: from)) RETURNING id
                 """).first() != nil else { return nil }
             try await event(id, status, source: source, detail: detail, nowMs: nowMs, on: sql)
+            // Its money has left the wallet, or never will: what its balance check reserved is free.
+            if [.settled, .failed, .returned].contains(status) { try await BalanceHolds.release([id], on: sql) }
             return try await find(id, on: sql)
         }
     }
