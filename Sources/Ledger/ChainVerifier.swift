@@ -125,6 +125,47 @@ public struct ChainReplayer: Sendable {
 
     public init() {}
 
+    /// Where the replayer stood at `openUndo()`: what `rollBack()` puts back of the replayer
+    /// itself (the state journals its own changes).
+    struct Mark: Sendable {
+        var height: Int64
+        var lastHash: String
+        var lastTime: Int64
+        var blockCount: Int
+        var keyCount: Int
+        var currentKey: [OrgID: Int]
+        var scheduledOperator: OrgID?
+    }
+
+    var mark: Mark?
+
+    /// Starts keeping what the next blocks change, as the writer does for each block, so that a
+    /// failure (a block that does not verify, a store that does not take them) is undone by
+    /// `rollBack()` without a copy of the state.
+    public mutating func openUndo() {
+        mark = Mark(height: height, lastHash: lastHash, lastTime: lastTime, blockCount: blockCount, keyCount: keys.count,
+                    currentKey: currentKey, scheduledOperator: scheduledOperator)
+        state.openUndo()
+    }
+
+    /// The blocks since `openUndo()` stand.
+    public mutating func dropUndo() {
+        mark = nil
+        state.dropUndo()
+    }
+
+    /// Back to where `openUndo()` was, the effects collected since then dropped.
+    public mutating func rollBack() {
+        guard let m = mark else { return }
+        (height, lastHash, lastTime, blockCount) = (m.height, m.lastHash, m.lastTime, m.blockCount)
+        for key in keys[m.keyCount...] { keyIndex[key] = nil }
+        keys.removeLast(keys.count - m.keyCount)
+        (currentKey, scheduledOperator) = (m.currentKey, m.scheduledOperator)
+        state.rollBack()
+        effects = []
+        mark = nil
+    }
+
     /// Goes on from a state restored at `tip` (a snapshot): the blocks appended next must follow it.
     public init(resuming state: LedgerState, at tip: ChainTip) {
         self.state = state

@@ -36,6 +36,35 @@ import Testing
         #expect(replayer.height == Int64(blocks.count - 1))
     }
 
+    /// A replayer given blocks that fail part-way (an observer following a writer that served a
+    /// bad one) puts back, from its undo record, everything they changed: the state, its height,
+    /// the keys it learned from registrations. The good blocks then replay to the same state.
+    @Test func aFailedAppendIsPutBackFromTheUndoRecord() throws {
+        let fx = Self.scenario()
+        let lines = Self.lines(PropertyTests.blocks(fx, blockSize: 3))
+        let parsed = try lines.enumerated().map { try ParsedBlock(line: $1, index: $0) }
+        #expect(parsed.count >= 4)
+        for start in [0, parsed.count / 2] {
+            var replayer = ChainReplayer()
+            try replayer.append(Array(parsed[..<start]), firstIndex: 0, parallelism: 2)
+            let before = replayer.state.snapshotJSON, height = replayer.height, hash = replayer.lastHash
+            replayer.openUndo()
+            // Every later block but one in the middle: the one after the gap does not follow.
+            var gapped = Array(parsed[start...])
+            gapped.remove(at: gapped.count / 2)
+            #expect(throws: ChainFailure.self) { try replayer.append(gapped, firstIndex: start, parallelism: 2) }
+            replayer.rollBack()
+            #expect(replayer.state.snapshotJSON == before, "from block \(start)")
+            #expect(replayer.height == height && replayer.lastHash == hash)
+            // Then the right blocks, under an undo record kept this time.
+            replayer.openUndo()
+            try replayer.append(Array(parsed[start...]), firstIndex: start, parallelism: 2)
+            replayer.dropUndo()
+            #expect(replayer.state.snapshotJSON == fx.state.snapshotJSON, "from block \(start)")
+            #expect(replayer.height == Int64(parsed.count - 1))
+        }
+    }
+
     @Test func everyFlippedByteIsRefused() {
         let lines = Self.lines(PropertyTests.blocks(Self.scenario(), blockSize: 3))
         var rng = SystemRandomNumberGenerator()

@@ -24,6 +24,7 @@ package actor Follower {
     package private(set) var state: State = .following
     package private(set) var problem: String?
     package private(set) var lastPollMs: Int64?
+    private var polling = false
 
     package init(app: Application, upstream: String, token: String, start: StartingPoint) {
         self.app = app
@@ -64,7 +65,11 @@ package actor Follower {
     /// verify what is new, store it. Returns how many blocks were added.
     @discardableResult
     package func poll() async throws -> Int {
-        guard state == .following else { return 0 }
+        // One round at a time: a round waits on the network and the database, and its blocks go
+        // onto the state as they are stored.
+        guard state == .following, !polling else { return 0 }
+        polling = true
+        defer { polling = false }
         lastPollMs = app.wallClock.nowMs()
         let from = max(replayer.height, 0)
         var headers = HTTPHeaders()
@@ -95,29 +100,47 @@ package actor Follower {
         for (i, line) in lines.enumerated() {
             do { blocks.append(try ParsedBlock(line: line, index: Int(replayer.height) + 1 + i)) } catch { return halt("upstream served an unreadable block: \(error)") }
         }
-        var candidate = replayer
-        candidate.collectsEffects = true
-        candidate.effects = []
         let store = LedgerStore(db: app.db)
         // What the blocks refer to that the live state retired comes back from this database.
-        try await store.prepare(&candidate.state, at: replayer.height, for: blocks.flatMap(\.block.transactions))
-        do {
-            try candidate.append(blocks, firstIndex: Int(replayer.height) + 1, parallelism: ProcessInfo.processInfo.activeProcessorCount)
-        } catch {
-            return halt("upstream served a block that does not verify: \(error.description)")
+        // (`LedgerStore.prepare`, step by step here: the state is the actor's, recalled into in place.)
+        if replayer.state.isLive {
+            let transactions = blocks.flatMap(\.block.transactions)
+            var asked = Recall()
+            while let fresh = replayer.state.missing(for: transactions).fresh(after: &asked) {
+                let found = try await store.recall(fresh, upTo: replayer.height)
+                replayer.state.recall(found)
+            }
         }
-        var offset = 0
+        // Each block goes onto the state itself, as the writer's do, with an undo record: a block
+        // that does not verify, or that the store does not take, puts the state back as it was
+        // after the block before, which stands (verified and stored).
+        var added = 0
+        defer {
+            replayer.collectsEffects = false
+            replayer.effects = []
+        }
         for parsed in blocks {
-            let count = parsed.block.transactions.count
-            try await store.append(parsed.block, effects: Array(candidate.effects[offset..<offset + count]), state: candidate.state)
-            offset += count
+            replayer.collectsEffects = true
+            replayer.effects = []
+            replayer.openUndo()
+            do {
+                try replayer.append([parsed], firstIndex: Int(replayer.height) + 1, parallelism: ProcessInfo.processInfo.activeProcessorCount)
+            } catch {
+                replayer.rollBack()
+                return halt("upstream served a block that does not verify: \(error.description)")
+            }
+            do {
+                try await store.append(parsed.block, effects: replayer.effects, state: replayer.state)
+            } catch {
+                replayer.rollBack()
+                throw error
+            }
+            replayer.dropUndo()
+            added += 1
         }
-        candidate.collectsEffects = false
-        candidate.effects = []
-        if candidate.state.retireIsDue { candidate.state.retire() }
-        replayer = candidate
+        if replayer.state.retireIsDue { replayer.state.retire() }
         if replayer.state.transactionCount - snapshotedAt >= snapshotEvery { try await writeSnapshot() }
-        return blocks.count
+        return added
     }
 
     /// The observer's own snapshot, in its own database (unsigned: it trusts its database).
