@@ -111,6 +111,27 @@ import VaporTesting
         }
     }
 
+    /// A block the observer's own database does not take (here its table is gone for a while)
+    /// is put back from the undo record: the observer stays where its stored chain ends, its state
+    /// exactly what a replay of that chain gives, and takes the block at its next poll.
+    @Test func aBlockItsDatabaseDoesNotTakeIsPutBackAndTakenAtTheNextPoll() async throws {
+        try await Self.twoNodes { d, observer, follower in
+            _ = try await follower.poll()
+            let verified = await d.height
+            let token = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
+            #expect(try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/split", #"{"amountsFen":[100,59999900]}"#).status == .created)
+            try await observer.sql.raw("ALTER TABLE blocks RENAME TO blocks_away").run()
+            await #expect(throws: (any Error).self) { try await follower.poll() }
+            try await observer.sql.raw("ALTER TABLE blocks_away RENAME TO blocks").run()
+            #expect(await follower.height == verified)
+            let replayed = try ChainReplayer.verify(export: try await LedgerStore(db: observer.db).exportAll(), parallelism: 2).get()
+            #expect(await follower.replayer.state.snapshotJSON == replayed.state.snapshotJSON)
+            #expect(try await follower.poll() > 0)
+            #expect(await follower.height == (await d.height))
+            #expect(try await Self.agrees(observer) == (await d.height, []))
+        }
+    }
+
     @Test func aRewrittenHistoryHaltsTheObserver() async throws {
         try await Self.twoNodes { d, observer, follower in
             _ = try await follower.poll()

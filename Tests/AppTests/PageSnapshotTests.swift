@@ -103,4 +103,60 @@ import Vapor
         #expect(html.contains("<html lang=\"\(lang == "zh" ? "zh-Hans" : "en")\">"))
         assertSnapshot(of: html, as: .lines, named: "\(role.rawValue)-\(lang)", testName: "dashboard")
     }
+
+    static let piece = TokenID(hi: 0xabc, lo: 1)
+
+    static let pieces = [
+        Token(id: TokenID(hi: 1, lo: 1), receivableId: txId(1), parentId: nil, holderId: supplier, amountFen: 100_000_000, tier: 1, status: .spent,
+              createdTx: txId(1), spentTx: txId(3), createdOn: BusinessDate("2026-12-07")!),
+        Token(id: piece, receivableId: txId(1), parentId: TokenID(hi: 1, lo: 1), holderId: supplier, amountFen: 75_000_000, tier: 1, status: .active,
+              createdTx: txId(3), spentTx: nil, createdOn: BusinessDate("2026-12-07")!),
+        Token(id: TokenID(hi: 0xabc, lo: 2), receivableId: txId(1), parentId: TokenID(hi: 1, lo: 1), holderId: tier2, amountFen: 25_000_000, tier: 2, status: .locked,
+              createdTx: txId(3), spentTx: nil, createdOn: BusinessDate("2026-12-07")!),
+    ]
+
+    static let financings = [
+        Financing(id: txId(5), tokenId: TokenID(hi: 0xabc, lo: 2), receivableId: txId(1), supplierId: tier2, bankId: bank, creditLineId: txId(9),
+                  amountFen: 25_000_000, rateBps: 350, days: 90, interestFen: 215_753, payoutFen: 24_784_247, status: .requested, requestedOn: BusinessDate("2026-12-07")!),
+        Financing(id: txId(6), tokenId: TokenID(hi: 0xabc, lo: 3), receivableId: txId(1), supplierId: supplier, bankId: bank, creditLineId: txId(9),
+                  amountFen: 20_000_000, rateBps: 298, days: 90, interestFen: 146_958, payoutFen: 19_853_042, status: .paid, requestedOn: BusinessDate("2026-12-01")!,
+                  bankTokenId: TokenID(hi: 0xabc, lo: 4), payoutReference: "RAIL-ECNY-0001"),
+    ]
+
+    /// A page of `role`'s in both languages, rendered and compared with its snapshot.
+    func expectSnapshot<P: Encodable & Sendable>(_ role: OrgRole, _ lang: String, path: String, title: String, template: String, name: String,
+                                                 _ page: (Presenter) -> P) async throws -> String {
+        let frame = try Self.frame(role, lang: lang, path: path)
+        let html = try await Self.html(template, ConsolePages.pageView(frame, title: title, page: page(Presenter(table: frame.table, names: Self.names))))
+        assertSnapshot(of: html, as: .lines, named: "\(role.rawValue)-\(lang)", testName: name)
+        return html
+    }
+
+    @Test(arguments: ["zh", "en"])
+    func mainPages(_ lang: String) async throws {
+        // A supplier's holdings.
+        let holdings = try await expectSnapshot(.supplier, lang, path: "/holdings", title: "nav_holdings", template: "supplier/tokens", name: "holdings") {
+            HoldingsPages.model(Self.pieces.filter { $0.status != .spent }.map { ($0, Self.receivables[0]) }, totalFen: 100_000_000, inbox: false,
+                                pager: Pager(page: 1, prev: nil, next: "/holdings?page=2"), presenter: $0)
+        }
+        #expect(holdings.contains("¥750,000.00") && holdings.contains("/holdings?page=2"))
+        // A bank's queue: the request open, the paid one below.
+        let queue = try await expectSnapshot(.bank, lang, path: "/financings", title: "nav_financing_queue", template: "bank/financings", name: "financings") {
+            FinancingPages.model(Self.financings, isBank: true, form: FormState(), presenter: $0)
+        }
+        #expect(queue.contains("3.50%") && queue.contains("RAIL-ECNY-0001"))
+        // A core's receivable, its clearing list and its tree with what is left out counted.
+        let receivable = try await expectSnapshot(.core, lang, path: "/receivables/\(Self.txId(1))", title: "receivable_title", template: "core/receivable", name: "receivable") {
+            ReceivablePages.model(Self.receivables[0], clearing: Array(Self.pieces.dropFirst()), pager: Pager(page: 1, prev: nil, next: nil), payableFen: 100_000_000,
+                                  tree: TokenQueries.TreeSlice(tokens: Self.pieces, hidden: [Self.piece: (count: 12, amountFen: 1_200)]), issuerSettles: true,
+                                  form: FormState(), presenter: $0)
+        }
+        #expect(receivable.contains("钢材采购 &lt;第一批&gt; &amp; 运费"), "the memo is escaped")
+        // The regulator's overview.
+        let overview = try await expectSnapshot(.regulator, lang, path: "/overview", title: "overview_title", template: "regulator/overview", name: "overview") {
+            OverviewPages.model(StatsQueries.Overview(outstandingByCore: [(coreId: Self.core.description, outstandingFen: 102_500_050)],
+                                                      financedByBank: [(bankId: Self.bank.description, amountFen: 45_000_000, averageRateBps: 327)]), presenter: $0)
+        }
+        #expect(overview.contains("3.27%") && overview.contains("¥1,025,000.50"))
+    }
 }

@@ -21,11 +21,17 @@ package enum FinancingPages: ConsoleArea {
     package static func financingsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
-        let all = try await FinancingQueries.list(status: nil, visibleTo: viewer, slice: Slice(limit: 500), on: req.application.sql).map(p.financing)
+        let all = try await FinancingQueries.list(status: nil, visibleTo: viewer, slice: Slice(limit: 500), on: req.application.sql)
         return try await render(req, "bank/financings", title: viewer.role == .bank ? "nav_financing_queue" : "nav_financings",
-                                page: FinancingsPage(open: all.filter { $0.status == "requested" || $0.status == "approved" },
-                                                     done: all.filter { $0.status != "requested" && $0.status != "approved" }, isBank: viewer.role == .bank, form: form),
+                                page: model(all, isBank: viewer.role == .bank, form: form, presenter: p),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
+    }
+
+    /// A bank's queue or a supplier's requests: the open ones (requested, approved) above the rest.
+    package static func model(_ financings: [Financing], isBank: Bool, form: FormState, presenter p: Presenter) -> FinancingsPage {
+        let open: Set<FinancingStatus> = [.requested, .approved]
+        return FinancingsPage(open: financings.filter { open.contains($0.status) }.map(p.financing),
+                              done: financings.filter { !open.contains($0.status) }.map(p.financing), isBank: isBank, form: form)
     }
 
     package static func decide(_ req: Request, done: String, _ decision: @escaping (TxID, [String: String], Caller, Application) async throws -> Prepared<Outcome>) async throws -> Response {

@@ -22,8 +22,12 @@ package enum HoldingsPages: ConsoleArea {
         let number = Pager.number(req)
         let (rows, pager) = Pager.make(req, number, rows: try await TokenQueries.held(by: viewer, statuses: statuses, slice: Pager.slice(number), on: sql))
         let totalFen = try await TokenQueries.heldFen(by: viewer, statuses: statuses, on: sql)
-        return try await render(req, "supplier/tokens", title: title, page: TokenListPage(
-            tokens: rows.map { p.token($0.0, receivable: $0.1) }, total: Money.format(totalFen), inbox: inbox, pager: pager), notice: notice(req))
+        return try await render(req, "supplier/tokens", title: title, page: model(rows, totalFen: totalFen, inbox: inbox, pager: pager, presenter: p), notice: notice(req))
+    }
+
+    /// A page of a holder's pieces, with the total of all of them.
+    package static func model(_ rows: [(token: Token, receivable: Receivable)], totalFen: Int64, inbox: Bool, pager: Pager, presenter p: Presenter) -> TokenListPage {
+        TokenListPage(tokens: rows.map { p.token($0.token, receivable: $0.receivable) }, total: Money.format(totalFen), inbox: inbox, pager: pager)
     }
 
     @Sendable package static func inbox(req: Request) async throws -> Response {

@@ -23,16 +23,19 @@ package enum OverviewPages: ConsoleArea {
     @Sendable package static func overview(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         let sql = req.application.sql
-        let overview = try await StatsQueries.overview(for: viewer, on: sql)
-        let names = try await ReceivableQueries.orgNames(on: sql)
-        let byCore = overview.outstandingByCore.map { ($0.coreId, $0.outstandingFen) }
-        let page = OverviewPage(
-            byCore: byCore.map { ExposureRow(name: names[$0.0] ?? $0.0, outstanding: Money.format($0.1), financed: "", cost: "") },
-            byBank: overview.financedByBank.map {
-                ExposureRow(name: names[$0.bankId] ?? $0.bankId, outstanding: "", financed: Money.format($0.amountFen), cost: $0.amountFen > 0 ? Presenter.rate($0.averageRateBps) : "")
-            },
-            byCoreChart: Charts.bars(byCore.map { (String((names[$0.0] ?? $0.0).prefix(8)), $0.1) }, caption: req.tr("overview_by_core")))
+        let page = model(try await StatsQueries.overview(for: viewer, on: sql), presenter: try await Presenter.make(req))
         return try await render(req, "regulator/overview", title: "overview_title", page: page)
+    }
+
+    /// The overview's view model: each core's outstanding, each bank's financing and its rate.
+    package static func model(_ overview: StatsQueries.Overview, presenter p: Presenter) -> OverviewPage {
+        let byCore = overview.outstandingByCore.map { (p.names[$0.coreId] ?? $0.coreId, $0.outstandingFen) }
+        return OverviewPage(
+            byCore: byCore.map { ExposureRow(name: $0.0, outstanding: Money.format($0.1), financed: "", cost: "") },
+            byBank: overview.financedByBank.map {
+                ExposureRow(name: p.names[$0.bankId] ?? $0.bankId, outstanding: "", financed: Money.format($0.amountFen), cost: $0.amountFen > 0 ? Presenter.rate($0.averageRateBps) : "")
+            },
+            byCoreChart: Charts.bars(byCore.map { (String($0.0.prefix(8)), $0.1) }, caption: p.tr("overview_by_core")))
     }
 
     package struct ExposureLine: Encodable {

@@ -158,21 +158,27 @@ package enum ReceivablePages: ConsoleArea {
         let issuerView = viewer.seesAll || r.issuerId == viewer.orgId
         let number = Pager.number(req)
         let (rows, pager) = Pager.make(req, number, rows: try await TokenQueries.clearing(of: r, visibleTo: viewer, slice: Pager.slice(number), on: sql))
+        let page = model(r, clearing: rows, pager: pager, payableFen: try await TokenQueries.payableFen(of: r.id, on: sql),
+                         tree: issuerView ? try await TokenQueries.treeSlice(of: r.id, on: sql) : nil,
+                         issuerSettles: viewer.role == .core && r.issuerId == viewer.orgId, form: form, presenter: p)
+        return try await render(req, "core/receivable", title: "receivable_title", page: page, status: error == nil ? .ok : form.httpStatus,
+                                notice: notice(req), error: error)
+    }
+
+    /// One receivable: a page of its clearing list, what settling it still pays, and its tree
+    /// (for who may see it whole) as a picture can hold it.
+    package static func model(_ r: Receivable, clearing rows: [Token], pager: Pager, payableFen: Int64, tree slice: TokenQueries.TreeSlice?, issuerSettles: Bool,
+                              form: FormState, presenter p: Presenter) -> ReceivablePage {
         let clearing = rows.map {
             ClearingRow(tokenId: $0.id.description, holderName: p.name($0.holderId), amount: Money.format($0.amountFen), tier: $0.tier, status: $0.status.rawValue,
                         statusLabel: p.status($0.status.rawValue))
         }
-        let payable = try await TokenQueries.payableFen(of: r.id, on: sql)
-        var tree = ""
-        if issuerView {
-            let slice = try await TokenQueries.treeSlice(of: r.id, on: sql)
-            tree = Charts.tree(slice.tokens, hidden: slice.hidden, names: p.names, label: { p.status($0) },
-                               more: { count, fen in req.tr("tree_more").replacingOccurrences(of: "{count}", with: String(count)).replacingOccurrences(of: "{amount}", with: Money.format(fen)) })
-        }
-        let page = ReceivablePage(receivable: p.receivable(r), clearing: clearing, pager: pager, tree: tree,
-                                  canSettle: viewer.role == .core && r.issuerId == viewer.orgId && payable > 0, payable: Money.format(payable), form: form)
-        return try await render(req, "core/receivable", title: "receivable_title", page: page, status: error == nil ? .ok : form.httpStatus,
-                                notice: notice(req), error: error)
+        let tree = slice.map { slice in
+            Charts.tree(slice.tokens, hidden: slice.hidden, names: p.names, label: { p.status($0) },
+                        more: { count, fen in p.tr("tree_more").replacingOccurrences(of: "{count}", with: String(count)).replacingOccurrences(of: "{amount}", with: Money.format(fen)) })
+        } ?? ""
+        return ReceivablePage(receivable: p.receivable(r), clearing: clearing, pager: pager, tree: tree, canSettle: issuerSettles && payableFen > 0,
+                              payable: Money.format(payableFen), form: form)
     }
 
     @Sendable package static func settle(req: Request) async throws -> Response {
