@@ -95,7 +95,7 @@ import Vapor
     @Test(arguments: OrgRole.allCases, ["zh", "en"])
     func dashboard(_ role: OrgRole, _ lang: String) async throws {
         let frame = try Self.frame(role, lang: lang, path: "/dashboard")
-        let presenter = Presenter(table: frame.table, names: Self.names)
+        let presenter = Presenter(lang: lang, table: frame.table, names: Self.names)
         let page = DashboardPages.model(role: role, totals: Self.totals, events: Self.events, upcoming: Self.receivables, presenter: presenter, chinese: lang == "zh")
         let html = try await Self.html("common/dashboard", ConsolePages.pageView(frame, title: "nav_dashboard", page: page))
         // What the page must say whatever the snapshot holds: the builder's cards for the role.
@@ -127,7 +127,7 @@ import Vapor
     func expectSnapshot<P: Encodable & Sendable>(_ role: OrgRole, _ lang: String, path: String, title: String, template: String, name: String,
                                                  _ page: (Presenter) -> P) async throws -> String {
         let frame = try Self.frame(role, lang: lang, path: path)
-        let html = try await Self.html(template, ConsolePages.pageView(frame, title: title, page: page(Presenter(table: frame.table, names: Self.names))))
+        let html = try await Self.html(template, ConsolePages.pageView(frame, title: title, page: page(Presenter(lang: lang, table: frame.table, names: Self.names))))
         assertSnapshot(of: html, as: .lines, named: "\(role.rawValue)-\(lang)", testName: name)
         return html
     }
@@ -158,5 +158,24 @@ import Vapor
                                                       financedByBank: [(bankId: Self.bank.description, amountFen: 45_000_000, averageRateBps: 327)]), presenter: $0)
         }
         #expect(overview.contains("3.27%") && overview.contains("¥1,025,000.50"))
+        // The operator's organisations, one of them suspended.
+        let orgs = try await expectSnapshot(.operator, lang, path: "/orgs", title: "nav_orgs", template: "operator/orgs", name: "orgs") { p in
+            OrgPages.model([OrgRole.core, .supplier, .bank].map { role in
+                ["id": .string(Self.org(role).description), "name": .string(Self.names[Self.org(role).description]!), "role": .string(role.rawValue),
+                 "creditCode": .string("91320000MA1K0000\(role == .bank ? 9 : 1)X"), "status": .string(role == .supplier ? "suspended" : "active")]
+            }, isOperator: true, form: FormState(), presenter: p)
+        }
+        #expect(orgs.contains("91320000MA1K00009X"))
+        // A core's reconciliation of a day with one difference.
+        let day = try await expectSnapshot(.core, lang, path: "/reconciliation", title: "nav_reconciliation", template: "common/reconciliation", name: "reconciliation") { p in
+            var report = Reconciliation.Report(date: BusinessDate("2027-03-07")!)
+            report.rail["instructed"] = { var t = Reconciliation.Totals(); t.add(75_000_000); t.add(25_000_000); return t }()
+            report.rail["settled"] = { var t = Reconciliation.Totals(); t.add(75_000_000); return t }()
+            report.ledgerViaRail.add(75_000_000)
+            report.differences = [Reconciliation.Difference(kind: "settled_without_ledger_record", paymentId: "p-2", transactionId: nil, payerId: Self.core.description,
+                                                            payeeId: Self.tier2.description, amountFen: 25_000_000, detail: "the rail settled it; the ledger has no record of it yet")]
+            return PaymentPages.model(report, payments: [], presenter: p)
+        }
+        #expect(day.contains("¥250,000.00"))
     }
 }

@@ -40,10 +40,10 @@ package enum ApprovalPages: ConsoleArea {
         package var form: FormState
     }
 
-    package static func view(_ a: Approval, _ req: Request) -> ApprovalView {
-        ApprovalView(id: a.id, action: a.action.rawValue, actionLabel: req.tr("approval_action_\(a.action.rawValue)"), status: a.status.rawValue,
-                     statusLabel: req.tr("approval_status_\(a.status.rawValue)"), amount: Money.format(a.amountFen),
-                     summary: req.language == "zh" ? a.summaryZh : a.summary, preparedBy: a.preparedEmail, preparedAt: Time.local(a.preparedMs),
+    package static func view(_ a: Approval, _ p: Presenter) -> ApprovalView {
+        ApprovalView(id: a.id, action: a.action.rawValue, actionLabel: p.tr("approval_action_\(a.action.rawValue)"), status: a.status.rawValue,
+                     statusLabel: p.tr("approval_status_\(a.status.rawValue)"), amount: Money.format(a.amountFen),
+                     summary: p.chinese ? a.summaryZh : a.summary, preparedBy: a.preparedEmail, preparedAt: Time.local(a.preparedMs),
                      decidedBy: a.decidedEmail ?? "", decidedAt: a.decidedMs.map(Time.local) ?? "", reason: a.reason ?? "", lastError: a.lastError ?? "",
                      transactionIds: a.transactionIds)
     }
@@ -52,9 +52,14 @@ package enum ApprovalPages: ConsoleArea {
     @Sendable package static func list(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         let status = try req.queryEnum("status", ApprovalStatus.self) ?? .pending
-        let items = try await ApprovalQueries.list(status: status, action: nil, visibleTo: viewer, slice: Slice(limit: 500), on: req.application.sql).map { view($0, req) }
-        return try await render(req, "common/approvals", title: "nav_approvals",
-                                page: ListPage(items: items, status: status.rawValue, statuses: [ApprovalStatus.pending, .approved, .rejected].map { Choice(value: $0.rawValue, label: req.tr("approval_status_\($0.rawValue)")) }), notice: notice(req))
+        let items = try await ApprovalQueries.list(status: status, action: nil, visibleTo: viewer, slice: Slice(limit: 500), on: req.application.sql)
+        return try await render(req, "common/approvals", title: "nav_approvals", page: model(items, status: status, presenter: try await Presenter.make(req)), notice: notice(req))
+    }
+
+    /// The org's approvals in one status, with the statuses to choose from.
+    package static func model(_ approvals: [Approval], status: ApprovalStatus, presenter p: Presenter) -> ListPage {
+        ListPage(items: approvals.map { view($0, p) }, status: status.rawValue,
+                 statuses: [ApprovalStatus.pending, .approved, .rejected].map { Choice(value: $0.rawValue, label: p.tr("approval_status_\($0.rawValue)")) })
     }
 
     @Sendable package static func show(req: Request) async throws -> Response { try await detail(req, form: FormState(), error: nil) }
@@ -65,7 +70,7 @@ package enum ApprovalPages: ConsoleArea {
         let canDecide = approval.status == .pending && (try? ApprovalService.requireChecker(approval, viewer)) != nil
         let canWithdraw = approval.status == .pending && (try? ApprovalService.requireWithdrawer(approval, viewer)) != nil
         return try await render(req, "common/approval", title: "approval_title",
-                                page: DetailPage(approval: view(approval, req), canDecide: canDecide, canWithdraw: canWithdraw, form: form),
+                                page: DetailPage(approval: view(approval, try await Presenter.make(req)), canDecide: canDecide, canWithdraw: canWithdraw, form: form),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
@@ -113,13 +118,18 @@ package enum ApprovalPages: ConsoleArea {
     package static func rulesPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
         let rules = try await ApprovalQueries.rules(of: viewer.orgId, on: req.application.sql)
-        let rows = ApprovalAction.configurable(for: viewer.role).map { action in
-            let rule = rules.first { $0.action == action }
-            return RuleRow(action: action.rawValue, label: req.tr("approval_action_\(action.rawValue)"), on: rule != nil,
-                           minAmount: rule.map { String(Money.format($0.minAmountFen).dropFirst()) } ?? "0.00")
-        }
-        return try await render(req, "common/approval_rules", title: "approval_rules_title", page: RulesPage(rules: rows, canEdit: viewer.caller.isAdmin, form: form),
+        let page = model(rules, role: viewer.role, canEdit: viewer.caller.isAdmin, form: form, presenter: try await Presenter.make(req))
+        return try await render(req, "common/approval_rules", title: "approval_rules_title", page: page,
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
+    }
+
+    /// Every action an org of `role` may have wait for a checker, on or off, from which amount.
+    package static func model(_ rules: [ApprovalRule], role: OrgRole, canEdit: Bool, form: FormState, presenter p: Presenter) -> RulesPage {
+        RulesPage(rules: ApprovalAction.configurable(for: role).map { action in
+            let rule = rules.first { $0.action == action }
+            return RuleRow(action: action.rawValue, label: p.tr("approval_action_\(action.rawValue)"), on: rule != nil,
+                           minAmount: rule.map { String(Money.format($0.minAmountFen).dropFirst()) } ?? "0.00")
+        }, canEdit: canEdit, form: form)
     }
 
     @Sendable package static func setRules(req: Request) async throws -> Response {

@@ -33,15 +33,20 @@ package enum ChainPages: ConsoleArea {
     @Sendable package static func chain(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         guard viewer.seesAll else { throw Problem(.forbidden, "the chain explorer is for the regulator and the operator") }
-        let blocks = try await ChainQueries.latestHeaders(limit: 30, on: req.application.sql).map {
-            BlockView(height: $0.height, hash: String($0.hash.prefix(16)), txCount: $0.txCount, time: Time.local($0.timeMs))
-        }
-        let p = await req.application.chainVerification.current
+        let headers = try await ChainQueries.latestHeaders(limit: 30, on: req.application.sql)
+        let progress = await req.application.chainVerification.current
+        return try await render(req, "regulator/chain", title: "nav_chain", page: model(headers, progress: progress, writerStopped: await req.application.sequencer?.broken),
+                                refresh: progress.running)
+    }
+
+    /// The latest blocks, and the verification running or its last result.
+    package static func model(_ headers: [ChainQueries.Header], progress p: ChainVerification.Progress, writerStopped: String?) -> ChainPage {
         let r = p.result
-        return try await render(req, "regulator/chain", title: "nav_chain", page: ChainPage(
-            blocks: blocks, running: p.running, percent: p.blocksTotal > 0 ? min(100, p.blocksDone * 100 / p.blocksTotal) : 0, blocksDone: p.blocksDone,
+        return ChainPage(
+            blocks: headers.map { BlockView(height: $0.height, hash: String($0.hash.prefix(16)), txCount: $0.txCount, time: Time.local($0.timeMs)) },
+            running: p.running, percent: p.blocksTotal > 0 ? min(100, p.blocksDone * 100 / p.blocksTotal) : 0, blocksDone: p.blocksDone,
             blocksTotal: p.blocksTotal, verified: r != nil && !p.running, ok: r?.ok ?? false, height: r?.height ?? 0, txCount: r?.txCount ?? 0,
-            problems: r?.problems ?? [], seconds: r?.seconds ?? "", writerStopped: await req.application.sequencer?.broken), refresh: p.running)
+            problems: r?.problems ?? [], seconds: r?.seconds ?? "", writerStopped: writerStopped)
     }
 
     /// The regulator's one button: starts a verification in the background and shows its progress.

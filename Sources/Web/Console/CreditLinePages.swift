@@ -22,10 +22,15 @@ package enum CreditLinePages: ConsoleArea {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
         let sql = req.application.sql
-        let lines = try await CreditLineQueries.list(.init(), visibleTo: viewer, slice: Slice(limit: 500), on: sql).map(p.creditLine)
+        let lines = try await CreditLineQueries.list(.init(), visibleTo: viewer, slice: Slice(limit: 500), on: sql)
         let cores = viewer.role == .bank ? try await orgOptions(.core, activeOnly: false, on: sql) : []
-        return try await render(req, "bank/credit-lines", title: "nav_credit_lines", page: CreditLinesPage(lines: lines, isBank: viewer.role == .bank, cores: cores, form: form),
+        return try await render(req, "bank/credit-lines", title: "nav_credit_lines", page: model(lines, isBank: viewer.role == .bank, cores: cores, form: form, presenter: p),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
+    }
+
+    /// The lines a bank granted or a core holds; a bank also gets the form to grant one.
+    package static func model(_ lines: [CreditLine], isBank: Bool, cores: [OrgOption], form: FormState, presenter p: Presenter) -> CreditLinesPage {
+        CreditLinesPage(lines: lines.map(p.creditLine), isBank: isBank, cores: cores, form: form)
     }
 
     @Sendable package static func grant(req: Request) async throws -> Response {

@@ -74,23 +74,32 @@ package enum HoldingsPages: ConsoleArea {
             throw Problem(.notFound, "no such token")
         }
         // The nearest 50 steps back to issuance; the API pages through the rest.
-        let ancestry = try await TokenQueries.ancestry(of: token.id, from: 1, limit: 50, on: sql).tokens.map { p.token($0, receivable: receivable) }
+        let ancestry = try await TokenQueries.ancestry(of: token.id, from: 1, limit: 50, on: sql).tokens
         let holder = token.holderId == viewer.orgId
         let canMove = holder && viewer.role == .supplier && token.status == .active
         var suppliers: [OrgOption] = []
-        var quotes: [QuoteView] = []
+        var quotes: [(FinancingQuote, String)] = []
         if canMove {
             suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql).filter { $0.id != viewer.orgId.description }
-            quotes = try await FinancingService.quotes(for: token, app: req.application).map { q, name in
-                QuoteView(bankId: q.bankId.description, bankName: name, rate: Presenter.rate(q.rateBps), days: q.days,
-                          interest: Money.format(q.interestFen), payout: Money.format(q.payoutFen))
-            }
+            quotes = try await FinancingService.quotes(for: token, app: req.application)
         }
-        let page = TokenPage(token: p.token(token, receivable: receivable), ancestry: ancestry, receivable: p.receivable(receivable), canAct: holder,
-                             canAnswer: holder && token.status == .pending, canMove: canMove, suppliers: suppliers, quotes: quotes, nextTier: token.tier + 1,
-                             form: form, action: action)
+        let page = tokenModel(token, of: receivable, ancestry: ancestry, holder: holder, canMove: canMove, suppliers: suppliers, quotes: quotes,
+                              form: form, action: action, presenter: p)
         return try await render(req, "supplier/token", title: "token_title", page: page, status: error == nil ? .ok : form.httpStatus,
                                 notice: notice(req), error: error)
+    }
+
+    /// One piece: its path back to issuance, its receivable, and for its holder what may be done
+    /// with it (answer an offer; pay, split or finance an active piece, with every bank's quote).
+    package static func tokenModel(_ token: Token, of receivable: Receivable, ancestry: [Token], holder: Bool, canMove: Bool, suppliers: [OrgOption],
+                                   quotes: [(FinancingQuote, String)], form: FormState, action: String, presenter p: Presenter) -> TokenPage {
+        TokenPage(token: p.token(token, receivable: receivable), ancestry: ancestry.map { p.token($0, receivable: receivable) }, receivable: p.receivable(receivable),
+                  canAct: holder, canAnswer: holder && token.status == .pending, canMove: canMove, suppliers: suppliers,
+                  quotes: quotes.map { q, name in
+                      QuoteView(bankId: q.bankId.description, bankName: name, rate: Presenter.rate(q.rateBps), days: q.days,
+                                interest: Money.format(q.interestFen), payout: Money.format(q.payoutFen))
+                  },
+                  nextTier: token.tier + 1, form: form, action: action)
     }
 
     @Sendable package static func accept(req: Request) async throws -> Response {

@@ -27,13 +27,18 @@ package enum OrgPages: ConsoleArea {
 
     package static func orgsPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
-        let orgs = try await OrgQueries.all(on: req.application.sql).map { o -> OrgView in
-            let role = o["role"]?.stringValue ?? "", status = o["status"]?.stringValue ?? ""
-            return OrgView(id: o["id"]?.stringValue ?? "", name: o["name"]?.stringValue ?? "", role: role, roleLabel: req.tr("role_\(role)"),
-                           creditCode: o["creditCode"]?.stringValue ?? "", status: status, statusLabel: req.tr("status_\(status)"))
-        }
-        return try await render(req, "operator/orgs", title: "nav_orgs", page: OrgsPage(orgs: orgs, isOperator: viewer.role == .operator, form: form),
+        let page = model(try await OrgQueries.all(on: req.application.sql), isOperator: viewer.role == .operator, form: form, presenter: try await Presenter.make(req))
+        return try await render(req, "operator/orgs", title: "nav_orgs", page: page,
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
+    }
+
+    /// Every org (as the API shows one), with the operator's forms.
+    package static func model(_ orgs: [JSON], isOperator: Bool, form: FormState, presenter p: Presenter) -> OrgsPage {
+        OrgsPage(orgs: orgs.map { o in
+            let role = o["role"]?.stringValue ?? "", status = o["status"]?.stringValue ?? ""
+            return OrgView(id: o["id"]?.stringValue ?? "", name: o["name"]?.stringValue ?? "", role: role, roleLabel: p.tr("role_\(role)"),
+                           creditCode: o["creditCode"]?.stringValue ?? "", status: status, statusLabel: p.tr("status_\(status)"))
+        }, isOperator: isOperator, form: form)
     }
 
     @Sendable package static func setOrgStatus(req: Request) async throws -> Response {

@@ -58,13 +58,17 @@ package enum OverviewPages: ConsoleArea {
         let viewer = try await viewer(req)
         let org = try req.orgIdParameter()
         let e = try await ExposureQueries.exposure(of: org, for: viewer, on: req.application.sql)
-        let names = try await ReceivableQueries.orgNames(on: req.application.sql)
-        let page = ExposurePage(
-            name: e.org["name"]?.stringValue ?? "", roleLabel: req.tr("role_\(e.org["role"]?.stringValue ?? "")"),
-            holdings: e.holdings.map { ExposureLine(name: names[$0.coreId] ?? $0.coreId, amount: Money.format($0.outstandingFen), payout: "", count: $0.tokens) },
-            financed: e.financedAsSupplier.map { ExposureLine(name: names[$0.bankId] ?? $0.bankId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) }
-                + e.financedAsBank.map { ExposureLine(name: names[$0.supplierId] ?? $0.supplierId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) },
+        return try await render(req, "regulator/exposure", title: "exposure_title", page: exposureModel(e, presenter: try await Presenter.make(req)))
+    }
+
+    /// An org's exposure: what it holds by core, what it financed or was financed by, and what it
+    /// issued and still owes.
+    package static func exposureModel(_ e: ExposureQueries.Exposure, presenter p: Presenter) -> ExposurePage {
+        ExposurePage(
+            name: e.org["name"]?.stringValue ?? "", roleLabel: p.tr("role_\(e.org["role"]?.stringValue ?? "")"),
+            holdings: e.holdings.map { ExposureLine(name: p.names[$0.coreId] ?? $0.coreId, amount: Money.format($0.outstandingFen), payout: "", count: $0.tokens) },
+            financed: e.financedAsSupplier.map { ExposureLine(name: p.names[$0.bankId] ?? $0.bankId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) }
+                + e.financedAsBank.map { ExposureLine(name: p.names[$0.supplierId] ?? $0.supplierId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) },
             issuedOutstanding: Money.format(e.issuedOutstandingFen))
-        return try await render(req, "regulator/exposure", title: "exposure_title", page: page)
     }
 }

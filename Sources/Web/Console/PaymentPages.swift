@@ -49,19 +49,23 @@ package enum PaymentPages: ConsoleArea {
         let date = try req.queryText("date", maxLength: 10).flatMap(BusinessDate.init) ?? BusinessDate(epochMs: req.application.ledgerClock.nowMs())
         let sql = req.application.sql
         let r = try await ReconciliationQueries.report(on: date, for: viewer.seesAll ? nil : viewer.orgId, sql: sql)
-        let names = try await ReceivableQueries.orgNames(on: sql)
+        let payments = try await PaymentQueries.recentlyChanged(visibleTo: viewer, on: sql)
+        return try await render(req, "common/reconciliation", title: "nav_reconciliation", page: model(r, payments: payments, presenter: try await Presenter.make(req)))
+    }
+
+    /// A day's reconciliation: the rails' totals, the ledger's, every difference, and the payments
+    /// that changed lately.
+    package static func model(_ r: Reconciliation.Report, payments: [Payment], presenter p: Presenter) -> Page {
         var rows = ["instructed", "settled", "returned", "failed"].map { s in
-            Row(label: req.tr("rail_\(s)"), count: r.rail[s]?.count ?? 0, amount: Money.format(r.rail[s]?.amountFen ?? 0))
+            Row(label: p.tr("rail_\(s)"), count: r.rail[s]?.count ?? 0, amount: Money.format(r.rail[s]?.amountFen ?? 0))
         }
-        rows.append(Row(label: req.tr("ledger_via_rail"), count: r.ledgerViaRail.count, amount: Money.format(r.ledgerViaRail.amountFen)))
-        rows.append(Row(label: req.tr("ledger_manual"), count: r.ledgerManual.count, amount: Money.format(r.ledgerManual.amountFen)))
+        rows.append(Row(label: p.tr("ledger_via_rail"), count: r.ledgerViaRail.count, amount: Money.format(r.ledgerViaRail.amountFen)))
+        rows.append(Row(label: p.tr("ledger_manual"), count: r.ledgerManual.count, amount: Money.format(r.ledgerManual.amountFen)))
         let differences = r.differences.map {
-            DifferenceRow(kind: req.tr("difference_\($0.kind)"), payer: names[$0.payerId] ?? $0.payerId, payee: names[$0.payeeId] ?? $0.payeeId,
+            DifferenceRow(kind: p.tr("difference_\($0.kind)"), payer: p.names[$0.payerId] ?? $0.payerId, payee: p.names[$0.payeeId] ?? $0.payeeId,
                           amount: Money.format($0.amountFen), detail: $0.detail)
         }
-        let payments = try await PaymentQueries.recentlyChanged(visibleTo: viewer, on: sql).map { paymentRow($0, names: names, req: req) }
-        return try await render(req, "common/reconciliation", title: "nav_reconciliation",
-                                page: Page(date: date.description, rows: rows, differences: differences, balanced: r.balanced, payments: payments))
+        return Page(date: r.date.description, rows: rows, differences: differences, balanced: r.balanced, payments: payments.map { paymentRow($0, p) })
     }
 
     package struct HistoryRow: Encodable {
@@ -82,8 +86,6 @@ package enum PaymentPages: ConsoleArea {
         package var canRetry: Bool
     }
 
-    /// One payment with every change the rail reported, the other attempts at what it pays, and
-    /// for a payer's payout that failed or came back, the button that pays it again.
     @Sendable package static func payment(req: Request) async throws -> Response {
         try await paymentPage(req, id: try paymentId(req), error: nil, status: .ok)
     }
@@ -93,30 +95,36 @@ package enum PaymentPages: ConsoleArea {
         return id
     }
 
+    /// One payment with every change the rail reported, the other attempts at what it pays, and
+    /// for a payer's payout that failed or came back, the button that pays it again.
     package static func paymentPage(_ req: Request, id: String, error: String?, status: HTTPResponseStatus) async throws -> Response {
         let viewer = try await viewer(req)
         let sql = req.application.sql
         guard let p = try await PaymentQueries.find(id, visibleTo: viewer, on: sql) else {
             throw Problem(.notFound, "no such payment")
         }
-        let names = try await ReceivableQueries.orgNames(on: sql)
-        let history = try await PaymentStore.events(of: id, on: sql).map { HistoryRow(at: Time.local($0.atMs), status: $0.status, statusLabel: req.tr("payment_status_\($0.status)"), source: $0.source, detail: $0.detail) }
+        let history = try await PaymentStore.events(of: id, on: sql)
         let attempts = try await PaymentQueries.attempts(like: p, on: sql)
         let retryable = attempts.allSatisfy { $0.status == .failed || $0.status == .returned }
         let canRetry = p.kind == .payout && p.payerId == viewer.orgId && viewer.caller.userRole.prepares && retryable
-        let subject = p.kind == .payout ? "/financings" : "/receivables/\(p.subjectId)"
         return try await render(req, "common/payment", title: "payment_title",
-                                page: PaymentPage(payment: paymentRow(p, names: names, req: req), subject: p.subjectId.description, subjectLink: subject,
-                                                  transactionId: p.transactionId?.description ?? "", history: history,
-                                                  attempts: attempts.map { paymentRow($0, names: names, req: req) }, canRetry: canRetry),
+                                page: model(p, history: history, attempts: attempts, canRetry: canRetry, presenter: try await Presenter.make(req)),
                                 status: status, notice: notice(req), error: error)
     }
 
-    package static func paymentRow(_ p: Payment, names: [String: String], req: Request) -> PaymentRow {
-        PaymentRow(id: p.id, kind: req.tr("payment_\(p.kind.rawValue)"), rail: p.rail == "ecny" ? req.tr("rail_ecny") : req.tr("rail_bank"),
-                   payer: names[p.payerId.description] ?? "", payee: names[p.payeeId.description] ?? "", amount: Money.format(p.amountFen),
-                   status: p.status.rawValue, statusLabel: req.tr("payment_status_\(p.status.rawValue)"), reference: p.reference ?? "", reason: p.reason ?? "",
-                   updatedAt: Time.local(p.updatedMs))
+    /// One payment, its history and every attempt at it.
+    package static func model(_ payment: Payment, history: [PaymentStore.Event], attempts: [Payment], canRetry: Bool, presenter p: Presenter) -> PaymentPage {
+        PaymentPage(payment: paymentRow(payment, p), subject: payment.subjectId.description,
+                    subjectLink: payment.kind == .payout ? "/financings" : "/receivables/\(payment.subjectId)", transactionId: payment.transactionId?.description ?? "",
+                    history: history.map { HistoryRow(at: Time.local($0.atMs), status: $0.status, statusLabel: p.tr("payment_status_\($0.status)"), source: $0.source, detail: $0.detail) },
+                    attempts: attempts.map { paymentRow($0, p) }, canRetry: canRetry)
+    }
+
+    package static func paymentRow(_ payment: Payment, _ p: Presenter) -> PaymentRow {
+        PaymentRow(id: payment.id, kind: p.tr("payment_\(payment.kind.rawValue)"), rail: payment.rail == "ecny" ? p.tr("rail_ecny") : p.tr("rail_bank"),
+                   payer: p.names[payment.payerId.description] ?? "", payee: p.names[payment.payeeId.description] ?? "", amount: Money.format(payment.amountFen),
+                   status: payment.status.rawValue, statusLabel: p.tr("payment_status_\(payment.status.rawValue)"), reference: payment.reference ?? "",
+                   reason: payment.reason ?? "", updatedAt: Time.local(payment.updatedMs))
     }
 
     /// `POST /payments/{id}/retry`: the payer's payout paid again, as the next attempt.

@@ -35,21 +35,27 @@ package enum PaymentSettingsPages: ConsoleArea {
         let viewer = try await viewer(req)
         guard [.core, .supplier, .bank].contains(viewer.role) else { throw Problem(.notFound, "no such page") }
         let sql = req.application.sql
-        var accounts: [AccountView] = []
-        for rail in ["bank", "ecny"] {
-            let a = try await PaymentAccounts.find(viewer.orgId, rail: rail, on: sql)
-            accounts.append(AccountView(rail: rail, label: req.tr("rail_\(rail)"), account: a?.account ?? "", accountName: a?.accountName ?? "",
-                                        agent: a?.agent ?? "", agentOrgId: a?.agentOrgId?.description ?? "", isSet: a != nil))
-        }
-        let paysBy = try await PaymentAccounts.choice(of: viewer.orgId, on: sql)?.rawValue ?? "either"
-        let rails = ["either", "ecny", "bank", "manual"].map { Choice(value: $0, label: req.tr("pays_by_\($0)")) }
-        return try await render(req, "common/payment_settings", title: "nav_payment_settings",
-                                page: Page(accounts: accounts, paysBy: paysBy, rails: rails, banks: try await orgOptions(.bank, activeOnly: true, on: sql),
-                                           canEdit: viewer.caller.isAdmin, form: form, refusedRail: refusedRail),
+        var accounts: [String: PaymentAccount] = [:]
+        for rail in ["bank", "ecny"] { accounts[rail] = try await PaymentAccounts.find(viewer.orgId, rail: rail, on: sql) }
+        let page = model(accounts: accounts, paysBy: try await PaymentAccounts.choice(of: viewer.orgId, on: sql), banks: try await orgOptions(.bank, activeOnly: true, on: sql),
+                         canEdit: viewer.caller.isAdmin, form: form, refusedRail: refusedRail, presenter: try await Presenter.make(req))
+        return try await render(req, "common/payment_settings", title: "nav_payment_settings", page: page,
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
     }
 
     /// `POST /payment-settings/rail {rail}`: `either` for no choice.
+    /// An org's account on each rail (by rail name) and the rail it chose to pay by.
+    package static func model(accounts: [String: PaymentAccount], paysBy: PaysBy?, banks: [OrgOption], canEdit: Bool, form: FormState, refusedRail: String,
+                              presenter p: Presenter) -> Page {
+        let views = ["bank", "ecny"].map { rail in
+            let a = accounts[rail]
+            return AccountView(rail: rail, label: p.tr("rail_\(rail)"), account: a?.account ?? "", accountName: a?.accountName ?? "",
+                               agent: a?.agent ?? "", agentOrgId: a?.agentOrgId?.description ?? "", isSet: a != nil)
+        }
+        return Page(accounts: views, paysBy: paysBy?.rawValue ?? "either", rails: ["either", "ecny", "bank", "manual"].map { Choice(value: $0, label: p.tr("pays_by_\($0)")) },
+                    banks: banks, canEdit: canEdit, form: form, refusedRail: refusedRail)
+    }
+
     @Sendable package static func chooseRail(req: Request) async throws -> Response {
         try await act(req, action: "rail", next: "/payment-settings", done: "payment_rail_set", page: { try await settingsPage(req, form: $0, error: $1) }) { viewer, v in
             let text = v["rail"] ?? ""

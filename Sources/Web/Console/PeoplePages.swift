@@ -35,14 +35,21 @@ package enum PeoplePages: ConsoleArea {
         let org = try req.orgIdParameter()
         try PeopleService.requireAdminOrOperator(of: org, viewer)
         let name = try await OrgQueries.find(org, on: req.application.sql)["name"]?.stringValue ?? ""
-        let users = try await PeopleQueries.people(of: org, visibleTo: viewer, on: req.application.sql).map {
-            UserRow(id: $0.id, email: $0.email, name: $0.name, role: req.tr("user_\($0.role.rawValue)"), roleName: $0.role.rawValue,
-                    createdAt: Time.local($0.createdMs), disabled: $0.disabledMs != nil, isSelf: $0.id == viewer.caller.userId)
-        }
-        return try await render(req, "operator/users", title: "users_title", page: UsersPage(orgId: org.description, orgName: name, users: users, form: form,
-                                                                                  canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil,
-                                                                                  roles: UserRole.allCases.map { Choice(value: $0.rawValue, label: req.tr("user_\($0.rawValue)")) }),
+        let people = try await PeopleQueries.people(of: org, visibleTo: viewer, on: req.application.sql)
+        let page = model(org, name: name, people: people, me: viewer.caller.userId, canAdd: (try? PeopleService.requireAdmin(of: org, viewer)) != nil, form: form,
+                         presenter: try await Presenter.make(req))
+        return try await render(req, "operator/users", title: "users_title", page: page,
                                 status: error == nil ? .ok : form.httpStatus, notice: notice ?? Self.notice(req), error: error)
+    }
+
+    /// An org's people, the signed-in person (`me`) marked, and the roles a new person may have.
+    package static func model(_ org: OrgID, name: String, people: [PeopleQueries.Person], me: String, canAdd: Bool, form: FormState, presenter p: Presenter) -> UsersPage {
+        UsersPage(orgId: org.description, orgName: name,
+                  users: people.map {
+                      UserRow(id: $0.id, email: $0.email, name: $0.name, role: p.tr("user_\($0.role.rawValue)"), roleName: $0.role.rawValue,
+                              createdAt: Time.local($0.createdMs), disabled: $0.disabledMs != nil, isSelf: $0.id == me)
+                  },
+                  form: form, canAdd: canAdd, roles: UserRole.allCases.map { Choice(value: $0.rawValue, label: p.tr("user_\($0.rawValue)")) })
     }
 
     @Sendable package static func addUser(req: Request) async throws -> Response {

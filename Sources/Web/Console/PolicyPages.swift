@@ -25,12 +25,18 @@ package enum PolicyPages: ConsoleArea {
 
     package static func policyPage(_ req: Request, form: FormState, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
-        let current = try await req.application.requireSequencer().read(\.policy).json
-        let fields = policyKeys.map { key in
-            PolicyField(key: key, label: req.tr("policy_\(key)"), value: form.values[key] ?? String(current[key]?.intValue ?? 0), error: form.errors[key])
-        }
-        return try await render(req, "operator/policy", title: "policy_title", page: PolicyPage(fields: fields, editable: viewer.role == .operator),
+        let current = try await req.application.requireSequencer().read(\.policy)
+        let page = model(current, editable: viewer.role == .operator, form: form, presenter: try await Presenter.make(req))
+        return try await render(req, "operator/policy", title: "policy_title", page: page,
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)
+    }
+
+    /// The policy's fields, with what a refused form sent in place of the current values.
+    package static func model(_ policy: Policy, editable: Bool, form: FormState, presenter p: Presenter) -> PolicyPage {
+        let current = policy.json
+        return PolicyPage(fields: policyKeys.map { key in
+            PolicyField(key: key, label: p.tr("policy_\(key)"), value: form.values[key] ?? String(current[key]?.intValue ?? 0), error: form.errors[key])
+        }, editable: editable)
     }
 
     @Sendable package static func setPolicy(req: Request) async throws -> Response {

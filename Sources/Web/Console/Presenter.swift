@@ -7,19 +7,23 @@ import Vapor
 /// Turning ledger objects into what a page shows: amounts as ¥12,345.67, rates as 3.50%,
 /// statuses with their label in the user's language.
 package struct Presenter {
-    /// The words of the page's language.
+    /// The page's language (`zh` or `en`) and its words.
+    package let lang: String
     package let table: [String: String]
     /// Every org's name by id.
     package let names: [String: String]
 
-    package init(table: [String: String], names: [String: String]) {
+    package init(lang: String, table: [String: String], names: [String: String]) {
+        self.lang = lang
         self.table = table
         self.names = names
     }
 
     package static func make(_ req: Request) async throws -> Presenter {
-        Presenter(table: req.application.translations.table(req.language), names: try await ReceivableQueries.orgNames(on: req.application.sql))
+        Presenter(lang: req.language, table: req.application.translations.table(req.language), names: try await ReceivableQueries.orgNames(on: req.application.sql))
     }
+
+    package var chinese: Bool { lang == "zh" }
 
     package func tr(_ key: String) -> String { table[key] ?? key }
 

@@ -17,10 +17,14 @@ package enum ReceivablePages: ConsoleArea {
         let viewer = try await viewer(req)
         let p = try await Presenter.make(req)
         let number = Pager.number(req)
-        let (rows, pager) = Pager.make(req, number, rows: try await ReceivableQueries.list(.init(), visibleTo: viewer, slice: Pager.slice(number), on: req.application.sql)
-            .map(p.receivable))
-        return try await render(req, "core/receivables", title: "nav_receivables", page: ReceivablesPage(receivables: rows, isCore: viewer.role == .core, pager: pager),
+        let (rows, pager) = Pager.make(req, number, rows: try await ReceivableQueries.list(.init(), visibleTo: viewer, slice: Pager.slice(number), on: req.application.sql))
+        return try await render(req, "core/receivables", title: "nav_receivables", page: model(rows, isCore: viewer.role == .core, pager: pager, presenter: p),
                                 notice: notice(req))
+    }
+
+    /// A page of the receivables the viewer sees.
+    package static func model(_ receivables: [Receivable], isCore: Bool, pager: Pager, presenter p: Presenter) -> ReceivablesPage {
+        ReceivablesPage(receivables: receivables.map(p.receivable), isCore: isCore, pager: pager)
     }
 
     package struct LineOption: Encodable {
@@ -48,11 +52,20 @@ package enum ReceivablePages: ConsoleArea {
         let p = try await Presenter.make(req)
         let suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql)
         let lines = try await CreditLineQueries.list(.init(status: .active, coreId: viewer.orgId), visibleTo: viewer, slice: Slice(limit: 500), on: sql)
-            .map { LineOption(id: $0.id.description, label: "\(p.name($0.bankId)) · \(Presenter.rate($0.rateBps)) · \(req.tr("available")) \(Money.format($0.availableFen)) · \(req.tr("expires")) \($0.expiresOn)") }
         let (policy, today) = try await req.application.requireSequencer().read { ($0.policy, BusinessDate(epochMs: req.application.ledgerClock.nowMs())) }
-        return try await render(req, "core/issue", title: "nav_issue", page: IssuePage(
-            suppliers: suppliers, lines: lines, earliest: today.adding(days: policy.minTermDays).description, latest: today.adding(days: policy.maxTermDays).description,
-            maxTermDays: policy.maxTermDays, form: form), status: error == nil ? .ok : form.httpStatus, error: error)
+        return try await render(req, "core/issue", title: "nav_issue", page: issueModel(suppliers: suppliers, lines: lines, policy: policy, today: today, form: form, presenter: p),
+                                status: error == nil ? .ok : form.httpStatus, error: error)
+    }
+
+    /// The issue form: the suppliers, the core's active lines with what each has left, and the
+    /// due dates the policy allows from `today`.
+    package static func issueModel(suppliers: [OrgOption], lines: [CreditLine], policy: Policy, today: BusinessDate, form: FormState, presenter p: Presenter) -> IssuePage {
+        IssuePage(suppliers: suppliers,
+                  lines: lines.map {
+                      LineOption(id: $0.id.description, label: "\(p.name($0.bankId)) · \(Presenter.rate($0.rateBps)) · \(p.tr("available")) \(Money.format($0.availableFen)) · \(p.tr("expires")) \($0.expiresOn)")
+                  },
+                  earliest: today.adding(days: policy.minTermDays).description, latest: today.adding(days: policy.maxTermDays).description,
+                  maxTermDays: policy.maxTermDays, form: form)
     }
 
     /// The issue form, posted as multipart so the document travels with it.
