@@ -102,14 +102,13 @@ package actor Follower {
         }
         let store = LedgerStore(db: app.db)
         // What the blocks refer to that the live state retired comes back from this database.
-        // (`LedgerStore.prepare`, step by step here: the state is the actor's, recalled into in place.)
-        if replayer.state.isLive {
-            let transactions = blocks.flatMap(\.block.transactions)
-            var asked = Recall()
-            while let fresh = replayer.state.missing(for: transactions).fresh(after: &asked) {
-                let found = try await store.recall(fresh, upTo: replayer.height)
-                replayer.state.recall(found)
-            }
+        // The state is moved out while it is prepared (an actor's property is not passed inout
+        // across a wait) and back in either way, so that it keeps one owner and is never copied.
+        do {
+            var state = replayer.state
+            replayer.state = LedgerState()
+            defer { replayer.state = state }
+            try await store.prepare(&state, at: replayer.height, for: blocks.flatMap(\.block.transactions))
         }
         // Each block goes onto the state itself, as the writer's do, with an undo record: a block
         // that does not verify, or that the store does not take, puts the state back as it was

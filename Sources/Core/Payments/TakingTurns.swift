@@ -1,22 +1,22 @@
 import Foundation
 
-/// Work that must not overlap for one key (a wallet's balance check and its reservation) runs
-/// one at a time per key, in the order it arrived; other keys go on meanwhile.
+/// `Turns` per key: one wallet's balance checks and reservations one at a time, in the order they
+/// came, while other wallets' go on.
 package actor TakingTurns {
-    private var tails: [String: Task<Void, Never>] = [:]
+    /// Far beyond a balance check's length (the wallet service's own answer limit included).
+    package static let limit: Duration = .seconds(120)
+    private var lines: [String: Turns] = [:]
 
     package init() {}
 
+    private func turns(for key: String) -> Turns {
+        if let turns = lines[key] { return turns }
+        let turns = Turns()
+        lines[key] = turns
+        return turns
+    }
+
     package func inTurn<T: Sendable>(for key: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let previous = tails[key]
-        let mine = Task { () -> Result<T, any Error> in
-            await previous?.value
-            do { return .success(try await body()) } catch { return .failure(error) }
-        }
-        let done = Task { _ = await mine.value }
-        tails[key] = done
-        let result = await mine.value
-        if tails[key] == done { tails[key] = nil }
-        return try result.get()
+        try await turns(for: key).run(within: Self.limit, waiting: "the wallet is busy: a balance check", body)
     }
 }

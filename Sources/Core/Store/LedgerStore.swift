@@ -294,15 +294,20 @@ package struct LedgerStore: Sendable {
     package func projectionProblems(against state: LedgerState) async throws -> [String] {
         let stored = try await projectionRows()
         let expected = Projection.rows(of: state)
+        let summaries = (stored: try await Summaries.stored(on: sql), expected: Summaries.expected(of: state))
+        return Projection.all.flatMap { Self.differences(in: $0.name, have: stored[$0.name] ?? [:], want: expected[$0.name] ?? [:]) }
+            + summaries.expected.keys.sorted().flatMap { Self.differences(in: $0, have: summaries.stored[$0] ?? [:], want: summaries.expected[$0] ?? [:]) }
+    }
+
+    /// Every row of `table` the database holds otherwise than the chain says, by key: missing,
+    /// different, or not in the chain at all.
+    static func differences<Row: Equatable>(in table: String, have: [String: Row], want: [String: Row]) -> [String] {
         var problems: [String] = []
-        for table in Projection.all {
-            let have = stored[table.name] ?? [:], want = expected[table.name] ?? [:]
-            for (key, row) in want.sorted(by: { $0.key < $1.key }) where have[key] != row {
-                problems.append(have[key] == nil ? "\(table.name) \(key): missing" : "\(table.name) \(key): \(have[key]!) instead of \(row)")
-            }
-            for key in have.keys.sorted() where want[key] == nil { problems.append("\(table.name) \(key): not in the chain") }
+        for (key, row) in want.sorted(by: { $0.key < $1.key }) where have[key] != row {
+            problems.append(have[key].map { "\(table) \(key): \($0) instead of \(row)" } ?? "\(table) \(key): missing")
         }
-        return problems + Summaries.problems(stored: try await Summaries.stored(on: sql), expected: Summaries.expected(of: state))
+        for key in have.keys.sorted() where want[key] == nil { problems.append("\(table) \(key): not in the chain") }
+        return problems
     }
 }
 

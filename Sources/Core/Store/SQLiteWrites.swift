@@ -23,15 +23,7 @@ package enum SQLiteWrites {
     /// Runs `body` in this process's turn to write. Nested calls in the same task run at once.
     package static func inTurn<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         if holding { return try await body() }
-        try await turns.enter(within: turnLimit)
-        do {
-            let result = try await $holding.withValue(true) { try await body() }
-            await turns.leave()
-            return result
-        } catch {
-            await turns.leave()
-            throw error
-        }
+        return try await turns.run(within: turnLimit, waiting: "the database is busy: a write") { try await $holding.withValue(true) { try await body() } }
     }
 
     /// Whether `query` writes: its first word, as SQLite will read it.
@@ -40,34 +32,6 @@ package enum SQLiteWrites {
         query.serialize(to: &serializer)
         let first = serializer.sql.drop { $0 == " " || $0 == "\n" || $0 == "(" }.prefix { $0.isLetter }.uppercased()
         return ["INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "WITH"].contains(first)
-    }
-
-    /// First come, first served; a waiter whose time runs out leaves the line with 503.
-    private actor Turns {
-        private var busy = false
-        private var line: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-        private var next: UInt64 = 0
-
-        package func enter(within limit: Duration) async throws {
-            guard busy else { busy = true; return }
-            next += 1
-            let id = next
-            let timer = Task { [weak self] in
-                try await Task.sleep(for: limit)
-                await self?.giveUp(id, after: limit)
-            }
-            defer { timer.cancel() }
-            try await withCheckedThrowingContinuation { line.append((id, $0)) }
-        }
-
-        private func giveUp(_ id: UInt64, after limit: Duration) {
-            guard let i = line.firstIndex(where: { $0.id == id }) else { return }
-            line.remove(at: i).continuation.resume(throwing: Unavailable("the database is busy: a write waited \(limit) for its turn; try again shortly"))
-        }
-
-        package func leave() {
-            if line.isEmpty { busy = false } else { line.removeFirst().continuation.resume() }
-        }
     }
 
     /// An SQLite database whose writing statements take their turn (`inTurn`).

@@ -6,7 +6,7 @@ import SQLKit
 /// receivables and financings, in the same transaction as the rows they sum): each piece's
 /// children, each receivable's amount payable at settlement, each org's open receivables and
 /// approved financing. A verification checks them against the replayed chain, as it checks the
-/// projections: a total that drifted is named.
+/// projections (`LedgerStore.projectionProblems`): a total that drifted is named.
 package enum Summaries {
     /// Table → key → the row's values as text. Rows whose every total is zero are left out on
     /// both sides: a row the database made and then emptied (a piece's only child undone, every
@@ -61,18 +61,5 @@ package enum Summaries {
                 SELECT org_id, CAST(outstanding_fen AS TEXT) AS o, CAST(financed_fen AS TEXT) AS f, CAST(financed_rate AS TEXT) AS r FROM org_totals
                 """, key: "org_id", ["o", "f", "r"]),
         ]
-    }
-
-    /// Every total that differs from the chain's, named.
-    package static func problems(stored: Rows, expected: Rows) -> [String] {
-        var problems: [String] = []
-        for table in expected.keys.sorted() {
-            let have = stored[table] ?? [:], want = expected[table] ?? [:]
-            for (key, value) in want.sorted(by: { $0.key < $1.key }) where have[key] != value {
-                problems.append("\(table) \(key): \(have[key] ?? "missing") instead of \(value)")
-            }
-            for key in have.keys.sorted() where want[key] == nil { problems.append("\(table) \(key): \(have[key]!) where the chain has nothing") }
-        }
-        return problems
     }
 }
