@@ -96,7 +96,7 @@ import Vapor
     func dashboard(_ role: OrgRole, _ lang: String) async throws {
         let frame = try Self.frame(role, lang: lang, path: "/dashboard")
         let presenter = Presenter(lang: lang, table: frame.table, names: Self.names)
-        let page = DashboardPages.model(role: role, totals: Self.totals, events: Self.events, upcoming: Self.receivables, presenter: presenter, chinese: lang == "zh")
+        let page = DashboardPages.model(role: role, totals: Self.totals, events: Self.events, upcoming: Self.receivables, presenter: presenter)
         let html = try await Self.html("common/dashboard", ConsolePages.pageView(frame, title: "nav_dashboard", page: page))
         // What the page must say whatever the snapshot holds: the builder's cards for the role.
         #expect(page.stats.count == (role == .supplier || role == .bank ? 3 : 5))

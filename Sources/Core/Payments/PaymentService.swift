@@ -25,10 +25,12 @@ package enum PaymentService {
     /// Before a financing is approved (and so its payout instructed): on the e-CNY rail, the
     /// bank's wallet must hold the payout, and from `CASCADE_ECNY_SECOND_FACTOR_FROM_FEN` the
     /// approving person gives a code of their second factor (`otp`). A short balance, or a missing
-    /// or wrong code, refuses the approval before anything is signed.
-    package static func checkPayout(of financingId: TxID, by caller: Caller, otp: String?, app: Application) async throws {
+    /// or wrong code, refuses the approval before anything is signed. Answers the payment whose
+    /// amount the check reserved in the wallet (nil when nothing was reserved).
+    @discardableResult
+    package static func checkPayout(of financingId: TxID, by caller: Caller, otp: String?, app: Application) async throws -> String? {
         guard let f = try await app.requireSequencer().read({ $0.financings[financingId] }), f.status == .requested,
-              let route = try await payoutRoute(for: f, app: app), let ecny = route.rail as? EcnyRail else { return }
+              let route = try await payoutRoute(for: f, app: app), let ecny = route.rail as? EcnyRail else { return nil }
         if let from = ecny.secondFactorFromFen, f.payoutFen >= from {
             guard let otp, !otp.isEmpty else {
                 throw LedgerError(.otpRequired, "an e-CNY payout of \(Money.format(f.payoutFen)) needs the approving person's second factor: send the code as otp")
@@ -37,12 +39,12 @@ package enum PaymentService {
                 throw LedgerError(.unauthorized, "the second-factor code is wrong or was used already")
             }
         }
-        try await reserve([BalanceHolds.Hold(paymentId: firstPayoutId(of: f), kind: .payout, subjectId: f.id.description, amountFen: f.payoutFen)],
+        // The first attempt's id, as `instructPayout` will give it.
+        let payment = Payment.id(.payout, paying: f.id.description, to: f.supplierId)
+        try await reserve([BalanceHolds.Hold(paymentId: payment, kind: .payout, subjectId: f.id.description, amountFen: f.payoutFen)],
                           in: route.payer.account, on: ecny, for: "payout", app: app)
+        return payment
     }
-
-    /// The id of a financing's first payout attempt (a retry's has its own).
-    package static func firstPayoutId(of f: Financing) -> String { Payment.id(.payout, paying: f.id.description, to: f.supplierId) }
 
     /// Refuses unless the e-CNY wallet holds the payments' total beyond what earlier checks
     /// reserved for payments not yet settled, failed or returned; then reserves it, until each

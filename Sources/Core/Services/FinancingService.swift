@@ -21,16 +21,14 @@ package enum FinancingService {
     /// The approval itself, prepared alone or approved by a checker.
     package static func performApproval(_ payload: Payload, by caller: Caller, otp: String?, app: Application) async throws -> Outcome {
         guard case .approveFinancing(let id) = payload else { throw StoreDamage("approveFinancing payload") }
-        try await PaymentService.checkPayout(of: id, by: caller, otp: otp, app: app)
+        let reserved = try await PaymentService.checkPayout(of: id, by: caller, otp: otp, app: app)
         let outcome: Outcome
         do {
             outcome = try await LedgerService.submit(payload, by: caller, app: app)
         } catch let refused as LedgerError {
             // Refused: no payout follows, and what the check reserved is free at once. (Of
             // unknown fate, the reservation stays until the sweep knows.)
-            if let f = try? await app.requireSequencer().read({ $0.financings[id] }) {
-                try? await BalanceHolds.release([PaymentService.firstPayoutId(of: f)], on: app.sql)
-            }
+            if let reserved { try? await BalanceHolds.release([reserved], on: app.sql) }
             throw refused
         }
         await PaymentService.approved(outcome, app: app)

@@ -33,14 +33,14 @@ package enum DashboardPages: ConsoleArea {
         let page = model(role: viewer.role, totals: try await StatsQueries.totals(for: viewer, on: sql),
                          events: try await EventQueries.latest(for: viewer, limit: 8, offset: 0, on: sql),
                          upcoming: try await ReceivableQueries.list(.init(statuses: [.pending, .active, .overdue]), visibleTo: viewer, slice: Slice(limit: 6), on: sql),
-                         presenter: presenter, chinese: req.language == "zh")
+                         presenter: presenter)
         return try await render(req, "common/dashboard", title: "nav_dashboard", page: page)
     }
 
     /// The dashboard of an org of `role`: its totals as cards and charts, its latest events and
     /// the receivables due next, in the presenter's language.
     package static func model(role: OrgRole, totals stats: StatsQueries.Totals, events: [EventQueries.Event], upcoming: [Receivable],
-                              presenter: Presenter, chinese: Bool) -> DashboardPage {
+                              presenter: Presenter) -> DashboardPage {
         let tr = presenter.tr
         var cards = [Stat(label: tr("stat_outstanding"), value: Money.format(stats.outstandingFen))]
         switch role {
@@ -53,7 +53,7 @@ package enum DashboardPages: ConsoleArea {
         return DashboardPage(stats: cards,
                              byTierChart: Charts.bars(stats.byTier.map { (tr("tier") + " \($0.tier)", $0.outstandingFen) }, caption: tr("chart_by_tier")),
                              byMonthChart: Charts.bars(stats.byMonth.map { ($0.month, $0.outstandingFen) }, caption: tr("chart_by_month")),
-                             events: events.map { eventView($0, chinese: chinese) }, upcoming: upcoming.map(presenter.receivable))
+                             events: events.map { eventView($0, chinese: presenter.chinese) }, upcoming: upcoming.map(presenter.receivable))
     }
 
     package static func eventView(_ e: EventQueries.Event, chinese: Bool) -> EventView {
