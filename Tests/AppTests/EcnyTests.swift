@@ -179,6 +179,31 @@ import VaporTesting
         }
     }
 
+    /// Sixty approvals at once, five for each of twelve financings, on a wallet that holds five
+    /// payouts and a half: five financings are approved and paid, every other request is refused
+    /// (the financing approved already, or the balance reserved), none with a 5xx. A request
+    /// refused because another approved the same financing leaves that payout's reservation alone.
+    @Test func sixtyApprovalsAtOnceNeverReserveMoreThanTheWalletHolds() async throws {
+        try await DemoPlatform.with { d in
+            var financings: [String] = []
+            for _ in 0..<12 { financings.append(try await ApprovalTests.request(d, fen: 10_000_00)) }
+            let payout = try await d.call("bank", .GET, "/api/v1/financings/\(financings[0])")["payoutFen"]!.intValue!
+            _ = try await Self.connect(d, faults: WalletSandbox.Faults(settleMs: 60_000), bankBalance: 5 * payout + payout / 2)
+            let answers = try await withThrowingTaskGroup(of: (String, DemoPlatform.Answer).self) { group in
+                for f in financings {
+                    for _ in 0..<5 { group.addTask { (f, try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")) } }
+                }
+                return try await group.reduce(into: [(String, DemoPlatform.Answer)]()) { $0.append($1) }
+            }
+            #expect(Set(answers.filter { $0.1.status == .ok }.map(\.0)).count == 5)
+            #expect(answers.filter { $0.1.status == .ok }.count == 5)
+            #expect(answers.allSatisfy { $0.1.status == .ok || ($0.1.status == .conflict && ["financing_not_open", "insufficient_balance"].contains($0.1.code)) },
+                    "\(answers.filter { $0.1.status != .ok }.map { "\($0.1.status.code) \($0.1.code ?? "")" })")
+            #expect(try await Self.held(d) == 5 * payout)
+            #expect(try await d.chainAgrees())
+        }
+    }
+
     @Test func aLargePayoutNeedsTheApproversSecondFactor() async throws {
         try await DemoPlatform.with { d in
             _ = try await Self.connect(d, secondFactorFromFen: 1)

@@ -26,7 +26,8 @@ package enum PaymentService {
     /// bank's wallet must hold the payout, and from `CASCADE_ECNY_SECOND_FACTOR_FROM_FEN` the
     /// approving person gives a code of their second factor (`otp`). A short balance, or a missing
     /// or wrong code, refuses the approval before anything is signed. Answers the payment whose
-    /// amount the check reserved in the wallet (nil when nothing was reserved).
+    /// amount this check reserved in the wallet (nil when it reserved nothing: no e-CNY payout,
+    /// or another request for the same approval reserved it first).
     @discardableResult
     package static func checkPayout(of financingId: TxID, by caller: Caller, otp: String?, app: Application) async throws -> String? {
         guard let f = try await app.requireSequencer().read({ $0.financings[financingId] }), f.status == .requested,
@@ -41,9 +42,9 @@ package enum PaymentService {
         }
         // The first attempt's id, as `instructPayout` will give it.
         let payment = Payment.id(.payout, paying: f.id.description, to: f.supplierId)
-        try await reserve([BalanceHolds.Hold(paymentId: payment, kind: .payout, subjectId: f.id.description, amountFen: f.payoutFen)],
-                          in: route.payer.account, on: ecny, for: "payout", app: app)
-        return payment
+        let made = try await reserve([BalanceHolds.Hold(paymentId: payment, kind: .payout, subjectId: f.id.description, amountFen: f.payoutFen)],
+                                     in: route.payer.account, on: ecny, for: "payout", app: app)
+        return made.first
     }
 
     /// Refuses unless the e-CNY wallet holds the payments' total beyond what earlier checks
@@ -51,9 +52,11 @@ package enum PaymentService {
     /// payment is (or the check's operation does not go ahead). Short: `insufficient_balance`;
     /// the service out of reach: `unavailable` (never taken for a short balance). One wallet's
     /// checks take turns, so two payouts cannot both pass on one balance.
-    package static func reserve(_ holds: [BalanceHolds.Hold], in wallet: String, on ecny: EcnyRail, for what: String, app: Application) async throws {
+    /// Answers the payments it reserved (a payment reserved by an earlier check is not again).
+    @discardableResult
+    package static func reserve(_ holds: [BalanceHolds.Hold], in wallet: String, on ecny: EcnyRail, for what: String, app: Application) async throws -> [String] {
         let total = holds.reduce(Int64(0)) { $0 + $1.amountFen }
-        try await app.walletChecks.inTurn(for: "\(ecny.name)|\(wallet)") {
+        return try await app.walletChecks.inTurn(for: "\(ecny.name)|\(wallet)") {
             let balance: Int64?
             do { balance = try await ecny.balance(of: wallet) } catch { throw Unavailable("the e-CNY wallet service cannot be reached to check the balance: \(error)") }
             let held = try await BalanceHolds.held(in: wallet, rail: ecny.name, except: holds.map(\.paymentId), on: app.sql)
@@ -61,7 +64,7 @@ package enum PaymentService {
                 let reserved = held > 0 ? ", \(Money.format(held)) of it reserved for payments on their way" : ""
                 throw LedgerError(.insufficientBalance, "the e-CNY wallet \(wallet) holds \(balance.map(Money.format) ?? "nothing known")\(reserved), less than the \(what) of \(Money.format(total))")
             }
-            try await BalanceHolds.hold(holds, in: wallet, rail: ecny.name, nowMs: app.wallClock.nowMs(), on: app.sql)
+            return try await BalanceHolds.hold(holds, in: wallet, rail: ecny.name, nowMs: app.wallClock.nowMs(), on: app.sql)
         }
     }
 

@@ -26,9 +26,12 @@ package enum FinancingService {
         do {
             outcome = try await LedgerService.submit(payload, by: caller, app: app)
         } catch let refused as LedgerError {
-            // Refused: no payout follows, and what the check reserved is free at once. (Of
-            // unknown fate, the reservation stays until the sweep knows.)
-            if let reserved { try? await BalanceHolds.release([reserved], on: app.sql) }
+            // Refused: no payout follows from this request, and what its check reserved is free
+            // at once, unless another request approved the financing meanwhile (the hold is then
+            // that payout's). Of unknown fate, the reservation stays until the sweep knows.
+            if let reserved, try await app.requireSequencer().read({ $0.financings[id]?.status }) != .approved {
+                try? await BalanceHolds.release([reserved], on: app.sql)
+            }
             throw refused
         }
         await PaymentService.approved(outcome, app: app)

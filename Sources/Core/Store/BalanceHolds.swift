@@ -26,15 +26,19 @@ package enum BalanceHolds {
         return try await sql.totalFen(query)
     }
 
-    /// Reserves each payment's amount in the wallet (once: a payment held already stays as it was).
-    package static func hold(_ holds: [Hold], in wallet: String, rail: String, nowMs: Int64, on sql: any SQLDatabase) async throws {
+    /// Reserves each payment's amount in the wallet (once: a payment held already stays as it
+    /// was). Answers the payments this call held, not those held before it.
+    @discardableResult
+    package static func hold(_ holds: [Hold], in wallet: String, rail: String, nowMs: Int64, on sql: any SQLDatabase) async throws -> [String] {
+        var made: [String] = []
         for chunk in holds.chunked(500) {
             var query: SQLQueryString = "INSERT INTO balance_holds (payment_id, rail, wallet, kind, subject_id, amount_fen, created_ms) VALUES "
             for (k, h) in chunk.enumerated() {
                 query += (k > 0 ? ", " : "") + "(\(bind: h.paymentId), \(bind: rail), \(bind: wallet), \(bind: h.kind.rawValue), \(bind: h.subjectId), \(bind: h.amountFen), \(bind: nowMs))"
             }
-            try await sql.raw(query + " ON CONFLICT (payment_id) DO NOTHING").run()
+            made += try await sql.raw(query + " ON CONFLICT (payment_id) DO NOTHING RETURNING payment_id").all().map { try $0.decode(column: "payment_id", as: String.self) }
         }
+        return made
     }
 
     package static func release(_ payments: [String], on sql: any SQLDatabase) async throws {
