@@ -105,7 +105,8 @@ enum Platform {
         return sealer
     }
 
-    /// Genesis: the operator registers itself with a new key, and its first admin is created.
+    /// Genesis: the operator registers itself with a new key and sets the policy of format 2 (the
+    /// rules of 银发〔2025〕77号 on, SPEC §2), and its first admin is created.
     static func genesis(_ app: Application, sealer: SealerBox, name: String, creditCode: String, email: String, password: String) async throws -> OrgID {
         guard let vault = app.keyVault, let sequencer = app.sequencer else { throw ConfigurationError("the writer is not started") }
         let orgId = OrgID(UUID().uuidString.lowercased())!
@@ -115,6 +116,9 @@ enum Platform {
         let body = TransactionBody(orgId: orgId, keyId: signer.keyId, time: now, nonce: UUID().uuidString.lowercased(),
                                    payload: .registerOrg(RegisterOrgPayload(orgId: orgId, name: name, role: .operator, creditCode: creditCode, publicKey: signer.publicKey)))
         _ = try await sequencer.submit(try Transaction.sign(body, with: signer))
+        let policy = TransactionBody(orgId: orgId, keyId: signer.keyId, time: app.ledgerClock.nowMs(), nonce: UUID().uuidString.lowercased(),
+                                     payload: .setPolicy(.format2))
+        _ = try await sequencer.submit(try Transaction.sign(policy, with: signer))
         try await Accounts(sql: app.sql).createUser(org: orgId, email: email, name: name, role: .admin, password: password, nowMs: now)
         return orgId
     }

@@ -230,7 +230,8 @@ public struct ChainReplayer: Sendable {
         if let problem = parsed.headerProblem { throw fail(problem) }
         guard h.time >= lastTime else { throw fail("time \(h.time) is before the previous block's \(lastTime)") }
         if let late = block.transactions.first(where: { $0.body.time > h.time }) {
-            throw fail("transaction \(late.id) is later than its block")
+            throw ChainFailure(blockIndex: index, transactionId: late.id.description, transactionType: late.body.type,
+                               reason: "its time \(late.body.time) is later than its block's, \(h.time)")
         }
         var collected: [TxEffects] = []
         let refused = state.apply(contentsOf: block.transactions, onEffects: collectsEffects ? { collected.append($0) } : nil)
@@ -478,7 +479,7 @@ extension LedgerState {
         guard h.time >= tip.time else { throw fail("time \(h.time) is before the previous block's \(tip.time)") }
         let sealer = operatorKey
         for tx in block.transactions {
-            guard tx.body.time <= h.time else { throw fail("transaction \(tx.id) is later than its block", tx) }
+            guard tx.body.time <= h.time else { throw fail("its time \(tx.body.time) is later than its block's, \(h.time)", tx) }
             switch signingKeys.key(for: tx.body) {
             case .failure(let error): throw fail(error.message, tx, error.code)
             case .success(let key):

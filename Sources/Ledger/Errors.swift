@@ -19,6 +19,13 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case financingCutoff = "financing_cutoff"
     case duplicateInvoice = "duplicate_invoice"
     case orgSuspended = "org_suspended"
+    /// Format 2 (银发〔2025〕77号): a core enterprise in default issues nothing; a long term needs
+    /// the bank's review; an approval names its 中登网 filing.
+    case issuerInDefault = "issuer_in_default"
+    case termReviewRequired = "term_review_required"
+    case filingRequired = "filing_required"
+    /// An early payment not in the state the operation needs.
+    case earlyPaymentNotOpen = "early_payment_not_open"
     case idempotencyConflict = "idempotency_conflict"
     case payloadTooLarge = "payload_too_large"
     case validationFailed = "validation_failed"

@@ -22,6 +22,7 @@ public struct TxEffects: Sendable, Equatable {
     /// not only its tokens: its projection row is rewritten only then.
     public var receivableChanged = false
     public var financingIds: [TxID] = []
+    public var earlyPaymentIds: [TxID] = []
     public var creditLineId: TxID?
     public var orgId: OrgID?
     public var policyChanged = false
@@ -43,6 +44,7 @@ public struct LedgerState: Sendable {
     public internal(set) var receivables = JournaledDictionary<TxID, Receivable>()
     public internal(set) var tokens = TokenStore()
     public internal(set) var financings = JournaledDictionary<TxID, Financing>()
+    public internal(set) var earlyPayments = JournaledDictionary<TxID, EarlyPayment>()
     public internal(set) var operatorId: OrgID?
     /// Every transaction id on the chain: a repeat is refused.
     var transactionIds = TxIDSet()
@@ -53,6 +55,8 @@ public struct LedgerState: Sendable {
     public internal(set) var transactionCount = 0
     /// The financing request that holds each locked token.
     public internal(set) var openFinancingByToken = JournaledDictionary<TokenID, TxID>()
+    /// The early payment, requested or approved, that holds each locked token.
+    public internal(set) var openEarlyPaymentByToken = JournaledDictionary<TokenID, TxID>()
     /// While a block is being written: how to put the state back if its commit fails.
     var undo: UndoRecord?
     /// How many receivables were ever issued: the next one's number follows. (A live state no
@@ -84,6 +88,9 @@ public struct LedgerState: Sendable {
         var status: OrgStatus
         /// The key id's 16 hex digits as one word; nil for a key id of any other shape.
         var keyBits: UInt64?
+        /// Format 2: a default the operator recorded, and how many of its receivables are `overdue`.
+        var recordedDefault = false
+        var overdue = 0
     }
 
     struct BankAndCore: Hashable {

@@ -10,6 +10,9 @@ public enum Limits {
     public static let maxNameLength = 200
     public static let maxMemoLength = 500
     public static let maxReferenceLength = 128
+    /// A 中登网 registration number (SPEC §3), and the reasons of a term review or a recorded default.
+    public static let maxFilingNumberLength = 40
+    public static let maxReasonLength = 200
     public static let maxDocumentNumberLength = 100
     public static let maxFileNameLength = 255
     public static let maxNonceLength = 64

@@ -17,6 +17,10 @@ public struct Org: Sendable, Equatable {
     public var keyId: String
     public var status: OrgStatus
     public var registeredTx: TxID
+    /// A default the operator recorded for a core enterprise (`recordDefault`), and its reason.
+    /// An `overdue` receivable puts its issuer in default too; `LedgerState.inDefault` says both.
+    public var inDefault = false
+    public var defaultReason: String?
 }
 
 public enum CreditLineStatus: String, Sendable, Codable, CaseIterable {
@@ -96,8 +100,13 @@ public struct Receivable: Sendable, Equatable {
     public var memo: String?
     public var status: ReceivableStatus
     public var firstTokenId: TokenID
+    /// Format 2: issued with a term longer than `reviewTermDays`, so its financings need the
+    /// bank's term review.
+    public var termReview: Bool
+    /// The business date it became `overdue`, if it ever did: once settled, it was paid late.
+    public var overdueOn: BusinessDate?
 
-    public init(id: TxID, number: String, issuerId: OrgID, firstHolderId: OrgID, creditLineId: TxID, faceFen: Int64, paidFen: Int64, issueDate: BusinessDate, dueDate: BusinessDate, documents: [Document], memo: String?, status: ReceivableStatus, firstTokenId: TokenID) {
+    public init(id: TxID, number: String, issuerId: OrgID, firstHolderId: OrgID, creditLineId: TxID, faceFen: Int64, paidFen: Int64, issueDate: BusinessDate, dueDate: BusinessDate, documents: [Document], memo: String?, status: ReceivableStatus, firstTokenId: TokenID, termReview: Bool = false, overdueOn: BusinessDate? = nil) {
         self.id = id
         self.number = number
         self.issuerId = issuerId
@@ -111,6 +120,8 @@ public struct Receivable: Sendable, Equatable {
         self.memo = memo
         self.status = status
         self.firstTokenId = firstTokenId
+        self.termReview = termReview
+        self.overdueOn = overdueOn
     }
 }
 
@@ -146,6 +157,26 @@ public struct Token: Sendable, Equatable {
     }
 }
 
+/// A bank's registration of a financing's assignment at 中登网 (动产融资统一登记公示系统).
+public struct Filing: Sendable, Equatable {
+    public var number: String
+    public var filedOn: BusinessDate
+
+    public init(number: String, filedOn: BusinessDate) {
+        self.number = number
+        self.filedOn = filedOn
+    }
+
+    /// 1–40 characters of `0-9 A-Z a-z -` (SPEC §3).
+    public static func numberProblem(_ number: String) -> String? {
+        let ok = !number.isEmpty && number.utf8.count <= Limits.maxFilingNumberLength
+            && number.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D }
+        return ok ? nil : "must be 1 to \(Limits.maxFilingNumberLength) characters of 0-9, A-Z, a-z and -"
+    }
+
+    public var json: JSON { .object(["number": .string(number), "filedOn": .string(filedOn.description)]) }
+}
+
 public enum FinancingStatus: String, Sendable, Codable, CaseIterable {
     case requested, approved, paid, rejected, cancelled
 }
@@ -167,8 +198,14 @@ public struct Financing: Sendable, Equatable {
     /// The token the bank holds once the financing is approved.
     public var bankTokenId: TokenID?
     public var payoutReference: String?
+    /// 有追索权: the supplier answers to the bank if the core enterprise does not pay.
+    public var recourse: Bool
+    /// From the approval: the bank's 中登网 filing, and its term review's reason.
+    public var filing: Filing?
+    public var termReview: String?
 
-    public init(id: TxID, tokenId: TokenID, receivableId: TxID, supplierId: OrgID, bankId: OrgID, creditLineId: TxID, amountFen: Int64, rateBps: Int64, days: Int64, interestFen: Int64, payoutFen: Int64, status: FinancingStatus, requestedOn: BusinessDate, bankTokenId: TokenID? = nil, payoutReference: String? = nil) {
+    public init(id: TxID, tokenId: TokenID, receivableId: TxID, supplierId: OrgID, bankId: OrgID, creditLineId: TxID, amountFen: Int64, rateBps: Int64, days: Int64, interestFen: Int64, payoutFen: Int64, status: FinancingStatus, requestedOn: BusinessDate, bankTokenId: TokenID? = nil, payoutReference: String? = nil,
+                recourse: Bool = false, filing: Filing? = nil, termReview: String? = nil) {
         self.id = id
         self.tokenId = tokenId
         self.receivableId = receivableId
@@ -184,5 +221,48 @@ public struct Financing: Sendable, Equatable {
         self.requestedOn = requestedOn
         self.bankTokenId = bankTokenId
         self.payoutReference = payoutReference
+        self.recourse = recourse
+        self.filing = filing
+        self.termReview = termReview
+    }
+}
+
+public enum EarlyPaymentStatus: String, Sendable, Codable, CaseIterable {
+    case requested, approved, paid, rejected, cancelled
+}
+
+/// 提前付款 (SPEC §3): a supplier offers an active token to its issuer, to be paid now at the
+/// supplier's rate instead of at maturity. The amounts are fixed at request time.
+public struct EarlyPayment: Sendable, Equatable {
+    public var id: TxID
+    public var tokenId: TokenID
+    public var receivableId: TxID
+    public var supplierId: OrgID
+    public var issuerId: OrgID
+    public var amountFen: Int64
+    public var rateBps: Int64
+    public var days: Int64
+    public var discountFen: Int64
+    public var payoutFen: Int64
+    public var status: EarlyPaymentStatus
+    public var requestedOn: BusinessDate
+    /// The payment rail's reference, once confirmed.
+    public var reference: String?
+
+    public init(id: TxID, tokenId: TokenID, receivableId: TxID, supplierId: OrgID, issuerId: OrgID, amountFen: Int64, rateBps: Int64, days: Int64,
+                discountFen: Int64, payoutFen: Int64, status: EarlyPaymentStatus, requestedOn: BusinessDate, reference: String? = nil) {
+        self.id = id
+        self.tokenId = tokenId
+        self.receivableId = receivableId
+        self.supplierId = supplierId
+        self.issuerId = issuerId
+        self.amountFen = amountFen
+        self.rateBps = rateBps
+        self.days = days
+        self.discountFen = discountFen
+        self.payoutFen = payoutFen
+        self.status = status
+        self.requestedOn = requestedOn
+        self.reference = reference
     }
 }

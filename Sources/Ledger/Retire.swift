@@ -2,7 +2,8 @@
 /// grown past what memory should hold.
 ///
 /// A live state keeps tokens that can still move (pending, active, locked) and the spent token
-/// each pending offer came from, receivables not yet closed, financings not yet closed, and every
+/// each pending offer came from, receivables not yet closed, financings and early payments not yet
+/// closed, and every
 /// org and credit line. Everything else is retired: it stays in the database's projections, and
 /// the ids of past transactions are kept in a Bloom filter. Before a batch is applied, the writer
 /// asks `missing(for:)` what the batch refers to that memory no longer holds, loads it from the
@@ -48,12 +49,14 @@ extension LedgerState {
         }
         for (id, r) in receivables.storage where Self.isClosed(r.status) { receivables.removeValue(forKey: id) }
         for (id, f) in financings.storage where Self.isClosed(f.status) { financings.removeValue(forKey: id) }
+        for (id, e) in earlyPayments.storage where Self.isClosed(e.status) { earlyPayments.removeValue(forKey: id) }
         liveAtRetire = tokens.count
     }
 
     static func isLive(_ status: TokenStatus) -> Bool { status == .pending || status == .active || status == .locked }
     static func isClosed(_ status: ReceivableStatus) -> Bool { status == .settled || status == .rejected }
     static func isClosed(_ status: FinancingStatus) -> Bool { status == .paid || status == .rejected || status == .cancelled }
+    static func isClosed(_ status: EarlyPaymentStatus) -> Bool { status == .paid || status == .rejected || status == .cancelled }
 
     /// Live tokens, and the parent of each pending offer: answering an offer reads who sent it.
     func tokensKept() -> Set<TokenID> {
@@ -82,18 +85,25 @@ extension LedgerState {
             token(f.tokenId)
             if let b = f.bankTokenId { token(b) }
         }
+        func earlyPayment(_ id: TxID) {
+            guard let e = earlyPayments[id] else { recall.earlyPayments.insert(id); return }
+            token(e.tokenId)
+        }
         for tx in transactions {
             if !transactionIds.contains(tx.id), seen.mayContain(tx.id) { recall.transactionIds.insert(tx.id) }
             switch tx.body.payload {
             case .accept(let t), .reject(let t), .expireOffer(let t): token(t, parentToo: true)
-            case .transfer(let t, _, _, _), .split(let t, _), .requestFinancing(let t, _): token(t)
-            case .approveFinancing(let id), .rejectFinancing(let id), .cancelFinancing(let id), .confirmPayout(let id, _): financing(id)
+            case .transfer(let t, _, _, _), .split(let t, _), .requestFinancing(let t, _, _): token(t)
+            case .approveFinancing(let id, _, _), .rejectFinancing(let id), .cancelFinancing(let id), .confirmPayout(let id, _): financing(id)
             case .settle(let r, let ts, _):
                 if receivables[r] == nil { recall.receivables.insert(r) }
                 ts.forEach { token($0) }
             case .markOverdue(let r):
                 if receivables[r] == nil { recall.receivables.insert(r) }
-            case .registerOrg, .rotateKey, .setOrgStatus, .setPolicy, .grantCredit, .updateCredit, .issue: break
+            case .requestEarlyPayment(let t, _): token(t)
+            case .approveEarlyPayment(let id), .rejectEarlyPayment(let id), .cancelEarlyPayment(let id), .confirmEarlyPayment(let id, _):
+                earlyPayment(id)
+            case .registerOrg, .rotateKey, .setOrgStatus, .setPolicy, .grantCredit, .updateCredit, .issue, .recordDefault: break
             }
         }
         return recall
@@ -107,6 +117,7 @@ extension LedgerState {
         for t in found.tokens where tokens[t.id] == nil { tokens.insert(t) }
         for r in found.receivables where receivables[r.id] == nil { receivables[r.id] = r }
         for f in found.financings where financings[f.id] == nil { financings[f.id] = f }
+        for e in found.earlyPayments where earlyPayments[e.id] == nil { earlyPayments[e.id] = e }
         for id in found.transactionIds { _ = transactionIds.insert(id) }
     }
 }
@@ -116,11 +127,12 @@ public struct Recall: Sendable, Equatable {
     public var tokens = Set<TokenID>()
     public var receivables = Set<TxID>()
     public var financings = Set<TxID>()
+    public var earlyPayments = Set<TxID>()
     /// Ids the Bloom filter may have seen: the database says which the chain holds.
     public var transactionIds = Set<TxID>()
 
     public init() {}
-    public var isEmpty: Bool { tokens.isEmpty && receivables.isEmpty && financings.isEmpty && transactionIds.isEmpty }
+    public var isEmpty: Bool { tokens.isEmpty && receivables.isEmpty && financings.isEmpty && earlyPayments.isEmpty && transactionIds.isEmpty }
 
     /// What is asked for here and was not in `asked` (which takes it in), or nil when nothing
     /// new is: recalling stops there, since what the database did not hold it will not hold later.
@@ -129,6 +141,7 @@ public struct Recall: Sendable, Equatable {
         r.tokens = tokens.subtracting(asked.tokens)
         r.receivables = receivables.subtracting(asked.receivables)
         r.financings = financings.subtracting(asked.financings)
+        r.earlyPayments = earlyPayments.subtracting(asked.earlyPayments)
         r.transactionIds = transactionIds.subtracting(asked.transactionIds)
         if r.isEmpty { return nil }
         asked.formUnion(r)
@@ -139,6 +152,7 @@ public struct Recall: Sendable, Equatable {
         tokens.formUnion(other.tokens)
         receivables.formUnion(other.receivables)
         financings.formUnion(other.financings)
+        earlyPayments.formUnion(other.earlyPayments)
         transactionIds.formUnion(other.transactionIds)
     }
 }
@@ -148,12 +162,15 @@ public struct Recalled: Sendable {
     public var tokens: [Token] = []
     public var receivables: [Receivable] = []
     public var financings: [Financing] = []
+    public var earlyPayments: [EarlyPayment] = []
     public var transactionIds: [TxID] = []
 
-    public init(tokens: [Token] = [], receivables: [Receivable] = [], financings: [Financing] = [], transactionIds: [TxID] = []) {
+    public init(tokens: [Token] = [], receivables: [Receivable] = [], financings: [Financing] = [], earlyPayments: [EarlyPayment] = [],
+                transactionIds: [TxID] = []) {
         self.tokens = tokens
         self.receivables = receivables
         self.financings = financings
+        self.earlyPayments = earlyPayments
         self.transactionIds = transactionIds
     }
 }

@@ -3,10 +3,11 @@
 ///
 /// The bytes are canonical: objects in id order, and only what a live state keeps (whether or not
 /// this one had retired the rest yet), so two nodes at the same block write the same bytes and
-/// the same hash. Version 1 of the layout: little-endian integers, strings and byte strings
-/// preceded by their length, enums by their names.
+/// the same hash. Version 2 of the layout (version 1 without format 2's fields is refused, and
+/// the state is replayed instead): little-endian integers, strings and byte strings preceded by
+/// their length, booleans as one byte, enums by their names.
 extension LedgerState {
-    static let snapshotMagic = Array("cascade-checkpoint-1\n".utf8)
+    static let snapshotMagic = Array("cascade-checkpoint-2\n".utf8)
 
     /// The state at `tip` as snapshot bytes. Only a live state can be written down: a full
     /// replay does not keep its ids in chain order.
@@ -19,6 +20,9 @@ extension LedgerState {
         w.int(Int64(transactionCount)); w.int(Int64(issuedCount))
         for v in [policy.maxTermDays, policy.minTermDays, policy.minPieceFen, policy.maxFaceFen, policy.maxTier,
                   policy.acceptanceWindowDays, policy.financingCutoffDays, policy.graceDays] { w.int(v) }
+        w.optional(policy.reviewTermDays) { w.int($0) }
+        w.optional(policy.filingRequired) { w.bool($0) }
+        w.optional(policy.defaultBlocksIssue) { w.bool($0) }
 
         w.sorted(orgs.storage) { w.write($0) }
         w.sorted(creditLines.storage) { w.write($0) }
@@ -38,6 +42,9 @@ extension LedgerState {
         w.sorted(financings.storage.filter { !Self.isClosed($0.value.status) }) { w.write($0) }
         w.count(openFinancingByToken.count)
         for (token, id) in openFinancingByToken.storage.sorted(by: { $0.key < $1.key }) { w.token(token); w.tx(id) }
+        w.sorted(earlyPayments.storage.filter { !Self.isClosed($0.value.status) }) { w.write($0) }
+        w.count(openEarlyPaymentByToken.count)
+        for (token, id) in openEarlyPaymentByToken.storage.sorted(by: { $0.key < $1.key }) { w.token(token); w.tx(id) }
 
         var seen = seenIds!
         for id in recentIds { seen.insert(id) }
@@ -54,7 +61,7 @@ extension LedgerState {
     /// check (their hash, and the block's).
     public static func restore(snapshot bytes: [UInt8]) throws(SnapshotError) -> (state: LedgerState, tip: ChainTip) {
         let r = ByteReader(bytes)
-        guard Array(try r.take(snapshotMagic.count)) == snapshotMagic else { throw SnapshotError("not a snapshot of layout 1") }
+        guard Array(try r.take(snapshotMagic.count)) == snapshotMagic else { throw SnapshotError("not a snapshot of layout 2") }
         let tip = ChainTip(height: try r.int(), hash: try r.string(), time: try r.int())
         var s = LedgerState()
         s.operatorId = try r.optional { () throws(SnapshotError) in try r.org() }
@@ -62,6 +69,9 @@ extension LedgerState {
         var p = Policy()
         (p.maxTermDays, p.minTermDays, p.minPieceFen, p.maxFaceFen) = (try r.int(), try r.int(), try r.int(), try r.int())
         (p.maxTier, p.acceptanceWindowDays, p.financingCutoffDays, p.graceDays) = (try r.int(), try r.int(), try r.int(), try r.int())
+        p.reviewTermDays = try r.optional { () throws(SnapshotError) in try r.int() }
+        p.filingRequired = try r.optional { () throws(SnapshotError) in try r.bool() }
+        p.defaultBlocksIssue = try r.optional { () throws(SnapshotError) in try r.bool() }
         s.policy = p
 
         for _ in 0..<(try r.count()) { s.put(try r.orgValue()) }
@@ -70,13 +80,22 @@ extension LedgerState {
             let key = BankAndCore(bank: try r.org(), core: try r.org())
             s.linesByBankAndCore[key] = try (0..<(try r.count())).map { _ throws(SnapshotError) in try r.tx() }
         }
-        for _ in 0..<(try r.count()) { let x = try r.receivable(); s.receivables[x.id] = x }
+        for _ in 0..<(try r.count()) {
+            let x = try r.receivable()
+            s.receivables[x.id] = x
+            if x.status == .overdue {
+                guard s.orgFacts[x.issuerId] != nil else { throw SnapshotError("receivable \(x.id)'s issuer is not an org") }
+                s.countOverdue(x.issuerId, 1)
+            }
+        }
         for _ in 0..<(try r.count()) { s.openInvoices[try r.string()] = try r.tx() }
         let tokenCount = try r.count()
         s.tokens.reserveCapacity(tokenCount)
         for _ in 0..<tokenCount { s.tokens.insert(try r.token()) }
         for _ in 0..<(try r.count()) { let f = try r.financing(); s.financings[f.id] = f }
         for _ in 0..<(try r.count()) { s.openFinancingByToken[try r.tokenId()] = try r.tx() }
+        for _ in 0..<(try r.count()) { let e = try r.earlyPayment(); s.earlyPayments[e.id] = e }
+        for _ in 0..<(try r.count()) { s.openEarlyPaymentByToken[try r.tokenId()] = try r.tx() }
 
         var seen = SeenIds()
         for _ in 0..<(try r.count()) {
@@ -109,6 +128,7 @@ final class ByteWriter {
         out.append(contentsOf: b)
     }
     func string(_ s: String) { bytes(Array(s.utf8)) }
+    func bool(_ b: Bool) { out.append(b ? 1 : 0) }
     func optional<T>(_ v: T?, _ write: (T) -> Void) {
         out.append(v == nil ? 0 : 1)
         if let v { write(v) }
@@ -126,6 +146,7 @@ final class ByteWriter {
     func write(_ o: Org) {
         org(o.id); string(o.name); string(o.role.rawValue); string(o.creditCode); bytes(o.publicKey); string(o.keyId)
         string(o.status.rawValue); tx(o.registeredTx)
+        bool(o.inDefault); optional(o.defaultReason) { string($0) }
     }
 
     func write(_ l: CreditLine) {
@@ -144,6 +165,7 @@ final class ByteWriter {
         }
         optional(r.memo) { string($0) }
         string(r.status.rawValue); token(r.firstTokenId)
+        bool(r.termReview); optional(r.overdueOn) { date($0) }
     }
 
     func write(_ t: Token) {
@@ -155,6 +177,14 @@ final class ByteWriter {
         tx(f.id); token(f.tokenId); tx(f.receivableId); org(f.supplierId); org(f.bankId); tx(f.creditLineId); int(f.amountFen)
         int(f.rateBps); int(f.days); int(f.interestFen); int(f.payoutFen); string(f.status.rawValue); date(f.requestedOn)
         optional(f.bankTokenId) { token($0) }; optional(f.payoutReference) { string($0) }
+        bool(f.recourse)
+        optional(f.filing) { string($0.number); date($0.filedOn) }
+        optional(f.termReview) { string($0) }
+    }
+
+    func write(_ e: EarlyPayment) {
+        tx(e.id); token(e.tokenId); tx(e.receivableId); org(e.supplierId); org(e.issuerId); int(e.amountFen); int(e.rateBps); int(e.days)
+        int(e.discountFen); int(e.payoutFen); string(e.status.rawValue); date(e.requestedOn); optional(e.reference) { string($0) }
     }
 }
 
@@ -198,6 +228,13 @@ final class ByteReader {
         case let tag: throw SnapshotError("an optional's tag \(tag) at byte \(at - 1)")
         }
     }
+    func bool() throws(SnapshotError) -> Bool {
+        switch try take(1).first! {
+        case 0: return false
+        case 1: return true
+        case let b: throw SnapshotError("a boolean \(b) at byte \(at - 1)")
+        }
+    }
     func tx() throws(SnapshotError) -> TxID { TxID(try word(), try word(), try word(), try word()) }
     func tokenId() throws(SnapshotError) -> TokenID { TokenID(hi: try word(), lo: try word()) }
     func org() throws(SnapshotError) -> OrgID { OrgID(hi: try word(), lo: try word()) }
@@ -210,7 +247,8 @@ final class ByteReader {
 
     func orgValue() throws(SnapshotError) -> Org {
         Org(id: try org(), name: try string(), role: try name(OrgRole.self), creditCode: try string(), publicKey: try byteString(),
-            keyId: try string(), status: try name(OrgStatus.self), registeredTx: try tx())
+            keyId: try string(), status: try name(OrgStatus.self), registeredTx: try tx(),
+            inDefault: try bool(), defaultReason: try optional { () throws(SnapshotError) in try string() })
     }
 
     func creditLine() throws(SnapshotError) -> CreditLine {
@@ -228,7 +266,8 @@ final class ByteReader {
         }
         return Receivable(id: id, number: number, issuerId: issuer, firstHolderId: firstHolder, creditLineId: line, faceFen: face, paidFen: paid,
                           issueDate: issued, dueDate: due, documents: documents, memo: try optional { () throws(SnapshotError) in try string() },
-                          status: try name(ReceivableStatus.self), firstTokenId: try tokenId())
+                          status: try name(ReceivableStatus.self), firstTokenId: try tokenId(), termReview: try bool(),
+                          overdueOn: try optional { () throws(SnapshotError) in try date() })
     }
 
     func token() throws(SnapshotError) -> Token {
@@ -242,6 +281,16 @@ final class ByteReader {
                   amountFen: try int(), rateBps: try int(), days: try int(), interestFen: try int(), payoutFen: try int(),
                   status: try name(FinancingStatus.self), requestedOn: try date(),
                   bankTokenId: try optional { () throws(SnapshotError) in try tokenId() },
-                  payoutReference: try optional { () throws(SnapshotError) in try string() })
+                  payoutReference: try optional { () throws(SnapshotError) in try string() },
+                  recourse: try bool(),
+                  filing: try optional { () throws(SnapshotError) in Filing(number: try string(), filedOn: try date()) },
+                  termReview: try optional { () throws(SnapshotError) in try string() })
+    }
+
+    func earlyPayment() throws(SnapshotError) -> EarlyPayment {
+        EarlyPayment(id: try tx(), tokenId: try tokenId(), receivableId: try tx(), supplierId: try org(), issuerId: try org(), amountFen: try int(),
+                     rateBps: try int(), days: try int(), discountFen: try int(), payoutFen: try int(),
+                     status: try name(EarlyPaymentStatus.self), requestedOn: try date(),
+                     reference: try optional { () throws(SnapshotError) in try string() })
     }
 }

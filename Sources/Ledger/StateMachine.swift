@@ -130,13 +130,20 @@ extension LedgerState {
         case .transfer(let tokenId, let toOrgId, let amountFen, _):
             try transfer(tokenId: tokenId, to: toOrgId, amountFen: amountFen, ctx, &effects)
         case .split(let tokenId, let amounts): try split(tokenId: tokenId, amounts: amounts, ctx, &effects)
-        case .requestFinancing(let tokenId, let bankId): try requestFinancing(tokenId: tokenId, bankId: bankId, ctx, &effects)
-        case .approveFinancing(let id): try approveFinancing(id, ctx, &effects)
+        case .requestFinancing(let tokenId, let bankId, let recourse):
+            try requestFinancing(tokenId: tokenId, bankId: bankId, recourse: recourse ?? false, ctx, &effects)
+        case .approveFinancing(let id, let filing, let termReview): try approveFinancing(id, filing: filing, termReview: termReview, ctx, &effects)
         case .rejectFinancing(let id): try closeFinancing(id, as: .rejected, ctx, &effects)
         case .cancelFinancing(let id): try closeFinancing(id, as: .cancelled, ctx, &effects)
         case .confirmPayout(let id, let reference): try confirmPayout(id, reference: reference, ctx, &effects)
         case .settle(let receivableId, let tokenIds, _): try settle(receivableId: receivableId, tokenIds: tokenIds, ctx, &effects)
         case .markOverdue(let receivableId): try markOverdue(receivableId: receivableId, ctx, &effects)
+        case .recordDefault(let orgId, let inDefault, let reason): try recordDefault(orgId: orgId, inDefault: inDefault, reason: reason, ctx, &effects)
+        case .requestEarlyPayment(let tokenId, let rateBps): try requestEarlyPayment(tokenId: tokenId, rateBps: rateBps, ctx, &effects)
+        case .approveEarlyPayment(let id): try approveEarlyPayment(id, ctx, &effects)
+        case .rejectEarlyPayment(let id): try closeEarlyPayment(id, as: .rejected, ctx, &effects)
+        case .cancelEarlyPayment(let id): try closeEarlyPayment(id, as: .cancelled, ctx, &effects)
+        case .confirmEarlyPayment(let id, let reference): try confirmEarlyPayment(id, reference: reference, ctx, &effects)
         }
         transactionCount += 1
         return effects
@@ -215,7 +222,14 @@ extension LedgerState {
     /// Registers or updates an org, with the facts the rules check on every transaction.
     mutating func put(_ org: Org) {
         orgs[org.id] = org
-        orgFacts[org.id] = OrgFacts(role: org.role, status: org.status, keyBits: KeyIdText(org.keyId).word)
+        orgFacts[org.id] = OrgFacts(role: org.role, status: org.status, keyBits: KeyIdText(org.keyId).word,
+                                    recordedDefault: org.inDefault, overdue: orgFacts[org.id]?.overdue ?? 0)
+    }
+
+    /// A receivable of `issuer` became `overdue` (+1) or was paid from it (−1).
+    mutating func countOverdue(_ issuer: OrgID, _ change: Int) {
+        orgFacts[issuer]!.overdue += change
+        assert(orgFacts[issuer]!.overdue >= 0, "an issuer never has fewer than no overdue receivables")
     }
 
     /// Output `k` of the transaction; `id`, when the caller derived it already, is its id.
@@ -343,6 +357,9 @@ extension LedgerState {
     // MARK: - Core: issue and settle
 
     mutating func issue(_ p: IssuePayload, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        if policy.defaultCheckOn, let why = defaultReason(of: ctx.signerId) {
+            throw LedgerError(.issuerInDefault, "core enterprise \(ctx.signerId) is in default (\(why)); it issues nothing new until that ends")
+        }
         try counterparty(p.supplierId, role: .supplier, what: "supplier", ctx)
         guard let line = creditLines[p.creditLineId], line.coreId == ctx.signerId else {
             throw LedgerError(.notFound, "credit line \(p.creditLineId) is not one of yours")
@@ -381,7 +398,7 @@ extension LedgerState {
         receivables[id] = Receivable(id: id, number: number, issuerId: ctx.signerId, firstHolderId: p.supplierId,
                                      creditLineId: line.id, faceFen: p.faceFen, paidFen: 0, issueDate: p.issueDate,
                                      dueDate: p.dueDate, documents: p.documents, memo: p.memo, status: .pending,
-                                     firstTokenId: ctx.outputId(0))
+                                     firstTokenId: ctx.outputId(0), termReview: policy.reviewTermDays.map { term > $0 } ?? false)
         issuedCount += 1
         for number in numbers { openInvoices[number] = id }
         creditLines[line.id]!.usedFen = used
@@ -417,16 +434,28 @@ extension LedgerState {
                 financings[open]!.status = .cancelled
                 effects.financingIds.append(open)
             }
+            if let open = openEarlyPaymentByToken.removeValue(forKey: tokenId) {
+                earlyPayments[open]!.status = .cancelled
+                effects.earlyPaymentIds.append(open)
+            }
             setStatus(tokenId, .settled, ctx, &effects)
         }
-        receivables[receivableId]!.paidFen += total
-        assert(receivables[receivableId]!.paidFen <= receivable.faceFen, "never pay more than the face value")
-        if receivables[receivableId]!.paidFen == receivable.faceFen {
-            receivables[receivableId]!.status = .settled
+        pay(receivable, total, &effects)
+    }
+
+    /// `total` of `receivable` is paid (its pieces settled by the caller): `paidFen` grows, the
+    /// receivable is settled once it reaches the face value, and the credit line gets it back.
+    mutating func pay(_ receivable: Receivable, _ total: Int64, _ effects: inout TxEffects) {
+        let id = receivable.id
+        receivables[id]!.paidFen += total
+        assert(receivables[id]!.paidFen <= receivable.faceFen, "never pay more than the face value")
+        if receivables[id]!.paidFen == receivable.faceFen {
+            receivables[id]!.status = .settled
+            if receivable.status == .overdue { countOverdue(receivable.issuerId, -1) }
             releaseInvoices(receivable)
         }
         restoreCredit(receivable.creditLineId, total)
-        effects.receivableId = receivableId
+        effects.receivableId = id
         effects.receivableChanged = true
         effects.creditLineId = receivable.creditLineId
     }
@@ -525,7 +554,7 @@ extension LedgerState {
 
     // MARK: - Financing
 
-    mutating func requestFinancing(tokenId: TokenID, bankId: OrgID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func requestFinancing(tokenId: TokenID, bankId: OrgID, recourse: Bool, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let token = try heldToken(tokenId, status: .active, ctx)
         try counterparty(bankId, role: .bank, what: "bank", ctx)
         try beforeDue(token, ctx)
@@ -541,18 +570,19 @@ extension LedgerState {
         financings[id] = Financing(id: id, tokenId: token.id, receivableId: token.receivableId, supplierId: ctx.signerId,
                                    bankId: bankId, creditLineId: line.id, amountFen: quote.amountFen, rateBps: quote.rateBps,
                                    days: quote.days, interestFen: quote.interestFen, payoutFen: quote.payoutFen,
-                                   status: .requested, requestedOn: ctx.date, bankTokenId: nil, payoutReference: nil)
+                                   status: .requested, requestedOn: ctx.date, bankTokenId: nil, payoutReference: nil, recourse: recourse)
         setStatus(token.id, .locked, ctx, &effects)
         openFinancingByToken[token.id] = id
         effects.financingIds = [id]
         effects.receivableId = token.receivableId
     }
 
-    mutating func approveFinancing(_ id: TxID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+    mutating func approveFinancing(_ id: TxID, filing: Filing?, termReview: String?, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
         let f = try financing(id, of: \.bankId, ctx)
         try requireStatus(f, .requested)
         let token = tokens[f.tokenId]!
         assert(token.status == .locked, "an open financing holds its token locked")
+        try approvalConditions(f, filing: filing, termReview: termReview, on: ctx.date)
 
         setStatus(token.id, .spent, ctx, &effects)
         create(ctx, 0, from: token, receivableId: token.receivableId, holder: ctx.signerId, amountFen: token.amountFen,
@@ -560,8 +590,27 @@ extension LedgerState {
         financings[id]!.status = .approved
         openFinancingByToken[token.id] = nil
         financings[id]!.bankTokenId = ctx.outputId(0)
+        financings[id]!.filing = filing
+        financings[id]!.termReview = termReview
         effects.financingIds = [id]
         effects.receivableId = token.receivableId
+    }
+
+    /// What format 2 asks of an approval (77号), in SPEC order: the term review of a long-term
+    /// receivable, then the 中登网 filing, dated no later than `date`. (A prepared approval is tried
+    /// against the rules when it is prepared, so a maker learns of a missing filing at once.)
+    public func approvalConditions(_ f: Financing, filing: Filing?, termReview: String?, on date: BusinessDate) throws(LedgerError) {
+        if policy.termReviewOn, termReview == nil, let receivable = receivables[f.receivableId], receivable.termReview {
+            throw LedgerError(.termReviewRequired, "receivable \(receivable.number) runs \(receivable.issueDate.days(until: receivable.dueDate)) days, more than \(policy.reviewTermDays!); its financing needs the bank's term review, with its reason")
+        }
+        if policy.filingOn {
+            guard let filing else {
+                throw LedgerError(.filingRequired, "approving a financing needs the bank's 中登网 registration of the assignment: its number and date")
+            }
+            guard filing.filedOn <= date else {
+                throw LedgerError(.filingRequired, "the 中登网 registration is dated \(filing.filedOn), after the business date \(date); register first, then approve")
+            }
+        }
     }
 
     /// `rejectFinancing` (by the bank) and `cancelFinancing` (by the supplier) unlock the token.
@@ -598,7 +647,102 @@ extension LedgerState {
             throw LedgerError(.notYetDue, "receivable \(receivable.number) is \(max(0, late)) days past due; it becomes overdue after \(policy.graceDays)")
         }
         receivables[receivableId]!.status = .overdue
+        receivables[receivableId]!.overdueOn = ctx.date
+        countOverdue(receivable.issuerId, 1)
         effects.receivableId = receivableId
         effects.receivableChanged = true
+    }
+
+    // MARK: - Defaults (format 2)
+
+    /// Why `org` is in default, or nil: a default the operator recorded, or an `overdue` receivable.
+    public func defaultReason(of org: OrgID) -> String? {
+        guard let facts = orgFacts[org] else { return nil }
+        if facts.recordedDefault { return orgs[org]?.defaultReason ?? "recorded by the operator" }
+        if facts.overdue > 0 { return "\(facts.overdue) overdue receivable\(facts.overdue == 1 ? "" : "s")" }
+        return nil
+    }
+
+    mutating func recordDefault(orgId: OrgID, inDefault: Bool, reason: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let org = try existingOrg(orgId, "org")
+        guard org.role == .core else {
+            throw LedgerError(.invalidCounterparty, "org \(orgId) is a \(org.role.rawValue); a default is recorded for a core enterprise")
+        }
+        var record = orgs[orgId]!
+        record.inDefault = inDefault
+        record.defaultReason = inDefault ? reason : nil
+        put(record)
+        effects.orgId = orgId
+    }
+
+    // MARK: - Early payment (format 2)
+
+    mutating func requestEarlyPayment(tokenId: TokenID, rateBps: Int64, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let token = try heldToken(tokenId, status: .active, ctx)
+        try beforeDue(token, ctx)
+        let receivable = receivables[token.receivableId]!
+        guard orgFacts[receivable.issuerId]?.status == .active else {
+            throw LedgerError(.orgSuspended, "the issuer \(receivable.issuerId) is suspended")
+        }
+        guard (1...Limits.maxRateBps).contains(rateBps) else {
+            throw LedgerError(.amountOutOfRange, "rate \(rateBps) bps must be between 1 and \(Limits.maxRateBps) basis points")
+        }
+        let days = ctx.date.days(until: receivable.dueDate)
+        let discount = Money.discountInterestFen(amountFen: token.amountFen, rateBps: rateBps, days: days)
+        guard discount < token.amountFen else {
+            throw LedgerError(.amountOutOfRange, "at \(rateBps) bps over \(days) days the discount \(Money.format(discount)) would take the whole \(Money.format(token.amountFen))")
+        }
+
+        let id = ctx.txId
+        earlyPayments[id] = EarlyPayment(id: id, tokenId: token.id, receivableId: receivable.id, supplierId: ctx.signerId, issuerId: receivable.issuerId,
+                                         amountFen: token.amountFen, rateBps: rateBps, days: days, discountFen: discount,
+                                         payoutFen: token.amountFen - discount, status: .requested, requestedOn: ctx.date)
+        setStatus(token.id, .locked, ctx, &effects)
+        openEarlyPaymentByToken[token.id] = id
+        effects.earlyPaymentIds = [id]
+        effects.receivableId = token.receivableId
+    }
+
+    /// An early payment `party` of which is the signer, in `status`: only the issuer decides, only
+    /// the supplier withdraws.
+    func earlyPayment(_ id: TxID, of party: KeyPath<EarlyPayment, OrgID>, in status: EarlyPaymentStatus, _ ctx: Context) throws(LedgerError) -> EarlyPayment {
+        guard let e = earlyPayments[id] else { throw LedgerError(.notFound, "early payment \(id) does not exist") }
+        guard e[keyPath: party] == ctx.signerId else {
+            throw LedgerError(.notHolder, party == \EarlyPayment.issuerId ? "only the issuer decides early payment \(id)" : "only the supplier who asked withdraws early payment \(id)")
+        }
+        guard e.status == status else {
+            throw LedgerError(.earlyPaymentNotOpen, "early payment \(id) is \(e.status.rawValue), not \(status.rawValue)")
+        }
+        return e
+    }
+
+    mutating func approveEarlyPayment(_ id: TxID, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let e = try earlyPayment(id, of: \.issuerId, in: .requested, ctx)
+        try beforeDue(tokens[e.tokenId]!, ctx)
+        earlyPayments[id]!.status = .approved
+        effects.earlyPaymentIds = [id]
+        effects.receivableId = e.receivableId
+    }
+
+    /// `rejectEarlyPayment` (by the issuer) and `cancelEarlyPayment` (by the supplier) unlock the token.
+    mutating func closeEarlyPayment(_ id: TxID, as status: EarlyPaymentStatus, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let e = try earlyPayment(id, of: status == .rejected ? \.issuerId : \.supplierId, in: .requested, ctx)
+        setStatus(e.tokenId, .active, ctx, &effects)
+        openEarlyPaymentByToken[e.tokenId] = nil
+        earlyPayments[id]!.status = status
+        effects.earlyPaymentIds = [id]
+        effects.receivableId = e.receivableId
+    }
+
+    /// The payout reached the supplier: the piece is paid, early and for less.
+    mutating func confirmEarlyPayment(_ id: TxID, reference: String, _ ctx: Context, _ effects: inout TxEffects) throws(LedgerError) {
+        let e = try earlyPayment(id, of: \.issuerId, in: .approved, ctx)
+        assert(tokens[e.tokenId]?.status == .locked, "an approved early payment holds its token locked")
+        earlyPayments[id]!.status = .paid
+        earlyPayments[id]!.reference = reference
+        openEarlyPaymentByToken[e.tokenId] = nil
+        setStatus(e.tokenId, .settled, ctx, &effects)
+        pay(receivables[e.receivableId]!, e.amountFen, &effects)
+        effects.earlyPaymentIds = [id]
     }
 }

@@ -1,18 +1,21 @@
-/// The 19 ledger operations of SPEC §3–4.
+/// The ledger operations of SPEC §3–4: the 19 of format 1, and format 2's `recordDefault` and
+/// five of early payment.
 public enum TxType: String, Sendable, Codable, CaseIterable {
     case registerOrg, rotateKey, setOrgStatus, setPolicy
     case grantCredit, updateCredit
     case issue, accept, reject, transfer, split
     case requestFinancing, approveFinancing, rejectFinancing, cancelFinancing, confirmPayout
     case settle, expireOffer, markOverdue
+    case recordDefault
+    case requestEarlyPayment, approveEarlyPayment, rejectEarlyPayment, cancelEarlyPayment, confirmEarlyPayment
 
     /// The one org role that may sign this operation.
     public var signerRole: OrgRole {
         switch self {
-        case .registerOrg, .rotateKey, .setOrgStatus, .setPolicy, .expireOffer, .markOverdue: .operator
+        case .registerOrg, .rotateKey, .setOrgStatus, .setPolicy, .expireOffer, .markOverdue, .recordDefault: .operator
         case .grantCredit, .updateCredit, .approveFinancing, .rejectFinancing, .confirmPayout: .bank
-        case .issue, .settle: .core
-        case .accept, .reject, .transfer, .split, .requestFinancing, .cancelFinancing: .supplier
+        case .issue, .settle, .approveEarlyPayment, .rejectEarlyPayment, .confirmEarlyPayment: .core
+        case .accept, .reject, .transfer, .split, .requestFinancing, .cancelFinancing, .requestEarlyPayment, .cancelEarlyPayment: .supplier
         }
     }
 }
@@ -79,14 +82,21 @@ public enum Payload: Sendable, Equatable {
     case reject(tokenId: TokenID)
     case transfer(tokenId: TokenID, toOrgId: OrgID, amountFen: Int64, memo: String?)
     case split(tokenId: TokenID, amountsFen: [Int64])
-    case requestFinancing(tokenId: TokenID, bankId: OrgID)
-    case approveFinancing(financingId: TxID)
+    /// `recourse` as written: absent (nil) and `false` are two payloads, both without recourse.
+    case requestFinancing(tokenId: TokenID, bankId: OrgID, recourse: Bool? = nil)
+    case approveFinancing(financingId: TxID, filing: Filing? = nil, termReview: String? = nil)
     case rejectFinancing(financingId: TxID)
     case cancelFinancing(financingId: TxID)
     case confirmPayout(financingId: TxID, reference: String)
     case settle(receivableId: TxID, tokenIds: [TokenID], reference: String)
     case expireOffer(tokenId: TokenID)
     case markOverdue(receivableId: TxID)
+    case recordDefault(orgId: OrgID, inDefault: Bool, reason: String)
+    case requestEarlyPayment(tokenId: TokenID, rateBps: Int64)
+    case approveEarlyPayment(earlyPaymentId: TxID)
+    case rejectEarlyPayment(earlyPaymentId: TxID)
+    case cancelEarlyPayment(earlyPaymentId: TxID)
+    case confirmEarlyPayment(earlyPaymentId: TxID, reference: String)
 
     public var type: TxType {
         switch self {
@@ -109,13 +119,20 @@ public enum Payload: Sendable, Equatable {
         case .settle: .settle
         case .expireOffer: .expireOffer
         case .markOverdue: .markOverdue
+        case .recordDefault: .recordDefault
+        case .requestEarlyPayment: .requestEarlyPayment
+        case .approveEarlyPayment: .approveEarlyPayment
+        case .rejectEarlyPayment: .rejectEarlyPayment
+        case .cancelEarlyPayment: .cancelEarlyPayment
+        case .confirmEarlyPayment: .confirmEarlyPayment
         }
     }
 
     /// The token the transaction reads first, where it names one.
     var spentToken: TokenID? {
         switch self {
-        case .accept(let t), .reject(let t), .transfer(let t, _, _, _), .split(let t, _), .requestFinancing(let t, _), .expireOffer(let t): t
+        case .accept(let t), .reject(let t), .transfer(let t, _, _, _), .split(let t, _), .requestFinancing(let t, _, _), .expireOffer(let t),
+             .requestEarlyPayment(let t, _): t
         default: nil
         }
     }
@@ -175,9 +192,12 @@ public enum Payload: Sendable, Equatable {
                         ("memo", str(memo))])
         case .split(let tokenId, let amounts):
             return obj([("tokenId", id(tokenId)), ("amountsFen", .array(amounts.map(JSON.int)))])
-        case .requestFinancing(let tokenId, let bankId):
-            return obj([("tokenId", id(tokenId)), ("bankId", id(bankId))])
-        case .approveFinancing(let financingId), .rejectFinancing(let financingId), .cancelFinancing(let financingId):
+        case .requestFinancing(let tokenId, let bankId, let recourse):
+            return obj([("tokenId", id(tokenId)), ("bankId", id(bankId)), ("recourse", recourse.map(JSON.bool))])
+        case .approveFinancing(let financingId, let filing, let termReview):
+            return obj([("financingId", id(financingId)), ("filing", filing?.json),
+                        ("termReview", termReview.map { JSON.object(["reason": .string($0)]) })])
+        case .rejectFinancing(let financingId), .cancelFinancing(let financingId):
             return obj([("financingId", id(financingId))])
         case .confirmPayout(let financingId, let reference):
             return obj([("financingId", id(financingId)), ("reference", .string(reference))])
@@ -186,6 +206,14 @@ public enum Payload: Sendable, Equatable {
                         ("reference", .string(reference))])
         case .markOverdue(let receivableId):
             return obj([("receivableId", id(receivableId))])
+        case .recordDefault(let orgId, let inDefault, let reason):
+            return obj([("orgId", id(orgId)), ("inDefault", .bool(inDefault)), ("reason", .string(reason))])
+        case .requestEarlyPayment(let tokenId, let rateBps):
+            return obj([("tokenId", id(tokenId)), ("rateBps", .int(rateBps))])
+        case .approveEarlyPayment(let e), .rejectEarlyPayment(let e), .cancelEarlyPayment(let e):
+            return obj([("earlyPaymentId", id(e))])
+        case .confirmEarlyPayment(let e, let reference):
+            return obj([("earlyPaymentId", id(e)), ("reference", .string(reference))])
         }
     }
 }
@@ -255,6 +283,15 @@ struct FieldReader {
     }
 
     mutating func requiredInt(_ key: String) throws(LedgerError) -> Int64 { try int(key)! }
+
+    mutating func bool(_ key: String, optional: Bool = false) throws(LedgerError) -> Bool? {
+        guard let v = value(key) else {
+            if optional { return nil }
+            throw LedgerError.invalid(name(key), "is required")
+        }
+        guard case .bool(let b) = v else { throw LedgerError.invalid(name(key), "must be a boolean") }
+        return b
+    }
 
     mutating func format(_ key: String, optional: Bool = false, _ check: (String) -> Bool, _ expected: String) throws(LedgerError) -> String? {
         guard let s = try string(key, optional: optional) else { return nil }
@@ -338,6 +375,9 @@ extension Payload {
             policy.acceptanceWindowDays = try p.requiredInt("acceptanceWindowDays")
             policy.financingCutoffDays = try p.requiredInt("financingCutoffDays")
             policy.graceDays = try p.requiredInt("graceDays")
+            policy.reviewTermDays = try p.int("reviewTermDays", optional: true)
+            policy.filingRequired = try p.bool("filingRequired", optional: true)
+            policy.defaultBlocksIssue = try p.bool("defaultBlocksIssue", optional: true)
             try p.finish()
             self = .setPolicy(policy)
         case .grantCredit:
@@ -383,8 +423,25 @@ extension Payload {
             }
             self = .split(tokenId: tokenId, amountsFen: amounts)
         case .requestFinancing:
-            self = .requestFinancing(tokenId: try r.tokenRef("tokenId"), bankId: try r.orgId("bankId"))
-        case .approveFinancing: self = .approveFinancing(financingId: try r.txRef("financingId"))
+            self = .requestFinancing(tokenId: try r.tokenRef("tokenId"), bankId: try r.orgId("bankId"),
+                                     recourse: try r.bool("recourse", optional: true))
+        case .approveFinancing:
+            let financingId = try r.txRef("financingId")
+            var filing: Filing?
+            if let value = r.value("filing") {
+                var f = try r.nested(value, path: "payload.filing")
+                let number = try f.required("number", maxLength: Limits.maxFilingNumberLength)
+                if let problem = Filing.numberProblem(number) { throw LedgerError.invalid("payload.filing.number", problem) }
+                filing = Filing(number: number, filedOn: try f.date("filedOn")!)
+                try f.finish()
+            }
+            var termReview: String?
+            if let value = r.value("termReview") {
+                var t = try r.nested(value, path: "payload.termReview")
+                termReview = try t.required("reason", maxLength: Limits.maxReasonLength)
+                try t.finish()
+            }
+            self = .approveFinancing(financingId: financingId, filing: filing, termReview: termReview)
         case .rejectFinancing: self = .rejectFinancing(financingId: try r.txRef("financingId"))
         case .cancelFinancing: self = .cancelFinancing(financingId: try r.txRef("financingId"))
         case .confirmPayout:
@@ -403,6 +460,17 @@ extension Payload {
             self = .settle(receivableId: receivableId, tokenIds: tokenIds,
                            reference: try r.required("reference", maxLength: Limits.maxReferenceLength))
         case .markOverdue: self = .markOverdue(receivableId: try r.txRef("receivableId"))
+        case .recordDefault:
+            self = .recordDefault(orgId: try r.orgId("orgId"), inDefault: try r.bool("inDefault")!,
+                                  reason: try r.required("reason", maxLength: Limits.maxReasonLength))
+        case .requestEarlyPayment:
+            self = .requestEarlyPayment(tokenId: try r.tokenRef("tokenId"), rateBps: try r.requiredInt("rateBps"))
+        case .approveEarlyPayment: self = .approveEarlyPayment(earlyPaymentId: try r.txRef("earlyPaymentId"))
+        case .rejectEarlyPayment: self = .rejectEarlyPayment(earlyPaymentId: try r.txRef("earlyPaymentId"))
+        case .cancelEarlyPayment: self = .cancelEarlyPayment(earlyPaymentId: try r.txRef("earlyPaymentId"))
+        case .confirmEarlyPayment:
+            self = .confirmEarlyPayment(earlyPaymentId: try r.txRef("earlyPaymentId"),
+                                        reference: try r.required("reference", maxLength: Limits.maxReferenceLength))
         }
         try r.finish()
     }
@@ -553,7 +621,8 @@ extension TransactionBody {
         case .grantCredit(let core, _, _, _): orgs.insert(core)
         case .issue(let p): orgs.insert(p.supplierId)
         case .transfer(_, let to, _, _): orgs.insert(to)
-        case .requestFinancing(_, let bank): orgs.insert(bank)
+        case .requestFinancing(_, let bank, _): orgs.insert(bank)
+        case .recordDefault(let o, _, _): orgs.insert(o)
         default: break
         }
         return orgs

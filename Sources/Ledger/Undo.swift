@@ -94,6 +94,7 @@ extension LedgerState {
     private mutating func forEachJournal(_ act: JournalAct) {
         orgs.journal(act); orgFacts.journal(act); creditLines.journal(act); receivables.journal(act); financings.journal(act)
         linesByBankAndCore.journal(act); openInvoices.journal(act); openFinancingByToken.journal(act)
+        earlyPayments.journal(act); openEarlyPaymentByToken.journal(act)
     }
 }
 

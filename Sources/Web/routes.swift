@@ -35,6 +35,7 @@ package func routes(_ app: Application) throws {
         signedIn.get("orgs", ":id", "exposure", use: ExposureController.show)
         signedIn.post("orgs", ":id", "suspend", use: OrgController.suspend)
         signedIn.post("orgs", ":id", "activate", use: OrgController.activate)
+        signedIn.post("orgs", ":id", "default", use: OrgController.recordDefault)
         signedIn.get("orgs", ":id", "users", use: UserController.list)
         signedIn.post("orgs", ":id", "users", use: UserController.create)
         signedIn.post("orgs", ":id", "users", ":userId", "disable", use: UserController.disable)

@@ -5,30 +5,33 @@ import Testing
 @Suite struct ConformanceTests {
     @Test func validChainReplaysToTheExpectedState() throws {
         let replayer = try ChainReplayer.verify(export: Paths.vector("chain-valid.jsonl"), parallelism: 2).get()
-        let expected = try JSON.parse(Paths.vector("expected-state.json"))
         #expect(replayer.blockCount == 50)
-        let actual = replayer.state.snapshotJSON
-        for key in ["creditLines", "financings", "receivables", "tokens"] {
-            guard case .object(let want)? = expected[key], case .object(let got)? = actual[key] else {
-                Issue.record("missing \(key)")
-                continue
-            }
-            #expect(Set(got.keys) == Set(want.keys), "\(key) ids")
-            for (id, value) in want where got[id] != value {
-                Issue.record("\(key) \(id): expected \(value.canonicalString), got \(got[id]?.canonicalString ?? "nothing")")
-            }
-        }
+        for problem in replayer.state.snapshotJSON.differences(from: try JSON.parse(Paths.vector("expected-state.json"))) { Issue.record("\(problem)") }
+    }
+
+    /// Format 2: the compliance rules and early payment, from an independent implementation.
+    @Test func format2ChainReplaysToTheExpectedState() throws {
+        let replayer = try ChainReplayer.verify(export: Paths.vector("chain-valid.jsonl", in: Paths.vectors2), parallelism: 2).get()
+        #expect(replayer.blockCount == 21)
+        let expected = try JSON.parse(Paths.vector("expected-state.json", in: Paths.vectors2))
+        for problem in replayer.state.snapshotJSON.differences(from: expected) { Issue.record("\(problem)") }
+        #expect(replayer.state.snapshotJSON == expected, "every field of the format-2 state, and no other")
     }
 
     @Test(arguments: [
-        "amount-edited.jsonl", "tx-removed.jsonl", "block-reordered.jsonl", "bad-block-signature.jsonl",
-        "split-creates-value.jsonl", "double-spend.jsonl", "wrong-signer.jsonl", "regulator-transfers.jsonl",
-        "tx-replayed.jsonl", "sealed-with-retired-key.jsonl",
+        "approve-without-filing.jsonl", "long-term-without-review.jsonl", "filing-in-the-future.jsonl", "issue-while-recorded-in-default.jsonl",
+        "issue-while-overdue.jsonl", "early-payment-confirmed-by-another-core.jsonl", "early-paid-piece-moves.jsonl",
+        "early-payment-rate-zero.jsonl", "default-recorded-for-a-bank.jsonl", "recourse-not-boolean.jsonl", "amount-edited.jsonl",
+        "profile-named-after-genesis.jsonl", "profile-changed-in-genesis.jsonl",
     ])
-    func tamperedChainIsRefusedAtTheRightPlace(file: String) throws {
-        let manifest = try JSON.parse(Paths.vector("tampered/MANIFEST.json"))
+    func format2TamperedChainIsRefusedAtTheRightPlace(file: String) throws {
+        try refusedAtTheRightPlace(file, in: Paths.vectors2)
+    }
+
+    func refusedAtTheRightPlace(_ file: String, in set: URL) throws {
+        let manifest = try JSON.parse(Paths.vector("tampered/MANIFEST.json", in: set))
         let says = try #require(manifest[file]?["reference verifier says"]?.stringValue)
-        let result = ChainReplayer.verify(export: try Paths.vector("tampered/\(file)"), parallelism: 2)
+        let result = ChainReplayer.verify(export: try Paths.vector("tampered/\(file)", in: set), parallelism: 2)
         guard case .failure(let failure) = result else {
             Issue.record("\(file) was accepted")
             return
@@ -38,10 +41,20 @@ import Testing
         #expect(failure.description.hasPrefix(culprit), "\(file): \(failure) — reference: \(says)")
     }
 
-    @Test func tamperedManifestListsEveryFile() throws {
-        let manifest = try JSON.parse(Paths.vector("tampered/MANIFEST.json"))
+    @Test(arguments: [
+        "amount-edited.jsonl", "tx-removed.jsonl", "block-reordered.jsonl", "bad-block-signature.jsonl",
+        "split-creates-value.jsonl", "double-spend.jsonl", "wrong-signer.jsonl", "regulator-transfers.jsonl",
+        "tx-replayed.jsonl", "sealed-with-retired-key.jsonl",
+    ])
+    func tamperedChainIsRefusedAtTheRightPlace(file: String) throws {
+        try refusedAtTheRightPlace(file, in: Paths.vectors)
+    }
+
+    @Test(arguments: [Paths.vectors, Paths.vectors2])
+    func tamperedManifestListsEveryFile(set: URL) throws {
+        let manifest = try JSON.parse(Paths.vector("tampered/MANIFEST.json", in: set))
         guard case .object(let entries) = manifest else { throw LedgerError(.validationFailed, "manifest") }
-        let files = try FileManager.default.contentsOfDirectory(atPath: Paths.vectors.appendingPathComponent("tampered").path)
+        let files = try FileManager.default.contentsOfDirectory(atPath: set.appendingPathComponent("tampered").path)
             .filter { $0.hasSuffix(".jsonl") }
         #expect(Set(entries.keys.map(\.string)) == Set(files))
     }

@@ -262,12 +262,14 @@ package enum ApprovalService {
         return try await app.requireSequencer().read { state -> Subject? in
             func name(_ id: OrgID) -> String { state.orgs[id]?.name ?? id.description }
             switch operation {
-            case .ledger(.approveFinancing(let id)):
+            case .ledger(.approveFinancing(let id, let filing, let termReview)):
                 guard let f = state.financings[id], f.bankId == org else { throw LedgerError(.notFound, "no such financing at this bank") }
                 guard f.status == .requested else { throw LedgerError(.financingNotOpen, "financing \(id) is \(f.status.rawValue): only a requested one is approved") }
+                let filed = filing.map { (" 中登网 \($0.number) of \($0.filedOn)", "，中登网登记 \($0.number)（\($0.filedOn)）") } ?? ("", "")
+                let reviewed = termReview.map { ("; term review: \($0)", "；期限审查：\($0)") } ?? ("", "")
                 return Subject(action: .approveFinancing, amountFen: f.amountFen, id: id.description,
-                               summary: "Approve financing of \(y(f.amountFen)) for \(name(f.supplierId)) (payout \(y(f.payoutFen)), \(f.days) days at \(percent(f.rateBps)))",
-                               summaryZh: "批准 \(name(f.supplierId)) 的融资 \(y(f.amountFen))（放款 \(y(f.payoutFen))，\(f.days) 天，年利率 \(percent(f.rateBps))）")
+                               summary: "Approve financing of \(y(f.amountFen)) for \(name(f.supplierId)) (payout \(y(f.payoutFen)), \(f.days) days at \(percent(f.rateBps)))\(filed.0)\(reviewed.0)",
+                               summaryZh: "批准 \(name(f.supplierId)) 的融资 \(y(f.amountFen))（放款 \(y(f.payoutFen))，\(f.days) 天，年利率 \(percent(f.rateBps))）\(filed.1)\(reviewed.1)")
             case .ledger(.confirmPayout(let id, let reference)):
                 guard let f = state.financings[id], f.bankId == org else { throw LedgerError(.notFound, "no such financing at this bank") }
                 guard f.status == .approved else { throw LedgerError(.financingNotOpen, "financing \(id) is \(f.status.rawValue): only an approved one is paid out") }

@@ -5,22 +5,24 @@ import protocol Vapor.StorageKey
 
 /// Financing, from the supplier's request to the bank's payout.
 package enum FinancingService {
-    package static func request(_ tokenId: TokenID, from bankId: OrgID, by caller: Caller, app: Application) async throws -> Outcome {
-        try await LedgerService.submit(.requestFinancing(tokenId: tokenId, bankId: bankId), by: caller, app: app)
+    package static func request(_ tokenId: TokenID, from bankId: OrgID, recourse: Bool? = nil, by caller: Caller, app: Application) async throws -> Outcome {
+        try await LedgerService.submit(.requestFinancing(tokenId: tokenId, bankId: bankId, recourse: recourse), by: caller, app: app)
     }
 
     /// Waits for a checker when the bank's rules say so. Approved, the payout goes out on the
     /// bank's rail when it has one (checked first: an e-CNY wallet's balance, and from a threshold
-    /// the approving person's second factor, `otp`).
-    package static func approve(_ financingId: TxID, by caller: Caller, otp: String? = nil, app: Application) async throws -> Prepared<Outcome> {
-        let payload = Payload.approveFinancing(financingId: financingId)
+    /// the approving person's second factor, `otp`). The 中登网 `filing` and the `termReview`
+    /// reason travel with a prepared approval, and are checked when it is prepared.
+    package static func approve(_ financingId: TxID, filing: Filing? = nil, termReview: String? = nil, by caller: Caller, otp: String? = nil,
+                                app: Application) async throws -> Prepared<Outcome> {
+        let payload = Payload.approveFinancing(financingId: financingId, filing: filing, termReview: termReview)
         if let approval = try await ApprovalService.hold(.ledger(payload), by: caller, app: app) { return .pending(approval) }
         return .done(try await performApproval(payload, by: caller, otp: otp, app: app))
     }
 
     /// The approval itself, prepared alone or approved by a checker.
     package static func performApproval(_ payload: Payload, by caller: Caller, otp: String?, app: Application) async throws -> Outcome {
-        guard case .approveFinancing(let id) = payload else { throw StoreDamage("approveFinancing payload") }
+        guard case .approveFinancing(let id, _, _) = payload else { throw StoreDamage("approveFinancing payload") }
         let reserved = try await PaymentService.checkPayout(of: id, by: caller, otp: otp, app: app)
         let outcome: Outcome
         do {

@@ -69,6 +69,14 @@ package enum OnboardingService {
         return outcome
     }
 
+    /// `recordDefault`, signed by the operator, and its line in the audit log.
+    package static func recordDefault(_ payload: Payload, by viewer: Viewer, app: Application, address: String?) async throws -> Outcome {
+        guard case .recordDefault(let orgId, let inDefault, let reason) = payload else { throw StoreDamage("recordDefault payload") }
+        let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)
+        try await audit(viewer, inDefault ? "org.default" : "org.default-lifted", orgId, reason, app: app, address: address)
+        return outcome
+    }
+
     package static func setPolicy(_ fields: [JSONKey: JSON], by viewer: Viewer, app: Application, address: String?) async throws -> (TxID, Policy) {
         let payload = try StrictBody(fields: ["policy": .object(fields)], path: "", allowed: ["policy"]).payload(.setPolicy)
         let outcome = try await LedgerService.submit(payload, by: viewer.caller, app: app)

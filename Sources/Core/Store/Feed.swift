@@ -54,6 +54,7 @@ package enum Feed {
         func name(_ id: OrgID) -> String { state.orgs[id]?.name ?? id.description }
         func amount(_ id: TokenID) -> String { state.tokens[id].map { Money.format($0.amountFen) } ?? "?" }
         func financed(_ id: TxID, payout: Bool = false) -> String { state.financings[id].map { Money.format(payout ? $0.payoutFen : $0.amountFen) } ?? "?" }
+        func early(_ id: TxID, payout: Bool = false) -> String { state.earlyPayments[id].map { Money.format(payout ? $0.payoutFen : $0.amountFen) } ?? "?" }
         func number(_ id: TxID?) -> String { id.flatMap { state.receivables[$0]?.number } ?? "?" }
         let signer = name(tx.body.orgId)
         switch tx.body.payload {
@@ -75,9 +76,13 @@ package enum Feed {
             return zh ? "\(signer) 向 \(name(to)) 转让支付 \(Money.format(amountFen))" : "\(signer) paid \(Money.format(amountFen)) to \(name(to))"
         case .split(let t, let amounts):
             return zh ? "\(signer) 将 \(amount(t)) 拆分为 \(amounts.count) 份" : "\(signer) split \(amount(t)) into \(amounts.count) pieces"
-        case .requestFinancing(let t, let bank):
-            return zh ? "\(signer) 向 \(name(bank)) 申请融资 \(amount(t))" : "\(signer) asked \(name(bank)) to finance \(amount(t))"
-        case .approveFinancing(let f): return zh ? "\(signer) 批准融资 \(financed(f))" : "\(signer) approved financing of \(financed(f))"
+        case .requestFinancing(let t, let bank, let recourse):
+            let withRecourse = recourse == true
+            return zh ? "\(signer) 向 \(name(bank)) 申请\(withRecourse ? "有追索权" : "")融资 \(amount(t))"
+                : "\(signer) asked \(name(bank)) to finance \(amount(t))\(withRecourse ? " with recourse" : "")"
+        case .approveFinancing(let f, let filing, _):
+            let filed = filing.map { (zh ? "，中登网登记 " : ", 中登网 filing ") + $0.number } ?? ""
+            return zh ? "\(signer) 批准融资 \(financed(f))\(filed)" : "\(signer) approved financing of \(financed(f))\(filed)"
         case .rejectFinancing(let f): return zh ? "\(signer) 拒绝融资 \(financed(f))" : "\(signer) declined financing of \(financed(f))"
         case .cancelFinancing(let f): return zh ? "\(signer) 撤回融资申请 \(financed(f))" : "\(signer) withdrew its financing request of \(financed(f))"
         case .confirmPayout(let f, let reference):
@@ -87,6 +92,16 @@ package enum Feed {
             return zh ? "\(signer) 兑付凭证 \(number(r)) \(paid)（流水号 \(reference)）" : "\(signer) paid \(paid) on receivable \(number(r)) (reference \(reference))"
         case .expireOffer(let t): return zh ? "\(amount(t)) 的待签收凭证已过期退回" : "offer of \(amount(t)) expired"
         case .markOverdue(let r): return zh ? "凭证 \(number(r)) 已逾期" : "receivable \(number(r)) is overdue"
+        case .recordDefault(let o, let inDefault, let reason):
+            return zh ? "\(name(o)) \(inDefault ? "被记录为违约" : "违约记录已解除")：\(reason)"
+                : "\(name(o)) \(inDefault ? "recorded in default" : "no longer recorded in default"): \(reason)"
+        case .requestEarlyPayment(let t, let rate):
+            return zh ? "\(signer) 以年化 \(rate) bp 申请提前付款 \(amount(t))" : "\(signer) offered \(amount(t)) for early payment at \(rate) bps"
+        case .approveEarlyPayment(let e): return zh ? "\(signer) 同意提前付款 \(early(e))" : "\(signer) took the early payment of \(early(e))"
+        case .rejectEarlyPayment(let e): return zh ? "\(signer) 拒绝提前付款 \(early(e))" : "\(signer) declined the early payment of \(early(e))"
+        case .cancelEarlyPayment(let e): return zh ? "\(signer) 撤回提前付款申请 \(early(e))" : "\(signer) withdrew its early payment offer of \(early(e))"
+        case .confirmEarlyPayment(let e, let reference):
+            return zh ? "\(signer) 已提前付款 \(early(e, payout: true))（流水号 \(reference)）" : "\(signer) paid \(early(e, payout: true)) early (reference \(reference))"
         }
     }
 

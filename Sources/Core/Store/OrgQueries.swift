@@ -4,7 +4,7 @@ import SQLKit
 
 /// The orgs the chain registered. Every signed-in org may know the others' names and roles.
 package enum OrgQueries {
-    static let columns = "id, name, role, credit_code, status"
+    static let columns = "id, name, role, credit_code, status, in_default, default_reason"
 
     /// An org as the API shows it; an id no org has is not found.
     package static func find(_ id: OrgID, on sql: any SQLDatabase) async throws -> JSON {

@@ -24,27 +24,30 @@ package enum Projection {
         package let isInteger: Set<String>
     }
 
-    package static let orgs = Table(name: "orgs", columns: ["id", "name", "role", "credit_code", "public_key", "key_id", "status", "registered_tx"], isInteger: [])
+    package static let orgs = Table(name: "orgs", columns: ["id", "name", "role", "credit_code", "public_key", "key_id", "status", "registered_tx",
+                                                                  "in_default", "default_reason"], isInteger: ["in_default"])
     package static let creditLines = Table(name: "credit_lines", columns: ["id", "bank_id", "core_id", "limit_fen", "used_fen", "rate_bps", "expires_on", "status", "created_tx"],
                                    isInteger: ["limit_fen", "used_fen", "rate_bps"])
     package static let receivables = Table(name: "receivables", columns: ["id", "number", "issuer_id", "first_holder_id", "credit_line_id", "face_fen", "paid_fen", "issue_date",
-                                                                  "due_date", "documents", "memo", "status", "first_token_id"],
-                                   isInteger: ["face_fen", "paid_fen"])
+                                                                  "due_date", "documents", "memo", "status", "first_token_id", "term_review", "overdue_on"],
+                                   isInteger: ["face_fen", "paid_fen", "term_review"])
     package static let tokens = Table(name: "tokens", columns: ["id", "receivable_id", "parent_id", "holder_id", "amount_fen", "tier", "status", "created_tx", "spent_tx", "created_on"],
                               isInteger: ["amount_fen", "tier"])
     package static let financings = Table(name: "financings", columns: ["id", "token_id", "receivable_id", "supplier_id", "bank_id", "credit_line_id", "amount_fen", "rate_bps", "days",
-                                                                "interest_fen", "payout_fen", "status", "requested_on", "bank_token_id", "payout_reference"],
-                                  isInteger: ["amount_fen", "rate_bps", "days", "interest_fen", "payout_fen"])
+                                                                "interest_fen", "payout_fen", "status", "requested_on", "bank_token_id", "payout_reference",
+                                                                "recourse", "filing_number", "filed_on", "term_review_reason"],
+                                  isInteger: ["amount_fen", "rate_bps", "days", "interest_fen", "payout_fen", "recourse"])
     package static let policy = Table(name: "policy", columns: ["id", "body"], isInteger: ["id"])
 
     package static let all = [orgs, creditLines, receivables, tokens, financings, policy]
 
     package static func id(_ v: some CustomStringConvertible) -> Cell { .text(v.description) }
     package static func id(_ v: (some CustomStringConvertible)?) -> Cell { v.map { .text($0.description) } ?? .null }
+    package static func flag(_ b: Bool) -> Cell { .int(b ? 1 : 0) }
 
     package static func row(_ o: Org) -> [Cell] {
         [id(o.id), .text(o.name), .text(o.role.rawValue), .text(o.creditCode), .text(Base64.encode(o.publicKey)), .text(o.keyId),
-         .text(o.status.rawValue), id(o.registeredTx)]
+         .text(o.status.rawValue), id(o.registeredTx), flag(o.inDefault), id(o.defaultReason)]
     }
 
     package static func row(_ l: CreditLine) -> [Cell] {
@@ -55,7 +58,7 @@ package enum Projection {
         let documents = JSON.array(r.documents.map(\.json))
         return [id(r.id), .text(r.number), id(r.issuerId), id(r.firstHolderId), id(r.creditLineId), .int(r.faceFen), .int(r.paidFen),
                 id(r.issueDate), id(r.dueDate), .text(documents.canonicalString), r.memo.map(Cell.text) ?? .null, .text(r.status.rawValue),
-                id(r.firstTokenId)]
+                id(r.firstTokenId), flag(r.termReview), id(r.overdueOn)]
     }
 
     package static func row(_ t: Token) -> [Cell] {
@@ -66,7 +69,7 @@ package enum Projection {
     package static func row(_ f: Financing) -> [Cell] {
         [id(f.id), id(f.tokenId), id(f.receivableId), id(f.supplierId), id(f.bankId), id(f.creditLineId), .int(f.amountFen), .int(f.rateBps),
          .int(f.days), .int(f.interestFen), .int(f.payoutFen), .text(f.status.rawValue), id(f.requestedOn), id(f.bankTokenId),
-         f.payoutReference.map(Cell.text) ?? .null]
+         id(f.payoutReference), flag(f.recourse), id(f.filing?.number), id(f.filing?.filedOn), id(f.termReview)]
     }
 
     package static func row(_ p: Policy) -> [Cell] { [.int(1), .text(p.json.canonicalString)] }

@@ -36,31 +36,21 @@ package struct RowReader {
         }
     }
 
+    /// Read as the projection writes it (every column of `Projection.receivables`).
     package var receivable: Receivable {
-        get throws {
-            let documents: [Document] = try parsed("documents") { text in
-                guard case .array(let items)? = try? JSON.parse(text) else { return nil }
-                return items.compactMap { item -> Document? in
-                    guard let kind = item["kind"]?.stringValue.flatMap(DocumentKind.init(rawValue:)), let sha = item["sha256"]?.stringValue else { return nil }
-                    return Document(kind: kind, sha256: sha, number: item["number"]?.stringValue, fileName: item["fileName"]?.stringValue)
-                }
-            }
-            return Receivable(id: try parsed("id", TxID.init), number: try parsed("number", { $0 }), issuerId: try parsed("issuer_id", OrgID.init),
-                              firstHolderId: try parsed("first_holder_id", OrgID.init), creditLineId: try parsed("credit_line_id", TxID.init),
-                              faceFen: try int("face_fen"), paidFen: try int("paid_fen"), issueDate: try parsed("issue_date", BusinessDate.init),
-                              dueDate: try parsed("due_date", BusinessDate.init), documents: documents, memo: try text("memo"),
-                              status: try parsed("status", ReceivableStatus.init(rawValue:)), firstTokenId: try parsed("first_token_id", TokenID.init))
-        }
+        get throws { try projected(Projection.receivables, Projection.receivable) }
     }
 
+    /// Read as the projection writes it (every column of `Projection.financings`).
     package var financing: Financing {
-        get throws {
-            Financing(id: try parsed("id", TxID.init), tokenId: try parsed("token_id", TokenID.init), receivableId: try parsed("receivable_id", TxID.init),
-                      supplierId: try parsed("supplier_id", OrgID.init), bankId: try parsed("bank_id", OrgID.init),
-                      creditLineId: try parsed("credit_line_id", TxID.init), amountFen: try int("amount_fen"), rateBps: try int("rate_bps"),
-                      days: try int("days"), interestFen: try int("interest_fen"), payoutFen: try int("payout_fen"),
-                      status: try parsed("status", FinancingStatus.init(rawValue:)), requestedOn: try parsed("requested_on", BusinessDate.init),
-                      bankTokenId: try optional("bank_token_id", TokenID.init), payoutReference: try text("payout_reference"))
+        get throws { try projected(Projection.financings, Projection.financing) }
+    }
+
+    private func projected<T>(_ table: Projection.Table, _ read: ([Cell]) throws -> T) throws -> T {
+        do {
+            return try read(try Projection.cells(row, of: table))
+        } catch let error as Projection.RowError {
+            throw StoreDamage("\(self.table): \(error.description)")
         }
     }
 
@@ -73,11 +63,13 @@ package struct RowReader {
         }
     }
 
-    /// `{id, name, role, creditCode, status}`: what every signed-in org may know of another.
+    /// `{id, name, role, creditCode, status, inDefault, defaultReason}`: what every signed-in org
+    /// may know of another (a recorded default is public: it is disclosed, SPEC §5).
     package var org: JSON {
         get throws {
             ["id": .string(try parsed("id", { $0 })), "name": .string(try parsed("name", { $0 })), "role": .string(try parsed("role", { $0 })),
-             "creditCode": .string(try parsed("credit_code", { $0 })), "status": .string(try parsed("status", { $0 }))]
+             "creditCode": .string(try parsed("credit_code", { $0 })), "status": .string(try parsed("status", { $0 })),
+             "inDefault": .bool(try int("in_default") == 1), "defaultReason": try text("default_reason").map(JSON.string) ?? .null]
         }
     }
 }

@@ -25,6 +25,13 @@ extension Projection {
             if case .null = try cell(column) { return nil }
             return try text(column)
         }
+        package func flag(_ column: String) throws -> Bool {
+            switch try int(column) {
+            case 0: return false
+            case 1: return true
+            case let n: throw RowError(description: "\(table.name).\(column) holds \(n), not 0 or 1")
+            }
+        }
         package func int(_ column: String) throws -> Int64 {
             guard case .int(let n) = try cell(column) else { throw RowError(description: "\(table.name).\(column) is not an integer") }
             return n
@@ -62,7 +69,8 @@ extension Projection {
                           firstHolderId: try r.parsed("first_holder_id", OrgID.init), creditLineId: try r.parsed("credit_line_id", TxID.init),
                           faceFen: try r.int("face_fen"), paidFen: try r.int("paid_fen"), issueDate: try r.parsed("issue_date", BusinessDate.init),
                           dueDate: try r.parsed("due_date", BusinessDate.init), documents: documents, memo: try r.optionalText("memo"),
-                          status: try r.parsed("status", ReceivableStatus.init), firstTokenId: try r.parsed("first_token_id", TokenID.init))
+                          status: try r.parsed("status", ReceivableStatus.init), firstTokenId: try r.parsed("first_token_id", TokenID.init),
+                          termReview: try r.flag("term_review"), overdueOn: try r.optional("overdue_on", BusinessDate.init))
     }
 
     package static func financing(_ row: [Cell]) throws -> Financing {
@@ -73,7 +81,13 @@ extension Projection {
                          amountFen: try r.int("amount_fen"), rateBps: try r.int("rate_bps"), days: try r.int("days"),
                          interestFen: try r.int("interest_fen"), payoutFen: try r.int("payout_fen"),
                          status: try r.parsed("status", FinancingStatus.init), requestedOn: try r.parsed("requested_on", BusinessDate.init),
-                         bankTokenId: try r.optional("bank_token_id", TokenID.init), payoutReference: try r.optionalText("payout_reference"))
+                         bankTokenId: try r.optional("bank_token_id", TokenID.init), payoutReference: try r.optionalText("payout_reference"),
+                         recourse: try r.flag("recourse"), filing: try filing(r), termReview: try r.optionalText("term_review_reason"))
+    }
+
+    private static func filing(_ r: Reader) throws -> Filing? {
+        guard let number = try r.optionalText("filing_number") else { return nil }
+        return Filing(number: number, filedOn: try r.parsed("filed_on", BusinessDate.init))
     }
 
     /// A stored row's cells, in the table's column order.

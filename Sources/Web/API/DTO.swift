@@ -17,13 +17,15 @@ package enum DTO {
          "firstHolderId": .string(r.firstHolderId.description), "creditLineId": .string(r.creditLineId.description),
          "faceFen": .int(r.faceFen), "paidFen": .int(r.paidFen), "issueDate": .string(r.issueDate.description),
          "dueDate": .string(r.dueDate.description), "status": .string(r.status.rawValue), "memo": r.memo.map(JSON.string) ?? .null,
-         "documents": .array(r.documents.map(\.json))]
+         "documents": .array(r.documents.map(\.json)), "termReview": .bool(r.termReview)]
     }
 
     package static func financing(_ f: Financing) -> JSON {
         ["id": .string(f.id.description), "tokenId": .string(f.tokenId.description), "supplierId": .string(f.supplierId.description),
          "bankId": .string(f.bankId.description), "amountFen": .int(f.amountFen), "rateBps": .int(f.rateBps), "days": .int(f.days),
-         "interestFen": .int(f.interestFen), "payoutFen": .int(f.payoutFen), "status": .string(f.status.rawValue)]
+         "interestFen": .int(f.interestFen), "payoutFen": .int(f.payoutFen), "status": .string(f.status.rawValue),
+         "recourse": .bool(f.recourse), "filing": f.filing?.json ?? .null,
+         "termReview": f.termReview.map { JSON.object(["reason": .string($0)]) } ?? .null]
     }
 
     package static func creditLine(_ l: CreditLine) -> JSON {

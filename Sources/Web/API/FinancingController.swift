@@ -22,13 +22,13 @@ package enum FinancingController {
         DTO.financing(try await find(try req.txIdParameter(), try await req.viewer(), on: req.application.sql)).response()
     }
 
-    /// `POST /financings {tokenId, bankId}`: rate, days, interest and payout are fixed now.
+    /// `POST /financings {tokenId, bankId, recourse?}`: rate, days, interest and payout are fixed now.
     @Sendable package static func create(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        guard case .requestFinancing(let tokenId, let bankId) = try StrictBody(req, allowed: ["tokenId", "bankId"]).payload(.requestFinancing) else {
-            throw StoreDamage("requestFinancing payload")
-        }
-        return DTO.outcome(try await FinancingService.request(tokenId, from: bankId, by: viewer.caller, app: req.application)).response(status: .created)
+        let payload = try StrictBody(req, allowed: ["tokenId", "bankId", "recourse"]).payload(.requestFinancing)
+        guard case .requestFinancing(let tokenId, let bankId, let recourse) = payload else { throw StoreDamage("requestFinancing payload") }
+        return DTO.outcome(try await FinancingService.request(tokenId, from: bankId, recourse: recourse, by: viewer.caller, app: req.application))
+            .response(status: .created)
     }
 
     package static func decide(_ req: Request, _ decision: (TxID, Caller, Application) async throws -> Prepared<Outcome>) async throws -> Response {
@@ -37,11 +37,19 @@ package enum FinancingController {
         return try await decision(try req.txIdParameter(), viewer.caller, req.application).response()
     }
 
-    /// `POST /financings/{id}/approve {otp?}`: `otp`, the approver's code, for an e-CNY payout above the threshold.
+    /// `POST /financings/{id}/approve {filing?: {number, filedOn}, termReview?: {reason}, otp?}`: the
+    /// bank's 中登网 filing and term review (77号), read by the ledger's own reader; `otp`, the
+    /// approver's code, for an e-CNY payout above the threshold.
     @Sendable package static func approve(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        let otp = try StrictBody(req, allowed: ["otp"]).string("otp", maxLength: 32, optional: true)
-        return try await FinancingService.approve(try req.txIdParameter(), by: viewer.caller, otp: otp, app: req.application).response()
+        let id = try req.txIdParameter()
+        var body = try StrictBody(req, allowed: ["otp", "filing", "termReview"])
+        let otp = try body.string("otp", maxLength: 32, optional: true)
+        body.fields["otp"] = nil
+        guard case .approveFinancing(_, let filing, let termReview) = try body.payload(.approveFinancing, adding: ["financingId": .string(id.description)]) else {
+            throw StoreDamage("approveFinancing payload")
+        }
+        return try await FinancingService.approve(id, filing: filing, termReview: termReview, by: viewer.caller, otp: otp, app: req.application).response()
     }
     @Sendable package static func reject(req: Request) async throws -> Response { try await decide(req) { .done(try await FinancingService.reject($0, by: $1, app: $2)) } }
     @Sendable package static func cancel(req: Request) async throws -> Response { try await decide(req) { .done(try await FinancingService.cancel($0, by: $1, app: $2)) } }

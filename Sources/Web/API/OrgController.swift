@@ -46,6 +46,17 @@ package enum OrgController {
     @Sendable package static func suspend(req: Request) async throws -> Response { try await setStatus(.suspended, req) }
     @Sendable package static func activate(req: Request) async throws -> Response { try await setStatus(.active, req) }
 
+    /// `POST /orgs/{id}/default {inDefault, reason}`: the operator records a core enterprise's
+    /// default known outside the ledger, or lifts it (77号: it issues nothing while in default).
+    @Sendable package static func recordDefault(req: Request) async throws -> Response {
+        let viewer = try await req.viewer()
+        let orgId = try req.orgIdParameter()
+        let payload = try StrictBody(req, allowed: ["inDefault", "reason"]).payload(.recordDefault, adding: ["orgId": .string(orgId.description)])
+        let outcome = try await OnboardingService.recordDefault(payload, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
+        return JSON.object(["transactionId": .string(outcome.effects.transactionId.description),
+                            "org": try await OrgQueries.find(orgId, on: req.application.sql)]).response()
+    }
+
     package static func audit(_ req: Request, _ viewer: Viewer, _ action: String, _ org: OrgID?, _ detail: String) async throws {
         try await OnboardingService.audit(viewer, action, org, detail, app: req.application, address: req.remoteAddress?.ipAddress)
     }
@@ -60,7 +71,7 @@ package enum OrgController {
     /// `PUT /policy`: the whole policy, every field of SPEC §2.
     @Sendable package static func setPolicy(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
-        let body = try StrictBody(req, allowed: Set(Policy().json.objectValue?.keys.map(\.string) ?? []))
+        let body = try StrictBody(req, allowed: Set(Policy.format2.json.objectValue?.keys.map(\.string) ?? []))
         let (tx, policy) = try await OnboardingService.setPolicy(body.fields, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
         return JSON.object(["transactionId": .string(tx.description), "policy": policy.json]).response()
     }

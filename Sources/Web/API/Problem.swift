@@ -87,7 +87,7 @@ extension ErrorCode {
         case .forbidden, .notHolder, .csrfFailed: 403
         case .notFound: 404
         case .tokenNotActive, .financingNotOpen, .insufficientCredit, .creditLineUnusable, .noCreditLine,
-            .tierLimitExceeded, .pastDue, .notYetDue, .financingCutoff, .duplicateInvoice, .orgSuspended,
+            .tierLimitExceeded, .pastDue, .notYetDue, .financingCutoff, .duplicateInvoice, .orgSuspended, .issuerInDefault, .termReviewRequired, .filingRequired, .earlyPaymentNotOpen,
             .idempotencyConflict, .approvalNotPending, .insufficientBalance:
             409
         case .payloadTooLarge: 413
