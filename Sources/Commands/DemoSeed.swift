@@ -29,7 +29,12 @@ enum DemoSeed {
         Member(key: "bank", email: "bank@cascade.demo", name: "江南商业银行", role: .bank, creditCode: CreditCode.complete("91320000MA1K00006")!),
         Member(key: "bank2", email: "bank2@cascade.demo", name: "沪上保理", role: .bank, creditCode: CreditCode.complete("91310000MA1K00007")!),
         Member(key: "regulator", email: "regulator@cascade.demo", name: "地方金融监管局", role: .regulator, creditCode: CreditCode.complete("11320000MA1K00008")!),
+        Member(key: "core2", email: "core2@cascade.demo", name: "苏南机电集团", role: .core, creditCode: CreditCode.complete("91320500MA1K00009")!),
     ]
+
+    /// How far back the demo's history starts: 苏南机电集团's receivables, one paid on time and one
+    /// now overdue, and a default recorded and lifted, all before today.
+    static let historyDays: Int64 = 35
 
     /// The checkers of the two orgs whose operations wait for a second person (四眼原则): 江南商业银行
     /// (every bank action) and 华东重工集团 (issuing from ¥1,000,000.00, and settling). The orgs'
@@ -58,8 +63,13 @@ enum DemoSeed {
     }
 
     /// Seeds an empty ledger: the orgs and their admins, two credit lines at different rates,
-    /// receivables spread over three tiers, offers waiting in inboxes, and one financing paid out.
+    /// receivables spread over three tiers, offers waiting in inboxes, one financing paid out, and
+    /// a 200-day receivable financed with recourse, a term review and its 中登网 filing. Before that,
+    /// from `historyDays` ago, the second core enterprise's history: a receivable paid on time, a
+    /// default recorded and lifted, and a receivable now overdue, so that it issues nothing new.
     static func seed(_ app: Application, sealer: Platform.SealerBox) async throws {
+        let clock = app.ledgerClock as? AdjustableClock
+        clock?.rewind(days: historyDays)
         let op = members[0]
         let opId = try await Platform.genesis(app, sealer: sealer, name: op.name, creditCode: op.creditCode, email: op.email, password: password)
         let accounts = Accounts(sql: app.sql)
@@ -80,6 +90,7 @@ enum DemoSeed {
         func run(_ who: String, _ payload: Payload) async throws -> Outcome {
             try await LedgerService.submit(payload, by: callers[who]!, app: app)
         }
+        try await history(of: callers, run: run, clock: clock)
         let today = BusinessDate(epochMs: app.ledgerClock.nowMs())
         let core = callers["core"]!.orgId, tier1 = callers["tier1"]!.orgId, tier2 = callers["tier2"]!.orgId, tier3 = callers["tier3"]!.orgId
         let line = try await run("bank", .grantCredit(coreId: core, limitFen: 50_000_000_00, rateBps: 350, expiresOn: today.adding(days: 2 * 366))).effects.creditLineId!
@@ -104,12 +115,47 @@ enum DemoSeed {
         let pieces = try await run("tier1", .split(tokenId: second, amountsFen: [200_000_00, 300_000_00])).effects.createdTokens
         let request = try await run("tier1", .requestFinancing(tokenId: pieces[0], bankId: callers["bank"]!.orgId))
         let financing = request.effects.financingIds[0]
-        _ = try await run("bank", .approveFinancing(financingId: financing))
+        _ = try await run("bank", .approveFinancing(financingId: financing, filing: Filing(number: "0457-2026-000801", filedOn: today)))
         _ = try await run("bank", .confirmPayout(financingId: financing, reference: "CNAPS-DEMO-0001"))
         // 3: offers waiting: a new receivable in the first supplier's inbox, a payment in the second's.
         _ = try await issue(250_000_00, dueIn: 120, invoice: "INV-2026-0003", memo: "电机支架")
         _ = try await run("tier1", .transfer(tokenId: pieces[1], toOrgId: tier2, amountFen: 80_000_00, memo: "模具费"))
+        // 4: a 200-day receivable (77号: more than six months needs the bank's term review),
+        // financed with recourse at 沪上保理, with the review and the 中登网 filing on the approval.
+        let longTerm = try await issue(2_000_000_00, dueIn: 200, invoice: "INV-2026-0004", memo: "大型压力机 整机")
+        _ = try await run("tier1", .accept(tokenId: longTerm))
+        let longRequest = try await run("tier1", .requestFinancing(tokenId: longTerm, bankId: callers["bank2"]!.orgId, recourse: true))
+        _ = try await run("bank2", .approveFinancing(financingId: longRequest.effects.financingIds[0],
+                                                      filing: Filing(number: "0457-2026-000802", filedOn: today),
+                                                      termReview: "大型装备交付验收周期长，已核验购销合同与分批验收单"))
         try await fourEyes(app, orgs: callers.mapValues(\.orgId), nowMs: now)
+    }
+
+    /// 苏南机电集团's history, from `historyDays` ago to today: a line from 江南商业银行; a
+    /// receivable paid on its due date; a default the operator recorded (a bond) and lifted; and a
+    /// receivable unpaid since ten days ago, overdue now. The clock ends at the present.
+    static func history(of callers: [String: Caller], run: (String, Payload) async throws -> Outcome, clock: AdjustableClock?) async throws {
+        guard let clock else { return }
+        let start = BusinessDate(epochMs: clock.nowMs())
+        let core2 = callers["core2"]!.orgId, tier1 = callers["tier1"]!.orgId
+        let line = try await run("bank", .grantCredit(coreId: core2, limitFen: 10_000_000_00, rateBps: 450, expiresOn: start.adding(days: 2 * 366))).effects.creditLineId!
+        func issue(_ faceFen: Int64, dueIn days: Int64, invoice: String, memo: String) async throws -> (TxID, TokenID) {
+            let doc = Document(kind: .invoice, sha256: Hashing.sha256Hex(Array(invoice.utf8)), number: invoice, fileName: "\(invoice).pdf")
+            let outcome = try await run("core2", .issue(IssuePayload(supplierId: tier1, creditLineId: line, faceFen: faceFen, issueDate: start,
+                                                                     dueDate: start.adding(days: days), documents: [doc], memo: memo)))
+            _ = try await run("tier1", .accept(tokenId: outcome.effects.createdTokens[0]))
+            return (outcome.effects.transactionId, outcome.effects.createdTokens[0])
+        }
+        let (paid, paidToken) = try await issue(80_000_00, dueIn: 5, invoice: "INV-SN-2026-0101", memo: "控制柜 首批")
+        let (late, _) = try await issue(120_000_00, dueIn: historyDays - 10, invoice: "INV-SN-2026-0102", memo: "伺服电机")
+        try clock.move(to: start.adding(days: 5))
+        _ = try await run("core2", .settle(receivableId: paid, tokenIds: [paidToken], reference: "CNAPS-SN-0001"))
+        try clock.move(to: start.adding(days: 10))
+        _ = try await run("operator", .recordDefault(orgId: core2, inDefault: true, reason: "2026 年度第一期中期票据未按期兑付"))
+        try clock.move(to: start.adding(days: 12))
+        _ = try await run("operator", .recordDefault(orgId: core2, inDefault: false, reason: "票据本息已兑付，解除违约记录"))
+        clock.catchUp(to: clock.nowMs() + (historyDays - 12) * 86_400_000)
+        _ = try await run("operator", .markOverdue(receivableId: late))
     }
 
     /// The checkers, and which operations wait for them: 江南商业银行's every bank action (a new

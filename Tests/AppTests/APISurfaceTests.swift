@@ -66,7 +66,7 @@ import VaporTesting
                 seen += page.items.compactMap { $0["id"]?.stringValue }
                 cursor = page["nextCursor"]?.stringValue
             } while cursor != nil && seen.count < 100
-            #expect(seen.count == 8 && Set(seen).count == 8)
+            #expect(seen.count == DemoSeed.members.count && Set(seen).count == DemoSeed.members.count)
             for bad in ["limit=0", "limit=201", "limit=abc", "cursor=zzz", "cursor=WyJhIl0", "status=lost"] {
                 let answer = try await d.call("regulator", .GET, "/api/v1/tokens?\(bad)")
                 #expect(answer.status == .unprocessableEntity && answer.code == "validation_failed", "\(bad)")
@@ -220,16 +220,22 @@ import VaporTesting
     @Test func exportsShowWhatTheCallerMaySee() async throws {
         try await DemoPlatform.with { d in
             let (_, all) = try await Self.csv(d, "regulator", "/api/v1/exports/receivables.csv")
-            #expect(all.count == 4 && all[0].hasPrefix("\"编号 number\"") && all[1].contains("华东重工集团"))
+            #expect(all.count == 7 && all[0].hasPrefix("\"编号 number\"") && all.contains { $0.contains("华东重工集团") } && all.contains { $0.contains("苏南机电集团") })
             let (_, tier3) = try await Self.csv(d, "tier3", "/api/v1/exports/receivables.csv")
             #expect(tier3.count == 2)
             let (_, tokens) = try await Self.csv(d, "tier1", "/api/v1/exports/tokens.csv")
             let live = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.count + (try await d.call("tier1", .GET, "/api/v1/tokens?status=pending").items.count)
                 + (try await d.call("tier1", .GET, "/api/v1/tokens?status=spent").items.count) + (try await d.call("tier1", .GET, "/api/v1/tokens?status=locked").items.count)
+                + (try await d.call("tier1", .GET, "/api/v1/tokens?status=settled").items.count)
             #expect(tokens.count == live + 1)
             let (_, registry) = try await Self.csv(d, "regulator", "/api/v1/exports/registry-filing.csv")
-            #expect(registry.count == 2 && registry[1].contains(DemoSeed.members[2].creditCode) && registry[1].contains(DemoSeed.members[5].creditCode)
-                    && registry[1].contains("应收账款转让") && registry[1].contains("\"200000.00\""))
+            // Every approved financing, with its 中登网 filing: 江南商业银行's of ¥200,000.00 and
+            // 沪上保理's 200-day one, with recourse and its term review.
+            let atBank = try #require(registry.first { $0.contains(DemoSeed.members[5].creditCode) })
+            #expect(registry.count == 3 && atBank.contains(DemoSeed.members[2].creditCode) && atBank.contains("应收账款转让") && atBank.contains("\"200000.00\"")
+                    && atBank.contains("\"0457-2026-000801\"") && atBank.contains("无追索权"))
+            let longTerm = try #require(registry.first { $0.contains("0457-2026-000802") })
+            #expect(longTerm.contains("有追索权") && longTerm.contains("大型装备交付验收周期长"))
             #expect(try await Self.csv(d, "tier1", "/api/v1/exports/registry-filing.csv").0 == .forbidden)
             // An org's admin reads its own org's audit log, what the operator did to it included;
             // one of its members does not.
@@ -245,7 +251,7 @@ import VaporTesting
             try await d.app.testing().test(.GET, "/api/v1/exports/audit-log.csv", headers: ["Authorization": "Bearer \(memberKey)"]) { res in #expect(res.status == .forbidden) }
             let (_, audit) = try await Self.csv(d, "operator", "/api/v1/exports/audit-log.csv")
             #expect(audit.count >= 1)
-            let r = try await d.call("core", .GET, "/api/v1/receivables").items.first { $0["number"] == .string("CAS-2026-000001") }!["id"]!.stringValue!
+            let r = try await d.call("core", .GET, "/api/v1/receivables").items.first { $0["memo"] == .string("齿轮箱壳体 第一批") }!["id"]!.stringValue!
             let (_, clearing) = try await Self.csv(d, "core", "/api/v1/receivables/\(r)/clearing.csv")
             #expect(clearing.count == 4)  // header, tier 1 change, tier 2 change, tier 3
             let (_, mine) = try await Self.csv(d, "tier3", "/api/v1/receivables/\(r)/clearing.csv")

@@ -391,7 +391,8 @@ import VaporTesting
 
     @Test func whatTheLedgerWouldRefuseTodayIsRefusedAtOnceNotHeld() async throws {
         try await DemoPlatform.with(fourEyes: true) { d in
-            let line = try await d.call("bank", .GET, "/api/v1/credit-lines").items.first!["id"]!.stringValue!
+            let core = d.orgs["core"]!.description
+            let line = try await d.call("bank", .GET, "/api/v1/credit-lines").items.first { $0["coreId"] == .string(core) }!["id"]!.stringValue!
             let height = await d.height
             // A rate over 100% and an expiry in the past: the ledger's refusal, now, and no approval.
             let bad = try await d.call("bank", .PATCH, "/api/v1/credit-lines/\(line)", #"{"expiresOn":"2000-01-01","limitFen":1,"rateBps":10001,"status":"active"}"#)

@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 import Testing
 import Vapor
 
@@ -27,9 +28,19 @@ import Vapor
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID()).json")
         defer { try? FileManager.default.removeItem(at: out) }
         try await run(["verify", "--file", Self.vectors.appendingPathComponent("chain-valid.jsonl").path, "--state-out", out.path])
-        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? NSDictionary
-        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.vectors.appendingPathComponent("expected-state.json"))) as? NSDictionary
-        #expect(written != nil && written == expected)
+        let written = try JSON.parse(Array(Data(contentsOf: out)))
+        let expected = try JSON.parse(Array(Data(contentsOf: Self.vectors.appendingPathComponent("expected-state.json"))))
+        #expect(written.differences(from: expected) == [])
+    }
+
+    /// Format 2: `--state-out` writes exactly the sections and fields of `vectors-2`'s expected state.
+    @Test func verifyAcceptsTheFormat2ChainAndWritesItsExpectedStateExactly() async throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID()).json")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let vectors2 = Self.vectors.deletingLastPathComponent().appendingPathComponent("vectors-2")
+        try await run(["verify", "--file", vectors2.appendingPathComponent("chain-valid.jsonl").path, "--state-out", out.path])
+        let written = try JSON.parse(Array(Data(contentsOf: out)))
+        #expect(written == (try JSON.parse(Array(Data(contentsOf: vectors2.appendingPathComponent("expected-state.json"))))))
     }
 
     @Test func verifyFailsOnATamperedChain() async throws {

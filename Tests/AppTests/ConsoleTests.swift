@@ -161,7 +161,7 @@ import VaporTesting
             #expect(holdings.contains("<td>2026-11-30</td>"))
             #expect(holdings.contains("<span class=\"badge s-active\">Active</span>"))
             let core = try await Self.session(d, "core")
-            let r = try await d.call("core", .GET, "/api/v1/receivables").items.first { $0["number"] == .string("CAS-2026-000001") }!["id"]!.stringValue!
+            let r = try await d.call("core", .GET, "/api/v1/receivables").items.first { $0["memo"] == .string("齿轮箱壳体 第一批") }!["id"]!.stringValue!
             let detail = try await Self.get(d, core, "/receivables/\(r)").html
             // The tree: one node per token, each with its id.
             let nodes = detail.components(separatedBy: "data-token-id=\"").count - 1

@@ -14,6 +14,8 @@ import VaporTesting
 /// `cascade demo` does, on a clock the test moves; an API key for each demo user (the checkers'
 /// as `bank-checker` and `core-checker`). Unless `fourEyes`, no operation waits for a checker:
 /// the tests of the ledger's rules act alone, and the maker-checker tests ask for the demo's rules.
+/// Unless `compliance`, the policy is set back to format 1's once seeded (no 中登网 filing, term
+/// review or default check): the tests of 77号's rules ask for them.
 struct DemoPlatform: Sendable {
     let app: Application
     let clock: FakeClock
@@ -30,7 +32,7 @@ struct DemoPlatform: Sendable {
         }
     }
 
-    static func with(ownDatabase: Bool = false, fourEyes: Bool = false, _ body: (DemoPlatform) async throws -> Void) async throws {
+    static func with(ownDatabase: Bool = false, fourEyes: Bool = false, compliance: Bool = false, _ body: (DemoPlatform) async throws -> Void) async throws {
         try await TestDatabase.with(ownDatabase: ownDatabase) { app in
             try await configure(app)
             let clock = FakeClock("2026-09-01")
@@ -54,6 +56,10 @@ struct DemoPlatform: Sendable {
                 keys["\(c.key)-checker"] = try await accounts.createAPIKey(for: try Accounts.caller(row, viaAPIKey: false), name: "tests", nowMs: 0).secret
             }
             if !fourEyes { try await app.sql.raw("DELETE FROM approval_rules").run() }
+            if !compliance {
+                let op = try await app.sql.raw("SELECT id, org_id, email, name, role FROM users WHERE email = 'operator@cascade.demo'").first()!
+                _ = try await LedgerService.submit(.setPolicy(Policy()), by: try Accounts.caller(op, viaAPIKey: false), app: app)
+            }
             let platform = DemoPlatform(app: app, clock: clock, keys: keys, orgs: orgs)
             do {
                 try await body(platform)

@@ -215,22 +215,32 @@ extension ObserverTests {
     @Test func anOrgsExposureByCoreAndBank() async throws {
         try await DemoPlatform.with { d in
             let tier1 = d.orgs["tier1"]!.description, core = d.orgs["core"]!.description, bank = d.orgs["bank"]!.description
+            let core2 = d.orgs["core2"]!.description, bank2 = d.orgs["bank2"]!.description
             let e = try await d.call("regulator", .GET, "/api/v1/orgs/\(tier1)/exposure")
             // The demo: tier 1 keeps ¥600,000 of the first receivable and ¥220,000 of the second, and has the
-            // third, ¥250,000, offered to it: all owed by the one core enterprise.
+            // third, ¥250,000, offered to it, all owed by 华东重工集团; and ¥120,000 overdue at 苏南机电集团.
             let holdings = e["holdings"]!.arrayValue!
-            #expect(holdings.count == 1 && holdings[0]["coreId"] == .string(core) && holdings[0]["outstandingFen"] == .int(1_070_000_00))
+            #expect(holdings.count == 2 && holdings.contains { $0["coreId"] == .string(core) && $0["outstandingFen"] == .int(1_070_000_00) }
+                    && holdings.contains { $0["coreId"] == .string(core2) && $0["outstandingFen"] == .int(120_000_00) })
+            // It financed ¥200,000 without recourse at 江南商业银行 and the 200-day ¥2,000,000 with recourse at
+            // 沪上保理: that one is its contingent liability until the core enterprise pays the bank.
             let financed = e["financedAsSupplier"]!.arrayValue!
-            #expect(financed.count == 1 && financed[0]["bankId"] == .string(bank) && financed[0]["amountFen"] == .int(200_000_00))
-            #expect(try await d.call("regulator", .GET, "/api/v1/orgs/\(bank)/exposure")["financedAsBank"]!.arrayValue![0]["supplierId"] == .string(tier1))
-            #expect(try await d.call("regulator", .GET, "/api/v1/orgs/\(core)/exposure")["issuedOutstandingFen"] == .int(1_750_000_00))
+            #expect(financed.count == 2 && financed.contains { $0["bankId"] == .string(bank) && $0["amountFen"] == .int(200_000_00) && $0["withRecourseFen"] == .int(0) }
+                    && financed.contains { $0["bankId"] == .string(bank2) && $0["withRecourseFen"] == .int(2_000_000_00) && $0["withoutRecourseFen"] == .int(0) })
+            #expect(e["contingentFen"] == .int(2_000_000_00))
+            let atBank = try await d.call("regulator", .GET, "/api/v1/orgs/\(bank)/exposure")
+            #expect(atBank["financedAsBank"]!.arrayValue![0]["supplierId"] == .string(tier1) && atBank["financedAsBank"]!.arrayValue![0]["withoutRecourseFen"] == .int(200_000_00))
+            #expect(try await d.call("regulator", .GET, "/api/v1/orgs/\(core)/exposure")["issuedOutstandingFen"] == .int(3_750_000_00))
+            let page = try await ConsoleTests.get(d, try await ConsoleTests.session(d, "regulator"), "/orgs/\(tier1)/exposure").html
+            #expect(page.contains("id=\"exposure-contingent\"") && page.contains("¥2,000,000.00"))
             #expect(try await d.call("tier1", .GET, "/api/v1/orgs/\(tier1)/exposure").status == .ok)
             #expect(try await d.call("tier2", .GET, "/api/v1/orgs/\(tier1)/exposure").code == "forbidden")
             // Totals by core enterprise, and financing cost by bank and tier.
             let stats = try await d.call("regulator", .GET, "/api/v1/stats")
-            #expect(stats["byCore"]?.arrayValue?.first?["coreId"] == .string(core) && stats["byCore"]?.arrayValue?.first?["outstandingFen"] == .int(1_750_000_00))
+            #expect(stats["byCore"]?.arrayValue?.contains { $0["coreId"] == .string(core) && $0["outstandingFen"] == .int(3_750_000_00) } == true)
             let cost = try #require(stats["financingCost"]?.arrayValue)
-            #expect(cost.count == 1 && cost[0]["bankId"] == .string(bank) && cost[0]["tier"] == .int(1) && cost[0]["averageRateBps"] == .int(350))
+            #expect(cost.count == 2 && cost.contains { $0["bankId"] == .string(bank) && $0["tier"] == .int(1) && $0["averageRateBps"] == .int(350) }
+                    && cost.contains { $0["bankId"] == .string(bank2) && $0["averageRateBps"] == .int(420) })
         }
     }
 }

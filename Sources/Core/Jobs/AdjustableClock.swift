@@ -23,6 +23,12 @@ package final class AdjustableClock: LedgerClock, @unchecked Sendable {
         lock.withLock { offsetMs = max(offsetMs, ms - base.nowMs()) }
     }
 
+    /// Sets the clock `days` back: only for seeding a history on an empty chain, before anything
+    /// is written (`catchUp` then brings it to the present again).
+    package func rewind(days: Int64) {
+        lock.withLock { offsetMs -= days * 86_400_000 }
+    }
+
     /// Moves the business date forward to `day` (the same time of day); refuses to go back.
     package func move(to day: BusinessDate) throws {
         try lock.withLock {

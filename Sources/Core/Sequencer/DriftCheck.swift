@@ -157,6 +157,7 @@ package final class DriftCheck: Sendable {
             for t in effects.tokens { mark(Projection.tokens, t) }
             if let r = effects.receivableId, effects.receivableChanged { mark(Projection.receivables, r) }
             for f in effects.financingIds { mark(Projection.financings, f) }
+            for e in effects.earlyPaymentIds { mark(Projection.earlyPayments, e) }
             if let l = effects.creditLineId { mark(Projection.creditLines, l) }
             if let o = effects.orgId { mark(Projection.orgs, o) }
             if effects.policyChanged { mark(Projection.policy, 1) }

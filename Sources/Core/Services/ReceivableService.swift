@@ -49,6 +49,7 @@ package enum ReceivableService {
     /// refused, those before it stand and the error says so: settling again pays the rest.
     /// Waits for a checker when the core's rules say so.
     package static func settle(_ receivableId: TxID, tokenIds: [TokenID]?, reference: String, by viewer: Viewer, app: Application) async throws -> Prepared<Settlement> {
+        try viewer.require(.core, to: "settle")
         guard try await ReceivableQueries.find(receivableId, visibleTo: viewer, on: app.sql) != nil else {
             throw LedgerError(.notFound, "no such receivable")
         }

@@ -36,6 +36,11 @@ package enum Feed {
             orgs.insert(f.supplierId)
             orgs.insert(f.bankId)
         }
+        for id in effects.earlyPaymentIds {
+            guard let e = state.earlyPayments[id] else { continue }
+            orgs.insert(e.supplierId)
+            orgs.insert(e.issuerId)
+        }
         if let line = effects.creditLineId.flatMap({ state.creditLines[$0] }) {
             orgs.insert(line.bankId)
             orgs.insert(line.coreId)

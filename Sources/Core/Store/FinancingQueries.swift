@@ -67,6 +67,12 @@ package enum FinancingQueries {
         package var dueDate: String
         package var faceFen: Int64
         package var invoices: [String]
+        /// The bank's 中登网 registration (nil on a chain written before format 2), recourse, and
+        /// the term review's reason.
+        package var filingNumber: String?
+        package var filedOn: String?
+        package var recourse: Bool
+        package var termReview: String?
     }
 
     /// Who files: the financing bank (its own), the regulator and the operator (all).
@@ -80,18 +86,22 @@ package enum FinancingQueries {
     package static func registryFiling(visibleTo viewer: Viewer, page: Page, on sql: any SQLDatabase) async throws -> Page.Rows<RegistryFiling> {
         var query: SQLQueryString = """
             SELECT f.id AS id, f.amount_fen, f.requested_on, s.name AS supplier_name, s.credit_code AS supplier_code,
-                   b.name AS bank_name, b.credit_code AS bank_code, c.name AS core_name, c.credit_code AS core_code, r.number, r.due_date, r.face_fen, r.documents
+                   b.name AS bank_name, b.credit_code AS bank_code, c.name AS core_name, c.credit_code AS core_code, r.number, r.due_date, r.face_fen, r.documents,
+                   f.filing_number, f.filed_on, f.recourse, f.term_review_reason
             FROM financings f JOIN orgs s ON s.id = f.supplier_id JOIN orgs b ON b.id = f.bank_id JOIN receivables r ON r.id = f.receivable_id JOIN orgs c ON c.id = r.issuer_id
             WHERE f.status IN ('approved', 'paid') AND\u{20}
             """
         query += try registryScope(viewer)
         return try await page.rows(query, keys: ["f.id"], on: sql) { row in
             func s(_ c: String) throws -> String { try row.decode(column: c, as: String.self) }
+            func optional(_ c: String) throws -> String? { try row.decodeNil(column: c) ? nil : try s(c) }
             let invoices = (try? JSON.parse(try s("documents")))?.arrayValue?.compactMap { $0["number"]?.stringValue } ?? []
             let filing = RegistryFiling(id: try s("id"), amountFen: try row.decode(column: "amount_fen", as: Int64.self), requestedOn: try s("requested_on"),
                                         supplierName: try s("supplier_name"), supplierCode: try s("supplier_code"), bankName: try s("bank_name"),
                                         bankCode: try s("bank_code"), coreName: try s("core_name"), coreCode: try s("core_code"), number: try s("number"),
-                                        dueDate: try s("due_date"), faceFen: try row.decode(column: "face_fen", as: Int64.self), invoices: invoices)
+                                        dueDate: try s("due_date"), faceFen: try row.decode(column: "face_fen", as: Int64.self), invoices: invoices,
+                                        filingNumber: try optional("filing_number"), filedOn: try optional("filed_on"),
+                                        recourse: try row.decode(column: "recourse", as: Int64.self) == 1, termReview: try optional("term_review_reason"))
             return (filing, [.string(filing.id)])
         }
     }

@@ -37,9 +37,12 @@ package enum Projection {
                                                                 "interest_fen", "payout_fen", "status", "requested_on", "bank_token_id", "payout_reference",
                                                                 "recourse", "filing_number", "filed_on", "term_review_reason"],
                                   isInteger: ["amount_fen", "rate_bps", "days", "interest_fen", "payout_fen", "recourse"])
+    package static let earlyPayments = Table(name: "early_payments", columns: ["id", "token_id", "receivable_id", "supplier_id", "issuer_id", "amount_fen", "rate_bps",
+                                                                       "days", "discount_fen", "payout_fen", "status", "requested_on", "reference"],
+                                             isInteger: ["amount_fen", "rate_bps", "days", "discount_fen", "payout_fen"])
     package static let policy = Table(name: "policy", columns: ["id", "body"], isInteger: ["id"])
 
-    package static let all = [orgs, creditLines, receivables, tokens, financings, policy]
+    package static let all = [orgs, creditLines, receivables, tokens, financings, earlyPayments, policy]
 
     package static func id(_ v: some CustomStringConvertible) -> Cell { .text(v.description) }
     package static func id(_ v: (some CustomStringConvertible)?) -> Cell { v.map { .text($0.description) } ?? .null }
@@ -72,6 +75,11 @@ package enum Projection {
          id(f.payoutReference), flag(f.recourse), id(f.filing?.number), id(f.filing?.filedOn), id(f.termReview)]
     }
 
+    package static func row(_ e: EarlyPayment) -> [Cell] {
+        [id(e.id), id(e.tokenId), id(e.receivableId), id(e.supplierId), id(e.issuerId), .int(e.amountFen), .int(e.rateBps), .int(e.days),
+         .int(e.discountFen), .int(e.payoutFen), .text(e.status.rawValue), id(e.requestedOn), id(e.reference)]
+    }
+
     package static func row(_ p: Policy) -> [Cell] { [.int(1), .text(p.json.canonicalString)] }
 
     /// Every row the state implies, table by table, keyed by primary key.
@@ -85,6 +93,7 @@ package enum Projection {
             receivables.name: keyed(state.receivables.values.map(row)),
             tokens.name: keyed(state.tokens.values.map(row)),
             financings.name: keyed(state.financings.values.map(row)),
+            earlyPayments.name: keyed(state.earlyPayments.values.map(row)),
             policy.name: keyed([row(state.policy)]),
         ]
     }
@@ -100,12 +109,13 @@ package enum Projection {
     /// The rows a block's transactions touched, from the state after the block.
     package static func touchedRows(_ effects: [TxEffects], in state: LedgerState) -> [(Table, [[Cell]])] {
         var tokenIds: [TokenID] = [], seenTokens = Set<TokenID>()
-        var receivableIds = Set<TxID>(), financingIds = Set<TxID>(), lineIds = Set<TxID>(), orgIds = Set<OrgID>()
+        var receivableIds = Set<TxID>(), financingIds = Set<TxID>(), earlyPaymentIds = Set<TxID>(), lineIds = Set<TxID>(), orgIds = Set<OrgID>()
         var policyChanged = false
         for e in effects {
             for t in e.tokens where seenTokens.insert(t).inserted { tokenIds.append(t) }
             if let r = e.receivableId, e.receivableChanged { receivableIds.insert(r) }
             financingIds.formUnion(e.financingIds)
+            earlyPaymentIds.formUnion(e.earlyPaymentIds)
             if let l = e.creditLineId { lineIds.insert(l) }
             if let o = e.orgId { orgIds.insert(o) }
             policyChanged = policyChanged || e.policyChanged
@@ -116,6 +126,7 @@ package enum Projection {
             (receivables, receivableIds.sorted().compactMap { state.receivables[$0] }.map(row)),
             (tokens, tokenIds.compactMap { state.tokens[$0] }.map(row)),
             (financings, financingIds.sorted().compactMap { state.financings[$0] }.map(row)),
+            (earlyPayments, earlyPaymentIds.sorted().compactMap { state.earlyPayments[$0] }.map(row)),
             (policy, policyChanged ? [row(state.policy)] : []),
         ].filter { !$0.1.isEmpty }
     }

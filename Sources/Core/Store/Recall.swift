@@ -85,6 +85,16 @@ extension Projection {
                          recourse: try r.flag("recourse"), filing: try filing(r), termReview: try r.optionalText("term_review_reason"))
     }
 
+    package static func earlyPayment(_ row: [Cell]) throws -> EarlyPayment {
+        let r = Reader(table: earlyPayments, row: row)
+        return EarlyPayment(id: try r.parsed("id", TxID.init), tokenId: try r.parsed("token_id", TokenID.init),
+                            receivableId: try r.parsed("receivable_id", TxID.init), supplierId: try r.parsed("supplier_id", OrgID.init),
+                            issuerId: try r.parsed("issuer_id", OrgID.init), amountFen: try r.int("amount_fen"), rateBps: try r.int("rate_bps"),
+                            days: try r.int("days"), discountFen: try r.int("discount_fen"), payoutFen: try r.int("payout_fen"),
+                            status: try r.parsed("status", EarlyPaymentStatus.init), requestedOn: try r.parsed("requested_on", BusinessDate.init),
+                            reference: try r.optionalText("reference"))
+    }
+
     private static func filing(_ r: Reader) throws -> Filing? {
         guard let number = try r.optionalText("filing_number") else { return nil }
         return Filing(number: number, filedOn: try r.parsed("filed_on", BusinessDate.init))
@@ -124,6 +134,8 @@ extension LedgerStore {
         found.tokens = try await rows(of: Projection.tokens, keys: asked.tokens.map(\.description), madeBy: "created_tx", upTo: height).map(Projection.token)
         found.receivables = try await rows(of: Projection.receivables, keys: asked.receivables.map(\.description), madeBy: "id", upTo: height).map(Projection.receivable)
         found.financings = try await rows(of: Projection.financings, keys: asked.financings.map(\.description), madeBy: "id", upTo: height).map(Projection.financing)
+        found.earlyPayments = try await rows(of: Projection.earlyPayments, keys: asked.earlyPayments.map(\.description), madeBy: "id", upTo: height)
+            .map(Projection.earlyPayment)
         for chunk in Array(asked.transactionIds).chunked(500) {
             let list = SQLList(chunk.map { SQLBind($0.description) })
             found.transactionIds += try await sql.raw("SELECT id FROM transactions WHERE id IN (\(list)) AND block_height <= \(bind: height)").all()

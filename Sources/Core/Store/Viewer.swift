@@ -16,6 +16,12 @@ package struct Viewer: Sendable {
     /// The regulator and the operator see everything.
     package var seesAll: Bool { role == .regulator || role == .operator }
 
+    /// Refuses, before anything else is looked at, an org whose role may never `action` (a
+    /// regulator settling a settled receivable hears "forbidden", not what the receivable lacks).
+    package func require(_ role: OrgRole, to action: String) throws {
+        guard self.role == role else { throw LedgerError(.forbidden, "a \(self.role.rawValue) may not \(action); only a \(role.rawValue) may") }
+    }
+
     /// Which audit entries the viewer reads: all of them (the regulator and the operator), its
     /// own org's (an org's admin: what its people did, and what the operator did to it), or none.
     package func auditScope() throws -> SQLQueryString {

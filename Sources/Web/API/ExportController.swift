@@ -105,12 +105,14 @@ package enum ExportController {
         return try await stream(req, name: "registry-filing.csv",
                                 header: ["登记类型 registration type", "出质人/转让人 assignor", "转让人统一社会信用代码 assignor credit code", "受让人 assignee", "受让人统一社会信用代码 assignee credit code",
                                          "主合同金额(元) amount", "登记期限起 term start", "登记期限止 term end", "应收账款债务人 debtor", "债务人统一社会信用代码 debtor credit code",
-                                         "财产描述 description", "融资编号 financing"],
+                                         "财产描述 description", "融资编号 financing", "登记证明编号 filing number", "登记日期 filed on",
+                                         "追索权 recourse", "期限审查 term review"],
                                 pages: { try await FinancingQueries.registryFiling(visibleTo: viewer, page: $0, on: sql) }) { f, _ in
             let description = "应收账款转让（保理）：\(f.coreName) 开立的应收账款债权凭证 \(f.number)，票面 \(yuan(f.faceFen)) 元，"
                 + "\(f.dueDate) 到期" + (f.invoices.isEmpty ? "" : "，发票 \(f.invoices.joined(separator: " "))")
             return ["应收账款转让", f.supplierName, f.supplierCode, f.bankName, f.bankCode, yuan(f.amountFen),
-                    f.requestedOn, f.dueDate, f.coreName, f.coreCode, description, f.id]
+                    f.requestedOn, f.dueDate, f.coreName, f.coreCode, description, f.id, f.filingNumber ?? "", f.filedOn ?? "",
+                    f.recourse ? "有追索权 with recourse" : "无追索权 without recourse", f.termReview ?? ""]
         }
     }
 

@@ -12,10 +12,15 @@ package enum ExposureController {
         let org = try req.orgIdParameter()
         let e = try await ExposureQueries.exposure(of: org, for: viewer, on: req.application.sql)
         return JSON.object([
-            "org": e.org, "issuedOutstandingFen": .int(e.issuedOutstandingFen),
+            "org": e.org, "issuedOutstandingFen": .int(e.issuedOutstandingFen), "contingentFen": .int(e.contingentFen),
             "holdings": .array(e.holdings.map { ["coreId": .string($0.coreId), "outstandingFen": .int($0.outstandingFen), "tokens": .int($0.tokens)] }),
-            "financedAsSupplier": .array(e.financedAsSupplier.map { ["bankId": .string($0.bankId), "amountFen": .int($0.amountFen), "payoutFen": .int($0.payoutFen), "count": .int($0.count)] }),
-            "financedAsBank": .array(e.financedAsBank.map { ["supplierId": .string($0.supplierId), "amountFen": .int($0.amountFen), "payoutFen": .int($0.payoutFen), "count": .int($0.count)] }),
+            "financedAsSupplier": .array(e.financedAsSupplier.map { financed($0, as: "bankId") }),
+            "financedAsBank": .array(e.financedAsBank.map { financed($0, as: "supplierId") }),
         ]).response()
+    }
+
+    static func financed(_ f: ExposureQueries.Financed, as counterparty: JSONKey) -> JSON {
+        [counterparty: .string(f.counterparty), "amountFen": .int(f.amountFen), "withRecourseFen": .int(f.recourseFen),
+         "withoutRecourseFen": .int(f.withoutRecourseFen), "payoutFen": .int(f.payoutFen), "count": .int(f.count)]
     }
 }

@@ -43,6 +43,9 @@ package enum OverviewPages: ConsoleArea {
         package var amount: String
         package var payout: String
         package var count: Int64
+        /// Of the amount, financed with recourse (有追索权) and without; empty for holdings.
+        package var withRecourse = ""
+        package var withoutRecourse = ""
     }
 
     package struct ExposurePage: Encodable {
@@ -51,6 +54,8 @@ package enum OverviewPages: ConsoleArea {
         package var holdings: [ExposureLine]
         package var financed: [ExposureLine]
         package var issuedOutstanding: String
+        /// A supplier's contingent liability on its recourse financings; empty when none.
+        package var contingent: String
     }
 
     /// An org's exposure, for the regulator, the operator and the org itself.
@@ -67,8 +72,10 @@ package enum OverviewPages: ConsoleArea {
         ExposurePage(
             name: e.org["name"]?.stringValue ?? "", roleLabel: p.tr("role_\(e.org["role"]?.stringValue ?? "")"),
             holdings: e.holdings.map { ExposureLine(name: p.names[$0.coreId] ?? $0.coreId, amount: Money.format($0.outstandingFen), payout: "", count: $0.tokens) },
-            financed: e.financedAsSupplier.map { ExposureLine(name: p.names[$0.bankId] ?? $0.bankId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) }
-                + e.financedAsBank.map { ExposureLine(name: p.names[$0.supplierId] ?? $0.supplierId, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen), count: $0.count) },
-            issuedOutstanding: Money.format(e.issuedOutstandingFen))
+            financed: (e.financedAsSupplier + e.financedAsBank).map {
+                ExposureLine(name: p.names[$0.counterparty] ?? $0.counterparty, amount: Money.format($0.amountFen), payout: Money.format($0.payoutFen),
+                             count: $0.count, withRecourse: Money.format($0.recourseFen), withoutRecourse: Money.format($0.withoutRecourseFen))
+            },
+            issuedOutstanding: Money.format(e.issuedOutstandingFen), contingent: e.contingentFen > 0 ? Money.format(e.contingentFen) : "")
     }
 }
