@@ -26,8 +26,9 @@ import Testing
         let all = s.tokens.values.sorted { $0.id < $1.id }
         func tokens(_ status: TokenStatus) -> [Token] { all.filter { $0.status == status } }
         let openFinancings = s.financings.values.filter { $0.status == .requested }.sorted { $0.id < $1.id }
+        let openEarly = s.earlyPayments.values.filter { $0.status == .requested || $0.status == .approved }.sorted { $0.id < $1.id }
         let receivables = s.receivables.values.sorted { $0.id < $1.id }
-        switch d.next(13) {
+        switch d.next(16) {
         case 0, 1:
             let supplier = d.pick(suppliers)!
             return fx.submit("core", fx.issuePayload(line: line, to: supplier, faceFen: Int64(d.next(10_000_000)), dueIn: Int64(d.next(40) + 1)))
@@ -48,11 +49,14 @@ import Testing
             return fx.submit(t.holderId, .split(tokenId: t.id, amountsFen: [first, rest]))
         case 7:
             guard let t = d.pick(tokens(.active)) else { return nil }
-            return fx.submit(t.holderId, .requestFinancing(tokenId: t.id, bankId: fx.id(d.pick(["bank", "bank2"])!)))
+            return fx.submit(t.holderId, .requestFinancing(tokenId: t.id, bankId: fx.id(d.pick(["bank", "bank2"])!), recourse: d.pick([nil, true, false])!))
         case 8:
             guard let f = d.pick(openFinancings) else { return nil }
             switch d.next(3) {
-            case 0: return fx.submit(f.bankId, .approveFinancing(financingId: f.id))
+            case 0:
+                // Filed or not, dated today or tomorrow; reviewed or not.
+                let filing = d.pick([nil, Filing(number: "F-\(d.next(1000))", filedOn: fx.today), Filing(number: "F-1", filedOn: fx.today.adding(days: 1))])!
+                return fx.submit(f.bankId, .approveFinancing(financingId: f.id, filing: filing, termReview: d.pick([nil, "已核验"])!))
             case 1: return fx.submit(f.bankId, .rejectFinancing(financingId: f.id))
             default: return fx.submit(f.supplierId, .cancelFinancing(financingId: f.id))
             }
@@ -62,6 +66,19 @@ import Testing
         case 10:
             guard let t = d.pick(tokens(.pending)) else { return nil }
             return fx.submit("op", .expireOffer(tokenId: t.id))
+        case 13:
+            guard let t = d.pick(tokens(.active) + tokens(.locked)) else { return nil }
+            return fx.submit(t.holderId, .requestEarlyPayment(tokenId: t.id, rateBps: Int64(d.next(10_002))))
+        case 14:
+            guard let e = d.pick(openEarly) else { return nil }
+            switch d.next(4) {
+            case 0: return fx.submit(e.issuerId, .approveEarlyPayment(earlyPaymentId: e.id))
+            case 1: return fx.submit(d.pick([e.issuerId, fx.id("core2")])!, .rejectEarlyPayment(earlyPaymentId: e.id))
+            case 2: return fx.submit(e.supplierId, .cancelEarlyPayment(earlyPaymentId: e.id))
+            default: return fx.submit(e.issuerId, .confirmEarlyPayment(earlyPaymentId: e.id, reference: "E\(d.next(100))"))
+            }
+        case 15:
+            return fx.submit("op", .recordDefault(orgId: fx.id(d.pick(["core", "core2", "bank"])!), inDefault: d.next(3) == 0, reason: "违约"))
         case 11:
             guard let r = d.pick(receivables) else { return nil }
             let payable = all.filter { $0.receivableId == r.id && ($0.status == .active || $0.status == .locked) }
@@ -74,9 +91,11 @@ import Testing
         }
     }
 
-    @Test func randomOperationsKeepTheInvariants() async {
+    @Test(arguments: [false, true])
+    func randomOperationsKeepTheInvariants(format2: Bool) async {
         await propertyCheck(count: 60, input: Gen.int(in: 0...1_000_000).array(of: 40...160)) { values in
             var fx = Fixture()
+            if format2 { fx.ok("op", .setPolicy(.format2)) }
             let line = fx.grant(limitFen: 200_000_000)
             _ = fx.grant("bank2", rateBps: 298)
             var d = Draws(values: values)
@@ -85,10 +104,14 @@ import Testing
             for _ in 0..<values.count {
                 let before = fx.state.snapshotJSON
                 let receivablesBefore = fx.state.receivables
+                let coreWasInDefault = fx.state.defaultReason(of: fx.id("core")) != nil
                 guard let result = Self.step(&fx, &d, line: line) else { continue }
                 switch result {
                 case .success(let effects):
                     applied += 1
+                    if let last = fx.applied.last {
+                        Self.checkFormat2(last, fx, format2: format2, coreWasInDefault: coreWasInDefault)
+                    }
                     // The effects name the receivable whenever it changed: its row is written only then.
                     let changed = Set(fx.state.receivables.keys.filter { receivablesBefore[$0] != fx.state.receivables[$0] })
                     let named: Set<TxID> = effects.receivableChanged ? Set([effects.receivableId].compactMap { $0 }) : []
@@ -109,6 +132,7 @@ import Testing
                 let used = fx.state.receivables.values.filter { $0.creditLineId == line && $0.status != .rejected }
                     .reduce(Int64(0)) { $0 + $1.faceFen - $1.paidFen }
                 #expect(fx.state.creditLines[line]!.usedFen == used, "the line's use is its open receivables")
+                Self.checkLocks(fx.state)
             }
             // Replaying the chain those transactions make rebuilds the same state.
             let export = Self.export(fx, blockSize: 4)
@@ -120,6 +144,41 @@ import Testing
                 Issue.record("the produced chain does not verify: \(f)")
             }
             _ = applied
+        }
+    }
+
+    /// What format 2 promises of an applied transaction: no issue by a core enterprise in default
+    /// while the rule is on; no approval without a filing dated by then, nor without a review of a
+    /// long term; every early payment's amounts by §2's formula at the supplier's rate.
+    static func checkFormat2(_ tx: Transaction, _ fx: Fixture, format2: Bool, coreWasInDefault: Bool) {
+        switch tx.body.payload {
+        case .issue:
+            if format2 { #expect(!coreWasInDefault, "a core enterprise in default issued") }
+        case .approveFinancing(let id, let filing, let review):
+            guard format2 else { break }
+            #expect(filing != nil && filing!.filedOn <= tx.body.businessDate, "approved without a filing dated by then")
+            let f = fx.state.financings[id]!
+            if fx.state.receivables[f.receivableId]?.termReview == true { #expect(review != nil, "a long term approved without review") }
+        case .requestEarlyPayment(_, let rate):
+            let e = fx.state.earlyPayments[tx.id]!
+            #expect((1...10_000).contains(rate) && e.discountFen == Money.discountInterestFen(amountFen: e.amountFen, rateBps: rate, days: e.days)
+                    && e.payoutFen == e.amountFen - e.discountFen && e.payoutFen > 0)
+        default: break
+        }
+    }
+
+    /// A locked token is held by exactly one open financing request or open early payment, and
+    /// every open one holds its token locked; a paid early payment's piece is settled.
+    static func checkLocks(_ s: LedgerState) {
+        for t in s.tokens.values where t.status == .locked {
+            #expect((s.openFinancingByToken[t.id] != nil) != (s.openEarlyPaymentByToken[t.id] != nil), "locked token \(t.id) held by one request")
+        }
+        for e in s.earlyPayments.values {
+            switch e.status {
+            case .requested, .approved: #expect(s.tokens[e.tokenId]?.status == .locked && s.openEarlyPaymentByToken[e.tokenId] == e.id)
+            case .paid: #expect(s.tokens[e.tokenId]?.status == .settled)
+            case .rejected, .cancelled: #expect(s.openEarlyPaymentByToken[e.tokenId] != e.id)
+            }
         }
     }
 
