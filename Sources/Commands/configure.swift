@@ -24,6 +24,7 @@ public func configure(_ app: Application) async throws {
     app.registrationsInFlight = NIOLockedValueBox([])
     app.walletChecks = TakingTurns()
     app.inboxReading = NIOLockedValueBox(false)
+    app.monitoringAlerts = .fromEnvironment()
     app.rails = ["bank": BankTransferRail.fromEnvironment()]
     if let ecny = EcnyRail.fromEnvironment(app) { app.rails["ecny"] = ecny }
     app.middleware = Middlewares()

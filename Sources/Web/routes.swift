@@ -13,6 +13,10 @@ package func routes(_ app: Application) throws {
         api.get("node", "status", use: NodeController.status)
         api.get("openapi.yaml", use: NodeController.openAPI)
         api.post("auth", "login", use: AuthController.login)
+        // 信息披露 is public, as the market that prices the paper is.
+        api.get("disclosures", use: DisclosureController.list)
+        api.get("disclosures", ":orgId", use: DisclosureController.show)
+        api.get("exports", "disclosures.csv", use: DisclosureController.csv)
         // Any org with its own registered key: the signature is the credential.
         api.on(.POST, "transactions", body: .collect(maxSize: "64kb"), use: TransactionController.submit)
     }
@@ -33,6 +37,7 @@ package func routes(_ app: Application) throws {
         signedIn.post("orgs", use: OrgController.create)
         signedIn.get("orgs", ":id", use: OrgController.show)
         signedIn.get("orgs", ":id", "exposure", use: ExposureController.show)
+        signedIn.get("monitoring", use: MonitoringController.show)
         signedIn.post("orgs", ":id", "suspend", use: OrgController.suspend)
         signedIn.post("orgs", ":id", "activate", use: OrgController.activate)
         signedIn.post("orgs", ":id", "default", use: OrgController.recordDefault)
@@ -141,6 +146,8 @@ package func consoleRoutes(_ app: Application) {
     web.post("login", "code", use: SignInPages.code)
     web.get("lang", ":lang", use: SignInPages.language)
     web.get("receipt", use: ReceiptPages.receiptForm)
+    web.get("disclosures", use: DisclosurePages.disclosures)
+    web.get("exports", "disclosures.csv", use: DisclosureController.csv)
     web.post("receipt", use: ReceiptPages.checkReceipt)
     let signedIn = web.grouped(ConsoleSignInRedirect())
     signedIn.post("logout", use: SignInPages.logout)
@@ -200,6 +207,7 @@ package func consoleRoutes(_ app: Application) {
     signedIn.get("audit", use: AuditPages.audit)
     signedIn.get("overview", use: OverviewPages.overview)
     signedIn.get("orgs", ":id", "exposure", use: OverviewPages.exposure)
+    signedIn.get("monitoring", use: MonitoringPages.monitoring)
     exportRoutes(signedIn)
 }
 

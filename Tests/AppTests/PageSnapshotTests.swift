@@ -120,7 +120,8 @@ import Vapor
                   amountFen: 25_000_000, rateBps: 350, days: 90, interestFen: 215_753, payoutFen: 24_784_247, status: .requested, requestedOn: BusinessDate("2026-12-07")!),
         Financing(id: txId(6), tokenId: TokenID(hi: 0xabc, lo: 3), receivableId: txId(1), supplierId: supplier, bankId: bank, creditLineId: txId(9),
                   amountFen: 20_000_000, rateBps: 298, days: 90, interestFen: 146_958, payoutFen: 19_853_042, status: .paid, requestedOn: BusinessDate("2026-12-01")!,
-                  bankTokenId: TokenID(hi: 0xabc, lo: 4), payoutReference: "RAIL-ECNY-0001"),
+                  bankTokenId: TokenID(hi: 0xabc, lo: 4), payoutReference: "RAIL-ECNY-0001", recourse: true,
+                  filing: Filing(number: "0457-2026-000801", filedOn: BusinessDate("2026-12-01")!)),
     ]
 
     /// A page of `role`'s in both languages, rendered and compared with its snapshot.
@@ -142,7 +143,8 @@ import Vapor
         #expect(holdings.contains("¥750,000.00") && holdings.contains("/holdings?page=2"))
         // A bank's queue: the request open, the paid one below.
         let queue = try await expectSnapshot(.bank, lang, path: "/financings", title: "nav_financing_queue", template: "bank/financings", name: "financings") {
-            FinancingPages.model(Self.financings, isBank: true, form: FormState(), presenter: $0)
+            FinancingPages.model(Self.financings, isBank: true, form: FormState(), presenter: $0, needingReview: [Self.financings[0].receivableId],
+                                 today: BusinessDate("2026-12-07")!)
         }
         #expect(queue.contains("3.50%") && queue.contains("RAIL-ECNY-0001"))
         // A core's receivable, its clearing list and its tree with what is left out counted.

@@ -102,6 +102,18 @@ package enum ReceivableQueries {
     }
 
     /// Every org's name by id, for pages that name holders.
+    /// Which of `ids` were issued with a term that needs the bank's review (77号).
+    package static func needingTermReview(_ ids: [TxID], on sql: any SQLDatabase) async throws -> Set<TxID> {
+        var found = Set<TxID>()
+        for chunk in Array(Set(ids)).chunked(500) {
+            let list = SQLList(chunk.map { SQLBind($0.description) })
+            for row in try await sql.raw("SELECT id FROM receivables WHERE term_review = 1 AND id IN (\(list))").all() {
+                if let id = TxID(try row.decode(column: "id", as: String.self)) { found.insert(id) }
+            }
+        }
+        return found
+    }
+
     package static func orgNames(on sql: any SQLDatabase) async throws -> [String: String] {
         var names: [String: String] = [:]
         for row in try await sql.raw("SELECT id, name FROM orgs").all() {

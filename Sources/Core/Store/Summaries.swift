@@ -5,7 +5,7 @@ import SQLKit
 /// The totals the database keeps beside the projections (migration 0023: triggers on tokens,
 /// receivables and financings, in the same transaction as the rows they sum): each piece's
 /// children, each receivable's amount payable at settlement, each org's open receivables and
-/// approved financing. A verification checks them against the replayed chain, as it checks the
+/// approved financing; and (0028) each core enterprise's disclosure totals. A verification checks them against the replayed chain, as it checks the
 /// projections (`LedgerStore.projectionProblems`): a total that drifted is named.
 package enum Summaries {
     /// Table → key → the row's values as text. Rows whose every total is zero are left out on
@@ -32,7 +32,16 @@ package enum Summaries {
             orgs[f.bankId.description, default: (0, 0, 0)].1 += f.amountFen
             orgs[f.bankId.description, default: (0, 0, 0)].2 += Decimal(f.amountFen) * Decimal(f.rateBps)
         }
+        var disclosures: [String: [Decimal]] = [:]
+        for r in state.receivables.values {
+            let open = r.status == .active || r.status == .overdue, overdue = r.status == .overdue, settled = r.status == .settled
+            let share: [Int64] = [open ? r.faceFen - r.paidFen : 0, open ? 1 : 0, overdue ? r.faceFen - r.paidFen : 0, overdue ? 1 : 0,
+                                  settled && r.overdueOn == nil ? 1 : 0, settled && r.overdueOn != nil ? 1 : 0]
+            let sums = disclosures[r.issuerId.description] ?? Array(repeating: 0, count: share.count)
+            disclosures[r.issuerId.description] = zip(sums, share).map { $0 + Decimal($1) }
+        }
         return [
+            "issuer_disclosures": disclosures.compactMapValues { text($0) },
             "token_children": children.compactMapValues { text([Decimal($0.0), Decimal($0.1)]) },
             "receivable_totals": payable.compactMapValues { text([Decimal($0)]) },
             "org_totals": orgs.compactMapValues { text([Decimal($0.0), Decimal($0.1), $0.2]) },
@@ -54,6 +63,10 @@ package enum Summaries {
             return rows
         }
         return [
+            "issuer_disclosures": try await read("""
+                SELECT org_id, CAST(outstanding_fen AS TEXT) AS a, CAST(outstanding_count AS TEXT) AS b, CAST(overdue_fen AS TEXT) AS c,
+                       CAST(overdue_count AS TEXT) AS d, CAST(on_time_count AS TEXT) AS e, CAST(late_count AS TEXT) AS f FROM issuer_disclosures
+                """, key: "org_id", ["a", "b", "c", "d", "e", "f"]),
             "token_children": try await read("SELECT parent_id, CAST(children AS TEXT) AS c, CAST(amount_fen AS TEXT) AS a FROM token_children",
                                              key: "parent_id", ["c", "a"]),
             "receivable_totals": try await read("SELECT receivable_id, CAST(payable_fen AS TEXT) AS p FROM receivable_totals", key: "receivable_id", ["p"]),

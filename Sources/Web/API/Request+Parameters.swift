@@ -53,6 +53,16 @@ extension Request {
         return n
     }
 
+    /// An optional `true`/`false` query parameter.
+    package func queryBool(_ name: String) throws -> Bool? {
+        guard let text = try queryText(name, maxLength: 5) else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw LedgerError.invalid(name, "must be true or false")
+        }
+    }
+
     package func queryEnum<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
         guard let text = try queryText(name) else { return nil }
         guard let value = E(rawValue: text) else {

@@ -152,7 +152,8 @@ package enum HoldingsPages: ConsoleArea {
                              codeFields: [.noCreditLine: "bankId", .creditLineUnusable: "bankId", .financingCutoff: "bankId"],
                              page: { try await tokenPage(req, form: $0, action: "finance", error: $1) }) { viewer, v in
             guard let bank = v["bankId"].flatMap(OrgID.init) else { throw LedgerError.invalid("bankId", "choose a bank's quote") }
-            _ = try await FinancingService.request(id, from: bank, by: viewer.caller, app: req.application)
+            // 有追索权: the supplier answers to the bank if the core enterprise does not pay.
+            _ = try await FinancingService.request(id, from: bank, recourse: v["recourse"] == "on" ? true : nil, by: viewer.caller, app: req.application)
         }
     }
 }

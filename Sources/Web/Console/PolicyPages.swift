@@ -12,6 +12,10 @@ package enum PolicyPages: ConsoleArea {
         package var label: String
         package var value: String
         package var error: String?
+        /// A format-2 rule switched on or off by a box; otherwise a whole number (`reviewTermDays`
+        /// may be left empty: the rule is then off).
+        package var isFlag = false
+        package var optional = false
     }
 
     package struct PolicyPage: Encodable {
@@ -20,6 +24,9 @@ package enum PolicyPages: ConsoleArea {
     }
 
     package static let policyKeys = ["maxTermDays", "minTermDays", "minPieceFen", "maxFaceFen", "maxTier", "acceptanceWindowDays", "financingCutoffDays", "graceDays"]
+    /// Format 2 (77号): a number that may be left empty, and two switches.
+    package static let reviewKey = "reviewTermDays"
+    package static let flagKeys = ["filingRequired", "defaultBlocksIssue"]
 
     @Sendable package static func policy(req: Request) async throws -> Response { try await policyPage(req, form: FormState(), error: nil) }
 
@@ -34,9 +41,16 @@ package enum PolicyPages: ConsoleArea {
     /// The policy's fields, with what a refused form sent in place of the current values.
     package static func model(_ policy: Policy, editable: Bool, form: FormState, presenter p: Presenter) -> PolicyPage {
         let current = policy.json
-        return PolicyPage(fields: policyKeys.map { key in
+        let numbers = policyKeys.map { key in
             PolicyField(key: key, label: p.tr("policy_\(key)"), value: form.values[key] ?? String(current[key]?.intValue ?? 0), error: form.errors[key])
-        }, editable: editable)
+        }
+        let review = PolicyField(key: reviewKey, label: p.tr("policy_\(reviewKey)"), value: form.values[reviewKey] ?? current[reviewKey]?.intValue.map { String($0) } ?? "",
+                                 error: form.errors[reviewKey], optional: true)
+        let flags = flagKeys.map { key in
+            let on = form.values.isEmpty ? current[key] == .bool(true) : form.values[key] == "on"
+            return PolicyField(key: key, label: p.tr("policy_\(key)"), value: on ? "on" : "", error: form.errors[key], isFlag: true)
+        }
+        return PolicyPage(fields: numbers + [review] + flags, editable: editable)
     }
 
     @Sendable package static func setPolicy(req: Request) async throws -> Response {
@@ -48,11 +62,16 @@ package enum PolicyPages: ConsoleArea {
                 guard let n = values[key].flatMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }) else { throw LedgerError.invalid(key, "must be a whole number") }
                 fields[key] = .int(n)
             }
+            if let text = values[reviewKey]?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+                guard let n = Int64(text) else { throw LedgerError.invalid(reviewKey, "must be a whole number, or empty to turn the term review off") }
+                fields[JSONKey(reviewKey)] = .int(n)
+            }
+            for key in flagKeys { fields[JSONKey(key)] = .bool(values[key] == "on") }
             _ = try await OnboardingService.setPolicy(fields, by: viewer, app: req.application, address: req.remoteAddress?.ipAddress)
             return redirect("/policy", notice: "policy_set")
         } catch {
             var fieldNames: [String: String] = [:]
-            for key in policyKeys { fieldNames["payload.policy.\(key)"] = key }
+            for key in policyKeys + [reviewKey] + flagKeys { fieldNames["payload.policy.\(key)"] = key }
             let (message, state) = try formError(req, error, values: values, fieldNames: fieldNames)
             return try await policyPage(req, form: state, error: message)
         }

@@ -50,7 +50,8 @@ package struct Presenter {
                       amount: Money.format(f.amountFen), rate: Self.rate(f.rateBps), days: f.days, interest: Money.format(f.interestFen),
                       payout: Money.format(f.payoutFen), status: f.status.rawValue, statusLabel: status(f.status.rawValue),
                       requestedOn: f.requestedOn.description, reference: f.payoutReference ?? "",
-                      manual: f.status == .paid && !(f.payoutReference ?? "").hasPrefix("RAIL-"))
+                      manual: f.status == .paid && !(f.payoutReference ?? "").hasPrefix("RAIL-"), recourse: f.recourse,
+                      filing: f.filing.map { "\($0.number) (\($0.filedOn))" } ?? "")
     }
 
     package func creditLine(_ l: CreditLine) -> CreditLineView {

@@ -39,6 +39,10 @@ package enum ReceivablePages: ConsoleArea {
         package var latest: String
         package var maxTermDays: Int64
         package var form: FormState
+        /// 77号: the last due date without the bank's term review ("" when the rule is off), and
+        /// why the core may not issue now ("" when it may).
+        package var reviewAfter: String
+        package var inDefault: String
     }
 
     @Sendable package static func issueForm(req: Request) async throws -> Response {
@@ -52,20 +56,25 @@ package enum ReceivablePages: ConsoleArea {
         let p = try await Presenter.make(req)
         let suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql)
         let lines = try await CreditLineQueries.list(.init(status: .active, coreId: viewer.orgId), visibleTo: viewer, slice: Slice(limit: 500), on: sql)
-        let (policy, today) = try await req.application.requireSequencer().read { ($0.policy, BusinessDate(epochMs: req.application.ledgerClock.nowMs())) }
-        return try await render(req, "core/issue", title: "nav_issue", page: issueModel(suppliers: suppliers, lines: lines, policy: policy, today: today, form: form, presenter: p),
+        let (policy, today, inDefault) = try await req.application.requireSequencer().read { state in
+            (state.policy, BusinessDate(epochMs: req.application.ledgerClock.nowMs()), state.policy.defaultCheckOn ? state.defaultReason(of: viewer.orgId) : nil)
+        }
+        return try await render(req, "core/issue", title: "nav_issue", page: issueModel(suppliers: suppliers, lines: lines, policy: policy, today: today, form: form,
+                                                                                         inDefault: inDefault, presenter: p),
                                 status: error == nil ? .ok : form.httpStatus, error: error)
     }
 
     /// The issue form: the suppliers, the core's active lines with what each has left, and the
     /// due dates the policy allows from `today`.
-    package static func issueModel(suppliers: [OrgOption], lines: [CreditLine], policy: Policy, today: BusinessDate, form: FormState, presenter p: Presenter) -> IssuePage {
+    package static func issueModel(suppliers: [OrgOption], lines: [CreditLine], policy: Policy, today: BusinessDate, form: FormState, inDefault: String? = nil,
+                                   presenter p: Presenter) -> IssuePage {
         IssuePage(suppliers: suppliers,
                   lines: lines.map {
                       LineOption(id: $0.id.description, label: "\(p.name($0.bankId)) · \(Presenter.rate($0.rateBps)) · \(p.tr("available")) \(Money.format($0.availableFen)) · \(p.tr("expires")) \($0.expiresOn)")
                   },
                   earliest: today.adding(days: policy.minTermDays).description, latest: today.adding(days: policy.maxTermDays).description,
-                  maxTermDays: policy.maxTermDays, form: form)
+                  maxTermDays: policy.maxTermDays, form: form, reviewAfter: policy.reviewTermDays.map { today.adding(days: $0).description } ?? "",
+                  inDefault: inDefault ?? "")
     }
 
     /// The issue form, posted as multipart so the document travels with it.

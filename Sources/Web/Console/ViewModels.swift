@@ -170,6 +170,10 @@ package struct FinancingView: Encodable {
     package var reference: String
     /// Paid out by the bank's own confirmation, not recorded from a rail's report.
     package var manual: Bool
+    /// 77号: with recourse; the receivable's term needs the bank's review; the filing recorded.
+    package var recourse = false
+    package var needsReview = false
+    package var filing = ""
 }
 
 package struct CreditLineView: Encodable {
