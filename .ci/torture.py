@@ -184,12 +184,14 @@ def op_finance():
     counts["financing requested"] += 1
     fid = f["financing"]["id"]
     time.sleep(rng.random() * 0.2)
+    # 77号: the 中登网 filing, and a term review (needed beyond six months, allowed below).
+    decision = {"filing": {"number": "T-" + fid[:16], "filedOn": today()}, "termReview": {"reason": "torture"}}
     if bank == "bank":
-        status, held = retried("POST", f"/financings/{fid}/approve", tok["bank"])
+        status, held = retried("POST", f"/financings/{fid}/approve", tok["bank"], decision)
         if status == 202:
             status, _ = approve(held, "bank-checker")
     else:
-        status, _ = retried("POST", f"/financings/{fid}/approve", tok["bank2"])
+        status, _ = retried("POST", f"/financings/{fid}/approve", tok["bank2"], decision)
     if status in (200, 201):
         counts["financing approved"] += 1
 

@@ -270,11 +270,19 @@ def bank_maker_and_checker():
     maker = User("bank")
     maker.go("/financings")
     maker.shot("bank-queue")
-    maker.wait_for("#open-financings button.approve").click()
+    # 77号: without its 中登网 registration the approval is refused, and the form says why.
+    maker.wait_for("#open-financings form.approve-form button.approve").click()
+    maker.wait_for("#filing-error")
+    assert "中登网" in maker.text("#form-error"), maker.text("#form-error")
+    maker.shot("bank-approval-needs-filing")
+    form = maker.wait_for("#open-financings form.approve-form")
+    form.find_element(By.CSS_SELECTOR, "input.filing-number").send_keys("0457-2026-300001")
+    form.find_element(By.CSS_SELECTOR, "button.approve").click()
     # Nothing is signed yet: the maker sees the approval waiting for a checker.
     maker.wait_url("done=held")
     assert maker.d.find_elements(By.ID, "waiting") and not maker.d.find_elements(By.ID, "approve")
     assert "bank@cascade.demo" in maker.text("#prepared-by")
+    assert "0457-2026-300001" in maker.d.find_element(By.TAG_NAME, "main").text, "the filing travels with the prepared approval"
     maker.shot("bank-approval-held")
     checker = User("bank-checker")
     checker_approves(checker, "批准融资")
@@ -292,6 +300,46 @@ def bank_maker_and_checker():
     maker.shot("bank-financings-paid")
     maker.go("/credit-lines")
     maker.shot("bank-credit-lines")
+
+
+@step("anyone opens the disclosure signed out: the core enterprise in default, and its CSV")
+def disclosure_signed_out():
+    u = type("Anyone", (), {})()
+    u.d = browser()
+    open_users.append(u)
+    u.shot = lambda name: u.d.save_screenshot(os.path.join(SHOTS, name + ".png"))
+    u.d.get(BASE + "/dashboard")
+    assert "/login" in u.d.current_url, "signed out, the console itself asks to sign in"
+    u.d.find_element(By.ID, "nav-disclosures").click()
+    WebDriverWait(u.d, 10).until(lambda d: d.find_elements(By.ID, "disclosures"))
+    rows = {r.find_element(By.TAG_NAME, "td").text: r.text for r in u.d.find_elements(By.CSS_SELECTOR, "#disclosures tbody tr")}
+    assert set(rows) == {"华东重工集团", "苏南机电集团"}, rows
+    assert "违约" in rows["苏南机电集团"] and "¥120,000.00" in rows["苏南机电集团"], rows["苏南机电集团"]
+    u.shot("disclosures")
+    u.d.find_element(By.ID, "in-default-only").click()
+    WebDriverWait(u.d, 10).until(lambda d: "overdue=true" in d.current_url)
+    names = [r.find_element(By.TAG_NAME, "td").text for r in u.d.find_elements(By.CSS_SELECTOR, "#disclosures tbody tr")]
+    assert names == ["苏南机电集团"], names
+    csv = u.d.find_element(By.ID, "disclosures-csv").get_attribute("href")
+    with urllib.request.urlopen(csv) as res:
+        body = res.read().decode("utf-8-sig")
+    assert res.status == 200 and "苏南机电集团" in body and "华东重工集团" not in body, body[:300]
+
+
+@step("a core enterprise in default sees why it cannot issue; the regulator's monitoring lists it")
+def default_and_monitoring():
+    u = User("core2")
+    u.go("/receivables/new")
+    alert = u.wait_for("#in-default")
+    assert "违约" in alert.text, alert.text
+    assert not u.d.find_element(By.ID, "issue").is_enabled(), "no button to press while in default"
+    u.shot("core-in-default")
+    r = User("regulator")
+    r.go("/monitoring")
+    assert "苏南机电集团" in r.text("#monitoring-in-default"), r.text("#monitoring-in-default")
+    assert r.text("#unfiled-count") == "0", r.text("#unfiled-count")
+    assert "200" in r.text("#monitoring-term-review"), r.text("#monitoring-term-review")
+    r.shot("regulator-monitoring")
 
 
 @step("core enterprise pays every holder at maturity, approved by its checker")
@@ -454,7 +502,8 @@ def receipt():
         d.quit()
 
 
-for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_maker_and_checker, core_settles, bank_payment_settings, regulator_traces,
+for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_maker_and_checker, disclosure_signed_out,
+             default_and_monitoring, core_settles, bank_payment_settings, regulator_traces,
              operator_and_language, csrf_refused, receipt):
     test()
 passed = sum(1 for _, ok in results if ok)
