@@ -170,6 +170,9 @@ struct ScaleBench {
             ("receivable tree page", "/receivables/\(built.receivable)", "Cookie: cascade_session=\(core)\r\n"),
             ("regulator overview", "/overview", "Cookie: cascade_session=\(regulator)\r\n"),
             ("GET /tokens", "/api/v1/tokens", "Authorization: Bearer \(supplier)\r\n"),
+            ("disclosure page (signed out)", "/disclosures", ""),
+            ("GET /disclosures", "/api/v1/disclosures?limit=200", ""),
+            ("GET /monitoring", "/api/v1/monitoring", "Authorization: Bearer \(regulator)\r\n"),
         ]
         for (name, path, headers) in reads {
             figures.reads.append(try await timed(name) { _ in try await c.get(path, headers: headers) })

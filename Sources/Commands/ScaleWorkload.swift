@@ -56,6 +56,8 @@ struct ScaleWorkload {
         suppliers = (0..<supplierCount).map { register(.supplier, "规模供应商 \($0)") }
         banks = (0..<bankCount).map { register(.bank, "规模银行 \($0)") }
         regulator = register(.regulator, "规模监管")
+        // Format 2, as a new genesis sets it: approvals name their 中登网 filing.
+        submit(op.id, .setPolicy(.format2))
         for core in cores {
             let bank = banks.randomElement(using: &base.rng)!
             let e = submit(bank.id, .grantCredit(coreId: core.id, limitFen: Limits.maxAmountFen, rateBps: 365, expiresOn: today.adding(days: 36_000)))
@@ -106,9 +108,9 @@ struct ScaleWorkload {
             let token = state.tokens[pool[slot]]!
             let core = state.receivables[token.receivableId]!.issuerId
             let bank = state.creditLines[lineOfCore[core]!]!.bankId
-            let request = submit(token.holderId, .requestFinancing(tokenId: token.id, bankId: bank))
+            let request = submit(token.holderId, .requestFinancing(tokenId: token.id, bankId: bank, recourse: Bool.random(using: &base.rng)))
             let financing = request.financingIds[0]
-            let approved = submit(bank, .approveFinancing(financingId: financing))
+            let approved = submit(bank, .approveFinancing(financingId: financing, filing: Filing(number: "SCALE-\(base.nonce)", filedOn: today)))
             _ = approved
             submit(bank, .confirmPayout(financingId: financing, reference: "PAY-\(base.nonce)"))
             pool.remove(at: slot)
