@@ -40,7 +40,7 @@ package enum MonitoringPages: ConsoleArea {
             alertTier: r.alerts.tier, alertPiecesPerDay: r.alerts.piecesPerDay, since: r.since.description,
             inDefault: r.inDefault.map {
                 Line(link: "/disclosures", label: $0.name, who: $0.creditCode, figure: Money.format($0.overdueFen),
-                     detail: $0.defaultReason ?? "\($0.overdueCount) · \($0.maxDaysOverdue)", flagged: true)
+                     detail: $0.defaultReason ?? "\(p.tr("stat_overdue")) \($0.overdueCount) · \(p.tr("max_days_overdue")) \($0.maxDaysOverdue)", flagged: true)
             },
             termReviews: r.termReviews.map {
                 Line(link: "/receivables/\($0.receivableId)", label: $0.number, who: name($0.issuerId), figure: String($0.termDays),
