@@ -1,7 +1,9 @@
 import Foundation
 import Ledger
 import SQLKit
-import Vapor
+import class Vapor.Application
+import protocol Vapor.StorageKey
+import struct Vapor.Environment
 
 /// 监测: what a regulator watches under 银发〔2025〕77号 — core enterprises in default, long terms
 /// and whether their financings carry the bank's review, financings without a 中登网 filing, and
