@@ -51,7 +51,7 @@ struct APIBench {
         let bank = try await register("Bench 银行", .bank, 3)
         var suppliers: [Org] = []
         for i in 0..<clients { suppliers.append(try await register("Bench 供应商 \(i)", .supplier, 10 + i)) }
-        let today = BusinessDate(epochMs: app.ledgerClock.nowMs())
+        let today = app.businessDate
 
         let port = 18_000 + Int.random(in: 0..<2_000)
         try await app.server.start(address: .hostname("127.0.0.1", port: port))

@@ -91,7 +91,7 @@ enum DemoSeed {
             try await LedgerService.submit(payload, by: callers[who]!, app: app)
         }
         try await history(of: callers, run: run, clock: clock)
-        let today = BusinessDate(epochMs: app.ledgerClock.nowMs())
+        let today = app.businessDate
         let core = callers["core"]!.orgId, tier1 = callers["tier1"]!.orgId, tier2 = callers["tier2"]!.orgId, tier3 = callers["tier3"]!.orgId
         let line = try await run("bank", .grantCredit(coreId: core, limitFen: 50_000_000_00, rateBps: 350, expiresOn: today.adding(days: 2 * 366))).effects.creditLineId!
         _ = try await run("bank2", .grantCredit(coreId: core, limitFen: 30_000_000_00, rateBps: 420, expiresOn: today.adding(days: 2 * 366)))

@@ -16,7 +16,7 @@ import VaporTesting
     static func financingRequest(_ d: DemoPlatform, faceFen: Int64 = 50_000_00, days: Int64, bank: String = "bank2", recourse: Bool? = nil) async throws -> String {
         let core = d.orgs["core"]!.description
         let line = try await d.call("core", .GET, "/api/v1/credit-lines").items.first { $0["coreId"] == .string(core) && $0["rateBps"] == .int(350) }!["id"]!.stringValue!
-        let due = d.today.adding(days: days)
+        let due = d.app.businessDate.adding(days: days)
         let issued = try await d.call("core", .POST, "/api/v1/receivables",
                                       #"{"supplierId":"\#(d.orgs["tier1"]!)","creditLineId":"\#(line)","faceFen":\#(faceFen),"dueDate":"\#(due)"}"#)
         let token = try #require(issued["tokens"]?.arrayValue?.first?["id"]?.stringValue, "\(issued.json)")
@@ -32,7 +32,7 @@ import VaporTesting
             let short = try await Self.financingRequest(d, days: 90)
             #expect(try await d.call("bank2", .GET, "/api/v1/financings/\(long)")["recourse"] == .bool(true))
             #expect(try await d.call("bank2", .GET, "/api/v1/financings/\(short)")["recourse"] == .bool(false))
-            let today = d.today, tomorrow = d.today.adding(days: 1)
+            let today = d.app.businessDate, tomorrow = d.app.businessDate.adding(days: 1)
             let height = await d.height
             func approve(_ id: String, _ body: String?) async throws -> DemoPlatform.Answer { try await d.call("bank2", .POST, "/api/v1/financings/\(id)/approve", body) }
             // Refused, each precisely, in SPEC order; nothing is signed.
@@ -70,7 +70,7 @@ import VaporTesting
     @Test func aPreparedApprovalCarriesItsFilingToTheChecker() async throws {
         try await DemoPlatform.with(fourEyes: true, compliance: true) { d in
             let id = try await Self.financingRequest(d, days: 200, bank: "bank")
-            let today = d.today
+            let today = d.app.businessDate
             // Prepared without what the ledger would ask: refused now, not held for the checker.
             #expect(try await d.call("bank", .POST, "/api/v1/financings/\(id)/approve", #"{"filing":{"number":"0457-2026-000902","filedOn":"\#(today)"}}"#).code == "term_review_required")
             #expect(try await d.app.sql.raw("SELECT COUNT(*) AS n FROM approvals").first()!.decode(column: "n", as: Int.self) == 0)
@@ -106,7 +106,7 @@ import VaporTesting
             let recorded = try await d.call("operator", .POST, "/api/v1/orgs/\(core)/default", #"{"inDefault":true,"reason":"2026 年度第二期超短期融资券违约"}"#)
             #expect(recorded.status == .ok && recorded["org"]?["inDefault"] == .bool(true) && recorded["org"]?["defaultReason"] == "2026 年度第二期超短期融资券违约")
             let line = try await d.call("core", .GET, "/api/v1/credit-lines").items[0]["id"]!.stringValue!
-            let issue = #"{"supplierId":"\#(d.orgs["tier1"]!)","creditLineId":"\#(line)","faceFen":100,"dueDate":"\#(d.today.adding(days: 30))"}"#
+            let issue = #"{"supplierId":"\#(d.orgs["tier1"]!)","creditLineId":"\#(line)","faceFen":100,"dueDate":"\#(d.app.businessDate.adding(days: 30))"}"#
             let refused = try await d.call("core", .POST, "/api/v1/receivables", issue)
             #expect(refused.status == .conflict && refused.code == "issuer_in_default" && refused["detail"]?.stringValue?.contains("超短期融资券") == true)
             // The console's issue form says why and offers no button to press.

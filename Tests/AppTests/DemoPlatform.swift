@@ -124,6 +124,4 @@ struct DemoPlatform: Sendable {
     }
 
     var height: Int64 { get async { await app.sequencer!.height } }
-    /// The business date the ledger's clock is on.
-    var today: BusinessDate { BusinessDate(epochMs: app.ledgerClock.nowMs()) }
 }

@@ -442,7 +442,7 @@ import VaporTesting
         try await Self.with { d, _ in
             try await Self.connect(d)
             d.clock.advance(minutes: 1)  // the demo's own payout, before the accounts, was not expected on a rail
-            let today = BusinessDate(epochMs: d.app.ledgerClock.nowMs()).description
+            let today = d.app.businessDate.description
             // A connected bank confirms a payout by hand: a ledger record with no payment behind it.
             let f = try await ApprovalTests.request(d)
             _ = try await d.call("bank", .POST, "/api/v1/financings/\(f)/approve")

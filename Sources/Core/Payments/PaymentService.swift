@@ -111,7 +111,7 @@ package enum PaymentService {
                               subjectId: f.id, tokenId: nil, messageId: "", nowMs: now)
         try await send(PaymentBatch(payer: route.payer, payees: [f.supplierId: route.payee], payments: [payment],
                                     remittance: [id: "Cascade financing \(f.id.description.prefix(16))"],
-                                    executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now), on: route.rail, app: app)
+                                    executionDate: app.businessDate, nowMs: now), on: route.rail, app: app)
         return try await PaymentStore.find(id, on: app.sql)
     }
 
@@ -173,7 +173,7 @@ package enum PaymentService {
         }
         try await send(PaymentBatch(payer: route.payer, payees: payees, payments: payments,
                                     remittance: Dictionary(uniqueKeysWithValues: payments.map { ($0.id, "Cascade \(number) \(reference)") }),
-                                    executionDate: BusinessDate(epochMs: app.ledgerClock.nowMs()), nowMs: now), on: route.rail, app: app)
+                                    executionDate: app.businessDate, nowMs: now), on: route.rail, app: app)
         var stored: [Payment] = []
         for id in live + payments.map(\.id) { if let found = try await PaymentStore.find(id, on: sql) { stored.append(found) } }
         return stored

@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 import class Vapor.Application
 import protocol Vapor.StorageKey
 
@@ -22,6 +23,9 @@ extension Application {
         get { storage[ClockKey.self] ?? SystemClock() }
         set { storage[ClockKey.self] = newValue }
     }
+
+    /// Today's business date (Asia/Shanghai) on the ledger's clock.
+    package var businessDate: BusinessDate { BusinessDate(epochMs: ledgerClock.nowMs()) }
 
     private struct WallClockKey: StorageKey {
         package typealias Value = any LedgerClock

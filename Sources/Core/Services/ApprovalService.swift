@@ -421,7 +421,7 @@ package enum ApprovalService {
             let settlement = try await ReceivableService.perform(receivableId, tokenIds: nil, reference: reference, by: viewer, app: app)
             return Performed(outcomes: settlement.outcomes, payments: settlement.payments)
         case .ledger(.issue(var p)):
-            p.issueDate = BusinessDate(epochMs: app.ledgerClock.nowMs())
+            p.issueDate = app.businessDate
             return Performed(outcomes: [try await LedgerService.submit(.issue(p), by: viewer.caller, app: app)])
         case .ledger(let payload) where payload.type == .approveFinancing:
             return Performed(outcomes: [try await FinancingService.performApproval(payload, by: viewer.caller, otp: otp, app: app)])

@@ -58,7 +58,7 @@ package enum FinancingService {
     /// left out, and a token that is not active has no offers (only an active one can be financed).
     package static func quotes(for token: Token, app: Application) async throws -> [(FinancingQuote, String)] {
         guard token.status == .active else { return [] }
-        let today = BusinessDate(epochMs: app.ledgerClock.nowMs())
+        let today = app.businessDate
         return try await app.requireSequencer().read { state in
             guard let issuer = state.receivables[token.receivableId]?.issuerId else { return [] }
             let banks = Set(state.creditLines.values.filter { $0.coreId == issuer }.map(\.bankId)).sorted()

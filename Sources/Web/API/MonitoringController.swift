@@ -11,7 +11,7 @@ package enum MonitoringController {
         let viewer = try await req.viewer()
         let days = try req.queryCount("days", "a number of days") ?? 30
         guard (1...366).contains(days) else { throw LedgerError.invalid("days", "must be from 1 to 366") }
-        let today = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
+        let today = req.application.businessDate
         return try await MonitoringQueries.report(for: viewer, alerts: req.application.monitoringAlerts, today: today,
                                                   since: today.adding(days: 1 - days), on: req.application.sql)
     }

@@ -34,13 +34,13 @@ package enum NodeController {
     @Sendable package static func status(req: Request) async throws -> Status {
         if let follower = req.application.follower {
             let s = await follower.status
-            return Status(role: "observer", height: s.height, businessDate: BusinessDate(epochMs: req.application.ledgerClock.nowMs()).description,
+            return Status(role: "observer", height: s.height, businessDate: req.application.businessDate.description,
                           upstream: s.upstream, state: s.state.rawValue, problem: s.problem)
         }
         if !req.application.readOnlyReplica, let sequencer = req.application.sequencer {
             // The writer knows its own height: its status never waits for the database, whatever
             // state that is in (a failover, a server that does not answer).
-            var status = Status(role: "writer", height: await sequencer.height, businessDate: BusinessDate(epochMs: req.application.ledgerClock.nowMs()).description,
+            var status = Status(role: "writer", height: await sequencer.height, businessDate: req.application.businessDate.description,
                                 state: "writing")
             if let stopped = await sequencer.broken {
                 status.state = "stopped"

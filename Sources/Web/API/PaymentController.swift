@@ -83,7 +83,7 @@ package enum PaymentController {
             guard let d = BusinessDate(text) else { throw LedgerError.invalid("date", "must be a date YYYY-MM-DD") }
             date = d
         } else {
-            date = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
+            date = req.application.businessDate
         }
         return try await ReconciliationQueries.report(on: date, for: viewer.seesAll ? nil : viewer.orgId, sql: req.application.sql)
     }

@@ -31,7 +31,7 @@ package enum DisclosurePages: ConsoleArea {
     @Sendable package static func disclosures(req: Request) async throws -> Response {
         let inDefaultOnly = try req.queryBool("overdue") ?? false
         let page = try Page(req, keyCount: 2)
-        let rows = try await DisclosureQueries.list(inDefaultOnly: inDefaultOnly, today: DisclosureController.today(req), page: page, on: req.application.sql)
+        let rows = try await DisclosureQueries.list(inDefaultOnly: inDefaultOnly, today: req.application.businessDate, page: page, on: req.application.sql)
         let model = DisclosuresPage(rows: rows.items.map(row), inDefaultOnly: inDefaultOnly,
                                     csv: "/exports/disclosures.csv" + (inDefaultOnly ? "?overdue=true" : ""),
                                     next: rows.nextCursor.map { "/disclosures?" + (inDefaultOnly ? "overdue=true&" : "") + "cursor=\($0)" } ?? "")

@@ -25,7 +25,7 @@ package enum FinancingPages: ConsoleArea {
         let p = try await Presenter.make(req)
         let all = try await FinancingQueries.list(status: nil, visibleTo: viewer, slice: Slice(limit: 500), on: req.application.sql)
         let reviewed = try await ReceivableQueries.needingTermReview(all.filter { $0.status == .requested }.map(\.receivableId), on: req.application.sql)
-        let today = BusinessDate(epochMs: req.application.ledgerClock.nowMs())
+        let today = req.application.businessDate
         return try await render(req, "bank/financings", title: viewer.role == .bank ? "nav_financing_queue" : "nav_financings",
                                 page: model(all, isBank: viewer.role == .bank, form: form, presenter: p, needingReview: reviewed, today: today),
                                 status: error == nil ? .ok : form.httpStatus, notice: notice(req), error: error)

@@ -46,7 +46,7 @@ package enum PaymentPages: ConsoleArea {
 
     @Sendable package static func reconciliation(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
-        let date = try req.queryText("date", maxLength: 10).flatMap(BusinessDate.init) ?? BusinessDate(epochMs: req.application.ledgerClock.nowMs())
+        let date = try req.queryText("date", maxLength: 10).flatMap(BusinessDate.init) ?? req.application.businessDate
         let sql = req.application.sql
         let r = try await ReconciliationQueries.report(on: date, for: viewer.seesAll ? nil : viewer.orgId, sql: sql)
         let payments = try await PaymentQueries.recentlyChanged(visibleTo: viewer, on: sql)

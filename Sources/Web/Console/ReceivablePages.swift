@@ -57,7 +57,7 @@ package enum ReceivablePages: ConsoleArea {
         let suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql)
         let lines = try await CreditLineQueries.list(.init(status: .active, coreId: viewer.orgId), visibleTo: viewer, slice: Slice(limit: 500), on: sql)
         let (policy, today, inDefault) = try await req.application.requireSequencer().read { state in
-            (state.policy, BusinessDate(epochMs: req.application.ledgerClock.nowMs()), state.policy.defaultCheckOn ? state.defaultReason(of: viewer.orgId) : nil)
+            (state.policy, req.application.businessDate, state.policy.defaultCheckOn ? state.defaultReason(of: viewer.orgId) : nil)
         }
         return try await render(req, "core/issue", title: "nav_issue", page: issueModel(suppliers: suppliers, lines: lines, policy: policy, today: today, form: form,
                                                                                          inDefault: inDefault, presenter: p),
