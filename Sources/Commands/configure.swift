@@ -23,6 +23,7 @@ public func configure(_ app: Application) async throws {
     app.approvalsInFlight = NIOLockedValueBox([])
     app.registrationsInFlight = NIOLockedValueBox([])
     app.walletChecks = TakingTurns()
+    app.earlyPaymentMarkets = TakingTurns(waiting: "the early-payment market is clearing")
     app.inboxReading = NIOLockedValueBox(false)
     app.monitoringAlerts = .fromEnvironment()
     app.rails = ["bank": BankTransferRail.fromEnvironment()]

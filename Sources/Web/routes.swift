@@ -52,6 +52,8 @@ package func routes(_ app: Application) throws {
         signedIn.delete("api-keys", ":id", use: UserController.revokeKey)
         signedIn.get("orgs", ":id", "approval-rules", use: ApprovalController.rules)
         signedIn.put("orgs", ":id", "approval-rules", use: ApprovalController.setRules)
+        signedIn.get("orgs", ":id", "early-payment-program", use: EarlyPaymentController.program)
+        signedIn.put("orgs", ":id", "early-payment-program", use: EarlyPaymentController.setProgram)
         signedIn.patch("orgs", ":id", "users", ":userId", use: UserController.setRole)
         signedIn.get("approvals", use: ApprovalController.list)
         signedIn.get("approvals", ":id", use: ApprovalController.show)
@@ -112,6 +114,15 @@ package func routes(_ app: Application) throws {
         signedIn.post("financings", ":id", "reject", use: FinancingController.reject)
         signedIn.post("financings", ":id", "cancel", use: FinancingController.cancel)
         signedIn.post("financings", ":id", "confirm-payout", use: FinancingController.confirmPayout)
+        signedIn.get("early-payments", use: EarlyPaymentController.list)
+        signedIn.post("early-payments", use: EarlyPaymentController.create)
+        signedIn.get("early-payments", "market", use: EarlyPaymentController.market)
+        signedIn.post("early-payments", "clear", use: EarlyPaymentController.clear)
+        signedIn.get("early-payments", ":id", use: EarlyPaymentController.show)
+        signedIn.post("early-payments", ":id", "approve", use: EarlyPaymentController.approve)
+        signedIn.post("early-payments", ":id", "reject", use: EarlyPaymentController.reject)
+        signedIn.post("early-payments", ":id", "cancel", use: EarlyPaymentController.cancel)
+        signedIn.post("early-payments", ":id", "confirm", use: EarlyPaymentController.confirm)
     }
 
     do {  // the chain

@@ -8,7 +8,8 @@ import protocol Vapor.StorageKey
 
 /// The system's own transactions, signed with the operator's key: offers past the acceptance
 /// window return to their senders (`expireOffer`), receivables past due and grace become
-/// `overdue` (`markOverdue`). Run once a minute, and at once when the admin clock moves.
+/// `overdue` (`markOverdue`). Run once a minute, and at once when the admin clock moves; the
+/// early-payment markets whose cut-off has passed clear after them.
 package enum Jobs {
     /// What is due on `date` under `policy`: the offers older than the acceptance window and the
     /// receivables past due and grace, read from the projections by index (only what is due is
@@ -52,6 +53,7 @@ package enum Jobs {
         app.background.every(interval, after: .seconds(5)) {
             do { try await run(app) } catch { app.logger.warning("jobs: \(error)") }
             guard !app.background.isStopping else { return }
+            do { try await EarlyPaymentService.clearDue(app) } catch { app.logger.warning("early-payment markets: \(error)") }
             do { try await PaymentService.sweep(app) } catch { app.logger.warning("payments sweep: \(error)") }
             do { try await OnboardingService.sweepUnregistered(app) } catch { app.logger.warning("registrations sweep: \(error)") }
         }

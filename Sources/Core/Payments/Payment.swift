@@ -5,7 +5,12 @@ import SQLKit
 import class Vapor.Application
 import protocol Vapor.StorageKey
 
-package enum PaymentKind: String, CaseIterable, Sendable { case payout, settlement }
+/// A bank's payout of a financing, a core enterprise's payment of a piece at maturity, and its
+/// payment of a piece early from its own cash (an early payment).
+package enum PaymentKind: String, CaseIterable, Sendable {
+    case payout, settlement
+    case earlyPayment = "early_payment"
+}
 
 /// `instructed → accepted → settled`, or `failed` / `returned`. A payment never moves back: a
 /// notification repeated, or one arriving after a later one, changes nothing.
@@ -32,7 +37,7 @@ package struct Payment: Sendable {
     package var payeeId: OrgID
     package var amountFen: Int64
     package var status: PaymentStatus
-    /// The financing a payout pays, the receivable a settlement pays.
+    /// The financing a payout pays, the receivable a settlement pays, the early payment an early payment pays.
     package var subjectId: TxID
     package var tokenId: TokenID?
     package var messageId: String
@@ -82,6 +87,7 @@ package struct Payment: Sendable {
         switch kind {
         case .payout: fields["financingId"] = .string(subjectId.description)
         case .settlement: fields["receivableId"] = .string(subjectId.description); fields["tokenId"] = tokenId.map { .string($0.description) } ?? .null
+        case .earlyPayment: fields["earlyPaymentId"] = .string(subjectId.description); fields["tokenId"] = tokenId.map { .string($0.description) } ?? .null
         }
         if let history { fields["history"] = .array(history) }
         return .object(fields)

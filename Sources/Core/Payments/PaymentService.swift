@@ -92,25 +92,54 @@ package enum PaymentService {
 
     /// Instructs the payout of an approved financing, once: the payment's id comes from the
     /// financing and the supplier, so instructing again finds the same payment and message.
-    @discardableResult
     /// `retry`: the last attempt failed or was returned, and the bank pays it again, as the next
     /// attempt (an id of its own); never while one is on its way or has arrived.
+    @discardableResult
     package static func instructPayout(_ f: Financing, retry: Bool = false, app: Application) async throws -> Payment? {
         guard f.status == .approved, let route = try await payoutRoute(for: f, app: app) else { return nil }
+        return try await instructOne(.payout, paying: f.id, token: nil, from: f.bankId, to: f.supplierId, amountFen: f.payoutFen, route: route,
+                                     remittance: "Cascade financing \(f.id.description.prefix(16))", retry: retry, app: app)
+    }
+
+    /// The rail an early payment goes by: the core's (`PaysBy`), when it is connected and the
+    /// core and the supplier both have accounts on it; nil (confirmed by hand) otherwise.
+    package static func earlyPaymentRoute(for e: EarlyPayment, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
+        for name in try await PaysBy.rails(for: e.issuerId, on: app.sql) {
+            guard let rail = app.rails[name],
+                  let payer = try await PaymentAccounts.find(e.issuerId, rail: name, on: app.sql),
+                  let payee = try await PaymentAccounts.find(e.supplierId, rail: name, on: app.sql) else { continue }
+            return (rail, payer, payee)
+        }
+        return nil
+    }
+
+    /// Instructs an approved early payment from the core's account to the supplier, once, as a
+    /// payout is; `retry` as there.
+    @discardableResult
+    package static func instructEarlyPayment(_ e: EarlyPayment, retry: Bool = false, app: Application) async throws -> Payment? {
+        guard e.status == .approved, let route = try await earlyPaymentRoute(for: e, app: app) else { return nil }
+        return try await instructOne(.earlyPayment, paying: e.id, token: e.tokenId, from: e.issuerId, to: e.supplierId, amountFen: e.payoutFen, route: route,
+                                     remittance: "Cascade early payment \(e.id.description.prefix(16))", retry: retry, app: app)
+    }
+
+    /// One payment of `kind` for `subject`, its id derived from the subject and the payee (the
+    /// `n`th attempt's from `subject#n`), stored and handed to the rail.
+    private static func instructOne(_ kind: PaymentKind, paying subject: TxID, token: TokenID?, from payer: OrgID, to payee: OrgID, amountFen: Int64,
+                                    route: (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount), remittance: String,
+                                    retry: Bool, app: Application) async throws -> Payment? {
         let now = app.ledgerClock.nowMs()
-        let earlier = try await PaymentStore.attempts(payingOut: f.id, on: app.sql)
-        var subject = f.id.description
+        let earlier = try await PaymentStore.attempts(paying: subject, kind: kind, on: app.sql)
+        var key = subject.description
         if retry {
             guard !earlier.isEmpty, earlier.allSatisfy(\.isOver) else {
-                throw LedgerError(.financingNotOpen, "only a payout whose every payment failed or was returned is paid again")
+                throw LedgerError(kind == .payout ? .financingNotOpen : .earlyPaymentNotOpen, "only a payment whose every attempt failed or was returned is paid again")
             }
-            subject += "#\(earlier.count + 1)"
+            key += "#\(earlier.count + 1)"
         }
-        let id = Payment.id(.payout, paying: subject, to: f.supplierId)
-        let payment = Payment(id: id, rail: route.rail.name, kind: .payout, payerId: f.bankId, payeeId: f.supplierId, amountFen: f.payoutFen,
-                              subjectId: f.id, tokenId: nil, messageId: "", nowMs: now)
-        try await send(PaymentBatch(payer: route.payer, payees: [f.supplierId: route.payee], payments: [payment],
-                                    remittance: [id: "Cascade financing \(f.id.description.prefix(16))"],
+        let id = Payment.id(kind, paying: key, to: payee)
+        let payment = Payment(id: id, rail: route.rail.name, kind: kind, payerId: payer, payeeId: payee, amountFen: amountFen,
+                              subjectId: subject, tokenId: token, messageId: "", nowMs: now)
+        try await send(PaymentBatch(payer: route.payer, payees: [payee: route.payee], payments: [payment], remittance: [id: remittance],
                                     executionDate: app.businessDate, nowMs: now), on: route.rail, app: app)
         return try await PaymentStore.find(id, on: app.sql)
     }
@@ -195,20 +224,30 @@ package enum PaymentService {
         _ = try await apply(answers, in: "the answer to \(messageId)", rail: rail, from: nil, app: app)
     }
 
-    /// `POST /payments/{id}/retry` by the payer: a failed or returned payout paid again. A
-    /// settlement's piece is paid again by settling the receivable again.
+    /// `POST /payments/{id}/retry` by the payer: a failed or returned payout or early payment
+    /// paid again. A settlement's piece is paid again by settling the receivable again.
     package static func retry(_ id: String, by viewer: Viewer, app: Application, address: String?) async throws -> Payment {
         try viewer.caller.requirePreparer()
         guard let p = try await PaymentStore.find(id, on: app.sql), p.payerId == viewer.orgId || p.payeeId == viewer.orgId || viewer.seesAll else {
             throw LedgerError(.notFound, "no such payment")
         }
         guard p.payerId == viewer.orgId else { throw LedgerError(.forbidden, "only the payer pays a payment again") }
-        guard p.kind == .payout else { throw LedgerError(.tokenNotActive, "a settlement's piece is paid again by settling the receivable again") }
-        guard let f = try await app.requireSequencer().read({ $0.financings[p.subjectId] }), f.status == .approved else {
-            throw LedgerError(.financingNotOpen, "financing \(p.subjectId) is not waiting for its payout")
+        let again: Payment?
+        switch p.kind {
+        case .settlement: throw LedgerError(.tokenNotActive, "a settlement's piece is paid again by settling the receivable again")
+        case .payout:
+            guard let f = try await app.requireSequencer().read({ $0.financings[p.subjectId] }), f.status == .approved else {
+                throw LedgerError(.financingNotOpen, "financing \(p.subjectId) is not waiting for its payout")
+            }
+            again = try await instructPayout(f, retry: true, app: app)
+        case .earlyPayment:
+            guard let e = try await app.requireSequencer().read({ $0.earlyPayments[p.subjectId] }), e.status == .approved else {
+                throw LedgerError(.earlyPaymentNotOpen, "early payment \(p.subjectId) is not waiting for its payment")
+            }
+            again = try await instructEarlyPayment(e, retry: true, app: app)
         }
-        guard let again = try await instructPayout(f, retry: true, app: app) else { throw LedgerError(.notFound, "the bank and the supplier have no rail in common any more") }
-        try await OnboardingService.audit(viewer, "payment.retry", viewer.orgId, "payout of \(f.id) paid again as \(again.id) (after \(p.id), \(p.status.rawValue))", app: app, address: address)
+        guard let again else { throw LedgerError(.notFound, "the payer and the payee have no rail in common any more") }
+        try await OnboardingService.audit(viewer, "payment.retry", viewer.orgId, "\(p.kind.rawValue) of \(p.subjectId) paid again as \(again.id) (after \(p.id), \(p.status.rawValue))", app: app, address: address)
         return again
     }
 
@@ -272,8 +311,8 @@ package enum PaymentService {
         return try await PaymentAccounts.find(p.payerId, rail: p.rail, on: sql)?.agentOrgId == bank
     }
 
-    /// A settled payment onto the ledger, signed as its payer: a payout's `confirmPayout` with
-    /// the rail's reference. Refused (the bank confirmed it by hand meanwhile), the payment
+    /// A settled payment onto the ledger, signed as its payer: a payout's `confirmPayout`, an
+    /// early payment's `confirmEarlyPayment`, a piece's `settle`, with the rail's reference. Refused (the bank confirmed it by hand meanwhile), the payment
     /// keeps the refusal in its history and shows on reconciliation.
     package static func record(_ p: Payment, app: Application) async throws {
         guard p.transactionId == nil, p.status == .settled else { return }
@@ -282,6 +321,7 @@ package enum PaymentService {
         let payload: Payload
         switch p.kind {
         case .payout: payload = .confirmPayout(financingId: p.subjectId, reference: reference)
+        case .earlyPayment: payload = .confirmEarlyPayment(earlyPaymentId: p.subjectId, reference: reference)
         case .settlement:
             guard let token = p.tokenId else { return }
             payload = .settle(receivableId: p.subjectId, tokenIds: [token], reference: reference)
@@ -333,6 +373,7 @@ package enum PaymentService {
         }
         guard !app.rails.isEmpty else { return }
         for f in try await PaymentStore.approvedWithoutPayout(on: sql) { try await instructPayout(f, app: app) }
+        for e in try await EarlyPaymentQueries.approvedWithoutPayment(on: sql) { try await instructEarlyPayment(e, app: app) }
         try await readInboxes(app)
         // Payments on their way on a rail that can be asked: what became of them, eight questions
         // at a time (a settlement to thousands of holders left thousands on their way, asked one

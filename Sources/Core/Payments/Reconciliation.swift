@@ -33,6 +33,9 @@ package enum Reconciliation {
         package var date: BusinessDate
         package var rail: [String: Totals] = [:]
         package var ledgerViaRail = Totals(), ledgerManual = Totals()
+        /// By kind (`payout`, `settlement`, `early_payment`): what was instructed on the rails
+        /// that day, and what the ledger recorded as paid.
+        package var railByKind: [String: Totals] = [:], ledgerByKind: [String: Totals] = [:]
         package var differences: [Difference] = []
         package var balanced: Bool { differences.isEmpty }
     }
@@ -45,7 +48,11 @@ package enum Reconciliation {
     package static func json(_ r: Report) -> JSON {
         var rail: [JSONKey: JSON] = [:]
         for status in ["instructed", "settled", "returned", "failed"] { rail[JSONKey(status)] = (r.rail[status] ?? Totals()).json }
-        return ["date": .string(r.date.description), "rail": .object(rail),
+        var byKind: [JSONKey: JSON] = [:]
+        for kind in PaymentKind.allCases.map(\.rawValue) {
+            byKind[JSONKey(kind)] = ["instructed": (r.railByKind[kind] ?? Totals()).json, "recorded": (r.ledgerByKind[kind] ?? Totals()).json]
+        }
+        return ["date": .string(r.date.description), "rail": .object(rail), "byKind": .object(byKind),
                 "ledger": ["viaRail": r.ledgerViaRail.json, "manual": r.ledgerManual.json],
                 "differences": .array(r.differences.map(\.json)), "balanced": .bool(r.balanced)]
     }

@@ -9,4 +9,5 @@ public struct Outcome: Sendable {
     public var receivable: Receivable?
     public var financings: [Financing]
     public var creditLine: CreditLine?
+    public var earlyPayments: [EarlyPayment] = []
 }

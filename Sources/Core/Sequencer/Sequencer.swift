@@ -525,7 +525,8 @@ public actor Sequencer {
         Outcome(effects: effects, blockHeight: -1, tokens: effects.tokens.compactMap { state.tokens[$0] },
                 receivable: effects.receivableId.flatMap { state.receivables[$0] },
                 financings: effects.financingIds.compactMap { state.financings[$0] },
-                creditLine: effects.creditLineId.flatMap { state.creditLines[$0] })
+                creditLine: effects.creditLineId.flatMap { state.creditLines[$0] },
+                earlyPayments: effects.earlyPaymentIds.compactMap { state.earlyPayments[$0] })
     }
 }
 

@@ -15,6 +15,9 @@ package enum ApprovalAction: String, CaseIterable, Sendable {
     /// Making someone a checker or an admin: always waits, for a second admin of the org or the
     /// operator (four eyes over who holds the four eyes).
     case grantRole
+    /// A core's early-payment program made to spend more of its cash (switched on, a lower
+    /// hurdle, a larger budget): not configurable, it waits whenever the org has any rule.
+    case changeProgram
 
     /// The actions an org of `role` can have wait for a checker.
     package static func configurable(for role: OrgRole) -> [ApprovalAction] {
@@ -47,6 +50,8 @@ package enum PreparedOperation: Sendable {
     case rules([ApprovalRule])
     /// A person of the org given the checker or the admin role.
     case role(userId: String, email: String, role: UserRole)
+    /// The core's early-payment program, loosened.
+    case program(EarlyPaymentProgram)
 
     package var json: JSON {
         switch self {
@@ -54,6 +59,7 @@ package enum PreparedOperation: Sendable {
         case .settleAll(let r, let reference): ["kind": "settleAll", "receivableId": .string(r.description), "reference": .string(reference)]
         case .rules(let rules): ["kind": "rules", "rules": .array(rules.map(\.json))]
         case .role(let user, let email, let role): ["kind": "role", "userId": .string(user), "email": .string(email), "role": .string(role.rawValue)]
+        case .program(let p): ["kind": "program", "program": p.json]
         }
     }
 
@@ -75,6 +81,10 @@ package enum PreparedOperation: Sendable {
             guard let user = json["userId"]?.stringValue, let email = json["email"]?.stringValue,
                   let role = json["role"]?.stringValue.flatMap(UserRole.init(rawValue:)) else { throw StoreDamage("approval role") }
             self = .role(userId: user, email: email, role: role)
+        case "program":
+            guard let p = json["program"], case .bool(let active)? = p["active"], case .int(let hurdle)? = p["hurdleBps"],
+                  case .int(let budget)? = p["dailyBudgetFen"], let cutoff = p["cutoffTime"]?.stringValue else { throw StoreDamage("approval program") }
+            self = .program(EarlyPaymentProgram(active: active, hurdleBps: hurdle, dailyBudgetFen: budget, cutoffTime: cutoff))
         default: throw StoreDamage("approval operation kind")
         }
     }
@@ -88,7 +98,7 @@ package enum PreparedOperation: Sendable {
         case .ledger(.updateCredit): .updateCredit
         case .ledger(.issue): .issue
         case .ledger(.settle), .settleAll: .settle
-        case .ledger, .rules, .role: nil
+        case .ledger, .rules, .role, .program: nil
         }
     }
 
@@ -123,6 +133,8 @@ package struct Performed: Sendable {
     package var payments: [Payment] = []
     /// The person whose role changed, as the API shows a person.
     package var person: JSON?
+    /// The early-payment program now in force.
+    package var program: EarlyPaymentProgram?
 }
 
 package enum ApprovalStatus: String, CaseIterable, Sendable {
@@ -209,7 +221,7 @@ package enum ApprovalService {
         let rules = try await ApprovalQueries.rules(of: caller.orgId, on: sql)
         if let action = operation.action, !rules.contains(where: { $0.action == action }) { return nil }
         guard let subject = try await describe(operation, org: caller.orgId, rules: rules, app: app) else { return nil }
-        if subject.action != .changeRules && subject.action != .grantRole {
+        if ![.changeRules, .grantRole, .changeProgram].contains(subject.action) {
             guard let rule = rules.first(where: { $0.action == subject.action }), subject.amountFen >= rule.minAmountFen else { return nil }
         }
         // Nothing the ledger would refuse today waits for a checker: its refusal is the answer now.
@@ -230,7 +242,7 @@ package enum ApprovalService {
             let chunk = try await ReceivableQueries.payableIds(of: receivableId, after: nil, limit: Limits.maxSettleTokens, on: app.sql)
             guard !chunk.isEmpty else { throw LedgerError(.tokenNotActive, "receivable \(receivableId) has no active or locked piece to pay") }
             try await LedgerService.trial(.settle(receivableId: receivableId, tokenIds: chunk, reference: reference), by: caller, app: app)
-        case .rules, .role:
+        case .rules, .role, .program:
             return
         }
     }
@@ -254,6 +266,14 @@ package enum ApprovalService {
             let text = new.isEmpty ? "none" : new.map { "\($0.action.rawValue) from \(y($0.minAmountFen))" }.joined(separator: ", ")
             return Subject(action: .changeRules, amountFen: 0, id: org.description, summary: "Loosen the approval rules to: \(text)",
                            summaryZh: "放宽复核规则为：\(new.isEmpty ? "无" : new.map { "\($0.action.rawValue) 自 \(y($0.minAmountFen))" }.joined(separator: "，"))")
+        }
+        if case .program(let p) = operation {
+            // Only a loosening waits, and only where the core has rules at all.
+            let before = try await EarlyPaymentQueries.program(of: org, on: app.sql) ?? .none
+            guard !rules.isEmpty, p.loosens(from: before) else { return nil }
+            return Subject(action: .changeProgram, amountFen: p.dailyBudgetFen, id: org.description,
+                           summary: "Early-payment program: \(p.active ? "on" : "off"), hurdle \(percent(p.hurdleBps)), \(y(p.dailyBudgetFen)) a day, cut-off \(p.cutoffTime)",
+                           summaryZh: "提前付款计划：\(p.active ? "开启" : "关闭")，最低年化 \(percent(p.hurdleBps))，每日 \(y(p.dailyBudgetFen))，截止 \(p.cutoffTime)")
         }
         if case .role(let user, let email, let role) = operation {
             return Subject(action: .grantRole, amountFen: 0, id: user, summary: "Make \(email) \(role == .admin ? "an admin" : "a checker")",
@@ -432,6 +452,9 @@ package enum ApprovalService {
             return Performed(rules: rules)
         case .role(let user, _, let role):
             return Performed(person: try await PeopleService.applyRole(user, role, in: org, by: viewer, app: app))
+        case .program(let p):
+            try await EarlyPaymentQueries.save(p, of: org, by: viewer.caller.email, nowMs: app.wallClock.nowMs(), on: app.sql)
+            return Performed(program: p)
         }
     }
 

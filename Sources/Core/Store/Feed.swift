@@ -110,14 +110,18 @@ package enum Feed {
         }
     }
 
-    /// Money the chain records as paid: a financing's payout to its supplier, and each token a
-    /// core enterprise settled at maturity, to its holder.
+    /// Money the chain records as paid: a financing's payout to its supplier, each token a core
+    /// enterprise settled at maturity, to its holder, and each piece it paid early, to its supplier.
     package static func payments(_ tx: Transaction, time: Int64, in state: LedgerState) -> [[Cell]] {
         switch tx.body.payload {
         case .confirmPayout(let id, let reference):
             guard let f = state.financings[id] else { return [] }
             return [[.text(id.description), .text("payout"), .text(tx.id.description), .text(f.bankId.description), .text(f.supplierId.description),
                      .int(f.payoutFen), .text(reference), .text(f.receivableId.description), .int(time)]]
+        case .confirmEarlyPayment(let id, let reference):
+            guard let e = state.earlyPayments[id] else { return [] }
+            return [[.text(id.description), .text("early_payment"), .text(tx.id.description), .text(e.issuerId.description), .text(e.supplierId.description),
+                     .int(e.payoutFen), .text(reference), .text(e.receivableId.description), .int(time)]]
         case .settle(let r, let tokens, let reference):
             guard let receivable = state.receivables[r] else { return [] }
             return tokens.compactMap { state.tokens[$0] }.map { t in

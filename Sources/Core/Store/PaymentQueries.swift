@@ -47,6 +47,15 @@ package enum PaymentQueries {
         return try await sql.raw(query).all().map { try Payment(row: $0) }
     }
 
+    /// The payments of `kind` paying `subject` (an early payment, a financing's payout) that
+    /// `viewer` may see, oldest first.
+    package static func paying(_ subject: TxID, kind: PaymentKind, visibleTo viewer: Viewer, on sql: any SQLDatabase) async throws -> [Payment] {
+        try await sql.raw("""
+            SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE subject_id = \(bind: subject.description) AND kind = \(bind: kind.rawValue) AND \(visible(viewer))
+            ORDER BY created_ms, id
+            """).all().map { try Payment(row: $0) }
+    }
+
     /// A payment, if `viewer` may see it.
     package static func find(_ id: String, visibleTo viewer: Viewer, on sql: any SQLDatabase) async throws -> Payment? {
         try await sql.raw("SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE id = \(bind: id) AND \(visible(viewer))").first().map { try Payment(row: $0) }

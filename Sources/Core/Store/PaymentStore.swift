@@ -47,12 +47,13 @@ package enum PaymentStore {
         package var isOver: Bool { status == PaymentStatus.failed.rawValue || status == PaymentStatus.returned.rawValue }
     }
 
-    /// The attempts at paying out a financing, the latest first.
-    package static func attempts(payingOut financing: TxID, on sql: any SQLDatabase) async throws -> [Attempt] {
-        try await attempts(sql.raw("SELECT id, status FROM rail_payments WHERE kind = 'payout' AND subject_id = \(bind: financing.description) ORDER BY created_ms DESC, id"))
+    /// The attempts at paying out a financing (or paying an early payment), the latest first.
+    package static func attempts(paying subject: TxID, kind: PaymentKind = .payout, on sql: any SQLDatabase) async throws -> [Attempt] {
+        try await attempts(sql.raw("SELECT id, status FROM rail_payments WHERE kind = \(bind: kind.rawValue) AND subject_id = \(bind: subject.description) ORDER BY created_ms DESC, id"))
     }
 
-    /// The attempts at paying a piece at settlement, the latest first.
+    /// The attempts at paying a piece, at settlement or early, the latest first: a piece whose
+    /// early payment is on its way is not paid again at maturity.
     package static func attempts(settling token: TokenID, on sql: any SQLDatabase) async throws -> [Attempt] {
         try await attempts(sql.raw("SELECT id, status FROM rail_payments WHERE token_id = \(bind: token.description) ORDER BY created_ms DESC, id"))
     }
@@ -109,7 +110,8 @@ package enum PaymentStore {
         try await sql.raw("""
             SELECT \(unsafeRaw: Payment.columns) FROM rail_payments WHERE status = 'settled' AND transaction_id IS NULL
                 AND ((kind = 'payout' AND subject_id IN (SELECT id FROM financings WHERE status = 'approved'))
-                  OR (kind = 'settlement' AND token_id IN (SELECT id FROM tokens WHERE status IN ('active', 'locked'))))
+                  OR (kind = 'settlement' AND token_id IN (SELECT id FROM tokens WHERE status IN ('active', 'locked')))
+                  OR (kind = 'early_payment' AND subject_id IN (SELECT id FROM early_payments WHERE status = 'approved')))
             ORDER BY created_ms, id
             """).all().map(Payment.init(row:))
     }

@@ -46,6 +46,11 @@ package struct RowReader {
         get throws { try projected(Projection.financings, Projection.financing) }
     }
 
+    /// Read as the projection writes it (every column of `Projection.earlyPayments`).
+    package var earlyPayment: EarlyPayment {
+        get throws { try projected(Projection.earlyPayments, Projection.earlyPayment) }
+    }
+
     private func projected<T>(_ table: Projection.Table, _ read: ([Cell]) throws -> T) throws -> T {
         do {
             return try read(try Projection.cells(row, of: table))

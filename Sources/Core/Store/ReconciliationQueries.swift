@@ -14,8 +14,10 @@ package enum ReconciliationQueries {
             return "(\(unsafeRaw: payer) = \(bind: org.description) OR \(unsafeRaw: payee) = \(bind: org.description))"
         }
         // On the rails: instructed that day, and each change that day.
-        for row in try await sql.raw("SELECT amount_fen FROM rail_payments WHERE created_ms >= \(bind: start) AND created_ms < \(bind: end) AND \(involving("payer_id", "payee_id"))").all() {
-            report.rail["instructed", default: Reconciliation.Totals()].add(try row.decode(column: "amount_fen", as: Int64.self))
+        for row in try await sql.raw("SELECT kind, amount_fen FROM rail_payments WHERE created_ms >= \(bind: start) AND created_ms < \(bind: end) AND \(involving("payer_id", "payee_id"))").all() {
+            let amount = try row.decode(column: "amount_fen", as: Int64.self)
+            report.rail["instructed", default: Reconciliation.Totals()].add(amount)
+            report.railByKind[try row.decode(column: "kind", as: String.self), default: Reconciliation.Totals()].add(amount)
         }
         for row in try await sql.raw("""
             SELECT e.status, p.amount_fen FROM rail_payment_events e JOIN rail_payments p ON p.id = e.payment_id
@@ -27,11 +29,12 @@ package enum ReconciliationQueries {
         for row in try await sql.raw("""
             SELECT l.transaction_id, l.payer_id, l.payee_id, l.amount_fen, l.kind, r.id AS payment_id, r.amount_fen AS rail_fen,
                 CASE WHEN EXISTS (SELECT 1 FROM payment_accounts a WHERE a.org_id = l.payer_id AND a.created_ms < l.time_ms) THEN 1 ELSE 0 END AS connected
-            FROM payments l LEFT JOIN rail_payments r ON r.transaction_id = l.transaction_id AND (r.token_id = l.id OR (r.kind = 'payout' AND r.subject_id = l.id))
+            FROM payments l LEFT JOIN rail_payments r ON r.transaction_id = l.transaction_id AND ((r.kind = 'settlement' AND r.token_id = l.id) OR (r.kind IN ('payout', 'early_payment') AND r.subject_id = l.id))
             WHERE l.time_ms >= \(bind: start) AND l.time_ms < \(bind: end) AND \(involving("l.payer_id", "l.payee_id"))
             """).all() {
             let tx = try row.decode(column: "transaction_id", as: String.self), payer = try row.decode(column: "payer_id", as: String.self)
             let payee = try row.decode(column: "payee_id", as: String.self), amount = try row.decode(column: "amount_fen", as: Int64.self)
+            report.ledgerByKind[try row.decode(column: "kind", as: String.self), default: Reconciliation.Totals()].add(amount)
             if let payment = try row.decode(column: "payment_id", as: String?.self) {
                 report.ledgerViaRail.add(amount)
                 if let railFen = try row.decode(column: "rail_fen", as: Int64?.self), railFen != amount {

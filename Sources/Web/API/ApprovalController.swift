@@ -38,6 +38,7 @@ package enum ApprovalController {
     package static func answer(_ performed: Performed, settlement: Bool) -> JSON {
         if let rules = performed.rules { return ["rules": .array(rules.map(\.json))] }
         if let person = performed.person { return ["user": person] }
+        if let program = performed.program { return program.json }
         if !performed.payments.isEmpty { return ["payments": .array(performed.payments.map { $0.json() })] }
         return settlement ? ReceivableController.settlementAnswer(performed.outcomes) : DTO.outcome(performed.outcomes[0])
     }

@@ -28,19 +28,27 @@ package enum DTO {
          "termReview": f.termReview.map { JSON.object(["reason": .string($0)]) } ?? .null]
     }
 
+    package static func earlyPayment(_ e: EarlyPayment) -> JSON {
+        ["id": .string(e.id.description), "tokenId": .string(e.tokenId.description), "receivableId": .string(e.receivableId.description),
+         "supplierId": .string(e.supplierId.description), "issuerId": .string(e.issuerId.description), "amountFen": .int(e.amountFen),
+         "rateBps": .int(e.rateBps), "days": .int(e.days), "discountFen": .int(e.discountFen), "payoutFen": .int(e.payoutFen),
+         "status": .string(e.status.rawValue), "requestedOn": .string(e.requestedOn.description), "reference": e.reference.map(JSON.string) ?? .null]
+    }
+
     package static func creditLine(_ l: CreditLine) -> JSON {
         ["id": .string(l.id.description), "bankId": .string(l.bankId.description), "coreId": .string(l.coreId.description),
          "limitFen": .int(l.limitFen), "usedFen": .int(l.usedFen), "rateBps": .int(l.rateBps),
          "expiresOn": .string(l.expiresOn.description), "status": .string(l.status.rawValue), "createdTx": .string(l.createdTx.description)]
     }
 
-    /// `{transactionId, blockHeight, tokens, receivable?, financing?, creditLine?}` (SPEC §5).
+    /// `{transactionId, blockHeight, tokens, receivable?, financing?, creditLine?, earlyPayment?}` (SPEC §5).
     package static func outcome(_ o: Outcome) -> JSON {
         var fields: [JSONKey: JSON] = ["transactionId": .string(o.effects.transactionId.description), "blockHeight": .int(o.blockHeight),
                                       "tokens": .array(o.tokens.map(token))]
         if let r = o.receivable { fields["receivable"] = receivable(r) }
         if let f = o.financings.first { fields["financing"] = financing(f) }
         if let l = o.creditLine { fields["creditLine"] = creditLine(l) }
+        if let e = o.earlyPayments.first { fields["earlyPayment"] = earlyPayment(e) }
         return .object(fields)
     }
 }

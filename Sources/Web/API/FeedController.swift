@@ -44,7 +44,7 @@ package enum FeedController {
         let text = try StrictBody(req, allowed: ["today"]).string("today", maxLength: 10)!
         guard let day = BusinessDate(text) else { throw LedgerError.invalid("today", "must be a date YYYY-MM-DD") }
         try clock.move(to: day)
-        let jobs = try await Jobs.run(req.application)
+        let jobs = try await Jobs.run(req.application) + (try await EarlyPaymentService.clearDue(req.application))
         return JSON.object(["businessDate": .string(BusinessDate(epochMs: clock.nowMs()).description), "jobsRun": .int(Int64(jobs))]).response()
     }
 }
