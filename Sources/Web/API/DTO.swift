@@ -12,6 +12,13 @@ package enum DTO {
          "createdTx": .string(t.createdTx.description), "spentTx": t.spentTx.map { .string($0.description) } ?? .null]
     }
 
+    /// A token with, when it was paid early, its `earlyPaymentId`.
+    package static func token(_ t: Token, paidEarlyBy e: EarlyPayment?) -> JSON {
+        guard let e, case .object(var fields) = token(t) else { return token(t) }
+        fields["earlyPaymentId"] = .string(e.id.description)
+        return .object(fields)
+    }
+
     package static func receivable(_ r: Receivable) -> JSON {
         ["id": .string(r.id.description), "number": .string(r.number), "issuerId": .string(r.issuerId.description),
          "firstHolderId": .string(r.firstHolderId.description), "creditLineId": .string(r.creditLineId.description),

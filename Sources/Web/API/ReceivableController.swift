@@ -43,8 +43,10 @@ package enum ReceivableController {
     @Sendable package static func tree(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let r = try await find(req, viewer)
-        let listed = try await TokenQueries.tree(of: r, visibleTo: viewer, page: try Page(req, keyCount: 3), on: req.application.sql).json { item in
-            guard case .object(var fields) = DTO.token(item.token) else { throw StoreDamage("token") }
+        let rows = try await TokenQueries.tree(of: r, visibleTo: viewer, page: try Page(req, keyCount: 3), on: req.application.sql)
+        let early = try await EarlyPaymentQueries.paid(tokens: rows.items.map(\.token).filter { $0.status == .settled }.map(\.id), on: req.application.sql)
+        let listed = try rows.json { item in
+            guard case .object(var fields) = DTO.token(item.token, paidEarlyBy: early[item.token.id]) else { throw StoreDamage("token") }
             fields["holderName"] = .string(item.holderName)
             return .object(fields)
         }
@@ -55,14 +57,18 @@ package enum ReceivableController {
 
 
     /// `GET /receivables/{id}/clearing?limit=&cursor=`: who is to be paid how much at maturity —
-    /// a page of the pieces that are live (pending, active, locked) or already settled. A holder
-    /// sees its own rows.
+    /// a page of the pieces that are live (pending, active, locked) or already settled (a piece
+    /// paid early names its `earlyPaymentId`). A holder sees its own rows.
     @Sendable package static func clearing(req: Request) async throws -> Response {
         let viewer = try await req.viewer()
         let r = try await find(req, viewer)
-        let listed = try await TokenQueries.clearing(of: r, visibleTo: viewer, page: try Page(req, keyCount: 3), on: req.application.sql).json { t in
-            ["tokenId": .string(t.id.description), "holderId": .string(t.holderId.description), "amountFen": .int(t.amountFen),
-             "tier": .int(t.tier), "status": .string(t.status.rawValue)]
+        let rows = try await TokenQueries.clearing(of: r, visibleTo: viewer, page: try Page(req, keyCount: 3), on: req.application.sql)
+        let early = try await EarlyPaymentQueries.paid(tokens: rows.items.filter { $0.status == .settled }.map(\.id), on: req.application.sql)
+        let listed = rows.json { t in
+            var item: [JSONKey: JSON] = ["tokenId": .string(t.id.description), "holderId": .string(t.holderId.description), "amountFen": .int(t.amountFen),
+                                         "tier": .int(t.tier), "status": .string(t.status.rawValue)]
+            if let e = early[t.id] { item["earlyPaymentId"] = .string(e.id.description) }
+            return .object(item)
         }
         guard case .object(var answer) = listed else { throw StoreDamage("page") }
         for (k, v) in ["receivableId": JSON.string(r.id.description), "dueDate": .string(r.dueDate.description), "faceFen": .int(r.faceFen), "paidFen": .int(r.paidFen)] {

@@ -31,7 +31,8 @@ package enum TokenController {
         let depth = page.after?.first?.intValue ?? 0
         guard depth >= 0 else { throw LedgerError.invalid("cursor", "is not a cursor this list gave out") }
         let (path, more) = try await TokenQueries.ancestry(of: token.id, from: depth, limit: page.limit, on: req.application.sql)
-        return JSON.object(["items": .array(path.map(DTO.token)),
+        let early = try await EarlyPaymentQueries.paid(tokens: path.filter { $0.status == .settled }.map(\.id), on: req.application.sql)
+        return JSON.object(["items": .array(path.map { DTO.token($0, paidEarlyBy: early[$0.id]) }),
                             "nextCursor": more ? .string(Page.cursor([.int(depth + Int64(path.count))])) : .null]).response()
     }
 }
