@@ -151,7 +151,8 @@ package enum EarlyPaymentService {
         return try await market(of: core, app: app)
     }
 
-    static func market(of core: OrgID, app: Application) async throws -> Market {
+    /// Unchecked: for a page that already knows the viewer holds the core's paper.
+    package static func market(of core: OrgID, app: Application) async throws -> Market {
         let sql = app.sql
         let program = try await EarlyPaymentQueries.program(of: core, on: sql) ?? .none
         let left = program.active ? max(0, program.dailyBudgetFen - (try await EarlyPaymentQueries.spent(by: core, on: app.businessDate, sql: sql))) : 0

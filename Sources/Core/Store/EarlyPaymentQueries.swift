@@ -199,10 +199,11 @@ package enum EarlyPaymentQueries {
         package var returnBps: Int64? { EarlyPaymentMarket.returnBps(discountFen: discountFen, dayWeightedPayoutFen: dayWeightedPayoutFen) }
     }
 
-    /// The totals of `issuer`'s early payments approved or paid (nil: every issuer's).
-    package static func totals(of issuer: OrgID?, sql: any SQLDatabase) async throws -> Totals {
+    /// The totals of the early payments approved or paid of `org` — as issuer for a core, as
+    /// supplier for a supplier; nil: everyone's.
+    package static func totals(of org: OrgID?, role: OrgRole, sql: any SQLDatabase) async throws -> Totals {
         var query: SQLQueryString = "SELECT amount_fen, payout_fen, discount_fen, days FROM early_payments WHERE status IN ('approved', 'paid')"
-        if let issuer { query += " AND issuer_id = \(bind: issuer.description)" }
+        if let org { query += role == .supplier ? " AND supplier_id = \(bind: org.description)" : " AND issuer_id = \(bind: org.description)" }
         var t = Totals()
         // Summed here, not in SQL: payout × days can pass 2^63 over a long history.
         for row in try await sql.raw(query).all() {

@@ -54,6 +54,14 @@ package struct Presenter {
                       filing: f.filing.map { "\($0.number) (\($0.filedOn))" } ?? "")
     }
 
+    package func earlyPayment(_ e: EarlyPayment) -> EarlyPaymentView {
+        EarlyPaymentView(id: e.id.description, tokenId: e.tokenId.description, receivableId: e.receivableId.description, supplierName: name(e.supplierId),
+                         issuerName: name(e.issuerId), amount: Money.format(e.amountFen), rate: Self.rate(e.rateBps), days: e.days,
+                         discount: Money.format(e.discountFen), payout: Money.format(e.payoutFen), status: e.status.rawValue,
+                         statusLabel: status(e.status.rawValue), requestedOn: e.requestedOn.description, reference: e.reference ?? "",
+                         manual: e.status == .paid && !(e.reference ?? "").hasPrefix("RAIL-"))
+    }
+
     package func creditLine(_ l: CreditLine) -> CreditLineView {
         CreditLineView(id: l.id.description, bankName: name(l.bankId), coreName: name(l.coreId), limit: Money.format(l.limitFen), used: Money.format(l.usedFen),
                        available: Money.format(l.availableFen), rate: Self.rate(l.rateBps), expiresOn: l.expiresOn.description, status: l.status.rawValue,

@@ -176,6 +176,28 @@ package struct FinancingView: Encodable {
     package var filing = ""
 }
 
+package struct EarlyPaymentView: Encodable {
+    package var id: String
+    package var tokenId: String
+    package var receivableId: String
+    package var supplierName: String
+    package var issuerName: String
+    package var amount: String
+    package var rate: String
+    package var days: Int64
+    package var discount: String
+    package var payout: String
+    package var status: String
+    package var statusLabel: String
+    package var requestedOn: String
+    package var reference: String
+    /// Paid by the core's own confirmation, not recorded from a rail's report.
+    package var manual: Bool
+    /// In the core's ranking of today's offers: its place, and whether the market would take it now.
+    package var rank = 0
+    package var wouldClear = false
+}
+
 package struct CreditLineView: Encodable {
     package var id: String
     package var bankName: String
