@@ -63,8 +63,9 @@ enum DemoSeed {
     }
 
     /// Seeds an empty ledger: the orgs and their admins, two credit lines at different rates,
-    /// receivables spread over three tiers, offers waiting in inboxes, one financing paid out, and
-    /// a 200-day receivable financed with recourse, a term review and its 中登网 filing. Before that,
+    /// receivables spread over three tiers, offers waiting in inboxes, one financing paid out,
+    /// a 200-day receivable financed with recourse, a term review and its 中登网 filing, and the
+    /// first core's early-payment program with a supplier's offer waiting to clear. Before that,
     /// from `historyDays` ago, the second core enterprise's history: a receivable paid on time, a
     /// default recorded and lifted, and a receivable now overdue, so that it issues nothing new.
     static func seed(_ app: Application, sealer: Platform.SealerBox) async throws {
@@ -108,7 +109,8 @@ enum DemoSeed {
         let toTier2 = try await run("tier1", .transfer(tokenId: first, toOrgId: tier2, amountFen: 400_000_00, memo: "铸件货款"))
         _ = try await run("tier2", .accept(tokenId: toTier2.effects.createdTokens[0]))
         let toTier3 = try await run("tier2", .transfer(tokenId: toTier2.effects.createdTokens[0], toOrgId: tier3, amountFen: 150_000_00, memo: "五金件货款"))
-        _ = try await run("tier3", .accept(tokenId: toTier3.effects.createdTokens[0]))
+        let tier3Piece = toTier3.effects.createdTokens[0]
+        _ = try await run("tier3", .accept(tokenId: tier3Piece))
         // 2: ¥500,000.00, split by the first supplier, one piece financed and paid out.
         let second = try await issue(500_000_00, dueIn: 60, invoice: "INV-2026-0002", memo: "液压阀组")
         _ = try await run("tier1", .accept(tokenId: second))
@@ -129,7 +131,14 @@ enum DemoSeed {
                                                       filing: Filing(number: "0457-2026-000802", filedOn: today),
                                                       termReview: "大型装备交付验收周期长，已核验购销合同与分批验收单"))
         try await fourEyes(app, orgs: callers.mapValues(\.orgId), nowMs: now)
+        // 5: 华东重工集团's early-payment program, and 常州五金加工 (the third tier) naming its rate
+        // for its ¥150,000.00 piece: 7.20%, above the 6.00% hurdle, waiting for the day's clearing.
+        try await EarlyPaymentQueries.save(earlyPaymentProgram, of: core, by: callers["core"]!.email, nowMs: now, on: app.sql)
+        _ = try await run("tier3", .requestEarlyPayment(tokenId: tier3Piece, rateBps: 720))
     }
+
+    /// 华东重工集团's program: 6.00% at least, ¥500,000.00 a business day, clearing at 15:00.
+    static let earlyPaymentProgram = EarlyPaymentProgram(active: true, hurdleBps: 600, dailyBudgetFen: 500_000_00, cutoffTime: "15:00")
 
     /// 苏南机电集团's history, from `historyDays` ago to today: a line from 江南商业银行; a
     /// receivable paid on its due date; a default the operator recorded (a bond) and lifted; and a

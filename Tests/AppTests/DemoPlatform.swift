@@ -32,7 +32,10 @@ struct DemoPlatform: Sendable {
         }
     }
 
-    static func with(ownDatabase: Bool = false, fourEyes: Bool = false, compliance: Bool = false, _ body: (DemoPlatform) async throws -> Void) async throws {
+    /// `earlyPayment`: 华东重工集团's program and 常州五金加工's offer stay as seeded; otherwise the
+    /// offer is withdrawn and the program removed, and the tests of other rules see neither.
+    static func with(ownDatabase: Bool = false, fourEyes: Bool = false, compliance: Bool = false, earlyPayment: Bool = false,
+                     _ body: (DemoPlatform) async throws -> Void) async throws {
         try await TestDatabase.with(ownDatabase: ownDatabase) { app in
             try await configure(app)
             let clock = FakeClock("2026-09-01")
@@ -56,6 +59,14 @@ struct DemoPlatform: Sendable {
                 keys["\(c.key)-checker"] = try await accounts.createAPIKey(for: try Accounts.caller(row, viaAPIKey: false), name: "tests", nowMs: 0).secret
             }
             if !fourEyes { try await app.sql.raw("DELETE FROM approval_rules").run() }
+            if !earlyPayment {
+                let tier3 = try await app.sql.raw("SELECT id, org_id, email, name, role FROM users WHERE email = 'tier3@cascade.demo'").first()!
+                for row in try await app.sql.raw("SELECT id FROM early_payments WHERE status = 'requested'").all() {
+                    let id = TxID(try row.decode(column: "id", as: String.self))!
+                    _ = try await LedgerService.submit(.cancelEarlyPayment(earlyPaymentId: id), by: try Accounts.caller(tier3, viaAPIKey: false), app: app)
+                }
+                try await app.sql.raw("DELETE FROM early_payment_programs").run()
+            }
             if !compliance {
                 let op = try await app.sql.raw("SELECT id, org_id, email, name, role FROM users WHERE email = 'operator@cascade.demo'").first()!
                 _ = try await LedgerService.submit(.setPolicy(Policy()), by: try Accounts.caller(op, viaAPIKey: false), app: app)

@@ -59,6 +59,10 @@ package enum HoldingsPages: ConsoleArea {
         package var nextTier: Int64
         package var form: FormState
         package var action: String
+        /// The issuer's early-payment market, for a piece its holder may offer.
+        package var early: EarlyPaymentPages.OfferView?
+        /// The piece's early payments (its holder's, its issuer's), the latest first.
+        package var earlyPayments: [EarlyPaymentView] = []
     }
 
     @Sendable package static func token(req: Request) async throws -> Response {
@@ -83,8 +87,15 @@ package enum HoldingsPages: ConsoleArea {
             suppliers = try await orgOptions(.supplier, activeOnly: true, on: sql).filter { $0.id != viewer.orgId.description }
             quotes = try await FinancingService.quotes(for: token, app: req.application)
         }
-        let page = tokenModel(token, of: receivable, ancestry: ancestry, holder: holder, canMove: canMove, suppliers: suppliers, quotes: quotes,
+        var page = tokenModel(token, of: receivable, ancestry: ancestry, holder: holder, canMove: canMove, suppliers: suppliers, quotes: quotes,
                               form: form, action: action, presenter: p)
+        if canMove {
+            let typed = action == "early" ? form.values["rate"] : try? req.query.get(String.self, at: "earlyRate")
+            page.early = try await EarlyPaymentPages.offerView(for: token, of: receivable, rateInput: typed.map { String($0.prefix(20)) }, presenter: p, app: req.application)
+        }
+        if holder || receivable.issuerId == viewer.orgId || viewer.seesAll {
+            page.earlyPayments = try await EarlyPaymentQueries.of(token: token.id, on: sql).map(p.earlyPayment)
+        }
         return try await render(req, "supplier/token", title: "token_title", page: page, status: error == nil ? .ok : form.httpStatus,
                                 notice: notice(req), error: error)
     }
