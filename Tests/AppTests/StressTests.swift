@@ -190,6 +190,26 @@ enum LoadGenerator {
         }
     }
 
+    /// Early payments are checked like every other row: their operations check out, and a row
+    /// written wrong stops the writer.
+    @Test func anEarlyPaymentRowThatDriftedStopsTheWriter() async throws {
+        try await TestDatabase.with { app in
+            let c = try await Consortium.make(app)
+            let check = await Self.check(app, c)
+            let token = try await c.activeToken(faceFen: 1_000_000)
+            let offered = try await c.submit("s1", .requestEarlyPayment(tokenId: token, rateBps: 720))
+            let id = offered.effects.earlyPaymentIds[0]
+            _ = try await c.submit("core", .approveEarlyPayment(earlyPaymentId: id))
+            _ = try await c.submit("core", .confirmEarlyPayment(earlyPaymentId: id, reference: "E-1"))
+            #expect(try await check.check() == nil)
+            let other = try await c.activeToken(faceFen: 500_000)
+            let next = try await c.submit("s1", .requestEarlyPayment(tokenId: other, rateBps: 650))
+            try await app.sql.raw("UPDATE early_payments SET payout_fen = payout_fen + 1 WHERE id = \(bind: next.effects.earlyPaymentIds[0].description)").run()
+            let reason = try #require(try await check.check())
+            #expect(reason.contains("early_payments \(next.effects.earlyPaymentIds[0])") && reason.contains("(requestEarlyPayment)"), "\(reason)")
+        }
+    }
+
     @Test func aWriterWhoseStateDriftedIsStoppedAtItsNextBlock() async throws {
         try await TestDatabase.with { app in
             // setup: a line with one receivable on it, checked

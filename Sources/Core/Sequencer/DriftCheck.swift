@@ -235,6 +235,7 @@ extension Projection {
         for k in keys[tokens.name] ?? [] { put(tokens, TokenID(k).flatMap { state.tokens[$0] }.map(row)) }
         for k in keys[receivables.name] ?? [] { put(receivables, TxID(k).flatMap { state.receivables[$0] }.map(row)) }
         for k in keys[financings.name] ?? [] { put(financings, TxID(k).flatMap { state.financings[$0] }.map(row)) }
+        for k in keys[earlyPayments.name] ?? [] { put(earlyPayments, TxID(k).flatMap { state.earlyPayments[$0] }.map(row)) }
         for k in keys[creditLines.name] ?? [] { put(creditLines, TxID(k).flatMap { state.creditLines[$0] }.map(row)) }
         for k in keys[orgs.name] ?? [] { put(orgs, OrgID(k).flatMap { state.orgs[$0] }.map(row)) }
         if keys[policy.name] != nil { put(policy, row(state.policy)) }
