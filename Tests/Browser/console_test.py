@@ -342,6 +342,71 @@ def default_and_monitoring():
     r.shot("regulator-monitoring")
 
 
+@step("a supplier names its rate beside the banks' quotes; the core clears; the e-CNY payment settles the piece early")
+def early_payment():
+    u = User("tier1")
+    try:
+        u.go("/holdings")
+        u.d.find_element(By.XPATH, f"//tr[td/a[text()='{state['number']}']]//a").click()
+        u.wait_url("/tokens/")
+        token = u.d.current_url.split("/tokens/")[1].split("?")[0]
+        # The core's offer beside every bank's quote, with what a typed rate brings.
+        assert len(u.d.find_elements(By.CSS_SELECTOR, "#quotes tbody tr")) == 2, "both banks quote"
+        assert u.text("#early-hurdle") == "6.00%", u.text("#early-hurdle")
+        u.d.find_element(By.ID, "early-rate").send_keys("5")
+        u.d.find_element(By.ID, "early-preview").click()
+        u.wait_for("#early-would-clear")
+        assert u.text("#early-would-clear") == "今日不能成交", "below the hurdle: " + u.text("#early-would-clear")
+        u.d.find_element(By.ID, "early-rate").clear()
+        u.d.find_element(By.ID, "early-rate").send_keys("9.5")
+        u.d.find_element(By.ID, "early-preview").click()
+        WebDriverWait(u.d, 15).until(lambda d: "earlyRate=9.5" in d.current_url)
+        assert u.text("#early-would-clear") == "今日可成交", u.text("#early-would-clear")
+        payout = u.text("#early-payout")
+        assert payout.startswith("¥9,8"), payout
+        u.d.execute_script("document.getElementById('cash-now').scrollIntoView()")
+        u.shot("supplier-early-offer")
+        u.d.find_element(By.ID, "offer-early").click()
+        u.wait_url("done=offered")
+        assert "9.50%" in u.text("#early-history"), u.text("#early-history")
+        u.shot("supplier-early-payments")
+    finally:
+        u.close()
+    c = User("core")
+    try:
+        c.go("/early-payments")
+        row = c.wait_for("#ranked-offers tbody tr")
+        assert "苏州精密部件" in c.text("#ranked-offers") and "9.50%" in c.text("#ranked-offers tbody tr:first-child"), c.text("#ranked-offers")
+        assert "是" in c.text("#ranked-offers tbody tr:first-child"), "the market would take it: " + c.text("#ranked-offers")
+        c.shot("core-early-market")
+        c.d.find_element(By.ID, "clear-now").click()
+        c.wait_url("done=cleared")
+        assert "9.50%" in c.text("#clearings"), c.text("#clearings")
+        # Paid on the core's e-CNY rail: the piece is settled, paid early.
+        deadline = time.time() + 30
+        while True:
+            c.go("/tokens/" + token)
+            if c.text("#token-status") == "已兑付":
+                break
+            assert time.time() < deadline, c.text("#token-status")
+            time.sleep(1)
+        assert "RAIL-" in c.text("#token-early-payments") and "已放款" in c.text("#token-early-payments"), c.text("#token-early-payments")
+        c.go("/early-payments")
+        assert c.text("#core-return") not in ("", "—"), c.text("#core-return")
+        c.shot("core-early-payments")
+    finally:
+        c.close()
+    r = User("regulator")
+    try:
+        r.go("/overview")
+        assert "华东重工集团" in r.text("#early-by-core"), r.text("#early-by-core")
+        r.go("/receivables/" + state["receivable"])
+        assert "9.50%" in r.text("#receivable-early-payments"), r.text("#receivable-early-payments")
+        r.shot("regulator-early-payment")
+    finally:
+        r.close()
+
+
 @step("core enterprise pays every holder at maturity, approved by its checker")
 def core_settles():
     op = api("POST", "/auth/login", body={"email": "operator@cascade.demo", "password": "demo-password"})["token"]
@@ -503,7 +568,7 @@ def receipt():
 
 
 for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_maker_and_checker, disclosure_signed_out,
-             default_and_monitoring, core_settles, bank_payment_settings, regulator_traces,
+             default_and_monitoring, early_payment, core_settles, bank_payment_settings, regulator_traces,
              operator_and_language, csrf_refused, receipt):
     test()
 passed = sum(1 for _, ok in results if ok)

@@ -197,6 +197,33 @@ package enum EarlyPaymentQueries {
         package var discountFen: Int64 = 0
         package var dayWeightedPayoutFen: Int128 = 0
         package var returnBps: Int64? { EarlyPaymentMarket.returnBps(discountFen: discountFen, dayWeightedPayoutFen: dayWeightedPayoutFen) }
+
+        /// Summed here, not in SQL: payout × days can pass 2^63 over a long history.
+        mutating func add(_ row: any SQLRow) throws {
+            let payout = try row.decode(column: "payout_fen", as: Int64.self)
+            count += 1
+            amountFen += try row.decode(column: "amount_fen", as: Int64.self)
+            payoutFen += payout
+            discountFen += try row.decode(column: "discount_fen", as: Int64.self)
+            dayWeightedPayoutFen += Int128(payout) * Int128(try row.decode(column: "days", as: Int64.self))
+        }
+    }
+
+    /// The totals of every core's early payments approved or paid, by core (the regulator's overview).
+    package static func totalsByIssuer(sql: any SQLDatabase) async throws -> [(OrgID, Totals)] {
+        var by: [OrgID: Totals] = [:]
+        for row in try await sql.raw("SELECT issuer_id, amount_fen, payout_fen, discount_fen, days FROM early_payments WHERE status IN ('approved', 'paid')").all() {
+            guard let issuer = OrgID(try row.decode(column: "issuer_id", as: String.self)) else { throw StoreDamage("early_payments.issuer_id") }
+            try by[issuer, default: Totals()].add(row)
+        }
+        return by.sorted { $0.key.description < $1.key.description }
+    }
+
+    /// Every early payment of a receivable that `viewer` may see, the latest first.
+    package static func of(receivable: TxID, visibleTo viewer: Viewer, on sql: any SQLDatabase) async throws -> [EarlyPayment] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: columns) FROM early_payments e WHERE e.receivable_id = \(bind: receivable.description) AND "
+        query += visible(viewer)
+        return try await sql.raw(query + " ORDER BY e.requested_on DESC, e.id").all().map { try RowReader($0, "early_payments").earlyPayment }
     }
 
     /// The totals of the early payments approved or paid of `org` — as issuer for a core, as
@@ -205,15 +232,7 @@ package enum EarlyPaymentQueries {
         var query: SQLQueryString = "SELECT amount_fen, payout_fen, discount_fen, days FROM early_payments WHERE status IN ('approved', 'paid')"
         if let org { query += role == .supplier ? " AND supplier_id = \(bind: org.description)" : " AND issuer_id = \(bind: org.description)" }
         var t = Totals()
-        // Summed here, not in SQL: payout × days can pass 2^63 over a long history.
-        for row in try await sql.raw(query).all() {
-            let payout = try row.decode(column: "payout_fen", as: Int64.self)
-            t.count += 1
-            t.amountFen += try row.decode(column: "amount_fen", as: Int64.self)
-            t.payoutFen += payout
-            t.discountFen += try row.decode(column: "discount_fen", as: Int64.self)
-            t.dayWeightedPayoutFen += Int128(payout) * Int128(try row.decode(column: "days", as: Int64.self))
-        }
+        for row in try await sql.raw(query).all() { try t.add(row) }
         return t
     }
 }

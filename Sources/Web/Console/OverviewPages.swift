@@ -14,16 +14,34 @@ package enum OverviewPages: ConsoleArea {
         package var cost: String
     }
 
+    /// One core's early payments from its own cash: what it paid early, for what cash, and its return.
+    package struct EarlyRow: Encodable {
+        package var name: String
+        package var count: Int64
+        package var amount: String
+        package var spent: String
+        package var earned: String
+        package var returnRate: String
+    }
+
     package struct OverviewPage: Encodable {
         package var byCore: [ExposureRow]
         package var byBank: [ExposureRow]
         package var byCoreChart: String
+        package var earlyByCore: [EarlyRow] = []
     }
 
     @Sendable package static func overview(req: Request) async throws -> Response {
         let viewer = try await viewer(req)
         let sql = req.application.sql
-        let page = model(try await StatsQueries.overview(for: viewer, on: sql), presenter: try await Presenter.make(req))
+        let p = try await Presenter.make(req)
+        var page = model(try await StatsQueries.overview(for: viewer, on: sql), presenter: p)
+        if viewer.seesAll {
+            page.earlyByCore = try await EarlyPaymentQueries.totalsByIssuer(sql: sql).map { core, t in
+                EarlyRow(name: p.name(core), count: t.count, amount: Money.format(t.amountFen), spent: Money.format(t.payoutFen), earned: Money.format(t.discountFen),
+                         returnRate: t.returnBps.map(Presenter.rate) ?? "—")
+            }
+        }
         return try await render(req, "regulator/overview", title: "overview_title", page: page)
     }
 

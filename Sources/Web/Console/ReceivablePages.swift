@@ -164,6 +164,8 @@ package enum ReceivablePages: ConsoleArea {
         package var canSettle: Bool
         package var payable: String
         package var form: FormState
+        /// The receivable's early payments, as the viewer may see them.
+        package var earlyPayments: [EarlyPaymentView] = []
     }
 
     @Sendable package static func receivable(req: Request) async throws -> Response {
@@ -180,9 +182,10 @@ package enum ReceivablePages: ConsoleArea {
         let issuerView = viewer.seesAll || r.issuerId == viewer.orgId
         let number = Pager.number(req)
         let (rows, pager) = Pager.make(req, number, rows: try await TokenQueries.clearing(of: r, visibleTo: viewer, slice: Pager.slice(number), on: sql))
-        let page = model(r, clearing: rows, pager: pager, payableFen: try await TokenQueries.payableFen(of: r.id, on: sql),
+        var page = model(r, clearing: rows, pager: pager, payableFen: try await TokenQueries.payableFen(of: r.id, on: sql),
                          tree: issuerView ? try await TokenQueries.treeSlice(of: r.id, on: sql) : nil,
                          issuerSettles: viewer.role == .core && r.issuerId == viewer.orgId, form: form, presenter: p)
+        page.earlyPayments = try await EarlyPaymentQueries.of(receivable: r.id, visibleTo: viewer, on: sql).map(p.earlyPayment)
         return try await render(req, "core/receivable", title: "receivable_title", page: page, status: error == nil ? .ok : form.httpStatus,
                                 notice: notice(req), error: error)
     }
