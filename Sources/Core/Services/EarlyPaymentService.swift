@@ -30,43 +30,53 @@ package enum EarlyPaymentService {
     package static func approve(_ id: TxID, by caller: Caller, app: Application) async throws -> Outcome {
         try caller.requirePreparer()
         return try await app.earlyPaymentMarkets.inTurn(for: caller.orgId.description) {
-            guard let e = try await app.requireSequencer().read({ $0.earlyPayments[id] }) else {
-                throw LedgerError(.notFound, "early payment \(id) does not exist")
-            }
-            guard let outcome = try await take(e, clearing: nil, by: caller, app: app) else {
-                throw LedgerError(.earlyPaymentNotOpen, "early payment \(id) was taken by another request")
-            }
-            return outcome
+            try await take(id, clearing: nil, by: caller, app: app)
         }
     }
 
     /// Counts the payout against the issuer's day, reserves it in the core's e-CNY wallet, signs
-    /// the approval, and instructs the payment. Nil when another request counted it first. A
-    /// refusal by the ledger (or a short wallet) undoes what was counted and reserved.
-    static func take(_ e: EarlyPayment, clearing: String?, by caller: Caller, app: Application) async throws -> Outcome? {
+    /// the approval, and instructs the payment; called in the issuer's turn only, so that nothing
+    /// else takes an offer meanwhile. What fails before the approval is signed (the ledger's
+    /// refusal, a short wallet, a wallet service out of reach) undoes what was counted and
+    /// reserved; an approval whose fate is unknown stays counted (the budget errs towards
+    /// spending less). An offer counted by an attempt that never signed (a process killed in
+    /// between) is still requested on the ledger, and is counted again, once, by the next.
+    static func take(_ id: TxID, clearing: String?, by caller: Caller, app: Application) async throws -> Outcome {
+        guard let e = try await app.requireSequencer().read({ $0.earlyPayments[id] }) else {
+            throw LedgerError(.notFound, "early payment \(id) does not exist")
+        }
         guard e.issuerId == caller.orgId else { throw LedgerError(.notHolder, "only the issuer decides early payment \(e.id)") }
         guard e.status == .requested else { throw LedgerError(.earlyPaymentNotOpen, "early payment \(e.id) is \(e.status.rawValue), not requested") }
         let sql = app.sql
-        guard try await EarlyPaymentQueries.take(e, on: app.businessDate, clearing: clearing, nowMs: app.wallClock.nowMs(), sql: sql) else { return nil }
+        try await EarlyPaymentQueries.take(e, on: app.businessDate, clearing: clearing, nowMs: app.wallClock.nowMs(), sql: sql)
         var reserved: [String] = []
+        func undo() async {
+            try? await EarlyPaymentQueries.untake(e.id, sql: sql)
+            if !reserved.isEmpty { try? await BalanceHolds.release(reserved, on: sql) }
+        }
         do {
             if let route = try await PaymentService.earlyPaymentRoute(for: e, app: app), let ecny = route.rail as? EcnyRail {
                 let payment = Payment.id(.earlyPayment, paying: e.id.description, to: e.supplierId)
                 reserved = try await PaymentService.reserve([BalanceHolds.Hold(paymentId: payment, kind: .earlyPayment, subjectId: e.id.description, amountFen: e.payoutFen)],
                                                             in: route.payer.account, on: ecny, for: "early payment", app: app)
             }
-            let outcome = try await LedgerService.submit(.approveEarlyPayment(earlyPaymentId: e.id), by: caller, app: app)
-            for approved in outcome.earlyPayments where approved.status == .approved {
-                do { try await PaymentService.instructEarlyPayment(approved, app: app) } catch {
-                    app.logger.warning("early payment \(approved.id) not instructed yet (\(error)); the sweep will")
-                }
-            }
-            return outcome
+        } catch {
+            await undo()
+            throw error
+        }
+        let outcome: Outcome
+        do {
+            outcome = try await LedgerService.submit(.approveEarlyPayment(earlyPaymentId: e.id), by: caller, app: app)
         } catch let refused as LedgerError {
-            try? await EarlyPaymentQueries.untake(e.id, sql: sql)
-            if !reserved.isEmpty { try? await BalanceHolds.release(reserved, on: sql) }
+            await undo()
             throw refused
         }
+        for approved in outcome.earlyPayments where approved.status == .approved {
+            do { try await PaymentService.instructEarlyPayment(approved, app: app) } catch {
+                app.logger.warning("early payment \(approved.id) not instructed yet (\(error)); the sweep will")
+            }
+        }
+        return outcome
     }
 
     // MARK: - The program
@@ -185,7 +195,8 @@ package enum EarlyPaymentService {
     /// Clears `core`'s market now, in turn with its other clearings and approvals: of 64 asked at
     /// once, the first takes what the day's budget covers and the rest find those offers taken.
     /// Each offer is taken by `take`; one the ledger refuses (moved, settled, withdrawn since it
-    /// was read) is skipped and the next one tried; a short e-CNY wallet ends the clearing.
+    /// was read) is skipped and the next one tried; a short e-CNY wallet ends the clearing, and
+    /// so does a wallet service or a writer out of reach (an error when nothing was taken yet).
     static func clear(_ core: OrgID, source: String, by caller: Caller, app: Application) async throws -> Cleared {
         try await app.earlyPaymentMarkets.inTurn(for: core.description) {
             let sql = app.sql, today = app.businessDate
@@ -193,12 +204,11 @@ package enum EarlyPaymentService {
             guard program.active else { return Cleared(approved: [], clearingRateBps: nil, budgetLeftFen: 0, active: false) }
             var left = max(0, program.dailyBudgetFen - (try await EarlyPaymentQueries.spent(by: core, on: today, sql: sql)))
             let offers = try await EarlyPaymentQueries.offers(to: core, on: sql)
-            let byId = Dictionary(uniqueKeysWithValues: offers.map { ($0.1.id, $0.0) })
             let id = UUID().uuidString.lowercased()
-            var approved: [EarlyPayment] = []
+            var approved: [EarlyPayment] = [], stopped: (any Error)?
             taking: for offer in EarlyPaymentMarket.clear(offers.map(\.1), hurdleBps: program.hurdleBps, budgetLeftFen: left).taken {
                 do {
-                    guard let outcome = try await take(byId[offer.id]!, clearing: id, by: caller, app: app) else { continue }
+                    let outcome = try await take(offer.id, clearing: id, by: caller, app: app)
                     approved += outcome.earlyPayments.filter { $0.id == offer.id }
                     left -= offer.payoutFen
                 } catch let refused as LedgerError where refused.code == .insufficientBalance {
@@ -206,8 +216,14 @@ package enum EarlyPaymentService {
                     break taking
                 } catch let refused as LedgerError {
                     app.logger.info("early-payment market of \(core): offer \(offer.id) skipped: \(refused.message)")
+                } catch {
+                    // The wallet service or the writer out of reach: what was taken stands.
+                    stopped = error
+                    break taking
                 }
             }
+            if let stopped, approved.isEmpty { throw stopped }
+            if let stopped { app.logger.warning("early-payment market of \(core): the clearing stopped after \(approved.count) offer(s): \(stopped)") }
             let rate = approved.map(\.rateBps).min()
             try await EarlyPaymentQueries.record(.init(id: id, issuerId: core, date: today, atMs: app.wallClock.nowMs(), source: source,
                                                        takenCount: Int64(approved.count), spentFen: approved.reduce(0) { $0 + $1.payoutFen },

@@ -121,14 +121,14 @@ package enum EarlyPaymentQueries {
         try await sql.totalFen("SELECT CAST(SUM(payout_fen) AS BIGINT) AS total FROM early_payment_takings WHERE issuer_id = \(bind: issuer.description) AND business_date = \(bind: date.description)")
     }
 
-    /// Counts an early payment's payout against its issuer's day, before its approval is signed.
-    /// False when it was counted already (another request took it first).
-    package static func take(_ e: EarlyPayment, on date: BusinessDate, clearing: String?, nowMs: Int64, sql: any SQLDatabase) async throws -> Bool {
+    /// Counts an early payment's payout against its issuer's day, before its approval is signed
+    /// (again, on the day of this attempt, where an attempt that never signed counted it).
+    package static func take(_ e: EarlyPayment, on date: BusinessDate, clearing: String?, nowMs: Int64, sql: any SQLDatabase) async throws {
         try await sql.raw("""
             INSERT INTO early_payment_takings (early_payment_id, issuer_id, business_date, payout_fen, clearing_id, at_ms)
             VALUES (\(bind: e.id.description), \(bind: e.issuerId.description), \(bind: date.description), \(bind: e.payoutFen), \(bind: clearing), \(bind: nowMs))
-            ON CONFLICT (early_payment_id) DO NOTHING RETURNING early_payment_id
-            """).first() != nil
+            ON CONFLICT (early_payment_id) DO UPDATE SET business_date = excluded.business_date, clearing_id = excluded.clearing_id, at_ms = excluded.at_ms
+            """).run()
     }
 
     /// The ledger refused the approval: the payout is not spent.
