@@ -261,11 +261,14 @@ import VaporTesting
             let e = try await d.call("tier1", .GET, "/api/v1/early-payments/\(id)")
             #expect(e["reference"] == "HAND-1")
             let token = e["tokenId"]!.stringValue!
-            #expect(try await d.call("tier1", .GET, "/api/v1/tokens/\(token)")["status"] == "settled")
+            let shownToken = try await d.call("tier1", .GET, "/api/v1/tokens/\(token)")
+            #expect(shownToken["status"] == "settled" && shownToken["earlyPaymentId"] == .string(id), "\(shownToken.json)")
             let receivable = e["receivableId"]!.stringValue!
             #expect(try await d.call("core", .GET, "/api/v1/receivables/\(receivable)")["paidFen"] == .int(100_000_00))
             let clearing = try await d.call("core", .GET, "/api/v1/receivables/\(receivable)/clearing").items
             #expect(clearing.count == 1 && clearing[0]["status"] == "settled" && clearing[0]["earlyPaymentId"] == .string(id), "\(clearing)")
+            let tree = try await d.call("core", .GET, "/api/v1/receivables/\(receivable)/tree").items
+            #expect(tree.first { $0["id"] == .string(token) }?["earlyPaymentId"] == .string(id), "\(tree)")
             let ancestry = try await d.call("tier1", .GET, "/api/v1/tokens/\(token)/ancestry").items
             #expect(ancestry.first?["earlyPaymentId"] == .string(id), "\(ancestry)")
             // The ledger's own record of the money: an early payment, from the core to the supplier.

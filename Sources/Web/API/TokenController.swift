@@ -18,7 +18,9 @@ package enum TokenController {
     }
 
     @Sendable package static func show(req: Request) async throws -> Response {
-        DTO.token(try await visibleToken(req)).response()
+        let token = try await visibleToken(req)
+        let early = token.status == .settled ? try await EarlyPaymentQueries.paid(tokens: [token.id], on: req.application.sql)[token.id] : nil
+        return DTO.token(token, paidEarlyBy: early).response()
     }
 
     /// `?limit=&cursor=` → `{items: [the token, its parent, …, the first token], nextCursor}`, a
