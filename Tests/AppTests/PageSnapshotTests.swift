@@ -179,5 +179,27 @@ import Vapor
             return PaymentPages.model(report, payments: [], presenter: p)
         }
         #expect(day.contains("¥250,000.00"))
+        // A core's early-payment program and today's market: two offers ranked, one that clears.
+        let early = try await expectSnapshot(.core, lang, path: "/early-payments", title: "nav_early_payments", template: "common/early_payments", name: "early-payments") { p in
+            let offers = Self.earlyPayments
+            let program = EarlyPaymentProgram(active: true, hurdleBps: 600, dailyBudgetFen: 50_000_000, cutoffTime: "15:00")
+            let market = EarlyPaymentService.Market(issuerId: Self.core, program: program, budgetLeftFen: 20_000_000, clearingRateBps: 720,
+                                                    ranked: [(offers[0], true), (offers[1], false)])
+            var totals = EarlyPaymentQueries.Totals()
+            totals.count = 1; totals.amountFen = 15_000_000; totals.payoutFen = 14_730_000; totals.discountFen = 270_000; totals.dayWeightedPayoutFen = Int128(14_730_000) * 90
+            let clearing = EarlyPaymentQueries.ClearingRecord(id: "c-1", issuerId: Self.core, date: BusinessDate("2026-12-07")!, atMs: Self.morning, source: "cutoff",
+                                                              takenCount: 1, spentFen: 14_730_000, clearingRateBps: 720, hurdleBps: 600, budgetLeftFen: 35_270_000)
+            return EarlyPaymentPages.model(role: .core, isAdmin: true, all: offers, market: market, clearings: [clearing], totals: totals, form: FormState(), presenter: p)
+        }
+        #expect(early.contains("9.50%") && early.contains("7.33%") && early.contains("¥200,000.00 / ¥500,000.00"))
     }
+
+    static let earlyPayments = [
+        EarlyPayment(id: txId(21), tokenId: TokenID(hi: 0xe, lo: 1), receivableId: txId(1), supplierId: supplier, issuerId: core, amountFen: 10_000_000, rateBps: 950,
+                     days: 40, discountFen: 105_556, payoutFen: 9_894_444, status: .requested, requestedOn: BusinessDate("2026-12-07")!),
+        EarlyPayment(id: txId(22), tokenId: TokenID(hi: 0xe, lo: 2), receivableId: txId(1), supplierId: tier2, issuerId: core, amountFen: 30_000_000, rateBps: 610,
+                     days: 90, discountFen: 457_500, payoutFen: 29_542_500, status: .requested, requestedOn: BusinessDate("2026-12-07")!),
+        EarlyPayment(id: txId(23), tokenId: TokenID(hi: 0xe, lo: 3), receivableId: txId(1), supplierId: tier2, issuerId: core, amountFen: 15_000_000, rateBps: 720,
+                     days: 90, discountFen: 270_000, payoutFen: 14_730_000, status: .paid, requestedOn: BusinessDate("2026-12-06")!, reference: "RAIL-ECNY-0002"),
+    ]
 }

@@ -62,32 +62,36 @@ package enum EarlyPaymentPages: ConsoleArea {
         let p = try await Presenter.make(req)
         let app = req.application, sql = app.sql
         let all = try await EarlyPaymentQueries.list(status: nil, issuer: nil, visibleTo: viewer, slice: Slice(limit: 500), on: sql)
-        var program: ProgramView?, ranked: [EarlyPaymentView] = [], clearings: [ClearingView] = []
-        if viewer.role == .core {
-            let market = try await EarlyPaymentService.market(of: viewer.orgId, visibleTo: viewer, app: app)
-            program = programView(market)
-            ranked = market.ranked.enumerated().map { i, pair in
-                var v = p.earlyPayment(pair.0)
-                v.rank = i + 1
-                v.wouldClear = pair.1
-                return v
-            }
-            clearings = try await EarlyPaymentQueries.clearings(of: viewer.orgId, limit: 20, sql: sql).map {
+        let market = viewer.role == .core ? try await EarlyPaymentService.market(of: viewer.orgId, visibleTo: viewer, app: app) : nil
+        let clearings = viewer.role == .core ? try await EarlyPaymentQueries.clearings(of: viewer.orgId, limit: 20, sql: sql) : []
+        let totals = try await EarlyPaymentQueries.totals(of: viewer.seesAll ? nil : viewer.orgId, role: viewer.role, sql: sql)
+        let page = model(role: viewer.role, isAdmin: viewer.caller.isAdmin, all: all, market: market, clearings: clearings, totals: totals, form: form, presenter: p)
+        return try await render(req, "common/early_payments", title: "nav_early_payments", page: page, status: error == nil ? .ok : form.httpStatus,
+                                notice: notice(req), error: error)
+    }
+
+    /// The page for `role`: a core's program, its market ranked and its clearings; for everyone
+    /// the early payments it may see, those taken and awaiting payment apart, and their totals.
+    package static func model(role: OrgRole, isAdmin: Bool, all: [EarlyPayment], market: EarlyPaymentService.Market?, clearings: [EarlyPaymentQueries.ClearingRecord],
+                              totals: EarlyPaymentQueries.Totals, form: FormState, presenter p: Presenter) -> EarlyPaymentsPage {
+        let ranked = (market?.ranked ?? []).enumerated().map { i, pair in
+            var v = p.earlyPayment(pair.0)
+            v.rank = i + 1
+            v.wouldClear = pair.1
+            return v
+        }
+        let open: Set<EarlyPaymentStatus> = role == .core ? [.requested, .approved] : [.approved]
+        return EarlyPaymentsPage(
+            isCore: role == .core, isSupplier: role == .supplier, isAdmin: isAdmin, program: market.map(programView), ranked: ranked,
+            approved: all.filter { $0.status == .approved }.map(p.earlyPayment),
+            others: all.filter { !open.contains($0.status) }.map(p.earlyPayment),
+            clearings: clearings.map {
                 ClearingView(at: Time.rfc3339($0.atMs), source: $0.source == "cutoff" ? p.tr("early_cutoff_clearing") : $0.source, taken: $0.takenCount,
                              spent: Money.format($0.spentFen), clearingRate: $0.clearingRateBps.map(Presenter.rate) ?? "—", budgetLeft: Money.format($0.budgetLeftFen))
-            }
-        }
-        let totals = try await EarlyPaymentQueries.totals(of: viewer.seesAll ? nil : viewer.orgId, role: viewer.role, sql: sql)
-        let page = EarlyPaymentsPage(
-            isCore: viewer.role == .core, isSupplier: viewer.role == .supplier, isAdmin: viewer.caller.isAdmin, program: program, ranked: ranked,
-            approved: all.filter { $0.status == .approved }.map(p.earlyPayment),
-            others: all.filter { viewer.role != .core ? $0.status != .approved : ![.requested, .approved].contains($0.status) }.map(p.earlyPayment),
-            clearings: clearings,
+            },
             totals: TotalsView(count: totals.count, amount: Money.format(totals.amountFen), spent: Money.format(totals.payoutFen), earned: Money.format(totals.discountFen),
                                returnRate: totals.returnBps.map(Presenter.rate) ?? "—"),
             form: form)
-        return try await render(req, "common/early_payments", title: "nav_early_payments", page: page, status: error == nil ? .ok : form.httpStatus,
-                                notice: notice(req), error: error)
     }
 
     static func programView(_ m: EarlyPaymentService.Market) -> ProgramView {
