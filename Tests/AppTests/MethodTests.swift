@@ -14,7 +14,10 @@ import VaporTesting
             let token = "0123456789abcdef0123456789abcdef"
             for (method, path, allow) in [(HTTPMethod.PATCH, "/api/v1/tokens/\(token)/accept", "POST"),
                                           (.DELETE, "/api/v1/receivables", "GET, HEAD, POST"),
-                                          (.PUT, "/api/v1/auth/login", "POST")] {
+                                          (.PUT, "/api/v1/auth/login", "POST"),
+                                          // A resource of its own beside `{id}`: its own methods, not the parameter's.
+                                          (.OPTIONS, "/api/v1/early-payments/clear", "POST"),
+                                          (.DELETE, "/api/v1/early-payments/market", "GET, HEAD")] {
                 let answer = try await d.call("tier1", method, path)
                 #expect(answer.status == .methodNotAllowed, "\(method) \(path)")
                 #expect(answer.headers.first(name: .allow) == allow, "\(method) \(path)")

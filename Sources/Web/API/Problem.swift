@@ -133,10 +133,15 @@ package struct ProblemMiddleware: AsyncMiddleware {
 
 extension ProblemMiddleware {
     /// The methods the application's routes answer at the request's path, or nil when none does.
+    /// Where a path names a resource of its own (`/early-payments/clear`), the routes written for
+    /// it count, not those whose parameter happens to match its name (`/early-payments/{id}`).
     package static func methods(for request: Request) -> [String]? {
         let parts = request.url.path.split(separator: "/", omittingEmptySubsequences: true)
+        let matching = request.application.routes.all.filter { matches($0.path, parts) }
+        func constants(_ route: Route) -> Int { route.path.filter { if case .constant = $0 { true } else { false } }.count }
+        let most = matching.map(constants).max() ?? 0
         var methods: Set<String> = []
-        for route in request.application.routes.all where matches(route.path, parts) {
+        for route in matching where constants(route) == most {
             methods.insert(route.method.rawValue)
         }
         if methods.contains("GET") { methods.insert("HEAD") }
