@@ -2,7 +2,8 @@
 folder, the database URL, rounds, seconds per round) driven by many clients at once with random
 timing, round after round: issues (some held for the core's checker), offers accepted, receivables
 split into thousands of pieces, transfers, financings through the bank's maker and checker (paid
-out by e-CNY) and at the factor (paid by bank transfer), the clock moved to maturity (the expiry
+out by e-CNY) and at the factor (paid by bank transfer), pieces offered for early payment and the
+core's market cleared (or offers taken, declined, withdrawn by hand; paid by e-CNY), the clock moved to maturity (the expiry
 and overdue jobs run then), settlements through the core's checker and the e-CNY rail, payouts and
 pieces paid again when a faulty rail returned them. After each round, once the rails are quiet:
 `cascade verify` on the database, the regulator's verification, and every receivable, token,
@@ -208,8 +209,42 @@ def op_settle():
         counts["settlement"] += 1
 
 
+def op_early():
+    """A supplier names its rate for one of its pieces: 华东重工集团 pays it early from its own cash."""
+    who = rng.choice(suppliers)
+    mine = [t for t in active(who) if t["amountFen"] >= 1_000]
+    if not mine:
+        return
+    t = rng.choice(mine)
+    if call("POST", "/early-payments", tok[who], {"tokenId": t["id"], "rateBps": rng.randint(450, 1200)})[0] == 201:
+        counts["early payment offered"] += 1
+
+
+def op_early_decide():
+    """The core clears its market, or takes or declines one offer by hand; a supplier withdraws one."""
+    status, page = call("GET", "/early-payments?status=requested&limit=50", tok["regulator"])
+    offers = page.get("items", []) if status == 200 else []
+    roll = rng.random()
+    if roll < 0.5 or not offers:
+        status, cleared = retried("POST", "/early-payments/clear", tok["core"])
+        if status == 200:
+            counts["early payments taken by a clearing"] += len(cleared.get("approved", []))
+        return
+    e = rng.choice(offers)
+    if roll < 0.75:
+        if retried("POST", f"/early-payments/{e['id']}/approve", tok["core"])[0] == 200:
+            counts["early payments taken by hand"] += 1
+    elif roll < 0.875:
+        if call("POST", f"/early-payments/{e['id']}/reject", tok["core"])[0] == 200:
+            counts["early payments declined"] += 1
+    else:
+        who = next(w for w in suppliers if org_of[w] == e["supplierId"])
+        if call("POST", f"/early-payments/{e['id']}/cancel", tok[who])[0] == 200:
+            counts["early payments withdrawn"] += 1
+
+
 def clients(until, due_from, settle):
-    choices = [op_issue, op_accept, op_accept, op_split, op_split, op_transfer, op_finance] + ([op_settle, op_settle] if settle else [])
+    choices = [op_issue, op_accept, op_accept, op_split, op_split, op_transfer, op_finance, op_early, op_early_decide] + ([op_settle, op_settle] if settle else [])
 
     def client():
         while time.time() < until:
@@ -227,6 +262,8 @@ def repair():
         if p["kind"] == "payout":
             payer = "bank" if p["payerId"] == org_of["bank"] else "bank2"
             call("POST", f"/payments/{p['id']}/retry", tok[payer])
+        elif p["kind"] == "early_payment":
+            call("POST", f"/payments/{p['id']}/retry", tok["core"])
 
 
 def quiet(limit=360):
@@ -249,7 +286,8 @@ def compare_with_replay(label):
     # The views are read page by page: they show one height only if no block came meanwhile.
     for _ in range(30):
         h1 = call("GET", "/node/status")[1]["height"]
-        views = {k: every(p, tok["regulator"]) for k, p in (("receivables", "/receivables"), ("tokens", "/tokens"), ("financings", "/financings"), ("creditLines", "/credit-lines"))}
+        views = {k: every(p, tok["regulator"]) for k, p in (("receivables", "/receivables"), ("tokens", "/tokens"), ("financings", "/financings"), ("creditLines", "/credit-lines"),
+                                                            ("earlyPayments", "/early-payments"))}
         if call("GET", "/node/status")[1]["height"] == h1:
             break
         time.sleep(2)
@@ -267,7 +305,8 @@ def compare_with_replay(label):
         return
     replay = json.load(open(state))
     differ = []
-    fields = {"receivables": ("status", "paidFen", "faceFen"), "tokens": ("status", "amountFen", "holderId"), "financings": ("status", "amountFen", "payoutFen"), "creditLines": ("usedFen", "limitFen")}
+    fields = {"receivables": ("status", "paidFen", "faceFen"), "tokens": ("status", "amountFen", "holderId"), "financings": ("status", "amountFen", "payoutFen"), "creditLines": ("usedFen", "limitFen"),
+              "earlyPayments": ("status", "amountFen", "payoutFen", "rateBps")}
     for kind, keys in fields.items():
         shown = {v["id"]: v for v in views[kind]}
         if set(shown) != set(replay[kind]):

@@ -17,6 +17,7 @@ import VaporTesting
                                           (.PUT, "/api/v1/auth/login", "POST"),
                                           // A resource of its own beside `{id}`: its own methods, not the parameter's.
                                           (.OPTIONS, "/api/v1/early-payments/clear", "POST"),
+                                          (.GET, "/api/v1/early-payments/clear", "POST"),
                                           (.DELETE, "/api/v1/early-payments/market", "GET, HEAD")] {
                 let answer = try await d.call("tier1", method, path)
                 #expect(answer.status == .methodNotAllowed, "\(method) \(path)")

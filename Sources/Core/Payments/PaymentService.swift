@@ -10,16 +10,21 @@ import protocol Vapor.StorageKey
 /// without a connected rail (no account on it for itself or for the supplier) confirms payouts
 /// by hand, as before.
 package enum PaymentService {
-    /// The rail a payout goes by: the one the bank chose (`PaysBy`), when it is connected and the
-    /// bank and the supplier both have accounts on it; nil (confirmed by hand) otherwise.
-    package static func payoutRoute(for f: Financing, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
-        for name in try await PaysBy.rails(for: f.bankId, on: app.sql) {
+    /// The rail a payment from `payer` to `payee` goes by: the one the payer chose (`PaysBy`),
+    /// when it is connected and both have accounts on it; nil (confirmed by hand) otherwise.
+    package static func route(from payer: OrgID, to payee: OrgID, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
+        for name in try await PaysBy.rails(for: payer, on: app.sql) {
             guard let rail = app.rails[name],
-                  let payer = try await PaymentAccounts.find(f.bankId, rail: name, on: app.sql),
-                  let payee = try await PaymentAccounts.find(f.supplierId, rail: name, on: app.sql) else { continue }
-            return (rail, payer, payee)
+                  let from = try await PaymentAccounts.find(payer, rail: name, on: app.sql),
+                  let to = try await PaymentAccounts.find(payee, rail: name, on: app.sql) else { continue }
+            return (rail, from, to)
         }
         return nil
+    }
+
+    /// A payout goes from the bank to the supplier.
+    package static func payoutRoute(for f: Financing, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
+        try await route(from: f.bankId, to: f.supplierId, app: app)
     }
 
     /// Before a financing is approved (and so its payout instructed): on the e-CNY rail, the
@@ -101,16 +106,9 @@ package enum PaymentService {
                                      remittance: "Cascade financing \(f.id.description.prefix(16))", retry: retry, app: app)
     }
 
-    /// The rail an early payment goes by: the core's (`PaysBy`), when it is connected and the
-    /// core and the supplier both have accounts on it; nil (confirmed by hand) otherwise.
+    /// An early payment goes from the core to the supplier, on the core's rail.
     package static func earlyPaymentRoute(for e: EarlyPayment, app: Application) async throws -> (rail: any PaymentRail, payer: PaymentAccount, payee: PaymentAccount)? {
-        for name in try await PaysBy.rails(for: e.issuerId, on: app.sql) {
-            guard let rail = app.rails[name],
-                  let payer = try await PaymentAccounts.find(e.issuerId, rail: name, on: app.sql),
-                  let payee = try await PaymentAccounts.find(e.supplierId, rail: name, on: app.sql) else { continue }
-            return (rail, payer, payee)
-        }
-        return nil
+        try await route(from: e.issuerId, to: e.supplierId, app: app)
     }
 
     /// Instructs an approved early payment from the core's account to the supplier, once, as a

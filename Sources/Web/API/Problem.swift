@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Ledger
+import NIOConcurrencyHelpers
 import Vapor
 
 /// RFC 9457 problem details with the stable codes of SPEC §5:
@@ -100,10 +101,20 @@ extension ErrorCode {
 
 /// Turns every error into problem+json; logs the unexpected ones once, with the request.
 package struct ProblemMiddleware: AsyncMiddleware {
+    /// The paths every route of which is written out in full, and their methods: read from the
+    /// routes at the first request (they are all registered by then).
+    private let exact = NIOLockedValueBox<[String: Set<String>]?>(nil)
 
     package init() {
     }
     package func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        // A path that names a resource of its own (`/early-payments/clear`) answers only its own
+        // methods: another method is 405, not routed to a parameter that matches its name
+        // (`GET /early-payments/{id}`).
+        let path = request.url.path.count > 1 && request.url.path.hasSuffix("/") ? String(request.url.path.dropLast()) : request.url.path
+        if let methods = exactPaths(request.application)[path], !methods.contains(request.method.rawValue) {
+            return Self.response(for: Abort(.notFound), request: request)
+        }
         do {
             return try await next.respond(to: request)
         } catch {
@@ -132,6 +143,18 @@ package struct ProblemMiddleware: AsyncMiddleware {
 }
 
 extension ProblemMiddleware {
+    private func exactPaths(_ app: Application) -> [String: Set<String>] {
+        if let known = exact.withLockedValue({ $0 }) { return known }
+        var table: [String: Set<String>] = [:]
+        for route in app.routes.all where route.path.allSatisfy({ if case .constant = $0 { true } else { false } }) {
+            let key = "/" + route.path.map(\.description).joined(separator: "/")
+            table[key, default: []].insert(route.method.rawValue)
+            if route.method == .GET { table[key, default: []].insert("HEAD") }
+        }
+        exact.withLockedValue { $0 = table }
+        return table
+    }
+
     /// The methods the application's routes answer at the request's path, or nil when none does.
     /// Where a path names a resource of its own (`/early-payments/clear`), the routes written for
     /// it count, not those whose parameter happens to match its name (`/early-payments/{id}`).
