@@ -26,10 +26,12 @@ let package = Package(
         .package(url: "https://github.com/pointfreeco/swift-snapshot-testing.git", from: "1.19.7"),
     ],
     targets: [
-        // The domain: pure Swift, Foundation and swift-crypto only.
+        // OpenSSL 3 (Debian's libssl-dev): SM2, SM3 and SM4 for the 国密 crypto profile.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // The domain: pure Swift, Foundation, swift-crypto and OpenSSL's 国密 primitives only.
         .target(
             name: "Ledger",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [.product(name: "Crypto", package: "swift-crypto"), "COpenSSL"],
             swiftSettings: strict
         ),
         // The platform below its faces: the store and every read, the single writer, the services,
