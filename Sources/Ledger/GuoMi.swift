@@ -225,3 +225,120 @@ enum SM2Curve {
         return try body(md)
     }
 }
+
+/// SM4 in GCM (NIST SP 800-38D with SM4 as the block cipher, as RFC 8998 uses it): the sealing of
+/// org keys in the `sm2-sm3` profile. OpenSSL 3.0 has SM4's block and its counter mode but no
+/// SM4-GCM (3.2 added it), so GCM's two parts are put together here: the counter mode through
+/// OpenSSL, GHASH in GF(2^128) below, checked against RFC 8998's example.
+public enum SM4GCM {
+    public static let nonceLength = 12
+    public static let tagLength = 16
+    /// GCM's 32-bit block counter starts at 2: at most 2^32 − 2 blocks under one nonce.
+    static let maxPlaintextLength = (1 << 32 - 2) * 16
+
+    /// `ciphertext ‖ tag` of `plaintext` under `key` and the 12-byte `nonce`, authenticating `aad` too.
+    public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8] = []) throws(GuoMiError) -> [UInt8] {
+        guard nonce.count == nonceLength else { throw GuoMiError("an SM4-GCM nonce is \(nonceLength) bytes, not \(nonce.count)") }
+        guard plaintext.count <= maxPlaintextLength else { throw GuoMiError("more than SM4-GCM seals under one nonce") }
+        let j0 = nonce + [0, 0, 0, 1]
+        let ciphertext = try counterMode(plaintext, key: key, from: increment(j0))
+        return ciphertext + (try tag(ciphertext, aad: aad, key: key, j0: j0))
+    }
+
+    /// The plaintext of `sealed` (`ciphertext ‖ tag`), refused when the tag does not match: a
+    /// wrong key, a changed byte, other associated data.
+    public static func open(_ sealed: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8] = []) throws(GuoMiError) -> [UInt8] {
+        guard nonce.count == nonceLength else { throw GuoMiError("an SM4-GCM nonce is \(nonceLength) bytes, not \(nonce.count)") }
+        guard sealed.count >= tagLength else { throw GuoMiError("an SM4-GCM message is at least its \(tagLength)-byte tag") }
+        let ciphertext = Array(sealed.dropLast(tagLength)), given = Array(sealed.suffix(tagLength))
+        let j0 = nonce + [0, 0, 0, 1]
+        let expected = try tag(ciphertext, aad: aad, key: key, j0: j0)
+        // Compared in constant time.
+        guard zip(expected, given).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else {
+            throw GuoMiError("the SM4-GCM tag does not match: the key, the nonce, the data or its associated data differ")
+        }
+        return try counterMode(ciphertext, key: key, from: increment(j0))
+    }
+
+    /// The counter block after `block` (its last 32 bits, big-endian, plus one).
+    static func increment(_ block: [UInt8]) -> [UInt8] {
+        var out = block
+        for i in stride(from: 15, through: 12, by: -1) {
+            out[i] &+= 1
+            if out[i] != 0 { break }
+        }
+        return out
+    }
+
+    /// SM4-CTR through OpenSSL, from counter block `start` (its whole 128 bits count; within
+    /// `maxPlaintextLength` its last 32 never wrap, so it is GCM's counter too).
+    static func counterMode(_ data: [UInt8], key: [UInt8], from start: [UInt8]) throws(GuoMiError) -> [UInt8] {
+        guard key.count == 16 else { throw GuoMiError("an SM4 key is 16 bytes, not \(key.count)") }
+        guard !data.isEmpty else { return [] }
+        guard let ctx = EVP_CIPHER_CTX_new() else { throw .openSSL("SM4-CTR: no cipher context") }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        var out = [UInt8](repeating: 0, count: data.count + 16)
+        var written: Int32 = 0
+        guard EVP_EncryptInit_ex(ctx, EVP_sm4_ctr(), nil, key, start) == 1,
+              EVP_EncryptUpdate(ctx, &out, &written, data, Int32(data.count)) == 1, Int(written) == data.count else {
+            throw .openSSL("SM4-CTR: the data was not enciphered")
+        }
+        return Array(out.prefix(data.count))
+    }
+
+    /// E(K, J0) ⊕ GHASH(H, A, C), H = E(K, 0^128).
+    static func tag(_ ciphertext: [UInt8], aad: [UInt8], key: [UInt8], j0: [UInt8]) throws(GuoMiError) -> [UInt8] {
+        let h = try SM4.encryptBlock([UInt8](repeating: 0, count: 16), key: key)
+        var ghash = GHash(h: h)
+        ghash.absorb(aad)
+        ghash.absorb(ciphertext)
+        var lengths = [UInt8](repeating: 0, count: 16)
+        for i in 0..<8 {
+            lengths[7 - i] = UInt8(truncatingIfNeeded: (UInt64(aad.count) * 8) >> (8 * UInt64(i)))
+            lengths[15 - i] = UInt8(truncatingIfNeeded: (UInt64(ciphertext.count) * 8) >> (8 * UInt64(i)))
+        }
+        ghash.absorb(lengths)
+        let mask = try SM4.encryptBlock(j0, key: key)
+        return zip(ghash.digest, mask).map { $0 ^ $1 }
+    }
+
+    /// GHASH: blocks of 128 bits (the last zero-padded) folded as Y = (Y ⊕ X) · H in GF(2^128),
+    /// with GCM's bit order (SP 800-38D, Algorithm 1).
+    struct GHash {
+        let h: (UInt64, UInt64)
+        var y: (UInt64, UInt64) = (0, 0)
+
+        init(h: [UInt8]) { self.h = GHash.words(h[...]) }
+
+        static func words(_ block: ArraySlice<UInt8>) -> (UInt64, UInt64) {
+            var padded = Array(block)
+            padded += [UInt8](repeating: 0, count: 16 - padded.count)
+            return (padded[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, padded[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+        }
+
+        mutating func absorb(_ data: [UInt8]) {
+            var i = 0
+            while i < data.count {
+                let x = GHash.words(data[i..<min(i + 16, data.count)])
+                y = GHash.multiply((y.0 ^ x.0, y.1 ^ x.1), h)
+                i += 16
+            }
+        }
+
+        static func multiply(_ x: (UInt64, UInt64), _ y: (UInt64, UInt64)) -> (UInt64, UInt64) {
+            var z: (UInt64, UInt64) = (0, 0), v = y
+            for i in 0..<128 {
+                let bit = i < 64 ? (x.0 >> (63 - UInt64(i))) & 1 : (x.1 >> (127 - UInt64(i))) & 1
+                if bit == 1 { z = (z.0 ^ v.0, z.1 ^ v.1) }
+                let lsb = v.1 & 1
+                v = (v.0 >> 1, (v.1 >> 1) | (v.0 << 63))
+                if lsb == 1 { v.0 ^= 0xE100_0000_0000_0000 }
+            }
+            return z
+        }
+
+        var digest: [UInt8] {
+            (0..<8).map { UInt8(truncatingIfNeeded: y.0 >> (56 - 8 * UInt64($0))) } + (0..<8).map { UInt8(truncatingIfNeeded: y.1 >> (56 - 8 * UInt64($0))) }
+        }
+    }
+}

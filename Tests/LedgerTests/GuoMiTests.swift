@@ -143,3 +143,44 @@ import Testing
         }
     }
 }
+
+/// SM4-GCM against RFC 8998's example, and what a wrong key or a changed byte does.
+@Suite struct SM4GCMTests {
+    static let key = GuoMiTests.hex("0123456789ABCDEFFEDCBA9876543210")
+    static let nonce = GuoMiTests.hex("00001234567800000000ABCD")
+    static let aad = GuoMiTests.hex("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2")
+    static let plaintext = GuoMiTests.hex("""
+        AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDD
+        EEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA
+        """)
+
+    @Test func theRFC8998Example() throws {
+        let sealed = try SM4GCM.seal(Self.plaintext, key: Self.key, nonce: Self.nonce, aad: Self.aad)
+        #expect(Array(sealed.dropLast(16)) == GuoMiTests.hex("""
+            17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735
+            D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D
+            """))
+        #expect(Array(sealed.suffix(16)) == GuoMiTests.hex("83DE3541E4C2B58177E065A9BF7B62EC"))
+        #expect(try SM4GCM.open(sealed, key: Self.key, nonce: Self.nonce, aad: Self.aad) == Self.plaintext)
+    }
+
+    @Test func aWrongKeyOrAChangedByteIsRefused() throws {
+        let sealed = try SM4GCM.seal(Self.plaintext, key: Self.key, nonce: Self.nonce, aad: Self.aad)
+        var otherKey = Self.key
+        otherKey[0] ^= 1
+        #expect(throws: GuoMiError.self) { try SM4GCM.open(sealed, key: otherKey, nonce: Self.nonce, aad: Self.aad) }
+        #expect(throws: GuoMiError.self) { try SM4GCM.open(sealed, key: Self.key, nonce: Self.nonce, aad: []) }
+        for i in [0, 31, sealed.count - 1] {
+            var changed = sealed
+            changed[i] ^= 0x80
+            #expect(throws: GuoMiError.self) { try SM4GCM.open(changed, key: Self.key, nonce: Self.nonce, aad: Self.aad) }
+        }
+        #expect(throws: GuoMiError.self) { try SM4GCM.open(Array(sealed.prefix(15)), key: Self.key, nonce: Self.nonce) }
+        #expect(throws: GuoMiError.self) { try SM4GCM.seal([1], key: Self.key, nonce: [1, 2, 3]) }
+        // Lengths that are not whole blocks, and nothing at all.
+        for n in [0, 1, 15, 17, 33, 1000] {
+            let data = (0..<n).map { UInt8(truncatingIfNeeded: $0 * 7) }
+            #expect(try SM4GCM.open(try SM4GCM.seal(data, key: Self.key, nonce: Self.nonce), key: Self.key, nonce: Self.nonce) == data)
+        }
+    }
+}
