@@ -126,20 +126,36 @@ public enum SM2 {
     /// curve is refused with its reason; a signature that does not parse, has r or s out of
     /// [1, n − 1], or does not verify answers false.
     public static func isValidSignature(_ signature: [UInt8], for message: some Collection<UInt8>, publicKey: [UInt8]) throws(GuoMiError) -> Bool {
-        let pkey = try SM2Curve.key(public: publicKey)
-        defer { EVP_PKEY_free(pkey) }
-        return try SM2Curve.withDigestContext(pkey, signing: false) { ctx throws(GuoMiError) in
-            let bytes = Array(message)
-            let verdict = EVP_DigestVerify(ctx, signature, signature.count, bytes, bytes.count)
-            // 0: a signature that does not verify; below 0: one that is not a signature at all.
-            ERR_clear_error()
-            return verdict == 1
-        }
+        try SM2Verifier(publicKey: publicKey).isValidSignature(signature, for: message)
     }
 
     /// Refuses, with the reason, bytes that are not a public key of the SM2 curve.
     public static func checkPublicKey(_ publicKey: [UInt8]) throws(GuoMiError) {
-        EVP_PKEY_free(try SM2Curve.key(public: publicKey))
+        _ = try SM2Verifier(publicKey: publicKey)
+    }
+}
+
+/// One public key, imported and checked once, for verifying many signatures (from any thread:
+/// OpenSSL 3 lets threads share a key that no one changes).
+public final class SM2Verifier: @unchecked Sendable {
+    private let pkey: OpaquePointer
+    public let publicKey: [UInt8]
+
+    public init(publicKey: [UInt8]) throws(GuoMiError) {
+        pkey = try SM2Curve.key(public: publicKey)
+        self.publicKey = publicKey
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+
+    public func isValidSignature(_ signature: [UInt8], for message: some Collection<UInt8>) -> Bool {
+        let bytes = Array(message)
+        let verdict = try? SM2Curve.withDigestContext(pkey, signing: false) { ctx throws(GuoMiError) in
+            EVP_DigestVerify(ctx, signature, signature.count, bytes, bytes.count)
+        }
+        // 0: a signature that does not verify; below 0: one that is not a signature at all.
+        ERR_clear_error()
+        return verdict == 1
     }
 }
 
