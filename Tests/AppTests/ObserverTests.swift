@@ -74,6 +74,30 @@ import VaporTesting
         }
     }
 
+    /// Early payments reach an observer as every other row: offered, taken, paid; its tables agree
+    /// with its own replay, and it takes no offer or clearing itself.
+    @Test func anObserverFollowsEarlyPayments() async throws {
+        try await Self.twoNodes { d, observer, follower in
+            _ = try await follower.poll()
+            #expect(try await d.call("core", .PUT, "/api/v1/orgs/\(d.orgs["core"]!)/early-payment-program",
+                                     #"{"active":true,"hurdleBps":600,"dailyBudgetFen":50000000,"cutoffTime":"15:00"}"#).status == .ok)
+            let token = try await EarlyPaymentTests.token(d)
+            let id = try await EarlyPaymentTests.offer(d, token, rate: 800)["id"]!.stringValue!
+            #expect(try await d.call("core", .POST, "/api/v1/early-payments/clear")["approved"]?.arrayValue?.count == 1)
+            #expect(try await d.call("core", .POST, "/api/v1/early-payments/\(id)/confirm", #"{"reference":"HAND-OBS-1"}"#).status == .ok)
+            #expect(try await follower.poll() > 0)
+            let (height, problems) = try await Self.agrees(observer)
+            #expect(height == (await d.height) && problems.isEmpty, "\(problems)")
+            let row = try #require(try await observer.sql.raw("SELECT status, reference FROM early_payments WHERE id = \(bind: id)").first())
+            #expect(try row.decode(column: "status", as: String.self) == "paid" && row.decode(column: "reference", as: String.self) == "HAND-OBS-1")
+            for path in ["/api/v1/early-payments", "/api/v1/early-payments/clear", "/api/v1/early-payments/\(id)/approve"] {
+                try await observer.testing().test(.POST, path, headers: ["Content-Type": "application/json"], body: ByteBuffer(string: "{}")) { res in
+                    #expect(res.status.code >= 400 && res.status.code < 500, "\(path): \(res.status)")
+                }
+            }
+        }
+    }
+
     @Test func anObserverStartsFromItsOwnSnapshot() async throws {
         try await Self.twoNodes { d, observer, follower in
             _ = try await follower.poll()
