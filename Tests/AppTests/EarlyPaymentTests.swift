@@ -70,6 +70,21 @@ import VaporTesting
         #expect(third.taken.map(\.rateBps) == [650] && third.budgetLeftFen == 50)
     }
 
+    /// The supplier's preview asks the market's own function, with its offer added after every
+    /// offer waiting.
+    @Test func aPreviewClearsAsTheMarketWould() {
+        let program = EarlyPaymentProgram(active: true, hurdleBps: 600, dailyBudgetFen: 700, cutoffTime: "15:00")
+        let market = EarlyPaymentService.Market(issuerId: OrgID("0a5e0000-0000-4000-8000-000000000001")!, program: program, budgetLeftFen: 700,
+                                                clearingRateBps: nil, ranked: [], offers: [Self.offer(1, 900, 400)])
+        #expect(market.wouldClear(rateBps: 950, payoutFen: 300), "ahead of the 900 offer, and both fit")
+        #expect(market.wouldClear(rateBps: 900, payoutFen: 300), "after the earlier 900 offer, and both fit")
+        #expect(!market.wouldClear(rateBps: 800, payoutFen: 400), "after the 900 offer, 300 is left")
+        #expect(!market.wouldClear(rateBps: 599, payoutFen: 1), "below the hurdle")
+        var off = market
+        off.program.active = false
+        #expect(!off.wouldClear(rateBps: 950, payoutFen: 1))
+    }
+
     @Test func theCoresReturnIsTheDiscountOnItsCashPerYear() {
         // ¥1,000,000 paid 90 days early at 8%: discount 20,000, payout 980,000 → 8.16% a year on the cash.
         let discount = Money.discountInterestFen(amountFen: 1_000_000_00, rateBps: 800, days: 90)

@@ -42,9 +42,7 @@ package struct EarlyPaymentProgram: Sendable, Equatable {
     /// Whether the business day of `epochMs` has reached the cut-off.
     package func cutoffPassed(atMs epochMs: Int64) -> Bool {
         guard let cutoff = cutoffMinutes else { return false }
-        let shanghai = epochMs + 8 * 3_600_000
-        let minuteOfDay = (shanghai % 86_400_000 + 86_400_000) % 86_400_000 / 60_000
-        return minuteOfDay >= cutoff
+        return (epochMs - BusinessDate(epochMs: epochMs).startEpochMs) / 60_000 >= cutoff
     }
 
     package var json: JSON {

@@ -98,15 +98,14 @@ package enum EarlyPaymentService {
 
     /// `{active, hurdleBps, dailyBudgetFen, cutoffTime}` as an admin sends it, every field present.
     package static func parseProgram(_ body: StrictBody) throws -> EarlyPaymentProgram {
+        func outOfRange(_ field: String, _ message: String) -> LedgerError {
+            LedgerError(.amountOutOfRange, "\(field): \(message)", fields: [FieldError(field: field, message: message)])
+        }
         guard case .bool(let active)? = body.fields["active"] else { throw LedgerError.invalid("active", "must be true or false") }
         let hurdle = try body.int("hurdleBps")
-        guard (1...Limits.maxRateBps).contains(hurdle) else {
-            throw LedgerError(.amountOutOfRange, "hurdleBps: must be 1 to \(Limits.maxRateBps) basis points (600 is 6.00% a year)", fields: [FieldError(field: "hurdleBps", message: "must be 1 to \(Limits.maxRateBps) basis points")])
-        }
+        guard (1...Limits.maxRateBps).contains(hurdle) else { throw outOfRange("hurdleBps", "must be 1 to \(Limits.maxRateBps) basis points (600 is 6.00% a year)") }
         let budget = try body.int("dailyBudgetFen")
-        guard (0...Limits.maxAmountFen).contains(budget) else {
-            throw LedgerError(.amountOutOfRange, "dailyBudgetFen: must be 0 to \(Limits.maxAmountFen) fen", fields: [FieldError(field: "dailyBudgetFen", message: "must be 0 to \(Limits.maxAmountFen) fen")])
-        }
+        guard (0...Limits.maxAmountFen).contains(budget) else { throw outOfRange("dailyBudgetFen", "must be 0 to \(Limits.maxAmountFen) fen") }
         let cutoff = try body.string("cutoffTime", maxLength: 5)!
         guard EarlyPaymentProgram.minutes(cutoff) != nil else { throw LedgerError.invalid("cutoffTime", "must be a time HH:MM, 24-hour, Asia/Shanghai") }
         return EarlyPaymentProgram(active: active, hurdleBps: hurdle, dailyBudgetFen: budget, cutoffTime: cutoff)
@@ -135,6 +134,8 @@ package enum EarlyPaymentService {
         package var clearingRateBps: Int64?
         /// The open offers, ranked as the market takes them, each marked whether it would clear now.
         package var ranked: [(EarlyPayment, Bool)]
+        /// The same offers as the market function sees them.
+        package var offers: [EarlyPaymentMarket.Offer] = []
 
         package var json: JSON {
             ["issuerId": .string(issuerId.description), "active": .bool(program.active), "hurdleBps": .int(program.hurdleBps),
@@ -142,17 +143,12 @@ package enum EarlyPaymentService {
              "budgetLeftFen": .int(budgetLeftFen), "clearingRateBps": clearingRateBps.map(JSON.int) ?? .null]
         }
 
-        /// Whether an offer at `rateBps` paying out `payoutFen`, requested now, would clear today:
-        /// at or above the hurdle, and covered by what is left once every offer ranked ahead of it
-        /// is taken.
+        /// Whether an offer at `rateBps` paying out `payoutFen`, requested now (after every offer
+        /// waiting), would clear today: the market's own function, asked with it added.
         package func wouldClear(rateBps: Int64, payoutFen: Int64) -> Bool {
-            guard program.active, rateBps >= program.hurdleBps else { return false }
-            var left = budgetLeftFen
-            for (e, _) in ranked where e.rateBps >= rateBps {
-                guard e.payoutFen <= left else { return false }
-                left -= e.payoutFen
-            }
-            return payoutFen <= left
+            guard program.active else { return false }
+            let asked = EarlyPaymentMarket.Offer(id: TxID(digest: [UInt8](repeating: 0, count: 32)), rateBps: rateBps, payoutFen: payoutFen, place: .max)
+            return EarlyPaymentMarket.clear(offers + [asked], hurdleBps: program.hurdleBps, budgetLeftFen: budgetLeftFen).taken.contains { $0.place == .max }
         }
     }
 
@@ -165,13 +161,19 @@ package enum EarlyPaymentService {
     package static func market(of core: OrgID, app: Application) async throws -> Market {
         let sql = app.sql
         let program = try await EarlyPaymentQueries.program(of: core, on: sql) ?? .none
-        let left = program.active ? max(0, program.dailyBudgetFen - (try await EarlyPaymentQueries.spent(by: core, on: app.businessDate, sql: sql))) : 0
+        let left = try await budgetLeft(of: core, under: program, app: app)
         let offers = try await EarlyPaymentQueries.offers(to: core, on: sql)
         let byId = Dictionary(uniqueKeysWithValues: offers.map { ($0.1.id, $0.0) })
         let wouldTake = Set(EarlyPaymentMarket.clear(offers.map(\.1), hurdleBps: program.hurdleBps, budgetLeftFen: left).taken.map(\.id))
         let ranked = EarlyPaymentMarket.ranked(offers.map(\.1)).map { (byId[$0.id]!, program.active && wouldTake.contains($0.id)) }
         let last = try await EarlyPaymentQueries.clearings(of: core, limit: 1, tookSomething: true, sql: sql).first
-        return Market(issuerId: core, program: program, budgetLeftFen: left, clearingRateBps: last?.clearingRateBps, ranked: ranked)
+        return Market(issuerId: core, program: program, budgetLeftFen: left, clearingRateBps: last?.clearingRateBps, ranked: ranked, offers: offers.map(\.1))
+    }
+
+    /// What is left of the day's budget once today's takings are counted; 0 while the program is off.
+    static func budgetLeft(of core: OrgID, under program: EarlyPaymentProgram, app: Application) async throws -> Int64 {
+        guard program.active else { return 0 }
+        return max(0, program.dailyBudgetFen - (try await EarlyPaymentQueries.spent(by: core, on: app.businessDate, sql: app.sql)))
     }
 
     /// What a clearing did.
@@ -202,7 +204,7 @@ package enum EarlyPaymentService {
             let sql = app.sql, today = app.businessDate
             let program = try await EarlyPaymentQueries.program(of: core, on: sql) ?? .none
             guard program.active else { return Cleared(approved: [], clearingRateBps: nil, budgetLeftFen: 0, active: false) }
-            var left = max(0, program.dailyBudgetFen - (try await EarlyPaymentQueries.spent(by: core, on: today, sql: sql)))
+            var left = try await budgetLeft(of: core, under: program, app: app)
             let offers = try await EarlyPaymentQueries.offers(to: core, on: sql)
             let id = UUID().uuidString.lowercased()
             var approved: [EarlyPayment] = [], stopped: (any Error)?

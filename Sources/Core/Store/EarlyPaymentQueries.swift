@@ -50,10 +50,10 @@ package enum EarlyPaymentQueries {
             .all().map { try RowReader($0, "early_payments").earlyPayment }
     }
 
-    /// The paid early payment of each of `tokens` that has one.
-    package static func paid(tokens: [TokenID], on sql: any SQLDatabase) async throws -> [TokenID: EarlyPayment] {
+    /// The paid early payment of each of `tokens` that was paid early (only a settled piece can be).
+    package static func paidEarly(_ tokens: [Token], on sql: any SQLDatabase) async throws -> [TokenID: EarlyPayment] {
         var found: [TokenID: EarlyPayment] = [:]
-        for chunk in tokens.map(\.description).chunked(500).map(Array.init) {
+        for chunk in tokens.filter({ $0.status == .settled }).map(\.id.description).chunked(500).map(Array.init) {
             for row in try await sql.raw("SELECT \(unsafeRaw: columns) FROM early_payments e WHERE e.status = 'paid' AND e.token_id IN (\(binds: chunk))").all() {
                 let e = try RowReader(row, "early_payments").earlyPayment
                 found[e.tokenId] = e
@@ -93,18 +93,22 @@ package enum EarlyPaymentQueries {
 
     // MARK: - The market's own records
 
+    static let programColumns = "org_id, active, hurdle_bps, daily_budget_fen, cutoff_time"
+
+    static func program(_ row: any SQLRow) throws -> EarlyPaymentProgram {
+        EarlyPaymentProgram(active: try row.decode(column: "active", as: Int64.self) == 1, hurdleBps: try row.decode(column: "hurdle_bps", as: Int64.self),
+                            dailyBudgetFen: try row.decode(column: "daily_budget_fen", as: Int64.self), cutoffTime: try row.decode(column: "cutoff_time", as: String.self))
+    }
+
     package static func program(of org: OrgID, on sql: any SQLDatabase) async throws -> EarlyPaymentProgram? {
-        try await sql.raw("SELECT active, hurdle_bps, daily_budget_fen, cutoff_time FROM early_payment_programs WHERE org_id = \(bind: org.description)").first().map { row in
-            EarlyPaymentProgram(active: try row.decode(column: "active", as: Int64.self) == 1, hurdleBps: try row.decode(column: "hurdle_bps", as: Int64.self),
-                                dailyBudgetFen: try row.decode(column: "daily_budget_fen", as: Int64.self), cutoffTime: try row.decode(column: "cutoff_time", as: String.self))
-        }
+        try await sql.raw("SELECT \(unsafeRaw: programColumns) FROM early_payment_programs WHERE org_id = \(bind: org.description)").first().map(program)
     }
 
     /// The cores whose program is on.
     package static func activePrograms(on sql: any SQLDatabase) async throws -> [(OrgID, EarlyPaymentProgram)] {
-        try await sql.raw("SELECT org_id FROM early_payment_programs WHERE active = 1 ORDER BY org_id").all().asyncCompactMap { row in
-            guard let org = OrgID(try row.decode(column: "org_id", as: String.self)), let p = try await program(of: org, on: sql) else { return nil }
-            return (org, p)
+        try await sql.raw("SELECT \(unsafeRaw: programColumns) FROM early_payment_programs WHERE active = 1 ORDER BY org_id").all().map { row in
+            guard let org = OrgID(try row.decode(column: "org_id", as: String.self)) else { throw StoreDamage("early_payment_programs.org_id") }
+            return (org, try program(row))
         }
     }
 
@@ -234,13 +238,5 @@ package enum EarlyPaymentQueries {
         var t = Totals()
         for row in try await sql.raw(query).all() { try t.add(row) }
         return t
-    }
-}
-
-extension Sequence {
-    func asyncCompactMap<T>(_ transform: (Element) async throws -> T?) async rethrows -> [T] {
-        var out: [T] = []
-        for e in self { if let v = try await transform(e) { out.append(v) } }
-        return out
     }
 }

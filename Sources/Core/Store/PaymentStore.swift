@@ -48,7 +48,7 @@ package enum PaymentStore {
     }
 
     /// The attempts at paying out a financing (or paying an early payment), the latest first.
-    package static func attempts(paying subject: TxID, kind: PaymentKind = .payout, on sql: any SQLDatabase) async throws -> [Attempt] {
+    package static func attempts(paying subject: TxID, kind: PaymentKind, on sql: any SQLDatabase) async throws -> [Attempt] {
         try await attempts(sql.raw("SELECT id, status FROM rail_payments WHERE kind = \(bind: kind.rawValue) AND subject_id = \(bind: subject.description) ORDER BY created_ms DESC, id"))
     }
 

@@ -44,7 +44,7 @@ package enum ReceivableController {
         let viewer = try await req.viewer()
         let r = try await find(req, viewer)
         let rows = try await TokenQueries.tree(of: r, visibleTo: viewer, page: try Page(req, keyCount: 3), on: req.application.sql)
-        let early = try await EarlyPaymentQueries.paid(tokens: rows.items.map(\.token).filter { $0.status == .settled }.map(\.id), on: req.application.sql)
+        let early = try await EarlyPaymentQueries.paidEarly(rows.items.map(\.token), on: req.application.sql)
         let listed = try rows.json { item in
             guard case .object(var fields) = DTO.token(item.token, paidEarlyBy: early[item.token.id]) else { throw StoreDamage("token") }
             fields["holderName"] = .string(item.holderName)
@@ -63,7 +63,7 @@ package enum ReceivableController {
         let viewer = try await req.viewer()
         let r = try await find(req, viewer)
         let rows = try await TokenQueries.clearing(of: r, visibleTo: viewer, page: try Page(req, keyCount: 3), on: req.application.sql)
-        let early = try await EarlyPaymentQueries.paid(tokens: rows.items.filter { $0.status == .settled }.map(\.id), on: req.application.sql)
+        let early = try await EarlyPaymentQueries.paidEarly(rows.items, on: req.application.sql)
         let listed = rows.json { t in
             var item: [JSONKey: JSON] = ["tokenId": .string(t.id.description), "holderId": .string(t.holderId.description), "amountFen": .int(t.amountFen),
                                          "tier": .int(t.tier), "status": .string(t.status.rawValue)]

@@ -19,7 +19,7 @@ package enum TokenController {
 
     @Sendable package static func show(req: Request) async throws -> Response {
         let token = try await visibleToken(req)
-        let early = token.status == .settled ? try await EarlyPaymentQueries.paid(tokens: [token.id], on: req.application.sql)[token.id] : nil
+        let early = try await EarlyPaymentQueries.paidEarly([token], on: req.application.sql)[token.id]
         return DTO.token(token, paidEarlyBy: early).response()
     }
 
@@ -33,7 +33,7 @@ package enum TokenController {
         let depth = page.after?.first?.intValue ?? 0
         guard depth >= 0 else { throw LedgerError.invalid("cursor", "is not a cursor this list gave out") }
         let (path, more) = try await TokenQueries.ancestry(of: token.id, from: depth, limit: page.limit, on: req.application.sql)
-        let early = try await EarlyPaymentQueries.paid(tokens: path.filter { $0.status == .settled }.map(\.id), on: req.application.sql)
+        let early = try await EarlyPaymentQueries.paidEarly(path, on: req.application.sql)
         return JSON.object(["items": .array(path.map { DTO.token($0, paidEarlyBy: early[$0.id]) }),
                             "nextCursor": more ? .string(Page.cursor([.int(depth + Int64(path.count))])) : .null]).response()
     }

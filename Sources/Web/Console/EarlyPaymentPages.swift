@@ -37,6 +37,14 @@ package enum EarlyPaymentPages: ConsoleArea {
         package var earned: String
         /// The core's yearly return on the cash, or `—`.
         package var returnRate: String
+
+        package init(_ t: EarlyPaymentQueries.Totals) {
+            count = t.count
+            amount = Money.format(t.amountFen)
+            spent = Money.format(t.payoutFen)
+            earned = Money.format(t.discountFen)
+            returnRate = t.returnBps.map(Presenter.rate) ?? "—"
+        }
     }
 
     package struct EarlyPaymentsPage: Encodable {
@@ -89,8 +97,7 @@ package enum EarlyPaymentPages: ConsoleArea {
                 ClearingView(at: Time.rfc3339($0.atMs), source: $0.source == "cutoff" ? p.tr("early_cutoff_clearing") : $0.source, taken: $0.takenCount,
                              spent: Money.format($0.spentFen), clearingRate: $0.clearingRateBps.map(Presenter.rate) ?? "—", budgetLeft: Money.format($0.budgetLeftFen))
             },
-            totals: TotalsView(count: totals.count, amount: Money.format(totals.amountFen), spent: Money.format(totals.payoutFen), earned: Money.format(totals.discountFen),
-                               returnRate: totals.returnBps.map(Presenter.rate) ?? "—"),
+            totals: TotalsView(totals),
             form: form)
     }
 

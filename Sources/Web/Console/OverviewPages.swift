@@ -17,11 +17,7 @@ package enum OverviewPages: ConsoleArea {
     /// One core's early payments from its own cash: what it paid early, for what cash, and its return.
     package struct EarlyRow: Encodable {
         package var name: String
-        package var count: Int64
-        package var amount: String
-        package var spent: String
-        package var earned: String
-        package var returnRate: String
+        package var totals: EarlyPaymentPages.TotalsView
     }
 
     package struct OverviewPage: Encodable {
@@ -37,10 +33,7 @@ package enum OverviewPages: ConsoleArea {
         let p = try await Presenter.make(req)
         var page = model(try await StatsQueries.overview(for: viewer, on: sql), presenter: p)
         if viewer.seesAll {
-            page.earlyByCore = try await EarlyPaymentQueries.totalsByIssuer(sql: sql).map { core, t in
-                EarlyRow(name: p.name(core), count: t.count, amount: Money.format(t.amountFen), spent: Money.format(t.payoutFen), earned: Money.format(t.discountFen),
-                         returnRate: t.returnBps.map(Presenter.rate) ?? "—")
-            }
+            page.earlyByCore = try await EarlyPaymentQueries.totalsByIssuer(sql: sql).map { EarlyRow(name: p.name($0), totals: EarlyPaymentPages.TotalsView($1)) }
         }
         return try await render(req, "regulator/overview", title: "overview_title", page: page)
     }
