@@ -83,12 +83,12 @@ struct APIBench {
                         let doc = Document(kind: .invoice, sha256: Hashing.sha256Hex(Array("bench-\(i)-\(round)-\(UUID())".utf8)), number: "B-\(i)-\(round)-\(UUID().uuidString.prefix(8))")
                         let issue = try await step(core, .issue(IssuePayload(supplierId: me.id, creditLineId: lineId, faceFen: 1_000_000, issueDate: today,
                                                                              dueDate: today.adding(days: 90), documents: [doc], memo: nil)))
-                        let first = Hashing.tokenId(transactionId: issue, index: 0)
+                        let first = CryptoProfile.standard.tokenId(transactionId: issue, index: 0)
                         _ = try await step(me, .accept(tokenId: first))
                         let transfer = try await step(me, .transfer(tokenId: first, toOrgId: next.id, amountFen: 300_000, memo: nil))
-                        _ = try await step(next, .accept(tokenId: Hashing.tokenId(transactionId: transfer, index: 0)))
-                        let split = try await step(me, .split(tokenId: Hashing.tokenId(transactionId: transfer, index: 1), amountsFen: [200_000, 200_000, 300_000]))
-                        let request = try await step(me, .requestFinancing(tokenId: Hashing.tokenId(transactionId: split, index: 0), bankId: bank.id))
+                        _ = try await step(next, .accept(tokenId: CryptoProfile.standard.tokenId(transactionId: transfer, index: 0)))
+                        let split = try await step(me, .split(tokenId: CryptoProfile.standard.tokenId(transactionId: transfer, index: 1), amountsFen: [200_000, 200_000, 300_000]))
+                        let request = try await step(me, .requestFinancing(tokenId: CryptoProfile.standard.tokenId(transactionId: split, index: 0), bankId: bank.id))
                         _ = try await step(bank, .approveFinancing(financingId: request))
                     }
                     return latencies

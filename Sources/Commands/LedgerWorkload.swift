@@ -23,13 +23,14 @@ struct SplitMix64: RandomNumberGenerator {
 struct LedgerWorkload {
     struct Party {
         let id: OrgID
-        let signer: Ed25519Signer
+        let signer: any TransactionSigner
     }
 
     var rng: SplitMix64
-    var state = LedgerState()
+    let profile: CryptoProfile
+    var state: LedgerState
     var transactions: [Transaction] = []
-    var signers: [OrgID: Ed25519Signer] = [:]
+    var signers: [OrgID: any TransactionSigner] = [:]
     var time: Int64
     var nonce: UInt64 = 0
     var movesDone = 0
@@ -37,9 +38,11 @@ struct LedgerWorkload {
     var keepsEffects = false
     var effects: [TxEffects] = []
 
-    init(seed: UInt64, startMs: Int64 = 1_790_000_000_000) {
+    init(seed: UInt64, startMs: Int64 = 1_790_000_000_000, profile: CryptoProfile = .standard) {
         rng = SplitMix64(seed: seed)
         time = startMs
+        self.profile = profile
+        state = LedgerState(profile: profile)
     }
 
     mutating func newParty() -> Party {
@@ -48,7 +51,9 @@ struct LedgerWorkload {
         bytes[8] = bytes[8] & 0x3F | 0x80
         let id = OrgID(hi: bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, lo: bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
         let seed = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        let signer = try! Ed25519Signer(seed: seed)  // any 32 bytes are a valid Ed25519 seed
+        // Any 32 bytes are an Ed25519 seed; an SM2 scalar of 32 random bytes lies in [1, n − 2]
+        // but for a chance of about 2^-32.
+        let signer = try! profile.signer(secret: seed)
         signers[id] = signer
         return Party(id: id, signer: signer)
     }
@@ -59,7 +64,7 @@ struct LedgerWorkload {
         nonce += 1
         time += 1
         let body = TransactionBody(orgId: orgId, keyId: signers[orgId]!.keyId, time: time, nonce: String(nonce, radix: 16), payload: payload)
-        let tx = Transaction.unsigned(body)
+        let tx = Transaction.unsigned(body, profile: profile)
         switch state.apply(tx) {
         case .success(let made):
             transactions.append(tx)
@@ -157,7 +162,7 @@ struct LedgerWorkload {
             var i = w
             while i < out.count {
                 var tx = out[i]
-                tx.signature = try! signers[tx.body.orgId]!.sign(tx.canonicalBody)  // Ed25519 signing of bytes cannot fail
+                tx.signature = try! signers[tx.body.orgId]!.sign(tx.canonicalBody)  // signing bytes with a valid key cannot fail
                 out[i] = tx
                 i += parallelism
             }
@@ -166,7 +171,7 @@ struct LedgerWorkload {
     }
 
     /// Seals the transactions into blocks of `blockSize`, signed by the operator.
-    static func seal(_ transactions: [Transaction], blockSize: Int, sealer: Ed25519Signer) -> [Block] {
+    static func seal(_ transactions: [Transaction], blockSize: Int, sealer: any TransactionSigner) -> [Block] {
         var blocks: [Block] = []
         var prev = BlockHeader.genesisPrevHash
         var start = 0

@@ -26,7 +26,7 @@ struct ScaleWorkload {
     /// settlement), for planning how many rounds a ledger of a given size takes.
     static let transactionsPerRound = 25_000
 
-    init(operatorSigner: Ed25519Signer, operatorId: OrgID, startMs: Int64) {
+    init(operatorSigner: any TransactionSigner, operatorId: OrgID, startMs: Int64) {
         base = LedgerWorkload(seed: 77, startMs: startMs)
         base.keepsEffects = true
         base.state.goLive()

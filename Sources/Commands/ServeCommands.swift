@@ -90,6 +90,10 @@ enum Platform {
             // The next start should not have to replay everything again.
             Task { try? await sequencer.writeSnapshotNow() }
         }
+        let wanted: CryptoProfile?
+        do { wanted = try CryptoProfile.fromEnvironment(Environment.get("CASCADE_CRYPTO_PROFILE")) } catch { throw ConfigurationError(error.message) }
+        let profile = try await sequencer.settleProfile(wanted)
+        app.keyVault?.profile = profile
         if let op = await sequencer.read(\.operatorId) {
             guard let signer = try await vault.signer(for: op, on: app.sql) else {
                 throw ConfigurationError("the operator's key is not held by this platform: blocks cannot be sealed")

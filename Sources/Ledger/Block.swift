@@ -1,24 +1,30 @@
-/// `{"height", "prevHash", "txRoot", "txCount", "time"}` (SPEC §4).
+/// `{"height", "prevHash", "txRoot", "txCount", "time"}` (SPEC §4), and in block 0 of a chain
+/// created in another profile than `ed25519-sha256`, `"profile"`.
 public struct BlockHeader: Sendable, Equatable {
     public var height: Int64
     public var prevHash: String
     public var txRoot: String
     public var txCount: Int64
     public var time: Int64
+    /// The crypto profile the header names (block 0 only); nil when it names none.
+    public var profile: CryptoProfile?
 
     public static let genesisPrevHash = String(repeating: "0", count: 64)
 
-    public init(height: Int64, prevHash: String, txRoot: String, txCount: Int64, time: Int64) {
+    public init(height: Int64, prevHash: String, txRoot: String, txCount: Int64, time: Int64, profile: CryptoProfile? = nil) {
         self.height = height
         self.prevHash = prevHash
         self.txRoot = txRoot
         self.txCount = txCount
         self.time = time
+        self.profile = profile
     }
 
     public var json: JSON {
-        .object(["height": .int(height), "prevHash": .string(prevHash), "txRoot": .string(txRoot),
-                 "txCount": .int(txCount), "time": .int(time)])
+        var fields: [JSONKey: JSON] = ["height": .int(height), "prevHash": .string(prevHash), "txRoot": .string(txRoot),
+                                       "txCount": .int(txCount), "time": .int(time)]
+        if let profile { fields["profile"] = .string(profile.rawValue) }
+        return .object(fields)
     }
 
     public init(json: JSON?) throws(LedgerError) {
@@ -28,15 +34,18 @@ public struct BlockHeader: Sendable, Equatable {
         txRoot = try r.format("txRoot", { Hex.isLowercaseHex($0, length: 64) }, "64 lowercase hex characters")!
         txCount = try r.requiredInt("txCount")
         time = try r.requiredInt("time")
+        profile = try r.string("profile", maxLength: 32, optional: true).map { name throws(LedgerError) in try CryptoProfile(named: name, field: "header.profile") }
         try r.finish()
     }
 
     public var canonicalBytes: [UInt8] { json.canonicalBytes }
-    public var hash: String { Hashing.sha256Hex(canonicalBytes) }
+
+    /// H(JCS(header)) in the chain's profile.
+    public func hash(in chain: CryptoProfile) -> String { chain.hashHex(canonicalBytes) }
 }
 
-/// `{"header", "hash", "signature", "transactions"}`: hash = SHA-256(JCS(header)), signature =
-/// Ed25519 over JCS(header) by the operator key in force at the end of the previous block.
+/// `{"header", "hash", "signature", "transactions"}`: hash = H(JCS(header)), signature by the
+/// operator key in force at the end of the previous block over JCS(header), in the chain's profile.
 public struct Block: Sendable, Equatable {
     public var header: BlockHeader
     public var hash: String
@@ -50,17 +59,20 @@ public struct Block: Sendable, Equatable {
         self.transactions = transactions
     }
 
-    public static func txRoot(of transactions: [Transaction]) -> String {
-        Hex.encode(Merkle.root(ids: transactions.map(\.id)))
+    public static func txRoot(of transactions: [Transaction], profile: CryptoProfile) -> String {
+        Hex.encode(Merkle.root(ids: transactions.map(\.id), profile: profile))
     }
 
-    /// Seals transactions that were applied in this order into the block after `previous`.
+    /// Seals transactions that were applied in this order into the block after `previous`, in
+    /// the sealer's profile; block 0 of a chain in any profile but the standard one names it.
     public static func seal(_ transactions: [Transaction], height: Int64, prevHash: String, time: Int64,
                             sealer: any TransactionSigner) throws -> Block {
-        let header = BlockHeader(height: height, prevHash: prevHash, txRoot: txRoot(of: transactions),
-                                 txCount: Int64(transactions.count), time: time)
+        let profile = sealer.profile
+        let header = BlockHeader(height: height, prevHash: prevHash, txRoot: txRoot(of: transactions, profile: profile),
+                                 txCount: Int64(transactions.count), time: time,
+                                 profile: height == 0 && profile != .standard ? profile : nil)
         let bytes = header.canonicalBytes
-        return Block(header: header, hash: Hashing.sha256Hex(bytes), signature: try sealer.sign(bytes), transactions: transactions)
+        return Block(header: header, hash: profile.hashHex(bytes), signature: try sealer.sign(bytes), transactions: transactions)
     }
 
     public var json: JSON {
@@ -72,12 +84,12 @@ public struct Block: Sendable, Equatable {
     public var exportLine: [UInt8] { json.canonicalBytes }
 
     /// The RFC 6962 audit path of one of this block's transactions.
-    public func inclusionProof(transactionId: TxID) -> InclusionProof? {
+    public func inclusionProof(transactionId: TxID, profile: CryptoProfile) -> InclusionProof? {
         guard let index = transactions.firstIndex(where: { $0.id == transactionId }) else { return nil }
         let leaves = transactions.map(\.id.bytes)
         return InclusionProof(transactionId: transactionId.description, blockHeight: header.height, leafIndex: index,
-                              auditPath: Merkle.auditPath(index: index, leaves: leaves).map { Hex.encode($0) },
-                              header: header, hash: hash, signature: Base64.encode(signature))
+                              auditPath: Merkle.auditPath(index: index, leaves: leaves, profile: profile).map { Hex.encode($0) },
+                              header: header, hash: hash, signature: Base64.encode(signature), profile: profile)
     }
 }
 
@@ -90,8 +102,11 @@ public struct InclusionProof: Sendable, Equatable {
     public var header: BlockHeader
     public var hash: String
     public var signature: String
+    /// The chain's crypto profile: which hash and signature the proof is checked with.
+    public var profile: CryptoProfile
 
-    public init(transactionId: String, blockHeight: Int64, leafIndex: Int, auditPath: [String], header: BlockHeader, hash: String, signature: String) {
+    public init(transactionId: String, blockHeight: Int64, leafIndex: Int, auditPath: [String], header: BlockHeader, hash: String, signature: String,
+                profile: CryptoProfile) {
         self.transactionId = transactionId
         self.blockHeight = blockHeight
         self.leafIndex = leafIndex
@@ -99,6 +114,7 @@ public struct InclusionProof: Sendable, Equatable {
         self.header = header
         self.hash = hash
         self.signature = signature
+        self.profile = profile
     }
 
     /// Why the proof does not hold, or nil when it does: the path leads from the transaction id to
@@ -108,12 +124,12 @@ public struct InclusionProof: Sendable, Equatable {
         let path = auditPath.compactMap(Hex.decode)
         guard path.count == auditPath.count, let root = Hex.decode(header.txRoot) else { return "audit path is not hex" }
         guard header.height == blockHeight else { return "block height \(blockHeight) differs from the header's \(header.height)" }
-        guard Merkle.verifyInclusion(leaf: leaf, index: leafIndex, treeSize: Int(clamping: header.txCount), path: path, root: root) else {
+        guard Merkle.verifyInclusion(leaf: leaf, index: leafIndex, treeSize: Int(clamping: header.txCount), path: path, root: root, profile: profile) else {
             return "the audit path does not lead to the block's txRoot"
         }
-        guard header.hash == hash else { return "hash is not SHA-256(JCS(header))" }
+        guard header.hash(in: profile) == hash else { return "hash is not \(profile.hashName)(JCS(header))" }
         guard let sig = Base64.decode(signature),
-            SignatureCheck.ed25519(publicKey: sealerPublicKey, signature: sig, message: header.canonicalBytes)
+            profile.isValidSignature(sig, for: header.canonicalBytes, publicKey: sealerPublicKey)
         else { return "the block header's signature does not verify with the sealer's key" }
         return nil
     }
@@ -121,7 +137,7 @@ public struct InclusionProof: Sendable, Equatable {
     public var json: JSON {
         .object(["transactionId": .string(transactionId), "blockHeight": .int(blockHeight), "leafIndex": .int(Int64(leafIndex)),
                  "auditPath": .array(auditPath.map(JSON.string)), "header": header.json, "hash": .string(hash),
-                 "signature": .string(signature)])
+                 "signature": .string(signature), "profile": .string(profile.rawValue)])
     }
 
     public init(json: JSON) throws(LedgerError) {
@@ -139,6 +155,8 @@ public struct InclusionProof: Sendable, Equatable {
         header = try BlockHeader(json: r.value("header"))
         hash = try r.required("hash", maxLength: 64)
         signature = try r.required("signature", maxLength: 128)
+        // A receipt saved before the field existed is of an ed25519-sha256 chain.
+        profile = try r.string("profile", maxLength: 32, optional: true).map { name throws(LedgerError) in try CryptoProfile(named: name) } ?? .standard
         try r.finish()
     }
 }

@@ -26,7 +26,9 @@ public struct ParsedBlock: Sendable {
     public var badTransaction: (index: Int, reason: String, id: String?)?
     var headerProblem: String?
 
-    public init(line: some Collection<UInt8>, index: Int) throws(ChainFailure) {
+    /// Reads the block on `line` of a chain in `profile`. A header that names a profile (block 0)
+    /// is read in the profile it names; whether it may name one is the replay's to judge.
+    public init(line: some Collection<UInt8>, index: Int, profile chainProfile: CryptoProfile) throws(ChainFailure) {
         let bytes = Array(line)
         let json: JSON
         let bodies: [JSONSpan?]
@@ -38,55 +40,55 @@ public struct ParsedBlock: Sendable {
         do throws(LedgerError) {
             var r = try FieldReader(json, path: "", text: .chain)
             let header = try BlockHeader(json: r.value("header"))
+            let profile = header.profile ?? chainProfile
             let hash = try r.required("hash", maxLength: 64)
             let signatureText = try r.required("signature", maxLength: 128)
             let items = try r.array("transactions", count: 0...Limits.maxTransactionsPerBlock)
             try r.finish()
-            guard let signature = Base64.decode(signatureText), signature.count == 64 else {
-                throw LedgerError.invalid("signature", "must be a 64-byte Ed25519 signature in base64")
-            }
+            guard let signature = Base64.decode(signatureText) else { throw LedgerError.invalid("signature", "must be standard, padded base64") }
+            if let problem = profile.signatureProblem(signature) { throw LedgerError.invalid("signature", problem) }
             var transactions: [Transaction] = []
             transactions.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
                 do throws(LedgerError) {
                     // A body exported in canonical form is hashed and verified as it lies.
                     let span = i < bodies.count ? bodies[i] : nil
-                    transactions.append(try Transaction(json: item, canonicalBody: span.flatMap { $0.isCanonical ? bytes[$0.range] : nil }))
+                    transactions.append(try Transaction(json: item, canonicalBody: span.flatMap { $0.isCanonical ? bytes[$0.range] : nil }, profile: profile))
                 } catch {
                     // Keep the claimed id (it still counts in the Merkle root) and stop reading.
-                    badTransaction = (i, error.fields.first?.field == "id" ? "id is not SHA-256(JCS(body))" : error.message, item["id"]?.stringValue)
+                    badTransaction = (i, error.fields.first?.field == "id" ? "id is not \(profile.hashName)(JCS(body))" : error.message, item["id"]?.stringValue)
                     break
                 }
             }
             block = Block(header: header, hash: hash, signature: signature, transactions: transactions)
             // A transaction read is known to carry the id it claims; the rest are read as written.
             let claimed = transactions.map { Optional($0.id) } + items[transactions.count...].map { $0["id"]?.stringValue.flatMap(TxID.init) }
-            headerProblem = Self.headerProblem(block, claimedIds: claimed)
+            headerProblem = Self.headerProblem(block, claimedIds: claimed, profile: profile)
         } catch {
             throw ChainFailure(blockIndex: index, reason: error.message)
         }
     }
 
-    init(block: Block) {
+    init(block: Block, profile: CryptoProfile) {
         self.block = block
-        headerProblem = Self.headerProblem(block, claimedIds: block.transactions.map(\.id))
+        headerProblem = Self.headerProblem(block, claimedIds: block.transactions.map(\.id), profile: block.header.profile ?? profile)
     }
 
     /// The checks that need nothing but the block itself. `claimedIds` holds nil for an id that
     /// is not 64 lowercase hex characters.
-    static func headerProblem(_ block: Block, claimedIds: [TxID?]) -> String? {
+    static func headerProblem(_ block: Block, claimedIds: [TxID?], profile: CryptoProfile) -> String? {
         let h = block.header
         guard h.txCount == Int64(claimedIds.count) else { return "txCount \(h.txCount) != \(claimedIds.count)" }
         guard h.txCount > 0 else { return "a block holds at least one transaction" }
-        guard h.hash == block.hash else { return "hash is not SHA-256(JCS(header))" }
+        guard h.hash(in: profile) == block.hash else { return "hash is not \(profile.hashName)(JCS(header))" }
         let leaves = claimedIds.compactMap { $0 }
         guard leaves.count == claimedIds.count else { return "a transaction id is not 64 hex characters" }
-        guard Hex.encode(Merkle.root(ids: leaves)) == h.txRoot else { return "txRoot is not the Merkle root of its transactions" }
+        guard Hex.encode(Merkle.root(ids: leaves, profile: profile)) == h.txRoot else { return "txRoot is not the Merkle root of its transactions" }
         return nil
     }
 }
 
-/// One Ed25519 check the replay needs, placed in the chain's order so that the earliest failure
+/// One signature check the replay needs, placed in the chain's order so that the earliest failure
 /// can be reported whichever core found it.
 struct SignatureJob: Sendable {
     var position: Position
@@ -227,6 +229,7 @@ public struct ChainReplayer: Sendable {
         }
         guard h.height == height + 1 else { throw fail("height \(h.height)") }
         guard h.prevHash == lastHash else { throw fail("prevHash is not the hash of block \(height)") }
+        guard h.profile == nil || h.height == 0 else { throw fail("only block 0 names the profile") }
         if let problem = parsed.headerProblem { throw fail(problem) }
         guard h.time >= lastTime else { throw fail("time \(h.time) is before the previous block's \(lastTime)") }
         if let late = block.transactions.first(where: { $0.body.time > h.time }) {
@@ -250,35 +253,30 @@ public struct ChainReplayer: Sendable {
         blockCount += 1
     }
 
-    static func check(_ job: SignatureJob, keys: [Ed25519Verifier], block: Block) -> ChainFailure? {
+    /// A key that is not one of the chain's profile (nil) verifies nothing: the rules refuse its
+    /// registration, at its place in the chain.
+    static func check(_ job: SignatureJob, keys: [SignatureVerifier?], block: Block) -> ChainFailure? {
         if job.txIndex < 0 {
-            return keys[job.key].verify(block.signature, block.header.canonicalBytes)
+            return keys[job.key]?.verify(block.signature, block.header.canonicalBytes) == true
                 ? nil : ChainFailure(blockIndex: job.blockIndex, reason: "sealer signature invalid", code: .unauthorized)
         }
         let tx = block.transactions[job.txIndex]
-        return keys[job.key].verify(tx.signature, tx.canonicalBody)
+        return keys[job.key]?.verify(tx.signature, tx.canonicalBody) == true
             ? nil : ChainFailure(blockIndex: job.blockIndex, transactionId: tx.id.description, transactionType: tx.body.type, reason: "signature invalid", code: .unauthorized)
     }
 
-    func publicKeys() -> [Ed25519Verifier]? {
-        var out: [Ed25519Verifier] = []
-        for key in keys {
-            guard let k = try? Ed25519Verifier(key) else { return nil }
-            out.append(k)
-        }
-        return out
-    }
+    /// Every key seen so far, parsed once in the chain's profile.
+    func publicKeys() -> [SignatureVerifier?] { keys.map(state.profile.verifier(for:)) }
 
     /// Checks and applies blocks that follow what has been replayed so far: this thread applies
     /// the rules while `parallelism − 1` others check signatures, and joins them when it is done.
     /// The failure reported is the first in chain order. On failure the replayer must be
     /// discarded: its state may hold part of the failing block.
     public mutating func append(_ blocks: [ParsedBlock], firstIndex: Int = 0, parallelism: Int = 1) throws(ChainFailure) {
+        // Genesis fixes the chain's profile before anything is checked.
+        if height < 0, let genesis = blocks.first, state.operatorId == nil { state.create(in: genesis.block.header.profile ?? .standard) }
         let jobs = scheduleSignatures(blocks, firstIndex: firstIndex)
-        guard let verifiers = publicKeys() else {
-            throw ChainFailure(blockIndex: firstIndex, reason: "a registered public key is not a valid Ed25519 point")
-        }
-        let work = SignatureWork(jobs: jobs, keys: verifiers, blocks: blocks.map(\.block), firstIndex: firstIndex)
+        let work = SignatureWork(jobs: jobs, keys: publicKeys(), blocks: blocks.map(\.block), firstIndex: firstIndex)
         let group = DispatchGroup()
         for _ in 0..<max(0, parallelism - 1) {
             DispatchQueue.global().async(group: group) { work.run() }
@@ -315,13 +313,14 @@ public struct ChainReplayer: Sendable {
     /// be read, and that line's failure.
     public static func parse(export bytes: [UInt8], parallelism: Int) -> (blocks: [ParsedBlock], failure: ChainFailure?) {
         let lines = splitLines(bytes)
+        let profile = LedgerState().profile(reading: lines.first.map { bytes[$0] })
         let parsed = ParallelSlots<Result<ParsedBlock, ChainFailure>?>(count: lines.count, initial: nil)
         let workers = max(1, min(parallelism, lines.count))
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var i = w
             while i < lines.count {
                 do throws(ChainFailure) {
-                    parsed[i] = .success(try ParsedBlock(line: bytes[lines[i]], index: i))
+                    parsed[i] = .success(try ParsedBlock(line: bytes[lines[i]], index: i, profile: profile))
                 } catch {
                     parsed[i] = .failure(error)
                 }
@@ -399,7 +398,7 @@ public final class ParallelSlots<T>: @unchecked Sendable {
 /// checks after it are skipped: they cannot be the first failure.
 final class SignatureWork: @unchecked Sendable {
     let jobs: [SignatureJob]
-    let keys: [Ed25519Verifier]
+    let keys: [SignatureVerifier?]
     let blocks: [Block]
     let firstIndex: Int
     private let lock = NSLock()
@@ -408,7 +407,7 @@ final class SignatureWork: @unchecked Sendable {
     private var failures: [(Position, ChainFailure)] = []
     static let chunk = 64
 
-    init(jobs: [SignatureJob], keys: [Ed25519Verifier], blocks: [Block], firstIndex: Int) {
+    init(jobs: [SignatureJob], keys: [SignatureVerifier?], blocks: [Block], firstIndex: Int) {
         self.jobs = jobs
         self.keys = keys
         self.blocks = blocks
@@ -446,6 +445,15 @@ final class SignatureWork: @unchecked Sendable {
     }
 }
 
+extension LedgerState {
+    /// The profile the next blocks are read in: the chain's, or before genesis the one block 0
+    /// names (`firstLine`, the next line to read: block 0 then).
+    public func profile(reading firstLine: (some Collection<UInt8>)?) -> CryptoProfile {
+        guard operatorId == nil, let firstLine else { return profile }
+        return (try? ParsedBlock(line: firstLine, index: 0, profile: .standard))?.block.header.profile ?? .standard
+    }
+}
+
 /// Where a chain stands: its last block's height, hash and time (height −1 before genesis).
 public struct ChainTip: Sendable, Equatable {
     public var height: Int64
@@ -474,6 +482,8 @@ extension LedgerState {
         }
         guard h.height == tip.height + 1 else { throw fail("height \(h.height) does not follow \(tip.height)") }
         guard h.prevHash == tip.hash else { throw fail("prevHash is not the hash of block \(tip.height)") }
+        guard h.profile == nil || h.height == 0 else { throw fail("only block 0 names the profile") }
+        if h.height == 0 { create(in: h.profile ?? .standard) }
         if let problem = parsed.headerProblem { throw fail(problem) }
         if let bad = parsed.badTransaction { throw ChainFailure(blockIndex: index, transactionId: bad.id, reason: bad.reason, code: .validationFailed) }
         guard h.time >= tip.time else { throw fail("time \(h.time) is before the previous block's \(tip.time)") }
@@ -483,7 +493,7 @@ extension LedgerState {
             switch signingKeys.key(for: tx.body) {
             case .failure(let error): throw fail(error.message, tx, error.code)
             case .success(let key):
-                guard SignatureCheck.ed25519(publicKey: key, signature: tx.signature, message: tx.canonicalBody) else {
+                guard profile.isValidSignature(tx.signature, for: tx.canonicalBody, publicKey: key) else {
                     throw fail("signature invalid", tx, .unauthorized)
                 }
             }
@@ -494,7 +504,7 @@ extension LedgerState {
         }
         // The genesis block is sealed with the key it registers.
         guard let sealKey = sealer ?? operatorKey else { throw fail("no operator key to check the block signature with") }
-        guard SignatureCheck.ed25519(publicKey: sealKey, signature: block.signature, message: h.canonicalBytes) else {
+        guard profile.isValidSignature(block.signature, for: h.canonicalBytes, publicKey: sealKey) else {
             throw fail("sealer signature invalid", nil, .unauthorized)
         }
         return ChainTip(height: h.height, hash: block.hash, time: h.time)

@@ -7,16 +7,17 @@
 /// The checks, in order: the canonical bytes are JCS of the body; those bytes parse (integers
 /// within ±(2^53 − 1), no lone surrogates); the strict payload reader accepts them with the
 /// whole text rule (every list length, string length, allowed character and format of `Limits`)
-/// and reads back the same body; the id is their SHA-256; the signature verifies with the key the body names.
+/// and reads back the same body; the id is their hash and the signature has its form in the
+/// chain's profile; the signature verifies with the key the body names.
 public enum Gate {
     public static func check(_ tx: Transaction, keys: SigningKeys) -> LedgerError? {
-        if let problem = checkEncoding(tx) { return problem }
+        if let problem = checkEncoding(tx, profile: keys.profile) { return problem }
         let key: [UInt8]
         switch keys.key(for: tx.body) {
         case .failure(let error): return error
         case .success(let k): key = k
         }
-        guard SignatureCheck.ed25519(publicKey: key, signature: tx.signature, message: tx.canonicalBody) else {
+        guard keys.profile.isValidSignature(tx.signature, for: tx.canonicalBody, publicKey: key) else {
             return LedgerError(.unauthorized, "the signature does not verify with the current key of org \(tx.body.orgId)")
         }
         return nil
@@ -24,7 +25,7 @@ public enum Gate {
 
     /// Everything of the gate but the signature. (The state machine's pair assertion is the
     /// narrower `Payload.readsBack`: the bounds of what reaches the rules.)
-    static func checkEncoding(_ tx: Transaction) -> LedgerError? {
+    static func checkEncoding(_ tx: Transaction, profile: CryptoProfile) -> LedgerError? {
         guard tx.canonicalBody == tx.body.json.canonicalBytes else {
             return LedgerError.invalid("body", "is not the canonical (RFC 8785) form of its fields")
         }
@@ -41,10 +42,10 @@ public enum Gate {
             return error
         }
         guard reread == tx.body else { return LedgerError.invalid("body", "does not read back as it was written") }
-        guard tx.id == TxID(digest: Hashing.sha256(tx.canonicalBody)) else {
-            return LedgerError.invalid("id", "id is not SHA-256(JCS(body))")
+        guard tx.id == profile.transactionId(of: tx.canonicalBody) else {
+            return LedgerError.invalid("id", "id is not \(profile.hashName)(JCS(body))")
         }
-        guard tx.signature.count == 64 else { return LedgerError.invalid("signature", "must be a 64-byte Ed25519 signature") }
+        if let problem = profile.signatureProblem(tx.signature) { return LedgerError.invalid("signature", problem) }
         return nil
     }
 }

@@ -20,6 +20,20 @@ public enum GuoMi {
     static let selectKeyPair: Int32 = 0x87
 }
 
+extension GuoMi {
+    /// The key derivation function of GB/T 32918.4 §5.4.3: SM3(Z ‖ ct) for ct = 1, 2, … (32-bit
+    /// big-endian), concatenated and cut to `length` bytes.
+    public static func kdf(_ z: [UInt8], length: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        var counter: UInt32 = 1
+        while out.count < length {
+            out += SM3.hash(z + withUnsafeBytes(of: counter.bigEndian) { Array($0) })
+            counter += 1
+        }
+        return Array(out.prefix(length))
+    }
+}
+
 /// What OpenSSL refused, and why.
 public struct GuoMiError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String
@@ -108,7 +122,13 @@ public struct SM2PrivateKey: Sendable {
     public func signature(for message: some Collection<UInt8>) throws(GuoMiError) -> [UInt8] {
         let pkey = try SM2Curve.key(public: publicKey, private: rawRepresentation)
         defer { EVP_PKEY_free(pkey) }
-        return try SM2Curve.withDigestContext(pkey, signing: true) { ctx throws(GuoMiError) in
+        return try SM2Curve.sign(message, with: pkey)
+    }
+}
+
+extension SM2Curve {
+    static func sign(_ message: some Collection<UInt8>, with pkey: OpaquePointer) throws(GuoMiError) -> [UInt8] {
+        try withDigestContext(pkey, signing: true) { ctx throws(GuoMiError) in
             let bytes = Array(message)
             var length = 0
             guard EVP_DigestSign(ctx, nil, &length, bytes, bytes.count) == 1 else { throw .openSSL("SM2: the signature's length") }
@@ -116,6 +136,27 @@ public struct SM2PrivateKey: Sendable {
             guard EVP_DigestSign(ctx, &signature, &length, bytes, bytes.count) == 1 else { throw .openSSL("SM2: the message was not signed") }
             return Array(signature.prefix(length))
         }
+    }
+}
+
+/// A key pair imported into OpenSSL once, for signing many messages (from any thread: each
+/// signature has contexts of its own, and no one changes the key).
+public final class SM2SigningKey: @unchecked Sendable {
+    private let pkey: OpaquePointer
+    public let publicKey: [UInt8]
+    public let scalar: [UInt8]
+
+    public init(_ key: SM2PrivateKey) throws(GuoMiError) {
+        pkey = try SM2Curve.key(public: key.publicKey, private: key.rawRepresentation)
+        publicKey = key.publicKey
+        scalar = key.rawRepresentation
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+
+    /// The DER `SEQUENCE {r, s}` signature of `message` with SM3 and the distinguishing ID.
+    public func signature(for message: some Collection<UInt8>) throws(GuoMiError) -> [UInt8] {
+        try SM2Curve.sign(message, with: pkey)
     }
 }
 

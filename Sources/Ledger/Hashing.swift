@@ -41,41 +41,13 @@ public enum Hex {
     }
 }
 
+/// SHA-256 for what is not the ledger's (documents' content, secrets, request fingerprints):
+/// the ledger's own hashes go through its `CryptoProfile`.
 public enum Hashing {
     public static func sha256(_ bytes: some DataProtocol) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
 
     public static func sha256Hex(_ bytes: some DataProtocol) -> String { Hex.encode(SHA256.hash(data: bytes)) }
 
-    /// SPEC §4: the k-th token created by a transaction has id = first 32 hex chars of
-    /// SHA-256(utf8(txId + "/" + k)).
-    public static func tokenId(transactionId: TxID, index: Int) -> TokenID {
-        precondition(index >= 0 && index < 1_000, "a transaction creates at most a few hundred tokens")
-        // Hot path of every transfer and split: build "<64 hex>/<k>" on the stack, no allocation.
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 72) { text in
-            let raw = UnsafeMutableRawPointer(text.baseAddress!)
-            storeHex(transactionId.w0, at: raw)
-            storeHex(transactionId.w1, at: raw + 16)
-            storeHex(transactionId.w2, at: raw + 32)
-            storeHex(transactionId.w3, at: raw + 48)
-            var n = 64
-            text[n] = UInt8(ascii: "/")
-            n += 1
-            if index >= 100 { text[n] = UInt8(ascii: "0") + UInt8(index / 100); n += 1 }
-            if index >= 10 { text[n] = UInt8(ascii: "0") + UInt8(index / 10 % 10); n += 1 }
-            text[n] = UInt8(ascii: "0") + UInt8(index % 10)
-            n += 1
-            let digest = SHA256.hash(data: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[0..<n])))
-            return digest.withUnsafeBytes { raw in
-                TokenID(hi: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                        lo: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-            }
-        }
-    }
-
-    /// SPEC §4: keyId = first 16 hex chars of SHA-256 of the raw 32-byte public key.
-    public static func keyId(publicKey: [UInt8]) -> String {
-        String(sha256Hex(publicKey).prefix(16))
-    }
 }
 
 public enum Base64 {

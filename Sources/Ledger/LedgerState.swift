@@ -12,8 +12,10 @@ public struct TxEffects: Sendable, Equatable {
     var firstChanged: TokenID?
     var moreChanged: [TokenID] = []
 
+    /// The chain's profile, which derives the created tokens' ids.
+    var profile = CryptoProfile.standard
     /// The tokens created, in output order.
-    public var createdTokens: [TokenID] { (0..<createdCount).map { Hashing.tokenId(transactionId: transactionId, index: $0) } }
+    public var createdTokens: [TokenID] { (0..<createdCount).map { profile.tokenId(transactionId: transactionId, index: $0) } }
     /// The tokens whose status changed, in the order they changed.
     public var changedTokens: [TokenID] { firstChanged.map { [$0] + moreChanged } ?? [] }
     /// The receivable the transaction concerns (every token belongs to one).
@@ -29,12 +31,17 @@ public struct TxEffects: Sendable, Equatable {
 
     public var tokens: [TokenID] { createdTokens + changedTokens }
 
-    public init(transactionId: TxID) { self.transactionId = transactionId }
+    public init(transactionId: TxID, profile: CryptoProfile = .standard) {
+        self.transactionId = transactionId
+        self.profile = profile
+    }
 }
 
 /// The whole ledger state, rebuilt by replaying the chain from genesis. A value type: copying it
 /// is how a caller keeps a state to fall back to.
 public struct LedgerState: Sendable {
+    /// The chain's crypto profile: named by block 0, set before genesis is applied, never changed.
+    public internal(set) var profile = CryptoProfile.standard
     public internal(set) var orgs = JournaledDictionary<OrgID, Org>()
     /// What every transaction checks of its signer and counterparties, without copying the
     /// org's names and keys: kept beside `orgs` by `put`.
@@ -69,7 +76,13 @@ public struct LedgerState: Sendable {
     /// How many tokens the last `retire()` kept.
     var liveAtRetire = 0
 
-    public init() {}
+    public init(profile: CryptoProfile = .standard) { self.profile = profile }
+
+    /// Before genesis: the profile the chain is created in. Afterwards nothing changes it.
+    public mutating func create(in profile: CryptoProfile) {
+        precondition(operatorId == nil, "a chain's profile is fixed at genesis")
+        self.profile = profile
+    }
 
     /// Makes room for replaying `transactions`, so that the id tables do not rehash and the token
     /// list does not move as they grow.
@@ -81,7 +94,7 @@ public struct LedgerState: Sendable {
     public var operatorKey: [UInt8]? { operatorId.flatMap { orgs[$0]?.publicKey } }
 
     /// Every org's current key, as a value to check signatures with away from the state.
-    public var signingKeys: SigningKeys { SigningKeys(orgs: orgs.storage, started: operatorId != nil) }
+    public var signingKeys: SigningKeys { SigningKeys(orgs: orgs.storage, started: operatorId != nil, profile: profile) }
 
     struct OrgFacts {
         var role: OrgRole
@@ -134,12 +147,15 @@ public struct SigningKeys: Sendable {
     var orgs: [OrgID: Org] = [:]
     /// Whether the genesis is applied (until then the operator's registration names its own key).
     var started = false
+    /// The chain's profile, in which the signatures are checked.
+    public private(set) var profile = CryptoProfile.standard
 
-    public init() {}
+    public init(profile: CryptoProfile = .standard) { self.profile = profile }
 
-    init(orgs: [OrgID: Org], started: Bool) {
+    init(orgs: [OrgID: Org], started: Bool, profile: CryptoProfile) {
         self.orgs = orgs
         self.started = started
+        self.profile = profile
     }
 
     /// The public key that must have signed `body`: the key `body.keyId` names, when that is the
@@ -148,7 +164,7 @@ public struct SigningKeys: Sendable {
     /// sign for the new one.
     public func key(for body: TransactionBody) -> Result<[UInt8], LedgerError> {
         if !started, case .registerOrg(let p) = body.payload, p.orgId == body.orgId {
-            guard body.keyId == Hashing.keyId(publicKey: p.publicKey) else {
+            guard body.keyId == profile.keyId(publicKey: p.publicKey) else {
                 return .failure(.notOperatorKey(body.keyId))
             }
             return .success(p.publicKey)

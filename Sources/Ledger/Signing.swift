@@ -1,16 +1,19 @@
 import Crypto
 import Foundation
 
-/// The one thing the ledger needs from a key holder: sign bytes, and say which public key
-/// verifies them. Ed25519 today; a national-cryptography (SM2) profile or a hardware module
-/// plugs in behind the same interface.
+/// The one thing the ledger needs from a key holder: sign bytes, say which public key verifies
+/// them, and in which crypto profile. Ed25519 (`ed25519-sha256`) and SM2 (`sm2-sm3`); a hardware
+/// module plugs in behind the same interface.
 public protocol TransactionSigner: Sendable {
     var publicKey: [UInt8] { get }
+    var profile: CryptoProfile { get }
+    /// The private key's bytes (an Ed25519 seed, an SM2 scalar), for the key vault to seal.
+    var secret: [UInt8] { get }
     func sign(_ message: [UInt8]) throws -> [UInt8]
 }
 
 extension TransactionSigner {
-    public var keyId: String { Hashing.keyId(publicKey: publicKey) }
+    public var keyId: String { profile.keyId(publicKey: publicKey) }
     public var publicKeyBase64: String { Base64.encode(publicKey) }
 }
 
@@ -30,19 +33,11 @@ public struct Ed25519Signer: TransactionSigner {
     }
 
     public var seed: [UInt8] { Array(key.rawRepresentation) }
+    public var secret: [UInt8] { seed }
+    public var profile: CryptoProfile { .ed25519Sha256 }
 
     public func sign(_ message: [UInt8]) throws -> [UInt8] {
         Array(try key.signature(for: message))
-    }
-}
-
-public enum SignatureCheck {
-    /// Ed25519 verification of `signature` over `message` by the raw 32-byte `publicKey`.
-    public static func ed25519(publicKey: [UInt8], signature: [UInt8], message: [UInt8]) -> Bool {
-        guard signature.count == 64, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else {
-            return false
-        }
-        return key.isValidSignature(signature, for: message)
     }
 }
 

@@ -3,11 +3,11 @@
 ///
 /// The bytes are canonical: objects in id order, and only what a live state keeps (whether or not
 /// this one had retired the rest yet), so two nodes at the same block write the same bytes and
-/// the same hash. Version 2 of the layout (version 1 without format 2's fields is refused, and
-/// the state is replayed instead): little-endian integers, strings and byte strings preceded by
+/// the same hash. Version 3 of the layout, which names the crypto profile (an earlier version is
+/// refused, and the state is replayed instead): little-endian integers, strings and byte strings preceded by
 /// their length, booleans as one byte, enums by their names.
 extension LedgerState {
-    static let snapshotMagic = Array("cascade-checkpoint-2\n".utf8)
+    static let snapshotMagic = Array("cascade-checkpoint-3\n".utf8)
 
     /// The state at `tip` as snapshot bytes. Only a live state can be written down: a full
     /// replay does not keep its ids in chain order.
@@ -15,6 +15,7 @@ extension LedgerState {
         precondition(isLive, "only a live state is snapshoted")
         let w = ByteWriter()
         w.bytes(Self.snapshotMagic, counted: false)
+        w.string(profile.rawValue)
         w.int(tip.height); w.string(tip.hash); w.int(tip.time)
         w.optional(operatorId) { w.org($0) }
         w.int(Int64(transactionCount)); w.int(Int64(issuedCount))
@@ -59,11 +60,20 @@ extension LedgerState {
     /// A live state from snapshot bytes, and the block it stands at. Throws on bytes that are
     /// not a whole snapshot of this layout; whether they are the right ones is the caller's to
     /// check (their hash, and the block's).
+    /// The crypto profile snapshot bytes name, read before anything else of them is trusted.
+    public static func snapshotProfile(_ bytes: [UInt8]) -> CryptoProfile? {
+        let r = ByteReader(bytes)
+        guard (try? Array(r.take(snapshotMagic.count))) == snapshotMagic, let name = try? r.string() else { return nil }
+        return CryptoProfile(rawValue: name)
+    }
+
     public static func restore(snapshot bytes: [UInt8]) throws(SnapshotError) -> (state: LedgerState, tip: ChainTip) {
         let r = ByteReader(bytes)
-        guard Array(try r.take(snapshotMagic.count)) == snapshotMagic else { throw SnapshotError("not a snapshot of layout 2") }
+        guard Array(try r.take(snapshotMagic.count)) == snapshotMagic else { throw SnapshotError("not a snapshot of layout 3") }
+        let profileName = try r.string()
+        guard let profile = CryptoProfile(rawValue: profileName) else { throw SnapshotError("\(profileName) is not a crypto profile") }
         let tip = ChainTip(height: try r.int(), hash: try r.string(), time: try r.int())
-        var s = LedgerState()
+        var s = LedgerState(profile: profile)
         s.operatorId = try r.optional { () throws(SnapshotError) in try r.org() }
         s.transactionCount = Int(try r.int()); s.issuedCount = Int(try r.int())
         var p = Policy()

@@ -60,7 +60,7 @@ extension LedgerState {
     private func prefetchOutputs(of id: TxID, count: Int, into: UnsafeMutablePointer<TokenID>, room: Int) -> Int {
         let n = min(count, room)
         for k in 0..<n {
-            into[k] = Hashing.tokenId(transactionId: id, index: k)
+            into[k] = profile.tokenId(transactionId: id, index: k)
             tokens.prefetch(into[k], inList: false)
         }
         return n
@@ -95,7 +95,7 @@ extension LedgerState {
             guard case .registerOrg(let p) = body.payload, p.orgId == body.orgId, p.role == .operator else {
                 throw LedgerError(.forbidden, "the ledger starts with the operator registering itself")
             }
-            guard body.keyId == Hashing.keyId(publicKey: p.publicKey) else {
+            guard body.keyId == profile.keyId(publicKey: p.publicKey) else {
                 throw LedgerError.notOperatorKey(body.keyId)
             }
         } else {
@@ -113,8 +113,8 @@ extension LedgerState {
             }
         }
 
-        var effects = TxEffects(transactionId: id)
-        let ctx = Context(txId: id, signerId: body.orgId, date: body.businessDate, outputs: outputs)
+        var effects = TxEffects(transactionId: id, profile: profile)
+        let ctx = Context(txId: id, signerId: body.orgId, date: body.businessDate, outputs: outputs, profile: profile)
         switch body.payload {
         case .registerOrg(let p): try registerOrg(p, ctx, &effects)
         case .rotateKey(let orgId, let key): try rotateKey(orgId: orgId, key: key, &effects)
@@ -155,7 +155,8 @@ extension LedgerState {
         let date: BusinessDate
         /// Output ids the prefetch phase already worked out, if any.
         let outputs: UnsafeBufferPointer<TokenID>
-        func outputId(_ k: Int) -> TokenID { k < outputs.count ? outputs[k] : Hashing.tokenId(transactionId: txId, index: k) }
+        let profile: CryptoProfile
+        func outputId(_ k: Int) -> TokenID { k < outputs.count ? outputs[k] : profile.tokenId(transactionId: txId, index: k) }
     }
 
     // MARK: - Shared guards
@@ -277,8 +278,9 @@ extension LedgerState {
         guard operatorId == nil || p.role != .operator else {
             throw LedgerError.invalid("payload.role", "the platform has one operator")
         }
+        try checkKey(p.publicKey)
         put(Org(id: p.orgId, name: p.name, role: p.role, creditCode: p.creditCode, publicKey: p.publicKey,
-                keyId: Hashing.keyId(publicKey: p.publicKey), status: .active, registeredTx: ctx.txId))
+                keyId: profile.keyId(publicKey: p.publicKey), status: .active, registeredTx: ctx.txId))
         if operatorId == nil {
             operatorId = p.orgId
             effects.policyChanged = true  // the default policy comes into force at genesis
@@ -286,11 +288,18 @@ extension LedgerState {
         effects.orgId = p.orgId
     }
 
+    /// A key is one of the chain's profile: an Ed25519 key on an SM2 chain (or the reverse), or
+    /// a point off the curve, is refused with the reason.
+    func checkKey(_ key: [UInt8]) throws(LedgerError) {
+        if let problem = profile.publicKeyProblem(key) { throw LedgerError.invalid("payload.publicKey", "the key \(problem)") }
+    }
+
     mutating func rotateKey(orgId: OrgID, key: [UInt8], _ effects: inout TxEffects) throws(LedgerError) {
         _ = try existingOrg(orgId, "org")
+        try checkKey(key)
         var org = orgs[orgId]!
         org.publicKey = key
-        org.keyId = Hashing.keyId(publicKey: key)
+        org.keyId = profile.keyId(publicKey: key)
         put(org)
         effects.orgId = orgId
     }

@@ -22,7 +22,7 @@ extension LedgerState {
             "orgs": map(orgs.storage) { o in
                 ["role": .string(o.role.rawValue), "status": .string(o.status.rawValue), "inDefault": .bool(o.inDefault)]
             },
-            "profile": .string("ed25519-sha256"),
+            "profile": .string(profile.rawValue),
             "earlyPayments": map(earlyPayments.storage) { e in
                 ["amountFen": .int(e.amountFen), "days": .int(e.days), "discountFen": .int(e.discountFen), "issuerId": id(e.issuerId),
                  "payoutFen": .int(e.payoutFen), "rateBps": .int(e.rateBps), "status": .string(e.status.rawValue),

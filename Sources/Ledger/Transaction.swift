@@ -325,8 +325,9 @@ struct FieldReader {
 
     mutating func publicKey(_ key: String) throws(LedgerError) -> [UInt8] {
         let s = try required(key)
-        guard let raw = Base64.decode(s), raw.count == 32 else {
-            throw LedgerError.invalid(name(key), "must be a raw 32-byte Ed25519 public key in base64")
+        // Which of the two the chain takes is its profile's to say (the rules check it).
+        guard let raw = Base64.decode(s), raw.count == 32 || raw.count == GuoMi.publicKeyLength else {
+            throw LedgerError.invalid(name(key), "must be a public key in base64: a raw 32-byte Ed25519 key, or a 65-byte SM2 point 04‖x‖y")
         }
         return raw
     }
@@ -520,7 +521,8 @@ public struct TransactionBody: Sendable, Equatable {
     }
 }
 
-/// `{"id", "body", "signature"}`: id = hex SHA-256 of JCS(body); signature = Ed25519 over JCS(body).
+/// `{"id", "body", "signature"}`: id = hex H(JCS(body)); signature over JCS(body), both in the
+/// chain's crypto profile.
 public struct Transaction: Sendable, Equatable {
     public var id: TxID
     public var body: TransactionBody
@@ -536,16 +538,17 @@ public struct Transaction: Sendable, Equatable {
     }
 
     /// Signs a body: the id and signature are both over its canonical bytes.
+    /// Signs a body in the signer's profile: the id and signature are both over its canonical bytes.
     public static func sign(_ body: TransactionBody, with signer: any TransactionSigner) throws -> Transaction {
         let bytes = body.json.canonicalBytes
-        return Transaction(id: TxID(digest: Hashing.sha256(bytes)), body: body, signature: try signer.sign(bytes), canonicalBody: bytes)
+        return Transaction(id: signer.profile.transactionId(of: bytes), body: body, signature: try signer.sign(bytes), canonicalBody: bytes)
     }
 
     /// A transaction whose id is computed but which is not yet signed (signatures can be added
     /// later, in parallel: they do not affect the id).
-    public static func unsigned(_ body: TransactionBody) -> Transaction {
+    public static func unsigned(_ body: TransactionBody, profile: CryptoProfile) -> Transaction {
         let bytes = body.json.canonicalBytes
-        return Transaction(id: TxID(digest: Hashing.sha256(bytes)), body: body, signature: [], canonicalBody: bytes)
+        return Transaction(id: profile.transactionId(of: bytes), body: body, signature: [], canonicalBody: bytes)
     }
 
     public var json: JSON {
@@ -554,20 +557,19 @@ public struct Transaction: Sendable, Equatable {
 
     /// Reads `{id, body, signature}` and checks that the id is the hash of the body's canonical
     /// bytes. The signature is checked by whoever knows the signer's key at this point of the chain.
-    public init(json: JSON) throws(LedgerError) {
-        try self.init(json: json, canonicalBody: nil)
+    public init(json: JSON, profile: CryptoProfile) throws(LedgerError) {
+        try self.init(json: json, canonicalBody: nil, profile: profile)
     }
 
     /// `known`, when given, is the body's text as read, already found to be JCS(body) by the parser.
-    init(json: JSON, canonicalBody known: ArraySlice<UInt8>?) throws(LedgerError) {
+    init(json: JSON, canonicalBody known: ArraySlice<UInt8>?, profile: CryptoProfile) throws(LedgerError) {
         var r = try FieldReader(json, path: "", text: .chain)
         let claimedId = try r.required("id", maxLength: 64)
         let bodyJSON = r.value("body")
         let sig = try r.required("signature", maxLength: 128)
         try r.finish()
-        guard let sigBytes = Base64.decode(sig), sigBytes.count == 64 else {
-            throw LedgerError.invalid("signature", "must be a 64-byte Ed25519 signature in base64")
-        }
+        guard let sigBytes = Base64.decode(sig) else { throw LedgerError.invalid("signature", "must be standard, padded base64") }
+        if let problem = profile.signatureProblem(sigBytes) { throw LedgerError.invalid("signature", problem) }
         body = try TransactionBody(json: bodyJSON ?? .null)
         // JCS of the body as received, so the id covers exactly what was signed.
         if let known {
@@ -576,8 +578,8 @@ public struct Transaction: Sendable, Equatable {
         } else {
             canonicalBody = (bodyJSON ?? .null).canonicalBytes
         }
-        id = TxID(digest: Hashing.sha256(canonicalBody))
-        guard TxID(claimedId) == id else { throw LedgerError.invalid("id", "id is not SHA-256(JCS(body))") }
+        id = profile.transactionId(of: canonicalBody)
+        guard TxID(claimedId) == id else { throw LedgerError.invalid("id", "id is not \(profile.hashName)(JCS(body))") }
         signature = sigBytes
     }
 }

@@ -130,7 +130,7 @@ import VaporTesting
 
     /// `POST /transactions` with a body the org signed itself; a body that does not parse is sent
     /// with a stand-in signature (it must be refused before any signature is looked at).
-    static func selfSigned(_ d: DemoPlatform, _ signer: Ed25519Signer, _ org: OrgID, payloadJSON: String, type: TxType) async throws -> HTTPResponseStatus {
+    static func selfSigned(_ d: DemoPlatform, _ signer: any TransactionSigner, _ org: OrgID, payloadJSON: String, type: TxType) async throws -> HTTPResponseStatus {
         let bodyText = #"{"type":"\#(type.rawValue)","orgId":"\#(org)","keyId":"\#(signer.keyId)","time":\#(d.app.ledgerClock.nowMs()),"nonce":"\#(UUID().uuidString)","payload":\#(payloadJSON)}"#
         var signature = Base64.encode([UInt8](repeating: 0, count: 64))
         if let body = try? JSON.parse(bodyText) { signature = Base64.encode(try signer.sign(body.canonicalBytes)) }

@@ -43,7 +43,7 @@ import Testing
             #expect(loaded?.publicKey == created.publicKey)
             #expect(try await vault.signer(for: other, on: app.sql) == nil)
             let stored = try await app.sql.raw("SELECT sealed_seed FROM org_keys").first()!.decode(column: "sealed_seed", as: String.self)
-            #expect(!stored.contains(Data(created.seed).base64EncodedString()))
+            #expect(!stored.contains(Data(created.secret).base64EncodedString()))
         }
     }
 }

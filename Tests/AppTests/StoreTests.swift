@@ -16,7 +16,7 @@ import Vapor
         let text = try String(contentsOf: TestDatabase.vectors.appendingPathComponent("chain-valid.jsonl"), encoding: .utf8)
         var state = LedgerState()
         for (i, line) in text.split(separator: "\n").enumerated() {
-            let block = try ParsedBlock(line: Array(line.utf8), index: i).block
+            let block = try ParsedBlock(line: Array(line.utf8), index: i, profile: .standard).block
             var effects: [TxEffects] = []
             for tx in block.transactions { effects.append(try state.apply(tx).get()) }
             try await store.append(block, effects: effects, state: state)
@@ -78,7 +78,7 @@ import Vapor
             var bogus = try await {
                 var out: [UInt8] = []
                 try await store.exportLines(fromHeight: 49) { out = $0 }
-                return try ParsedBlock(line: out, index: 49).block
+                return try ParsedBlock(line: out, index: 49, profile: .standard).block
             }()
             bogus.transactions = bogus.transactions.map { var t = $0; t.id = TxID(String(repeating: "e", count: 64))!; return t }
             await #expect(throws: (any Error).self) { try await store.append(bogus, effects: [], state: state) }

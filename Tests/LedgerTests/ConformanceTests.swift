@@ -41,6 +41,21 @@ import Testing
         #expect(failure.description.hasPrefix(culprit), "\(file): \(failure) — reference: \(says)")
     }
 
+    /// The same scenario in the sm2-sm3 (国密) profile: SM3 ids, hashes and Merkle trees, SM2
+    /// signatures, from an independent implementation checked against gmssl.
+    @Test func smChainReplaysToTheExpectedState() throws {
+        let replayer = try ChainReplayer.verify(export: Paths.vector("chain-valid.jsonl", in: Paths.vectorsSM), parallelism: 2).get()
+        #expect(replayer.state.profile == .sm2Sm3)
+        let expected = try JSON.parse(Paths.vector("expected-state.json", in: Paths.vectorsSM))
+        for problem in replayer.state.snapshotJSON.differences(from: expected) { Issue.record("\(problem)") }
+        #expect(replayer.state.snapshotJSON == expected, "every field of the state, the profile included, and no other")
+    }
+
+    @Test(arguments: ["amount-edited.jsonl", "approve-without-filing.jsonl", "default-recorded-for-a-bank.jsonl", "der-trailing-byte.jsonl", "early-paid-piece-moves.jsonl", "early-payment-confirmed-by-another-core.jsonl", "early-payment-rate-zero.jsonl", "ed25519-signature-on-sm-chain.jsonl", "filing-in-the-future.jsonl", "issue-while-overdue.jsonl", "issue-while-recorded-in-default.jsonl", "long-term-without-review.jsonl", "profile-named-after-genesis.jsonl", "recourse-not-boolean.jsonl"])
+    func smTamperedChainIsRefusedAtTheRightPlace(file: String) throws {
+        try refusedAtTheRightPlace(file, in: Paths.vectorsSM)
+    }
+
     @Test(arguments: [
         "amount-edited.jsonl", "tx-removed.jsonl", "block-reordered.jsonl", "bad-block-signature.jsonl",
         "split-creates-value.jsonl", "double-spend.jsonl", "wrong-signer.jsonl", "regulator-transfers.jsonl",
@@ -50,7 +65,7 @@ import Testing
         try refusedAtTheRightPlace(file, in: Paths.vectors)
     }
 
-    @Test(arguments: [Paths.vectors, Paths.vectors2])
+    @Test(arguments: [Paths.vectors, Paths.vectors2, Paths.vectorsSM])
     func tamperedManifestListsEveryFile(set: URL) throws {
         let manifest = try JSON.parse(Paths.vector("tampered/MANIFEST.json", in: set))
         guard case .object(let entries) = manifest else { throw LedgerError(.validationFailed, "manifest") }

@@ -60,7 +60,7 @@ import Testing
         // SPEC §4: first 32 hex chars of SHA-256(utf8(txId + "/" + k)), for every k a transaction can reach.
         let tx = TxID(String(repeating: "ab", count: 32))!
         for k in [0, 1, 9, 10, 99, 100, 250] {
-            #expect(Hashing.tokenId(transactionId: tx, index: k).description
+            #expect(CryptoProfile.standard.tokenId(transactionId: tx, index: k).description
                 == String(Hashing.sha256Hex(Array("\(tx.description)/\(k)".utf8)).prefix(32)))
         }
     }

@@ -115,8 +115,14 @@ import Testing
         #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: []) }
         // A count claiming more items than the bytes could hold is refused before room is made.
         var huge = bytes
-        let orgCount = 21 + 8 + 8 + 64 + 8 + 1 + 16 + 8 + 8 + 8 * 8  // magic, tip, operator, counters, policy
+        let orgCount = 21 + 8 + 14 + 8 + 8 + 64 + 8 + 1 + 16 + 8 + 8 + 8 * 8  // magic, profile, tip, operator, counters, policy
         for k in 0..<8 { huge[orgCount + k] = k == 7 ? 0x0F : 0xFF }
         #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: huge) }
+        // The profile is named right after the layout, and only a known one is taken.
+        #expect(LedgerState.snapshotProfile(bytes) == .ed25519Sha256)
+        var unknown = bytes
+        unknown.replaceSubrange(21 + 8..<21 + 8 + 14, with: Array("ed25519-sha512".utf8))
+        #expect(LedgerState.snapshotProfile(unknown) == nil)
+        #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: unknown) }
     }
 }

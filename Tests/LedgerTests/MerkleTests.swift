@@ -46,10 +46,10 @@ import Testing
         let sealer = try Ed25519Signer(seed: [UInt8](repeating: 3, count: 32))
         let txs = (0..<7).map { i in
             Transaction.unsigned(TransactionBody(orgId: OrgID("00000000-0000-4000-8000-000000000001")!, keyId: sealer.keyId, time: Int64(i), nonce: "\(i)",
-                                                 payload: .accept(tokenId: TokenID(String(repeating: "a", count: 32))!)))
+                                                 payload: .accept(tokenId: TokenID(String(repeating: "a", count: 32))!)), profile: .standard)
         }
         let block = try Block.seal(txs, height: 3, prevHash: String(repeating: "1", count: 64), time: 10, sealer: sealer)
-        let proof = try #require(block.inclusionProof(transactionId: txs[5].id))
+        let proof = try #require(block.inclusionProof(transactionId: txs[5].id, profile: .standard))
         #expect(proof.problem(sealerPublicKey: sealer.publicKey) == nil)
         #expect(try InclusionProof(json: proof.json) == proof)
         var forged = proof

@@ -72,10 +72,10 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         let opId = OrgID("00000000-0000-4000-8000-000000000009")!
         let bank = RegisterOrgPayload(orgId: OrgID("00000000-0000-4000-8000-000000000010")!, name: "bank", role: .bank,
                                       creditCode: CreditCode.complete("91310000000000010")!, publicKey: op.publicKey)
-        let first = Transaction.unsigned(TransactionBody(orgId: opId, keyId: op.keyId, time: 1, nonce: "a", payload: .registerOrg(bank)))
+        let first = Transaction.unsigned(TransactionBody(orgId: opId, keyId: op.keyId, time: 1, nonce: "a", payload: .registerOrg(bank)), profile: .standard)
         #expect(state.apply(first).failureCode == .forbidden)
         let me = RegisterOrgPayload(orgId: opId, name: "op", role: .operator, creditCode: CreditCode.complete("91310000000000009")!, publicKey: op.publicKey)
-        let genesis = Transaction.unsigned(TransactionBody(orgId: opId, keyId: op.keyId, time: 1, nonce: "a", payload: .registerOrg(me)))
+        let genesis = Transaction.unsigned(TransactionBody(orgId: opId, keyId: op.keyId, time: 1, nonce: "a", payload: .registerOrg(me)), profile: .standard)
         #expect(state.apply(genesis).failureCode == nil)
         #expect(state.operatorId == opId)
     }
@@ -297,7 +297,7 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         // Outputs: 0 pending for the recipient at tier + 1, 1 change for the holder at the same tier.
         var done = fx
         let e = done.ok("s1", .transfer(tokenId: token, toOrgId: fx.id("s2"), amountFen: 300_000, memo: nil))
-        #expect(e.createdTokens == [Hashing.tokenId(transactionId: e.transactionId, index: 0), Hashing.tokenId(transactionId: e.transactionId, index: 1)])
+        #expect(e.createdTokens == [CryptoProfile.standard.tokenId(transactionId: e.transactionId, index: 0), CryptoProfile.standard.tokenId(transactionId: e.transactionId, index: 1)])
         let out = done.state.tokens[e.createdTokens[0]]!, change = done.state.tokens[e.createdTokens[1]]!
         #expect(out.status == .pending && out.tier == 2 && out.holderId == fx.id("s2") && out.amountFen == 300_000 && out.parentId == token)
         #expect(change.status == .active && change.tier == 1 && change.holderId == fx.id("s1") && change.amountFen == 700_000)
@@ -428,7 +428,7 @@ func runTable(_ prepared: Fixture, _ rows: [Row], sourceLocation: SourceLocation
         let pieces = fx.ok("s1", .split(tokenId: token, amountsFen: [300, 700])).createdTokens
         let fin = fx.ok("s1", .requestFinancing(tokenId: pieces[1], bankId: fx.id("bank"))).financingIds[0]
         let offer = fx.ok("s1", .transfer(tokenId: pieces[0], toOrgId: fx.id("s2"), amountFen: 100, memo: nil)).createdTokens[0]
-        let change = fx.applied.last.map { Hashing.tokenId(transactionId: $0.id, index: 1) }!
+        let change = fx.applied.last.map { CryptoProfile.standard.tokenId(transactionId: $0.id, index: 1) }!
         var due = fx
         due.today = fx.today.adding(days: 30)
         func st(_ org: String = "core", _ r: TxID = receivable, tokens: [TokenID]) -> (inout Fixture) -> Result<TxEffects, LedgerError> {

@@ -42,7 +42,7 @@ import Testing
     @Test func aFailedAppendIsPutBackFromTheUndoRecord() throws {
         let fx = Self.scenario()
         let lines = Self.lines(PropertyTests.blocks(fx, blockSize: 3))
-        let parsed = try lines.enumerated().map { try ParsedBlock(line: $1, index: $0) }
+        let parsed = try lines.enumerated().map { try ParsedBlock(line: $1, index: $0, profile: .standard) }
         #expect(parsed.count >= 4)
         for start in [0, parsed.count / 2] {
             var replayer = ChainReplayer()

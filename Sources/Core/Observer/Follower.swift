@@ -82,7 +82,7 @@ package actor Follower {
         if replayer.height >= 0 {
             guard let first = lines.first else { return halt("upstream served nothing from height \(from), which this node has verified") }
             let parsed: ParsedBlock
-            do { parsed = try ParsedBlock(line: first, index: Int(from)) } catch { return halt("block \(from) as served again does not parse: \(error)") }
+            do { parsed = try ParsedBlock(line: first, index: Int(from), profile: replayer.state.profile) } catch { return halt("block \(from) as served again does not parse: \(error)") }
             guard parsed.block.header.height == replayer.height, parsed.block.hash == replayer.lastHash else {
                 return halt("rewritten history: upstream now serves block \(parsed.block.header.height) with hash \(parsed.block.hash); "
                             + "the verified block \(replayer.height) has hash \(replayer.lastHash)")
@@ -97,8 +97,9 @@ package actor Follower {
         }
         guard !lines.isEmpty else { return 0 }
         var blocks: [ParsedBlock] = []
+        let profile = replayer.state.profile(reading: lines.first)
         for (i, line) in lines.enumerated() {
-            do { blocks.append(try ParsedBlock(line: line, index: Int(replayer.height) + 1 + i)) } catch { return halt("upstream served an unreadable block: \(error)") }
+            do { blocks.append(try ParsedBlock(line: line, index: Int(replayer.height) + 1 + i, profile: profile)) } catch { return halt("upstream served an unreadable block: \(error)") }
         }
         let store = LedgerStore(db: app.db)
         // What the blocks refer to that the live state retired comes back from this database.

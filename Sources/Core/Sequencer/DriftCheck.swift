@@ -86,9 +86,12 @@ package final class DriftCheck: Sendable {
         let found: String? = try await store().atOneMoment { store in
             let from = held.replay.tip
             var parsed: [ParsedBlock] = []
+            var profile: CryptoProfile?
             try await store.exportLines(fromHeight: from.height + 1, pageSize: Self.blocksPerCheck) { line in
                 guard parsed.count < Int(Self.blocksPerCheck) else { return }
-                parsed.append(try ParsedBlock(line: line, index: Int(from.height) + 1 + parsed.count))
+                let chain = profile ?? held.replay.state.profile(reading: line)
+                profile = chain
+                parsed.append(try ParsedBlock(line: line, index: Int(from.height) + 1 + parsed.count, profile: chain))
             }
             guard !parsed.isEmpty else { return nil }
             // What the blocks refer to that the state retired comes back first, as of the last

@@ -151,6 +151,21 @@ public actor Sequencer {
         return sequencer
     }
 
+    /// The chain's crypto profile. An empty chain is created in `wanted` (nil: the standard
+    /// profile); a chain that has begun keeps the profile block 0 named, and a different `wanted`
+    /// is refused: nothing switches a chain's profile.
+    package func settleProfile(_ wanted: CryptoProfile?) throws -> CryptoProfile {
+        guard height < 0, state.operatorId == nil else {
+            if let wanted, wanted != state.profile {
+                throw ConfigurationError("CASCADE_CRYPTO_PROFILE is \(wanted.rawValue), but this chain was created in the \(state.profile.rawValue) profile (block 0 says so) and keeps it for life; unset CASCADE_CRYPTO_PROFILE or set it to \(state.profile.rawValue)")
+            }
+            return state.profile
+        }
+        state.create(in: wanted ?? .standard)
+        keys.withLockedValue { $0 = state.signingKeys }
+        return state.profile
+    }
+
     /// Starts recovering as soon as the connection holding the writer lock closes, rather than
     /// at the next commit: requests read through the pool, and after a failover the pool moves to
     /// the new primary only once the writer has found it. Called once the sequencer is made, and
@@ -426,7 +441,7 @@ public actor Sequencer {
                 let fresh = try await reconnect.connect(store)
                 watchConnection(of: fresh)
                 let ours = height < 0 ? BlockHeader.genesisPrevHash : try await fresh.blockHash(at: height)
-                let tail = try await fresh.blocks(after: height)
+                let tail = try await fresh.blocks(after: height, of: state)
                 store = fresh
                 try await takeUp(tail, ours: ours, sealed: sealed, held: &held)
                 break

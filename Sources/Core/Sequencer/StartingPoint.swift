@@ -41,7 +41,7 @@ package struct StartingPoint: Sendable {
         if signed, operatorKey == nil { throw SnapshotRefused("the operator's key, which must have signed it, is not at hand") }
         let (state, tip) = try stored.open(operatorKey: signed ? operatorKey : nil, storedHash: try await store.blockHash(at: stored.height))
         var replayer = ChainReplayer(resuming: state, at: tip)
-        let tail = try await store.blocks(after: tip.height)
+        let tail = try await store.blocks(after: tip.height, of: state)
         try await store.prepare(&replayer.state, at: tip.height, for: tail.flatMap(\.block.transactions))
         do throws(ChainFailure) {
             try replayer.append(tail, firstIndex: Int(tip.height) + 1, parallelism: ProcessInfo.processInfo.activeProcessorCount)

@@ -15,7 +15,7 @@ package enum OnboardingService {
         guard viewer.role == .operator else { throw LedgerError(.forbidden, "only the platform operator registers organisations") }
         guard let vault = app.keyVault else { throw LedgerError(.forbidden, "this node holds no keys; register organisations on the writer") }
         let orgId = OrgID(UUID().uuidString.lowercased())!
-        let signer = Ed25519Signer.generate()
+        let signer = try vault.profile.newSigner()
         let payload = try body.payload(.registerOrg, adding: ["orgId": .string(orgId.description), "publicKey": .string(Base64.encode(signer.publicKey))])
         if let admin { try await admin.checkEmailFree(on: app.sql) }
         // Until this request ends, the sweep leaves what it stores alone.
@@ -24,7 +24,7 @@ package enum OnboardingService {
         // The sealed key and the org's first approval rules (a new bank: every bank action waits
         // for a checker) are stored first, so that no org is on the chain without them even if
         // the request ends right after the ledger; if the ledger refuses the org, they go again.
-        try await OrgKeys.store(orgId, keyId: signer.keyId, sealedSeed: try vault.seal(seed: signer.seed, for: orgId), nowMs: app.wallClock.nowMs(), on: app.sql)
+        try await OrgKeys.store(orgId, keyId: signer.keyId, sealedSeed: try vault.seal(signer, for: orgId), nowMs: app.wallClock.nowMs(), on: app.sql)
         if case .registerOrg(let registered) = payload { try await ApprovalRecords.replaceRules(orgId, with: ApprovalRules.defaults(for: registered.role), on: app.db) }
         let outcome: Outcome
         do {

@@ -102,6 +102,14 @@ package enum ChainQueries {
         return Base64.decode(try row.decode(column: "public_key", as: String.self))
     }
 
+    /// The chain's crypto profile, as block 0 names it (the standard one when it names none, or
+    /// before genesis).
+    package static func profile(on sql: any SQLDatabase) async throws -> CryptoProfile {
+        guard let row = try await sql.raw("SELECT profile FROM blocks WHERE height = 0").first(),
+              let name = try row.decode(column: "profile", as: String?.self) else { return .standard }
+        return try CryptoProfile(named: name)
+    }
+
     /// Those of `ids` that name a stored transaction, in their order.
     package static func stored(_ ids: [String], on sql: any SQLDatabase) async throws -> [String] {
         var found: [String] = []

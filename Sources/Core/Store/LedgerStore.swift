@@ -41,7 +41,7 @@ package struct LedgerStore: Sendable {
 
     /// The tables a block writes, in the order it writes them, with their columns.
     package static let shapes: [RowSet] = [
-        RowSet(table: "blocks", columns: ["height", "hash", "prev_hash", "tx_root", "tx_count", "time_ms", "signature"], rows: [], upsert: false),
+        RowSet(table: "blocks", columns: ["height", "hash", "prev_hash", "tx_root", "tx_count", "time_ms", "signature", "profile"], rows: [], upsert: false),
         RowSet(table: "transactions", columns: ["id", "block_height", "position", "type", "org_id", "time_ms", "body", "signature"], rows: [], upsert: false),
     ] + Projection.all.map { RowSet(table: $0.name, columns: $0.columns, rows: [], upsert: true) } + [
         RowSet(table: "events", columns: Feed.eventColumns, rows: [], upsert: false),
@@ -56,7 +56,7 @@ package struct LedgerStore: Sendable {
         let h = block.header
         var rows: [String: [[Cell]]] = [
             "blocks": [[.int(h.height), .text(block.hash), .text(h.prevHash), .text(h.txRoot), .int(Int64(h.txCount)), .int(h.time),
-                        .text(Base64.encode(block.signature))]],
+                        .text(Base64.encode(block.signature)), h.profile.map { .text($0.rawValue) } ?? .null]],
             "transactions": block.transactions.enumerated().map { i, tx in
                 [.text(tx.id.description), .int(h.height), .int(Int64(i)), .text(tx.body.type.rawValue), .text(tx.body.orgId.description),
                  .int(tx.body.time), .text(String(decoding: tx.canonicalBody, as: UTF8.self)), .text(Base64.encode(tx.signature))]
@@ -111,20 +111,21 @@ package struct LedgerStore: Sendable {
 
     /// The audit path of transaction `id` in block `height`, from the block's header and its
     /// transactions' ids in order (by index): two reads, whatever the chain's length.
-    package func inclusionProof(of id: TxID, inBlock height: Int64) async throws -> InclusionProof? {
+    package func inclusionProof(of id: TxID, inBlock height: Int64, profile: CryptoProfile) async throws -> InclusionProof? {
         guard let header = try await sql.raw("""
-            SELECT height, hash, prev_hash, tx_root, tx_count, time_ms, signature FROM blocks WHERE height = \(bind: height)
+            SELECT height, hash, prev_hash, tx_root, tx_count, time_ms, signature, profile FROM blocks WHERE height = \(bind: height)
             """).first() else { return nil }
         let ids = try await sql.raw("SELECT id FROM transactions WHERE block_height = \(bind: height) ORDER BY position").all()
             .compactMap { TxID(try $0.decode(column: "id", as: String.self)) }
         guard let index = ids.firstIndex(of: id) else { return nil }
         let blockHeader = BlockHeader(height: height, prevHash: try header.decode(column: "prev_hash", as: String.self),
                                       txRoot: try header.decode(column: "tx_root", as: String.self),
-                                      txCount: try header.decode(column: "tx_count", as: Int64.self), time: try header.decode(column: "time_ms", as: Int64.self))
+                                      txCount: try header.decode(column: "tx_count", as: Int64.self), time: try header.decode(column: "time_ms", as: Int64.self),
+                                      profile: try header.decode(column: "profile", as: String?.self).map { try CryptoProfile(named: $0) })
         return InclusionProof(transactionId: id.description, blockHeight: height, leafIndex: index,
-                              auditPath: Merkle.auditPath(index: index, leaves: ids.map(\.bytes)).map { Hex.encode($0) },
+                              auditPath: Merkle.auditPath(index: index, leaves: ids.map(\.bytes), profile: profile).map { Hex.encode($0) },
                               header: blockHeader, hash: try header.decode(column: "hash", as: String.self),
-                              signature: try header.decode(column: "signature", as: String.self))
+                              signature: try header.decode(column: "signature", as: String.self), profile: profile)
     }
 
     /// The last stored block, or nil for an empty chain.
@@ -134,11 +135,14 @@ package struct LedgerStore: Sendable {
                         time: try row.decode(column: "time_ms", as: Int64.self))
     }
 
-    /// The stored blocks after `height`, read as a replay reads them.
-    package func blocks(after height: Int64) async throws -> [ParsedBlock] {
+    /// The stored blocks after `height`, read as a replay of `state`'s chain reads them.
+    package func blocks(after height: Int64, of state: LedgerState) async throws -> [ParsedBlock] {
         var blocks: [ParsedBlock] = []
+        var profile: CryptoProfile?
         try await exportLines(fromHeight: height + 1) { line in
-            blocks.append(try ParsedBlock(line: line, index: Int(height) + 1 + blocks.count))
+            let chain = profile ?? state.profile(reading: line)
+            profile = chain
+            blocks.append(try ParsedBlock(line: line, index: Int(height) + 1 + blocks.count, profile: chain))
         }
         return blocks
     }
@@ -229,7 +233,7 @@ package struct LedgerStore: Sendable {
         while true {
             let to = from + pageSize
             let headers = try await sql.raw("""
-                SELECT height, hash, prev_hash, tx_root, tx_count, time_ms, signature FROM blocks
+                SELECT height, hash, prev_hash, tx_root, tx_count, time_ms, signature, profile FROM blocks
                 WHERE height >= \(bind: from) AND height < \(bind: to) ORDER BY height
                 """).all()
             if headers.isEmpty { return }
@@ -246,12 +250,15 @@ package struct LedgerStore: Sendable {
             }
             for row in headers {
                 let height = try row.decode(column: "height", as: Int64.self)
-                let header: JSON = [
+                var fields: [JSONKey: JSON] = [
                     "height": .int(height), "prevHash": .string(try row.decode(column: "prev_hash", as: String.self)),
                     "txRoot": .string(try row.decode(column: "tx_root", as: String.self)),
                     "txCount": .int(try row.decode(column: "tx_count", as: Int64.self)),
                     "time": .int(try row.decode(column: "time_ms", as: Int64.self)),
                 ]
+                // Block 0 of a chain in the 国密 profile names it.
+                if let profile = try row.decode(column: "profile", as: String?.self) { fields["profile"] = .string(profile) }
+                let header = JSON.object(fields)
                 let block: JSON = [
                     "header": header, "hash": .string(try row.decode(column: "hash", as: String.self)),
                     "signature": .string(try row.decode(column: "signature", as: String.self)),

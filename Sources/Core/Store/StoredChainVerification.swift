@@ -81,9 +81,10 @@ package struct StoredChainVerification: Sendable {
             var parsed: [ParsedBlock] = []
             parsed.reserveCapacity(lines.count)
             let first = Int(replayer.height) + 1
+            let profile = replayer.state.profile(reading: lines.first)
             for line in lines {
                 do throws(ChainFailure) {
-                    parsed.append(try ParsedBlock(line: line, index: index))
+                    parsed.append(try ParsedBlock(line: line, index: index, profile: profile))
                 } catch {
                     failure = error
                     break

@@ -21,7 +21,7 @@ package struct StoredSnapshot: Sendable {
     /// The snapshot of `state` at `tip`, signed by `signer` when there is one.
     package static func make(_ state: LedgerState, at tip: ChainTip, signer: (any TransactionSigner)?) throws -> StoredSnapshot {
         let bytes = state.snapshotBytes(at: tip)
-        let hash = Hashing.sha256Hex(bytes)
+        let hash = state.profile.hashHex(bytes)
         let signature = try signer.map { Base64.encode(try $0.sign(message(height: tip.height, blockHash: tip.hash, stateHash: hash))) } ?? ""
         return StoredSnapshot(height: tip.height, blockHash: tip.hash, stateHash: hash, keyId: signer?.keyId ?? "", signature: signature,
                                 transactions: Int64(state.transactionCount), state: bytes)
@@ -31,13 +31,16 @@ package struct StoredSnapshot: Sendable {
     /// signed them (when `operatorKey` is given), the bytes stand at the block they claim, and the
     /// database holds that block. Throws a sentence saying what failed.
     package func open(operatorKey: [UInt8]?, storedHash: String?) throws -> (state: LedgerState, tip: ChainTip) {
-        guard Hashing.sha256Hex(state) == stateHash else { throw SnapshotRefused("its bytes do not hash to the stored state hash") }
+        // The bytes name the chain's profile first; the hash, the signature and the block checked
+        // below all hold only in the profile the chain really has.
+        guard let profile = LedgerState.snapshotProfile(state) else { throw SnapshotRefused("its bytes do not name a crypto profile of layout 3") }
+        guard profile.hashHex(state) == stateHash else { throw SnapshotRefused("its bytes do not hash to the stored state hash") }
         if let operatorKey {
-            guard keyId == Hashing.keyId(publicKey: operatorKey) else {
+            guard keyId == profile.keyId(publicKey: operatorKey) else {
                 throw SnapshotRefused(keyId.isEmpty ? "it is not signed" : "it is signed by key \(keyId), not the operator's current key")
             }
             guard let sig = Base64.decode(signature),
-                  SignatureCheck.ed25519(publicKey: operatorKey, signature: sig, message: Self.message(height: height, blockHash: blockHash, stateHash: stateHash)) else {
+                  profile.isValidSignature(sig, for: Self.message(height: height, blockHash: blockHash, stateHash: stateHash), publicKey: operatorKey) else {
                 throw SnapshotRefused("its signature does not verify under the operator's key")
             }
         }

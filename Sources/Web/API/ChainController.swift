@@ -49,7 +49,8 @@ package enum ChainController {
     /// `GET /transactions/{id}/proof`: the RFC 6962 audit path and the signed block header.
     @Sendable package static func proof(req: Request) async throws -> Response {
         let t = try await visibleTransaction(req)
-        guard let proof = try await LedgerStore(db: req.application.db).inclusionProof(of: t.id, inBlock: t.blockHeight) else {
+        let profile = try await ChainQueries.profile(on: req.application.sql)
+        guard let proof = try await LedgerStore(db: req.application.db).inclusionProof(of: t.id, inBlock: t.blockHeight, profile: profile) else {
             throw Problem(.notFound, "no such transaction")
         }
         return proof.json.response()

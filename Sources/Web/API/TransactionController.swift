@@ -18,7 +18,7 @@ package enum TransactionController {
     /// How far a client's `body.time` may be from the server's clock: dates are judged on it.
     package static let maxClockSkewMs: Int64 = 5 * 60 * 1000
 
-    package static func decode(_ bytes: [UInt8], nowMs: Int64) throws -> Transaction {
+    package static func decode(_ bytes: [UInt8], nowMs: Int64, profile: CryptoProfile) throws -> Transaction {
         let json: JSON
         do {
             json = try JSON.parse(bytes)
@@ -28,19 +28,20 @@ package enum TransactionController {
         guard case .object(var fields) = json else { throw LedgerError.invalid("body", "must be an object") }
         guard let body = fields.removeValue(forKey: "body") else { throw LedgerError.invalid("body", "is required") }
         guard case .string(let signatureText)? = fields.removeValue(forKey: "signature") else {
-            throw LedgerError.invalid("signature", "is required, a base64 Ed25519 signature")
+            throw LedgerError.invalid("signature", "is required, a base64 \(profile.signatureName) signature")
         }
         if let unknown = fields.keys.sorted().first { throw LedgerError.invalid(unknown.string, "is not a known field") }
         let parsed = try TransactionBody(json: body)
         guard abs(parsed.time - nowMs) <= maxClockSkewMs else {
             throw LedgerError.invalid("body.time", "is more than 5 minutes from the platform's clock (\(nowMs))")
         }
-        guard signatureText.utf8.count <= 128, let signature = Base64.decode(signatureText), signature.count == 64 else {
-            throw LedgerError.invalid("signature", "must be a 64-byte Ed25519 signature in base64")
+        guard signatureText.utf8.count <= 128, let signature = Base64.decode(signatureText) else {
+            throw LedgerError.invalid("signature", "must be a \(profile.signatureName) signature in standard, padded base64")
         }
+        if let problem = profile.signatureProblem(signature) { throw LedgerError.invalid("signature", problem) }
         // The id covers JCS of the body exactly as received, which is what was signed.
         let canonical = body.canonicalBytes
-        return Transaction(id: TxID(digest: Hashing.sha256(canonical)), body: parsed, signature: signature, canonicalBody: canonical)
+        return Transaction(id: profile.transactionId(of: canonical), body: parsed, signature: signature, canonicalBody: canonical)
     }
 
     package static let maxBodyBytes = 64 * 1024
@@ -50,9 +51,10 @@ package enum TransactionController {
         guard buffer.readableBytes <= maxBodyBytes else {
             throw Problem(.payloadTooLarge, "the body is \(buffer.readableBytes) bytes; at most \(maxBodyBytes) are accepted")
         }
-        let tx = try decode(Array(buffer.readableBytesView), nowMs: req.application.ledgerClock.nowMs())
+        let sequencer = try req.application.requireSequencer()
+        let tx = try decode(Array(buffer.readableBytesView), nowMs: req.application.ledgerClock.nowMs(), profile: sequencer.signingKeys.profile)
         // The sequencer's gate checks the signature with the key the body names, before the writer.
-        let outcome = try await req.application.requireSequencer().submit(tx)
+        let outcome = try await sequencer.submit(tx)
         return DTO.outcome(outcome).response(status: .created)
     }
 }

@@ -44,7 +44,10 @@ package enum ReceiptPages: ConsoleArea {
             page.problem = req.tr("receipt_no_chain")
             return try await receiptPage(req, page)
         }
-        if let problem = proof.problem(sealerPublicKey: key) {
+        let profile = try await ChainQueries.profile(on: sql)
+        if proof.profile != profile {
+            page.problem = "the receipt is of a chain in the \(proof.profile.rawValue) profile; this chain is in \(profile.rawValue)"
+        } else if let problem = proof.problem(sealerPublicKey: key) {
             page.problem = problem
         } else {
             page.ok = true
