@@ -161,11 +161,33 @@ struct WriterServeCommand: AsyncCommand {
     }
 }
 
-/// `cascade demo`: migrates (by default an SQLite file), seeds the demo consortium into an
-/// empty database, prints the logins and serves on port 8080.
+/// `cascade demo --profile sm2-sm3`: the demo's chain is created in that crypto profile, as
+/// `CASCADE_CRYPTO_PROFILE` would have it. The option is taken out of `arguments` before the
+/// server's own options (`--hostname`, `--port`) are read.
+public func takeDemoProfileOption(_ arguments: inout [String]) throws {
+    guard arguments.count > 1, arguments[1] == "demo" else { return }
+    var i = 2
+    while i < arguments.count {
+        let argument = arguments[i]
+        if argument == "--profile" || argument.hasPrefix("--profile=") {
+            let inline = argument.hasPrefix("--profile=")
+            guard inline || i + 1 < arguments.count else { throw ConfigurationError("demo: --profile needs a value: ed25519-sha256 or sm2-sm3") }
+            let name = inline ? String(argument.dropFirst("--profile=".count)) : arguments[i + 1]
+            do { _ = try CryptoProfile(named: name, field: "--profile") } catch { throw ConfigurationError("demo: \(error.message)") }
+            setenv("CASCADE_CRYPTO_PROFILE", name, 1)
+            arguments.removeSubrange(i..<(inline ? i + 1 : i + 2))
+        } else {
+            i += 1
+        }
+    }
+}
+
+/// `cascade demo [--profile P]`: migrates (by default an SQLite file), seeds the demo consortium
+/// into an empty database (in crypto profile P, `ed25519-sha256` by default), prints the logins
+/// and serves on port 8080.
 struct DemoCommand: AsyncCommand {
     typealias Signature = ServeCommand.Signature
-    var help: String { "Seeds the demo consortium into an empty database and serves it on http://localhost:8080." }
+    var help: String { "Seeds the demo consortium into an empty database and serves it on http://localhost:8080. --profile sm2-sm3 creates its chain in the 国密 profile." }
 
     func run(using context: CommandContext, signature: Signature) async throws {
         let app = context.application

@@ -19,6 +19,7 @@ enum Entrypoint {
     static func run() async -> Int32 {
         do {
             var env = try Environment.detect()
+            try takeDemoProfileOption(&env.arguments)
             try LoggingSystem.bootstrap(from: &env)
             let app = try await Application.make(env)
             do {

@@ -34,8 +34,9 @@ struct DemoPlatform: Sendable {
 
     /// `earlyPayment`: 华东重工集团's program and 常州五金加工's offer stay as seeded; otherwise the
     /// offer is withdrawn and the program removed, and the tests of other rules see neither.
+    /// `profile`: the crypto profile the demo's chain is created in.
     static func with(ownDatabase: Bool = false, fourEyes: Bool = false, compliance: Bool = false, earlyPayment: Bool = false,
-                     _ body: (DemoPlatform) async throws -> Void) async throws {
+                     profile: CryptoProfile = .standard, _ body: (DemoPlatform) async throws -> Void) async throws {
         try await TestDatabase.with(ownDatabase: ownDatabase) { app in
             try await configure(app)
             let clock = FakeClock("2026-09-01")
@@ -45,6 +46,7 @@ struct DemoPlatform: Sendable {
             let sealer = Platform.SealerBox()
             app.sequencer = try await Sequencer.load(store: try await TestDatabase.writerStore(app), sealer: { sealer.get() }, clock: app.ledgerClock,
                                                      reconnect: TestDatabase.reconnect(app))
+            app.keyVault!.profile = try await app.sequencer!.settleProfile(profile)
             try await DemoSeed.seed(app, sealer: sealer)
             var keys: [String: String] = [:], orgs: [String: OrgID] = [:]
             let accounts = Accounts(sql: app.sql)

@@ -1,5 +1,5 @@
 import Foundation
-import Ledger
+@testable import Ledger
 import Testing
 
 /// The 国密 primitives through OpenSSL, against the standards' own examples: SM3 of GB/T 32905
@@ -182,5 +182,76 @@ import Testing
             let data = (0..<n).map { UInt8(truncatingIfNeeded: $0 * 7) }
             #expect(try SM4GCM.open(try SM4GCM.seal(data, key: Self.key, nonce: Self.nonce), key: Self.key, nonce: Self.nonce) == data)
         }
+    }
+}
+
+/// The one crypto interface: each profile's form of keys and signatures, refused with the reason.
+@Suite struct CryptoProfileTests {
+    static let r = [UInt8](repeating: 0x11, count: 32)
+
+    /// DER `INTEGER` of `bytes`.
+    static func integer(_ bytes: [UInt8]) -> [UInt8] { [0x02, UInt8(bytes.count)] + bytes }
+    static func sequence(_ parts: [UInt8]...) -> [UInt8] { let body = parts.flatMap { $0 }; return [0x30, UInt8(body.count)] + body }
+
+    @Test(arguments: [
+        (sequence(integer(r), integer(r)), nil),
+        (sequence(integer(r), integer(r)) + [0], "1 bytes follow the DER SEQUENCE"),
+        (sequence(integer(r), integer([0])), "s is zero"),
+        (sequence(integer([0x80] + r), integer(r)), "r is negative"),
+        (sequence(integer([0, 0x11]), integer(r)), "r is not minimally encoded"),
+        (sequence(integer([0] + SM2DER.order), integer(r)), "r is not below the curve's order n"),
+        (sequence(integer(r), integer([0] + [UInt8](repeating: 0xFF, count: 32))), "s is not below the curve's order n"),
+        (sequence(integer(r), integer(r), integer(r)), "the SEQUENCE holds 34 bytes after s"),
+        ([0x31] + sequence(integer(r), integer(r)).dropFirst(), "it does not start with a DER SEQUENCE"),
+        ([UInt8](repeating: 7, count: 64), "it does not start with a DER SEQUENCE"),
+        ([0x30, 0x06, 0x02, 0x01], "4 bytes is too short"),
+    ] as [([UInt8], String?)])
+    func anSM2SignatureIsDEROfTwoIntegersInRange(der: [UInt8], problem: String?) {
+        #expect(SM2DER.problem(der) == problem)
+    }
+
+    @Test func keysOfTheOtherProfileAreRefusedWithTheReason() throws {
+        let ed = Ed25519Signer.generate().publicKey, sm = try SM2PrivateKey().publicKey
+        #expect(CryptoProfile.sm2Sm3.publicKeyProblem(ed)?.contains("is an Ed25519 key (32 bytes)") == true)
+        #expect(CryptoProfile.ed25519Sha256.publicKeyProblem(sm)?.contains("is an SM2 key (65 bytes)") == true)
+        #expect(CryptoProfile.sm2Sm3.publicKeyProblem([0x04] + [UInt8](repeating: 1, count: 64))?.contains("not a point of the SM2 curve") == true)
+        #expect(CryptoProfile.sm2Sm3.publicKeyProblem(sm) == nil && CryptoProfile.ed25519Sha256.publicKeyProblem(ed) == nil)
+        #expect(CryptoProfile.ed25519Sha256.signatureProblem([UInt8](repeating: 0, count: 70)) == "must be a 64-byte Ed25519 signature, not 70 bytes")
+    }
+
+    @Test func aSignerSignsAndAVerifierChecksInItsProfile() throws {
+        let message = Array("cascade".utf8)
+        for profile in CryptoProfile.allCases {
+            let signer = try profile.newSigner()
+            #expect(signer.profile == profile && signer.publicKey.count == profile.publicKeyLength)
+            let signature = try signer.sign(message)
+            #expect(profile.signatureProblem(signature) == nil)
+            #expect(profile.isValidSignature(signature, for: message, publicKey: signer.publicKey))
+            #expect(!profile.isValidSignature(signature, for: message + [0], publicKey: signer.publicKey))
+            let again = try profile.signer(secret: signer.secret)
+            #expect(again.publicKey == signer.publicKey && again.keyId == profile.keyId(publicKey: signer.publicKey))
+        }
+    }
+
+    @Test func blockZeroNamesAKnownProfileAndNoOtherBlockNamesOne() throws {
+        let line = try #require(String(data: try Data(contentsOf: Paths.vectorsSM.appendingPathComponent("chain-valid.jsonl")), encoding: .utf8)?.split(separator: "\n").first)
+        let unknown = line.replacingOccurrences(of: #""profile": "sm2-sm3""#, with: #""profile": "sm9-sm3""#)
+        #expect(unknown != String(line))
+        #expect(throws: ChainFailure.self) { try ParsedBlock(line: Array(unknown.utf8), index: 0, profile: .standard) }
+        do {
+            _ = try ParsedBlock(line: Array(unknown.utf8), index: 0, profile: .standard)
+        } catch {
+            #expect(error.reason.contains("\"sm9-sm3\" is not a crypto profile"), "\(error)")
+        }
+        // Read as it names itself, block 0 of the SM chain needs no hint.
+        let parsed = try ParsedBlock(line: Array(line.utf8), index: 0, profile: .standard)
+        #expect(parsed.block.header.profile == .sm2Sm3 && parsed.headerProblem == nil)
+    }
+
+    /// GB/T 32918.4 §5.4.3's KDF is SM3 over Z and a counter, cut to length.
+    @Test func theKeyDerivationIsSM3WithACounter() {
+        let z = Array("cascade".utf8)
+        #expect(GuoMi.kdf(z, length: 16) == Array(SM3.hash(z + [0, 0, 0, 1]).prefix(16)))
+        #expect(GuoMi.kdf(z, length: 40) == SM3.hash(z + [0, 0, 0, 1]) + SM3.hash(z + [0, 0, 0, 2]).prefix(8))
     }
 }

@@ -12,11 +12,14 @@ package enum NodeController {
         package var upstream: String?
         package var state: String?
         package var problem: String?
+        /// The chain's crypto profile (SPEC §4): `ed25519-sha256` or `sm2-sm3`.
+        package var profile: String = CryptoProfile.standard.rawValue
     }
 
     /// `{role, height, businessDate}`: height is the last stored block (genesis is 0; -1 before it).
     package static func query(on sql: any SQLDatabase, nowMs: Int64) async throws -> Status {
-        Status(role: "writer", height: try await sql.storedHeight(), businessDate: BusinessDate(epochMs: nowMs).description, state: "writing")
+        Status(role: "writer", height: try await sql.storedHeight(), businessDate: BusinessDate(epochMs: nowMs).description, state: "writing",
+               profile: try await ChainQueries.profile(on: sql).rawValue)
     }
 
     /// `Public/openapi.yaml`, the description of every route.
@@ -34,14 +37,16 @@ package enum NodeController {
     @Sendable package static func status(req: Request) async throws -> Status {
         if let follower = req.application.follower {
             let s = await follower.status
-            return Status(role: "observer", height: s.height, businessDate: req.application.businessDate.description,
-                          upstream: s.upstream, state: s.state.rawValue, problem: s.problem)
+            var status = Status(role: "observer", height: s.height, businessDate: req.application.businessDate.description,
+                                upstream: s.upstream, state: s.state.rawValue, problem: s.problem)
+            status.profile = (try? await ChainQueries.profile(on: req.application.sql))?.rawValue ?? status.profile
+            return status
         }
         if !req.application.readOnlyReplica, let sequencer = req.application.sequencer {
             // The writer knows its own height: its status never waits for the database, whatever
             // state that is in (a failover, a server that does not answer).
             var status = Status(role: "writer", height: await sequencer.height, businessDate: req.application.businessDate.description,
-                                state: "writing")
+                                state: "writing", profile: sequencer.signingKeys.profile.rawValue)
             if let stopped = await sequencer.broken {
                 status.state = "stopped"
                 status.problem = stopped

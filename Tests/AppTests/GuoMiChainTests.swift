@@ -1,0 +1,106 @@
+import Foundation
+import Ledger
+import SQLKit
+import Testing
+import VaporTesting
+
+@testable import Commands
+@testable import Core
+@testable import Web
+
+/// A whole chain in the `sm2-sm3` (国密) profile, SPEC §4: created so on an empty database, served
+/// through the same API, console, proofs and exports, refusing keys and signatures of the other
+/// profile, and keeping its profile for life.
+@Suite struct GuoMiChainTests {
+    @Test func theDemoRunsOnAnSM2SM3Chain() async throws {
+        try await DemoPlatform.with(profile: .sm2Sm3) { d in
+            // Block 0 names the profile; every block and transaction is SM3 and SM2.
+            let export = try await LedgerStore(db: d.app.db).exportAll()
+            let first = String(decoding: export.prefix { $0 != 0x0A }, as: UTF8.self)
+            #expect(first.contains(#""profile":"sm2-sm3""#))
+            let replayed = try ChainReplayer.verify(export: export, parallelism: 2).get()
+            #expect(replayed.state.profile == .sm2Sm3)
+            #expect(try await d.chainAgrees())
+            for key in replayed.state.orgs.values.map(\.publicKey) { #expect(key.count == 65 && key[0] == 0x04) }
+            #expect(try await d.call("regulator", .GET, "/api/v1/node/status")["profile"] == .string("sm2-sm3"))
+
+            // The API works unchanged: a transfer, and its proof checks in the chain's profile.
+            let token = try #require(try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }?["id"]?.stringValue)
+            let paid = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":100}"#)
+            #expect(paid.status == .created, "\(paid.json)")
+            let txId = try #require(paid["transactionId"]?.stringValue)
+            let stored = try await d.call("tier1", .GET, "/api/v1/transactions/\(txId)")
+            let signature = try #require(Base64.decode(stored["signature"]?.stringValue ?? ""))
+            #expect(signature.first == 0x30 && CryptoProfile.sm2Sm3.signatureProblem(signature) == nil, "a DER SM2 signature")
+            let proofJSON = try await d.call("tier1", .GET, "/api/v1/transactions/\(txId)/proof").json
+            let proof = try InclusionProof(json: proofJSON)
+            #expect(proof.profile == .sm2Sm3)
+            let operatorKey = try #require(try await ChainQueries.operatorKey(on: d.app.sql))
+            #expect(proof.problem(sealerPublicKey: operatorKey) == nil)
+            // The same proof read as if it were of an ed25519-sha256 chain does not hold.
+            var standard = proof
+            standard.profile = .standard
+            #expect(standard.problem(sealerPublicKey: operatorKey) != nil)
+        }
+    }
+
+    @Test func postTransactionsTakesSM2AndRefusesTheOtherProfile() async throws {
+        try await DemoPlatform.with(profile: .sm2Sm3) { d in
+            let tier1 = d.orgs["tier1"]!, op = d.orgs["operator"]!
+            let signer = try #require(try await d.app.keyVault!.signer(for: tier1, on: d.app.sql))
+            let opSigner = try #require(try await d.app.keyVault!.signer(for: op, on: d.app.sql))
+            #expect(signer.profile == .sm2Sm3 && signer.publicKey.count == 65)
+            let token = try #require(try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }?["id"]?.stringValue)
+
+            // A body the org signed itself with its SM2 key.
+            let split = #"{"tokenId":"\#(token)","amountsFen":[10000000,50000000]}"#
+            #expect(try await Self.post(d, signer, tier1, split, type: .split).status == .created)
+
+            let before = await d.height
+            // An Ed25519 signature (64 raw bytes) is not an SM2 signature.
+            let ed = try await Self.post(d, signer, tier1, #"{"tokenId":"\#(token)"}"#, type: .accept, signature: Base64.encode([UInt8](repeating: 7, count: 64)))
+            #expect(ed.status == .unprocessableEntity && ed.json["errors"]?.arrayValue?.first?["message"]?.stringValue?.contains("must be an SM2 signature") == true, "\(ed.json)")
+            // A DER signature with a byte after it, and one with s = 0.
+            let good = try signer.sign(Array("x".utf8))
+            let trailing = try await Self.post(d, signer, tier1, #"{"tokenId":"\#(token)"}"#, type: .accept, signature: Base64.encode(good + [0]))
+            #expect(trailing.json["errors"]?.arrayValue?.first?["message"]?.stringValue?.contains("follow the DER SEQUENCE") == true, "\(trailing.json)")
+            let zero = try await Self.post(d, signer, tier1, #"{"tokenId":"\#(token)"}"#, type: .accept,
+                                           signature: Base64.encode([0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00]))
+            #expect(zero.json["errors"]?.arrayValue?.first?["message"]?.stringValue?.contains("s is zero") == true, "\(zero.json)")
+
+            // Keys: an Ed25519 key, and 65 bytes that are not a point of the curve, are refused with the reason.
+            let edKey = Ed25519Signer.generate().publicKey
+            let rotateEd = try await Self.post(d, opSigner, op, #"{"orgId":"\#(tier1)","publicKey":"\#(Base64.encode(edKey))"}"#, type: .rotateKey)
+            #expect(rotateEd.status == .unprocessableEntity && rotateEd.json["errors"]?.arrayValue?.first?["message"]?.stringValue?.contains("is an Ed25519 key") == true, "\(rotateEd.json)")
+            let offCurve = [UInt8(0x04)] + [UInt8](repeating: 1, count: 64)
+            let rotateOff = try await Self.post(d, opSigner, op, #"{"orgId":"\#(tier1)","publicKey":"\#(Base64.encode(offCurve))"}"#, type: .rotateKey)
+            #expect(rotateOff.status == .unprocessableEntity && rotateOff.json["errors"]?.arrayValue?.first?["message"]?.stringValue?.contains("not a point of the SM2 curve") == true, "\(rotateOff.json)")
+            #expect(await d.height == before, "nothing refused reached the chain")
+            #expect(try await d.chainAgrees())
+        }
+    }
+
+    @Test func aChainKeepsItsProfile() async throws {
+        try await DemoPlatform.with(profile: .sm2Sm3) { d in
+            // A writer starting again on the stored chain finds its profile in block 0, whatever it
+            // starts from, and refuses to be told another.
+            let restarted = try await Sequencer.load(store: LedgerStore(db: d.app.db), sealer: { nil }, clock: d.app.ledgerClock)
+            #expect(await restarted.read(\.profile) == .sm2Sm3)
+            #expect(try await restarted.settleProfile(nil) == .sm2Sm3)
+            await #expect(throws: ConfigurationError.self) { try await restarted.settleProfile(.ed25519Sha256) }
+        }
+        try await DemoPlatform.with { d in
+            await #expect(throws: ConfigurationError.self) { try await d.app.sequencer!.settleProfile(.sm2Sm3) }
+            let status = try await d.call("regulator", .GET, "/api/v1/node/status")
+            #expect(status["profile"] == .string("ed25519-sha256"))
+        }
+    }
+
+    /// `POST /transactions` with a body signed by `signer` (or carrying `signature` as given).
+    static func post(_ d: DemoPlatform, _ signer: any TransactionSigner, _ org: OrgID, _ payloadJSON: String, type: TxType,
+                     signature given: String? = nil) async throws -> DemoPlatform.Answer {
+        let bodyText = #"{"type":"\#(type.rawValue)","orgId":"\#(org)","keyId":"\#(signer.keyId)","time":\#(d.app.ledgerClock.nowMs()),"nonce":"\#(UUID().uuidString)","payload":\#(payloadJSON)}"#
+        let signature = try given ?? Base64.encode(try signer.sign(try JSON.parse(bodyText).canonicalBytes))
+        return try await d.call(nil, .POST, "/api/v1/transactions", #"{"body":\#(bodyText),"signature":"\#(signature)"}"#)
+    }
+}
