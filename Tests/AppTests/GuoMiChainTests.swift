@@ -96,6 +96,51 @@ import VaporTesting
         }
     }
 
+    /// An independent replay (Python, gmssl, SPEC §4; nothing of ours) agrees with ours on a
+    /// chain the demo writes now, on the one kept from an earlier version, and on the shared
+    /// vectors; and refuses a tampered one.
+    @Test func anIndependentPythonReplayAgrees() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let kept = root.appendingPathComponent("Tests/Conformance/sm2-sm3"), shared = root.deletingLastPathComponent().appendingPathComponent("shared/vectors-sm")
+        for set in [kept, shared] {
+            let (ok, said) = try Self.replayInPython(set.appendingPathComponent("chain-valid.jsonl").path, set.appendingPathComponent("expected-state.json").path)
+            #expect(ok && said.hasPrefix("OK "), "\(set.lastPathComponent): \(said)")
+        }
+        try await DemoPlatform.with(profile: .sm2Sm3) { d in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sm2-replay-\(UUID())")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let export = try await LedgerStore(db: d.app.db).exportAll()
+            let state = try ChainReplayer.verify(export: export, parallelism: 2).get().state.snapshotJSON
+            let chain = dir.appendingPathComponent("chain.jsonl"), expected = dir.appendingPathComponent("state.json")
+            try Data(export).write(to: chain)
+            try Data(state.canonicalBytes).write(to: expected)
+            let (ok, said) = try Self.replayInPython(chain.path, expected.path)
+            #expect(ok && said.hasPrefix("OK "), "\(said)")
+            // One amount changed under its signature: the id no longer holds.
+            let text = String(decoding: export, as: UTF8.self)
+            let tampered = try #require(text.range(of: #""faceFen":"#)).upperBound
+            try Data((String(text[..<tampered]) + "9" + String(text[tampered...])).utf8).write(to: chain)
+            let (refused, why) = try Self.replayInPython(chain.path, expected.path)
+            #expect(!refused && why.contains("id is not SM3(JCS(body))"), "\(why)")
+        }
+    }
+
+    /// `Tests/Conformance/sm2_replay.py CHAIN STATE`: whether it exits 0, and its last line.
+    static func replayInPython(_ chain: String, _ state: String) throws -> (Bool, String) {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Conformance/sm2_replay.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, chain, state]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus == 0, said.split(separator: "\n").last.map(String.init) ?? "")
+    }
+
     /// `POST /transactions` with a body signed by `signer` (or carrying `signature` as given).
     static func post(_ d: DemoPlatform, _ signer: any TransactionSigner, _ org: OrgID, _ payloadJSON: String, type: TxType,
                      signature given: String? = nil) async throws -> DemoPlatform.Answer {

@@ -56,6 +56,16 @@ import Testing
         try refusedAtTheRightPlace(file, in: Paths.vectorsSM)
     }
 
+    /// A chain this ledger wrote in sm2-sm3 (the demo's), kept so that every later version
+    /// verifies it to the same state.
+    @Test func ourSMChainStillReplaysToItsState() throws {
+        let set = Paths.packageRoot.appendingPathComponent("Tests/Conformance/sm2-sm3")
+        let replayer = try ChainReplayer.verify(export: Paths.vector("chain-valid.jsonl", in: set), parallelism: 2).get()
+        #expect(replayer.state.profile == .sm2Sm3 && replayer.blockCount == 40)
+        let expected = try JSON.parse(Paths.vector("expected-state.json", in: set))
+        for problem in replayer.state.snapshotJSON.differences(from: expected) { Issue.record("\(problem)") }
+    }
+
     @Test(arguments: [
         "amount-edited.jsonl", "tx-removed.jsonl", "block-reordered.jsonl", "bad-block-signature.jsonl",
         "split-creates-value.jsonl", "double-spend.jsonl", "wrong-signer.jsonl", "regulator-transfers.jsonl",
