@@ -80,6 +80,18 @@ import VaporTesting
         }
     }
 
+    /// An observer follows an sm2-sm3 chain from its block 0, which names the profile, and
+    /// serves the same state.
+    @Test func anObserverFollowsAnSM2SM3Chain() async throws {
+        try await ObserverTests.twoNodes(profile: .sm2Sm3) { d, observer, follower in
+            _ = try await follower.poll()
+            #expect(await follower.status.height == (await d.height))
+            let (height, problems) = try await ObserverTests.agrees(observer)
+            #expect(height == (await d.height) && problems.isEmpty, "\(problems.prefix(3))")
+            #expect(try await ObserverTests.status(observer)["profile"] == .string("sm2-sm3"))
+        }
+    }
+
     @Test func aChainKeepsItsProfile() async throws {
         try await DemoPlatform.with(profile: .sm2Sm3) { d in
             // A writer starting again on the stored chain finds its profile in block 0, whatever it

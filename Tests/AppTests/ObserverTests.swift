@@ -12,8 +12,8 @@ import VaporTesting
 /// over HTTP. They converge; then the writer serves a forged block, or a rewritten one, and the
 /// observer catches it and keeps its verified copy.
 @Suite struct ObserverTests {
-    static func twoNodes(_ body: (DemoPlatform, Application, Follower) async throws -> Void) async throws {
-        try await DemoPlatform.with { d in
+    static func twoNodes(profile: CryptoProfile = .standard, _ body: (DemoPlatform, Application, Follower) async throws -> Void) async throws {
+        try await DemoPlatform.with(profile: profile) { d in
             let port = 21_000 + Int.random(in: 0..<4_000)
             try await d.app.server.start(address: .hostname("127.0.0.1", port: port))
             do {
