@@ -41,6 +41,10 @@ import VaporTesting
             var standard = proof
             standard.profile = .standard
             #expect(standard.problem(sealerPublicKey: operatorKey) != nil)
+            // The console's receipt check takes it, and says so of a receipt of another profile.
+            #expect(try await ReceiptTests.check(d, proofJSON.canonicalString).contains("The proof holds"))
+            let other = try await ReceiptTests.check(d, standard.json.canonicalString)
+            #expect(other.contains("The proof does not hold") && other.contains("this chain is in sm2-sm3"))
         }
     }
 
@@ -96,13 +100,29 @@ import VaporTesting
         try await DemoPlatform.with(profile: .sm2Sm3) { d in
             // A writer starting again on the stored chain finds its profile in block 0, whatever it
             // starts from, and refuses to be told another.
-            let restarted = try await Sequencer.load(store: LedgerStore(db: d.app.db), sealer: { nil }, clock: d.app.ledgerClock)
-            #expect(await restarted.read(\.profile) == .sm2Sm3)
-            #expect(try await restarted.settleProfile(nil) == .sm2Sm3)
-            await #expect(throws: ConfigurationError.self) { try await restarted.settleProfile(.ed25519Sha256) }
+            let replayed = try await Sequencer.load(store: LedgerStore(db: d.app.db), sealer: { nil }, clock: d.app.ledgerClock)
+            let replayedProfile = await replayed.read(\.profile)
+            #expect(replayed.start.hasPrefix("by replaying the whole chain") && replayedProfile == .sm2Sm3)
+            #expect(try await replayed.settleProfile(nil) == .sm2Sm3)
+            await #expect(throws: ConfigurationError.self) { try await replayed.settleProfile(.ed25519Sha256) }
+            // From a snapshot the operator signed with SM2, hashed with SM3.
+            try await d.app.sequencer!.writeSnapshotNow()
+            let op = try #require(try await d.app.keyVault!.signer(for: d.orgs["operator"]!, on: d.app.sql))
+            let resumed = try await Sequencer.load(store: LedgerStore(db: d.app.db), sealer: { op }, clock: d.app.ledgerClock)
+            #expect(resumed.start.hasPrefix("from the snapshot"), "\(resumed.start)")
+            #expect(await resumed.read(\.profile) == .sm2Sm3)
+            // A live state keeps only what the rules still need; what it keeps is the writer's.
+            let (theirs, ours) = (await resumed.read { ($0.transactionCount, $0.orgs.storage) }, await d.app.sequencer!.read { ($0.transactionCount, $0.orgs.storage) })
+            #expect(theirs.0 == ours.0 && theirs.1 == ours.1)
         }
         try await DemoPlatform.with { d in
             await #expect(throws: ConfigurationError.self) { try await d.app.sequencer!.settleProfile(.sm2Sm3) }
+            // An SM2 key on an ed25519-sha256 chain is refused with the reason.
+            let op = d.orgs["operator"]!
+            let opSigner = try #require(try await d.app.keyVault!.signer(for: op, on: d.app.sql))
+            let smKey = try SM2PrivateKey().publicKey
+            let rotate = try await Self.post(d, opSigner, op, #"{"orgId":"\#(d.orgs["tier1"]!)","publicKey":"\#(Base64.encode(smKey))"}"#, type: .rotateKey)
+            #expect(rotate.status == .unprocessableEntity && rotate.json["errors"]?.arrayValue?.first?["message"]?.stringValue?.contains("is an SM2 key (65 bytes)") == true, "\(rotate.json)")
             let status = try await d.call("regulator", .GET, "/api/v1/node/status")
             #expect(status["profile"] == .string("ed25519-sha256"))
         }

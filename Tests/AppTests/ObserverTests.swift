@@ -177,15 +177,7 @@ import VaporTesting
             let token = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { $0["amountFen"] == .int(600_000_00) }!["id"]!.stringValue!
             let paid = try await d.call("tier1", .POST, "/api/v1/tokens/\(token)/transfer", #"{"toOrgId":"\#(d.orgs["tier2"]!)","amountFen":100}"#)
             let proof = try await d.call("tier1", .GET, "/api/v1/transactions/\(paid["transactionId"]!.stringValue!)/proof").json
-            var pre = ""
-            try await d.app.testing().test(.GET, "/receipt") { res in pre = res.headers.setCookie?[ConsoleSession.preCookie]?.string ?? "" }
-            func check(_ text: String) async throws -> String {
-                var html = ""
-                let body = "_csrf=\(pre)&proof=\(text.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
-                try await d.app.testing().test(.POST, "/receipt", headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": "\(ConsoleSession.preCookie)=\(pre); lang=en"],
-                                               body: ByteBuffer(string: body)) { res in html = String(buffer: res.body) }
-                return html
-            }
+            func check(_ text: String) async throws -> String { try await Self.check(d, text) }
             let good = try await check(proof.canonicalString)
             #expect(good.contains("The proof holds") && good.contains("<p class=\"notice\" id=\"receipt-chain\">"))
             guard case .object(var fields) = proof else { Issue.record("no proof"); return }
@@ -194,6 +186,17 @@ import VaporTesting
             #expect(forged.contains("does not lead to the block") && forged.contains("The proof does not hold"))
             #expect(try await check("not json").contains("The proof cannot be read"))
         }
+    }
+
+    /// The console's `/receipt` page's answer to a pasted proof, in English.
+    static func check(_ d: DemoPlatform, _ text: String) async throws -> String {
+        var pre = ""
+        try await d.app.testing().test(.GET, "/receipt") { res in pre = res.headers.setCookie?[ConsoleSession.preCookie]?.string ?? "" }
+        var html = ""
+        let body = "_csrf=\(pre)&proof=\(text.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+        try await d.app.testing().test(.POST, "/receipt", headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": "\(ConsoleSession.preCookie)=\(pre); lang=en"],
+                                       body: ByteBuffer(string: body)) { res in html = String(buffer: res.body) }
+        return html
     }
 }
 

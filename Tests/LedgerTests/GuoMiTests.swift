@@ -248,6 +248,12 @@ import Testing
         #expect(parsed.block.header.profile == .sm2Sm3 && parsed.headerProblem == nil)
     }
 
+    @Test func theEnvironmentNamesAProfileOrNone() throws {
+        #expect(try CryptoProfile.fromEnvironment(nil) == nil && CryptoProfile.fromEnvironment("") == nil)
+        #expect(try CryptoProfile.fromEnvironment("sm2-sm3") == .sm2Sm3)
+        #expect(throws: LedgerError.self) { try CryptoProfile.fromEnvironment("SM2") }
+    }
+
     /// GB/T 32918.4 §5.4.3's KDF is SM3 over Z and a counter, cut to length.
     @Test func theKeyDerivationIsSM3WithACounter() {
         let z = Array("cascade".utf8)
