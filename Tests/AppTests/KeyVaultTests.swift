@@ -25,6 +25,27 @@ import Testing
         #expect(!sealed.contains(Data(seed).base64EncodedString()))
     }
 
+    /// sm2-sm3: an SM2 key sealed with SM4-GCM under the SM3-derived key, bound to its org.
+    @Test func anSM2KeyIsSealedWithSM4GCM() throws {
+        let vault = KeyVault(masterKey: SymmetricKey(size: .bits256), profile: .sm2Sm3)
+        let signer = try vault.profile.newSigner()
+        let sealed = try vault.seal(signer, for: org)
+        #expect(sealed.hasPrefix("sm4-gcm:"))
+        let bytes = try #require(Base64.decode(String(sealed.dropFirst("sm4-gcm:".count))))
+        #expect(bytes.count == SM4GCM.nonceLength + 32 + SM4GCM.tagLength)
+        // Opened by hand: SM4-GCM under KDF(master ‖ label), with the org id authenticated.
+        let key = GuoMi.kdf(vault.masterKey.withUnsafeBytes { Array($0) } + Array("cascade|org-keys|sm4-gcm".utf8), length: 16)
+        #expect(try SM4GCM.open(Array(bytes.dropFirst(12)), key: key, nonce: Array(bytes.prefix(12)), aad: Array(org.description.utf8)) == signer.secret)
+        let opened = try vault.openSigner(sealed, for: org)
+        #expect(opened.profile == .sm2Sm3 && opened.publicKey == signer.publicKey)
+        #expect(throws: KeyVault.SealBroken.self) { try vault.openSigner(sealed, for: other) }
+        #expect(throws: KeyVault.SealBroken.self) { try KeyVault(masterKey: SymmetricKey(size: .bits256)).openSigner(sealed, for: org) }
+        var flipped = bytes
+        flipped[20] ^= 1
+        #expect(throws: KeyVault.SealBroken.self) { try vault.openSigner("sm4-gcm:" + Base64.encode(flipped), for: org) }
+        #expect(throws: KeyVault.SealBroken.self) { try vault.openSigner("sm4-gcm:not base64!", for: org) }
+    }
+
     @Test func masterKeyFromTheEnvironment() throws {
         // No key, and nowhere to keep one: refused in every environment, never made up for one run.
         #expect(throws: ConfigurationError.self) { try KeyVault.fromEnvironment(nil, keptIn: nil) }
