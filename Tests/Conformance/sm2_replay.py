@@ -82,7 +82,10 @@ def sm2_verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
         return False
     if not (1 <= r < N and 1 <= s < N):
         return False
-    verifier = sm2.CryptSM2(private_key=None, public_key=public_key[1:].hex())
+    verifier = sm2.CryptSM2(private_key=None, public_key="")
+    # Set after construction: gmssl's constructor strips a leading "04" with str.lstrip, which also
+    # eats an x coordinate's own leading 0s and 4s (one key in 256 starts "04").
+    verifier.public_key = public_key[1:].hex()
     return verifier.verify_with_sm3("%064x%064x" % (r, s), message)
 
 
