@@ -84,6 +84,7 @@ let package = Package(
                 "Ledger",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            exclude: ["Vectors"],
             swiftSettings: strict
         ),
         .testTarget(
