@@ -91,7 +91,8 @@ struct ScaleBench {
             for chunk in made.chunked(500) {
                 let txs = chunk.map(\.0)
                 let block = try Block.seal(txs, height: tip.height + 1, prevHash: tip.hash, time: max(tip.time, txs.last!.body.time), sealer: opSigner)
-                try await store.append(block, effects: chunk.map(\.1), state: w.state)
+                let logNodes = w.state.extendLog(with: txs)
+                try await store.append(block, effects: chunk.map(\.1), state: w.state, logNodes: logNodes)
                 tip = ChainTip(height: block.header.height, hash: block.hash, time: block.header.time)
                 for tx in txs { counts[tx.body.type, default: 0] += 1 }
             }

@@ -94,6 +94,13 @@ enum Platform {
         do { wanted = try CryptoProfile.fromEnvironment(Environment.get("CASCADE_CRYPTO_PROFILE")) } catch { throw ConfigurationError(error.message) }
         let profile = try await sequencer.settleProfile(wanted)
         app.keyVault?.profile = profile
+        // The transaction log: its key, and the stored log built for blocks written before it.
+        let log = try await TransactionLog.load(vault: vault, origin: try TransactionLog.origin(from: Environment.get("CASCADE_LOG_ORIGIN")),
+                                                on: app.sql, nowMs: clock.nowMs())
+        let built = try await TransactionLog.catchUp(to: await sequencer.read(\.log), on: app.sql)
+        if built > 0 { app.logger.notice("transaction log: built \(built) leaves for blocks written before it") }
+        app.transactionLog = log
+        startCosigning(app, try WitnessSettings.parse(witnesses: Environment.get("CASCADE_WITNESSES"), quorum: Environment.get("CASCADE_WITNESS_QUORUM")))
         if let op = await sequencer.read(\.operatorId) {
             guard let signer = try await vault.signer(for: op, on: app.sql) else {
                 throw ConfigurationError("the operator's key is not held by this platform: blocks cannot be sealed")
@@ -107,6 +114,18 @@ enum Platform {
         try await ApprovalService.recover(app)
         try await OnboardingService.sweepUnregistered(app)
         return sealer
+    }
+
+    /// The log's heads go to `witnesses` every second, beside the writer: a witness never holds
+    /// up a commit. Replaces the cosigning that ran before, if any.
+    static func startCosigning(_ app: Application, _ witnesses: WitnessSettings) {
+        app.witnessSettings = witnesses
+        guard let log = app.transactionLog, !witnesses.witnesses.isEmpty else { return }
+        let cosigning = LogCosigning(settings: witnesses, log: log, sql: { app.sql }, transport: LogCosigning.http(app), logger: app.logger,
+                                     nowMs: { Int64(Date().timeIntervalSince1970 * 1000) })
+        let first = app.logCosigning == nil
+        app.logCosigning = cosigning
+        if first { app.background.every(.seconds(1), after: .seconds(1)) { await app.logCosigning?.round() } }
     }
 
     /// Genesis: the operator registers itself with a new key and sets the policy of format 2 (the
@@ -208,6 +227,9 @@ struct DemoCommand: AsyncCommand {
         }
         if let bank = try await DemoBank.start(app, demoPort: DemoWallets.demoPort(), databasePath: databasePath, console: context.console) {
             app.lifecycle.use(DemoWallets.Stopper(process: bank))
+        }
+        for witness in try await DemoWitnesses.start(app, demoPort: DemoWallets.demoPort(), keptBeside: Self.masterKeyFile(for: location), console: context.console) {
+            app.lifecycle.use(DemoWallets.Stopper(process: witness))
         }
         Jobs.schedule(app)
         try await app.servers.asyncCommand.run(using: context, signature: signature)

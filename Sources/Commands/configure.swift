@@ -8,8 +8,9 @@ import Vapor
 /// Builds the application: the database, the middleware, the routes and the commands. The
 /// writer itself (lock, keys, sequencer) starts in `serve` and `demo`.
 public func configure(_ app: Application) async throws {
-    // The wallet sandbox plays the outside world: it has no database of the platform's.
-    let sandbox = ["wallet-sandbox", "bank-sandbox"].contains(CommandLine.arguments.dropFirst().first ?? "")
+    // The sandboxes play the outside world, and a witness is a bank's or the regulator's: none
+    // has a database of the platform's.
+    let sandbox = ["wallet-sandbox", "bank-sandbox", "witness", "verify-receipt"].contains(CommandLine.arguments.dropFirst().first ?? "")
     if !sandbox, app.environment != .testing || Environment.get("DATABASE_URL") != nil {
         try app.useDatabase(DatabaseLocation(url: try databaseURL(app.environment)))
     }
@@ -47,6 +48,8 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(BenchCommand(), as: "bench")
     app.asyncCommands.use(WalletSandboxCommand(), as: "wallet-sandbox")
     app.asyncCommands.use(BankSandboxCommand(), as: "bank-sandbox")
+    app.asyncCommands.use(WitnessCommand(), as: "witness")
+    app.asyncCommands.use(VerifyReceiptCommand(), as: "verify-receipt")
 }
 
 /// `DATABASE_URL`, or outside production the embedded demo database in `.cascade/`, where

@@ -104,6 +104,8 @@ public struct InclusionProof: Sendable, Equatable {
     public var signature: String
     /// The chain's crypto profile: which hash and signature the proof is checked with.
     public var profile: CryptoProfile
+    /// With the transaction log: the transaction's place in it and a head that contains it.
+    public var log: LogReceipt?
 
     public init(transactionId: String, blockHeight: Int64, leafIndex: Int, auditPath: [String], header: BlockHeader, hash: String, signature: String,
                 profile: CryptoProfile) {
@@ -137,7 +139,15 @@ public struct InclusionProof: Sendable, Equatable {
     public var json: JSON {
         .object(["transactionId": .string(transactionId), "blockHeight": .int(blockHeight), "leafIndex": .int(Int64(leafIndex)),
                  "auditPath": .array(auditPath.map(JSON.string)), "header": header.json, "hash": .string(hash),
-                 "signature": .string(signature), "profile": .string(profile.rawValue)])
+                 "signature": .string(signature), "profile": .string(profile.rawValue)].merging(logJSON) { a, _ in a })
+    }
+
+    var logJSON: [JSONKey: JSON] {
+        guard let log else { return [:] }
+        var fields: [JSONKey: JSON] = ["logIndex": .int(log.index), "logSize": .int(log.size), "logProof": .array(log.proof.map { .string(Hex.encode($0)) }),
+                                       "witnessed": .bool(log.witnessed)]
+        if let checkpoint = log.checkpoint { fields["checkpoint"] = .string(checkpoint) }
+        return fields
     }
 
     public init(json: JSON) throws(LedgerError) {
@@ -157,6 +167,52 @@ public struct InclusionProof: Sendable, Equatable {
         signature = try r.required("signature", maxLength: 128)
         // A receipt saved before the field existed is of an ed25519-sha256 chain.
         profile = try r.string("profile", maxLength: 32, optional: true).map { name throws(LedgerError) in try CryptoProfile(named: name) } ?? .standard
+        if let index = try r.int("logIndex", optional: true) {
+            var path: [[UInt8]] = []
+            for (i, item) in try r.array("logProof", count: 0...63).enumerated() {
+                guard case .string(let s) = item, let hash = Hex.decode(s), hash.count == 32 else {
+                    throw LedgerError.invalid("logProof[\(i)]", "must be 64 lowercase hex characters")
+                }
+                path.append(hash)
+            }
+            log = LogReceipt(index: index, size: try r.requiredInt("logSize"), proof: path,
+                             checkpoint: try r.string("checkpoint", maxLength: 16_384, optional: true), witnessed: try r.bool("witnessed", optional: true) ?? false)
+        }
         try r.finish()
+    }
+
+    /// The transaction log's part of a receipt, checked: the head is signed by the log's key and
+    /// names the size, the transaction sits at its index in the head's tree; answers the problem
+    /// (nil when it holds) and the names of the witnesses in `witnesses` whose cosignature of the head verifies.
+    public func logProblem(logKey: NoteVerifier, witnesses: [CosignatureKey]) -> (problem: String?, vouched: [String]) {
+        guard let log else { return ("the receipt carries no place in the transaction log", []) }
+        guard let note = log.checkpoint else { return ("the receipt carries no head of the transaction log", []) }
+        guard logKey.verifies(note), let (text, signatures) = try? SignedNote.parse(note), let head = try? Checkpoint(text: text) else {
+            return ("the log's head is not signed by the log's key \(logKey.verifierKey)", [])
+        }
+        guard head.origin == logKey.name, head.size == log.size else { return ("the log's head is of size \(head.size), not \(log.size)", []) }
+        guard let leaf = Hex.decode(transactionId),
+              LogTree.verifyInclusion(leafHash: Merkle.leafHash(leaf, profile: profile), index: log.index, size: log.size, proof: log.proof, root: head.root, profile: profile) else {
+            return ("the log proof does not lead from the transaction to the log's head", [])
+        }
+        return (nil, witnesses.filter { $0.cosigned(text, in: signatures) != nil }.map(\.name))
+    }
+}
+
+/// A transaction's place in the transaction log, as a receipt carries it.
+public struct LogReceipt: Sendable, Equatable {
+    public var index: Int64
+    public var size: Int64
+    public var proof: [[UInt8]]
+    /// The head of `size`, a signed note with its cosignatures.
+    public var checkpoint: String?
+    public var witnessed: Bool
+
+    public init(index: Int64, size: Int64, proof: [[UInt8]], checkpoint: String?, witnessed: Bool) {
+        self.index = index
+        self.size = size
+        self.proof = proof
+        self.checkpoint = checkpoint
+        self.witnessed = witnessed
     }
 }

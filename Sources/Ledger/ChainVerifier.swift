@@ -118,6 +118,8 @@ public struct ChainReplayer: Sendable {
     /// order, for a store that writes projections (an observer node).
     public var collectsEffects = false
     public var effects: [TxEffects] = []
+    /// With `collectsEffects`: the transaction log's complete subtrees the blocks made, in order.
+    public var logNodes: [(LogTree.Node, LogTree.Hash)] = []
 
     /// Public keys seen so far, each parsed once, and which one each org signs with now.
     var keys: [[UInt8]] = []
@@ -165,6 +167,7 @@ public struct ChainReplayer: Sendable {
         (currentKey, scheduledOperator) = (m.currentKey, m.scheduledOperator)
         state.rollBack()
         effects = []
+        logNodes = []
         mark = nil
     }
 
@@ -247,6 +250,8 @@ public struct ChainReplayer: Sendable {
             throw ChainFailure(blockIndex: index, transactionId: bad.id, reason: bad.reason, code: .validationFailed)
         }
         guard state.operatorId != nil else { throw fail("no operator key to check the block signature with") }
+        let made = state.extendLog(with: block.transactions)
+        if collectsEffects { logNodes += made }
         height = h.height
         lastHash = block.hash
         lastTime = h.time
@@ -507,6 +512,7 @@ extension LedgerState {
         guard profile.isValidSignature(block.signature, for: h.canonicalBytes, publicKey: sealKey) else {
             throw fail("sealer signature invalid", nil, .unauthorized)
         }
+        extendLog(with: block.transactions)
         return ChainTip(height: h.height, hash: block.hash, time: h.time)
     }
 }

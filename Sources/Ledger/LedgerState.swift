@@ -42,6 +42,9 @@ public struct TxEffects: Sendable, Equatable {
 public struct LedgerState: Sendable {
     /// The chain's crypto profile: named by block 0, set before genesis is applied, never changed.
     public internal(set) var profile = CryptoProfile.standard
+    /// The transaction log's right edge (SPEC §4): every transaction of the blocks so far, in
+    /// chain order. Extended block by block (`extendLog`), not by the rules.
+    public internal(set) var log = LogFrontier(profile: .standard)
     public internal(set) var orgs = JournaledDictionary<OrgID, Org>()
     /// What every transaction checks of its signer and counterparties, without copying the
     /// org's names and keys: kept beside `orgs` by `put`.
@@ -76,12 +79,26 @@ public struct LedgerState: Sendable {
     /// How many tokens the last `retire()` kept.
     var liveAtRetire = 0
 
-    public init(profile: CryptoProfile = .standard) { self.profile = profile }
+    public init(profile: CryptoProfile = .standard) {
+        self.profile = profile
+        log = LogFrontier(profile: profile)
+    }
 
     /// Before genesis: the profile the chain is created in. Afterwards nothing changes it.
     public mutating func create(in profile: CryptoProfile) {
         precondition(operatorId == nil, "a chain's profile is fixed at genesis")
         self.profile = profile
+        log = LogFrontier(profile: profile)
+    }
+
+    /// Adds a block's transactions to the transaction log, in order; answers the complete
+    /// subtrees they complete, for a store to keep.
+    @discardableResult
+    public mutating func extendLog(with transactions: [Transaction]) -> [(LogTree.Node, LogTree.Hash)] {
+        var made: [(LogTree.Node, LogTree.Hash)] = []
+        made.reserveCapacity(transactions.count * 2)
+        for tx in transactions { made += log.append(tx.id) }
+        return made
     }
 
     /// Makes room for replaying `transactions`, so that the id tables do not rehash and the token

@@ -91,7 +91,7 @@ public struct NoteVerifier: Sendable, Equatable {
 
     /// Reads a verifier key; refuses a hash that is not the key's, or another type of key.
     public init(verifierKey text: String) throws(SignedNote.Refused) {
-        let parts = text.split(separator: "+", omittingEmptySubsequences: false)
+        let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[1].count == 8, let hash = UInt32(parts[1], radix: 16), parts[1] == parts[1].lowercased() else {
             throw SignedNote.Refused("a verifier key is <name>+<8 hex digits>+<base64 key>")
         }

@@ -3,8 +3,8 @@
 ///
 /// The bytes are canonical: objects in id order, and only what a live state keeps (whether or not
 /// this one had retired the rest yet), so two nodes at the same block write the same bytes and
-/// the same hash. Version 3 of the layout, which names the crypto profile (an earlier version is
-/// refused, and the state is replayed instead): little-endian integers, strings and byte strings preceded by
+/// the same hash. Version 3 of the layout, which names the crypto profile and holds the
+/// transaction log's right edge (an earlier version is refused, and the state is replayed instead): little-endian integers, strings and byte strings preceded by
 /// their length, booleans as one byte, enums by their names.
 extension LedgerState {
     static let snapshotMagic = Array("cascade-checkpoint-3\n".utf8)
@@ -17,6 +17,8 @@ extension LedgerState {
         w.bytes(Self.snapshotMagic, counted: false)
         w.string(profile.rawValue)
         w.int(tip.height); w.string(tip.hash); w.int(tip.time)
+        w.int(log.size); w.count(log.hashes.count)
+        log.hashes.forEach { w.bytes($0) }
         w.optional(operatorId) { w.org($0) }
         w.int(Int64(transactionCount)); w.int(Int64(issuedCount))
         for v in [policy.maxTermDays, policy.minTermDays, policy.minPieceFen, policy.maxFaceFen, policy.maxTier,
@@ -74,6 +76,10 @@ extension LedgerState {
         guard let profile = CryptoProfile(rawValue: profileName) else { throw SnapshotError("\(profileName) is not a crypto profile") }
         let tip = ChainTip(height: try r.int(), hash: try r.string(), time: try r.int())
         var s = LedgerState(profile: profile)
+        let logSize = try r.int()
+        let logHashes = try (0..<(try r.count())).map { _ throws(SnapshotError) in try r.byteString() }
+        guard let log = LogFrontier(size: logSize, hashes: logHashes, profile: profile) else { throw SnapshotError("its transaction log's edge does not fit its size") }
+        s.log = log
         s.operatorId = try r.optional { () throws(SnapshotError) in try r.org() }
         s.transactionCount = Int(try r.int()); s.issuedCount = Int(try r.int())
         var p = Policy()

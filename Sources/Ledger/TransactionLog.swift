@@ -162,6 +162,14 @@ public struct LogFrontier: Sendable, Equatable {
 
     public init(profile: CryptoProfile) { self.profile = profile }
 
+    /// A frontier as written down (a snapshot): `hashes` must be one per set bit of `size`.
+    public init?(size: Int64, hashes: [LogTree.Hash], profile: CryptoProfile) {
+        guard size >= 0, hashes.count == size.nonzeroBitCount, hashes.allSatisfy({ $0.count == 32 }) else { return nil }
+        self.size = size
+        self.hashes = hashes
+        self.profile = profile
+    }
+
     /// The frontier of the log at `size`, from its complete subtrees.
     public init(size: Int64, profile: CryptoProfile, node: (LogTree.Node) throws -> LogTree.Hash) rethrows {
         self.profile = profile

@@ -59,13 +59,14 @@ struct UndoRecord: Sendable {
     var transactionCount: Int
     var issuedCount: Int
     var recentIdCount: Int
+    var log: LogFrontier
     var transactionIds: [TxID] = []
 }
 
 extension LedgerState {
     /// Starts keeping what the next transactions change, so that `rollBack()` can undo them.
     public mutating func openUndo() {
-        undo = UndoRecord(policy: policy, operatorId: operatorId, transactionCount: transactionCount, issuedCount: issuedCount, recentIdCount: recentIds.count)
+        undo = UndoRecord(policy: policy, operatorId: operatorId, transactionCount: transactionCount, issuedCount: issuedCount, recentIdCount: recentIds.count, log: log)
         tokens.openJournal()
         forEachJournal(.open)
     }
@@ -84,6 +85,7 @@ extension LedgerState {
         operatorId = record.operatorId
         transactionCount = record.transactionCount
         issuedCount = record.issuedCount
+        log = record.log
         recentIds.removeLast(recentIds.count - record.recentIdCount)
         for id in record.transactionIds.reversed() { transactionIds.remove(id) }
         tokens.rollBack()

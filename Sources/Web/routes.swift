@@ -12,6 +12,9 @@ package func routes(_ app: Application) throws {
     do {  // anyone
         api.get("node", "status", use: NodeController.status)
         api.get("openapi.yaml", use: NodeController.openAPI)
+        // The transaction log's head and consistency proofs: what witnesses and auditors read.
+        api.get("log", "checkpoint", use: LogController.checkpoint)
+        api.get("log", "consistency", use: LogController.consistency)
         api.post("auth", "login", use: AuthController.login)
         // 信息披露 is public, as the market that prices the paper is.
         api.get("disclosures", use: DisclosureController.list)

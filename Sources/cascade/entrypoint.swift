@@ -20,6 +20,7 @@ enum Entrypoint {
         do {
             var env = try Environment.detect()
             try takeDemoProfileOption(&env.arguments)
+            try takeWitnessLogOptions(&env.arguments)
             try LoggingSystem.bootstrap(from: &env)
             let app = try await Application.make(env)
             do {

@@ -47,6 +47,7 @@ struct DemoPlatform: Sendable {
             app.sequencer = try await Sequencer.load(store: try await TestDatabase.writerStore(app), sealer: { sealer.get() }, clock: app.ledgerClock,
                                                      reconnect: TestDatabase.reconnect(app))
             app.keyVault!.profile = try await app.sequencer!.settleProfile(profile)
+            app.transactionLog = try await TransactionLog.load(vault: app.keyVault!, origin: "cascade.test/ledger", on: app.sql, nowMs: 0)
             try await DemoSeed.seed(app, sealer: sealer)
             var keys: [String: String] = [:], orgs: [String: OrgID] = [:]
             let accounts = Accounts(sql: app.sql)

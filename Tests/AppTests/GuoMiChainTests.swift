@@ -96,6 +96,41 @@ import VaporTesting
         }
     }
 
+    /// The regulator's background verification and the writer's drift check read an sm2-sm3
+    /// chain as it is stored, from block 0 (which names the profile) or from the writer's state.
+    @Test func theBackgroundVerificationAndTheDriftCheckReadAnSM2SM3Chain() async throws {
+        try await DemoPlatform.with(profile: .sm2Sm3) { d in
+            let verification = d.app.chainVerification
+            try await verification.start(d.app, by: "test")
+            await verification.wait()
+            let p = await verification.current
+            #expect(p.result?.ok == true && p.blocksDone == p.blocksTotal, "\(String(describing: p.result))")
+            // The regulator's chain page names the profile.
+            let page = try await ConsoleTests.get(d, try await ConsoleTests.session(d, "regulator"), "/chain")
+            #expect(page.html.contains("id=\"chain-profile\"") && page.html.contains("<code>sm2-sm3</code>") && page.html.contains("GB/T 32905"))
+
+            let fromGenesis = DriftCheck(state: StartingPoint.empty.state, tip: StartingPoint.empty.tip, store: { LedgerStore(db: d.app.db) }, halt: { _ in })
+            let fromBlock0 = try await fromGenesis.check()
+            #expect(fromBlock0 == nil, "the stored chain, read from block 0, agrees with its tables: \(fromBlock0 ?? "")")
+            let (state, tip) = await d.app.sequencer!.stateAndTip()
+            let check = DriftCheck(state: state, tip: tip, store: { LedgerStore(db: d.app.db) }, halt: { reason in await d.app.sequencer!.halt(because: reason) })
+            func split() async throws -> String {
+                let token = try #require(try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.first { ($0["amountFen"]?.intValue ?? 0) > 1 })
+                let tokenId = token["id"]!.stringValue!, amount = token["amountFen"]!.intValue!
+                let answer = try await d.call("tier1", .POST, "/api/v1/tokens/\(tokenId)/split", #"{"amountsFen":[1,"# + "\(amount - 1)]}")
+                #expect(answer.status == .created, "\(answer.json)")
+                return tokenId
+            }
+            _ = try await split()
+            #expect(try await check.check() == nil)
+            // A row that drifts is found on an SM chain too.
+            let drifted = try await split()
+            try await d.app.sql.raw("UPDATE tokens SET status = 'active', spent_tx = NULL WHERE id = \(bind: drifted)").run()
+            let reason = try await check.check()
+            #expect(reason?.contains("tokens \(drifted)") == true, "\(String(describing: reason))")
+        }
+    }
+
     @Test func aChainKeepsItsProfile() async throws {
         try await DemoPlatform.with(profile: .sm2Sm3) { d in
             // A writer starting again on the stored chain finds its profile in block 0, whatever it

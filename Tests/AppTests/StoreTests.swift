@@ -19,7 +19,8 @@ import Vapor
             let block = try ParsedBlock(line: Array(line.utf8), index: i, profile: .standard).block
             var effects: [TxEffects] = []
             for tx in block.transactions { effects.append(try state.apply(tx).get()) }
-            try await store.append(block, effects: effects, state: state)
+            let logNodes = state.extendLog(with: block.transactions)
+            try await store.append(block, effects: effects, state: state, logNodes: logNodes)
         }
         return state
     }
@@ -81,7 +82,7 @@ import Vapor
                 return try ParsedBlock(line: out, index: 49, profile: .standard).block
             }()
             bogus.transactions = bogus.transactions.map { var t = $0; t.id = TxID(String(repeating: "e", count: 64))!; return t }
-            await #expect(throws: (any Error).self) { try await store.append(bogus, effects: [], state: state) }
+            await #expect(throws: (any Error).self) { try await store.append(bogus, effects: [], state: state, logNodes: []) }
             let after = try await app.sql.raw("SELECT COUNT(*) AS n FROM transactions").first()!.decode(column: "n", as: Int.self)
             #expect(after == before)
         }

@@ -115,7 +115,7 @@ import Testing
         #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: []) }
         // A count claiming more items than the bytes could hold is refused before room is made.
         var huge = bytes
-        let orgCount = 21 + 8 + 14 + 8 + 8 + 64 + 8 + 1 + 16 + 8 + 8 + 8 * 8  // magic, profile, tip, operator, counters, policy
+        let orgCount = 21 + 8 + 14 + 8 + 8 + 64 + 8 + 8 + 8 + 1 + 16 + 8 + 8 + 8 * 8  // magic, profile, tip, log (empty), operator, counters, policy
         for k in 0..<8 { huge[orgCount + k] = k == 7 ? 0x0F : 0xFF }
         #expect(throws: SnapshotError.self) { try LedgerState.restore(snapshot: huge) }
         // The profile is named right after the layout, and only a known one is taken.

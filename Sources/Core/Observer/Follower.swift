@@ -118,10 +118,12 @@ package actor Follower {
         defer {
             replayer.collectsEffects = false
             replayer.effects = []
+            replayer.logNodes = []
         }
         for parsed in blocks {
             replayer.collectsEffects = true
             replayer.effects = []
+            replayer.logNodes = []
             replayer.openUndo()
             do {
                 try replayer.append([parsed], firstIndex: Int(replayer.height) + 1, parallelism: ProcessInfo.processInfo.activeProcessorCount)
@@ -130,7 +132,7 @@ package actor Follower {
                 return halt("upstream served a block that does not verify: \(error.description)")
             }
             do {
-                try await store.append(parsed.block, effects: replayer.effects, state: replayer.state)
+                try await store.append(parsed.block, effects: replayer.effects, state: replayer.state, logNodes: replayer.logNodes)
             } catch {
                 replayer.rollBack()
                 throw error

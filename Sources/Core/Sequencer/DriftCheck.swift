@@ -154,6 +154,8 @@ package final class DriftCheck: Sendable {
     /// The rows the blocks touched, table by table, keyed as `Projection.key` keys them.
     package struct Touched: Sendable {
         package var rows: [String: [String: Touch]] = [:]
+        /// The transaction log's subtrees the blocks complete, with the block that completes each.
+        package var logNodes: [(node: LogTree.Node, hash: LogTree.Hash, height: Int64)] = []
 
         package mutating func add(_ effects: TxEffects, at touch: Touch) {
             func mark(_ table: Projection.Table, _ key: some CustomStringConvertible) { rows[table.name, default: [:]][key.description] = touch }
@@ -182,6 +184,8 @@ package final class DriftCheck: Sendable {
                 return .failure(Refusal(reason: "block \(h.height) does not follow block \(replay.tip.height) as the check last saw it"))
             }
             let transactions = parsed.block.transactions
+            // Block 0 fixes the chain's profile before its transactions apply.
+            if h.height == 0, replay.state.operatorId == nil { replay.state.create(in: h.profile ?? .standard) }
             var position = 0
             if let refused = replay.state.apply(contentsOf: transactions, onEffects: { effects in
                 let tx = transactions[position]
@@ -191,6 +195,7 @@ package final class DriftCheck: Sendable {
                 let tx = transactions[refused.index]
                 return .failure(Refusal(reason: "block \(h.height), transaction \(tx.id) (\(tx.body.type.rawValue)), does not apply on a replay: \(refused.error.message)"))
             }
+            touched.logNodes += replay.state.extendLog(with: transactions).map { ($0.0, $0.1, h.height) }
             replay.tip = ChainTip(height: h.height, hash: parsed.block.hash, time: h.time)
             replay.blocks += 1
         }
@@ -200,6 +205,11 @@ package final class DriftCheck: Sendable {
     /// The first touched row the database holds otherwise than the replay implies, described; nil
     /// when all agree.
     private static func compare(_ touched: Touched, with state: LedgerState, on store: LedgerStore) async throws -> String? {
+        // The transaction log's subtrees: each as the chain gives it.
+        let stored = try await LogQueries.nodes(Set(touched.logNodes.map(\.node)), on: store.sql)
+        if let drifted = touched.logNodes.first(where: { stored[$0.node] != $0.hash }) {
+            return "log_nodes \(drifted.node) (block \(drifted.height)): the database holds \(stored[drifted.node].map { Hex.encode($0) } ?? "no row"), the chain gives \(Hex.encode(drifted.hash))"
+        }
         let expected = Projection.touched(touched.rows.mapValues { Array($0.keys) }, in: state)
         for table in Projection.all {
             guard let touches = touched.rows[table.name] else { continue }

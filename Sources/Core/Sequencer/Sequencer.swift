@@ -286,6 +286,8 @@ public actor Sequencer {
         }
         guard !accepted.isEmpty else { state.dropUndo(); return }
         let transactions = accepted.map(\.0.tx)
+        // The block's transactions join the transaction log (put back with the rest on failure).
+        let logNodes = state.extendLog(with: transactions)
         let time = max(clock.nowMs(), lastTime, transactions.map(\.body.time).max()!)
         var sealed: Block?
         do {
@@ -294,7 +296,7 @@ public actor Sequencer {
             sealed = block
             try await beforeCommit?(block)
             let started = ContinuousClock.now
-            try await store.append(block, effects: accepted.map(\.1.effects), state: state)
+            try await store.append(block, effects: accepted.map(\.1.effects), state: state, logNodes: logNodes)
             let elapsed = ContinuousClock.now - started
             commitStats.writeSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             committed(block, accepted)

@@ -41,22 +41,25 @@ package struct LedgerStore: Sendable {
 
     /// The tables a block writes, in the order it writes them, with their columns.
     package static let shapes: [RowSet] = [
-        RowSet(table: "blocks", columns: ["height", "hash", "prev_hash", "tx_root", "tx_count", "time_ms", "signature", "profile"], rows: [], upsert: false),
+        RowSet(table: "blocks", columns: ["height", "hash", "prev_hash", "tx_root", "tx_count", "time_ms", "signature", "profile", "log_size"], rows: [], upsert: false),
         RowSet(table: "transactions", columns: ["id", "block_height", "position", "type", "org_id", "time_ms", "body", "signature"], rows: [], upsert: false),
+        RowSet(table: "log_nodes", columns: ["level", "idx", "hash"], rows: [], upsert: false),
     ] + Projection.all.map { RowSet(table: $0.name, columns: $0.columns, rows: [], upsert: true) } + [
         RowSet(table: "events", columns: Feed.eventColumns, rows: [], upsert: false),
         RowSet(table: "payments", columns: Feed.paymentColumns, rows: [], upsert: false),
     ]
 
     /// Everything a block writes, table by table in the order of `shapes` (a table the block
-    /// left alone has no rows): the block, its transactions, every projection row they changed
-    /// (as it stands in `state`, the state after the block), its events and payments. Event rows
+    /// left alone has no rows): the block, its transactions, the transaction log's subtrees they
+    /// complete (`logNodes`), every projection row they changed (as it stands in `state`, the
+    /// state after the block, its log extended by the block), its events and payments. Event rows
     /// carry their order within the block in `seq`; the writer adds the feed's end.
-    package static func rowSets(_ block: Block, effects: [TxEffects], state: LedgerState) -> [RowSet] {
+    package static func rowSets(_ block: Block, effects: [TxEffects], state: LedgerState, logNodes: [(LogTree.Node, LogTree.Hash)]) -> [RowSet] {
         let h = block.header
         var rows: [String: [[Cell]]] = [
             "blocks": [[.int(h.height), .text(block.hash), .text(h.prevHash), .text(h.txRoot), .int(Int64(h.txCount)), .int(h.time),
-                        .text(Base64.encode(block.signature)), h.profile.map { .text($0.rawValue) } ?? .null]],
+                        .text(Base64.encode(block.signature)), h.profile.map { .text($0.rawValue) } ?? .null, .int(state.log.size)]],
+            "log_nodes": logNodes.map { node, hash in [.int(Int64(node.level)), .int(node.index), .text(Hex.encode(hash))] },
             "transactions": block.transactions.enumerated().map { i, tx in
                 [.text(tx.id.description), .int(h.height), .int(Int64(i)), .text(tx.body.type.rawValue), .text(tx.body.orgId.description),
                  .int(tx.body.time), .text(String(decoding: tx.canonicalBody, as: UTF8.self)), .text(Base64.encode(tx.signature))]
@@ -74,8 +77,8 @@ package struct LedgerStore: Sendable {
     /// Writes a sealed block and everything it changed. All or nothing: through the writer's
     /// PostgreSQL connection one statement (one round trip, atomic by itself); without one (SQLite)
     /// one database transaction.
-    package func append(_ block: Block, effects: [TxEffects], state: LedgerState) async throws {
-        let sets = Self.rowSets(block, effects: effects, state: state)
+    package func append(_ block: Block, effects: [TxEffects], state: LedgerState, logNodes: [(LogTree.Node, LogTree.Hash)]) async throws {
+        let sets = Self.rowSets(block, effects: effects, state: state, logNodes: logNodes)
         if let writer {
             // Through `GuardedConnection`: the statement is written from the connection's event
             // loop only while it is open (one written after it closed would never be answered;

@@ -50,10 +50,12 @@ package enum ChainController {
     @Sendable package static func proof(req: Request) async throws -> Response {
         let t = try await visibleTransaction(req)
         let profile = try await ChainQueries.profile(on: req.application.sql)
-        guard let proof = try await LedgerStore(db: req.application.db).inclusionProof(of: t.id, inBlock: t.blockHeight, profile: profile) else {
+        guard let proof = try await LedgerStore(db: req.application.db).inclusionProof(of: t.id, inBlock: t.blockHeight, profile: profile),
+              case .object(var fields) = proof.json else {
             throw Problem(.notFound, "no such transaction")
         }
-        return proof.json.response()
+        fields.merge(try await LogController.inclusion(of: t.id, app: req.application)) { _, log in log }
+        return JSON.object(fields).response()
     }
 
     package static func json(_ h: ChainQueries.Header) -> JSON {

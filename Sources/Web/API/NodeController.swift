@@ -14,6 +14,22 @@ package enum NodeController {
         package var problem: String?
         /// The chain's crypto profile (SPEC §4): `ed25519-sha256` or `sm2-sm3`.
         package var profile: String = CryptoProfile.standard.rawValue
+        /// The transaction log's note verifier key (`origin+keyhash+base64`), on the node that signs its heads.
+        package var logKey: String?
+        /// Each witness the writer sends heads to: the size it last cosigned, and what went wrong.
+        package var witnesses: [WitnessStanding]?
+    }
+
+    package struct WitnessStanding: Content {
+        package var verifierKey: String
+        package var cosignedSize: Int64
+        package var problem: String?
+    }
+
+    /// Every configured witness's standing, as the writer's cosigning holds it (never waiting for the database).
+    static func witnesses(_ app: Application) async -> [WitnessStanding]? {
+        guard let cosigning = app.logCosigning else { return nil }
+        return await cosigning.standings().map { WitnessStanding(verifierKey: $0.witness, cosignedSize: $0.cosignedSize, problem: $0.problem) }
     }
 
     /// `{role, height, businessDate}`: height is the last stored block (genesis is 0; -1 before it).
@@ -46,7 +62,8 @@ package enum NodeController {
             // The writer knows its own height: its status never waits for the database, whatever
             // state that is in (a failover, a server that does not answer).
             var status = Status(role: "writer", height: await sequencer.height, businessDate: req.application.businessDate.description,
-                                state: "writing", profile: sequencer.signingKeys.profile.rawValue)
+                                state: "writing", profile: sequencer.signingKeys.profile.rawValue, logKey: req.application.transactionLog?.verifierKey,
+                                witnesses: await witnesses(req.application))
             if let stopped = await sequencer.broken {
                 status.state = "stopped"
                 status.problem = stopped

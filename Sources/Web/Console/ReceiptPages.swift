@@ -17,6 +17,14 @@ package enum ReceiptPages: ConsoleArea {
         package var matchesChain: Bool
         package var height: Int64
         package var transactionId: String
+        /// The transaction log's part: checked (it carries one), its problem, the witnesses whose
+        /// cosignature of the head verifies, and whether they make the quorum.
+        package var logChecked = false
+        package var logProblem = ""
+        package var vouched: [String] = []
+        package var witnessedByQuorum = false
+        package var logIndex: Int64 = 0
+        package var logSize: Int64 = 0
     }
 
     @Sendable package static func receiptForm(req: Request) async throws -> Response {
@@ -51,6 +59,17 @@ package enum ReceiptPages: ConsoleArea {
             page.problem = problem
         } else {
             page.ok = true
+        }
+        if proof.log != nil, let log = req.application.transactionLog {
+            let settings = req.application.witnessSettings
+            let (problem, vouched) = proof.logProblem(logKey: log.signer.verifier, witnesses: settings.witnesses.map(\.key))
+            page.logChecked = true
+            page.logProblem = problem ?? ""
+            page.vouched = vouched
+            page.witnessedByQuorum = problem == nil && settings.quorum > 0 && vouched.count >= settings.quorum
+            page.logIndex = proof.log?.index ?? 0
+            page.logSize = proof.log?.size ?? 0
+            if problem != nil { page.ok = false }
         }
         let stored = try await ChainQueries.hash(at: proof.blockHeight, on: sql)
         page.matchesChain = stored == proof.hash
