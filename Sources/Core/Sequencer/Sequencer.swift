@@ -419,6 +419,8 @@ public actor Sequencer {
             if effects.orgId != nil { keys.withLockedValue { $0 = state.signingKeys } }
             again.append((waiter, outcome(effects)))
         }
+        // The stored block's transactions are in the stored log: the writer's log takes them too.
+        state.extendLog(with: sealed.transactions)
         committed(sealed, again)
     }
 
