@@ -62,13 +62,22 @@ enum DemoWallets {
 
     /// This program again, as a sandbox of the outside world, gone when the demo goes (even
     /// killed: `--exit-with` names the demo's process).
-    static func spawn(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
+    /// `log`: a file its output is appended to (else it goes nowhere).
+    static func spawn(_ arguments: [String], environment extra: [String: String] = [:], log: String? = nil) throws -> Process {
         let process = Process()
         let me = ProcessInfo.processInfo.arguments[0]
         process.executableURL = URL(fileURLWithPath: me.hasPrefix("/") ? me : FileManager.default.currentDirectoryPath + "/" + me)
         process.arguments = arguments + ["--exit-with", String(ProcessInfo.processInfo.processIdentifier)]
         process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         process.standardOutput = FileHandle.nullDevice
+        if let log {
+            if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+            if let handle = FileHandle(forWritingAtPath: log) {
+                handle.seekToEndOfFile()
+                process.standardOutput = handle
+                process.standardError = handle
+            }
+        }
         try process.run()
         return process
     }

@@ -4,9 +4,9 @@ import Ledger
 import Vapor
 
 /// The demo's two witnesses of its transaction log (SPEC §7): 江南商业银行's and the regulator's,
-/// each a `cascade witness` process of its own (on the demo's port + 20 and + 21) with its key
-/// and its SQLite store kept beside the demo's database, so that a demo started again keeps
-/// what they cosigned. Added to any witnesses `CASCADE_WITNESSES` names; the quorum is every
+/// each a `cascade witness` process of its own (on the demo's port + 20 and + 21) with its key,
+/// its SQLite store and its log kept beside the demo's database, so that a demo started again
+/// keeps what they cosigned. Added to any witnesses `CASCADE_WITNESSES` names; the quorum is every
 /// witness unless `CASCADE_WITNESS_QUORUM` says otherwise. `CASCADE_DEMO_WITNESSES=off`: none.
 enum DemoWitnesses {
     static let members = [(key: "bank", name: "jiangnan-bank.demo/witness", offset: 20), (key: "regulator", name: "regulator.demo/witness", offset: 21)]
@@ -26,7 +26,7 @@ enum DemoWitnesses {
             let logOption = log.verifierKey + (profile == .standard ? "" : " \(profile.rawValue)")
             let process = try DemoWallets.spawn(["witness", "--port", String(port), "--log", logOption],
                                                 environment: ["CASCADE_WITNESS_NAME": member.name, "CASCADE_WITNESS_KEY": Base64.encode(seed),
-                                                              "DATABASE_URL": "sqlite://\(base).sqlite"])
+                                                              "DATABASE_URL": "sqlite://\(base).sqlite"], log: base + ".log")
             processes.append(process)
             guard try await up(app, port: port) else {
                 console.warning("the demo's witness \(member.name) did not start on port \(port); the demo goes on without it")

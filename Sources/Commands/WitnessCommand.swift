@@ -56,7 +56,7 @@ struct WitnessCommand: AsyncCommand {
     }
 
     /// `POST /add-checkpoint` (at most `AddCheckpoint.maxBytes`; a larger body is 413) and
-    /// `GET /heads`, every head cosigned, one signed note after another.
+    /// `GET /heads`, every head cosigned (`[{origin, size, root, note}]`).
     static func routes(_ witness: Witness, on app: Application) {
         app.on(.POST, "add-checkpoint", body: .collect(maxSize: ByteCount(value: AddCheckpoint.maxBytes))) { req async throws -> Response in
             let answer = try await witness.addCheckpoint(Array(req.body.data.map { Array($0.readableBytesView) } ?? []))
@@ -66,8 +66,8 @@ struct WitnessCommand: AsyncCommand {
         }
         app.get("heads") { _ async throws -> Response in
             var headers = HTTPHeaders()
-            headers.replaceOrAdd(name: .contentType, value: "text/plain; charset=utf-8")
-            return Response(status: .ok, headers: headers, body: .init(string: try await witness.heads().joined(separator: "\n")))
+            headers.replaceOrAdd(name: .contentType, value: "application/json")
+            return Response(status: .ok, headers: headers, body: .init(string: try await witness.heads().canonicalString))
         }
     }
 

@@ -145,7 +145,8 @@ import VaporTesting
                 #expect(res.status == .conflict && res.headers.contentType?.description == "text/x.tlog.size" && res.body.string == "20\n")
             }
             try await app.testing().test(.GET, "heads") { res in
-                #expect(res.status == .ok && res.body.string.hasPrefix("cascade.test/ledger\n20\n"))
+                let heads = try? JSON.parse(Array(res.body.readableBytesView))
+                #expect(res.status == .ok && heads?.arrayValue?.first?["size"] == .int(20) && heads?.arrayValue?.first?["note"]?.stringValue?.hasPrefix("cascade.test/ledger\n20\n") == true)
             }
         }
     }

@@ -65,8 +65,9 @@ package struct WitnessSettings: Sendable {
 /// does not verify — is evidence of another history: said, with both heads, in its standing.
 /// Runs beside the writer and never holds up a commit.
 package actor LogCosigning {
-    /// One exchange with a witness: the request body to its URL, and its answer.
-    package typealias Transport = @Sendable (_ url: String, _ body: [UInt8]) async throws -> (status: Int, body: [UInt8])
+    /// One exchange with a witness: a POST of `body` to `url` (its add-checkpoint), or a GET of
+    /// `url` when `body` is nil (its heads), and the answer.
+    package typealias Transport = @Sendable (_ url: String, _ body: [UInt8]?) async throws -> (status: Int, body: [UInt8])
 
     let settings: WitnessSettings
     let log: TransactionLog
@@ -95,8 +96,8 @@ package actor LogCosigning {
     package static func http(_ app: Application) -> Transport {
         let client = app.client
         return { url, body in
-            let response = try await client.post(URI(string: url)) { req in
-                req.body = ByteBuffer(bytes: body)
+            let response = try await client.send(body == nil ? .GET : .POST, to: URI(string: url)) { req in
+                if let body { req.body = ByteBuffer(bytes: body) }
                 req.timeout = .seconds(5)
             }
             return (Int(response.status.code), response.body.map { Array($0.readableBytesView) } ?? [])
@@ -138,7 +139,7 @@ package actor LogCosigning {
         // A 409 names the witness's size: the request is made again once from there.
         for _ in 0..<3 {
             guard old <= size else {
-                return await problem(witness, at: old, "it cosigned size \(old) of this log, which has only \(size) transactions: it saw another history", on: db)
+                return await problem(witness, at: old, "it cosigned size \(old) of this log, which has only \(size) transactions: it saw another history \(await evidence(witness, size: size, profile: profile, on: db))", on: db)
             }
             do {
                 let proof = try await LogQueries.withNodes(on: db) { node in try LogTree.consistencyProof(from: old, to: size, profile: profile, node: node) }
@@ -178,10 +179,18 @@ package actor LogCosigning {
         await unreachable(witness, "its size kept moving")
     }
 
-    /// Both heads of `size`: this log's, and the one the witness serves as cosigned.
+    /// Both heads: this log's of `size`, and the one the witness says it cosigned (`GET /heads`).
     func evidence(_ witness: WitnessSettings.Entry, size: Int64, profile: CryptoProfile, on db: any SQLDatabase) async -> String {
         let ours = (try? await LogQueries.root(size: size, profile: profile, on: db)).map { "this log's head of size \(size) has root \(Base64.encode($0))" }
-        return "(" + [ours ?? "this log has no head of size \(size)", "the witness's: see \(witness.url.replacingOccurrences(of: "/add-checkpoint", with: "/heads"))"].joined(separator: "; ") + ")"
+            ?? "this log has no head of size \(size)"
+        let url = witness.url.hasSuffix("/add-checkpoint") ? String(witness.url.dropLast("/add-checkpoint".count)) + "/heads" : witness.url
+        var theirs = "the witness's head could not be read from \(url)"
+        if let (status, body) = try? await transport(url, nil), status == 200, case .array(let heads)? = try? JSON.parse(body),
+           let head = heads.first(where: { $0["origin"]?.stringValue == log.origin }),
+           let size = head["size"]?.intValue, let root = head["root"]?.stringValue {
+            theirs = "the witness's cosigned head of size \(size) has root \(root)"
+        }
+        return "(\(ours); \(theirs))"
     }
 
     func problem(_ witness: WitnessSettings.Entry, at size: Int64, _ what: String, on db: any SQLDatabase) async {

@@ -18,8 +18,12 @@ package enum WitnessHeads {
         return (try row.decode(column: "size", as: Int64.self), root, try row.decode(column: "note", as: String.self))
     }
 
-    static func all(on sql: any SQLDatabase) async throws -> [String] {
-        try await sql.raw("SELECT note FROM witness_heads ORDER BY origin").all().map { try $0.decode(column: "note", as: String.self) }
+    /// Every head cosigned: origin, size, root (base64) and the cosigned note.
+    static func all(on sql: any SQLDatabase) async throws -> [(origin: String, size: Int64, root: String, note: String)] {
+        try await sql.raw("SELECT origin, size, root, note FROM witness_heads ORDER BY origin").all().map {
+            (try $0.decode(column: "origin", as: String.self), try $0.decode(column: "size", as: Int64.self),
+             try $0.decode(column: "root", as: String.self), try $0.decode(column: "note", as: String.self))
+        }
     }
 
     /// Writes the new head only if the stored one is still `old` (nil: none yet), in one

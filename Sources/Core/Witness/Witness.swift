@@ -45,8 +45,13 @@ package struct Witness: Sendable {
         try await WitnessHeads.last(origin, on: sql)
     }
 
-    /// Every head this witness cosigned, as signed notes (the log's signature and its cosignature).
-    package func heads() async throws -> [String] { try await WitnessHeads.all(on: sql) }
+    /// Every head this witness cosigned: `[{origin, size, root, note}]`, the note signed by the
+    /// log and cosigned by this witness.
+    package func heads() async throws -> JSON {
+        .array(try await WitnessHeads.all(on: sql).map { h in
+            ["origin": .string(h.origin), "size": .int(h.size), "root": .string(h.root), "note": .string(h.note)]
+        })
+    }
 
     /// `POST /add-checkpoint`.
     package func addCheckpoint(_ body: [UInt8]) async throws -> Answer {
