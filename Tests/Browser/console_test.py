@@ -509,6 +509,10 @@ def regulator_traces():
         u.d.find_element(By.ID, "verify").click()
         u.wait_for("#verify-result")
         assert "全链验证通过" in u.text("#verify-result"), u.text("#verify-result")
+        # The demo's two witnesses of the transaction log, and how far each has cosigned.
+        witnesses = u.text("#witnesses")
+        assert "jiangnan-bank.demo/witness" in witnesses and "regulator.demo/witness" in witnesses, witnesses
+        assert not u.d.find_elements(By.ID, "witness-fork"), "no witness refused the log"
         u.shot("regulator-chain")
     finally:
         u.close()
@@ -564,6 +568,10 @@ def receipt():
         d.find_element(By.ID, "check-receipt").click()
         WebDriverWait(d, 15).until(lambda d: d.find_elements(By.ID, "receipt-result"))
         assert "证明成立" in d.find_element(By.ID, "receipt-result").text, d.find_element(By.ID, "receipt-result").text
+        # Its place in the transaction log, and the witnesses who vouched for the head (when the quorum did).
+        assert "已在交易日志中" in d.find_element(By.ID, "receipt-log").text, d.find_element(By.ID, "receipt-log").text
+        vouched = d.find_element(By.ID, "receipt-witnesses").text
+        assert not proof.get("witnessed") or ("jiangnan-bank.demo/witness" in vouched and "regulator.demo/witness" in vouched), vouched
         d.save_screenshot(os.path.join(SHOTS, "receipt.png"))
     finally:
         d.quit()
