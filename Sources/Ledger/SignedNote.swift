@@ -72,38 +72,61 @@ public enum SignedNote {
     }
 }
 
-/// An Ed25519 key of a signed note, named: `<name>+<key hash>+<base64(0x01 ‖ key)>` is its
-/// verifier key, as Go's `sumdb/note` writes it.
-public struct NoteVerifier: Sendable, Equatable {
+/// A named Ed25519 key of a note of one signature type (0x01 a note's signature, 0x04 a
+/// cosignature): `<name>+<key hash>+<base64(type ‖ key)>` is its verifier key, as Go's
+/// `sumdb/note` writes it.
+public struct NoteKey: Sendable, Equatable {
     public let name: String
+    public let type: UInt8
     public let publicKey: [UInt8]
     public let keyHash: UInt32
 
-    public init(name: String, publicKey: [UInt8]) throws(SignedNote.Refused) {
+    public init(name: String, type: UInt8, publicKey: [UInt8]) throws(SignedNote.Refused) {
         guard SignedNote.isKeyName(name) else { throw SignedNote.Refused("a key name is not empty and holds no space or +") }
         guard publicKey.count == 32, (try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey)) != nil else {
             throw SignedNote.Refused("an Ed25519 public key is 32 bytes")
         }
         self.name = name
+        self.type = type
         self.publicKey = publicKey
-        keyHash = SignedNote.keyHash(name: name, type: SignedNote.ed25519Type, publicKey: publicKey)
+        keyHash = SignedNote.keyHash(name: name, type: type, publicKey: publicKey)
     }
 
-    /// Reads a verifier key; refuses a hash that is not the key's, or another type of key.
-    public init(verifierKey text: String) throws(SignedNote.Refused) {
+    /// Reads a verifier key of `type`; refuses a hash that is not the key's, or another type of key.
+    public init(verifierKey text: String, type: UInt8) throws(SignedNote.Refused) {
         let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[1].count == 8, let hash = UInt32(parts[1], radix: 16), parts[1] == parts[1].lowercased() else {
             throw SignedNote.Refused("a verifier key is <name>+<8 hex digits>+<base64 key>")
         }
-        guard let raw = Base64.decode(String(parts[2])), raw.first == SignedNote.ed25519Type else {
-            throw SignedNote.Refused("a verifier key's key is base64 of 0x01 and an Ed25519 key")
+        guard let raw = Base64.decode(String(parts[2])), raw.first == type else {
+            throw SignedNote.Refused("a verifier key's key is base64 of 0x\(String(format: "%02x", type)) and an Ed25519 key")
         }
-        try self.init(name: String(parts[0]), publicKey: Array(raw.dropFirst()))
-        guard keyHash == hash else { throw SignedNote.Refused("the verifier key's hash \(parts[1]) is not its key's") }
+        let name = String(parts[0]), key = Array(raw.dropFirst())
+        guard SignedNote.keyHash(name: name, type: type, publicKey: key) == hash else {
+            throw SignedNote.Refused("the verifier key's hash \(parts[1]) is not its key's")
+        }
+        try self.init(name: name, type: type, publicKey: key)
     }
 
     public var verifierKey: String {
-        "\(name)+\(String(format: "%08x", keyHash))+\(Base64.encode([SignedNote.ed25519Type] + publicKey))"
+        "\(name)+\(String(format: "%08x", keyHash))+\(Base64.encode([type] + publicKey))"
+    }
+}
+
+/// The key that signs notes of a log (type 0x01).
+public struct NoteVerifier: Sendable, Equatable {
+    public let key: NoteKey
+    public var name: String { key.name }
+    public var publicKey: [UInt8] { key.publicKey }
+    public var keyHash: UInt32 { key.keyHash }
+    public var verifierKey: String { key.verifierKey }
+
+    public init(name: String, publicKey: [UInt8]) throws {
+        key = try NoteKey(name: name, type: SignedNote.ed25519Type, publicKey: publicKey)
+    }
+
+    public init(verifierKey text: String) throws {
+        key = try NoteKey(verifierKey: text, type: SignedNote.ed25519Type)
     }
 
     /// Whether `note` carries this key's valid signature of its text.

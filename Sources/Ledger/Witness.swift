@@ -5,35 +5,19 @@ import Foundation
 /// checkpoint, saying that as of that time this is the largest consistent head of the log it has
 /// seen. Its key is a note key of type 0x04.
 public struct CosignatureKey: Sendable, Equatable {
-    public let name: String
-    public let publicKey: [UInt8]
-    public let keyHash: UInt32
-
-    public init(name: String, publicKey: [UInt8]) throws(SignedNote.Refused) {
-        guard SignedNote.isKeyName(name) else { throw SignedNote.Refused("a key name is not empty and holds no space or +") }
-        guard publicKey.count == 32, (try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey)) != nil else {
-            throw SignedNote.Refused("an Ed25519 public key is 32 bytes")
-        }
-        self.name = name
-        self.publicKey = publicKey
-        keyHash = SignedNote.keyHash(name: name, type: SignedNote.cosignatureType, publicKey: publicKey)
-    }
-
+    public let key: NoteKey
+    public var name: String { key.name }
+    public var publicKey: [UInt8] { key.publicKey }
+    public var keyHash: UInt32 { key.keyHash }
     /// `<name>+<key hash>+<base64(0x04 ‖ key)>`.
-    public init(verifierKey text: String) throws(SignedNote.Refused) {
-        let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1].count == 8, let hash = UInt32(parts[1], radix: 16), parts[1] == parts[1].lowercased() else {
-            throw SignedNote.Refused("a verifier key is <name>+<8 hex digits>+<base64 key>")
-        }
-        guard let raw = Base64.decode(String(parts[2])), raw.first == SignedNote.cosignatureType else {
-            throw SignedNote.Refused("a witness's verifier key is base64 of 0x04 and an Ed25519 key")
-        }
-        try self.init(name: String(parts[0]), publicKey: Array(raw.dropFirst()))
-        guard keyHash == hash else { throw SignedNote.Refused("the verifier key's hash \(parts[1]) is not its key's") }
+    public var verifierKey: String { key.verifierKey }
+
+    public init(name: String, publicKey: [UInt8]) throws {
+        key = try NoteKey(name: name, type: SignedNote.cosignatureType, publicKey: publicKey)
     }
 
-    public var verifierKey: String {
-        "\(name)+\(String(format: "%08x", keyHash))+\(Base64.encode([SignedNote.cosignatureType] + publicKey))"
+    public init(verifierKey text: String) throws {
+        key = try NoteKey(verifierKey: text, type: SignedNote.cosignatureType)
     }
 
     /// `cosignature/v1\ntime <t>\n` and the checkpoint's text: what a cosignature signs.
