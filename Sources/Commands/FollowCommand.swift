@@ -32,6 +32,8 @@ package struct FollowCommand: AsyncCommand {
         }
         let app = context.application
         try await app.migrateDatabase()
+        // The witnesses this observer trusts: a head they cosigned must be the one it verified.
+        app.witnessSettings = try WitnessSettings.parse(witnesses: Environment.get("CASCADE_WITNESSES"), quorum: Environment.get("CASCADE_WITNESS_QUORUM"))
         let follower = try await Follower.load(app: app, upstream: upstream, token: token)
         app.follower = follower
         if let email = Environment.get("CASCADE_OBSERVER_EMAIL"), let password = Environment.get("CASCADE_OBSERVER_PASSWORD") {

@@ -94,6 +94,38 @@ import VaporTesting
         }
     }
 
+    /// An observer that trusts the witnesses checks the upstream's witnessed head against the
+    /// chain it verified: a witnessed head of another history (the upstream showed the witnesses
+    /// one log and the observer another) stops it, with both roots.
+    @Test func anObserverStopsOnAWitnessedHeadThatContradictsItsChain() async throws {
+        try await ObserverTests.twoNodes { d, observer, follower in
+            _ = try await follower.poll()
+            try await Self.withWitnesses(d) { cosigning, witnesses, _, _ in
+                observer.witnessSettings = d.app.witnessSettings
+                await cosigning.round()
+                #expect(try await follower.checkWitnessedHead() == nil, "the witnessed head is the observer's own log")
+                // The upstream's log rewritten (its blocks as they were): the witnesses, fresh for
+                // this log, cosign the forged head; the observer has verified the blocks.
+                let size = try await LogQueries.size(on: d.app.sql)
+                var ids = try await LogQueries.transactionIds(from: 0, to: size, on: d.app.sql)
+                ids[2] = TxID(digest: Hashing.sha256(Array("a split view".utf8)))
+                var frontier = LogFrontier(profile: .standard)
+                var made: [(LogTree.Node, LogTree.Hash)] = []
+                for id in ids { made += frontier.append(id) }
+                try await d.app.sql.raw("DELETE FROM log_nodes").run()
+                try await LogQueries.insert(made, on: d.app.sql)
+                try await d.app.sql.raw("DELETE FROM log_cosignatures").run()
+                try await d.app.sql.raw("DELETE FROM witness_status").run()
+                for w in witnesses { try await w.sql.raw("DELETE FROM witness_heads").run() }
+                await cosigning.round()
+                let evidence = try #require(try await follower.checkWitnessedHead())
+                #expect(evidence.contains("contradicts the chain this observer verified") && evidence.contains(Base64.encode(frontier.root)), "\(evidence)")
+                _ = try await follower.poll()
+                #expect(await follower.status.state == .halted)
+            }
+        }
+    }
+
     /// A witness whose record of the log is gone (a new database) answers 409 with size 0 to a
     /// request from the size it cosigned before: the writer follows it there.
     @Test func aWitnessesSizeIsFollowed() async throws {

@@ -95,7 +95,7 @@ package actor Follower {
             }
             lines.removeFirst()
         }
-        guard !lines.isEmpty else { return 0 }
+        guard !lines.isEmpty else { return try await checkWitnessedHead().map(halt) ?? 0 }
         var blocks: [ParsedBlock] = []
         let profile = replayer.state.profile(reading: lines.first)
         for (i, line) in lines.enumerated() {
@@ -142,7 +142,27 @@ package actor Follower {
         }
         if replayer.state.retireIsDue { replayer.state.retire() }
         if replayer.state.transactionCount - snapshotedAt >= snapshotEvery { try await writeSnapshot() }
+        if let contradiction = try await checkWitnessedHead() { return halt(contradiction) }
         return added
+    }
+
+    /// The upstream's head of the transaction log, when the quorum of the witnesses this observer
+    /// trusts (`CASCADE_WITNESSES`, `CASCADE_WITNESS_QUORUM`) cosigned it, must be this observer's
+    /// own log at that size: a witnessed head of another history means the upstream showed this
+    /// observer a chain the witnesses never saw. Answers the evidence, or nil.
+    func checkWitnessedHead() async throws -> String? {
+        let trusted = app.witnessSettings
+        guard !trusted.witnesses.isEmpty, trusted.quorum > 0 else { return nil }
+        let response = try await app.client.get(URI(string: "\(upstream)/api/v1/log/checkpoint"))
+        guard response.status == .ok, let body = response.body,
+              let (text, signatures) = try? SignedNote.parse(String(decoding: body.readableBytesView, as: UTF8.self)),
+              let head = try? Checkpoint(text: text) else { return nil }
+        let vouched = trusted.witnesses.filter { $0.key.cosigned(text, in: signatures) != nil }.map(\.key.name)
+        guard vouched.count >= trusted.quorum, head.size <= replayer.state.log.size, head.size > 0 else { return nil }
+        let ours = try await LogQueries.root(size: head.size, profile: replayer.state.profile, on: app.sql)
+        guard ours != head.root else { return nil }
+        return "a head of the transaction log witnessed by \(vouched.joined(separator: ", ")) contradicts the chain this observer verified: "
+            + "the witnessed head of size \(head.size) has root \(Base64.encode(head.root)); this observer's log at that size has root \(Base64.encode(ours))"
     }
 
     /// The observer's own snapshot, in its own database (unsigned: it trusts its database).
