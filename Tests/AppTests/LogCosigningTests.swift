@@ -94,6 +94,52 @@ import VaporTesting
         }
     }
 
+    /// The history rewritten in the database behind the writer's back — its last block, which the
+    /// witnesses cosigned, removed — and the writer restarted on it: its next block is another
+    /// block at that height. Both witnesses refuse the head (409: another head of a size they
+    /// cosigned), nothing new is witnessed, and the status and the console say so with both heads.
+    @Test func anotherBlockAtACosignedHeightAfterARestartIsRefused() async throws {
+        try await DemoPlatform.with { d in
+            try await Self.withWitnesses(d) { cosigning, witnesses, _, _ in
+                let tokens = try await d.call("tier1", .GET, "/api/v1/tokens?status=active").items.filter { ($0["amountFen"]?.intValue ?? 0) > 1 }
+                try #require(tokens.count >= 2)
+                func split(_ token: JSON) async throws {
+                    let answer = try await d.call("tier1", .POST, "/api/v1/tokens/\(token["id"]!.stringValue!)/split", #"{"amountsFen":[1,"# + "\(token["amountFen"]!.intValue! - 1)]}")
+                    #expect(answer.status == .created, "\(answer.json)")
+                }
+                try await split(tokens[0])
+                await cosigning.round()
+                let size = try await LogQueries.size(on: d.app.sql), height = await d.height
+                let cosignedRoot = try await LogQueries.root(size: size, profile: .standard, on: d.app.sql)
+                #expect(await cosigning.standings().map(\.cosignedSize) == [size, size])
+                // Behind the writer's back: the last block, its transactions and its leaf of the log go.
+                try await d.app.sql.raw("DELETE FROM log_nodes WHERE (idx + 1) * (1 << level) > \(bind: size - 1)").run()
+                try await d.app.sql.raw("DELETE FROM transactions WHERE block_height = \(bind: height)").run()
+                try await d.app.sql.raw("DELETE FROM blocks WHERE height = \(bind: height)").run()
+                // The writer starts again on what the database holds, and writes another block at that height.
+                let op = try #require(try await d.app.keyVault!.signer(for: d.orgs["operator"]!, on: d.app.sql))
+                let restarted = try await Sequencer.load(store: LedgerStore(db: d.app.db), sealer: { op }, clock: d.app.ledgerClock)
+                #expect(try await TransactionLog.catchUp(to: await restarted.read(\.log), on: d.app.sql) == 0)
+                d.app.sequencer = restarted
+                try await split(tokens[1])
+                let sizeAfter = try await LogQueries.size(on: d.app.sql)
+                #expect(await d.height == height && sizeAfter == size)
+                await cosigning.round()
+                let standings = await cosigning.standings()
+                let otherRoot = try await LogQueries.root(size: size, profile: .standard, on: d.app.sql)
+                #expect(otherRoot != cosignedRoot)
+                #expect(standings.allSatisfy { $0.problem?.contains("it cosigned another head of size \(size)") == true
+                    && $0.problem?.contains("this log's head of size \(size) has root \(Base64.encode(otherRoot)); the witness's cosigned head of size \(size) has root \(Base64.encode(cosignedRoot))") == true },
+                        "\(standings)")
+                for w in witnesses { #expect(try await w.last(d.app.transactionLog!.origin)?.root == cosignedRoot, "nothing new witnessed") }
+                let note = try await d.call(nil, .GET, "/api/v1/log/checkpoint").text
+                #expect(try SignedNote.parse(note).signatures.count == 1, "the head carries the log's signature alone")
+                let page = try await ConsoleTests.get(d, try await ConsoleTests.session(d, "regulator"), "/chain")
+                #expect(page.html.contains("id=\"witness-fork\"") && page.html.contains(Base64.encode(cosignedRoot)))
+            }
+        }
+    }
+
     /// An observer that trusts the witnesses checks the upstream's witnessed head against the
     /// chain it verified: a witnessed head of another history (the upstream showed the witnesses
     /// one log and the observer another) stops it, with both roots.
