@@ -18,8 +18,9 @@ import VaporTesting
     /// Two witnesses of the demo's log, each on a database of its own, reached through `transport`.
     static func withWitnesses(_ d: DemoPlatform, _ body: (LogCosigning, [Witness], NIOLockedValueBox<Set<Int>>, NIOLockedValueBox<[Int]>) async throws -> Void) async throws {
         let log = try #require(d.app.transactionLog)
-        try await TestDatabase.with { a in
-            try await TestDatabase.with { b in
+        // Each witness on an SQLite file of its own, as `cascade witness` keeps by default.
+        try await TestDatabase.with(sqlite: true) { a in
+            try await TestDatabase.with(sqlite: true) { b in
                 var witnesses: [Witness] = []
                 for (i, app) in [a, b].enumerated() {
                     try await WitnessHeads.prepare(app.sql)

@@ -19,7 +19,9 @@ enum TestDatabase {
 
     /// `ownDatabase`: on PostgreSQL, a database of the test's own (named `TestDatabase.name(app)`)
     /// instead of a schema, so that the test can take it away from every connection at once.
-    static func with(arguments: [String] = [], ownDatabase: Bool = false, _ body: (Application) async throws -> Void) async throws {
+    /// `sqlite`: an SQLite file whatever the run's database (a witness's own store, beside a
+    /// platform on PostgreSQL, without taking more of its connections).
+    static func with(arguments: [String] = [], ownDatabase: Bool = false, sqlite: Bool = false, _ body: (Application) async throws -> Void) async throws {
         // Accounts made by the hundreds: bcrypt at its lowest cost (at 12, they were most of the run's CPU).
         Passwords.useLowestCostForTests()
         let app = try await Application.make(Environment(name: "testing", arguments: ["cascade"] + arguments))
@@ -29,7 +31,10 @@ enum TestDatabase {
         do {
             // Many tests run at once against one server: a small pool each.
             app.databasePoolSize = 1
-            if ownDatabase, let url = postgresURL {
+            if sqlite {
+                sqliteFile = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-\(name).sqlite")
+                try app.useDatabase(.sqlite(path: sqliteFile!.path))
+            } else if ownDatabase, let url = postgresURL {
                 try await admin("CREATE DATABASE \(name)")
                 app.storage[DatabaseKey.self] = name
                 try app.useDatabase(.postgres(url: url.replacingDatabase(with: name), schema: nil))
