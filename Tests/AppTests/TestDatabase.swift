@@ -142,7 +142,7 @@ enum TestDatabase {
         // The application shuts down whatever the drop does: a writer lock's connection must be
         // closed before it goes.
         var dropped: (any Error)?
-        if postgresURL != nil {
+        if postgresURL != nil, file == nil {
             do { try await app.sql.raw("DROP SCHEMA \(ident: schema) CASCADE").run() } catch { dropped = error }
         }
         try await app.asyncShutdown()
