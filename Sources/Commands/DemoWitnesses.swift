@@ -36,9 +36,7 @@ enum DemoWitnesses {
             entries.append(WitnessSettings.Entry(key: key, url: "http://127.0.0.1:\(port)/add-checkpoint"))
             console.print("witness \(member.name) on http://127.0.0.1:\(port), verifier key \(key.verifierKey)")
         }
-        let quorum = try WitnessSettings.parse(witnesses: entries.map { "\($0.key.verifierKey) \($0.url)" }.joined(separator: ";"),
-                                               quorum: Environment.get("CASCADE_WITNESS_QUORUM")).quorum
-        Platform.startCosigning(app, WitnessSettings(witnesses: entries, quorum: quorum))
+        Platform.startCosigning(app, try WitnessSettings(witnesses: entries, quorum: Environment.get("CASCADE_WITNESS_QUORUM")))
         return processes
     }
 

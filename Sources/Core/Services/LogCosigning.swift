@@ -47,6 +47,12 @@ package struct WitnessSettings: Sendable {
                 throw ConfigurationError("CASCADE_WITNESSES: \(parts[0]) is not a witness's verifier key: \(error)")
             }
         }
+        return try WitnessSettings(witnesses: entries, quorum: quorum)
+    }
+
+    /// `witnesses`, none named twice, and `CASCADE_WITNESS_QUORUM`'s text read against them:
+    /// from 1 to their number, all of them when it says nothing.
+    package init(witnesses entries: [Entry], quorum: String?) throws {
         guard Set(entries.map(\.key.verifierKey)).count == entries.count else { throw ConfigurationError("CASCADE_WITNESSES names a witness twice") }
         let q = try quorum.flatMap { $0.isEmpty ? nil : $0 }.map { text throws -> Int in
             guard let n = Int(text), n >= 1, n <= entries.count else {
@@ -54,7 +60,7 @@ package struct WitnessSettings: Sendable {
             }
             return n
         } ?? entries.count
-        return WitnessSettings(witnesses: entries, quorum: q)
+        self.init(witnesses: entries, quorum: q)
     }
 }
 
