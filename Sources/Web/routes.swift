@@ -81,6 +81,12 @@ package func routes(_ app: Application) throws {
         let uploads = api.grouped(BearerAuthenticator(), RequireCaller(), IdempotencyMiddleware(maxBodyBytes: DocumentController.maxBytes + 64 * 1024))
         uploads.on(.POST, "documents", body: .collect(maxSize: ByteCount(value: DocumentController.maxBytes + 64 * 1024)), use: DocumentController.upload)
         signedIn.get("documents", ":sha256", use: DocumentController.download)
+        // Batch issue from an ERP export: a file of up to 50 MB.
+        let imports = api.grouped(BearerAuthenticator(), RequireCaller(), IdempotencyMiddleware(maxBodyBytes: MultipartGuard.maxImportBytes))
+        imports.on(.POST, "receivables", "imports", body: .collect(maxSize: ByteCount(value: MultipartGuard.maxImportBytes)), use: ImportController.create)
+        signedIn.get("receivables", "imports", use: ImportController.list)
+        signedIn.get("receivables", "imports", ":id", use: ImportController.show)
+        signedIn.post("receivables", "imports", ":id", "issue", use: ImportController.issue)
     }
 
     do {  // payments: payer, payee, regulator, operator
@@ -190,6 +196,10 @@ package func consoleRoutes(_ app: Application) {
     signedIn.post("early-payments", ":id", "confirm", use: EarlyPaymentPages.confirm)
     signedIn.get("receivables", use: ReceivablePages.receivables)
     signedIn.get("receivables", "new", use: ReceivablePages.issueForm)
+    signedIn.get("receivables", "imports", use: ImportPages.list)
+    signedIn.on(.POST, "receivables", "imports", body: .collect(maxSize: ByteCount(value: MultipartGuard.maxImportBytes)), use: ImportPages.upload)
+    signedIn.get("receivables", "imports", ":id", use: ImportPages.show)
+    signedIn.post("receivables", "imports", ":id", "issue", use: ImportPages.issue)
     signedIn.on(.POST, "receivables", body: .collect(maxSize: ByteCount(value: DocumentController.maxBytes + 64 * 1024)), use: ReceivablePages.issue)
     signedIn.get("receivables", ":id", use: ReceivablePages.receivable)
     signedIn.post("receivables", ":id", "settle", use: ReceivablePages.settle)

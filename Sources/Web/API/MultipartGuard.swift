@@ -15,11 +15,18 @@ package struct MultipartGuard: AsyncMiddleware {
     }
     /// Room for the largest multipart body a route takes: a document and its form fields.
     package static let maxBytes = DocumentController.maxBytes + 64 * 1024
+    /// An ERP export and its form fields, on the routes that take one.
+    package static let maxImportBytes = ImportFile.maxBytes + 64 * 1024
+
+    /// What a multipart body to `path` may hold.
+    package static func limit(for path: String) -> Int {
+        path.hasSuffix("/receivables/imports") ? maxImportBytes : maxBytes
+    }
 
     package func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard let type = req.headers.contentType, type.type == "multipart" else { return try await next.respond(to: req) }
         let boundary = type.parameters["boundary"] ?? ""
-        let body = try await req.body.collect(max: Self.maxBytes).get() ?? ByteBuffer()
+        let body = try await req.body.collect(max: Self.limit(for: req.url.path)).get() ?? ByteBuffer()
         guard !boundary.isEmpty, !Self.wouldTrap(Array(body.readableBytesView), boundary: Array(boundary.utf8)) else {
             throw LedgerError.invalid("body", "is not a multipart form: a part's header names must be ASCII tokens")
         }

@@ -69,7 +69,7 @@ extension ConsoleArea {
         var items: [(String, String)] = [("/dashboard", "nav_dashboard")]
         switch role {
         case .supplier: items += [("/inbox", "nav_inbox"), ("/holdings", "nav_holdings"), ("/financings", "nav_financings"), ("/early-payments", "nav_early_payments")]
-        case .core: items += [("/receivables/new", "nav_issue"), ("/receivables", "nav_receivables"), ("/credit-lines", "nav_credit_lines"), ("/early-payments", "nav_early_payments")]
+        case .core: items += [("/receivables/new", "nav_issue"), ("/receivables/imports", "nav_imports"), ("/receivables", "nav_receivables"), ("/credit-lines", "nav_credit_lines"), ("/early-payments", "nav_early_payments")]
         case .bank: items += [("/financings", "nav_financing_queue"), ("/credit-lines", "nav_credit_lines"), ("/holdings", "nav_portfolio")]
         case .regulator: items += [("/overview", "nav_overview"), ("/monitoring", "nav_monitoring"), ("/orgs", "nav_orgs"), ("/receivables", "nav_receivables"), ("/early-payments", "nav_early_payments"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
         case .operator: items += [("/orgs", "nav_orgs"), ("/policy", "nav_policy"), ("/monitoring", "nav_monitoring"), ("/receivables", "nav_receivables"), ("/chain", "nav_chain"), ("/audit", "nav_audit")]
