@@ -109,6 +109,8 @@ enum Platform {
         }
         if let adjustable = clock as? AdjustableClock { adjustable.catchUp(to: await sequencer.tipTimeMs) }
         app.sequencer = sequencer
+        let metrics = app.metrics
+        await sequencer.setCommitObserver { took, transactions in metrics.block(duration: took, transactions: transactions) }
         await watchForDrift(app, sequencer)
         app.background.every(.seconds(2), after: .seconds(2)) { await sequencer.heartbeat() }
         try await ApprovalService.recover(app)

@@ -30,6 +30,8 @@ public func configure(_ app: Application) async throws {
     app.rails = ["bank": BankTransferRail.fromEnvironment()]
     if let ecny = EcnyRail.fromEnvironment(app) { app.rails["ecny"] = ecny }
     app.middleware = Middlewares()
+    app.makeMetrics()
+    app.middleware.use(RequestMetrics())
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())
     app.middleware.use(MultipartGuard())

@@ -89,6 +89,18 @@ package func routes(_ app: Application) throws {
         signedIn.post("receivables", "imports", ":id", "issue", use: ImportController.issue)
     }
 
+    do {  // signed webhooks: the org's admin
+        signedIn.get("webhooks", use: WebhookController.list)
+        signedIn.post("webhooks", use: WebhookController.create)
+        signedIn.delete("webhooks", ":id", use: WebhookController.delete)
+        signedIn.get("webhooks", ":id", "deliveries", use: WebhookController.deliveries)
+    }
+
+    // Operators' monitoring, beside the API.
+    app.get("metrics", use: HealthController.metrics)
+    app.get("healthz", use: HealthController.healthz)
+    app.get("readyz", use: HealthController.readyz)
+
     do {  // payments: payer, payee, regulator, operator
         signedIn.get("payments", use: PaymentController.list)
         signedIn.get("payments", ":id", use: PaymentController.show)

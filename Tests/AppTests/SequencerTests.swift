@@ -16,6 +16,7 @@ final class FakeClock: LedgerClock, @unchecked Sendable {
     func nowMs() -> Int64 { lock.withLock { ms } }
     func advance(days: Int64) { lock.withLock { ms += days * 86_400_000 } }
     func advance(minutes: Int64) { lock.withLock { ms += minutes * 60_000 } }
+    func advance(ms step: Int64) { lock.withLock { ms += step } }
 }
 
 /// A consortium whose every org signs with its own key, submitting through a real sequencer

@@ -54,6 +54,17 @@ package struct KeyVault: Sendable {
         return (KeyVault(masterKey: SymmetricKey(data: raw)), false)
     }
 
+    /// Seals a secret that is not a key (a webhook endpoint's), bound to `context` (what it
+    /// belongs to): it opens only for that.
+    package func seal(secret: [UInt8], context: String) throws -> String {
+        try AES.GCM.seal(secret, using: masterKey, authenticating: Array("secret:\(context)".utf8)).combined!.base64EncodedString()
+    }
+
+    package func open(secret sealed: String, context: String) throws -> [UInt8] {
+        guard let data = Data(base64Encoded: sealed) else { throw ConfigurationError("a sealed secret is not base64") }
+        return Array(try AES.GCM.open(try AES.GCM.SealedBox(combined: data), using: masterKey, authenticating: Array("secret:\(context)".utf8)))
+    }
+
     package func seal(seed: [UInt8], for org: OrgID) throws -> String {
         let box = try AES.GCM.seal(seed, using: masterKey, authenticating: Array(org.description.utf8))
         return box.combined!.base64EncodedString()  // a 12-byte nonce always gives a combined form

@@ -56,7 +56,9 @@ package enum Jobs {
             do { try await EarlyPaymentService.clearDue(app) } catch { app.logger.warning("early-payment markets: \(error)") }
             do { try await PaymentService.sweep(app) } catch { app.logger.warning("payments sweep: \(error)") }
             do { try await OnboardingService.sweepUnregistered(app) } catch { app.logger.warning("registrations sweep: \(error)") }
+            app.metrics.sweepFinished(nowMs: app.wallClock.nowMs())
         }
+        WebhookSender.schedule(app)
         // The banks' notifications are read as they arrive, not only at the minute's sweep.
         let poll = Duration.milliseconds(Environment.get("CASCADE_BANK_RAIL_POLL_MS").flatMap(Int.init).map { max(100, $0) } ?? 2000)
         app.background.every(poll, after: poll) {

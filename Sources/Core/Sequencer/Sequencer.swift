@@ -211,6 +211,9 @@ public actor Sequencer {
     }
 
     package func setBeforeCommit(_ hook: (@Sendable (Block) async throws -> Void)?) { beforeCommit = hook }
+    /// Told of every block committed: how long sealing and writing it took, and its transactions.
+    package private(set) var commitObserver: (@Sendable (Duration, Int) -> Void)?
+    package func setCommitObserver(_ observer: (@Sendable (Duration, Int) -> Void)?) { commitObserver = observer }
 
     /// Transactions waiting for the next block, and whether a block is being written (tests).
     package var queued: Int { queue.count }
@@ -292,6 +295,7 @@ public actor Sequencer {
         var sealed: Block?
         do {
             guard let sealer = sealer() else { throw ConfigurationError("no operator key to seal blocks with") }
+            let sealing = ContinuousClock.now
             let block = try Block.seal(transactions, height: height + 1, prevHash: lastHash, time: time, sealer: sealer)
             sealed = block
             try await beforeCommit?(block)
@@ -299,6 +303,7 @@ public actor Sequencer {
             try await store.append(block, effects: accepted.map(\.1.effects), state: state, logNodes: logNodes)
             let elapsed = ContinuousClock.now - started
             commitStats.writeSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            commitObserver?(ContinuousClock.now - sealing, transactions.count)
             committed(block, accepted)
         } catch {
             // Back to the state before the block, from memory, before anyone hears of the failure.

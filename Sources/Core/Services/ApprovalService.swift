@@ -229,7 +229,9 @@ package enum ApprovalService {
         let id = UUID().uuidString.lowercased(), now = app.wallClock.nowMs()
         try await ApprovalRecords.prepare(id, operation: operation.json, subject: subject, by: caller, nowMs: now, on: sql)
         try await audit(caller, "approval.prepare", id, subject.summary, app: app, address: address)
-        return try await ApprovalQueries.find(id, org: caller.orgId, on: sql)
+        let approval = try await ApprovalQueries.find(id, org: caller.orgId, on: sql)
+        await WebhookService.approvalWaiting(approval, app: app)
+        return approval
     }
 
     /// Asks the ledger whether it would take the operation now (a settlement of every piece: its

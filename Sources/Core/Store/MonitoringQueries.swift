@@ -123,3 +123,25 @@ extension Application {
         set { storage[MonitoringAlertsKey.self] = newValue }
     }
 }
+
+extension MonitoringQueries {
+    /// Payments instructed through the rails, counted by rail and status (for `GET /metrics`).
+    package static func paymentsByRailAndStatus(on sql: any SQLDatabase) async throws -> [(rail: String, status: String, count: Int64)] {
+        try await sql.raw("SELECT rail, status, COUNT(*) AS n FROM rail_payments GROUP BY rail, status ORDER BY rail, status").all().map {
+            (try $0.decode(column: "rail", as: String.self), try $0.decode(column: "status", as: String.self), try $0.decode(column: "n", as: Int64.self))
+        }
+    }
+
+    package struct WebhookBacklog: Sendable {
+        package var pending: Int64
+        package var oldestMs: Int64?
+
+        package func oldestAgeMs(nowMs: Int64) -> Int64 { oldestMs.map { max(0, nowMs - $0) } ?? 0 }
+    }
+
+    /// Webhook deliveries stored and not yet delivered or given up.
+    package static func webhookBacklog(on sql: any SQLDatabase) async throws -> WebhookBacklog {
+        let row = try await sql.raw("SELECT COUNT(*) AS n, MIN(created_ms) AS oldest FROM webhook_deliveries WHERE status = 'pending'").first()
+        return WebhookBacklog(pending: try row?.decode(column: "n", as: Int64.self) ?? 0, oldestMs: try row?.decode(column: "oldest", as: Int64?.self))
+    }
+}
