@@ -79,6 +79,7 @@ extension ConsoleArea {
         if frame.isAdmin, let org = frame.orgId, role != .operator {
             items.append(("/orgs/\(org)/users", "nav_people"))
             if [.core, .supplier, .bank].contains(role) { items.append(("/payment-settings", "nav_payment_settings")) }
+            items.append(("/webhooks", "nav_webhooks"))
             // An admin reads its own org's audit log (the regulator's link above reads all of it).
             if role != .regulator { items.append(("/audit", "nav_audit")) }
         }
