@@ -45,7 +45,7 @@ package enum AuthController {
         }
         guard case .object(var fields) = try await me(session.caller, sql: req.application.sql) else { return Response(status: .ok) }
         fields["token"] = .string(session.token)
-        fields["expiresAt"] = .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(session.expiresMs) / 1000)))
+        fields["expiresAt"] = .string(Time.rfc3339(session.expiresMs))  // RFC 3339 with milliseconds, as every time the API writes
         return JSON.object(fields).response()
     }
 
