@@ -30,6 +30,11 @@ let package = Package(
         .package(url: "https://github.com/CoreOffice/XMLCoder.git", from: "0.18.2"),
         // Webhook deliveries: a client of their own (no redirects, a deadline on every attempt).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Traces: spans through swift-distributed-tracing (Vapor's request spans, the writer's
+        // blocks), exported over OTLP/HTTP by swift-otel when configured (its gRPC exporter left out).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Monitoring: Prometheus text for GET /metrics.
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -61,6 +66,7 @@ let package = Package(
                 .product(name: "XMLCoder", package: "XMLCoder"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strict
         ),
@@ -80,6 +86,10 @@ let package = Package(
             name: "Commands",
             dependencies: [
                 "Ledger", "Core", "Web",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Leaf", package: "leaf"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -31,6 +31,8 @@ public func configure(_ app: Application) async throws {
     if let ecny = EcnyRail.fromEnvironment(app) { app.rails["ecny"] = ecny }
     app.middleware = Middlewares()
     app.makeMetrics()
+    // A span for every request (a no-op unless traces are configured: Telemetry).
+    app.middleware.use(TracingMiddleware(), at: .beginning)
     app.middleware.use(RequestMetrics())
     app.middleware.use(SecurityHeaders())
     app.middleware.use(ProblemMiddleware())

@@ -21,21 +21,25 @@ enum Entrypoint {
             var env = try Environment.detect()
             try takeDemoProfileOption(&env.arguments)
             try takeWitnessLogOptions(&env.arguments)
-            try LoggingSystem.bootstrap(from: &env)
+            // Logs (text or JSON lines) and, when OTEL_EXPORTER_OTLP_ENDPOINT is set, traces.
+            let exporter = try Telemetry.bootstrap(&env)
+            exporter?.start()
             let app = try await Application.make(env)
+            var code: Int32 = 0
             do {
                 try await configure(app)
                 try await app.execute()
                 try await app.asyncShutdown()
-                return 0
             } catch let failure as CommandFailure {
                 try? await app.asyncShutdown()
-                return failure.exitCode
+                code = failure.exitCode
             } catch {
                 app.logger.report(error: error)
                 try? await app.asyncShutdown()
-                return 1
+                code = 1
             }
+            await exporter?.stop()
+            return code
         } catch {
             FileHandle.standardError.write(Data("cascade: \(error)\n".utf8))
             return 1

@@ -104,7 +104,7 @@ package final class WebhookSender: Sendable {
                 let secret = String(decoding: try vault.open(secret: endpoint.sealedSecret, context: "webhook:\(endpoint.id)"), as: UTF8.self)
                 var request = HTTPClientRequest(url: endpoint.url)
                 request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: "content-type", value: "application/json")
                 request.headers.add(name: "User-Agent", value: "Cascade-Webhooks/1")
                 request.headers.add(name: "Cascade-Signature", value: WebhookService.signature(delivery.body, secret: secret, unixSeconds: atMs / 1000))
                 request.headers.add(name: "Cascade-Delivery", value: delivery.id)

@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 import Ledger
 import Logging
 import NIOConcurrencyHelpers
@@ -293,9 +294,14 @@ public actor Sequencer {
         let logNodes = state.extendLog(with: transactions)
         let time = max(clock.nowMs(), lastTime, transactions.map(\.body.time).max()!)
         var sealed: Block?
+        // The block's span (a no-op unless traces are configured).
+        var span: (any Span)?
         do {
             guard let sealer = sealer() else { throw ConfigurationError("no operator key to seal blocks with") }
             let sealing = ContinuousClock.now
+            span = startSpan("block.commit")
+            span?.attributes["cascade.block.height"] = height + 1
+            span?.attributes["cascade.block.transactions"] = transactions.count
             let block = try Block.seal(transactions, height: height + 1, prevHash: lastHash, time: time, sealer: sealer)
             sealed = block
             try await beforeCommit?(block)
@@ -304,8 +310,12 @@ public actor Sequencer {
             let elapsed = ContinuousClock.now - started
             commitStats.writeSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             commitObserver?(ContinuousClock.now - sealing, transactions.count)
+            span?.end()
             committed(block, accepted)
         } catch {
+            span?.recordError(error)
+            span?.setStatus(SpanStatus(code: .error))
+            span?.end()
             // Back to the state before the block, from memory, before anyone hears of the failure.
             state.rollBack()
             keys.withLockedValue { $0 = state.signingKeys }

@@ -145,3 +145,18 @@ extension MonitoringQueries {
         return WebhookBacklog(pending: try row?.decode(column: "n", as: Int64.self) ?? 0, oldestMs: try row?.decode(column: "oldest", as: Int64?.self))
     }
 }
+
+extension MonitoringQueries {
+    /// The database answers a trivial statement.
+    package static func answers(on sql: any SQLDatabase) async throws {
+        _ = try await sql.raw("SELECT 1 AS one").first()
+    }
+
+    /// On a PostgreSQL standby: false while it has received WAL it has not yet replayed; true
+    /// otherwise (a primary, or SQLite, is never behind).
+    package static func replayedAllReceived(on sql: any SQLDatabase) async -> Bool {
+        guard let row = try? await sql.raw("SELECT pg_is_in_recovery() AS standby, pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() AS replayed").first(),
+              (try? row.decode(column: "standby", as: Bool.self)) == true else { return true }
+        return (try? row.decode(column: "replayed", as: Bool?.self)) != false
+    }
+}

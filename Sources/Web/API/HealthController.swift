@@ -37,8 +37,7 @@ package enum HealthController {
         } else if app.readOnlyReplica {
             role = "replica"
             try await answers(app.sql)
-            if let row = try? await app.sql.raw("SELECT pg_is_in_recovery() AS standby, pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() AS replayed").first(),
-               (try? row.decode(column: "standby", as: Bool.self)) == true, (try? row.decode(column: "replayed", as: Bool?.self)) == false {
+            guard await MonitoringQueries.replayedAllReceived(on: app.sql) else {
                 throw Unavailable("the replica's database has not yet replayed all the writer sent it")
             }
         } else if let sequencer = app.sequencer {
@@ -56,7 +55,7 @@ package enum HealthController {
     static func answers(_ sql: any SQLDatabase) async throws {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { _ = try await sql.raw("SELECT 1 AS one").first() }
+                group.addTask { try await MonitoringQueries.answers(on: sql) }
                 group.addTask {
                     try await Task.sleep(for: .seconds(2))
                     throw Unavailable("the database did not answer within 2 seconds")
@@ -90,6 +89,11 @@ package struct RequestMetrics: AsyncMiddleware {
 
     func record(_ req: Request, status: Int, since started: ContinuousClock.Instant) {
         let route = req.route.map { "/" + $0.path.map(\.description).joined(separator: "/") } ?? "unrouted"
-        req.application.metrics.request(method: req.method.rawValue, route: route, status: status, duration: ContinuousClock.now - started)
+        let took = ContinuousClock.now - started
+        req.application.metrics.request(method: req.method.rawValue, route: route, status: status, duration: took)
+        // The access log, inside the request's span (its trace id in the line); quiet in tests.
+        let ms = took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000
+        req.logger.log(level: req.application.environment == .testing ? .debug : .info, "\(req.method.rawValue) \(route) \(status)",
+                       metadata: ["status": .stringConvertible(status), "duration_ms": .stringConvertible(ms), "route": .string(route)])
     }
 }
