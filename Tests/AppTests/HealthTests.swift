@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import NIOConcurrencyHelpers
 import Ledger
 import SQLKit
 import Testing
@@ -61,5 +63,30 @@ import VaporTesting
             let (status, body, _) = try await Self.get(app, "/readyz")
             #expect(status == .serviceUnavailable && body.contains("starting"), "\(body)")
         }
+    }
+}
+
+extension HealthTests {
+    /// `CASCADE_LOG_FORMAT=json`: one JSON object a line, the metadata flattened beside the
+    /// message, the metadata provider's (the current span's trace and span ids) included.
+    @Test func logsAreJSONLinesWithTheTraceIds() throws {
+        let lines = NIOLockedValueBox<[String]>([])
+        let provider = Logger.MetadataProvider { ["trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"] }
+        var logger = Logger(label: "cascade.test") { label in
+            JSONLogHandler(label: label, level: .info, metadataProvider: provider) { line in lines.withLockedValue { $0.append(line) } }
+        }
+        logger[metadataKey: "node"] = "writer"
+        logger.debug("not at this level")
+        logger.info("block \"7\" committed\nwith a newline", metadata: ["height": .stringConvertible(7), "tags": .array(["a", "b"])])
+        logger.warning("the wallet did not answer")
+        let written = lines.withLockedValue { $0 }
+        #expect(written.count == 2 && written.allSatisfy { $0.hasSuffix("\n") && $0.dropLast().allSatisfy { $0 != "\n" } })
+        let first = try JSONSerialization.jsonObject(with: Data(written[0].utf8)) as! [String: Any]
+        #expect(first["message"] as? String == "block \"7\" committed\nwith a newline" && first["level"] as? String == "info" && first["label"] as? String == "cascade.test")
+        #expect(first["trace_id"] as? String == "4bf92f3577b34da6a3ce929d0e0e4736" && first["span_id"] as? String == "00f067aa0ba902b7")
+        #expect(first["height"] as? String == "7" && first["node"] as? String == "writer" && first["tags"] as? [String] == ["a", "b"])
+        #expect((first["time"] as? String)?.hasSuffix("Z") == true && first["source"] == nil)
+        let second = try JSONSerialization.jsonObject(with: Data(written[1].utf8)) as! [String: Any]
+        #expect((second["source"] as? String)?.contains("HealthTests.swift") == true, "a warning says where")
     }
 }
