@@ -4,6 +4,7 @@
 page in SCREENSHOTS (default ./screenshots). Ends with "N passed, N failed"."""
 import datetime
 import json
+import re
 import os
 import sys
 import time
@@ -192,6 +193,57 @@ def core_issues():
         state["receivable"] = u.d.current_url.split("/receivables/")[1].split("?")[0]
         state["number"] = u.text("#receivable-number")
         u.shot("core-receivable")
+    finally:
+        u.close()
+
+
+@step("core enterprise imports its ERP's export, reads the report row by row and issues the valid rows")
+def core_imports():
+    u = User("core")
+    try:
+        u.go("/receivables/imports")
+        sample = open("Public/samples/erp-import.csv", encoding="utf-8-sig").read()
+        sample = re.sub(r"\d{4}-\d{2}-\d{2}", due, sample)
+        sample += "91320500MA1K00003D,=SUM(B2:B3),%s,04400240011 00099999,,公式\r\n" % due
+        path = os.path.abspath(os.path.join(SHOTS, "erp-import.csv"))
+        with open(path, "w", encoding="utf-8-sig", newline="") as f:
+            f.write(sample)
+        u.d.find_element(By.ID, "import-file").send_keys(path)
+        u.shot("core-import-form")
+        u.d.find_element(By.ID, "import-upload").click()
+        u.wait_url("done=imported")
+        rows = u.d.find_elements(By.CSS_SELECTOR, "#import-rows tbody tr")
+        assert len(rows) == 4, [r.text for r in rows]
+        refused = u.d.find_element(By.CSS_SELECTOR, "#import-rows tr[data-row='5']").text
+        assert "公式" in refused or "formula" in refused, refused
+        u.shot("core-import-report")
+        u.d.find_element(By.ID, "import-issue").click()
+        u.wait_url("done=import_issued")
+        assert u.d.find_element(By.ID, "rows-issued").text.endswith("3"), u.d.find_element(By.ID, "rows-issued").text
+        assert not u.d.find_elements(By.ID, "import-issue"), "nothing left to issue"
+        u.shot("core-import-issued")
+    finally:
+        u.close()
+
+
+@step("a supplier's admin adds a webhook endpoint, sees its secret once, and is told where one may not point")
+def webhooks():
+    u = User("tier1")
+    try:
+        u.go("/webhooks")
+        u.d.find_element(By.ID, "webhook-url").send_keys("http://169.254.169.254/latest/meta-data")
+        u.d.find_element(By.ID, "webhook-add").click()
+        assert "169.254.169.254" in u.wait_for("#webhook-url-error").text, u.text("#webhook-url-error")
+        u.d.find_element(By.ID, "webhook-url").clear()
+        u.d.find_element(By.ID, "webhook-url").send_keys("http://127.0.0.1:9/erp-hook")
+        u.d.find_element(By.ID, "webhook-add").click()
+        secret = u.wait_for("#webhook-secret").text
+        assert "whsec_" in secret, secret
+        u.shot("webhook-secret")
+        u.go("/webhooks")
+        assert not u.d.find_elements(By.ID, "webhook-secret"), "the secret is shown once"
+        assert "http://127.0.0.1:9/erp-hook" in u.text("#webhooks"), u.text("#webhooks")
+        u.shot("webhooks")
     finally:
         u.close()
 
@@ -577,7 +629,7 @@ def receipt():
         d.quit()
 
 
-for test in (wrong_password, core_issues, tier1_accepts_and_pays, tier2_splits_and_finances, bank_maker_and_checker, disclosure_signed_out,
+for test in (wrong_password, core_issues, core_imports, webhooks, tier1_accepts_and_pays, tier2_splits_and_finances, bank_maker_and_checker, disclosure_signed_out,
              default_and_monitoring, early_payment, core_settles, bank_payment_settings, regulator_traces,
              operator_and_language, csrf_refused, receipt):
     test()
