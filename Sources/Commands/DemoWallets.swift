@@ -39,13 +39,17 @@ enum DemoWallets {
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255) }, seed = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let publicKey = Array(try Curve25519.Signing.PrivateKey(rawRepresentation: seed).publicKey.rawRepresentation)
         let port = demoPort + 10
-        let process = try spawn(["wallet-sandbox", "--port", String(port), "--settle-ms", "1500"],
-                                environment: ["CASCADE_ECNY_KEY": Base64.encode(secret), "CASCADE_ECNY_SIGNING_SEED": Base64.encode(seed)])
+        let arguments = ["wallet-sandbox", "--port", String(port), "--settle-ms", "1500"]
+        let environment = ["CASCADE_ECNY_KEY": Base64.encode(secret), "CASCADE_ECNY_SIGNING_SEED": Base64.encode(seed)]
+        var process = try spawn(arguments, environment: environment)
         let rail = EcnyRail.over(app, base: "http://127.0.0.1:\(port)", wire: WalletWire(secret: SymmetricKey(data: secret)), callbackKey: publicKey,
                                  callbackURL: "http://127.0.0.1:\(demoPort)/api/v1/rails/ecny/callbacks", secondFactorFromFen: nil)
-        // Up within 30 s, or the demo goes on without it.
+        // Up within 30 s, or the demo goes on without it. A sandbox that could not take its port
+        // (the one of a demo killed a moment ago, still going) is started again once it has gone.
         var up = false
-        for _ in 0..<300 where !up {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !up, ContinuousClock.now < deadline {
+            if !process.isRunning { process = try spawn(arguments, environment: environment) }
             // Any signed answer (a 404 for a wallet nobody has) means it is up.
             if (try? await rail.call(.GET, "/v1/wallets/W-NONE", nil)) != nil { up = true } else { try await Task.sleep(for: .milliseconds(100)) }
         }
