@@ -11,6 +11,7 @@ package enum WebhookPages: ConsoleArea {
         package var url: String
         package var events: String
         package var status: String
+        package var statusLabel: String
         package var disabledReason: String
         package var createdAt: String
     }
@@ -19,6 +20,7 @@ package enum WebhookPages: ConsoleArea {
         package var id: String
         package var eventType: String
         package var status: String
+        package var statusLabel: String
         package var attempts: Int
         package var createdAt: String
         package var outcome: String
@@ -34,9 +36,9 @@ package enum WebhookPages: ConsoleArea {
         package var deliveries: [DeliveryView]
     }
 
-    static func view(_ e: WebhookEndpoint) -> EndpointView {
-        EndpointView(id: e.id, url: e.url, events: e.events.joined(separator: ", "), status: e.status, disabledReason: e.disabledReason ?? "",
-                     createdAt: Time.local(e.createdMs))
+    static func view(_ e: WebhookEndpoint, _ p: Presenter) -> EndpointView {
+        EndpointView(id: e.id, url: e.url, events: e.events.joined(separator: ", "), status: e.status, statusLabel: p.tr("webhook_status_\(e.status)"),
+                     disabledReason: e.disabledReason ?? "", createdAt: Time.local(e.createdMs))
     }
 
     @Sendable package static func page(req: Request) async throws -> Response {
@@ -45,20 +47,22 @@ package enum WebhookPages: ConsoleArea {
 
     static func page(_ req: Request, form: FormState, secret: String, error: String?) async throws -> Response {
         let viewer = try await viewer(req)
+        let p = try await Presenter.make(req)
         let endpoints = try await WebhookService.endpoints(for: viewer, app: req.application)
         var shown: EndpointView?
         var deliveries: [DeliveryView] = []
         if let id = req.query[String.self, at: "endpoint"], let endpoint = endpoints.first(where: { $0.id == id }) {
-            shown = view(endpoint)
+            shown = view(endpoint, p)
             deliveries = try await WebhookQueries.deliveries(of: endpoint.id, limit: 100, on: req.application.sql).map { d, attempts in
                 let last = attempts.last
                 let outcome = last.map { a in
                     "\(Time.local(a.atMs)) · " + (a.httpStatus.map { "HTTP \($0)" } ?? "") + (a.error.map { " " + $0 } ?? "") + " · \(a.durationMs) ms"
                 } ?? ""
-                return DeliveryView(id: d.id, eventType: d.eventType, status: d.status, attempts: d.attempts, createdAt: Time.local(d.createdMs), outcome: outcome)
+                return DeliveryView(id: d.id, eventType: d.eventType, status: d.status, statusLabel: p.tr("webhook_status_\(d.status)"), attempts: d.attempts,
+                                    createdAt: Time.local(d.createdMs), outcome: outcome)
             }
         }
-        let page = WebhooksPage(endpoints: endpoints.map(view), eventTypes: WebhookService.eventTypes, secret: secret, form: form, shown: shown, deliveries: deliveries)
+        let page = WebhooksPage(endpoints: endpoints.map { view($0, p) }, eventTypes: WebhookService.eventTypes, secret: secret, form: form, shown: shown, deliveries: deliveries)
         return try await render(req, "common/webhooks", title: "nav_webhooks", page: page, status: form.httpStatus, notice: notice(req), error: error)
     }
 
