@@ -22,8 +22,8 @@ package final class WebhookSender: Sendable {
     let client: HTTPClient
     /// How long a receiver has to answer an attempt.
     package let timeout: TimeAmount
-    private let busy = NIOLockedValueBox<Set<String>>([])
-    private let running = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// Each endpoint being sent to, and its task: gone from here when the task ends.
+    private let running = NIOLockedValueBox<[String: Task<Void, Never>]>([:])
 
     package init(app: Application, timeout: TimeAmount) {
         self.app = app
@@ -34,7 +34,7 @@ package final class WebhookSender: Sendable {
     }
 
     package func shutdown() async {
-        for task in running.withLockedValue({ all in defer { all = [] }; return all }) { task.cancel() }
+        for task in running.withLockedValue({ all in defer { all = [:] }; return all.values }) { task.cancel() }
         try? await client.shutdown()
     }
 
@@ -45,16 +45,18 @@ package final class WebhookSender: Sendable {
         let due = try await WebhookQueries.due(nowMs: app.wallClock.nowMs(), limit: 500, on: app.sql)
         var tasks: [Task<Void, Never>] = []
         for (endpointId, deliveries) in Dictionary(grouping: due, by: \.endpointId) {
-            guard busy.withLockedValue({ $0.insert(endpointId).inserted }) else { continue }
-            let task = Task {
-                defer { _ = self.busy.withLockedValue { $0.remove(endpointId) } }
-                await self.send(deliveries.sorted { ($0.nextAttemptMs ?? 0, $0.createdMs) < ($1.nextAttemptMs ?? 0, $1.createdMs) }, to: endpointId)
+            let ordered = deliveries.sorted { ($0.nextAttemptMs ?? 0, $0.createdMs) < ($1.nextAttemptMs ?? 0, $1.createdMs) }
+            // An endpoint still being sent to (a slow receiver) is left to its task.
+            let started: Task<Void, Never>? = running.withLockedValue { all in
+                guard all[endpointId] == nil else { return nil }
+                let task = Task {
+                    await self.send(ordered, to: endpointId)
+                    _ = self.running.withLockedValue { $0.removeValue(forKey: endpointId) }
+                }
+                all[endpointId] = task
+                return task
             }
-            tasks.append(task)
-        }
-        running.withLockedValue { all in
-            all.removeAll { $0.isCancelled }
-            all.append(contentsOf: tasks)
+            if let started { tasks.append(started) }
         }
         if wait { for task in tasks { await task.value } }
     }

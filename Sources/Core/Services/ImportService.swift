@@ -71,8 +71,8 @@ package enum ImportService {
         return lines.map { result in
             switch result {
             case .failure(let refusal):
-                // Which row: the reader kept it in the message's place.
-                return refused(0, refusal)
+                // ImportRows.line names the row it refuses.
+                return refused(refusal)
             case .success(let l):
                 var row = ImportRow(row: l.row, status: .valid)
                 row.supplierCreditCode = l.supplierCreditCode
@@ -126,8 +126,8 @@ package enum ImportService {
         }
     }
 
-    static func refused(_ number: Int, _ refusal: RowRefusal) -> ImportRow {
-        var row = ImportRow(row: refusal.row ?? number, status: .refused)
+    static func refused(_ refusal: RowRefusal) -> ImportRow {
+        var row = ImportRow(row: refusal.row ?? 0, status: .refused)
         row.code = refusal.code.rawValue
         row.message = refusal.message
         return row
