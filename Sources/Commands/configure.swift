@@ -25,6 +25,7 @@ public func configure(_ app: Application) async throws {
     app.registrationsInFlight = NIOLockedValueBox([])
     app.walletChecks = TakingTurns()
     app.earlyPaymentMarkets = TakingTurns(waiting: "the early-payment market is clearing")
+    app.webhookRegistrations = TakingTurns(waiting: "another of the organisation's webhook endpoints is being registered")
     app.inboxReading = NIOLockedValueBox(false)
     app.monitoringAlerts = .fromEnvironment()
     app.rails = ["bank": BankTransferRail.fromEnvironment()]

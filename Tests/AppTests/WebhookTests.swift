@@ -232,6 +232,19 @@ import VaporTesting
         }
     }
 
+    /// An org has at most ten endpoints, however many registrations come at once.
+    @Test func parallelRegistrationsStopAtTen() async throws {
+        try await DemoPlatform.with { d in
+            let answers = try await withThrowingTaskGroup(of: HTTPResponseStatus.self) { group in
+                for i in 0..<32 { group.addTask { try await Self.register(d, url: "http://127.0.0.1:9/h\(i)").status } }
+                return try await group.reduce(into: [HTTPResponseStatus]()) { $0.append($1) }
+            }
+            #expect(answers.filter { $0 == .created }.count == WebhookService.maxEndpoints)
+            #expect(answers.filter { $0 == .unprocessableEntity }.count == 32 - WebhookService.maxEndpoints)
+            #expect(try await d.call("tier1", .GET, "/api/v1/webhooks").items.count == WebhookService.maxEndpoints)
+        }
+    }
+
     /// A name that resolved to a public address when registered and to the metadata service at
     /// delivery is not sent to: the endpoint is disabled with why.
     @Test func theAddressIsCheckedAgainAtDelivery() async throws {

@@ -39,9 +39,6 @@ package enum WebhookService {
         }
         guard Set(events).count == events.count else { throw LedgerError.invalid("events", "must not list a type twice") }
         if let why = await app.webhookAddresses.checking(url) { throw LedgerError.invalid("url", why) }
-        guard try await WebhookQueries.endpoints(of: viewer.orgId, on: app.sql).count < maxEndpoints else {
-            throw LedgerError.invalid("url", "an organisation has at most \(maxEndpoints) webhook endpoints; delete one first")
-        }
         guard let vault = app.keyVault else { throw Unavailable("this node does not hold the platform's keys; register webhooks on the writer") }
         let secret = "whsec_" + Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
@@ -50,7 +47,13 @@ package enum WebhookService {
                                        sealedSecret: try vault.seal(secret: Array(secret.utf8), context: "webhook:\(id)"), status: "active", disabledReason: nil,
                                        afterSeq: try await WebhookQueries.lastEventSeq(of: viewer.orgId, on: app.sql), createdMs: app.wallClock.nowMs(),
                                        createdBy: viewer.caller.email)
-        try await WebhookQueries.create(endpoint, on: app.sql)
+        // An org's registrations take turns: the count and the new row, one request at a time.
+        try await app.webhookRegistrations.inTurn(for: viewer.orgId.description) {
+            guard try await WebhookQueries.endpoints(of: viewer.orgId, on: app.sql).count < maxEndpoints else {
+                throw LedgerError.invalid("url", "an organisation has at most \(maxEndpoints) webhook endpoints; delete one first")
+            }
+            try await WebhookQueries.create(endpoint, on: app.sql)
+        }
         return Created(endpoint: endpoint, secret: secret)
     }
 
@@ -126,6 +129,14 @@ package struct WebhookAddresses: Sendable {
 }
 
 extension Application {
+    private struct WebhookRegistrationsKey: StorageKey { typealias Value = TakingTurns }
+
+    /// One org's webhook registrations take turns. Set up once, in `configure`, before any request.
+    package var webhookRegistrations: TakingTurns {
+        get { storage[WebhookRegistrationsKey.self]! }
+        set { storage[WebhookRegistrationsKey.self] = newValue }
+    }
+
     private struct WebhookAddressesKey: StorageKey { typealias Value = WebhookAddresses }
 
     package var webhookAddresses: WebhookAddresses {
